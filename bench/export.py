@@ -1,0 +1,104 @@
+"""Benchmark: the Excel export of a 20,000-school round, on SQLite and PostgreSQL.
+
+    .venv/bin/python -m bench.export [--schools 20000] [--engines sqlite,postgres]
+
+Each export runs in a fresh subprocess, which reports its wall time and its peak
+resident memory (getrusage maxrss, so everything the process ever held counts,
+imports included). Target (issue 5): 20,000 schools × 20 fields within 5 s and 300 MB.
+The staffing form's Data sheet has 8 columns about the school and its status, 17
+fields and 6 computed fields per school.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+from bench.seed import (
+    Data,
+    create_postgres,
+    drop_postgres,
+    postgres_base_url,
+    seed_postgres,
+    seed_sqlite,
+)
+
+
+def child(url: str, round_id: int, out: str) -> None:
+    import asyncio
+
+    from bot.export import write_workbook
+    from bot.settings import Settings
+    from models.db import create_engine, create_sessionmaker
+
+    async def run() -> tuple[float, int]:
+        engine = create_engine(url)
+        try:
+            async with create_sessionmaker(engine)() as session:
+                t0 = time.perf_counter()
+                with open(out, "wb") as fh:  # noqa: ASYNC230 - a benchmark, one task
+                    result = await write_workbook(session, round_id, fh, "zh_CN", Settings())
+                return time.perf_counter() - t0, result.schools
+        finally:
+            await engine.dispose()
+
+    seconds, schools = asyncio.run(run())
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps({"seconds": seconds, "peak_mb": peak_mb, "schools": schools}))
+
+
+def measure(url: str, round_id: int, out: Path) -> dict[str, float]:
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.export", "--child", url, str(round_id), str(out)],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    result: dict[str, float] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
+
+
+def main() -> None:
+    if len(sys.argv) > 1 and sys.argv[1] == "--child":
+        child(sys.argv[2], int(sys.argv[3]), sys.argv[4])
+        return
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--schools", type=int, default=20_000)
+    parser.add_argument("--engines", default="sqlite,postgres")
+    args = parser.parse_args()
+    data = Data(args.schools)
+    print(f"{args.schools} schools, {len(data.answers):,} answer rows", flush=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        for engine in args.engines.split(","):
+            name = None
+            if engine == "sqlite":
+                path = Path(tmp) / "bench.db"
+                round_id = seed_sqlite(path, data)
+                url = f"sqlite+aiosqlite:///{path}"
+            else:
+                name = f"huibao_bench_{uuid.uuid4().hex[:8]}"
+                url = create_postgres(postgres_base_url(), name)
+                round_id = seed_postgres(url, data)
+            try:
+                out = Path(tmp) / f"export-{engine}.xlsx"
+                r = measure(url, round_id, out)
+                size = out.stat().st_size / 1e6
+                print(
+                    f"{engine:<9} export of {int(r['schools'])} schools: {r['seconds']:.2f} s, "
+                    f"peak memory {r['peak_mb']:.0f} MB, file {size:.1f} MB",
+                    flush=True,
+                )
+            finally:
+                if name:
+                    drop_postgres(postgres_base_url(), name)
+
+
+if __name__ == "__main__":
+    main()

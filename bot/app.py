@@ -1,0 +1,228 @@
+"""Building the python-telegram-bot Application from settings."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from telegram import BotCommand, Update
+from telegram.constants import ParseMode
+from telegram.ext import (
+    ApplicationBuilder,
+    BaseHandler,
+    BaseUpdateProcessor,
+    ContextTypes,
+    Defaults,
+)
+from telegram.request import BaseRequest, HTTPXRequest
+
+import handlers
+from bot.i18n import LANGUAGES, N_, gettext_for
+from bot.settings import Settings
+from handlers.context import HuibaoApp, HuibaoContext, Services
+from models.db import create_engine, create_sessionmaker, transaction
+from models.persons import ensure_admins
+from scheduler.delivery import build_rate_limiter
+
+log = logging.getLogger("huibao.app")
+
+# Commands everyone sees; capabilities add role-specific lists per chat.
+BASE_COMMANDS = [
+    ("start", N_("Start or connect your school")),
+    ("menu", N_("Your home screen")),
+    ("help", N_("What you can do")),
+    ("language", N_("Choose 中文 or English")),
+]
+
+StartupHook = Callable[[HuibaoApp], Awaitable[None]]
+
+
+class PerChatUpdateProcessor(BaseUpdateProcessor):
+    """Updates of different chats run concurrently; one chat's updates run in order.
+
+    Two quick answers from the same principal must be stored in the order given, while
+    two hundred principals answering at once must not wait for each other.
+    """
+
+    def __init__(self, max_concurrent_updates: int) -> None:
+        super().__init__(max_concurrent_updates)
+        self._locks: dict[int, asyncio.Lock] = {}
+        self._users: dict[int, int] = {}
+
+    async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
+        chat = update.effective_chat if isinstance(update, Update) else None
+        if chat is None:
+            await coroutine
+            return
+        lock = self._locks.setdefault(chat.id, asyncio.Lock())
+        self._users[chat.id] = self._users.get(chat.id, 0) + 1
+        try:
+            async with lock:
+                await coroutine
+        finally:
+            self._users[chat.id] -= 1
+            if self._users[chat.id] == 0:
+                # Forget idle chats so a county's worth of principals costs no memory.
+                del self._users[chat.id]
+                self._locks.pop(chat.id, None)
+
+    async def initialize(self) -> None:
+        pass
+
+    async def shutdown(self) -> None:
+        pass
+
+
+def _logged(callback: Callable[..., Awaitable[Any]], name: str) -> Callable[..., Awaitable[Any]]:
+    async def wrapper(update: object, context: HuibaoContext) -> Any:
+        started = time.perf_counter()
+        extra: dict[str, Any] = {"handler": name}
+        if isinstance(update, Update):
+            extra["update_id"] = update.update_id
+            if update.effective_user:
+                extra["user_id"] = update.effective_user.id
+        try:
+            return await callback(update, context)
+        finally:
+            extra["ms"] = round((time.perf_counter() - started) * 1000, 1)
+            log.info("update handled", extra=extra)
+
+    wrapper.__wrapped__ = callback  # type: ignore[attr-defined]
+    return wrapper
+
+
+def _wrap_handlers(app: HuibaoApp) -> None:
+    def wrap(handler: BaseHandler[Any, Any, Any]) -> None:
+        nested = getattr(handler, "handlers", None)
+        if isinstance(nested, list):
+            for inner in nested:
+                wrap(inner)
+            return
+        callback = handler.callback
+        name = f"{callback.__module__}.{callback.__qualname__}"
+        handler.callback = _logged(callback, name)  # type: ignore[assignment]
+
+    for group in app.handlers.values():
+        for handler in group:
+            wrap(handler)
+
+
+async def set_base_commands(app: HuibaoApp) -> None:
+    for language in LANGUAGES:
+        _ = gettext_for(language)
+        commands = [BotCommand(name, _(description)) for name, description in BASE_COMMANDS]
+        await app.bot.set_my_commands(
+            commands, language_code="zh" if language.startswith("zh") else "en"
+        )
+    _ = gettext_for(app.bot_data["services"].settings.bureau.default_language)
+    await app.bot.set_my_commands(
+        [BotCommand(name, _(description)) for name, description in BASE_COMMANDS]
+    )
+
+
+def build_application(
+    settings: Settings,
+    *,
+    request: BaseRequest | None = None,
+    get_updates_request: BaseRequest | None = None,
+    rate_limiter: bool = True,
+    startup_hooks: list[StartupHook] | None = None,
+) -> HuibaoApp:
+    """The Application with every capability's handlers; resources open in post_init."""
+
+    async def post_init(app: HuibaoApp) -> None:
+        engine = create_engine(
+            settings.database.url,
+            echo=settings.database.echo,
+            pool_size=settings.database.pool_size,
+        )
+        services = Services(
+            settings=settings, engine=engine, sessionmaker=create_sessionmaker(engine)
+        )
+        app.bot_data["services"] = services
+        async with transaction(services.sessionmaker) as session:
+            made = await ensure_admins(session, settings.bureau.admins)
+        if made:
+            log.info("admins from settings", extra={"telegram_ids": made})
+        await set_base_commands(app)
+        for module in _modules():
+            hook = getattr(module, "on_startup", None)
+            if hook is not None:
+                await hook(app)
+        for extra_hook in startup_hooks or []:
+            await extra_hook(app)
+        log.info("bot ready", extra={"username": app.bot.username})
+
+    async def post_stop(app: HuibaoApp) -> None:
+        # Before the bot's HTTP client closes: work that still sends (the outbox) stops here.
+        for module in _modules():
+            hook = getattr(module, "on_stop", None)
+            if hook is not None:
+                await hook(app)
+
+    async def post_shutdown(app: HuibaoApp) -> None:
+        services: Services | None = app.bot_data.get("services")
+        for module in _modules():
+            hook = getattr(module, "on_shutdown", None)
+            if hook is not None:
+                await hook(app)
+        if services is not None:
+            await services.engine.dispose()
+
+    builder = (
+        ApplicationBuilder()
+        .token(settings.telegram.token)
+        .base_url(settings.telegram.base_url)
+        .base_file_url(settings.telegram.base_file_url)
+        .defaults(Defaults(parse_mode=ParseMode.HTML, tzinfo=settings.bureau.tz))
+        .context_types(ContextTypes(context=HuibaoContext))
+        .concurrent_updates(PerChatUpdateProcessor(256))
+        .post_init(post_init)
+        .post_stop(post_stop)
+        .post_shutdown(post_shutdown)
+    )
+    if rate_limiter:
+        # RetryAfter is retried by the limiter itself, so no handler retries by hand; the
+        # outbox worker asks it not to retry and reschedules the delivery instead.
+        builder = builder.rate_limiter(build_rate_limiter(settings.delivery))  # type: ignore[arg-type]
+    builder = builder.request(
+        request or HTTPXRequest(connection_pool_size=64, read_timeout=15, write_timeout=15)
+    )
+    builder = builder.get_updates_request(
+        get_updates_request
+        or HTTPXRequest(connection_pool_size=2, read_timeout=settings.telegram.poll_timeout + 10)
+    )
+    app: HuibaoApp = builder.build()
+    for module in _modules():
+        module.register(app)
+    _wrap_handlers(app)
+    return app
+
+
+def _modules() -> list[Any]:
+    return [importlib.import_module(name) for name in handlers.MODULES]
+
+
+def run(settings: Settings) -> None:
+    """Serve until SIGINT/SIGTERM, by long polling or by webhook."""
+    app = build_application(settings)
+    if settings.telegram.mode == "webhook":
+        hook = settings.telegram.webhook
+        app.run_webhook(
+            listen=hook.listen,
+            port=hook.port,
+            url_path=hook.path,
+            webhook_url=hook.url.rstrip("/") + "/" + hook.path if hook.url else None,
+            secret_token=hook.secret_token or None,
+            allowed_updates=Update.ALL_TYPES,
+        )
+    else:
+        app.run_polling(
+            allowed_updates=Update.ALL_TYPES,
+            timeout=settings.telegram.poll_timeout,
+            poll_interval=0,
+        )

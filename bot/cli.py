@@ -1,0 +1,120 @@
+"""The `huibao` command line."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from bot.settings import ConfigError, Settings, load_settings
+
+# Capabilities add their sub-commands here: each module has add_commands(subparsers).
+COMMAND_MODULES: list[str] = [
+    "bot.cli_roster",
+    "bot.console",
+    "bot.report_cli",
+    "bot.export_cli",
+    "bot.cli_notices",
+    "bot.cli_schedules",
+]
+
+Command = Callable[[Settings, argparse.Namespace], int]
+EXIT_CONFIG = 2
+
+
+class CliError(Exception):
+    """A problem the user can fix, printed as one line with exit code 2."""
+
+
+def _run(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.app import run
+    from bot.logs import setup_logging
+    from models.migrate import upgrade
+
+    if not settings.telegram.token:
+        raise CliError(
+            "telegram.token is not set: put it in config.toml or set HUIBAO_TELEGRAM__TOKEN"
+        )
+    if settings.telegram.mode == "webhook" and not settings.telegram.webhook.url:
+        raise CliError("telegram.webhook.url must be set when telegram.mode is webhook")
+    setup_logging(settings.logging.level, settings.logging.format, [settings.telegram.token])
+    upgrade(settings.database.url)
+    run(settings)
+    return 0
+
+
+def _db_upgrade(settings: Settings, args: argparse.Namespace) -> int:
+    from models.migrate import upgrade
+
+    before, after = upgrade(settings.database.url)
+    if before == after:
+        print(f"database is up to date (revision {', '.join(sorted(after))})")
+    else:
+        was = ", ".join(sorted(before)) or "empty"
+        print(f"database upgraded from {was} to {', '.join(sorted(after))}")
+    return 0
+
+
+def _db_current(settings: Settings, args: argparse.Namespace) -> int:
+    import asyncio
+
+    from models.migrate import current_revisions, head_revisions
+
+    current = asyncio.run(current_revisions(settings.database.url))
+    heads = head_revisions(settings.database.url)
+    state = "up to date" if current == heads else "migrations pending"
+    print(f"revision {', '.join(sorted(current)) or 'none'} ({state})")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="huibao",
+        description="Huibao (汇报): collect figures from schools, send notices, chase returns.",
+    )
+    parser.add_argument(
+        "--config",
+        type=Path,
+        default=None,
+        help="settings file (default ./config.toml; built-in defaults when absent)",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    run = sub.add_parser("run", help="run the bot (applies pending migrations first)")
+    run.set_defaults(func=_run)
+
+    db = sub.add_parser("db", help="database migrations")
+    db_sub = db.add_subparsers(dest="db_command", metavar="ACTION", required=True)
+    db_sub.add_parser("upgrade", help="apply pending migrations (safe to repeat)").set_defaults(
+        func=_db_upgrade
+    )
+    db_sub.add_parser("current", help="show the database's revision").set_defaults(func=_db_current)
+
+    for name in COMMAND_MODULES:
+        importlib.import_module(name).add_commands(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        settings = load_settings(args.config)
+        func: Command = args.func
+        return func(settings, args)
+    except (ConfigError, CliError) as exc:
+        print(f"huibao: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    except KeyboardInterrupt:
+        return 130
+
+
+def entry() -> Any:
+    sys.exit(main())
+
+
+if __name__ == "__main__":
+    entry()

@@ -1,0 +1,283 @@
+"""`huibao notices ...`: send a notice from the command line, and follow it.
+
+The command only writes to the database (the notice, its recipients, one delivery each);
+the running bot (`huibao run`) sends them through its outbox worker, so a notice sent here
+goes out exactly like one composed in Telegram.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import html
+import mimetypes
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+
+from bot.cli import CliError
+from bot.i18n import gettext_for
+from bot.settings import Settings
+
+MAX_UPLOAD = 50 * 1024 * 1024
+PHOTO_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp"}
+
+
+def add_commands(subparsers: Any) -> None:
+    notices = subparsers.add_parser("notices", help="send notices to schools and follow them")
+    sub = notices.add_subparsers(dest="notices_command", metavar="ACTION", required=True)
+
+    send = sub.add_parser(
+        "send",
+        help="send a notice to all schools or some (the running bot delivers it)",
+        description=(
+            "Send a notice to the principals and deputies of all active schools, or of some "
+            "districts, stages or schools. Schools where nobody is connected yet are left "
+            "out and listed."
+        ),
+    )
+    send.add_argument("--text-file", type=Path, required=True,
+                      help="UTF-8 text file with the notice (plain text)")
+    send.add_argument("--attach", type=Path, help="a file to attach (up to 50 MB)")
+    send.add_argument("--as-photo", action="store_true",
+                      help="send the attachment as a photo rather than a document")
+    audience = send.add_mutually_exclusive_group()
+    audience.add_argument("--districts", nargs="+", metavar="NAME",
+                          help="only schools of these districts (names as in the roster)")
+    audience.add_argument("--stages", nargs="+", metavar="STAGE",
+                          help="only schools of these stages (primary, junior, ...)")
+    audience.add_argument("--schools", nargs="+", metavar="CODE",
+                          help="only these schools (school codes)")
+    send.add_argument("--no-ack", action="store_true",
+                      help="do not ask recipients to acknowledge")
+    send.add_argument("--at", metavar="'YYYY-MM-DD HH:MM'",
+                      help="send at this time (bureau time zone) instead of now")
+    send.add_argument("--wait", action="store_true",
+                      help="print the progress until every recipient is done")
+    send.set_defaults(func=_send)
+
+    status = sub.add_parser("status", help="delivery and acknowledgements of one notice")
+    status.add_argument("notice_id", type=int)
+    status.set_defaults(func=_status)
+
+
+def _read_text(path: Path) -> str:
+    try:
+        text = path.read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        raise CliError(f"{path}: no such file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CliError(f"{path}: cannot be read as UTF-8 text: {exc}") from None
+    if not text:
+        raise CliError(f"{path}: the notice text is empty")
+    return text
+
+
+def _parse_at(value: str | None, settings: Settings) -> datetime | None:
+    if value is None:
+        return None
+    from handlers.notices import parse_time
+
+    at = parse_time(value, settings)
+    if at is None:
+        raise CliError(f"--at {value!r}: use the form 'YYYY-MM-DD HH:MM' (bureau time)")
+    return at
+
+
+def _send(settings: Settings, args: argparse.Namespace) -> int:
+    from models.migrate import upgrade
+
+    text = html.escape(_read_text(args.text_file))
+    from handlers.notices_render import telegram_length, text_limit
+
+    limit = text_limit(settings.bureau.name, not args.no_ack)
+    if telegram_length(text) > limit:
+        raise CliError(
+            f"{args.text_file}: {telegram_length(text)} characters; Telegram allows 4,096 per "
+            f"message, which leaves {limit} for the text after the bureau's heading. Shorten "
+            f"it by {telegram_length(text) - limit}, or attach the long part as a file."
+        )
+    attachment: tuple[str, bytes, str] | None = None
+    if args.attach is not None:
+        try:
+            content = args.attach.read_bytes()
+        except OSError as exc:
+            raise CliError(f"{args.attach}: cannot be read: {exc}") from None
+        if not content:
+            raise CliError(f"{args.attach}: the file is empty")
+        if len(content) > MAX_UPLOAD:
+            raise CliError(f"{args.attach}: larger than Telegram's 50 MB limit for bots")
+        if args.as_photo and args.attach.suffix.lower() not in PHOTO_SUFFIXES:
+            raise CliError(f"{args.attach}: --as-photo needs a .jpg, .png or .webp file")
+        attachment = (args.attach.name, content, "photo" if args.as_photo else "document")
+    scheduled = _parse_at(args.at, settings)
+    upgrade(settings.database.url)
+    return asyncio.run(_send_async(settings, args, text, attachment, scheduled))
+
+
+async def _send_async(
+    settings: Settings,
+    args: argparse.Namespace,
+    text: str,
+    attachment: tuple[str, bytes, str] | None,
+    scheduled: datetime | None,
+) -> int:
+    from handlers.notices import reminder_due
+    from handlers.notices_render import renderer, title_of
+    from models.base import utcnow
+    from models.db import create_engine, create_sessionmaker, transaction
+    from models.notices import Audience, AudienceKind, NewNotice, create_notice, resolve_audience
+    from models.outbox import OutboxFile
+    from models.people import District, Stage
+
+    if scheduled is not None and scheduled <= utcnow():
+        raise CliError(f"--at {args.at!r} is in the past")
+    _ = gettext_for(settings.bureau.default_language)
+    engine = create_engine(settings.database.url)
+    try:
+        sessionmaker = create_sessionmaker(engine)
+        async with transaction(sessionmaker) as session:
+            if args.districts:
+                found = {
+                    d.name: d.id
+                    for d in (
+                        await session.execute(
+                            select(District).where(District.name.in_(args.districts))
+                        )
+                    ).scalars()
+                }
+                unknown = [n for n in args.districts if n not in found]
+                if unknown:
+                    raise CliError(f"no district named {', '.join(unknown)}")
+                audience = Audience(AudienceKind.DISTRICTS, tuple(found[n] for n in args.districts))
+            elif args.stages:
+                known = {s.value for s in Stage}
+                unknown = [s for s in args.stages if s not in known]
+                if unknown:
+                    raise CliError(
+                        f"unknown stage {', '.join(unknown)}; stages: {', '.join(sorted(known))}"
+                    )
+                audience = Audience(AudienceKind.STAGES, tuple(args.stages))
+            elif args.schools:
+                audience = Audience(AudienceKind.SCHOOLS, tuple(args.schools))
+                check = await resolve_audience(session, audience)
+                if check.unknown_codes:
+                    raise CliError(f"no school has the code {', '.join(check.unknown_codes)}")
+                if check.inactive:
+                    raise CliError(
+                        f"closed schools: {', '.join(s.code for s in check.inactive)}"
+                    )
+            else:
+                audience = Audience(AudienceKind.ALL)
+            blob_id = None
+            if attachment is not None:
+                name, content, _kind = attachment
+                blob = OutboxFile(
+                    name=name,
+                    content=content,
+                    mime_type=mimetypes.guess_type(name)[0] or "application/octet-stream",
+                )
+                session.add(blob)
+                await session.flush()
+                blob_id = blob.id
+            created = await create_notice(
+                session,
+                NewNotice(
+                    text=text,
+                    audience=audience,
+                    requires_ack=not args.no_ack,
+                    attachment_kind=attachment[2] if attachment else None,
+                    attachment_name=attachment[0] if attachment else None,
+                    attachment_blob_id=blob_id,
+                    scheduled_at=scheduled,
+                ),
+                renderer(settings.bureau.name, settings.bureau.default_language),
+                title=lambda notice: _("Notice #{id}: {title}").format(
+                    id=notice.id, title=title_of(notice.text)
+                ),
+                owner_language=settings.bureau.default_language,
+                reminder_due=lambda sent: reminder_due(sent, settings),
+            )
+            if not created.resolved.recipients:
+                raise CliError("nobody would receive this notice (no connected school contacts)")
+            from models.audit import record
+
+            record(
+                session, "notice.send", target_type="notice", target_id=created.notice.id,
+                recipients=len(created.resolved.recipients), source="cli",
+            )
+        notice_id, batch_id = created.notice.id, created.batch.id
+        resolved = created.resolved
+        print(
+            f"notice #{notice_id}: {len(resolved.recipients)} recipients at "
+            f"{resolved.school_count} schools"
+            + (f", at {args.at}" if scheduled else "")
+        )
+        if resolved.excluded:
+            print(f"left out, nobody connected there yet ({len(resolved.excluded)}):")
+            for school in resolved.excluded:
+                print(f"  {school.code} {school.name}")
+        print("the running bot (huibao run) delivers it")
+        if args.wait:
+            await _follow(sessionmaker, batch_id)
+    finally:
+        await engine.dispose()
+    return 0
+
+
+async def _follow(sessionmaker: Any, batch_id: int) -> None:
+    from models import outbox
+
+    last = ""
+    while True:
+        async with sessionmaker() as session:
+            state = await outbox.progress(session, batch_id)
+            line = f"sent {state.sent} · failed {state.failed + state.blocked} · left {state.left}"
+            if line != last:
+                print(line, flush=True)
+                last = line
+            if state.done:
+                problems = await outbox.undelivered(session, batch_id)
+                break
+        await asyncio.sleep(2)
+    print(f"finished: delivered {state.sent} of {state.total}")
+    for problem in problems:
+        where = f" ({problem.school})" if problem.school else ""
+        print(f"  {problem.status}: {problem.name}{where}: {problem.error}")
+    if state.in_doubt:
+        print(f"  {state.in_doubt} may have received it twice (the bot restarted while sending)")
+
+
+def _status(settings: Settings, args: argparse.Namespace) -> int:
+    return asyncio.run(_status_async(settings, args.notice_id))
+
+
+async def _status_async(settings: Settings, notice_id: int) -> int:
+    from models.db import create_engine, create_sessionmaker
+    from models.notices import Notice, notice_stats
+
+    engine = create_engine(settings.database.url)
+    try:
+        async with create_sessionmaker(engine)() as session:
+            notice = await session.get(Notice, notice_id)
+            if notice is None:
+                raise CliError(f"no notice #{notice_id}")
+            stats = await notice_stats(session, notice)
+    finally:
+        await engine.dispose()
+    print(
+        f"notice #{notice_id}: delivered {stats.delivered} of {stats.total}, blocked "
+        f"{stats.blocked}, failed {stats.failed}, still to send {stats.waiting}"
+    )
+    if notice.requires_ack:
+        print(f"acknowledged {stats.acknowledged} of {stats.total}")
+        for district in stats.by_district:
+            print(f"  {district.name}: {district.acknowledged}/{district.total}")
+        if stats.not_acknowledged:
+            print("not yet acknowledged:")
+            for state in stats.not_acknowledged:
+                school = f" ({state.school.name})" if state.school else ""
+                print(f"  {state.person.name}{school} [{state.delivery_status or 'pending'}]")
+    return 0

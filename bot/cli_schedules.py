@@ -1,0 +1,381 @@
+"""`huibao schedules ...`: recurring rounds that open by themselves, and their reminders."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+from collections.abc import Awaitable, Callable
+from datetime import date, datetime, time
+from pathlib import Path
+from typing import Any, TypeVar
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.cli import CliError
+from bot.settings import Settings
+from models.audit import record
+from models.db import create_engine, create_sessionmaker, transaction
+from models.forms import FormError, load_forms
+from models.people import District, Stage
+from models.reminders import Policy
+from models.schedules import (
+    KIND_PERIOD_TYPE,
+    WEEKDAY_NAMES,
+    Schedule,
+    ScheduleError,
+    ScheduleKind,
+    add_schedule,
+    all_schedules,
+    describe,
+    last_occurrences,
+    latest_occurrence,
+    next_opening,
+    occurrence_for,
+)
+from scheduler.tick import policy_defaults
+
+T = TypeVar("T")
+
+
+def _with_database(
+    settings: Settings, work: Callable[[async_sessionmaker[AsyncSession]], Awaitable[T]]
+) -> T:
+    from models.migrate import upgrade
+
+    upgrade(settings.database.url)
+
+    async def main() -> T:
+        engine = create_engine(settings.database.url)
+        try:
+            return await work(create_sessionmaker(engine))
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(main())
+
+
+def _time(text: str) -> time:
+    try:
+        return time.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a time like 08:00") from None
+
+
+def _date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date like 2026-09-07") from None
+
+
+def _month_day(text: str) -> tuple[int, int]:
+    try:
+        month, day = (int(part) for part in text.split("-"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a month and day like 07-01") from None
+    return month, day
+
+
+def _term(text: str) -> dict[str, str]:
+    parts = text.split(":")
+    if len(parts) != 3:
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: give a term as CODE:OPENS:DEADLINE, e.g. 2026-autumn:2026-09-07:2026-09-30"
+        )
+    return {"term": parts[0], "opens": parts[1], "deadline": parts[2]}
+
+
+def _params(args: argparse.Namespace) -> dict[str, Any]:
+    kind = args.every
+    if kind == ScheduleKind.WEEKLY.value:
+        if args.weekday is None:
+            raise CliError("--every weekly needs --weekday (monday ... sunday)")
+        return {"weekday": args.weekday}
+    if kind == ScheduleKind.MONTHLY.value:
+        if args.day is None:
+            raise CliError("--every monthly needs --day (1 to 31; 31 means the month's last day)")
+        return {"day": args.day}
+    if kind == ScheduleKind.YEARLY.value:
+        if args.date is None:
+            raise CliError("--every yearly needs --date MM-DD, e.g. --date 07-01")
+        month, day = args.date
+        return {"month": month, "day": day}
+    if not args.term:
+        raise CliError("--every term needs --term CODE:OPENS:DEADLINE (once per term)")
+    return {"terms": args.term}
+
+
+def _policy(args: argparse.Namespace, defaults: Policy) -> dict[str, Any]:
+    changes: dict[str, Any] = {}
+    if args.remind_weekly is not None:
+        changes["weekly_day"] = args.remind_weekly
+    if args.remind_days_before is not None:
+        changes["days_before"] = args.remind_days_before
+    if args.no_open_notice:
+        changes["on_open"] = False
+    if args.no_overdue:
+        changes["overdue"] = False
+    if args.no_escalation:
+        changes["escalate_to_district"] = False
+    if args.summary_days_before is not None:
+        changes["summary_days_before"] = args.summary_days_before
+    try:
+        return Policy.from_mapping(changes, defaults).overrides(defaults)
+    except ValueError as error:
+        raise CliError(str(error)) from None
+
+
+async def _district_ids(session: AsyncSession, names: list[str]) -> list[int]:
+    rows = (await session.execute(select(District.id, District.name))).all()
+    by_name = {name: district_id for district_id, name in rows}
+    ids = set(by_name.values())
+    out = []
+    for name in names:
+        if name in by_name:
+            out.append(by_name[name])
+        elif name.isdigit() and int(name) in ids:
+            out.append(int(name))
+        else:
+            known = ", ".join(sorted(by_name)) or "none yet; import schools first"
+            raise CliError(f"unknown district {name!r} (districts: {known})")
+    return out
+
+
+def _add(settings: Settings, args: argparse.Namespace) -> int:
+    try:
+        registry = load_forms(Path(settings.forms.directory))
+    except FormError as error:
+        raise CliError(str(error).splitlines()[0]) from None
+    if args.form not in registry:
+        known = ", ".join(f.code for f in registry.latest())
+        raise CliError(f"unknown form {args.form!r} (forms: {known})")
+    form = registry.get(args.form)
+    stages = [s.value for s in Stage]
+    for stage in args.stage:
+        if stage not in stages:
+            raise CliError(f"unknown stage {stage!r} (stages: {', '.join(stages)})")
+    params = _params(args)
+    policy = _policy(args, policy_defaults(settings))
+    grace = args.grace_minutes if args.grace_minutes is not None else int(args.grace_hours * 60)
+    tz = settings.bureau.tz
+
+    async def work(sessionmaker: async_sessionmaker[AsyncSession]) -> Schedule:
+        async with transaction(sessionmaker) as session:
+            districts = await _district_ids(session, args.district)
+            try:
+                schedule = await add_schedule(
+                    session,
+                    form_code=form.code,
+                    kind=args.every,
+                    params=params,
+                    open_time=args.open_time,
+                    deadline_days=args.deadline_days,
+                    deadline_time=args.deadline_time,
+                    grace_minutes=grace,
+                    lock_days=args.lock_days,
+                    districts=districts,
+                    stages=args.stage,
+                    policy=policy,
+                    starts_on=args.starts or datetime.now(tz).date(),
+                )
+            except ScheduleError as error:
+                raise CliError(str(error)) from None
+            record(
+                session,
+                "schedule.add",
+                target_type="schedule",
+                target_id=schedule.id,
+                form=form.code,
+                kind=args.every,
+            )
+            return schedule
+
+    schedule = _with_database(settings, work)
+    now = datetime.now(tz)
+    print(f"schedule {schedule.id}: {form.code} {describe(schedule)}")
+    if KIND_PERIOD_TYPE[ScheduleKind(schedule.kind)] != form.period_type:
+        print(
+            f"note: form {form.code} is defined per {form.period_type}; "
+            f"this schedule opens a round per {KIND_PERIOD_TYPE[ScheduleKind(schedule.kind)]}"
+        )
+    current = latest_occurrence(schedule, now, tz)
+    if current is not None and current.deadline > now:
+        print(
+            f"the round for {current.period} opens at the bot's next look (within a minute "
+            f"while it runs), deadline {current.deadline.astimezone(tz):%Y-%m-%d %H:%M}"
+        )
+    upcoming = next_opening(schedule, now, tz)
+    if upcoming is not None:
+        label = _period_at(schedule, upcoming, tz)
+        print(f"next round: {label}, opens {upcoming.astimezone(tz):%Y-%m-%d %H:%M}")
+    if policy:
+        print("reminders differ from the settings: " + json.dumps(policy, ensure_ascii=False))
+    return 0
+
+
+def _period_at(schedule: Schedule, at: datetime, tz: Any) -> str:
+    if schedule.kind == ScheduleKind.TERM.value:
+        for term in schedule.parameters["terms"]:
+            if date.fromisoformat(term["opens"]) == at.astimezone(tz).date():
+                return str(term["term"])
+        return "?"
+    return occurrence_for(schedule, at.astimezone(tz).date(), tz).period
+
+
+def _list(settings: Settings, args: argparse.Namespace) -> int:
+    tz = settings.bureau.tz
+
+    async def work(sessionmaker: async_sessionmaker[AsyncSession]) -> list[str]:
+        async with transaction(sessionmaker) as session:
+            schedules = await all_schedules(session)
+            last = await last_occurrences(session, [s.id for s in schedules])
+            names = dict((await session.execute(select(District.id, District.name))).all())
+        now = datetime.now(tz)
+        lines = []
+        for s in schedules:
+            audience = s.audience_filter
+            who = ", ".join(
+                [names.get(d, str(d)) for d in audience.get("districts", [])]
+                + audience.get("stages", [])
+            )
+            state = "active" if s.active else "paused"
+            lines.append(f"{s.id:>3}  {s.form_code}  {describe(s)}  [{state}]")
+            lines.append(f"     schools: {who or 'all active schools'}")
+            if s.lock_days is not None or s.grace_minutes:
+                lines.append(
+                    f"     grace {s.grace_minutes} min, entry closes "
+                    + (
+                        f"{s.lock_days} d after the deadline"
+                        if s.lock_days is not None
+                        else "when the grace ends"
+                    )
+                )
+            if s.policy_overrides:
+                lines.append(
+                    "     reminders: " + json.dumps(s.policy_overrides, ensure_ascii=False)
+                )
+            occurrence = last.get(s.id)
+            if occurrence is not None:
+                round_text = f" → round {occurrence.round_id}" if occurrence.round_id else ""
+                detail = f" ({occurrence.detail})" if occurrence.detail else ""
+                lines.append(
+                    f"     last: {occurrence.period} {occurrence.outcome}{round_text}{detail}"
+                )
+            upcoming = next_opening(s, now, tz) if s.active else None
+            if upcoming is not None:
+                lines.append(
+                    f"     next: {_period_at(s, upcoming, tz)} "
+                    f"opens {upcoming.astimezone(tz):%Y-%m-%d %H:%M}"
+                )
+        return lines
+
+    lines = _with_database(settings, work)
+    print("\n".join(lines) if lines else "no schedules yet: add one with `huibao schedules add`")
+    return 0
+
+
+def _set_active(active: bool) -> Callable[[Settings, argparse.Namespace], int]:
+    def command(settings: Settings, args: argparse.Namespace) -> int:
+        async def work(sessionmaker: async_sessionmaker[AsyncSession]) -> Schedule:
+            async with transaction(sessionmaker) as session:
+                schedule = await session.get(Schedule, args.id)
+                if schedule is None:
+                    raise CliError(f"no schedule {args.id} (see `huibao schedules list`)")
+                schedule.active = active
+                record(
+                    session,
+                    "schedule.resume" if active else "schedule.pause",
+                    target_type="schedule",
+                    target_id=schedule.id,
+                )
+                return schedule
+
+        schedule = _with_database(settings, work)
+        verb = "resumed" if active else "paused: it opens no more rounds"
+        print(f"schedule {schedule.id} ({schedule.form_code}) {verb}")
+        return 0
+
+    return command
+
+
+def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    schedules = sub.add_parser(
+        "schedules",
+        help="recurring rounds that open by themselves",
+        description="Recurring rounds: each occurrence opens by itself with its period "
+        "label, deadline, grace and lock; principals are told and reminded.",
+    )
+    actions = schedules.add_subparsers(dest="schedules_command", metavar="ACTION", required=True)
+
+    add = actions.add_parser(
+        "add",
+        help="add a recurring schedule for a form",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        epilog="examples:\n"
+        "  huibao schedules add --form staffing --every weekly --weekday monday "
+        "--deadline-days 4\n"
+        "  huibao schedules add --form training --every monthly --day 1 --deadline-days 9\n"
+        "  huibao schedules add --form key_teacher_assessment --every yearly --date 07-01 "
+        "--deadline-days 30\n"
+        "  huibao schedules add --form training --every term "
+        "--term 2026-autumn:2026-09-07:2026-09-30 --term 2027-spring:2027-02-22:2027-03-12",
+    )
+    add.add_argument("--form", required=True, help="form code, e.g. staffing")
+    add.add_argument("--every", required=True, choices=[k.value for k in ScheduleKind])
+    add.add_argument("--weekday", choices=WEEKDAY_NAMES, help="weekly: the opening day")
+    add.add_argument("--day", type=int, help="monthly: the opening day of the month")
+    add.add_argument("--date", type=_month_day, help="yearly: the opening date, MM-DD")
+    add.add_argument(
+        "--term",
+        type=_term,
+        action="append",
+        default=[],
+        help="term: CODE:OPENS:DEADLINE, e.g. 2026-autumn:2026-09-07:2026-09-30 (repeatable)",
+    )
+    add.add_argument("--open-time", type=_time, default=time(8, 0), help="bureau time")
+    add.add_argument(
+        "--deadline-days", type=int, default=0, help="days from the opening day to the deadline"
+    )
+    add.add_argument("--deadline-time", type=_time, default=time(17, 0), help="bureau time")
+    grace = add.add_mutually_exclusive_group()
+    grace.add_argument(
+        "--grace-hours", type=float, default=0, help="late submissions still counted on time"
+    )
+    grace.add_argument("--grace-minutes", type=int)
+    add.add_argument(
+        "--lock-days",
+        type=int,
+        help="entry closes this many days after the deadline (default: when the grace ends)",
+    )
+    add.add_argument(
+        "--district", action="append", default=[], help="only this district (repeatable)"
+    )
+    add.add_argument(
+        "--stage", action="append", default=[], help="only schools of this stage (repeatable)"
+    )
+    add.add_argument("--starts", type=_date, help="first day a round may open (default: today)")
+    add.add_argument(
+        "--remind-weekly",
+        choices=[*WEEKDAY_NAMES, "off"],
+        help="weekly reminder day (default: reminders.weekly_day)",
+    )
+    add.add_argument(
+        "--remind-days-before", help="e.g. 3,1 (default: reminders.days_before); '' for none"
+    )
+    add.add_argument("--no-open-notice", action="store_true", help="do not tell on opening")
+    add.add_argument("--no-overdue", action="store_true", help="no overdue notice")
+    add.add_argument("--no-escalation", action="store_true", help="do not tell district officers")
+    add.add_argument("--summary-days-before", type=int, help="daily summaries before deadline")
+    add.set_defaults(func=_add)
+
+    actions.add_parser("list", help="every schedule, its last and next round").set_defaults(
+        func=_list
+    )
+    pause = actions.add_parser("pause", help="open no more rounds (open ones go on)")
+    pause.add_argument("id", type=int)
+    pause.set_defaults(func=_set_active(False))
+    resume = actions.add_parser("resume", help="open rounds again")
+    resume.add_argument("id", type=int)
+    resume.set_defaults(func=_set_active(True))

@@ -1,0 +1,137 @@
+"""Translations: gettext catalogs (zh_CN, en) read through Babel, chosen per person.
+
+Each capability keeps its own catalog file (`bot/locales/<lang>/LC_MESSAGES/<domain>.po`)
+so that work on one capability never conflicts with another; all domains of a language
+are merged at load. Message ids are English, so the en catalog only overrides wording.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable
+from functools import cache
+from pathlib import Path
+
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+from babel.support import NullTranslations, Translations
+
+LANGUAGES = ("zh_CN", "en")
+DEFAULT_LANGUAGE = "zh_CN"
+LOCALES = Path(__file__).parent / "locales"
+
+Gettext = Callable[[str], str]
+
+
+def N_(message: str) -> str:
+    """Mark a string for extraction where it is defined; translate it where it is shown."""
+    return message
+
+
+@cache
+def translations(language: str) -> NullTranslations:
+    merged: NullTranslations | None = None
+    folder = LOCALES / language / "LC_MESSAGES"
+    for po_file in sorted(folder.glob("*.po")):
+        with po_file.open("rb") as handle:
+            catalog = read_po(handle, locale=language)
+        buffer = io.BytesIO()
+        write_mo(buffer, catalog)
+        buffer.seek(0)
+        loaded = Translations(fp=buffer)
+        if merged is None:
+            merged = loaded
+        else:
+            assert isinstance(merged, Translations)
+            merged.merge(loaded)
+    return merged if merged is not None else NullTranslations()
+
+
+def gettext_for(language: str) -> Gettext:
+    if language not in LANGUAGES:
+        language = DEFAULT_LANGUAGE
+    return translations(language).gettext
+
+
+def ngettext_for(language: str) -> Callable[[str, str, int], str]:
+    if language not in LANGUAGES:
+        language = DEFAULT_LANGUAGE
+    return translations(language).ngettext
+
+
+def from_telegram(language_code: str | None) -> str | None:
+    """Map Telegram's IETF code (zh-hans, zh-CN, en-GB, ...) to a catalog, if we have one."""
+    if not language_code:
+        return None
+    code = language_code.lower().replace("_", "-")
+    if code.startswith("zh"):
+        return "zh_CN"
+    if code.startswith("en"):
+        return "en"
+    return None
+
+
+def choose_language(stored: str | None, telegram_code: str | None, default: str) -> str:
+    """The person's choice, else their Telegram language, else the bureau's default."""
+    if stored in LANGUAGES:
+        return stored
+    return from_telegram(telegram_code) or (default if default in LANGUAGES else DEFAULT_LANGUAGE)
+
+
+def short(language: str) -> str:
+    """The key used by form definitions, which label things as zh / en."""
+    return "zh" if language.startswith("zh") else "en"
+
+
+SOURCE_DIRS = ("bot", "handlers", "scheduler", "models")
+
+
+def source_messages(root: Path | None = None) -> dict[str, list[str]]:
+    """Every message id marked in the code, with where it is used."""
+    from babel.messages.extract import extract_from_dir
+
+    root = root or Path(__file__).parent.parent
+    found: dict[str, list[str]] = {}
+    for folder in SOURCE_DIRS:
+        if not (root / folder).is_dir():
+            continue
+        for filename, lineno, message, _comments, _context in extract_from_dir(
+            str(root / folder), method_map=[("**.py", "python")]
+        ):
+            ids = message if isinstance(message, tuple) else (message,)
+            for msgid in ids:
+                if msgid:
+                    found.setdefault(msgid, []).append(f"{folder}/{filename}:{lineno}")
+    return found
+
+
+def catalog_messages(language: str) -> dict[str, str]:
+    folder = LOCALES / language / "LC_MESSAGES"
+    messages: dict[str, str] = {}
+    for po_file in sorted(folder.glob("*.po")):
+        with po_file.open("rb") as handle:
+            for message in read_po(handle, locale=language):
+                if message.id:
+                    key = message.id if isinstance(message.id, str) else message.id[0]
+                    value = message.string if isinstance(message.string, str) else (
+                        message.string[0] if message.string else ""
+                    )
+                    messages[key] = value
+    return messages
+
+
+def untranslated(language: str = "zh_CN") -> dict[str, list[str]]:
+    known = catalog_messages(language)
+    return {m: where for m, where in source_messages().items() if not known.get(m)}
+
+
+def _print_missing() -> None:
+    """`python -m bot.i18n`: print .po stubs for every message without a zh_CN string."""
+    for msgid, where in sorted(untranslated().items()):
+        print(f"#: {' '.join(where)}")
+        escaped = msgid.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+        print(f'msgid "{escaped}"\nmsgstr ""\n')
+
+
+if __name__ == "__main__":
+    _print_missing()

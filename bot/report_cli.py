@@ -1,0 +1,295 @@
+"""`huibao forms check` and `huibao rounds ...`: forms and collection rounds from the shell.
+
+    huibao forms check [DIR]
+    huibao rounds open --form CODE --period LABEL --deadline "2026-12-01 17:00"
+                       [--districts NAME ...] [--stages STAGE ...] [--schools CODE ...]
+                       [--grace MINUTES] [--lock-at DATETIME] [--no-announce]
+    huibao rounds list
+    huibao rounds close ROUND
+    huibao rounds extend ROUND --deadline DATETIME [--lock-at DATETIME]
+    huibao rounds unlock ROUND --school CODE [--hours N]
+
+Times are read in the bureau's time zone. Opening a round tells the expected schools'
+principals and deputies at once (unless --no-announce).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+from collections import Counter
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.cli import CliError
+from bot.settings import Settings
+from models.forms import FormError, check_forms, load_forms
+
+T = TypeVar("T")
+
+
+def _forms_check(settings: Settings, args: argparse.Namespace) -> int:
+    directory = Path(args.directory or settings.forms.directory)
+    problems = check_forms(directory)
+    for problem in problems:
+        print(problem)
+    if problems:
+        print(f"{len(problems)} problem(s) in {directory}")
+        return 1
+    forms = load_forms(directory)
+    for form in forms:
+        name = Path(form.source).name
+        print(f"{form.code} v{form.version}: {form.title.zh} / {form.title.en} ({name})")
+    print(f"{len(forms)} form(s) in {directory}: all good")
+    return 0
+
+
+def _when(text: str, settings: Settings) -> datetime:
+    from models.base import utcnow
+    from models.round_service import parse_when
+
+    when = parse_when(text, settings.bureau.tz, utcnow())
+    if when is None:
+        raise CliError(f"cannot read the time {text!r}; write it like 2026-12-01 17:00")
+    return when
+
+
+def _in_db(settings: Settings, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+    from models.db import create_engine, create_sessionmaker, transaction
+    from models.migrate import upgrade
+
+    upgrade(settings.database.url)
+
+    async def main() -> T:
+        engine = create_engine(settings.database.url)
+        try:
+            async with transaction(create_sessionmaker(engine)) as session:
+                return await work(session)
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(main())
+
+
+def _round_error(err: Exception) -> CliError:
+    return CliError(str(err))
+
+
+def _rounds_open(settings: Settings, args: argparse.Namespace) -> int:
+    from handlers.rounds import announce_round
+    from models import round_service as rs
+    from models.base import utcnow
+
+    try:
+        forms = load_forms(settings.forms.directory)
+    except FormError as err:
+        raise CliError(
+            f"the forms in {settings.forms.directory} have problems; run `huibao forms check`"
+        ) from err
+    if args.form not in forms:
+        known = ", ".join(sorted({f.code for f in forms})) or "none"
+        raise CliError(f"no form {args.form!r} in {settings.forms.directory} (known: {known})")
+    form = forms.get(args.form)
+    deadline = _when(args.deadline, settings)
+    lock_at = _when(args.lock_at, settings) if args.lock_at else None
+    grace = settings.rounds.grace_minutes if args.grace is None else args.grace
+
+    async def work(session: AsyncSession) -> tuple[Any, list[Any]]:
+        try:
+            round_ = await rs.open_round(
+                session,
+                form=form,
+                period=args.period,
+                deadline=deadline,
+                grace_minutes=grace,
+                lock_at=lock_at,
+                districts=args.districts,
+                stages=args.stages,
+                school_codes=args.schools,
+                now=utcnow(),
+            )
+        except rs.RoundError as err:
+            raise _round_error(err) from None
+        schools = await rs.expected_school_ids(session, round_.id)
+        notify = [] if args.no_announce else await announce_round(session, round_, settings)
+        return (round_, len(schools)), notify
+
+    (round_, schools), notify = _in_db(settings, work)
+    tz = settings.bureau.tz
+    print(
+        f"round {round_.id} opened: {form.code} v{form.version} for {round_.period}, "
+        f"deadline {round_.deadline.astimezone(tz):%Y-%m-%d %H:%M} ({tz}), {schools} school(s)"
+    )
+    if notify:
+        sent, failed = _announce(settings, notify)
+        print(f"announced to {sent} people; {failed} could not be reached")
+    return 0
+
+
+def _announce(settings: Settings, notify: list[Any]) -> tuple[int, int]:
+    from telegram import Bot
+    from telegram.request import HTTPXRequest
+
+    from handlers.rounds import send_announcements
+
+    if not settings.telegram.token:
+        raise CliError("the round is open, but telegram.token is not set, so nobody was told")
+
+    async def main() -> tuple[int, int]:
+        bot = Bot(
+            settings.telegram.token,
+            base_url=settings.telegram.base_url,
+            base_file_url=settings.telegram.base_file_url,
+            request=HTTPXRequest(connection_pool_size=8),
+        )
+        async with bot:
+            done = await send_announcements(bot, notify)
+        return done.sent, done.failed
+
+    return asyncio.run(main())
+
+
+def _rounds_list(settings: Settings, args: argparse.Namespace) -> int:
+    from models import round_service as rs
+    from models.base import utcnow
+    from models.rounds import Round
+
+    async def work(session: AsyncSession) -> list[str]:
+        lines = []
+        tz = settings.bureau.tz
+        for r in (await session.execute(select(Round).order_by(Round.id))).scalars():
+            counts = Counter((await rs.submission_statuses(session, r, utcnow())).values())
+            lines.append(
+                f"{r.id}\t{r.form_code} v{r.form_version}\t{r.period}\t{r.status}\t"
+                f"deadline {r.deadline.astimezone(tz):%Y-%m-%d %H:%M}\t"
+                f"on time {counts[rs.ReportStatus.ON_TIME]}, late {counts[rs.ReportStatus.LATE]}, "
+                f"in progress {counts[rs.ReportStatus.IN_PROGRESS]}, "
+                f"not started {counts[rs.ReportStatus.NOT_STARTED]}"
+            )
+        return lines
+
+    lines = _in_db(settings, work)
+    print("\n".join(lines) if lines else "no rounds")
+    return 0
+
+
+async def _round(session: AsyncSession, round_id: int) -> Any:
+    from models.rounds import Round
+
+    round_ = await session.get(Round, round_id)
+    if round_ is None:
+        raise CliError(f"no round {round_id}")
+    return round_
+
+
+def _rounds_close(settings: Settings, args: argparse.Namespace) -> int:
+    from models import round_service as rs
+    from models.base import utcnow
+
+    async def work(session: AsyncSession) -> None:
+        try:
+            await rs.close_round(session, await _round(session, args.round), now=utcnow())
+        except rs.RoundError as err:
+            raise _round_error(err) from None
+
+    _in_db(settings, work)
+    print(f"round {args.round} closed")
+    return 0
+
+
+def _rounds_extend(settings: Settings, args: argparse.Namespace) -> int:
+    from models import round_service as rs
+    from models.base import utcnow
+
+    deadline = _when(args.deadline, settings)
+    lock_at = _when(args.lock_at, settings) if args.lock_at else None
+
+    async def work(session: AsyncSession) -> None:
+        try:
+            await rs.extend_round(
+                session, await _round(session, args.round), deadline, lock_at=lock_at, now=utcnow()
+            )
+        except rs.RoundError as err:
+            raise _round_error(err) from None
+
+    _in_db(settings, work)
+    tz = settings.bureau.tz
+    print(f"round {args.round} now ends {deadline.astimezone(tz):%Y-%m-%d %H:%M} ({tz})")
+    return 0
+
+
+def _rounds_unlock(settings: Settings, args: argparse.Namespace) -> int:
+    from models import round_service as rs
+    from models.base import utcnow
+    from models.people import School
+
+    hours = args.hours or settings.rounds.unlock_hours
+
+    async def work(session: AsyncSession) -> datetime:
+        school = (
+            await session.execute(select(School).where(School.code == args.school))
+        ).scalar_one_or_none()
+        if school is None:
+            raise CliError(f"no school with code {args.school!r}")
+        try:
+            row = await rs.unlock_school(
+                session,
+                await _round(session, args.round),
+                school.id,
+                by=None,
+                now=utcnow(),
+                hours=hours,
+            )
+        except rs.RoundError as err:
+            raise _round_error(err) from None
+        assert row.unlocked_until is not None
+        return row.unlocked_until
+
+    until = _in_db(settings, work)
+    tz = settings.bureau.tz
+    print(
+        f"school {args.school} may submit round {args.round} once more until "
+        f"{until.astimezone(tz):%Y-%m-%d %H:%M} ({tz})"
+    )
+    return 0
+
+
+def add_commands(sub: Any) -> None:
+    forms = sub.add_parser("forms", help="form definitions")
+    forms_sub = forms.add_subparsers(dest="forms_command", metavar="ACTION", required=True)
+    check = forms_sub.add_parser("check", help="list every problem in the form files")
+    check.add_argument("directory", nargs="?", default=None, help="default: forms.directory")
+    check.set_defaults(func=_forms_check)
+
+    rounds = sub.add_parser("rounds", help="collection rounds")
+    rsub = rounds.add_subparsers(dest="rounds_command", metavar="ACTION", required=True)
+    open_ = rsub.add_parser("open", help="open a round and tell the expected schools")
+    open_.add_argument("--form", required=True, help="form code, e.g. staffing")
+    open_.add_argument("--period", required=True, help="e.g. 2026, 2026-11, '2026 秋季学期'")
+    open_.add_argument("--deadline", required=True, help="bureau time, e.g. '2026-12-01 17:00'")
+    open_.add_argument("--districts", nargs="+", default=None, metavar="NAME")
+    open_.add_argument("--stages", nargs="+", default=None, metavar="STAGE")
+    open_.add_argument("--schools", nargs="+", default=None, metavar="CODE")
+    open_.add_argument("--grace", type=int, default=None, metavar="MINUTES")
+    open_.add_argument("--lock-at", default=None, metavar="DATETIME")
+    open_.add_argument("--no-announce", action="store_true", help="do not tell the schools")
+    open_.set_defaults(func=_rounds_open)
+    rsub.add_parser("list", help="every round with its counts").set_defaults(func=_rounds_list)
+    close = rsub.add_parser("close", help="close a round early")
+    close.add_argument("round", type=int)
+    close.set_defaults(func=_rounds_close)
+    extend = rsub.add_parser("extend", help="give a round a new deadline (reopens it)")
+    extend.add_argument("round", type=int)
+    extend.add_argument("--deadline", required=True)
+    extend.add_argument("--lock-at", default=None, metavar="DATETIME")
+    extend.set_defaults(func=_rounds_extend)
+    unlock = rsub.add_parser("unlock", help="let one school submit once more after the lock")
+    unlock.add_argument("round", type=int)
+    unlock.add_argument("--school", required=True, metavar="CODE")
+    unlock.add_argument("--hours", type=int, default=None)
+    unlock.set_defaults(func=_rounds_unlock)

@@ -1,0 +1,288 @@
+"""Typed settings: built-in defaults, then the TOML file, then HUIBAO_<SECTION>__<KEY>."""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from datetime import time
+from pathlib import Path
+from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+
+LANGUAGES = ("zh_CN", "en")
+DEFAULT_CONFIG = Path("config.toml")
+
+
+class Section(BaseModel):
+    # A typo in a key must stop the start, not be silently ignored.
+    model_config = ConfigDict(extra="forbid")
+
+
+class WebhookSettings(Section):
+    listen: str = "0.0.0.0"
+    port: int = Field(8443, ge=1, le=65535)
+    url: str = ""
+    path: str = "telegram"
+    secret_token: str = ""
+
+
+class TelegramSettings(Section):
+    token: str = ""
+    base_url: str = "https://api.telegram.org/bot"
+    base_file_url: str = "https://api.telegram.org/file/bot"
+    mode: Literal["polling", "webhook"] = "polling"
+    webhook: WebhookSettings = WebhookSettings()
+    poll_timeout: int = Field(10, ge=0, le=50)
+    # For invitation links made where the bot cannot ask Telegram its name (CLI offline).
+    bot_username: str = ""
+
+    @field_validator("bot_username")
+    @classmethod
+    def _bare_username(cls, value: str) -> str:
+        value = value.strip().removeprefix("@").removeprefix("https://t.me/")
+        if value and not re.fullmatch(r"[A-Za-z][A-Za-z0-9_]{3,31}", value):
+            raise ValueError("must be the bot's @username, e.g. my_bureau_bot")
+        return value
+
+
+class DatabaseSettings(Section):
+    url: str = "sqlite+aiosqlite:///huibao.db"
+    echo: bool = False
+    pool_size: int = Field(10, ge=1, le=200)
+
+    @field_validator("url")
+    @classmethod
+    def _known_driver(cls, value: str) -> str:
+        if not value.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
+            raise ValueError("must start with sqlite+aiosqlite:// or postgresql+asyncpg://")
+        return value
+
+
+class BureauSettings(Section):
+    name: str = "教育局"
+    timezone: str = "Asia/Shanghai"
+    default_language: Literal["zh_CN", "en"] = "zh_CN"
+    admins: list[int] = []
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r}") from exc
+        return value
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+
+class QuietHoursSettings(Section):
+    enabled: bool = True
+    start: time = time(21, 0)
+    end: time = time(8, 0)
+
+
+class InvitesSettings(Section):
+    expires_days: int = Field(14, ge=1, le=366)
+    max_wrong_codes: int = Field(5, ge=1, le=100)
+    wrong_code_window_minutes: int = Field(10, ge=1, le=24 * 60)
+
+
+class DeliverySettings(Section):
+    """The outbox worker that sends notices, reminders and summaries (DESIGN principle 3)."""
+
+    # Telegram allows about 30 messages per second to different chats for free.
+    messages_per_second: float = Field(30.0, gt=0, le=1000)
+    # Paid broadcasts (Telegram Stars) allow up to 1000 messages per second.
+    allow_paid_broadcast: bool = False
+    max_attempts: int = Field(5, ge=1, le=100)
+    backoff_seconds: float = Field(2.0, ge=0, le=3600)
+    backoff_max_seconds: float = Field(300.0, ge=0, le=86400)
+    batch_size: int = Field(50, ge=1, le=1000)
+    concurrency: int = Field(16, ge=1, le=256)
+    lease_seconds: float = Field(60.0, ge=1, le=3600)
+    poll_seconds: float = Field(1.0, gt=0, le=60)
+    progress_seconds: float = Field(2.0, gt=0, le=60)
+    # Where the worker notes each accepted message before committing it (scheduler/journal.py).
+    # "": next to the SQLite file, or ./huibao-outbox.journal with PostgreSQL; "off": none.
+    journal_path: str = ""
+
+
+class NoticesSettings(Section):
+    # Hours after sending when those who have not acknowledged get one reminder; 0 = never.
+    ack_reminder_delay_hours: float = Field(24.0, ge=0, le=24 * 60)
+
+
+class SummarySettings(Section):
+    flag_change_percent: int = Field(50, ge=1, le=1000)
+    flag_unchanged_periods: int = Field(4, ge=2, le=20)
+    rounds_listed: int = Field(10, ge=1, le=50)
+
+
+class ExportSettings(Section):
+    dhis2_category_option_combo: str = ""
+    dhis2_attribute_option_combo: str = ""
+
+
+class RemindersSettings(Section):
+    """The default reminder policy; a schedule or round may override any of it."""
+
+    on_open: bool = True
+    # "off" turns the weekly reminder off.
+    weekly_day: Literal[
+        "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday", "off"
+    ] = "monday"
+    weekly_time: time = time(9, 0)
+    days_before: list[int] = [3, 1]
+    days_before_time: time = time(9, 0)
+    deadline_day: bool = True
+    deadline_day_time: time = time(9, 0)
+    overdue: bool = True
+    escalate_to_district: bool = True
+    misfire_grace_hours: float = Field(6.0, ge=0, le=72)
+    summary_days_before: int = Field(3, ge=0, le=14)
+    summary_time: time = time(17, 0)
+    summary_at_deadline: bool = True
+
+    @field_validator("days_before")
+    @classmethod
+    def _positive_days(cls, value: list[int]) -> list[int]:
+        if any(day < 1 or day > 60 for day in value):
+            raise ValueError("each entry must be a number of days from 1 to 60")
+        return sorted(set(value), reverse=True)
+
+
+class SchedulerSettings(Section):
+    # false: this process never runs reminders or summaries (the delivery worker still runs).
+    enabled: bool = True
+    # How often due reminders, summaries and recurring rounds are looked for.
+    tick_seconds: int = Field(30, ge=5, le=300)
+    # PostgreSQL advisory lock key; every process of one bureau must use the same number.
+    leader_lock_id: int = 4_826_011
+    # A process without the lock retries this often, so takeover takes at most this long
+    # after the holder's connection is gone.
+    lock_poll_seconds: float = Field(5.0, ge=0.5, le=25)
+    # PostgreSQL ends the holder's lock session after this much silence (a hung holder).
+    lock_session_timeout_seconds: int = Field(20, ge=5, le=600)
+
+    @model_validator(mode="after")
+    def _timeout_outlasts_checkins(self) -> SchedulerSettings:
+        if self.lock_session_timeout_seconds < 2 * self.lock_poll_seconds:
+            raise ValueError(
+                "lock_session_timeout_seconds must be at least twice lock_poll_seconds, "
+                "or a healthy holder would lose the lock between its check-ins"
+            )
+        return self
+
+
+class LoggingSettings(Section):
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    format: Literal["json", "text"] = "json"
+
+
+class FormsSettings(Section):
+    directory: str = "forms"
+
+
+class RoundsSettings(Section):
+    grace_minutes: int = Field(0, ge=0, le=60 * 24 * 30)
+    unlock_hours: int = Field(72, ge=1, le=24 * 60)
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="HUIBAO_", env_nested_delimiter="__", extra="forbid"
+    )
+
+    telegram: TelegramSettings = TelegramSettings()
+    database: DatabaseSettings = DatabaseSettings()
+    bureau: BureauSettings = BureauSettings()
+    quiet_hours: QuietHoursSettings = QuietHoursSettings()
+    invites: InvitesSettings = InvitesSettings()
+    delivery: DeliverySettings = DeliverySettings()
+    notices: NoticesSettings = NoticesSettings()
+    summary: SummarySettings = SummarySettings()
+    export: ExportSettings = ExportSettings()
+    reminders: RemindersSettings = RemindersSettings()
+    scheduler: SchedulerSettings = SchedulerSettings()
+    logging: LoggingSettings = LoggingSettings()
+    forms: FormsSettings = FormsSettings()
+    rounds: RoundsSettings = RoundsSettings()
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # The file's values arrive as init arguments; the environment overrides them.
+        return env_settings, init_settings
+
+
+class ConfigError(Exception):
+    """A problem in the configuration, worded for one line on the terminal."""
+
+
+def _format_validation_error(error: ValidationError, source: str) -> str:
+    first = error.errors()[0]
+    key = ".".join(str(part) for part in first["loc"])
+    message = first["msg"].removeprefix("Value error, ")
+    if first["type"] == "extra_forbidden":
+        message = "unknown setting"
+    more = len(error.errors()) - 1
+    suffix = f" (and {more} more problem{'s' if more > 1 else ''})" if more else ""
+    return f"{source}: {key}: {message}{suffix}"
+
+
+def load_settings(path: Path | None = None, *, environ: dict[str, str] | None = None) -> Settings:
+    """Read settings; raise ConfigError with one readable line on any problem.
+
+    With no path, ./config.toml is read if it exists and built-in defaults are used if not;
+    a path given explicitly must exist.
+    """
+    explicit = path is not None
+    path = path or DEFAULT_CONFIG
+    data: dict[str, Any] = {}
+    if path.exists():
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"{path}: cannot be read: {exc}") from None
+    elif explicit:
+        raise ConfigError(f"{path}: no such configuration file")
+    saved = None
+    if environ is not None:
+        saved = dict(os.environ)
+        os.environ.clear()
+        os.environ.update(environ)
+    try:
+        return Settings(**data)
+    except ValidationError as exc:
+        source = f"{path}" if path.exists() else "settings"
+        raise ConfigError(_format_validation_error(exc, source)) from None
+    finally:
+        if saved is not None:
+            os.environ.clear()
+            os.environ.update(saved)

@@ -1,0 +1,277 @@
+"""Deadline summaries: what staff (and each district officer) receive at a deadline.
+
+`build_summary` is the one entry point the scheduler calls; it reads the database and
+returns the content only (text, chart images, workbook). Sending it, to whom and when,
+is the scheduler's business (through the outbox).
+
+The text is meant to be forwarded upward as it is: the reporting rate, on time / late
+/ missing by district, the form's key totals (ratios by stage against their targets),
+and the flagged figures; the workbook carries everything in full.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from html import escape
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.charts import chart_language, form_chart, reporting_rate_chart
+from bot.export import flag_reason, stage_label, stage_target, workbook_bytes
+from bot.i18n import gettext_for, short
+from bot.settings import Settings, load_settings
+from models.base import utcnow
+from models.completeness import Completeness, Counts, get_round, round_completeness
+from models.flags import Flag, FlagKind, flagged_values
+from models.forms import FormDef, KeyTotalResult
+from models.keytotals import KeyTotals, key_totals, round_form
+from models.people import District
+from models.rounds import Round
+
+MAX_TEXT = 4000  # Telegram allows 4,096 characters in a message
+MAX_DISTRICT_LINES = 25
+MAX_FLAG_LINES = 8
+
+
+@dataclass(frozen=True)
+class Summary:
+    text_html: str
+    """The message, in Telegram HTML, in the reader's language (under 4,096 characters)."""
+    chart_pngs: list[bytes] = field(default_factory=list)
+    """PNG images: the reporting rate by district, then the form's own chart if any."""
+    workbook: bytes = b""
+    """The .xlsx export of the round (the reader's district only for a district officer)."""
+    filename: str = "summary.xlsx"
+
+
+async def build_summary(
+    session: AsyncSession,
+    round_id: int,
+    language: str,
+    district_id: int | None = None,
+    now: datetime | None = None,
+    *,
+    settings: Settings | None = None,
+) -> Summary:
+    """The summary of one round as at `now`, in `language` ("zh_CN" or "en").
+
+    district_id limits everything (text, charts, workbook) to one district, for its
+    district officer. Raises models.completeness.RoundNotFound for an unknown round.
+    Read-only: safe to call again (a job that fires twice builds the same summary).
+    """
+    # Callers should pass the running bot's settings (time zone, thresholds); reading
+    # them again from the same file and environment is the fallback.
+    settings = settings or load_settings()
+    now = now or utcnow()
+    rnd = await get_round(session, round_id)
+    form = await round_form(session, rnd)
+    c = await round_completeness(session, round_id, district_id, now)
+    totals = await key_totals(session, form, round_id, district_id)
+    flags = await flagged_values(
+        session,
+        rnd,
+        form,
+        district_id,
+        settings.summary.flag_change_percent,
+        settings.summary.flag_unchanged_periods,
+    )
+    names = {d.district_id: d.name for d in c.districts}
+    district_name = None
+    if district_id is not None:
+        district_name = names.get(district_id) or await session.scalar(
+            select(District.name).where(District.id == district_id)
+        )
+    title = summary_title(form, rnd, language, district_name)
+    text = summary_text(
+        form,
+        rnd,
+        c,
+        totals,
+        flags,
+        language,
+        settings.bureau.tz,
+        title,
+        settings.summary.flag_change_percent,
+    )
+    targets = _targets(form)
+    # Drawing takes a few hundred milliseconds of CPU: keep it off the event loop.
+    drawn = chart_language(language)  # English if the machine cannot draw Chinese
+    chart_title = summary_title(form, rnd, drawn, district_name)
+    rate_png = await asyncio.to_thread(reporting_rate_chart, c, drawn, chart_title)
+    form_png = await asyncio.to_thread(form_chart, form, totals, names, drawn, chart_title, targets)
+    workbook, result = await workbook_bytes(
+        session,
+        round_id,
+        language,
+        settings,
+        district_id,
+        now,
+        completeness=c,
+        totals=totals,
+        flags=flags,
+    )
+    charts = [rate_png] + ([form_png] if form_png else [])
+    return Summary(text, charts, workbook, result.filename)
+
+
+def summary_title(form: FormDef, rnd: Round, language: str, district: str | None) -> str:
+    title = f"{form.title.get(short(language))} · {rnd.period}"
+    return f"{title} · {district}" if district else title
+
+
+def _targets(form: FormDef) -> dict[str, Decimal | int | None]:
+    from models.forms import STAGES
+
+    if form.chart is None:
+        return {}
+    return {stage: stage_target(form, form.chart.of, stage) for stage in STAGES}
+
+
+def format_number(value: int | Decimal | None) -> str:
+    if value is None:
+        return "—"
+    return f"{value:,}"
+
+
+def format_percent(value: Decimal | None) -> str:
+    return "—" if value is None else f"{value}%"
+
+
+def _key_total_line(form: FormDef, r: KeyTotalResult, language: str) -> list[str]:
+    _ = gettext_for(language)
+    lang = short(language)
+    unit = r.unit.get(lang) if r.unit else ""
+    value = format_number(r.value)
+    if r.value is not None and unit:
+        value += unit if unit == "%" or lang == "zh" else f" {unit}"
+    lines = [f"{escape(r.label.get(lang))}: <b>{value}</b>"]
+    for key, v in r.by.items():
+        target = stage_target(form, r.code, key)
+        line = f"  · {escape(stage_label(key, language))} {format_number(v)}"
+        if unit == "%" and v is not None:
+            line += "%"
+        if target is not None and v is not None:
+            met = v >= target
+            line += " " + (
+                _("(target {target}: met)") if met else _("(target {target}: below)")
+            ).format(target=f"{format_number(target)}{'%' if unit == '%' else ''}")
+            if not met:
+                line = f"<b>{line}</b>"
+        lines.append(line)
+    return lines
+
+
+def _flag_line(form: FormDef, f: Flag, language: str, change_percent: int) -> str:
+    lang = short(language)
+    label = form.field(f.field).label.get(lang) if form.has_field(f.field) else f.field
+    if f.kind is FlagKind.CHANGED:
+        figures = f"{format_number(f.previous)} → {format_number(f.value)}"
+    else:
+        figures = format_number(f.value)
+    return (
+        f"• {escape(f.school_name)} ({escape(f.district)}): {escape(label)} {figures}, "
+        f"{escape(flag_reason(f, language, change_percent))}"
+    )
+
+
+def counts_line(_: Callable[[str], str], t: Counts) -> str:
+    return _(
+        "On time {on_time} · late {late} · in progress {in_progress} · not started {not_started}"
+    ).format(on_time=t.on_time, late=t.late, in_progress=t.in_progress, not_started=t.not_started)
+
+
+def summary_text(
+    form: FormDef,
+    rnd: Round,
+    c: Completeness,
+    totals: KeyTotals,
+    flags: list[Flag],
+    language: str,
+    tz: ZoneInfo,
+    title: str,
+    change_percent: int = 50,
+) -> str:
+    _ = gettext_for(language)
+    t = c.total
+    deadline = rnd.deadline.astimezone(tz).strftime("%Y-%m-%d %H:%M")
+    head = [f"<b>{escape(title)}</b>"]
+    if c.overdue:
+        head.append(_("Deadline {deadline} (passed)").format(deadline=deadline))
+    else:
+        days = (c.cutoff - c.as_of).days
+        head.append(
+            _("Deadline {deadline} (days left: {days})").format(deadline=deadline, days=days)
+            if days >= 1
+            else _("Deadline {deadline} (today)").format(deadline=deadline)
+        )
+    head.append(
+        _(
+            "<b>Reporting rate {rate}</b> ({submitted} of {expected} schools), on time {on_time}"
+        ).format(
+            rate=format_percent(t.reporting_rate),
+            submitted=t.submitted,
+            expected=t.expected,
+            on_time=format_percent(t.on_time_rate),
+        )
+    )
+    head.append(counts_line(_, t))
+    sections = ["\n".join(head)]
+
+    if len(c.districts) > 1:
+        worst_first = sorted(c.districts, key=lambda d: (d.counts.reporting_rate or 0, d.name))
+        lines = [_("<b>By district</b> (lowest rate first)")]
+        for d in worst_first[:MAX_DISTRICT_LINES]:
+            k = d.counts
+            lines.append(
+                _(
+                    "{district}: {rate} · on time {on_time} · late {late} · missing {missing}"
+                ).format(
+                    district=escape(d.name),
+                    rate=format_percent(k.reporting_rate),
+                    on_time=k.on_time,
+                    late=k.late,
+                    missing=k.missing,
+                )
+            )
+        if len(worst_first) > MAX_DISTRICT_LINES:
+            lines.append(
+                _("… and {count} more districts in the workbook.").format(
+                    count=len(worst_first) - MAX_DISTRICT_LINES
+                )
+            )
+        sections.append("\n".join(lines))
+
+    if totals.overall:
+        lines = [_("<b>Key totals</b> ({schools} schools reported)").format(schools=t.submitted)]
+        for kt in form.key_totals:
+            result = totals.overall.get(kt.code)
+            if result is not None:
+                lines += _key_total_line(form, result, language)
+        sections.append("\n".join(lines))
+
+    if flags:
+        lines = [_("<b>Figures to check: {count}</b>").format(count=len(flags))]
+        lines += [_flag_line(form, f, language, change_percent) for f in flags[:MAX_FLAG_LINES]]
+        if len(flags) > MAX_FLAG_LINES:
+            lines.append(
+                _("… and {count} more on the workbook's Flagged sheet.").format(
+                    count=len(flags) - MAX_FLAG_LINES
+                )
+            )
+        sections.append("\n".join(lines))
+    elif totals.overall:
+        sections.append(_("No figure was flagged."))
+
+    text = "\n\n".join(sections)
+    if len(text) > MAX_TEXT:
+        # Cut whole lines, never inside an HTML tag, and say where the rest is.
+        more = "\n" + _("… (the workbook has everything)")
+        cut = text[: MAX_TEXT - len(more)].rsplit("\n", 1)[0]
+        text = cut + more
+    return text

@@ -1,0 +1,175 @@
+"""What a notice looks like in Telegram: one function for the preview, the outbox and /notices.
+
+Staff see their preview through exactly the function that renders what recipients get, so
+the preview cannot drift from the real thing. Texts are Telegram HTML; limits are counted
+the way Telegram counts them (characters after the tags are parsed, in UTF-16 units).
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from bot.i18n import LANGUAGES, N_, choose_language, gettext_for
+from models.notices import Notice
+from models.outbox import Button, Kind, Outgoing, OutMessage
+from models.people import Person
+
+MAX_TEXT = 4096
+MAX_CAPTION = 1024
+TITLE_LENGTH = 40
+
+ACK_PREFIX = "nack:"
+# The preview's button looks the same but only says that it is a preview.
+PREVIEW_ACK = "nd:pvack"
+
+HEADER = N_("📢 <b>Notice from {bureau}</b>")
+ACK_HINT = N_("Please read it and tap “{button}” below.")
+ACK_BUTTON = N_("Acknowledge")
+ACKED_BUTTON = N_("✅ Acknowledged {time}")
+ATTACHMENT_CAPTION = N_("📎 {name}: the attachment of the notice below")
+REMINDER = N_(
+    "⏰ <b>Reminder</b>: please read the notice “{title}” of {date} from {bureau} and tap "
+    "“{button}”."
+)
+
+_TAG = re.compile(r"<[^>]*>")
+
+
+def plain(text_html: str) -> str:
+    """The text Telegram shows for our HTML (tags removed, entities decoded)."""
+    return html.unescape(_TAG.sub("", text_html))
+
+
+def telegram_length(text_html: str) -> int:
+    """Length as Telegram counts it: UTF-16 code units of the visible text."""
+    return len(plain(text_html).encode("utf-16-le")) // 2
+
+
+def title_of(text_html: str) -> str:
+    first = next((line.strip() for line in plain(text_html).splitlines() if line.strip()), "")
+    return first if len(first) <= TITLE_LENGTH else first[: TITLE_LENGTH - 1] + "…"
+
+
+@dataclass(frozen=True)
+class NoticeContent:
+    text: str
+    requires_ack: bool
+    attachment_kind: str | None = None
+    attachment_file_id: str | None = None
+    attachment_name: str | None = None
+    attachment_blob_id: int | None = None
+
+    @classmethod
+    def of(cls, notice: Notice) -> NoticeContent:
+        return cls(
+            text=notice.text,
+            requires_ack=notice.requires_ack,
+            attachment_kind=notice.attachment_kind,
+            attachment_file_id=notice.attachment_file_id,
+            attachment_name=notice.attachment_name,
+            attachment_blob_id=notice.attachment_blob_id,
+        )
+
+    @property
+    def has_attachment(self) -> bool:
+        return self.attachment_kind in ("document", "photo")
+
+
+def body(content: NoticeContent, language: str, bureau: str) -> str:
+    _ = gettext_for(language)
+    parts = [_(HEADER).format(bureau=html.escape(bureau)), content.text]
+    if content.requires_ack:
+        parts.append("<i>" + _(ACK_HINT).format(button=_(ACK_BUTTON)) + "</i>")
+    return "\n\n".join(parts)
+
+
+def text_limit(bureau: str, requires_ack: bool = True) -> int:
+    """How long the author's text may be so that the message fits in every language."""
+    empty = NoticeContent(text="", requires_ack=requires_ack)
+    overhead = max(telegram_length(body(empty, language, bureau)) for language in LANGUAGES)
+    return MAX_TEXT - overhead
+
+
+def ack_keyboard(language: str, data: str | None) -> tuple[tuple[Button, ...], ...]:
+    if data is None:
+        return ()
+    return ((Button("✅ " + gettext_for(language)(ACK_BUTTON), callback_data=data),),)
+
+
+def acknowledged_keyboard(
+    language: str, at: datetime, tz: ZoneInfo, data: str
+) -> tuple[tuple[Button, ...], ...]:
+    when = at.astimezone(tz).strftime("%m-%d %H:%M")
+    return ((Button(gettext_for(language)(ACKED_BUTTON).format(time=when), callback_data=data),),)
+
+
+def notice_messages(
+    content: NoticeContent, language: str, bureau: str, *, ack_data: str | None
+) -> tuple[OutMessage, ...]:
+    """The messages one recipient gets: the text with the button, and the file if any.
+
+    With a file: one message, the text as its caption, when it fits Telegram's 1,024
+    caption characters; otherwise the file first (with a one-line caption) and the full
+    text after it, so the acknowledgement button is at the bottom of the chat either way.
+    """
+    text = body(content, language, bureau)
+    keyboard = ack_keyboard(language, ack_data if content.requires_ack else None)
+    if not content.has_attachment:
+        return (OutMessage(text=text, keyboard=keyboard),)
+    kind: Kind = "photo" if content.attachment_kind == "photo" else "document"
+
+    def file_message(caption: str, buttons: tuple[tuple[Button, ...], ...]) -> OutMessage:
+        return OutMessage(
+            kind=kind,
+            text=caption,
+            keyboard=buttons,
+            file_id=content.attachment_file_id,
+            file_blob_id=content.attachment_blob_id,
+            file_name=content.attachment_name,
+        )
+
+    if telegram_length(text) <= MAX_CAPTION:
+        return (file_message(text, keyboard),)
+    caption = gettext_for(language)(ATTACHMENT_CAPTION).format(
+        name=html.escape(content.attachment_name or "")
+    )
+    return (file_message(caption, ()), OutMessage(text=text, keyboard=keyboard))
+
+
+def recipient_language(person: Person, default: str) -> str:
+    return choose_language(person.language, person.telegram_language, default)
+
+
+def renderer(bureau: str, default_language: str) -> Callable[[Notice, Person], Outgoing]:
+    """The `render` argument of models.notices.create_notice."""
+
+    def render(notice: Notice, person: Person) -> Outgoing:
+        language = recipient_language(person, default_language)
+        messages = notice_messages(
+            NoticeContent.of(notice), language, bureau, ack_data=f"{ACK_PREFIX}{notice.id}"
+        )
+        return Outgoing(person.telegram_id, person.id, messages)
+
+    return render
+
+
+def reminder_message(
+    notice: Notice, language: str, bureau: str, tz: ZoneInfo, reply_to: int | None
+) -> OutMessage:
+    _ = gettext_for(language)
+    text = _(REMINDER).format(
+        title=html.escape(title_of(notice.text)),
+        date=notice.sent_at.astimezone(tz).strftime("%Y-%m-%d"),
+        bureau=html.escape(bureau),
+        button=_(ACK_BUTTON),
+    )
+    return OutMessage(
+        text=text,
+        keyboard=ack_keyboard(language, f"{ACK_PREFIX}{notice.id}"),
+        reply_to_message_id=reply_to,
+    )

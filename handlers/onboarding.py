@@ -1,0 +1,256 @@
+"""Redeeming an invitation: deep link, `/start CODE`, or the code typed as a message.
+
+The bot shows what the code would make of the person ("you are joining as principal of
+<school>, <district>") with Confirm / Cancel; only Confirm binds. The Confirm button
+carries the code itself, so a forged button is just another code to check (and to count
+as wrong if it is not one); the code is checked again on Confirm.
+
+Typed codes and plain text from other conversations: the typed-code handler runs in
+handler group -1 (TYPED_CODE_GROUP), for private chats only, and takes the text only from
+people with **no role**: everyone who can be in a report or any other conversation has a
+role. For those it stops further handling (ApplicationHandlerStop), answering either the
+code or a hint how to join. For anyone with a role it returns without a word, so the text
+goes on to the groups after it (group 0 and later), where conversations may live; a
+conversation may also claim text earlier, in a group below -1, as long as it leaves alone
+the text of people it has no conversation with. So a principal typing "1234" into a report
+is never read as a code, and a newcomer's code never reaches a conversation. People who
+already have a role join with a second invitation by its link or `/start CODE`.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from html import escape
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram.error import TelegramError
+from telegram.ext import ApplicationHandlerStop, CallbackQueryHandler, MessageHandler, filters
+
+from bot.i18n import gettext_for
+from bot.labels import role_label
+from handlers import menu
+from handlers.context import HuibaoApp, HuibaoContext, Who, language_of, unit
+from models.invites import Check, Outcome, check_code, looks_like_code, normalize, redeem
+from models.people import Person, Role
+
+CONFIRM = "inv:y:"
+CANCEL = "inv:n"
+TYPED_CODE_GROUP = -1
+
+
+def _limits(context: HuibaoContext) -> tuple[int, timedelta]:
+    settings = context.services.settings.invites
+    return settings.max_wrong_codes, timedelta(minutes=settings.wrong_code_window_minutes)
+
+
+def _local(context: HuibaoContext, moment: datetime) -> datetime:
+    return moment.astimezone(context.services.settings.bureau.tz)
+
+
+def describe(check: Check, who: Who, bureau: str) -> str:
+    """'principal of <school>, <district>' for the invite in a check."""
+    _ = who._
+    invite = check.invite
+    assert invite is not None
+    role = role_label(invite.role, _)
+    if check.school is not None and check.district is not None:
+        return _("{role} of <b>{school}</b>, {district}").format(
+            role=role, school=escape(check.school.name), district=escape(check.district.name)
+        )
+    if check.district is not None:
+        return _("{role} of <b>{district}</b>").format(
+            role=role, district=escape(check.district.name)
+        )
+    return _("{role} of <b>{bureau}</b>").format(role=role, bureau=escape(bureau))
+
+
+def refusal_text(check: Check, who: Who, context: HuibaoContext) -> str:
+    _ = who._
+    ask = _("Please ask the bureau for a new invitation.")
+    outcome = check.outcome
+    if outcome is Outcome.THROTTLED:
+        assert check.retry_at is not None
+        return _(
+            "Too many codes that did not work. For your security, please wait and try "
+            "again after {time}."
+        ).format(time=_local(context, check.retry_at).strftime("%H:%M"))
+    if outcome is Outcome.UNKNOWN:
+        return _(
+            "This invitation code is not valid. Please check it: a code has 16 letters "
+            "and digits, like ABCD-EFGH-JKMN-PQRS."
+        ) + "\n" + _("If it still does not work, ask the bureau for a new invitation.")
+    assert check.invite is not None
+    if outcome is Outcome.USED:
+        invite, person = check.invite, who.person
+        still_bound = (person.role, person.school_id) == (invite.role, invite.school_id)
+        if invite.used_by == person.id and still_bound:
+            return _("You have already joined with this invitation.") + " " + _(
+                "Send /menu to see your home screen."
+            )
+        return _("This invitation has already been used.") + " " + ask
+    if outcome is Outcome.EXPIRED:
+        return _("This invitation expired on {date}.").format(
+            date=_local(context, check.invite.expires_at).strftime("%Y-%m-%d")
+        ) + " " + ask
+    if outcome is Outcome.REVOKED:
+        return _(
+            "This invitation was replaced by a newer one. Please use the latest invitation "
+            "from the bureau."
+        )
+    if outcome is Outcome.CLOSED:
+        assert check.school is not None
+        return _(
+            "{school} is marked as closed, so it cannot be joined. Please contact the bureau."
+        ).format(school=escape(check.school.name))
+    if outcome is Outcome.TAKEN:
+        assert check.school is not None
+        return _(
+            "{school} already has a principal connected. If you are the new principal, "
+            "ask the bureau for an invitation that replaces the previous one."
+        ).format(school=escape(check.school.name))
+    return _("This invitation cannot be used.") + " " + ask
+
+
+def offer_text(check: Check, who: Who, context: HuibaoContext) -> str:
+    _ = who._
+    bureau = context.services.settings.bureau.name
+    lines = [
+        _("Hello, {name}!").format(name=escape(who.person.name or "")),
+        _("You are joining as {what}.").format(what=describe(check, who, bureau)),
+    ]
+    if check.current_principal is not None:
+        lines.append(_("This invitation replaces the school's current principal."))
+    if who.role is not Role.NONE:
+        lines.append(
+            _("You are now {role}; confirming changes that.").format(
+                role=role_label(who.person.role, _)
+            )
+        )
+    lines.append(_("Is this right?"))
+    return "\n\n".join(lines)
+
+
+async def offer(update: Update, context: HuibaoContext, text: str) -> None:
+    """Show what a code would do, with Confirm / Cancel, or say why it cannot be used."""
+    message = update.effective_message
+    assert message is not None
+    async with unit(update, context) as (session, who):
+        max_wrong, window = _limits(context)
+        check = await check_code(
+            session, text, who.person.telegram_id, max_wrong=max_wrong, window=window
+        )
+        if check.ok:
+            reply = offer_text(check, who, context)
+        else:
+            reply = refusal_text(check, who, context)
+    if not check.ok:
+        await message.reply_text(reply)
+        return
+    code = normalize(text)
+    assert code is not None
+    _ = who._
+    buttons = InlineKeyboardMarkup(
+        [
+            [
+                InlineKeyboardButton(_("Confirm"), callback_data=CONFIRM + code),
+                InlineKeyboardButton(_("Cancel"), callback_data=CANCEL),
+            ]
+        ]
+    )
+    await message.reply_text(reply, reply_markup=buttons)
+
+
+async def confirm(update: Update, context: HuibaoContext) -> None:
+    query = update.callback_query
+    assert query is not None
+    code = (query.data or "").removeprefix(CONFIRM)
+    replaced: Person | None = None
+    async with unit(update, context) as (session, who):
+        max_wrong, window = _limits(context)
+        check = await redeem(session, code, who.person, max_wrong=max_wrong, window=window)
+        if check.ok:
+            replaced = check.current_principal
+            bureau = context.services.settings.bureau.name
+            text = "\n\n".join(
+                [
+                    who._("Welcome! You are now {what}.").format(
+                        what=describe(check, who, bureau)
+                    ),
+                    who._("Send /menu to see what is waiting for you."),
+                ]
+            )
+        else:
+            text = refusal_text(check, who, context)
+    if not check.ok:
+        await query.answer(text, show_alert=True)
+        await _edit(query, text)
+        return
+    await query.answer()
+    await _edit(query, text)
+    await menu.refresh_for(context, who)
+    if replaced is not None:
+        await _tell_replaced(context, replaced, check)
+
+
+async def _edit(query: object, text: str) -> None:
+    try:
+        await query.edit_message_text(text)  # type: ignore[attr-defined]
+    except TelegramError:
+        pass  # the message may be too old to edit; the alert already said it
+
+
+async def _tell_replaced(context: HuibaoContext, person: Person, check: Check) -> None:
+    """The previous principal learns they were replaced, and loses the principal's menu."""
+    language = language_of(person, person.telegram_language, context.services.settings)
+    _ = gettext_for(language)
+    school = escape(check.school.name) if check.school else ""
+    await menu.refresh_commands(context.bot, person.telegram_id, Role.NONE, language)
+    try:
+        await context.bot.send_message(
+            person.telegram_id,
+            _(
+                "You are no longer the principal of {school} in this bot: the bureau "
+                "invited a new principal. If this is a mistake, please contact the bureau."
+            ).format(school=school),
+        )
+    except TelegramError:
+        pass  # they may have blocked the bot; the audit log has the change
+
+
+async def cancel(update: Update, context: HuibaoContext) -> None:
+    query = update.callback_query
+    assert query is not None
+    async with unit(update, context) as (_session, who):
+        text = who._("Cancelled. Nothing was changed.")
+    await query.answer()
+    await _edit(query, text)
+
+
+async def typed_text(update: Update, context: HuibaoContext) -> None:
+    """Plain text from someone without a role: an invitation code, or a hint how to join."""
+    message = update.effective_message
+    if message is None or not message.text:
+        return
+    async with unit(update, context) as (_session, who):
+        newcomer = who.role is Role.NONE
+        hint = who._(
+            "To connect your school, open the invitation link the bureau sent you, or type "
+            "the invitation code here (16 letters and digits, like ABCD-EFGH-JKMN-PQRS)."
+        )
+    if not newcomer:
+        return  # someone with a role: the text belongs to their conversations (group 0)
+    if looks_like_code(message.text):
+        await offer(update, context, message.text)
+    else:
+        await message.reply_text(hint)
+    raise ApplicationHandlerStop
+
+
+def register(app: HuibaoApp) -> None:
+    app.add_handler(
+        MessageHandler(filters.ChatType.PRIVATE & filters.TEXT & ~filters.COMMAND, typed_text),
+        group=TYPED_CODE_GROUP,
+    )
+    # Everyone may press these: the code inside is the authorization.
+    app.add_handler(CallbackQueryHandler(confirm, pattern=f"^{CONFIRM}"))
+    app.add_handler(CallbackQueryHandler(cancel, pattern=f"^{CANCEL}$"))

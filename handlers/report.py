@@ -1,0 +1,1358 @@
+"""The guided report conversation: a principal (or deputy) answers a round's form one
+question at a time, reviews, submits, and may revise before the lock.
+
+State lives in the database (principle 1): the current question is the submission's
+`position` (shared by the school's principal and deputy), each answer is committed as it
+is given, and `conversations` says which report a person's plain text goes to. A bot
+killed at any moment continues at the same question with every earlier answer kept.
+
+Plain text is routed in handler group TEXT_GROUP (before the default group 0): if the
+person is in a conversation (a report, or staff setting up a round) the text is taken
+and handling stops (ApplicationHandlerStop); otherwise it passes on untouched to later
+groups, e.g. onboarding's invitation-code handler. A person in a conversation who types
+something that looks like an invitation code is the only exception: see
+`looks_like_other_input`.
+
+The answer step (text in, answer checked, committed, next question out) is the hot path:
+one query loads person, conversation, submission, round, school and lock together, one
+loads the answers, one upserts the answer and one updates the submission, in one
+transaction, with the form parsed once per process.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from html import escape
+from typing import Any
+
+from sqlalchemy import and_, delete, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
+from telegram.error import BadRequest
+from telegram.ext import (
+    ApplicationHandlerStop,
+    CallbackQueryHandler,
+    CommandHandler,
+    MessageHandler,
+    filters,
+)
+
+from bot.i18n import Gettext, choose_language, gettext_for
+from handlers import report_view as view
+from handlers.context import HuibaoApp, HuibaoContext, Services, unit
+from handlers.report_view import REVIEW, Rendered, cb, key_text, key_token, parse_key
+from models import round_service as rs
+from models.base import utcnow
+from models.forms import (
+    ITEM_DONE,
+    AnswerKey,
+    Answers,
+    Context,
+    FormDef,
+    FormError,
+    FormRegistry,
+    ParseError,
+    RuleResult,
+    Step,
+    Value,
+    add_item,
+    computed,
+    dump_value,
+    finish_group,
+    load_forms,
+    load_value,
+    parse_answer,
+    parse_yes_no,
+    remove_item,
+    steps,
+    validate,
+)
+from models.people import Person, Role, School
+from models.rounds import (
+    WORKING,
+    Conversation,
+    Round,
+    RoundSchool,
+    Submission,
+    SubmissionStatus,
+)
+
+log = logging.getLogger("huibao.report")
+
+TEXT_GROUP = -10
+"""Handler group of the conversation's plain-text handler (before group 0)."""
+KIND_REPORT = "report"
+KIND_ROUND = "round"
+MAX_REASON = 500
+
+# --- loading everything one step needs in one query -------------------------------------
+
+
+@dataclass
+class RoundRow:
+    id: int
+    form_code: str
+    form_version: int
+    period: str
+    deadline: datetime
+    grace_minutes: int
+    lock_at: datetime | None
+    status: str
+    created_by: int | None
+
+
+@dataclass
+class Lock:
+    unlocked_until: datetime | None
+
+
+@dataclass
+class Ctx:
+    """A person, their conversation and (if any) the submission it points at."""
+
+    person_id: int
+    role: str
+    person_school_id: int | None
+    lang: str
+    _: Gettext
+    conv_kind: str | None
+    conv_state: dict[str, Any]
+    sub_id: int | None = None
+    school_id: int | None = None
+    status: str = ""
+    current_revision: int = 0
+    position: str | None = None
+    skipped: list[str] = field(default_factory=list)
+    sub_state: dict[str, Any] = field(default_factory=dict)
+    round: RoundRow | None = None
+    lock: Lock = field(default_factory=lambda: Lock(None))
+    school_name: str = ""
+    context: Context = field(default_factory=dict)
+    form: FormDef | None = None
+    answers: Answers = field(default_factory=dict)
+    message_id: int | None = None
+    """The Telegram message being answered, remembered so that a redelivered update
+    (the bot died before Telegram heard it was handled) is not answered twice."""
+
+    @property
+    def allowed(self) -> bool:
+        """May this person fill this submission? (principal or deputy of its school)"""
+        return (
+            Role(self.role).is_school_contact
+            and self.person_school_id is not None
+            and self.person_school_id == self.school_id
+        )
+
+
+_P, _C, _S, _R, _RS, _SC = Person, Conversation, Submission, Round, RoundSchool, School
+_CTX_COLUMNS = (
+    _P.id,
+    _P.role,
+    _P.school_id,
+    _P.language,
+    _P.telegram_language,
+    _P.name,
+    _P.username,
+    _P.reachable,
+    _C.kind,
+    _C.state,
+    _S.id,
+    _S.school_id,
+    _S.status,
+    _S.current_revision,
+    _S.position,
+    _S.skipped,
+    _S.state,
+    _R.id,
+    _R.form_code,
+    _R.form_version,
+    _R.period,
+    _R.deadline,
+    _R.grace_minutes,
+    _R.lock_at,
+    _R.status,
+    _R.created_by,
+    _RS.unlocked_until,
+    _SC.name,
+    _SC.stage,
+    _SC.district_id,
+)
+
+
+def _ctx_query(telegram_id: int, submission_id: int | None) -> Any:
+    sub_on = _S.id == _C.submission_id if submission_id is None else _S.id == submission_id
+    return (
+        select(*_CTX_COLUMNS)
+        .select_from(_P)
+        .outerjoin(_C, _C.person_id == _P.id)
+        .outerjoin(_S, sub_on)
+        .outerjoin(_R, _R.id == _S.round_id)
+        .outerjoin(_RS, and_(_RS.round_id == _S.round_id, _RS.school_id == _S.school_id))
+        .outerjoin(_SC, _SC.id == _S.school_id)
+        .where(_P.telegram_id == telegram_id)
+    )
+
+
+async def load_ctx(
+    session: AsyncSession,
+    services: Services,
+    update: Update,
+    submission_id: int | None = None,
+    *,
+    with_answers: bool = True,
+) -> Ctx | None:
+    """Everything about the sender and their submission (the pointed-at one, or
+    `submission_id`); None for someone who never talked to the bot."""
+    user = update.effective_user
+    assert user is not None
+    row = (await session.execute(_ctx_query(user.id, submission_id))).first()
+    if row is None:
+        return None
+    (
+        pid, role, pschool, plang, tlang, name, username, reachable,
+        ckind, cstate,
+        sid, sschool, sstatus, scur, spos, sskipped, sstate,
+        rid, fcode, fver, period, deadline, grace, lock_at, rstatus, created_by,
+        unlocked, school_name, stage, district,
+    ) = row  # fmt: skip
+    if (name, username, tlang, reachable) != (
+        user.full_name,
+        user.username,
+        user.language_code,
+        True,
+    ):
+        # Principle 6 re-reads the person every time; keep their details fresh too.
+        await session.execute(update_person(pid, user.full_name, user.username, user.language_code))
+    lang = choose_language(plang, user.language_code, services.settings.bureau.default_language)
+    ctx = Ctx(
+        person_id=pid,
+        role=role,
+        person_school_id=pschool,
+        lang=lang,
+        _=gettext_for(lang),
+        conv_kind=ckind,
+        conv_state=json.loads(cstate) if cstate else {},
+    )
+    if sid is None:
+        return ctx
+    ctx.sub_id, ctx.school_id, ctx.status, ctx.current_revision = sid, sschool, sstatus, scur
+    ctx.position = spos
+    ctx.skipped = json.loads(sskipped or "[]")
+    ctx.sub_state = json.loads(sstate or "{}")
+    ctx.round = RoundRow(rid, fcode, fver, period, deadline, grace, lock_at, rstatus, created_by)
+    ctx.lock = Lock(unlocked)
+    ctx.school_name = school_name
+    ctx.context = {"stage": stage, "district": district}
+    if with_answers and ctx.allowed:
+        ctx.form = await rs.form_version(session, fcode, fver)
+        rows = (await session.execute(rs.answers_query(sid, WORKING))).all()
+        ctx.answers = rs.answers_from_rows(ctx.form, rows)
+    return ctx
+
+
+def update_person(pid: int, name: str, username: str | None, tlang: str | None) -> Any:
+    return (
+        update(Person)
+        .where(Person.id == pid)
+        .values(name=name, username=username, telegram_language=tlang, reachable=True)
+    )
+
+
+def _insert_for(session: AsyncSession) -> Any:
+    return pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+
+
+async def set_conversation(
+    session: AsyncSession,
+    person_id: int,
+    kind: str,
+    submission_id: int | None,
+    state: dict[str, Any] | None = None,
+) -> None:
+    values = {
+        "person_id": person_id,
+        "kind": kind,
+        "submission_id": submission_id,
+        "state": json.dumps(state or {}, ensure_ascii=False),
+        "updated_at": utcnow(),
+    }
+    stmt = _insert_for(session)(Conversation).values(values)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["person_id"],
+        set_={
+            k: getattr(stmt.excluded, k) for k in ("kind", "submission_id", "state", "updated_at")
+        },
+    )
+    await session.execute(stmt)
+
+
+async def save_conversation_state(
+    session: AsyncSession, person_id: int, state: dict[str, Any]
+) -> None:
+    await session.execute(
+        update(Conversation)
+        .where(Conversation.person_id == person_id)
+        .values(state=json.dumps(state, ensure_ascii=False), updated_at=utcnow())
+    )
+
+
+async def clear_conversation(session: AsyncSession, person_id: int) -> None:
+    await session.execute(delete(Conversation).where(Conversation.person_id == person_id))
+
+
+async def get_conversation_kind(session: AsyncSession, person_id: int) -> str | None:
+    return (
+        await session.execute(select(Conversation.kind).where(Conversation.person_id == person_id))
+    ).scalar_one_or_none()
+
+
+# --- walking the form --------------------------------------------------------------------
+
+
+def is_open(step: Step, answers: Answers, skipped: set[str]) -> bool:
+    """Still to be asked: unanswered (a group not finished) and not skipped."""
+    if key_text(step.key) in skipped:
+        return False
+    if step.kind == "add_item":
+        return answers.get(step.key) is not True
+    return answers.get(step.key) is None
+
+
+def first_open(
+    visible: list[Step], answers: Answers, skipped: set[str], start: int = 0
+) -> Step | None:
+    for s in visible[start:]:
+        if is_open(s, answers, skipped):
+            return s
+    return None
+
+
+def is_complete(visible: list[Step], answers: Answers) -> bool:
+    for s in visible:
+        if s.kind == "add_item":
+            if answers.get(s.key) is not True:
+                return False
+        elif s.field is not None and s.field.required and answers.get(s.key) is None:
+            return False
+    return True
+
+
+def current_step(ctx: Ctx, visible: list[Step]) -> Step | None:
+    """The question the submission stands at; None means the review screen."""
+    if ctx.position == REVIEW:
+        return None
+    key = parse_key(ctx.position)
+    if key is not None:
+        for s in visible:
+            if s.key == key:
+                return s
+    return first_open(visible, ctx.answers, set(ctx.skipped))
+
+
+def index_of(visible: list[Step], key: AnswerKey) -> int | None:
+    for i, s in enumerate(visible):
+        if s.key == key:
+            return i
+    return None
+
+
+def next_after(ctx: Ctx, visible: list[Step], key: AnswerKey) -> Step | None:
+    """Where to go once `key` is answered: the very next question while walking back
+    through answered ones, the review when editing from it, else the next open one."""
+    skipped = set(ctx.skipped)
+    i = index_of(visible, key)
+    nxt: Step | None
+    if ctx.sub_state.get("walk") and i is not None and i + 1 < len(visible):
+        nxt = visible[i + 1]
+        if is_open(nxt, ctx.answers, skipped):
+            ctx.sub_state.pop("walk", None)
+        return nxt
+    ctx.sub_state.pop("walk", None)
+    if ctx.sub_state.get("return") == REVIEW:
+        nxt = first_open(visible, ctx.answers, skipped)
+        if nxt is None:
+            ctx.sub_state.pop("return", None)
+        return nxt
+    if i is not None:
+        nxt = first_open(visible, ctx.answers, skipped, i + 1)
+        if nxt is not None:
+            return nxt
+    return first_open(visible, ctx.answers, skipped)
+
+
+def previous_value(ctx: Ctx, step: Step) -> Value | None:
+    if step.field is None or step.group is not None:
+        return None
+    raw = ctx.sub_state.get("prev", {}).get(step.field.code)
+    if raw is None:
+        return None
+    try:
+        return load_value(step.field, raw)
+    except Exception:
+        return None
+
+
+def render_question(
+    ctx: Ctx,
+    visible: list[Step],
+    step: Step,
+    before: list[str] | None = None,
+    extra: list[list[InlineKeyboardButton]] | None = None,
+) -> Rendered:
+    assert ctx.form is not None and ctx.round is not None and ctx.sub_id is not None
+    ticked = None
+    if step.field is not None and step.field.type == "multi_choice":
+        ticked = ticked_codes(ctx, step)
+    i = index_of(visible, step.key)
+    rendered = view.question(
+        view.QuestionView(
+            form=ctx.form,
+            period=ctx.round.period,
+            step=step,
+            lang=ctx.lang,
+            current=ctx.answers.get(step.key) if step.kind == "field" else None,
+            previous=previous_value(ctx, step),
+            ticked=ticked,
+            submission_id=ctx.sub_id,
+            can_go_back=bool(i),
+            complete=is_complete(visible, ctx.answers),
+        ),
+        ctx._,
+        before or (),
+    )
+    if extra and rendered.markup is not None:
+        rows = [list(r) for r in rendered.markup.inline_keyboard]
+        rendered = Rendered(rendered.text, InlineKeyboardMarkup([*extra, *rows]))
+    return rendered
+
+
+def render_review(ctx: Ctx, before: list[str] | None = None) -> Rendered:
+    assert ctx.form is not None and ctx.round is not None and ctx.sub_id is not None
+    form, answers = ctx.form, ctx.answers
+    visible = steps(form, answers, ctx.context)
+    results = validate(form, answers, ctx.context)
+    missing = [
+        s
+        for s in visible
+        if s.kind == "field"
+        and s.field is not None
+        and s.field.required
+        and answers.get(s.key) is None
+    ] + [s for s in visible if s.kind == "add_item" and answers.get(s.key) is not True]
+    missing.sort(key=lambda s: s.position)
+    return view.review(
+        view.ReviewView(
+            form=form,
+            period=ctx.round.period,
+            lang=ctx.lang,
+            steps=visible,
+            answers=answers,
+            computed=computed(form, answers, ctx.context),
+            errors=[r for r in results if r.severity == "error"],
+            warnings=[r for r in results if r.severity == "warning"],
+            missing=missing,
+            submission_id=ctx.sub_id,
+            revising=ctx.current_revision > 0,
+        ),
+        ctx._,
+        before or (),
+    )
+
+
+def render_position(
+    ctx: Ctx, before: list[str] | None = None, extra: list[list[InlineKeyboardButton]] | None = None
+) -> Rendered:
+    assert ctx.form is not None
+    visible = steps(ctx.form, ctx.answers, ctx.context)
+    step = current_step(ctx, visible)
+    if step is None:
+        return render_review(ctx, before)
+    return render_question(ctx, visible, step, before, extra)
+
+
+async def save_position(session: AsyncSession, ctx: Ctx, position: str | None) -> None:
+    assert ctx.sub_id is not None
+    ctx.position = position
+    status = ctx.status
+    if status == SubmissionStatus.NOT_STARTED.value:
+        status = SubmissionStatus.DRAFT.value
+    ctx.status = status
+    if ctx.message_id is not None:
+        ctx.sub_state.setdefault("seen", {})[str(ctx.person_id)] = ctx.message_id
+    await rs.touch_submission(
+        session,
+        ctx.sub_id,
+        now=utcnow(),
+        position=position,
+        skipped=json.dumps(ctx.skipped),
+        state=json.dumps(ctx.sub_state, ensure_ascii=False),
+        status=status,
+    )
+
+
+# --- refusals ----------------------------------------------------------------------------
+
+
+async def whom_to_ask(session: AsyncSession, services: Services, ctx: Ctx) -> str:
+    _ = ctx._
+    bureau = escape(services.settings.bureau.name)
+    creator = None
+    if ctx.round is not None and ctx.round.created_by is not None:
+        creator = await session.get(Person, ctx.round.created_by)
+    if creator is not None and creator.name:
+        who = escape(creator.name) + (f" (@{escape(creator.username)})" if creator.username else "")
+        return _("please ask {person} at {bureau} to unlock it for your school.").format(
+            person=who, bureau=bureau
+        )
+    return _("please ask the staff of {bureau} to unlock it for your school.").format(bureau=bureau)
+
+
+async def locked_text(session: AsyncSession, services: Services, ctx: Ctx) -> str:
+    assert ctx.round is not None
+    _ = ctx._
+    tz = services.settings.bureau.tz
+    closed_at = view.local(rs.lock_time(ctx.round), tz)
+    return (
+        "🔒 "
+        + _("Sorry, this report closed on {time} and can no longer be changed here.").format(
+            time=closed_at
+        )
+        + "\n"
+        + _("If something must still be changed, {ask}").format(
+            ask=await whom_to_ask(session, services, ctx)
+        )
+    )
+
+
+def not_yours_text(_: Gettext) -> str:
+    return _("Sorry, this report is not for your school, or you are no longer its contact.")
+
+
+def submitted_text(ctx: Ctx) -> Rendered:
+    _ = ctx._
+    assert ctx.sub_id is not None
+    return Rendered(
+        _("This report has already been submitted (revision {number}).").format(
+            number=ctx.current_revision
+        ),
+        InlineKeyboardMarkup(
+            [[InlineKeyboardButton(_("✏️ Revise"), callback_data=cb("v", ctx.sub_id))]]
+        ),
+    )
+
+
+# --- the answer step ----------------------------------------------------------------------
+
+
+async def apply_changes(
+    session: AsyncSession,
+    ctx: Ctx,
+    key: AnswerKey,
+    changes: dict[AnswerKey, Value | None],
+) -> Rendered:
+    """Commit answers for the current question, then show the next one (or the review),
+    saying at once if an error rule the answer took part in now fails."""
+    assert ctx.form is not None and ctx.sub_id is not None
+    form = ctx.form
+    await rs.save_answers(session, ctx.sub_id, form, changes, by=ctx.person_id, now=utcnow())
+    for k, v in changes.items():
+        if v is None:
+            ctx.answers.pop(k, None)
+        else:
+            ctx.answers[k] = v
+    kt = key_text(key)
+    if kt in ctx.skipped:
+        ctx.skipped.remove(kt)
+    if ctx.conv_state.pop("ticked", None) is not None:
+        await save_conversation_state(session, ctx.person_id, ctx.conv_state)
+    visible = steps(form, ctx.answers, ctx.context)
+    failing: list[RuleResult] = []
+    announced: list[str] = list(ctx.sub_state.get("failing", []))
+    resolved: list[str] = []
+    if any(key[0] in r.fields for r in form.all_rules()) or announced:
+        errors = [r for r in validate(form, ctx.answers, ctx.context) if r.severity == "error"]
+        failing = [r for r in errors if key in r.keys]
+        still = {r.rule for r in errors}
+        resolved = [code for code in announced if code not in still]
+        ctx.sub_state["failing"] = sorted(
+            {c for c in announced if c in still} | {r.rule for r in failing}
+        )
+        if not ctx.sub_state["failing"]:
+            del ctx.sub_state["failing"]
+    nxt = next_after(ctx, visible, key)
+    await save_position(session, ctx, REVIEW if nxt is None else key_text(nxt.key))
+    before: list[str] = []
+    extra: list[list[InlineKeyboardButton]] = []
+    if resolved and not failing:
+        before = ["✅ " + ctx._("Thank you, the figures agree now."), ""]
+    if failing:
+        before = view.rule_lines(failing, form, ctx.lang, ctx._)
+        before.append(ctx._("Press ✏️ to correct a figure now, or go on and correct it later."))
+        before.append("")
+        extra = view.fix_buttons(failing, visible, ctx.sub_id, ctx.lang)
+    if nxt is None:
+        return render_review(ctx, before)
+    return render_question(ctx, visible, nxt, before, extra)
+
+
+def question_markup(ctx: Ctx, visible: list[Step], step: Step) -> InlineKeyboardMarkup | None:
+    return render_question(ctx, visible, step).markup
+
+
+async def answer_text(session: AsyncSession, services: Services, ctx: Ctx, text: str) -> Rendered:
+    """A typed answer to the current question."""
+    assert ctx.form is not None
+    visible = steps(ctx.form, ctx.answers, ctx.context)
+    step = current_step(ctx, visible)
+    _ = ctx._
+    if step is None:
+        return render_review(
+            ctx, [_("All questions are answered. Press ✏️ to change an answer, or submit."), ""]
+        )
+    if step.kind == "add_item":
+        assert step.group is not None
+        yes = parse_yes_no(text)
+        if yes is None:
+            return Rendered(
+                "❌ " + _("Please answer yes or no, or press a button."),
+                question_markup(ctx, visible, step),
+            )
+        return await add_or_finish(session, ctx, step, yes)
+    f = step.field
+    assert f is not None
+    parsed = parse_answer(f, text)
+    if isinstance(parsed, ParseError):
+        return Rendered(
+            view.parse_error(parsed, f, ctx.lang, _), question_markup(ctx, visible, step)
+        )
+    if parsed.value is None:
+        return await skip(session, ctx, step)
+    return await apply_changes(session, ctx, step.key, {step.key: parsed.value})
+
+
+async def add_or_finish(session: AsyncSession, ctx: Ctx, step: Step, yes: bool) -> Rendered:
+    assert ctx.form is not None and step.group is not None
+    code = step.group.code
+    changes: dict[AnswerKey, Value | None] = dict(
+        add_item(ctx.form, ctx.answers, code) if yes else finish_group(ctx.form, ctx.answers, code)
+    )
+    return await apply_changes(session, ctx, step.key, changes)
+
+
+async def skip(session: AsyncSession, ctx: Ctx, step: Step) -> Rendered:
+    assert ctx.form is not None and ctx.sub_id is not None
+    kt = key_text(step.key)
+    if kt not in ctx.skipped:
+        ctx.skipped.append(kt)
+    await rs.save_answers(
+        session, ctx.sub_id, ctx.form, {step.key: None}, by=ctx.person_id, now=utcnow()
+    )
+    ctx.answers.pop(step.key, None)
+    visible = steps(ctx.form, ctx.answers, ctx.context)
+    nxt = next_after(ctx, visible, step.key)
+    await save_position(session, ctx, REVIEW if nxt is None else key_text(nxt.key))
+    if nxt is None:
+        return render_review(ctx)
+    return render_question(ctx, visible, nxt)
+
+
+def guard(ctx: Ctx | None) -> str | None:
+    """Why this person may not touch the submission now (None: they may)."""
+    if ctx is None or ctx.sub_id is None or ctx.round is None:
+        return "gone"
+    if not ctx.allowed:
+        return "not_yours"
+    if rs.is_locked(ctx.round, ctx.lock, utcnow()):
+        return "locked"
+    if ctx.status == SubmissionStatus.SUBMITTED.value:
+        return "submitted"
+    return None
+
+
+async def refusal(session: AsyncSession, services: Services, ctx: Ctx, why: str) -> Rendered:
+    _ = ctx._
+    if why == "locked":
+        return Rendered(await locked_text(session, services, ctx))
+    if why == "submitted":
+        return submitted_text(ctx)
+    if why == "not_yours":
+        return Rendered(not_yours_text(_))
+    return Rendered(_("This report is no longer available. Send /report to see your reports."))
+
+
+async def on_text(update: Update, context: HuibaoContext) -> None:
+    """Plain text: an answer, a reason or a comment if the person is in a conversation;
+    otherwise left for later handler groups."""
+    message = update.effective_message
+    if message is None or message.text is None or update.effective_user is None:
+        return
+    services = context.services
+    reply: Rendered | None = None
+    async with services.transaction() as session:
+        ctx = await load_ctx(session, services, update)
+        if ctx is None or ctx.conv_kind is None or looks_like_other_input(message.text):
+            return
+        if ctx.conv_kind == KIND_REPORT:
+            ctx.message_id = message.message_id
+            reply = await report_text(session, services, ctx, message.text)
+    if ctx.conv_kind == KIND_ROUND:
+        from handlers import rounds
+
+        await rounds.on_text(update, context)
+    elif reply is not None:
+        await send(message, reply)
+    raise ApplicationHandlerStop
+
+
+OTHER_INPUT: list[Callable[[str], bool]] = []
+"""Predicates of other capabilities for text they must see even while the person is in
+a conversation (e.g. onboarding appends "looks like an invitation code" in its
+register()). Such text is passed on to later handler groups untouched."""
+
+
+def looks_like_other_input(text: str) -> bool:
+    return any(predicate(text) for predicate in OTHER_INPUT)
+
+
+async def report_text(session: AsyncSession, services: Services, ctx: Ctx, text: str) -> Rendered:
+    why = guard(ctx)
+    waiting = ctx.conv_state.get("await")
+    if why == "submitted" and waiting == "reason":
+        # The reason opens the revision, so the report is still "submitted" here.
+        return await revision_reason(session, services, ctx, text)
+    if why is not None:
+        await clear_conversation(session, ctx.person_id)
+        return await refusal(session, services, ctx, why)
+    if waiting == "reason":
+        return await revision_reason(session, services, ctx, text)
+    if waiting == "comment":
+        return await warning_comment(session, services, ctx, text)
+    seen = ctx.sub_state.get("seen", {}).get(str(ctx.person_id))
+    if ctx.message_id is not None and isinstance(seen, int) and ctx.message_id <= seen:
+        # Already stored before a crash: ask the current question again instead.
+        return render_position(ctx)
+    return await answer_text(session, services, ctx, text)
+
+
+async def send(message: Message, reply: Rendered) -> None:
+    await message.reply_text(reply.text, reply_markup=reply.markup, do_quote=False)
+
+
+# --- buttons -----------------------------------------------------------------------------
+
+_STEP_ACTIONS = frozenset("kctdsynb")
+_ACTIONS = _STEP_ACTIONS | frozenset("oxreDSv")
+
+
+def parse_callback(data: str | None) -> tuple[str, list[str]] | None:
+    parts = (data or "").split(":")
+    if len(parts) < 3 or parts[0] != view.PREFIX or parts[1] not in _ACTIONS:
+        return None
+    if not parts[2].isdigit():
+        return None
+    return parts[1], parts[2:]
+
+
+async def on_button(update: Update, context: HuibaoContext) -> None:
+    query = update.callback_query
+    assert query is not None and update.effective_user is not None
+    parsed = parse_callback(query.data)
+    services = context.services
+    if parsed is None:
+        async with unit(update, context) as (_session, who):
+            await query.answer(who._("This button is no longer valid."), show_alert=True)
+        return
+    action, args = parsed
+    if action == "o":
+        await open_report(update, context, int(args[0]))
+        return
+    alert: str | None = None
+    reply: Rendered | None = None
+    edit_markup: InlineKeyboardMarkup | None = None
+    async with services.transaction() as session:
+        ctx = await load_ctx(session, services, update, int(args[0]))
+        if ctx is None or ctx.sub_id is None:
+            alert = gettext_for(services.settings.bureau.default_language)(
+                "This button is no longer valid."
+            )
+        else:
+            result = await button(session, services, ctx, action, args[1:])
+            alert, reply, edit_markup = result
+    if alert is not None:
+        await query.answer(alert, show_alert=True)
+    else:
+        await query.answer()
+    message = query.message
+    if edit_markup is not None and isinstance(message, Message):
+        try:
+            await message.edit_reply_markup(edit_markup)
+        except BadRequest as err:
+            if "not modified" not in str(err):
+                raise
+    if reply is not None and isinstance(message, Message):
+        await send(message, reply)
+
+
+ButtonResult = tuple[str | None, Rendered | None, InlineKeyboardMarkup | None]
+
+
+async def button(
+    session: AsyncSession, services: Services, ctx: Ctx, action: str, args: list[str]
+) -> ButtonResult:
+    _ = ctx._
+    if action == "v":
+        return await start_revision(session, services, ctx)
+    if action == "x":
+        return await pause(session, ctx)
+    why = guard(ctx)
+    if why is not None:
+        if ctx.conv_kind == KIND_REPORT:
+            await clear_conversation(session, ctx.person_id)
+        if why in ("locked", "submitted"):
+            return None, await refusal(session, services, ctx, why), None
+        return (await refusal(session, services, ctx, why)).text, None, None
+    assert ctx.form is not None and ctx.sub_id is not None
+    if ctx.conv_kind != KIND_REPORT or ctx.conv_state.get("await"):
+        # Pressing a report's button (e.g. on another phone) makes it the current one.
+        ctx.conv_state = {}
+        await set_conversation(session, ctx.person_id, KIND_REPORT, ctx.sub_id)
+    visible = steps(ctx.form, ctx.answers, ctx.context)
+    if action == "r":
+        await save_position(session, ctx, REVIEW)
+        return None, render_review(ctx), None
+    if action == "S":
+        return await submit_report(session, services, ctx)
+    if action == "e":
+        target = next((s for s in visible if key_token(s.key) == args[0]), None) if args else None
+        if target is None:
+            return _("This question is no longer part of the form."), None, None
+        if ctx.position == REVIEW:
+            ctx.sub_state["return"] = REVIEW
+        ctx.sub_state.pop("walk", None)
+        await save_position(session, ctx, key_text(target.key))
+        return None, render_question(ctx, visible, target), None
+    if action == "D":
+        return await remove_group_item(session, ctx, args)
+    step = current_step(ctx, visible)
+    if step is None or not args or key_token(step.key) != args[0]:
+        stale = _("That button belongs to an earlier question. Here is the current one.")
+        return stale, render_position(ctx), None
+    if action == "b":
+        i = index_of(visible, step.key)
+        if not i:
+            return _("This is the first question."), None, None
+        ctx.sub_state["walk"] = True
+        await save_position(session, ctx, key_text(visible[i - 1].key))
+        return None, render_question(ctx, visible, visible[i - 1]), None
+    if action == "s":
+        if step.field is None or step.field.required:
+            return _("This question cannot be skipped."), None, None
+        return None, await skip(session, ctx, step), None
+    if action in ("y", "n"):
+        if step.kind != "add_item":
+            return _("This button is no longer valid."), None, None
+        return None, await add_or_finish(session, ctx, step, action == "y"), None
+    f = step.field
+    if f is None:
+        return _("This button is no longer valid."), None, None
+    if action == "k":
+        value = ctx.answers.get(step.key)
+        if value is None:
+            value = previous_value(ctx, step)
+        if value is None:
+            return _("There is no value to keep."), None, None
+        return None, await apply_changes(session, ctx, step.key, {step.key: value}), None
+    if action == "c":
+        index = _index(args, len(f.choices))
+        if f.type != "choice" or index is None:
+            return _("This button is no longer valid."), None, None
+        return (
+            None,
+            await apply_changes(session, ctx, step.key, {step.key: f.choices[index].code}),
+            None,
+        )
+    if action == "t":
+        index = _index(args, len(f.choices))
+        if f.type != "multi_choice" or index is None:
+            return _("This button is no longer valid."), None, None
+        picked = set(ticked_codes(ctx, step)) ^ {f.choices[index].code}
+        ctx.conv_state["ticked"] = {
+            "key": key_text(step.key),
+            "codes": [c.code for c in f.choices if c.code in picked],
+        }
+        await save_conversation_state(session, ctx.person_id, ctx.conv_state)
+        return None, None, question_markup(ctx, visible, step)
+    if action == "d":
+        if f.type != "multi_choice":
+            return _("This button is no longer valid."), None, None
+        codes = ticked_codes(ctx, step)
+        err: ParseError | None = None
+        if isinstance(f.min, int) and len(codes) < f.min:
+            err = ParseError("too_few_choices", {"min": f.min})
+        elif isinstance(f.max, int) and len(codes) > f.max:
+            err = ParseError("too_many_choices", {"max": f.max})
+        elif not codes and f.required:
+            err = ParseError("required")
+        if err is not None:
+            text = view.parse_error(err, f, ctx.lang, _)
+            return None, Rendered(text, question_markup(ctx, visible, step)), None
+        return None, await apply_changes(session, ctx, step.key, {step.key: codes}), None
+    return _("This button is no longer valid."), None, None
+
+
+def ticked_codes(ctx: Ctx, step: Step) -> list[str]:
+    """The choices ticked so far on a multiple-choice question (the stored answer
+    until the person ticks something)."""
+    tick = ctx.conv_state.get("ticked")
+    if isinstance(tick, dict) and tick.get("key") == key_text(step.key):
+        return [str(c) for c in tick.get("codes", [])]
+    current = ctx.answers.get(step.key)
+    return list(current) if isinstance(current, list) else []
+
+
+def _index(args: list[str], size: int) -> int | None:
+    if len(args) < 2 or not args[1].isdigit():
+        return None
+    i = int(args[1])
+    return i if 0 <= i < size else None
+
+
+async def remove_group_item(session: AsyncSession, ctx: Ctx, args: list[str]) -> ButtonResult:
+    assert ctx.form is not None and ctx.sub_id is not None
+    _ = ctx._
+    group = next(
+        (g for g in ctx.form.groups if key_token((g.code, ITEM_DONE)) == (args[0] if args else "")),
+        None,
+    )
+    if group is None or len(args) < 2 or not args[1].isdigit():
+        return _("This button is no longer valid."), None, None
+    index = int(args[1])
+    from models.forms import item_count
+
+    if not (view.item_removable(group.min_items, index) and index < item_count(group, ctx.answers)):
+        return _("This item cannot be removed."), None, None
+    remaining = remove_item(ctx.form, ctx.answers, group.code, index)
+    await rs.replace_working_answers(
+        session, ctx.sub_id, ctx.form, remaining, by=ctx.person_id, now=utcnow()
+    )
+    ctx.answers = dict(remaining)
+    await save_position(session, ctx, REVIEW)
+    return None, render_review(ctx), None
+
+
+async def pause(session: AsyncSession, ctx: Ctx) -> ButtonResult:
+    _ = ctx._
+    await clear_conversation(session, ctx.person_id)
+    text = _("Saved. Your answers are kept; send /report to continue where you stopped.")
+    return None, Rendered(text), None
+
+
+# --- submitting and revising --------------------------------------------------------------
+
+
+async def _orm(session: AsyncSession, ctx: Ctx) -> tuple[Submission, Round, RoundSchool | None]:
+    assert ctx.sub_id is not None and ctx.round is not None and ctx.school_id is not None
+    submission = await session.get(Submission, ctx.sub_id)
+    round_ = await session.get(Round, ctx.round.id)
+    assert submission is not None and round_ is not None
+    return submission, round_, await rs.get_round_school(session, round_.id, ctx.school_id)
+
+
+async def submit_report(
+    session: AsyncSession,
+    services: Services,
+    ctx: Ctx,
+    confirmed: list[dict[str, str]] | None = None,
+) -> ButtonResult:
+    assert ctx.form is not None and ctx.round is not None
+    _ = ctx._
+    submission, round_, round_school = await _orm(session, ctx)
+    now = utcnow()
+    reason = str(ctx.sub_state.get("reason", ""))
+    try:
+        revision = await rs.submit(
+            session,
+            submission,
+            round_,
+            round_school,
+            ctx.form,
+            ctx.context,
+            by=ctx.person_id,
+            now=now,
+            reason=reason,
+            confirmed_warnings=confirmed or [],
+            answers=ctx.answers,
+        )
+    except rs.SubmitRefused as refused:
+        if refused.locked:
+            return None, Rendered(await locked_text(session, services, ctx)), None
+        if refused.missing or refused.errors:
+            await save_position(session, ctx, REVIEW)
+            return (
+                _("Not submitted yet: please correct what the review shows."),
+                render_review(ctx),
+                None,
+            )
+        if refused.unconfirmed:
+            return None, await ask_comment(session, ctx, list(refused.unconfirmed)), None
+        # A revision without a reason: ask for it.
+        ctx.conv_state = {"await": "reason", "then": "submit"}
+        await set_conversation(session, ctx.person_id, KIND_REPORT, ctx.sub_id, ctx.conv_state)
+        return None, Rendered(_("Please type in one line why you are revising this report.")), None
+    await clear_conversation(session, ctx.person_id)
+    tz = services.settings.bureau.tz
+    log.info(
+        "report submitted",
+        extra={
+            "submission_id": submission.id,
+            "revision": revision.number,
+            "on_time": revision.on_time,
+        },
+    )
+    text = view.receipt(
+        form=ctx.form,
+        period=ctx.round.period,
+        lang=ctx.lang,
+        number=revision.number,
+        reference=revision.reference,
+        submitted_at=revision.submitted_at,
+        on_time=revision.on_time,
+        deadline=rs.lock_time(round_),
+        tz=tz,
+        _=_,
+    )
+    return None, Rendered(text), None
+
+
+async def ask_comment(session: AsyncSession, ctx: Ctx, warnings: list[RuleResult]) -> Rendered:
+    assert ctx.form is not None and ctx.sub_id is not None
+    _ = ctx._
+    ctx.conv_state = {"await": "comment"}
+    await set_conversation(session, ctx.person_id, KIND_REPORT, ctx.sub_id, ctx.conv_state)
+    lines = ["<b>" + _("Please confirm before submitting") + "</b>"]
+    lines.extend(view.rule_lines(warnings, ctx.form, ctx.lang, _))
+    lines.append("")
+    lines.append(
+        _(
+            "If the figures are right, type a short explanation (it goes to the bureau with "
+            "the report); or press ✏️ to correct a figure."
+        )
+    )
+    visible = steps(ctx.form, ctx.answers, ctx.context)
+    buttons = view.fix_buttons(warnings, visible, ctx.sub_id, ctx.lang)
+    buttons.append(
+        [InlineKeyboardButton(_("Back to the review"), callback_data=cb("r", ctx.sub_id))]
+    )
+    return Rendered("\n".join(lines), InlineKeyboardMarkup(buttons))
+
+
+async def warning_comment(
+    session: AsyncSession, services: Services, ctx: Ctx, text: str
+) -> Rendered:
+    assert ctx.form is not None
+    _ = ctx._
+    comment = text.strip()
+    if not comment or len(comment) > MAX_REASON:
+        return Rendered(
+            "❌ "
+            + _("Please type an explanation of at most {count} characters.").format(
+                count=MAX_REASON
+            )
+        )
+    results = [r for r in validate(ctx.form, ctx.answers, ctx.context) if r.severity == "warning"]
+    key = "en" if ctx.lang.startswith("en") else "zh"
+    confirmed = [
+        {"rule": r.rule, "message": r.message.get(key, ""), "comment": comment} for r in results
+    ]
+    _alert, reply, _markup = await submit_report(session, services, ctx, confirmed)
+    return reply or render_position(ctx)
+
+
+async def start_revision(session: AsyncSession, services: Services, ctx: Ctx) -> ButtonResult:
+    _ = ctx._
+    if ctx.sub_id is None or ctx.round is None:
+        return _("This button is no longer valid."), None, None
+    if not ctx.allowed:
+        return not_yours_text(_), None, None
+    if rs.is_locked(ctx.round, ctx.lock, utcnow()):
+        return None, Rendered(await locked_text(session, services, ctx)), None
+    if ctx.status == SubmissionStatus.REVISING.value:
+        await set_conversation(session, ctx.person_id, KIND_REPORT, ctx.sub_id)
+        return None, render_position(ctx), None
+    if ctx.current_revision == 0:
+        return _("This report has not been submitted yet."), None, None
+    ctx.conv_state = {"await": "reason"}
+    await set_conversation(session, ctx.person_id, KIND_REPORT, ctx.sub_id, ctx.conv_state)
+    text = _(
+        "You are revising revision {number}. The submitted figures stay with the bureau "
+        "until you submit the new revision.\nPlease type in one line why you are revising."
+    ).format(number=ctx.current_revision)
+    markup = InlineKeyboardMarkup(
+        [[InlineKeyboardButton(_("✖ Cancel"), callback_data=cb("x", ctx.sub_id))]]
+    )
+    return None, Rendered(text, markup), None
+
+
+async def revision_reason(
+    session: AsyncSession, services: Services, ctx: Ctx, text: str
+) -> Rendered:
+    _ = ctx._
+    reason = text.strip()
+    if not reason or len(reason) > MAX_REASON:
+        return Rendered(
+            "❌ "
+            + _("Please type a reason of at most {count} characters.").format(count=MAX_REASON)
+        )
+    submission, round_, round_school = await _orm(session, ctx)
+    then = ctx.conv_state.get("then")
+    if submission.status == SubmissionStatus.SUBMITTED.value:
+        try:
+            await rs.begin_revision(
+                session,
+                submission,
+                round_,
+                round_school,
+                reason=reason,
+                by=ctx.person_id,
+                now=utcnow(),
+            )
+        except rs.SubmitRefused:
+            return Rendered(await locked_text(session, services, ctx))
+    else:
+        state = json.loads(submission.state or "{}")
+        state["reason"] = reason
+        submission.state = json.dumps(state, ensure_ascii=False)
+    ctx.sub_state = json.loads(submission.state)
+    ctx.status = submission.status
+    ctx.position = REVIEW
+    submission.position = REVIEW
+    ctx.conv_state = {}
+    await set_conversation(session, ctx.person_id, KIND_REPORT, ctx.sub_id)
+    if then == "submit":
+        _alert, reply, _m = await submit_report(session, services, ctx)
+        return reply or render_review(ctx)
+    return render_review(
+        ctx, [_("Reason noted. Press ✏️ to change an answer, then submit the revision."), ""]
+    )
+
+
+# --- opening a report ----------------------------------------------------------------------
+
+
+async def open_report(update: Update, context: HuibaoContext, round_id: int) -> None:
+    query = update.callback_query
+    message = query.message if query else update.effective_message
+    services = context.services
+    reply: Rendered | None = None
+    alert: str | None = None
+    async with services.transaction() as session:
+        reply, alert = await open_in(session, services, update, round_id)
+    if query is not None:
+        await query.answer(alert, show_alert=alert is not None)
+    if reply is not None and isinstance(message, Message):
+        await send(message, reply)
+
+
+async def open_in(
+    session: AsyncSession, services: Services, update: Update, round_id: int
+) -> tuple[Rendered | None, str | None]:
+    ctx = await load_ctx(session, services, update, with_answers=False)
+    default = gettext_for(services.settings.bureau.default_language)
+    if ctx is None:
+        return None, default("This button is no longer valid.")
+    _ = ctx._
+    round_ = await session.get(Round, round_id)
+    if round_ is None:
+        return None, _("This button is no longer valid.")
+    if not Role(ctx.role).is_school_contact or ctx.person_school_id is None:
+        return None, not_yours_text(_)
+    round_school = await rs.get_round_school(session, round_id, ctx.person_school_id)
+    if round_school is None:
+        return None, not_yours_text(_)
+    existing = (
+        await session.execute(
+            select(Submission.id).where(
+                Submission.round_id == round_id, Submission.school_id == ctx.person_school_id
+            )
+        )
+    ).scalar_one_or_none()
+    now = utcnow()
+    if existing is None:
+        if rs.is_locked(round_, round_school, now):
+            ctx.round = RoundRow(
+                round_.id,
+                round_.form_code,
+                round_.form_version,
+                round_.period,
+                round_.deadline,
+                round_.grace_minutes,
+                round_.lock_at,
+                round_.status,
+                round_.created_by,
+            )
+            return Rendered(await locked_text(session, services, ctx)), None
+        sub = await rs.get_or_create_submission(session, round_, ctx.person_school_id, now=now)
+        existing = sub.id
+    full = await load_ctx(session, services, update, existing)
+    assert full is not None and full.round is not None and full.form is not None
+    if full.allowed and full.status == SubmissionStatus.SUBMITTED.value:
+        return await submitted_summary(session, services, full), None
+    why = guard(full)
+    if why is not None:
+        return await refusal(session, services, full, why), None
+    if "prev" not in full.sub_state:
+        school = await session.get(School, full.school_id)
+        assert school is not None
+        prev = await rs.previous_answers(session, school.id, full.form, round_)
+        full.sub_state["prev"] = {code: dump_value(v) for (code, _i), v in prev.items()}
+    await set_conversation(session, full.person_id, KIND_REPORT, full.sub_id)
+    full.conv_kind, full.conv_state = KIND_REPORT, {}
+    visible = steps(full.form, full.answers, full.context)
+    step = current_step(full, visible)
+    await save_position(session, full, REVIEW if step is None else key_text(step.key))
+    tz = services.settings.bureau.tz
+    intro = [
+        "<b>" + escape(full.form.title.get(full.lang)) + "</b> · " + escape(round_.period),
+        escape(full.school_name),
+        _("Deadline: {time}").format(time=view.local(round_.deadline, tz)),
+    ]
+    if full.answers:
+        intro.append(_("Welcome back: your earlier answers are kept."))
+    else:
+        intro.append(
+            _(
+                "{count} questions, one at a time. Every answer is saved as you give it; "
+                "you may pause and come back at any time."
+            ).format(count=len(visible))
+        )
+    intro.append("")
+    return render_position(full, intro), None
+
+
+async def submitted_summary(session: AsyncSession, services: Services, ctx: Ctx) -> Rendered:
+    assert ctx.sub_id is not None and ctx.form is not None and ctx.round is not None
+    _ = ctx._
+    revisions = await rs.revisions_of(session, ctx.sub_id)
+    last = revisions[-1]
+    tz = services.settings.bureau.tz
+    lines = [
+        "✅ "
+        + _("Submitted: {form} ({period})").format(
+            form=escape(ctx.form.title.get(ctx.lang)), period=escape(ctx.round.period)
+        ),
+        _("Revision {number}, received {time} ({zone})").format(
+            number=last.number, time=view.local(last.submitted_at, tz), zone=escape(str(tz))
+        ),
+        _("Reference number: <code>{reference}</code>").format(reference=last.reference),
+    ]
+    buttons = []
+    if not rs.is_locked(ctx.round, ctx.lock, utcnow()):
+        buttons.append([InlineKeyboardButton(_("✏️ Revise"), callback_data=cb("v", ctx.sub_id))])
+    else:
+        lines.append(await locked_text(session, services, ctx))
+    return Rendered("\n".join(lines), InlineKeyboardMarkup(buttons) if buttons else None)
+
+
+# --- /report ---------------------------------------------------------------------------------
+
+
+async def report_command(update: Update, context: HuibaoContext) -> None:
+    message = update.effective_message
+    assert message is not None
+    services = context.services
+    async with unit(update, context) as (session, who):
+        reply = await report_list(session, services, who.person, who._)
+    await send(message, reply)
+
+
+async def report_list(
+    session: AsyncSession, services: Services, person: Person, _: Gettext
+) -> Rendered:
+    """The person's reports: pending ones first, then submitted ones they may revise."""
+    if not Role(person.role).is_school_contact or person.school_id is None:
+        return Rendered(
+            _(
+                "Reports are filled in by school principals and deputies. If you are one, "
+                "connect your school first with the invitation the bureau sent you."
+            )
+        )
+    now = utcnow()
+    reports = await rs.reports_for_school(session, person.school_id, now)
+    tz = services.settings.bureau.tz
+    lang = choose_language(
+        person.language, person.telegram_language, services.settings.bureau.default_language
+    )
+    rows = []
+    for r in reports:
+        try:
+            form = await rs.round_form(session, r.round)
+        except Exception:
+            log.exception("round form unavailable", extra={"round_id": r.round.id})
+            continue
+        title = short = f"{form.title.get(lang)} · {r.round.period}"
+        if r.submitted and not r.pending:
+            mark = "✅"
+        elif r.locked:
+            mark = "🔒"
+        elif r.status == SubmissionStatus.REVISING.value:
+            mark = "✏️"
+        else:
+            mark = "📝"
+        short = view.short_label(f"{mark} {title} · {view.local(r.round.deadline, tz)[5:]}", 60)
+        rows.append([InlineKeyboardButton(short, callback_data=cb("o", r.round.id))])
+    if not rows:
+        return Rendered(_("There is no report for your school to fill in at the moment."))
+    text = _(
+        "Your school's reports (📝 to fill in, ✏️ being revised, ✅ submitted, 🔒 closed). "
+        "Choose one:"
+    )
+    return Rendered(text, InlineKeyboardMarkup(rows))
+
+
+async def cancel_command(update: Update, context: HuibaoContext) -> None:
+    message = update.effective_message
+    assert message is not None
+    async with unit(update, context) as (session, who):
+        kind = await get_conversation_kind(session, who.person.id)
+        await clear_conversation(session, who.person.id)
+    _ = who._
+    if kind == KIND_REPORT:
+        text = _("Saved. Your answers are kept; send /report to continue where you stopped.")
+    elif kind is not None:
+        text = _("Cancelled.")
+    else:
+        text = _("There is nothing to cancel.")
+    await message.reply_text(text)
+
+
+async def on_startup(app: HuibaoApp) -> None:
+    """Load the forms folder into services.extra["forms"] (a FormRegistry).
+
+    A folder with problems is refused as a whole, but the bot still starts: rounds
+    already open keep working from their stored form versions; staff are told that
+    no new round can be opened until `huibao forms check` is clean."""
+    services: Services = app.bot_data["services"]
+    directory = services.settings.forms.directory
+    try:
+        forms = load_forms(directory)
+    except FormError as err:
+        log.error("forms not loaded", extra={"directory": directory, "problems": str(err)})
+        forms = FormRegistry()
+    services.extra["forms"] = forms
+    log.info("forms loaded", extra={"directory": directory, "forms": len(forms)})
+
+
+def register(app: HuibaoApp) -> None:
+    private = filters.ChatType.PRIVATE
+    app.add_handler(CommandHandler("report", report_command, filters=private))
+    app.add_handler(CommandHandler("cancel", cancel_command, filters=private))
+    app.add_handler(CallbackQueryHandler(on_button, pattern=r"^rp:"))
+    app.add_handler(
+        MessageHandler(filters.TEXT & ~filters.COMMAND & private, on_text), group=TEXT_GROUP
+    )

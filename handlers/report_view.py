@@ -1,0 +1,475 @@
+"""What the report conversation looks like: question, error, review and receipt texts
+and their buttons. Pure functions of the form, the answers and the person's language;
+handlers/report.py decides which one to send.
+
+Callback data (all under 64 bytes; every part is checked again on the server):
+    rp:o:{round}           open the school's report in a round (announcement, /report)
+    rp:k:{sub}:{tok}       keep the value shown (the current answer or last period's)
+    rp:c:{sub}:{tok}:{i}   choose choice i          rp:t:{sub}:{tok}:{i}  tick choice i
+    rp:d:{sub}:{tok}       done ticking             rp:s:{sub}:{tok}      skip (optional)
+    rp:y:{sub}:{tok}       add an item              rp:n:{sub}:{tok}      no more items
+    rp:b:{sub}:{tok}       back                     rp:x:{sub}            pause
+    rp:r:{sub}             review                   rp:e:{sub}:{tok}      edit that answer
+    rp:D:{sub}:{tok}:{i}   remove item i of a group rp:S:{sub}            submit
+    rp:v:{sub}             revise a submitted report
+`tok` names a question (see key_token); a button whose question is no longer the
+current one is refused politely instead of answering the wrong question.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from html import escape
+from zoneinfo import ZoneInfo
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+
+from bot.i18n import Gettext
+from models.forms import (
+    ITEM_DONE,
+    AnswerKey,
+    FieldDef,
+    FormDef,
+    ParseError,
+    RuleResult,
+    Step,
+    Value,
+    format_value,
+)
+
+PREFIX = "rp"
+REVIEW = "review"
+MAX_MESSAGE = 4000
+BUTTON_LABEL = 40
+
+
+def key_token(key: AnswerKey) -> str:
+    """A short, stable name of a question for callback data."""
+    return format(zlib.crc32(f"{key[0]}:{key[1]}".encode()), "x")
+
+
+def key_text(key: AnswerKey) -> str:
+    return f"{key[0]}:{key[1]}"
+
+
+def parse_key(text: str | None) -> AnswerKey | None:
+    if not text or ":" not in text:
+        return None
+    code, _, item = text.rpartition(":")
+    try:
+        return code, int(item)
+    except ValueError:
+        return None
+
+
+def cb(action: str, *parts: object) -> str:
+    return ":".join((PREFIX, action, *(str(p) for p in parts)))
+
+
+def local(dt: datetime, tz: ZoneInfo) -> str:
+    return dt.astimezone(tz).strftime("%Y-%m-%d %H:%M")
+
+
+def short_label(text: str, limit: int = BUTTON_LABEL) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+@dataclass(frozen=True)
+class Rendered:
+    text: str
+    markup: InlineKeyboardMarkup | None = None
+
+
+def _rows(
+    buttons: Sequence[InlineKeyboardButton], per_row: int
+) -> list[list[InlineKeyboardButton]]:
+    return [list(buttons[i : i + per_row]) for i in range(0, len(buttons), per_row)]
+
+
+def step_label(step: Step, lang: str) -> str:
+    """The question's label, with the group item it belongs to."""
+    if step.field is None:
+        assert step.group is not None
+        return step.group.label.get(lang)
+    label = step.field.label.get(lang)
+    if step.group is not None and step.item is not None:
+        return f"{step.group.label.get(lang)} {step.item + 1} · {label}"
+    return label
+
+
+def range_text(f: FieldDef, lang: str, _: Gettext) -> str | None:
+    """'Allowed: 0 – 5,000 people' for numbers and dates; None when unbounded."""
+    if f.type in ("integer", "decimal", "date"):
+        lo = format_value(f, f.min, lang) if f.min is not None else None
+        hi = format_value(f, f.max, lang) if f.max is not None else None
+        if lo and hi:
+            return _("Allowed: {low} to {high}").format(low=lo, high=hi)
+        if lo:
+            return _("Allowed: at least {low}").format(low=lo)
+        if hi:
+            return _("Allowed: at most {high}").format(high=hi)
+        return None
+    if f.type == "multi_choice":
+        if isinstance(f.min, int) and isinstance(f.max, int):
+            return _("Choose {low} to {high}").format(low=f.min, high=f.max)
+        if isinstance(f.max, int):
+            return _("Choose at most {high}").format(high=f.max)
+        if isinstance(f.min, int):
+            return _("Choose at least {low}").format(low=f.min)
+    if f.type == "text" and f.max_length:
+        return _("At most {count} characters").format(count=f.max_length)
+    return None
+
+
+def type_hint(f: FieldDef, _: Gettext) -> str:
+    return {
+        "integer": _("Type a whole number."),
+        "decimal": _("Type a number."),
+        "date": _("Type a date like 2026-11-22."),
+        "choice": _("Press a button or type its number."),
+        "multi_choice": _("Tick the buttons, then press Done; or type numbers like 1,3."),
+        "text": _("Type your answer."),
+    }[f.type]
+
+
+@dataclass(frozen=True)
+class QuestionView:
+    form: FormDef
+    period: str
+    step: Step
+    lang: str
+    current: Value | None
+    previous: Value | None
+    ticked: Sequence[str] | None
+    submission_id: int
+    can_go_back: bool
+    complete: bool
+
+
+def question(view: QuestionView, _: Gettext, before: Iterable[str] = ()) -> Rendered:
+    step, lang, form = view.step, view.lang, view.form
+    tok = key_token(step.key)
+    sub = view.submission_id
+    lines = [*before]
+    lines.append(
+        f"📋 {escape(form.title.get(lang))} · {escape(view.period)} · {step.position}/{step.total}"
+    )
+    buttons: list[list[InlineKeyboardButton]] = []
+    if step.kind == "add_item":
+        g = step.group
+        assert g is not None
+        prompt = g.add_prompt.get(lang) if g.add_prompt else None
+        if prompt is None:
+            prompt = (_("Add a {item}?") if step.item == 0 else _("Add another {item}?")).format(
+                item=g.label.get(lang)
+            )
+        lines.append(f"<b>{escape(prompt)}</b>")
+        if step.item:
+            lines.append(_("{count} added so far.").format(count=step.item))
+        if g.hint:
+            lines.append(f"<i>{escape(g.hint.get(lang))}</i>")
+        buttons.append(
+            [
+                InlineKeyboardButton(_("Yes, add one"), callback_data=cb("y", sub, tok)),
+                InlineKeyboardButton(_("No more"), callback_data=cb("n", sub, tok)),
+            ]
+        )
+    else:
+        f = step.field
+        assert f is not None
+        label = escape(step_label(step, lang))
+        unit = _(" ({unit})").format(unit=escape(f.unit.get(lang))) if f.unit else ""
+        lines.append(f"<b>{label}</b>{unit}")
+        allowed = range_text(f, lang, _)
+        if allowed:
+            lines.append(escape(allowed))
+        if f.hint:
+            lines.append(f"<i>{escape(f.hint.get(lang))}</i>")
+        if f.type in ("choice", "multi_choice"):
+            lines.extend(
+                f"{i}. {escape(c.label.get(lang))}" for i, c in enumerate(f.choices, start=1)
+            )
+        if not f.required:
+            lines.append(_("(optional)"))
+        if view.current is not None:
+            lines.append(
+                _("Current answer: {value}").format(
+                    value=escape(format_value(f, view.current, lang))
+                )
+            )
+        elif view.previous is not None:
+            lines.append(
+                _("Last period: {value}").format(value=escape(format_value(f, view.previous, lang)))
+            )
+        lines.append(f"<i>{escape(type_hint(f, _))}</i>")
+        if f.type == "choice":
+            choice_buttons = [
+                InlineKeyboardButton(
+                    ("✓ " if view.current == c.code else "") + short_label(c.label.get(lang)),
+                    callback_data=cb("c", sub, tok, i),
+                )
+                for i, c in enumerate(f.choices)
+            ]
+            buttons.extend(_rows(choice_buttons, 2))
+        elif f.type == "multi_choice":
+            ticked = set(view.ticked or ())
+            tick_buttons = [
+                InlineKeyboardButton(
+                    ("✅ " if c.code in ticked else "") + short_label(c.label.get(lang), 20),
+                    callback_data=cb("t", sub, tok, i),
+                )
+                for i, c in enumerate(f.choices)
+            ]
+            buttons.extend(_rows(tick_buttons, 3))
+            buttons.append([InlineKeyboardButton(_("Done ✓"), callback_data=cb("d", sub, tok))])
+        keep = view.current if view.current is not None else view.previous
+        if keep is not None and f.type != "choice":
+            shown = short_label(format_value(f, keep, lang), 30)
+            text = (
+                _("Keep {value}") if view.current is not None else _("Same as last period: {value}")
+            )
+            buttons.append(
+                [InlineKeyboardButton(text.format(value=shown), callback_data=cb("k", sub, tok))]
+            )
+    nav = []
+    if view.can_go_back:
+        nav.append(InlineKeyboardButton(_("⬅ Back"), callback_data=cb("b", sub, tok)))
+    if step.kind == "field" and step.field is not None and not step.field.required:
+        nav.append(InlineKeyboardButton(_("Skip"), callback_data=cb("s", sub, tok)))
+    if view.complete:
+        nav.append(InlineKeyboardButton(_("Review"), callback_data=cb("r", sub)))
+    nav.append(InlineKeyboardButton(_("⏸ Pause"), callback_data=cb("x", sub)))
+    buttons.append(nav)
+    return Rendered("\n".join(lines), InlineKeyboardMarkup(buttons))
+
+
+def parse_error(err: ParseError, f: FieldDef, lang: str, _: Gettext) -> str:
+    """Why an answer was refused and what is allowed, in the person's language."""
+    p = err.params
+
+    def fmt(v: object) -> str:
+        return escape(format_value(f, v, lang)) if v is not None else ""  # type: ignore[arg-type]
+
+    kind = err.kind
+    if kind == "required":
+        msg = _("This question needs an answer.")
+    elif kind == "not_a_number":
+        msg = _("That is not a number.")
+    elif kind == "not_integer":
+        msg = _("Please type a whole number, without decimals.")
+    elif kind in ("below_min", "above_max"):
+        lo, hi = p.get("min"), p.get("max")
+        if f.type == "date":
+            msg = _("That date is outside the allowed dates.")
+        elif kind == "below_min":
+            msg = _("That is less than {low}.").format(low=fmt(lo))
+        else:
+            msg = (
+                _("That is more than {high}.").format(high=fmt(hi))
+                if hi is not None
+                else _("That number is too large.")
+            )
+    elif kind == "too_many_decimals":
+        msg = _("Please use at most {count} decimal places.").format(count=p.get("decimals"))
+    elif kind == "wrong_unit":
+        unit = f.unit.get(lang) if f.unit else ""
+        msg = _("“{given}” is not the unit of this question ({unit}).").format(
+            given=escape(str(p.get("given", ""))), unit=escape(unit)
+        )
+    elif kind == "bad_date":
+        msg = _("That is not a date I can read.")
+    elif kind == "unknown_choice":
+        msg = _("“{value}” is not one of the choices.").format(
+            value=escape(str(p.get("value", "")))
+        )
+    elif kind == "too_few_choices":
+        msg = _("Please choose at least {count}.").format(count=p.get("min"))
+    elif kind == "too_many_choices":
+        msg = _("Please choose at most {count}.").format(count=p.get("max"))
+    else:  # too_long
+        msg = _("That is {length} characters; at most {count} are allowed.").format(
+            length=p.get("length"), count=p.get("max_length")
+        )
+    lines = ["❌ " + msg]
+    allowed = range_text(f, lang, _)
+    if allowed:
+        lines.append(escape(allowed))
+    lines.append(escape(type_hint(f, _)))
+    lines.append(_("Nothing was saved; please answer again."))
+    return "\n".join(lines)
+
+
+def rule_lines(results: Iterable[RuleResult], form: FormDef, lang: str, _: Gettext) -> list[str]:
+    out = []
+    for r in results:
+        names = (
+            "、".join(form.field(c).label.get(lang) for c in r.fields if form.has_field(c))
+            if lang.startswith("zh")
+            else ", ".join(form.field(c).label.get(lang) for c in r.fields if form.has_field(c))
+        )
+        mark = "❌" if r.severity == "error" else "⚠️"
+        text = r.message.get("en" if lang.startswith("en") else "zh", "")
+        line = f"{mark} {escape(text)}"
+        if names:
+            line += "\n    " + _("Fields: {names}").format(names=escape(names))
+        out.append(line)
+    return out
+
+
+def fix_buttons(
+    results: Iterable[RuleResult], steps: Sequence[Step], sub: int, lang: str, limit: int = 8
+) -> list[list[InlineKeyboardButton]]:
+    """One ✏️ button per answer the failing rules concern, in form order."""
+    by_key = {s.key: s for s in steps}
+    seen: list[AnswerKey] = []
+    for r in results:
+        for k in r.keys:
+            if k in by_key and k not in seen:
+                seen.append(k)
+    buttons = [
+        InlineKeyboardButton(
+            "✏️ " + short_label(step_label(by_key[k], lang), 24),
+            callback_data=cb("e", sub, key_token(k)),
+        )
+        for k in seen[:limit]
+    ]
+    return _rows(buttons, 2)
+
+
+@dataclass(frozen=True)
+class ReviewView:
+    form: FormDef
+    period: str
+    lang: str
+    steps: Sequence[Step]
+    answers: Mapping[AnswerKey, Value]
+    computed: Mapping[str, Value | None]
+    errors: Sequence[RuleResult]
+    warnings: Sequence[RuleResult]
+    missing: Sequence[Step]
+    submission_id: int
+    revising: bool
+
+
+def review(view: ReviewView, _: Gettext, before: Iterable[str] = ()) -> Rendered:
+    lang, form, sub = view.lang, view.form, view.submission_id
+    lines = [*before]
+    lines.append(
+        f"📋 <b>{escape(form.title.get(lang))}</b> · {escape(view.period)} — "
+        + _("please check your answers")
+    )
+    edit_buttons: list[InlineKeyboardButton] = []
+    remove_buttons: list[InlineKeyboardButton] = []
+    number = 0
+    for step in view.steps:
+        if step.kind == "add_item":
+            continue
+        assert step.field is not None
+        number += 1
+        value = view.answers.get(step.key)
+        shown = format_value(step.field, value, lang) if value is not None else _("(no answer)")
+        lines.append(
+            f"{number}. "
+            + _("{label}: {value}").format(
+                label=escape(step_label(step, lang)), value=f"<b>{escape(shown)}</b>"
+            )
+        )
+        edit_buttons.append(
+            InlineKeyboardButton(f"✏️ {number}", callback_data=cb("e", sub, key_token(step.key)))
+        )
+        g = step.group
+        if g is not None and step.item is not None and step.field is g.fields[0]:
+            if len(g.fields) and item_removable(g.min_items, step.item):
+                remove_buttons.append(
+                    InlineKeyboardButton(
+                        "🗑 " + short_label(f"{g.label.get(lang)} {step.item + 1}", 24),
+                        callback_data=cb("D", sub, key_token((g.code, ITEM_DONE)), step.item),
+                    )
+                )
+    shown_computed = [
+        (c, view.computed.get(c.code))
+        for c in form.computed
+        if view.computed.get(c.code) is not None
+    ]
+    if shown_computed:
+        lines.append("")
+        lines.append("<b>" + _("Computed") + "</b>")
+        for c, v in shown_computed:
+            lines.append(
+                _("{label}: {value}").format(
+                    label=escape(c.label.get(lang)), value=escape(format_value(c, v, lang))
+                )
+            )
+    if view.missing:
+        lines.append("")
+        lines.append("<b>" + _("Still to answer") + "</b>")
+        lines.extend("• " + escape(step_label(s, lang)) for s in view.missing)
+    if view.errors:
+        lines.append("")
+        lines.append("<b>" + _("To correct before submitting") + "</b>")
+        lines.extend(rule_lines(view.errors, form, lang, _))
+    if view.warnings:
+        lines.append("")
+        lines.append("<b>" + _("Please check (you may confirm these)") + "</b>")
+        lines.extend(rule_lines(view.warnings, form, lang, _))
+    buttons = _rows(edit_buttons, 6)
+    buttons.extend(_rows(remove_buttons, 2))
+    last: list[InlineKeyboardButton] = []
+    if view.missing:
+        last.append(
+            InlineKeyboardButton(
+                _("Continue answering"), callback_data=cb("e", sub, key_token(view.missing[0].key))
+            )
+        )
+    elif not view.errors:
+        last.append(
+            InlineKeyboardButton(
+                _("✅ Submit revision") if view.revising else _("✅ Submit"),
+                callback_data=cb("S", sub),
+            )
+        )
+    last.append(InlineKeyboardButton(_("⏸ Pause"), callback_data=cb("x", sub)))
+    buttons.append(last)
+    text = "\n".join(lines)
+    if len(text) > MAX_MESSAGE:
+        text = text[: MAX_MESSAGE - 2] + "\n…"
+    return Rendered(text, InlineKeyboardMarkup(buttons))
+
+
+def item_removable(min_items: int, item: int) -> bool:
+    # Items below min_items are part of the form itself; only added ones can go.
+    return item >= min_items
+
+
+def receipt(
+    *,
+    form: FormDef,
+    period: str,
+    lang: str,
+    number: int,
+    reference: str,
+    submitted_at: datetime,
+    on_time: bool,
+    deadline: datetime,
+    tz: ZoneInfo,
+    _: Gettext,
+) -> str:
+    lines = [
+        "✅ "
+        + _("Submitted: {form} ({period})").format(
+            form=escape(form.title.get(lang)), period=escape(period)
+        ),
+        _("Revision {number}, received {time} ({zone})").format(
+            number=number, time=local(submitted_at, tz), zone=escape(str(tz))
+        ),
+        _("Reference number: <code>{reference}</code>").format(reference=reference),
+    ]
+    if not on_time:
+        lines.append(_("Received after the deadline."))
+    lines.append(
+        _("You may revise it until {deadline}: send /report.").format(deadline=local(deadline, tz))
+    )
+    return "\n".join(lines)

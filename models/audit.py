@@ -1,0 +1,31 @@
+"""Writing the audit log."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from models.people import AuditLog
+
+
+def record(
+    session: AsyncSession,
+    action: str,
+    *,
+    actor_id: int | None = None,
+    target_type: str = "",
+    target_id: int | None = None,
+    **details: Any,
+) -> AuditLog:
+    """Add an audit entry to the session; it commits with the change it describes."""
+    entry = AuditLog(
+        actor_id=actor_id,
+        action=action,
+        target_type=target_type,
+        target_id=target_id,
+        details=json.dumps(details, ensure_ascii=False, default=str, sort_keys=True),
+    )
+    session.add(entry)
+    return entry

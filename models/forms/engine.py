@@ -1,0 +1,576 @@
+"""Walking a form: which question comes next, what the rules say, what is computed.
+
+Every function is stateless: it takes the form, the answers so far and the school's
+context, and derives everything from them, so the conversation state can live in the
+database (one row per answer) and any bot process can carry on from it.
+
+Answers are `dict[(field_code, item), value]`: item 0 for top-level fields, 0..n-1 for
+the fields of a group's items, plus two bookkeeping keys per group:
+(group_code, ITEM_COUNT) -> int items added, (group_code, ITEM_DONE) -> bool "no more".
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Literal
+
+from models.forms.definition import (
+    ITEM_COUNT,
+    ITEM_DONE,
+    STAGES,
+    AnswerKey,
+    Answers,
+    ComputedDef,
+    FieldDef,
+    FormDef,
+    FormError,
+    GroupDef,
+    KeyTotalDef,
+    RuleDef,
+    Severity,
+    Text,
+    Value,
+)
+from models.forms.expr import DECIMAL_CONTEXT, Env, round_half_up
+from models.forms.parsing import format_value
+
+StepKind = Literal["field", "add_item"]
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """One question of the conversation.
+
+    kind "field": ask `field`; store the answer under `key`.
+    kind "add_item": ask whether to add an item to `group` (`item` items so far; word
+    it "add a ...?" when item == 0, "add another ...?" otherwise). Answer it with
+    add_item() or finish_group(); key is (group_code, ITEM_DONE).
+    """
+
+    key: AnswerKey
+    kind: StepKind
+    field: FieldDef | None
+    group: GroupDef | None
+    item: int | None
+    """0-based item index for group fields; the number of items so far for add_item."""
+    position: int
+    """1-based position among the visible steps, for a progress line "3/12"."""
+    total: int
+
+    @property
+    def item_number(self) -> int | None:
+        """The 1-based item number people see ("programme 2"), None outside groups."""
+        if self.item is None:
+            return None
+        return self.item + 1 if self.kind == "field" else self.item
+
+
+@dataclass(frozen=True, slots=True)
+class RuleResult:
+    """A rule that failed. Errors must be fixed; warnings may be confirmed past."""
+
+    rule: str
+    severity: Severity
+    message: dict[str, str]
+    """{"zh": ..., "en": ...}, with {field} placeholders filled in."""
+    fields: tuple[str, ...]
+    keys: tuple[AnswerKey, ...]
+    """The answers to revisit, in form order (per-item rules: that item's)."""
+    item: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class KeyTotalResult:
+    code: str
+    label: Text
+    aggregate: Literal["sum", "ratio"]
+    value: int | Decimal | None
+    """None when no school gave a value (or a ratio's denominator sums to 0)."""
+    schools: int
+    """Submissions that contributed a value (for a ratio: both parts)."""
+    by: dict[str, int | Decimal | None] = field(default_factory=dict)
+    """Breakdown by the context value named in `by` (e.g. stage code); schools
+    without that context value count only in the overall value."""
+    unit: Text | None = None
+    numerator: int | Decimal | None = None
+    denominator: int | Decimal | None = None
+
+
+# --- resolving visibility --------------------------------------------------------------
+
+_RawStep = tuple[AnswerKey, StepKind, FieldDef | None, GroupDef | None, int | None]
+
+
+class _State:
+    __slots__ = ("env", "steps")
+
+    def __init__(self, env: Env, steps: list[_RawStep]) -> None:
+        self.env = env
+        self.steps = steps
+
+
+def item_count(group: GroupDef, answers: Mapping[AnswerKey, Value]) -> int:
+    """Items the group has: those added, at least min_items, at most max_items."""
+    stored = answers.get((group.code, ITEM_COUNT))
+    n = stored if isinstance(stored, int) and not isinstance(stored, bool) else 0
+    return min(max(n, group.min_items), group.max_items)
+
+
+def _resolve(
+    form: FormDef,
+    answers: Mapping[AnswerKey, Value],
+    context: Mapping[str, Value | None],
+    with_steps: bool = True,
+) -> _State:
+    values: dict[str, Value | None] = {name: context.get(name) for name in form.context}
+    groups: dict[str, list[dict[str, Value | None]]] = {}
+    env = Env(values, groups)
+    steps: list[_RawStep] = []
+    for entry in form.items:
+        if isinstance(entry, FieldDef):
+            if entry.show_if is None or entry.show_if.evaluate(env) is True:
+                values[entry.code] = answers.get((entry.code, 0))
+                if with_steps:
+                    steps.append(((entry.code, 0), "field", entry, None, None))
+            else:
+                values[entry.code] = None
+            continue
+        g = entry
+        items: list[dict[str, Value | None]] = []
+        groups[g.code] = items
+        if g.show_if is not None and g.show_if.evaluate(env) is not True:
+            continue
+        n = item_count(g, answers)
+        for i in range(n):
+            item: dict[str, Value | None] = {}
+            env.item = item
+            for f in g.fields:
+                if f.show_if is None or f.show_if.evaluate(env) is True:
+                    item[f.code] = answers.get((f.code, i))
+                    if with_steps:
+                        steps.append(((f.code, i), "field", f, g, i))
+                else:
+                    item[f.code] = None
+            items.append(item)
+        env.item = None
+        if with_steps and n < g.max_items:
+            steps.append(((g.code, ITEM_DONE), "add_item", None, g, n))
+    return _State(env, steps)
+
+
+def _compute(form: FormDef, env: Env, only: frozenset[str] | None = None) -> None:
+    for c in form.computed:
+        if only is not None and c.code not in only:
+            continue
+        v = c.expr.evaluate(env)
+        if c.decimals is not None and isinstance(v, int | Decimal) and not isinstance(v, bool):
+            v = round_half_up(v, c.decimals)
+        env.values[c.code] = v
+
+
+def _answered(key: AnswerKey, kind: StepKind, answers: Mapping[AnswerKey, Value]) -> bool:
+    if kind == "add_item":
+        return answers.get(key) is True
+    return answers.get(key) is not None
+
+
+def _to_steps(raw: list[_RawStep]) -> list[Step]:
+    total = len(raw)
+    return [
+        Step(key, kind, f, g, item, i + 1, total) for i, (key, kind, f, g, item) in enumerate(raw)
+    ]
+
+
+# --- the public API --------------------------------------------------------------------
+
+
+def steps(
+    form: FormDef, answers: Mapping[AnswerKey, Value], context: Mapping[str, Value | None]
+) -> list[Step]:
+    """The visible questions in order, given the answers so far."""
+    return _to_steps(_resolve(form, answers, context).steps)
+
+
+def next_step(
+    form: FormDef,
+    answers: Mapping[AnswerKey, Value],
+    context: Mapping[str, Value | None],
+    skipped: Iterable[AnswerKey] = frozenset(),
+) -> Step | None:
+    """The first visible question neither answered nor skipped; None when done."""
+    skip = set(skipped)
+    for step in steps(form, answers, context):
+        if step.key not in skip and not _answered(step.key, step.kind, answers):
+            return step
+    return None
+
+
+def _order(form: FormDef, key: AnswerKey) -> tuple[int, int, int] | None:
+    code, item = key
+    for pos, entry in enumerate(form.items):
+        if isinstance(entry, FieldDef):
+            if entry.code == code:
+                return (pos, 0, 0)
+            continue
+        if entry.code == code:
+            return (pos, 1 << 30, 0)
+        for fpos, f in enumerate(entry.fields):
+            if f.code == code:
+                return (pos, item, fpos)
+    return None
+
+
+def _step_order(form: FormDef, step: Step) -> tuple[int, int, int]:
+    order = _order(form, step.key)
+    assert order is not None
+    return order
+
+
+def previous_step(
+    form: FormDef,
+    answers: Mapping[AnswerKey, Value],
+    context: Mapping[str, Value | None],
+    current: AnswerKey | None,
+) -> Step | None:
+    """The question before `current` ("back"); from the review screen (current None)
+    the last question. Works even if `current` has just become hidden."""
+    visible = steps(form, answers, context)
+    if current is None:
+        return visible[-1] if visible else None
+    for i, step in enumerate(visible):
+        if step.key == current:
+            return visible[i - 1] if i > 0 else None
+    where = _order(form, current)
+    if where is None:
+        return None
+    before = [s for s in visible if _step_order(form, s) < where]
+    return before[-1] if before else None
+
+
+def is_complete(
+    form: FormDef, answers: Mapping[AnswerKey, Value], context: Mapping[str, Value | None]
+) -> bool:
+    """True when nothing is left to ask: every visible required field is answered and
+    every group is finished (or full). Rules are not considered: see validate()."""
+    for key, kind, f, _g, _i in _resolve(form, answers, context).steps:
+        if kind == "add_item":
+            if answers.get(key) is not True:
+                return False
+        elif f is not None and f.required and answers.get(key) is None:
+            return False
+    return True
+
+
+def missing_required(
+    form: FormDef, answers: Mapping[AnswerKey, Value], context: Mapping[str, Value | None]
+) -> list[Step]:
+    """The visible required questions still unanswered (for a "still missing" list)."""
+    return [
+        s
+        for s in steps(form, answers, context)
+        if s.kind == "field"
+        and s.field is not None
+        and s.field.required
+        and answers.get(s.key) is None
+    ]
+
+
+def clean(
+    form: FormDef, answers: Mapping[AnswerKey, Value], context: Mapping[str, Value | None]
+) -> Answers:
+    """The answers that count: visible fields only (hidden ones, removed items and
+    unknown codes dropped), plus each group's bookkeeping keys."""
+    state = _resolve(form, answers, context)
+    out: Answers = {}
+    for key, kind, _f, _g, _i in state.steps:
+        if kind == "field":
+            v = answers.get(key)
+            if v is not None:
+                out[key] = v
+    for g in form.groups:
+        for k in ((g.code, ITEM_COUNT), (g.code, ITEM_DONE)):
+            v = answers.get(k)
+            if v is not None:
+                out[k] = v
+    return out
+
+
+def computed(
+    form: FormDef, answers: Mapping[AnswerKey, Value], context: Mapping[str, Value | None]
+) -> dict[str, Value | None]:
+    """Every computed field, in form order; None where not applicable (e.g. x / 0)."""
+    env = _resolve(form, answers, context, with_steps=False).env
+    _compute(form, env)
+    return {c.code: env.values[c.code] for c in form.computed}
+
+
+_PLACEHOLDER_RE = re.compile(r"\{([a-z][a-z0-9_]*)\}")
+
+
+def _message(form: FormDef, rule: RuleDef, env: Env) -> dict[str, str]:
+    def fill(text: str, lang: str) -> str:
+        def one(m: re.Match[str]) -> str:
+            name = m.group(1)
+            if env.item is not None and name in env.item:
+                value = env.item[name]
+            else:
+                value = env.values.get(name)
+            target: FieldDef | ComputedDef | None = None
+            if form.has_field(name):
+                target = form.field(name)
+            else:
+                for c in form.computed:
+                    if c.code == name:
+                        target = c
+            if target is not None:
+                return format_value(target, value, lang)
+            if name == "stage" and isinstance(value, str) and value in STAGES:
+                return STAGES[value].get(lang)
+            return "—" if value is None else str(value)
+
+        return _PLACEHOLDER_RE.sub(one, text)
+
+    return {"zh": fill(rule.message.zh, "zh"), "en": fill(rule.message.en, "en")}
+
+
+def _keys(form: FormDef, rule: RuleDef, env: Env, item: int | None) -> tuple[AnswerKey, ...]:
+    out: list[AnswerKey] = []
+    for code in rule.fields:
+        if not form.has_field(code):
+            continue
+        f = form.field(code)
+        if f.group is None:
+            out.append((code, 0))
+        elif item is not None and f.group == rule.group:
+            out.append((code, item))
+        else:
+            out.extend((code, i) for i in range(len(env.groups.get(f.group, ()))))
+    return tuple(out)
+
+
+def validate(
+    form: FormDef, answers: Mapping[AnswerKey, Value], context: Mapping[str, Value | None]
+) -> list[RuleResult]:
+    """The rules that fail on the visible answers (hidden answers count as missing).
+    A rule that cannot be decided because an answer is missing passes."""
+    env = _resolve(form, answers, context, with_steps=False).env
+    _compute(form, env)
+    results: list[RuleResult] = []
+    for rule in form.rules:
+        if rule.expr.evaluate(env) is False:
+            results.append(
+                RuleResult(
+                    rule.code,
+                    rule.severity,
+                    _message(form, rule, env),
+                    rule.fields,
+                    _keys(form, rule, env, None),
+                )
+            )
+    for g in form.groups:
+        if not g.rules:
+            continue
+        for i, item in enumerate(env.groups.get(g.code, ())):
+            env.item = item
+            for rule in g.rules:
+                if rule.expr.evaluate(env) is False:
+                    results.append(
+                        RuleResult(
+                            rule.code,
+                            rule.severity,
+                            _message(form, rule, env),
+                            rule.fields,
+                            _keys(form, rule, env, i),
+                            i,
+                        )
+                    )
+        env.item = None
+    return results
+
+
+# --- group bookkeeping -----------------------------------------------------------------
+
+
+def add_item(form: FormDef, answers: Mapping[AnswerKey, Value], group: str) -> Answers:
+    """The answer rows to write when the principal says "yes, add one"."""
+    g = form.group(group)
+    n = item_count(g, answers)
+    if n >= g.max_items:
+        raise FormError(f"group {group} already has its maximum of {g.max_items} items")
+    return {(group, ITEM_COUNT): n + 1, (group, ITEM_DONE): False}
+
+
+def finish_group(form: FormDef, answers: Mapping[AnswerKey, Value], group: str) -> Answers:
+    """The answer rows to write when the principal says "no more"."""
+    g = form.group(group)
+    return {(g.code, ITEM_COUNT): item_count(g, answers), (g.code, ITEM_DONE): True}
+
+
+def remove_item(
+    form: FormDef, answers: Mapping[AnswerKey, Value], group: str, index: int
+) -> Answers:
+    """All answers after deleting item `index` of `group` (later items move up one).
+    The caller replaces the group's rows with the result's."""
+    g = form.group(group)
+    n = item_count(g, answers)
+    if not 0 <= index < n:
+        raise FormError(f"group {group} has no item {index}")
+    own = {f.code for f in g.fields}
+    out: Answers = {}
+    for (code, item), v in answers.items():
+        if code not in own:
+            out[(code, item)] = v
+        elif item < index:
+            out[(code, item)] = v
+        elif item > index:
+            out[(code, item - 1)] = v
+    out[(group, ITEM_COUNT)] = n - 1
+    return out
+
+
+# --- summaries -------------------------------------------------------------------------
+
+
+def _needed_computed(form: FormDef, codes: set[str]) -> frozenset[str]:
+    by_code = {c.code: c for c in form.computed}
+    need: set[str] = set()
+    todo = [c for c in codes if c in by_code]
+    while todo:
+        c = todo.pop()
+        if c in need:
+            continue
+        need.add(c)
+        todo.extend(n for n in by_code[c].expr.names if n in by_code)
+    return frozenset(need)
+
+
+def _add(a: int | Decimal, b: int | Decimal) -> int | Decimal:
+    return a + b if type(a) is int and type(b) is int else DECIMAL_CONTEXT.add(a, b)
+
+
+def _as_number(v: object) -> int | Decimal | None:
+    if isinstance(v, int | Decimal) and not isinstance(v, bool):
+        return v
+    return None
+
+
+def aggregate_key_totals(
+    form: FormDef,
+    submissions: Iterable[tuple[Mapping[AnswerKey, Value], Mapping[str, Value | None]]],
+) -> dict[str, KeyTotalResult]:
+    """Add up the form's key totals over (answers, context) of many schools.
+
+    sum: the total of the values present. ratio: sum(numerator) / sum(denominator) *
+    scale over the schools where both are present. Hidden answers do not count.
+    """
+    totals = form.key_totals
+    refs: set[str] = set()
+    for kt in totals:
+        refs.update(r for r in (kt.of, kt.numerator, kt.denominator) if r)
+    need = _needed_computed(form, refs)
+    overall = [_Acc() for _ in totals]
+    buckets: list[dict[str, _Acc]] = [{} for _ in totals]
+    # Prepared once: this loop runs for every school of a province.
+    plan = [
+        (
+            overall[i],
+            buckets[i],
+            _reader(kt.of if kt.aggregate == "sum" else kt.numerator),
+            None if kt.aggregate == "sum" else _reader(kt.denominator),
+            kt.by,
+        )
+        for i, kt in enumerate(totals)
+    ]
+    for answers, context in submissions:
+        env = _resolve(form, answers, context, with_steps=False).env
+        if need:
+            _compute(form, env, need)
+        values = env.values
+        for acc, bucket_map, read_num, read_den, by in plan:
+            num = read_num(env)
+            if num is None:
+                continue
+            den: int | Decimal = 0
+            if read_den is not None:
+                d = read_den(env)
+                if d is None:
+                    continue
+                den = d
+            acc.add(num, den)
+            if by is not None:
+                key = values.get(by)
+                if isinstance(key, str):
+                    bucket = bucket_map.get(key)
+                    if bucket is None:
+                        bucket = bucket_map[key] = _Acc()
+                    bucket.add(num, den)
+
+    out: dict[str, KeyTotalResult] = {}
+    for i, kt in enumerate(totals):
+        a = overall[i]
+        ratio = kt.aggregate == "ratio"
+        out[kt.code] = KeyTotalResult(
+            code=kt.code,
+            label=kt.label,
+            aggregate=kt.aggregate,
+            value=_finish(kt, a) if a.schools else None,
+            schools=a.schools,
+            by={k: _finish(kt, b) for k, b in sorted(buckets[i].items())},
+            unit=kt.unit,
+            numerator=a.num if a.schools else None,
+            denominator=a.den if a.schools and ratio else None,
+        )
+    return out
+
+
+class _Acc:
+    __slots__ = ("den", "num", "schools")
+
+    def __init__(self) -> None:
+        self.num: int | Decimal = 0
+        self.den: int | Decimal = 0
+        self.schools = 0
+
+    def add(self, num: int | Decimal, den: int | Decimal) -> None:
+        a = self.num
+        self.num = a + num if type(a) is int and type(num) is int else DECIMAL_CONTEXT.add(a, num)
+        if den:
+            self.den = _add(self.den, den)
+        self.schools += 1
+
+
+def _reader(ref: str | None) -> Callable[[Env], int | Decimal | None]:
+    """A function reading a key total's figure (field, computed or group.field)."""
+    assert ref is not None
+    if "." in ref:
+        g, f = ref.split(".", 1)
+
+        def group_sum(env: Env) -> int | Decimal | None:
+            total: int | Decimal = 0
+            seen = False
+            for item in env.groups.get(g, ()):
+                n = _as_number(item.get(f))
+                if n is not None:
+                    total = _add(total, n)
+                    seen = True
+            return total if seen else None
+
+        return group_sum
+
+    def value(env: Env) -> int | Decimal | None:
+        v = env.values.get(ref)
+        return v if type(v) is int or type(v) is Decimal else None
+
+    return value
+
+
+def _finish(kt: KeyTotalDef, a: _Acc) -> int | Decimal | None:
+    if kt.aggregate == "sum":
+        return round_half_up(a.num, kt.decimals) if isinstance(a.num, Decimal) else a.num
+    if a.den == 0:
+        return None
+    ratio = DECIMAL_CONTEXT.multiply(DECIMAL_CONTEXT.divide(a.num, a.den), kt.scale)
+    return round_half_up(ratio, kt.decimals)

@@ -1,0 +1,355 @@
+"""Turning what a principal types into a typed value, and back for review screens.
+
+Forgiving where it is safe: full-width digits and punctuation (５７，１２．５), thousands
+separators (1,234 / 1，234), spaces, a trailing unit that matches the field (57人,
+12.5学时, 95%), and the Chinese full stop "。" typed for a decimal point between digits
+(12。5 = 12.5) or at the end of a number (57。 = 57), which an IME in Chinese
+punctuation mode produces. Strict where it matters: letters, a unit that belongs to
+something else (学时 for a count of people), a non-zero fraction for a whole number,
+more decimals than the field allows, and anything out of bounds are refused.
+
+Errors are structured (ParseError.kind + params) and carry no language: the Telegram
+layer words them through gettext.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+from typing import Literal, TypeAlias
+
+from models.forms.definition import ComputedDef, FieldDef, Value
+from models.forms.expr import round_half_up
+
+ParseErrorKind = Literal[
+    "required",
+    "not_a_number",
+    "not_integer",
+    "below_min",
+    "above_max",
+    "too_many_decimals",
+    "wrong_unit",
+    "bad_date",
+    "unknown_choice",
+    "too_few_choices",
+    "too_many_choices",
+    "too_long",
+]
+ParamValue: TypeAlias = int | Decimal | str | date | None
+
+
+@dataclass(frozen=True, slots=True)
+class ParseError:
+    """Why an answer was refused. Params by kind:
+
+    required: {}                    not_a_number: {}            not_integer: {}
+    below_min / above_max: {"min": bound or None, "max": bound or None}
+    too_many_decimals: {"decimals": int}
+    wrong_unit: {"given": str}      (the field's own unit is on the field)
+    bad_date: {}
+    unknown_choice: {"value": str, "count": number of choices}
+    too_few_choices: {"min": int}   too_many_choices: {"max": int}
+    too_long: {"max_length": int, "length": int}
+    """
+
+    kind: ParseErrorKind
+    params: Mapping[str, ParamValue] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedValue:
+    """An accepted answer. value is None when an optional field was left empty."""
+
+    value: Value | None
+
+
+MAX_DIGITS = 15
+"""Whole-number digits accepted at most, bounds or not: the answers table stores
+integers as BIGINT and decimals as NUMERIC(20, 4)."""
+MAX_INPUT = 4000
+"""Longer input is refused outright (too_long or not_a_number), whatever the field."""
+
+_TRANSLATE: dict[int, str] = {0xFF10 + i: str(i) for i in range(10)}
+_TRANSLATE.update(
+    {
+        ord("，"): ",",
+        ord("．"): ".",
+        ord("％"): "%",
+        ord("－"): "-",
+        ord("−"): "-",
+        ord("＋"): "+",
+        ord("／"): "/",
+        ord("；"): ";",
+        ord("\u3000"): " ",
+        ord("\u00a0"): " ",
+    }
+)
+
+# Each set holds spellings of one unit; a field accepts its own unit and its synonyms.
+_UNIT_SETS: tuple[frozenset[str], ...] = (
+    frozenset({"人", "名", "位", "个", "人次", "people", "person", "persons", "teachers"}),
+    frozenset({"学时", "小时", "课时", "h", "hr", "hrs", "hour", "hours", "class hours"}),
+    frozenset({"%", "percent", "pct"}),
+    frozenset({"天", "日", "day", "days"}),
+    frozenset({"所", "school", "schools"}),
+    frozenset({"次", "time", "times"}),
+    frozenset({"元", "yuan", "rmb", "¥"}),
+    frozenset({"班", "个班", "class", "classes"}),
+)
+_ALL_UNITS = frozenset(
+    unicodedata.normalize("NFKC", u).casefold().replace(" ", "") for s in _UNIT_SETS for u in s
+)
+
+_NUMBER_RE = re.compile(
+    r"(?P<sign>[+-]?)\s*(?P<int>[0-9][0-9,]*)?(?:[.。](?P<frac>[0-9]*))?\s*(?P<rest>.*)",
+    re.DOTALL,
+)
+_THOUSANDS_RE = re.compile(r"[0-9]{1,3}(?:,[0-9]{3})+")
+_DATE_PATTERNS = (
+    re.compile(r"([0-9]{4})\s*[-/.]\s*([0-9]{1,2})\s*[-/.]\s*([0-9]{1,2})"),
+    re.compile(r"([0-9]{4})\s*年\s*([0-9]{1,2})\s*月\s*([0-9]{1,2})\s*[日号]?"),
+    re.compile(r"([0-9]{4})([0-9]{2})([0-9]{2})"),
+)
+_MULTI_SPLIT_RE = re.compile(r"[,、;\n]+")
+_CHOICE_NUMBER_RE = re.compile(r"\(?([0-9]{1,4})[.)、]?\)?")
+_NONE_WORDS = frozenset({"无", "没有", "none", "no", "nothing", "—", "-", "n/a"})
+
+
+def _normalize(text: str) -> str:
+    return text.translate(_TRANSLATE).strip()
+
+
+def _fold(text: str) -> str:
+    """A matching key for codes and labels: NFKC folds full-width letters and
+    circled digits, casefold ignores case, inner spaces do not matter."""
+    return "".join(unicodedata.normalize("NFKC", text).casefold().split())
+
+
+def _units_for(f: FieldDef | ComputedDef) -> frozenset[str]:
+    if f.unit is None:
+        return frozenset()
+    own = {_fold(f.unit.zh), _fold(f.unit.en)}
+    out = set(own)
+    for s in _UNIT_SETS:
+        if own & {_fold(u) for u in s}:
+            out.update(_fold(u) for u in s)
+    return frozenset(out)
+
+
+def _bounds(f: FieldDef) -> dict[str, ParamValue]:
+    return {"min": f.min, "max": f.max}
+
+
+def parse_answer(field: FieldDef, text: str) -> ParsedValue | ParseError:
+    """Parse what the principal typed for `field`. Never raises."""
+    if not isinstance(text, str):
+        return ParseError("not_a_number" if field.type in ("integer", "decimal") else "required")
+    stripped = text.strip()
+    if not stripped:
+        return ParseError("required") if field.required else ParsedValue(None)
+    if len(stripped) > MAX_INPUT:
+        return _too_much(field, stripped)
+    if field.type in ("integer", "decimal"):
+        return _parse_number(field, stripped)
+    if field.type == "date":
+        return _parse_date(field, stripped)
+    if field.type == "choice":
+        return _parse_choice(field, stripped)
+    if field.type == "multi_choice":
+        return _parse_multi(field, stripped)
+    return _parse_text(field, stripped)
+
+
+def _too_much(f: FieldDef, text: str) -> ParseError:
+    if f.type == "text":
+        return ParseError("too_long", {"max_length": f.max_length, "length": len(text)})
+    if f.type == "date":
+        return ParseError("bad_date")
+    if f.type in ("choice", "multi_choice"):
+        return ParseError("unknown_choice", {"value": text[:50], "count": len(f.choices)})
+    return ParseError("not_a_number")
+
+
+def _parse_number(f: FieldDef, text: str) -> ParsedValue | ParseError:
+    s = _normalize(text)
+    m = _NUMBER_RE.fullmatch(s)
+    if m is None or (m.group("int") is None and not m.group("frac")):
+        return ParseError("not_a_number")
+    int_part = m.group("int") or "0"
+    frac = m.group("frac") or ""
+    rest = m.group("rest").strip()
+    if rest.endswith(("。", ".")):
+        rest = rest[:-1].strip()
+    if rest:
+        unit = _fold(rest)
+        if unit not in _units_for(f):
+            if unit in _ALL_UNITS:
+                return ParseError("wrong_unit", {"given": rest[:20]})
+            return ParseError("not_a_number")
+    if "," in int_part:
+        if not _THOUSANDS_RE.fullmatch(int_part):
+            return ParseError("not_a_number")
+        int_part = int_part.replace(",", "")
+    if len(int_part.lstrip("0")) > MAX_DIGITS:
+        return ParseError("above_max", _bounds(f))
+    frac = frac.rstrip("0")
+    negative = m.group("sign") == "-"
+    if f.type == "integer":
+        if frac:
+            return ParseError("not_integer")
+        value: int | Decimal = int(int_part)
+        if negative:
+            value = -value
+    else:
+        places = f.decimals if f.decimals is not None else 2
+        if len(frac) > places:
+            return ParseError("too_many_decimals", {"decimals": places})
+        value = Decimal(f"{'-' if negative else ''}{int(int_part)}.{frac or '0'}")
+        if not frac:
+            value = value.quantize(Decimal(1))
+    if f.min is not None and value < f.min:  # type: ignore[operator]
+        return ParseError("below_min", _bounds(f))
+    if f.max is not None and value > f.max:  # type: ignore[operator]
+        return ParseError("above_max", _bounds(f))
+    if isinstance(value, Decimal) and value == 0:
+        value = value.copy_abs()  # "-0" is 0
+    return ParsedValue(value)
+
+
+def _parse_date(f: FieldDef, text: str) -> ParsedValue | ParseError:
+    s = _normalize(text).rstrip("。.")
+    for pattern in _DATE_PATTERNS:
+        m = pattern.fullmatch(s)
+        if m is None:
+            continue
+        try:
+            value = date(int(m.group(1)), int(m.group(2)), int(m.group(3)))
+        except ValueError:
+            return ParseError("bad_date")
+        if isinstance(f.min, date) and value < f.min:
+            return ParseError("below_min", _bounds(f))
+        if isinstance(f.max, date) and value > f.max:
+            return ParseError("above_max", _bounds(f))
+        return ParsedValue(value)
+    return ParseError("bad_date")
+
+
+def _match_choice(f: FieldDef, text: str) -> str | None:
+    key = _fold(text).rstrip("。.")
+    if not key:
+        return None
+    # Numbers are matched before spaces are folded away: "1 3" is two choices, not 13.
+    m = _CHOICE_NUMBER_RE.fullmatch(unicodedata.normalize("NFKC", text).strip().rstrip("。."))
+    if m is not None:
+        n = int(m.group(1))
+        return f.choices[n - 1].code if 1 <= n <= len(f.choices) else None
+    for c in f.choices:
+        if key in (_fold(c.code), _fold(c.label.zh), _fold(c.label.en)):
+            return c.code
+    return None
+
+
+def _parse_choice(f: FieldDef, text: str) -> ParsedValue | ParseError:
+    code = _match_choice(f, text)
+    if code is None:
+        return ParseError("unknown_choice", {"value": text[:50], "count": len(f.choices)})
+    return ParsedValue(code)
+
+
+def _parse_multi(f: FieldDef, text: str) -> ParsedValue | ParseError:
+    s = _normalize(text)
+    picked: set[str] = set()
+    if _fold(s) not in _NONE_WORDS:
+        for part in _MULTI_SPLIT_RE.split(s):
+            part = part.strip()
+            if not part:
+                continue
+            code = _match_choice(f, part)
+            if code is not None:
+                picked.add(code)
+                continue
+            for word in part.split():
+                code = _match_choice(f, word)
+                if code is None:
+                    return ParseError(
+                        "unknown_choice", {"value": word[:50], "count": len(f.choices)}
+                    )
+                picked.add(code)
+        if not picked:
+            return ParseError("unknown_choice", {"value": s[:50], "count": len(f.choices)})
+    value = [c.code for c in f.choices if c.code in picked]
+    if isinstance(f.min, int) and len(value) < f.min:
+        return ParseError("too_few_choices", {"min": f.min})
+    if isinstance(f.max, int) and len(value) > f.max:
+        return ParseError("too_many_choices", {"max": f.max})
+    return ParsedValue(value)
+
+
+def _parse_text(f: FieldDef, text: str) -> ParsedValue | ParseError:
+    limit = f.max_length
+    if limit is not None and len(text) > limit:
+        return ParseError("too_long", {"max_length": limit, "length": len(text)})
+    return ParsedValue(text)
+
+
+_YES = frozenset({"是", "是的", "好", "要", "继续", "添加", "y", "yes", "ok", "1", "对"})
+_NO = frozenset({"否", "不", "不要", "没有", "无", "完成", "结束", "n", "no", "0", "done"})
+
+
+def parse_yes_no(text: str) -> bool | None:
+    """Read an answer to an "add another item?" question; None if it is neither."""
+    key = _fold(_normalize(text)).rstrip("。.!！")
+    if key in _YES:
+        return True
+    if key in _NO:
+        return False
+    return None
+
+
+# --- formatting ------------------------------------------------------------------------
+
+
+def _format_number(v: int | Decimal, decimals: int | None) -> str:
+    if isinstance(v, Decimal):
+        if decimals is not None:
+            v = round_half_up(v, decimals)
+        if isinstance(v, Decimal):
+            return f"{v:,f}"
+    return f"{v:,}"
+
+
+def format_value(field: FieldDef | ComputedDef, value: Value | None, lang: str) -> str:
+    """A value as a review screen shows it: labels in `lang`, units, thousands.
+
+    Text produced here parses back to the same value with parse_answer."""
+    zh = not lang.lower().startswith("en")
+    if value is None:
+        return "—"
+    if isinstance(value, bool):
+        return "✓" if value else "✗"
+    if isinstance(value, int | Decimal):
+        # An answer is shown as given; a computed value is rounded for reading.
+        decimals = None
+        if isinstance(field, ComputedDef) and isinstance(value, Decimal):
+            decimals = 2 if field.decimals is None else field.decimals
+        elif isinstance(value, Decimal):
+            # 12.5000 from a NUMERIC(20, 4) column is 12.5; -0 is 0.
+            value = value.normalize().copy_abs() if value == 0 else value.normalize()
+        s = _format_number(value, decimals)
+        if field.unit is None:
+            return s
+        unit = field.unit.get(lang)
+        return f"{s}{unit}" if zh or unit == "%" else f"{s} {unit}"
+    if isinstance(value, date):
+        return f"{value.year}年{value.month}月{value.day}日" if zh else value.isoformat()
+    choices = field.choices if isinstance(field, FieldDef) else ()
+    labels = {c.code: c.label.get(lang) for c in choices}
+    if isinstance(value, list):
+        if not value:
+            return "—"
+        return ("、" if zh else ", ").join(labels.get(v, v) for v in value)
+    return labels.get(value, value)

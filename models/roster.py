@@ -1,0 +1,535 @@
+"""The roster: districts and schools, read from a bureau's spreadsheet and kept up to date.
+
+A roster file is CSV or XLSX with one school a row and the columns code, name, district
+and stage (English or the Chinese headers bureaus use: 学校代码, 学校名称, 学区 or 乡镇,
+学段), optionally active (在用). Importing upserts by code: a file with any bad row
+changes nothing, so a bureau never ends up with half a roster.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import func, insert, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from models.audit import record
+from models.base import utcnow
+from models.people import District, Person, Role, School, Stage
+from models.persons import contacts_of
+
+MAX_CODE = 40
+MAX_NAME = 200
+MAX_DISTRICT = 100
+
+# Header spellings seen in bureau spreadsheets, compared after _header_key().
+HEADERS: dict[str, tuple[str, ...]] = {
+    "code": ("code", "schoolcode", "school_code", "学校代码", "学校编码", "代码", "编码",
+             "学校标识码", "学校编号", "编号"),
+    "name": ("name", "schoolname", "school_name", "学校名称", "学校", "名称", "校名"),
+    "district": ("district", "学区", "乡镇", "学区/乡镇", "乡镇/学区", "学区(乡镇)",
+                 "乡镇(学区)", "所属学区", "所属乡镇", "片区", "学区乡镇", "乡镇学区"),
+    "stage": ("stage", "学段", "办学类型", "学校类型", "类型"),
+    "active": ("active", "在用", "是否在用", "状态", "办学状态"),
+}
+REQUIRED = ("code", "name", "district", "stage")
+HEADER_SEARCH_ROWS = 10
+HEADER_HINTS = {"code": "学校代码", "name": "学校名称", "district": "学区 / 乡镇", "stage": "学段"}
+
+# Stage words as bureaus write them; English codes and labels are accepted too.
+STAGE_WORDS: dict[Stage, tuple[str, ...]] = {
+    Stage.KINDERGARTEN: ("幼儿园", "学前", "学前教育", "幼儿园/学前"),
+    Stage.PRIMARY: ("小学", "完全小学", "中心小学", "完小", "小学校"),
+    Stage.JUNIOR: ("初中", "初级中学", "初中学校", "junior secondary", "junior high"),
+    Stage.SENIOR: ("高中", "高级中学", "普通高中", "senior secondary", "senior high"),
+    Stage.NINE_YEAR: ("九年一贯制", "九年一贯制学校", "九年制", "nine year"),
+    Stage.COMPLETE_SECONDARY: ("完全中学", "完中", "complete secondary school"),
+    Stage.VOCATIONAL: ("职业学校", "职校", "职高", "职业高中", "中职", "中等职业学校",
+                       "职业中学", "职中", "vocational school"),
+    Stage.TEACHING_POINT: ("教学点", "teaching point"),
+}
+TRUE_WORDS = {"1", "yes", "y", "true", "是", "在用", "正常", "开办", "active", "open"}
+FALSE_WORDS = {"0", "no", "n", "false", "否", "停办", "撤并", "已撤并", "关闭", "closed",
+               "inactive"}
+
+
+def _header_key(value: str) -> str:
+    value = value.strip().lower().replace("（", "(").replace("）", ")").replace("*", "")
+    return re.sub(r"\s+", "", value)
+
+
+def _stage_key(value: str) -> str:
+    return re.sub(r"[\s\-_]+", " ", value.strip().lower())
+
+
+_HEADER_LOOKUP = {_header_key(alias): key for key, aliases in HEADERS.items() for alias in aliases}
+_STAGE_LOOKUP: dict[str, Stage] = {}
+for _stage, _words in STAGE_WORDS.items():
+    for _word in (_stage.value, *_words):
+        _STAGE_LOOKUP[_stage_key(_word)] = _stage
+
+
+def parse_stage(value: str) -> Stage | None:
+    return _STAGE_LOOKUP.get(_stage_key(value))
+
+
+class RosterFileError(Exception):
+    """The file as a whole cannot be read as a roster (wrong format, missing column)."""
+
+
+@dataclass(frozen=True)
+class RosterRow:
+    line: int
+    code: str
+    name: str
+    district: str
+    stage: Stage
+    active: bool | None  # None: the file has no active column; leave the flag alone
+
+
+@dataclass(frozen=True)
+class Problem:
+    line: int
+    reason: str
+
+
+@dataclass
+class ParsedRoster:
+    rows: list[RosterRow]
+    problems: list[Problem]
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    if isinstance(value, float) and value.is_integer():
+        # Excel stores numeric codes as floats: 4306210001.0 is the code 4306210001.
+        return str(int(value))
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    return str(value).replace("\u3000", " ").strip()
+
+
+def _read_xlsx(path: Path) -> Iterator[tuple[int, list[str]]]:
+    from openpyxl import load_workbook
+    from openpyxl.utils.exceptions import InvalidFileException
+
+    try:
+        workbook = load_workbook(path, read_only=True, data_only=True)
+    except (InvalidFileException, KeyError, OSError, ValueError) as exc:
+        raise RosterFileError(f"{path.name}: not a readable XLSX workbook ({exc})") from None
+    try:
+        sheet = workbook.worksheets[0]
+        for number, values in enumerate(sheet.iter_rows(values_only=True), start=1):
+            yield number, [_cell(v) for v in values]
+    finally:
+        workbook.close()
+
+
+def _read_csv(path: Path) -> Iterator[tuple[int, list[str]]]:
+    raw = path.read_bytes()
+    for encoding in ("utf-8-sig", "gb18030"):
+        # Excel in China saves CSV as GBK unless told otherwise.
+        try:
+            text = raw.decode(encoding)
+            break
+        except UnicodeDecodeError:
+            continue
+    else:
+        raise RosterFileError(f"{path.name}: not UTF-8 or GBK text")
+    try:
+        dialect: Any = csv.Sniffer().sniff(text[:4096], delimiters=",\t;，")
+    except csv.Error:
+        dialect = csv.excel
+    for number, values in enumerate(csv.reader(io.StringIO(text), dialect), start=1):
+        yield number, [_cell(v) for v in values]
+
+
+def read_rows(path: Path) -> Iterator[tuple[int, list[str]]]:
+    suffix = path.suffix.lower()
+    if not path.is_file():
+        raise RosterFileError(f"{path}: no such file")
+    if suffix in (".xlsx", ".xlsm"):
+        return _read_xlsx(path)
+    if suffix in (".csv", ".txt"):
+        return _read_csv(path)
+    raise RosterFileError(f"{path.name}: use a .csv or .xlsx file (got {suffix or 'no suffix'})")
+
+
+def parse_roster(lines: Iterable[tuple[int, list[str]]]) -> ParsedRoster:
+    """Check every row and report every problem, by line number, at once."""
+    columns: dict[str, int] | None = None
+    rows: list[RosterRow] = []
+    problems: list[Problem] = []
+    seen: dict[str, int] = {}
+    skipped = 0
+    for number, values in lines:
+        if not any(values):
+            continue
+        if columns is None:
+            # Sheets often start with a title row ("某县2026年学校名册"): the header is the
+            # first row that names at least two known columns.
+            found: dict[str, int] = {}
+            for index, header in enumerate(values):
+                key = _HEADER_LOOKUP.get(_header_key(header))
+                if key and key not in found:
+                    found[key] = index
+            if len(found) < 2:
+                skipped += 1
+                if skipped >= HEADER_SEARCH_ROWS:
+                    break
+                continue
+            missing = [k for k in REQUIRED if k not in found]
+            if missing:
+                names = ", ".join(f"{k} ({HEADER_HINTS[k]})" for k in missing)
+                raise RosterFileError(
+                    f"line {number}: the header row has no column for {names}; "
+                    "expected columns code, name, district, stage"
+                )
+            columns = found
+            continue
+
+        def get(key: str, row: list[str] = values, header: dict[str, int] = columns) -> str:
+            index = header.get(key)
+            return row[index] if index is not None and index < len(row) else ""
+
+        code, name, district = get("code"), get("name"), get("district")
+        stage_text, active_text = get("stage"), get("active")
+        reasons: list[str] = []
+        if not code:
+            reasons.append("missing code")
+        elif len(code) > MAX_CODE:
+            reasons.append(f"code longer than {MAX_CODE} characters")
+        elif code in seen:
+            reasons.append(f"duplicate code {code} (also on line {seen[code]})")
+        if not name:
+            reasons.append("missing name")
+        elif len(name) > MAX_NAME:
+            reasons.append(f"name longer than {MAX_NAME} characters")
+        if not district:
+            reasons.append("missing district")
+        elif len(district) > MAX_DISTRICT:
+            reasons.append(f"district longer than {MAX_DISTRICT} characters")
+        stage = parse_stage(stage_text)
+        if not stage_text:
+            reasons.append("missing stage")
+        elif stage is None:
+            reasons.append(f"unknown stage {stage_text!r}")
+        active: bool | None = None
+        if "active" in (columns or {}) and active_text:
+            lowered = active_text.strip().lower()
+            if lowered in TRUE_WORDS:
+                active = True
+            elif lowered in FALSE_WORDS:
+                active = False
+            else:
+                reasons.append(f"cannot read active {active_text!r} (use 是 / 否 or yes / no)")
+        if code and code not in seen:
+            seen[code] = number
+        if reasons:
+            problems.append(Problem(number, "; ".join(reasons)))
+            continue
+        assert stage is not None
+        rows.append(RosterRow(number, code, name, district, stage, active))
+    if columns is None:
+        raise RosterFileError(
+            "no header row found: the first rows should name the columns code, name, "
+            "district, stage (or 学校代码, 学校名称, 学区 / 乡镇, 学段)"
+        )
+    if not rows and not problems:
+        raise RosterFileError("the file has a header but no schools")
+    return ParsedRoster(rows, problems)
+
+
+def read_roster(path: Path) -> ParsedRoster:
+    return parse_roster(read_rows(path))
+
+
+# --- importing ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Change:
+    line: int
+    code: str
+    name: str
+    # (field, old, new) for updates; empty for additions.
+    fields: tuple[tuple[str, str, str], ...] = ()
+
+
+@dataclass
+class ImportResult:
+    added: list[Change] = field(default_factory=list)
+    updated: list[Change] = field(default_factory=list)
+    unchanged: int = 0
+    new_districts: list[str] = field(default_factory=list)
+    # Active schools in the database that the file does not mention (left as they are).
+    not_in_file: int = 0
+
+
+async def import_roster(
+    session: AsyncSession,
+    rows: Sequence[RosterRow],
+    *,
+    dry_run: bool = False,
+    actor_id: int | None = None,
+    source: str = "",
+) -> ImportResult:
+    """Upsert schools by code in a handful of statements, however long the file."""
+    now = utcnow()
+    result = ImportResult()
+    districts = {
+        name: id_ for id_, name in await session.execute(select(District.id, District.name))
+    }
+    wanted = sorted({row.district for row in rows} - districts.keys())
+    result.new_districts = wanted
+    if wanted and not dry_run:
+        await session.execute(insert(District), [{"name": n, "created_at": now} for n in wanted])
+        districts = {
+            name: id_ for id_, name in await session.execute(select(District.id, District.name))
+        }
+    district_names = {id_: name for name, id_ in districts.items()}
+    existing = {
+        code: (id_, name, district_id, stage, active)
+        for id_, code, name, district_id, stage, active in await session.execute(
+            select(School.id, School.code, School.name, School.district_id, School.stage,
+                   School.active)
+        )
+    }
+    inserts: list[dict[str, Any]] = []
+    updates: list[dict[str, Any]] = []
+    for row in rows:
+        district_id = districts.get(row.district)
+        found = existing.get(row.code)
+        if found is None:
+            result.added.append(Change(row.line, row.code, row.name))
+            inserts.append(
+                {
+                    "code": row.code,
+                    "name": row.name,
+                    "district_id": district_id,
+                    "stage": row.stage.value,
+                    "active": True if row.active is None else row.active,
+                    "created_at": now,
+                    "updated_at": now,
+                }
+            )
+            continue
+        school_id, name, old_district, stage, active = found
+        new_active = active if row.active is None else row.active
+        fields: list[tuple[str, str, str]] = []
+        if name != row.name:
+            fields.append(("name", name, row.name))
+        if district_id is None or old_district != district_id:
+            fields.append(("district", district_names.get(old_district, "?"), row.district))
+        if stage != row.stage.value:
+            fields.append(("stage", stage, row.stage.value))
+        if active != new_active:
+            fields.append(("active", str(active).lower(), str(new_active).lower()))
+        if not fields:
+            result.unchanged += 1
+            continue
+        result.updated.append(Change(row.line, row.code, row.name, tuple(fields)))
+        updates.append(
+            {
+                "id": school_id,
+                "name": row.name,
+                "district_id": district_id,
+                "stage": row.stage.value,
+                "active": new_active,
+                "updated_at": now,
+            }
+        )
+    in_file = {row.code for row in rows}
+    result.not_in_file = sum(
+        1 for code, values in existing.items() if values[4] and code not in in_file
+    )
+    if dry_run:
+        return result
+    if inserts:
+        await session.execute(insert(School), inserts)
+    if updates:
+        # ORM bulk UPDATE by primary key: one executemany, not a statement per school.
+        await session.execute(update(School), updates)
+    if inserts or updates or wanted:
+        record(
+            session,
+            "roster.import",
+            actor_id=actor_id,
+            target_type="roster",
+            source=source,
+            added=len(result.added),
+            updated=len(result.updated),
+            unchanged=result.unchanged,
+            new_districts=wanted,
+        )
+    return result
+
+
+async def set_active(
+    session: AsyncSession, codes: Sequence[str], active: bool, *, actor_id: int | None = None
+) -> tuple[list[School], list[str]]:
+    """Close or reopen schools; closing keeps their people, submissions and history.
+
+    Returns the schools changed and the codes not found.
+    """
+    schools = list(
+        (await session.execute(select(School).where(School.code.in_(list(codes))))).scalars()
+    )
+    found = {s.code for s in schools}
+    changed = [s for s in schools if s.active != active]
+    for school in changed:
+        school.active = active
+        record(
+            session,
+            "school.reopen" if active else "school.close",
+            actor_id=actor_id,
+            target_type="school",
+            target_id=school.id,
+            code=school.code,
+        )
+    return changed, [c for c in codes if c not in found]
+
+
+# --- reading -----------------------------------------------------------------------------
+
+
+@dataclass
+class RosterEntry:
+    school: School
+    district: District
+    contacts: list[Person]
+
+    @property
+    def principal(self) -> Person | None:
+        return next((p for p in self.contacts if p.role == Role.PRINCIPAL.value), None)
+
+    @property
+    def deputies(self) -> list[Person]:
+        return [p for p in self.contacts if p.role == Role.DEPUTY.value]
+
+
+async def roster(
+    session: AsyncSession, *, district_id: int | None = None, active_only: bool = False
+) -> list[RosterEntry]:
+    """Every school with its district and bound people, by district then code."""
+    query = (
+        select(School, District)
+        .join(District, School.district_id == District.id)
+        .order_by(District.name, School.code)
+    )
+    if district_id is not None:
+        query = query.where(School.district_id == district_id)
+    if active_only:
+        query = query.where(School.active.is_(True))
+    pairs = list((await session.execute(query)).all())
+    contacts = await contacts_of(session, [s.id for s, _ in pairs])
+    return [RosterEntry(s, d, contacts.get(s.id, [])) for s, d in pairs]
+
+
+@dataclass
+class DistrictSummary:
+    district: District
+    schools: int
+    with_principal: int
+
+    @property
+    def without_principal(self) -> int:
+        return self.schools - self.with_principal
+
+
+async def district_summaries(session: AsyncSession) -> list[DistrictSummary]:
+    """Active schools per district and how many have a principal connected."""
+    principal = (
+        select(Person.school_id)
+        .where(Person.role == Role.PRINCIPAL.value, Person.school_id.is_not(None))
+        .subquery()
+    )
+    query = (
+        select(
+            District,
+            func.count(School.id),
+            func.count(principal.c.school_id),
+        )
+        .outerjoin(School, (School.district_id == District.id) & School.active.is_(True))
+        .outerjoin(principal, principal.c.school_id == School.id)
+        .group_by(District.id)
+        .order_by(District.name)
+    )
+    return [
+        DistrictSummary(d, int(n), int(p)) for d, n, p in (await session.execute(query)).all()
+    ]
+
+
+async def schools_page(
+    session: AsyncSession,
+    *,
+    district_id: int | None = None,
+    search: str | None = None,
+    without_principal: bool = False,
+    page: int = 0,
+    per_page: int = 10,
+) -> tuple[list[RosterEntry], int]:
+    """One page of schools (open first, then by district and code) and how many match."""
+    conditions = []
+    if district_id is not None:
+        conditions.append(School.district_id == district_id)
+    if search:
+        pattern = f"%{search.strip().lower()}%"
+        conditions.append(
+            or_(func.lower(School.code).like(pattern), func.lower(School.name).like(pattern))
+        )
+    if without_principal:
+        conditions.append(School.active.is_(True))
+        conditions.append(
+            School.id.not_in(
+                select(Person.school_id).where(
+                    Person.role == Role.PRINCIPAL.value, Person.school_id.is_not(None)
+                )
+            )
+        )
+    total = int(
+        (await session.execute(select(func.count(School.id)).where(*conditions))).scalar_one()
+    )
+    query = (
+        select(School, District)
+        .join(District, School.district_id == District.id)
+        .where(*conditions)
+        .order_by(School.active.desc(), District.name, School.code)
+        .offset(max(page, 0) * per_page)
+        .limit(per_page)
+    )
+    pairs = list((await session.execute(query)).all())
+    contacts = await contacts_of(session, [s.id for s, _ in pairs])
+    return [RosterEntry(s, d, contacts.get(s.id, [])) for s, d in pairs], total
+
+
+async def school_entry(session: AsyncSession, school_id: int) -> RosterEntry | None:
+    school = await session.get(School, school_id)
+    if school is None:
+        return None
+    district = await session.get(District, school.district_id)
+    assert district is not None
+    contacts = await contacts_of(session, [school.id])
+    return RosterEntry(school, district, contacts.get(school.id, []))
+
+
+async def school_by_code(session: AsyncSession, code: str) -> School | None:
+    return (
+        await session.execute(select(School).where(School.code == code.strip()))
+    ).scalar_one_or_none()
+
+
+async def district_by_name(session: AsyncSession, name: str) -> District | None:
+    return (
+        await session.execute(select(District).where(District.name == name.strip()))
+    ).scalar_one_or_none()

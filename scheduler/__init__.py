@@ -1,0 +1,1 @@
+"""Time-driven work: reminder and summary jobs, the delivery worker, the leader lock."""

@@ -1,0 +1,185 @@
+"""What reminders, escalations and summaries say, in each person's language."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime, tzinfo
+from html import escape
+
+from bot.i18n import gettext_for
+from models.reminders import PendingReport, SlotKind
+from models.schedules import period_label
+from scheduler.ports import Button, OutMessage, start_callback
+
+MAX_TEXT = 4096
+MAX_BUTTON = 60
+MAX_LISTED_SCHOOLS = 60
+ZH_WEEKDAYS = "一二三四五六日"
+EN_WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+EN_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+def when(moment: datetime, tz: tzinfo, language: str) -> str:
+    """A moment in bureau time as people write it: 11月20日（周五）17:00 / Fri 20 Nov 17:00."""
+    local = moment.astimezone(tz)
+    clock = local.strftime("%H:%M")
+    if language.startswith("zh"):
+        return f"{local.month}月{local.day}日（周{ZH_WEEKDAYS[local.weekday()]}）{clock}"
+    return f"{EN_WEEKDAYS[local.weekday()]} {local.day} {EN_MONTHS[local.month - 1]} {clock}"
+
+
+def title_of(titles: Mapping[str, str], language: str) -> str:
+    return titles["zh"] if language.startswith("zh") else titles["en"]
+
+
+def report_name(titles: Mapping[str, str], period: str, language: str) -> str:
+    return f"{title_of(titles, language)} · {period_label(period, language)}"
+
+
+def _button_label(text: str) -> str:
+    return text if len(text) <= MAX_BUTTON else text[: MAX_BUTTON - 1] + "…"
+
+
+# Strongest first: a message that carries several slots speaks as the strongest.
+_URGENCY = (SlotKind.OVERDUE, SlotKind.DEADLINE_DAY, SlotKind.BEFORE, SlotKind.WEEKLY)
+
+
+def reminder_message(
+    *,
+    language: str,
+    kinds: set[SlotKind],
+    reports: Sequence[PendingReport],
+    titles: Mapping[int, Mapping[str, str]],
+    tz: tzinfo,
+    now: datetime,
+    bureau: str,
+) -> OutMessage:
+    """One message listing all of a school contact's pending reports, each with a button
+    that starts it; worded after the most urgent slot it carries."""
+    _ = gettext_for(language)
+    if SlotKind.OVERDUE in kinds:
+        header = _("⚠️ The deadline has passed and your school's report is still missing:")
+    elif kinds & set(_URGENCY):
+        header = _("⏰ Reminder: your school still has reports to submit:")
+    else:
+        header = _("📋 {bureau} asks your school for a new report:").format(bureau=escape(bureau))
+    lines = [header, ""]
+    keyboard: list[tuple[Button, ...]] = []
+    for report in reports:
+        name = report_name(titles[report.round.id], report.round.period, language)
+        deadline = when(report.round.deadline, tz, language)
+        if not report.open_for_entry:
+            state = _("entry is closed; please contact the bureau")
+        elif now > report.round.deadline:
+            state = _("overdue, please submit now")
+        elif report.started:
+            state = _("started, not yet submitted")
+        else:
+            state = _("not started")
+        lines.append(
+            _("• <b>{report}</b>\n   deadline {deadline}: {state}").format(
+                report=escape(name), deadline=deadline, state=state
+            )
+        )
+        if report.open_for_entry:
+            keyboard.append(
+                (
+                    Button(
+                        _button_label(_("Fill in: {report}").format(report=name)),
+                        callback_data=start_callback(report.round.id),
+                    ),
+                )
+            )
+    if keyboard:
+        lines += ["", _("Tap a report to fill it in. Your answers are saved as you go.")]
+    text = "\n".join(lines)
+    if len(text) > MAX_TEXT:
+        text = text[: MAX_TEXT - 1] + "…"
+    return OutMessage(text=text, keyboard=tuple(keyboard))
+
+
+def escalation_message(
+    *,
+    language: str,
+    district: str,
+    titles: Mapping[str, str],
+    period: str,
+    deadline: datetime,
+    schools: Sequence[str],
+    tz: tzinfo,
+) -> OutMessage:
+    """To a district officer: the schools of their district that missed a deadline."""
+    _ = gettext_for(language)
+    header = _(
+        "⚠️ Not submitted in {district}: <b>{report}</b> (deadline {deadline}). Schools ({count}):"
+    ).format(
+        count=len(schools),
+        district=escape(district),
+        report=escape(report_name(titles, period, language)),
+        deadline=when(deadline, tz, language),
+    )
+    lines = [header, ""]
+    lines += [f"• {escape(name)}" for name in schools[:MAX_LISTED_SCHOOLS]]
+    if len(schools) > MAX_LISTED_SCHOOLS:
+        lines.append(_("… and {count} more").format(count=len(schools) - MAX_LISTED_SCHOOLS))
+    lines += ["", _("Their principals have been sent an overdue notice.")]
+    return OutMessage(text="\n".join(lines))
+
+
+def summary_header(
+    *,
+    language: str,
+    at_deadline: bool,
+    titles: Mapping[str, str],
+    period: str,
+    deadline: datetime,
+    now: datetime,
+    tz: tzinfo,
+    district: str | None,
+) -> str:
+    _ = gettext_for(language)
+    report = escape(report_name(titles, period, language))
+    if at_deadline:
+        header = _("📊 The deadline of <b>{report}</b> has come. Summary as at {now}:").format(
+            report=report, now=when(now, tz, language)
+        )
+    else:
+        header = _("📊 <b>{report}</b>, deadline {deadline}. Summary as at {now}:").format(
+            report=report, deadline=when(deadline, tz, language), now=when(now, tz, language)
+        )
+    if district is not None:
+        header += "\n" + _("District: {district}").format(district=escape(district))
+    return header
+
+
+def summary_messages(
+    *,
+    language: str,
+    header: str,
+    text_html: str,
+    chart_ids: Sequence[int],
+    workbook_id: int | None,
+    filename: str,
+) -> tuple[OutMessage, ...]:
+    """The summary as Telegram messages: text, the charts, then the workbook."""
+    _ = gettext_for(language)
+    body = f"{header}\n\n{text_html}"
+    messages: list[OutMessage] = []
+    if len(body) <= MAX_TEXT:
+        messages.append(OutMessage(text=body))
+    else:
+        messages += [OutMessage(text=header), OutMessage(text=text_html[:MAX_TEXT])]
+    messages += [
+        OutMessage(kind="photo", file_blob_id=chart, file_name=f"chart-{n + 1}.png")
+        for n, chart in enumerate(chart_ids)
+    ]
+    if workbook_id is not None:
+        messages.append(
+            OutMessage(
+                kind="document",
+                text=_("The workbook for forwarding or further work."),
+                file_blob_id=workbook_id,
+                file_name=filename,
+            )
+        )
+    return tuple(messages)

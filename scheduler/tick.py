@@ -1,0 +1,505 @@
+"""One look at the clock: open due rounds, send due reminders, escalations and summaries.
+
+`Ticker.run(now)` recomputes everything that is due from the database, so its result
+never depends on what a process remembers: jobs only decide when it runs. Whatever it
+sends goes into the outbox in the same transaction as the once-only records
+(`round_slots`, `reminder_log`, `schedule_occurrences`), so running it twice, after a
+restart or in two processes at once, sends each reminder once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.i18n import choose_language
+from bot.settings import Settings
+from models.db import transaction
+from models.forms import FormDef, FormError, load_forms
+from models.people import District, Person, School
+from models.reminders import (
+    ClaimedSlot,
+    Policy,
+    QuietHours,
+    Recipients,
+    Slot,
+    SlotKind,
+    SlotOutcome,
+    claim_slots,
+    district_officers,
+    due_slots,
+    form_titles,
+    is_deadline_summary,
+    mark_slot,
+    pending_reports,
+    record_recipients,
+    round_district_ids,
+    school_contacts,
+    set_round_policy,
+    staff_members,
+    upcoming_slots,
+)
+from models.rounds import Round
+from models.schedules import (
+    Occurrence,
+    OccurrenceOutcome,
+    Schedule,
+    active_schedules,
+    claim_occurrence,
+    latest_occurrence,
+    next_opening,
+    occurrence_recorded,
+)
+from scheduler import ports
+from scheduler.messages import (
+    escalation_message,
+    reminder_message,
+    summary_header,
+    summary_messages,
+)
+from scheduler.ports import Outgoing
+
+log = logging.getLogger("huibao.scheduler")
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+@dataclass
+class TickResult:
+    """What one tick did (for logs and tests)."""
+
+    opened: list[str] = field(default_factory=list)
+    reminders: int = 0
+    escalations: int = 0
+    summaries: int = 0
+    missed: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+
+    @property
+    def sent_anything(self) -> bool:
+        return bool(self.opened or self.reminders or self.escalations or self.summaries)
+
+
+async def district_names(session: AsyncSession, ids: Sequence[int]) -> dict[int, str]:
+    rows = await session.execute(select(District.id, District.name).where(District.id.in_(ids)))
+    return {district_id: name for district_id, name in rows.all()}
+
+
+def policy_defaults(settings: Settings) -> Policy:
+    return Policy.from_mapping(settings.reminders.model_dump())
+
+
+def quiet_hours(settings: Settings) -> QuietHours:
+    q = settings.quiet_hours
+    return QuietHours(start=q.start, end=q.end, enabled=q.enabled)
+
+
+class Ticker:
+    def __init__(
+        self,
+        settings: Settings,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        *,
+        forms_dir: Path | None = None,
+    ) -> None:
+        self.settings = settings
+        self.sessionmaker = sessionmaker
+        self.forms_dir = forms_dir
+        self.tz = settings.bureau.tz
+        self.quiet = quiet_hours(settings)
+        self.defaults = policy_defaults(settings)
+        self.misfire_grace = timedelta(hours=settings.reminders.misfire_grace_hours)
+        # One tick at a time per process: exact-time jobs and the periodic tick may fire
+        # together, and SQLite cannot take two writers from one process gracefully.
+        self._lock = asyncio.Lock()
+
+    # --- the tick ----------------------------------------------------------------------
+
+    async def run(self, now: datetime) -> TickResult:
+        async with self._lock:
+            result = TickResult()
+            await self._open_schedules(now, result)
+            async with transaction(self.sessionmaker) as session:
+                due = await due_slots(
+                    session, now=now, tz=self.tz, quiet=self.quiet, defaults=self.defaults
+                )
+            to_people = [(r, s) for r, s in due if s.kind is not SlotKind.SUMMARY]
+            if to_people:
+                async with transaction(self.sessionmaker) as session:
+                    plan = await claim_slots(
+                        session, to_people, now=now, misfire_grace=self.misfire_grace
+                    )
+                    self._log_missed(plan.missed, now, result)
+                    await self._remind(session, plan.claimed, now, result)
+            for round_, slot in due:
+                if slot.kind is SlotKind.SUMMARY:
+                    await self._summary(round_, slot, now, result)
+            if result.sent_anything or result.missed:
+                log.info(
+                    "scheduler tick",
+                    extra={
+                        "opened": result.opened,
+                        "reminders": result.reminders,
+                        "escalations": result.escalations,
+                        "summaries": result.summaries,
+                        "missed": result.missed,
+                    },
+                )
+            return result
+
+    def _log_missed(
+        self, missed: Sequence[tuple[Round, Slot]], now: datetime, result: TickResult
+    ) -> None:
+        for round_, slot in missed:
+            result.missed.append(f"round {round_.id} {slot.key}")
+            log.warning(
+                "slot missed: skipped",
+                extra={
+                    "round_id": round_.id,
+                    "slot": slot.key,
+                    "due": slot.send_at.isoformat(),
+                    "late_hours": round((now - slot.send_at).total_seconds() / 3600, 2),
+                    "grace_hours": self.settings.reminders.misfire_grace_hours,
+                },
+            )
+
+    # --- recurring rounds --------------------------------------------------------------
+
+    async def _open_schedules(self, now: datetime, result: TickResult) -> None:
+        async with transaction(self.sessionmaker) as session:
+            schedules = await active_schedules(session)
+            todo = []
+            for schedule in schedules:
+                occurrence = latest_occurrence(schedule, now, self.tz)
+                if occurrence is None:
+                    continue
+                if not await occurrence_recorded(session, schedule.id, occurrence.period):
+                    todo.append((schedule, occurrence))
+        if not todo:
+            return
+        forms = self._forms()
+        for schedule, occurrence in todo:
+            async with transaction(self.sessionmaker) as session:
+                claimed = await claim_occurrence(session, schedule, occurrence, now)
+                if claimed is None:
+                    continue
+                name = f"{schedule.form_code} {occurrence.period}"
+                if occurrence.deadline <= now:
+                    claimed.outcome = OccurrenceOutcome.MISSED.value
+                    claimed.detail = "the deadline passed before the round could open"
+                    result.missed.append(f"schedule {schedule.id} {occurrence.period}")
+                    log.warning(
+                        "schedule occurrence missed",
+                        extra={"schedule_id": schedule.id, "period": occurrence.period},
+                    )
+                    continue
+                form = forms.get(schedule.form_code) if isinstance(forms, dict) else None
+                if form is None:
+                    claimed.outcome = OccurrenceOutcome.FAILED.value
+                    claimed.detail = (
+                        forms if isinstance(forms, str) else f"no form {schedule.form_code!r}"
+                    )
+                    result.failed.append(name)
+                    log.error(
+                        "schedule could not open its round",
+                        extra={"schedule_id": schedule.id, "detail": claimed.detail},
+                    )
+                    continue
+                existing = (
+                    await session.execute(
+                        select(Round.id).where(
+                            Round.form_code == form.code, Round.period == occurrence.period
+                        )
+                    )
+                ).scalar_one_or_none()
+                if existing is not None:
+                    # Staff opened this period by hand; the schedule leaves it be.
+                    claimed.outcome = OccurrenceOutcome.EXISTS.value
+                    claimed.round_id = existing
+                    continue
+                try:
+                    async with session.begin_nested():
+                        round_ = await self._open(session, schedule, form, occurrence, now)
+                except ports.RoundError as error:
+                    claimed.outcome = OccurrenceOutcome.FAILED.value
+                    claimed.detail = str(error)
+                    result.failed.append(name)
+                    log.error(
+                        "schedule could not open its round",
+                        extra={"schedule_id": schedule.id, "detail": str(error)},
+                    )
+                    continue
+                claimed.round_id = round_.id
+                result.opened.append(f"{name} → round {round_.id}")
+                log.info(
+                    "round opened by schedule",
+                    extra={
+                        "schedule_id": schedule.id,
+                        "round_id": round_.id,
+                        "period": occurrence.period,
+                    },
+                )
+
+    def _forms(self) -> dict[str, FormDef] | str:
+        """The latest version of each form, or why they cannot be read."""
+        try:
+            registry = load_forms(self.forms_dir or Path(self.settings.forms.directory))
+        except FormError as error:
+            return str(error).splitlines()[0]
+        return {form.code: form for form in registry.latest()}
+
+    async def _open(
+        self,
+        session: AsyncSession,
+        schedule: Schedule,
+        form: FormDef,
+        occurrence: Occurrence,
+        now: datetime,
+    ) -> Round:
+        audience = schedule.audience_filter
+        round_ = await ports.open_round(
+            session,
+            form=form,
+            period=occurrence.period,
+            deadline=occurrence.deadline,
+            grace_minutes=occurrence.grace_minutes,
+            lock_at=occurrence.lock_at,
+            districts=audience.get("districts") or None,
+            stages=audience.get("stages") or None,
+            now=now,
+        )
+        await set_round_policy(
+            session, round_.id, schedule.policy_overrides, schedule_id=schedule.id
+        )
+        return round_
+
+    # --- reminders and escalations -----------------------------------------------------
+
+    def _language(self, person: Person) -> str:
+        return choose_language(
+            person.language, person.telegram_language, self.settings.bureau.default_language
+        )
+
+    async def _remind(
+        self,
+        session: AsyncSession,
+        claimed: Sequence[ClaimedSlot],
+        now: datetime,
+        result: TickResult,
+    ) -> None:
+        by_school: dict[int, list[ClaimedSlot]] = defaultdict(list)
+        escalations: list[ClaimedSlot] = []
+        for claim in claimed:
+            if claim.slot.kind is SlotKind.ESCALATION:
+                escalations.append(claim)
+                continue
+            for school_id in claim.school_ids:
+                by_school[school_id].append(claim)
+        records: list[Recipients] = []
+        # One enqueue per purpose: a chat belongs to one school, and each school's first
+        # (round, slot) is claimed once, so (purpose, chat) stays unique per reminder.
+        outgoing: dict[str, list[Outgoing]] = defaultdict(list)
+        if by_school:
+            school_ids = sorted(by_school)
+            contacts = await school_contacts(session, school_ids)
+            pending = await pending_reports(session, school_ids, now)
+            rounds = {r.round.id: r.round for reports in pending.values() for r in reports}
+            titles = await form_titles(session, rounds.values())
+            for school_id in school_ids:
+                claims = sorted(by_school[school_id], key=lambda c: (c.round.id, c.slot.key))
+                people = contacts.get(school_id, [])
+                first = claims[0]
+                purpose = f"reminder:{first.round.id}:{first.slot.key}"
+                claimed_rounds = {c.round.id for c in claims}
+                reports = [
+                    r
+                    for r in pending.get(school_id, [])
+                    if r.open_for_entry or r.round.id in claimed_rounds
+                ]
+                kinds = {c.slot.kind for c in claims}
+                items = [
+                    Outgoing(
+                        chat_id=person.telegram_id,
+                        person_id=person.id,
+                        messages=(
+                            reminder_message(
+                                language=self._language(person),
+                                kinds=kinds,
+                                reports=reports,
+                                titles=titles,
+                                tz=self.tz,
+                                now=now,
+                                bureau=self.settings.bureau.name,
+                            ),
+                        ),
+                    )
+                    for person in people
+                ]
+                if reports and items:
+                    outgoing[purpose] += items
+                else:
+                    people = []
+                records += [
+                    Recipients(c.log_ids[school_id], [p.id for p in people], purpose)
+                    for c in claims
+                ]
+        for purpose, items in outgoing.items():
+            result.reminders += await ports.enqueue(session, purpose, items)
+        for claim in escalations:
+            records += await self._escalate(session, claim, result)
+        await record_recipients(session, records)
+        told = {r.log_id for r in records if r.people}
+        for claim in claimed:
+            if not told & set(claim.log_ids.values()):
+                await mark_slot(session, claim.round.id, claim.slot.key, SlotOutcome.NOTHING)
+
+    async def _escalate(
+        self, session: AsyncSession, claim: ClaimedSlot, result: TickResult
+    ) -> list[Recipients]:
+        round_ = claim.round
+        schools = list(
+            (
+                await session.execute(
+                    select(School)
+                    .where(School.id.in_(claim.school_ids))
+                    .order_by(School.name, School.code)
+                )
+            ).scalars()
+        )
+        by_district: dict[int, list[School]] = defaultdict(list)
+        for school in schools:
+            by_district[school.district_id].append(school)
+        officers = await district_officers(session, sorted(by_district))
+        names = await district_names(session, sorted(by_district))
+        titles = (await form_titles(session, [round_]))[round_.id]
+        records = []
+        for district_id, late in sorted(by_district.items()):
+            people = officers.get(district_id, [])
+            purpose = f"escalation:{round_.id}:{district_id}:{claim.slot.key}"
+            items = [
+                Outgoing(
+                    chat_id=person.telegram_id,
+                    person_id=person.id,
+                    messages=(
+                        escalation_message(
+                            language=self._language(person),
+                            district=names.get(district_id, str(district_id)),
+                            titles=titles,
+                            period=round_.period,
+                            deadline=round_.deadline,
+                            schools=[s.name for s in late],
+                            tz=self.tz,
+                        ),
+                    ),
+                )
+                for person in people
+            ]
+            if items:
+                result.escalations += await ports.enqueue(session, purpose, items)
+            records += [
+                Recipients(claim.log_ids[s.id], [p.id for p in people], purpose) for s in late
+            ]
+        return records
+
+    # --- summaries ---------------------------------------------------------------------
+
+    async def _summary(self, round_: Round, slot: Slot, now: datetime, result: TickResult) -> None:
+        """One summary slot in a transaction of its own: building charts and workbooks
+        can fail, and a failure must hold back neither reminders nor other summaries. A
+        failed one is tried again each tick until the misfire grace runs out."""
+        try:
+            async with transaction(self.sessionmaker) as session:
+                plan = await claim_slots(
+                    session, [(round_, slot)], now=now, misfire_grace=self.misfire_grace
+                )
+                self._log_missed(plan.missed, now, result)
+                for claim in plan.claimed:
+                    sent = await self._send_summary(session, claim, now)
+                    result.summaries += sent
+                    if not sent:
+                        await mark_slot(session, round_.id, slot.key, SlotOutcome.NOTHING)
+        except Exception:
+            result.failed.append(f"round {round_.id} {slot.key}")
+            log.exception(
+                "summary failed; will retry", extra={"round_id": round_.id, "slot": slot.key}
+            )
+
+    async def _send_summary(self, session: AsyncSession, claim: ClaimedSlot, now: datetime) -> int:
+        round_ = claim.round
+        district_ids = await round_district_ids(session, round_.id)
+        officers = await district_officers(session, district_ids)
+        recipients: list[tuple[Person, int | None]] = [
+            (person, None) for person in await staff_members(session)
+        ]
+        recipients += [(p, d) for d in district_ids for p in officers.get(d, [])]
+        if not recipients:
+            return 0
+        names = await district_names(session, district_ids)
+        titles = (await form_titles(session, [round_]))[round_.id]
+        built: dict[tuple[str, int | None], tuple[ports.OutMessage, ...]] = {}
+        items = []
+        for person, district_id in recipients:
+            language = self._language(person)
+            key = (language, district_id)
+            if key not in built:
+                summary = await ports.build_summary(
+                    session, round_.id, language, district_id, now, settings=self.settings
+                )
+                charts = [
+                    await ports.store_file(session, f"chart-{n + 1}.png", "image/png", png)
+                    for n, png in enumerate(summary.chart_pngs)
+                ]
+                workbook = (
+                    await ports.store_file(session, summary.filename, XLSX, summary.workbook)
+                    if summary.workbook
+                    else None
+                )
+                header = summary_header(
+                    language=language,
+                    at_deadline=is_deadline_summary(claim.slot),
+                    titles=titles,
+                    period=round_.period,
+                    deadline=round_.deadline,
+                    now=now,
+                    tz=self.tz,
+                    district=names.get(district_id) if district_id is not None else None,
+                )
+                built[key] = summary_messages(
+                    language=language,
+                    header=header,
+                    text_html=summary.text_html,
+                    chart_ids=charts,
+                    workbook_id=workbook,
+                    filename=summary.filename,
+                )
+            items.append(Outgoing(person.telegram_id, person.id, built[key]))
+        return await ports.enqueue(session, f"summary:{round_.id}:{claim.slot.key}", items)
+
+    # --- what is coming ----------------------------------------------------------------
+
+    async def upcoming(self, now: datetime, horizon: timedelta) -> list[tuple[str, datetime]]:
+        """(stable job id, when) of every slot and schedule opening before now + horizon."""
+        out: list[tuple[str, datetime]] = []
+        async with transaction(self.sessionmaker) as session:
+            for round_, slot in await upcoming_slots(
+                session,
+                now=now,
+                until=now + horizon,
+                tz=self.tz,
+                quiet=self.quiet,
+                defaults=self.defaults,
+            ):
+                out.append((f"round:{round_.id}:{slot.key}", slot.send_at))
+            for schedule in await active_schedules(session):
+                at = next_opening(schedule, now, self.tz)
+                if at is not None and at <= now + horizon:
+                    out.append((f"schedule:{schedule.id}:{at.date().isoformat()}", at))
+        return out

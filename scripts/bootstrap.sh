@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Make ./.venv match requirements.lock, installing uv first if it is missing.
+# Sourced by scripts/huibao and scripts/test; cheap when nothing changed.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+
+PYTHON="${HUIBAO_PYTHON:-$(command -v python3.11 || command -v python3)}"
+if ! command -v uv >/dev/null 2>&1; then
+    "$PYTHON" -m pip install --quiet --user uv 2>/dev/null || "$PYTHON" -m pip install --quiet uv
+    export PATH="$HOME/.local/bin:$PATH"
+fi
+UV="$(command -v uv || echo "$PYTHON -m uv")"
+
+STAMP=.venv/.huibao-lock
+WANT="$(cat requirements.lock pyproject.toml | sha256sum | cut -d' ' -f1)"
+if [ ! -x .venv/bin/python ]; then
+    $UV venv --quiet --python "$PYTHON" .venv
+fi
+if [ "$(cat "$STAMP" 2>/dev/null)" != "$WANT" ]; then
+    $UV pip sync --quiet -p .venv/bin/python requirements.lock
+    $UV pip install --quiet -p .venv/bin/python --no-deps -e .
+    echo "$WANT" > "$STAMP"
+fi

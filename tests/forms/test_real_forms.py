@@ -1,0 +1,285 @@
+"""The three real forms in forms/ and the test-only fitness form."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from models.forms import (
+    Answers,
+    FormDef,
+    ParsedValue,
+    add_item,
+    aggregate_key_totals,
+    check_forms,
+    computed,
+    finish_group,
+    is_complete,
+    load_form,
+    load_forms,
+    next_step,
+    parse_answer,
+    steps,
+    validate,
+)
+
+ROOT = Path(__file__).resolve().parents[2]
+FORMS = ROOT / "forms"
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+def test_real_forms_have_no_problems() -> None:
+    assert check_forms(FORMS) == []
+    registry = load_forms(FORMS)
+    assert {f.code for f in registry} == {"staffing", "training", "key_teacher_assessment"}
+    for form in registry:
+        assert form.title.zh and form.title.en
+        for f in form.fields:
+            assert f.label.zh and f.label.en
+
+
+@pytest.fixture(scope="module")
+def staffing() -> FormDef:
+    return load_form(FORMS / "staffing.toml")
+
+
+def primary_school() -> Answers:
+    return {
+        ("authorized_posts", 0): 48,
+        ("on_payroll", 0): 45,
+        ("full_time_teachers", 0): 42,
+        ("degree_postgraduate", 0): 0,
+        ("degree_bachelor", 0): 18,
+        ("degree_college", 0): 22,
+        ("degree_below_college", 0): 2,
+        ("new_hires_total", 0): 3,
+        ("new_hires_open_exam", 0): 2,
+        ("new_hires_special_post", 0): 1,
+        ("new_hires_free_normal", 0): 0,
+        ("key_teachers", 0): 6,
+        ("subject_leaders", 0): 2,
+        ("famous_teachers", 0): 1,
+        ("substitute_teachers", 0): 3,
+        ("rural_exchange", 0): 2,
+        ("shortage_subjects", 0): ["english", "music", "mental_health"],
+    }
+
+
+def test_staffing_primary_school_validates(staffing: FormDef) -> None:
+    answers = primary_school()
+    ctx = {"stage": "primary"}
+    assert validate(staffing, answers, ctx) == []
+    assert is_complete(staffing, answers, ctx)
+    assert next_step(staffing, answers, ctx) is None
+    values = computed(staffing, answers, ctx)
+    assert values["vacancies"] == 3
+    assert values["over_staffed"] == 0
+    assert values["qualified_teachers"] == 40  # primary: college and above
+    assert values["qualification_rate"] == Decimal("95.2")
+    assert values["qualification_target"] == 95
+
+
+def test_staffing_degree_split_must_add_up(staffing: FormDef) -> None:
+    answers = primary_school() | {("degree_bachelor", 0): 20}  # 0+20+22+2 = 44 != 42
+    results = validate(staffing, answers, {"stage": "primary"})
+    errors = [r for r in results if r.severity == "error"]
+    assert [r.rule for r in errors] == ["degree_split_adds_up"]
+    assert errors[0].fields == (
+        "full_time_teachers",
+        "degree_postgraduate",
+        "degree_bachelor",
+        "degree_college",
+        "degree_below_college",
+    )
+    assert ("degree_bachelor", 0) in errors[0].keys
+    assert "42人" in errors[0].message["zh"]
+    assert "42 people" in errors[0].message["en"]
+
+
+def test_staffing_warnings(staffing: FormDef) -> None:
+    answers = primary_school() | {
+        ("on_payroll", 0): 60,  # > 48 * 1.2
+        ("substitute_teachers", 0): 9,  # > 20 % of 42
+    }
+    warnings = {r.rule for r in validate(staffing, answers, {"stage": "primary"})}
+    assert warnings == {"payroll_far_over_posts", "substitute_share"}
+    assert computed(staffing, answers, {"stage": "primary"})["over_staffed"] == 12
+
+
+def test_staffing_qualification_depends_on_stage(staffing: FormDef) -> None:
+    answers = primary_school()
+    # The same teachers in a junior school: bachelor and above only, 18/42 < 90 %.
+    junior = validate(staffing, answers, {"stage": "junior"})
+    assert [r.rule for r in junior] == ["qualification_below_target"]
+    assert "42.9%" in junior[0].message["zh"] and "90%" in junior[0].message["zh"]
+    # Kindergartens have no target in the plan: the rate is computed, never warned.
+    kg = {"stage": "kindergarten"}
+    assert computed(staffing, answers, kg)["qualification_target"] is None
+    assert (
+        validate(
+            staffing, answers | {("degree_college", 0): 0, ("degree_below_college", 0): 24}, kg
+        )
+        == []
+    )
+
+
+def test_staffing_new_hire_channels_hidden_without_hires(staffing: FormDef) -> None:
+    answers = primary_school() | {("new_hires_total", 0): 0}
+    keys = [s.key[0] for s in steps(staffing, answers, {"stage": "primary"})]
+    assert "new_hires_total" in keys
+    assert "new_hires_open_exam" not in keys
+    # Their stored answers (2 + 1 > 0) are ignored, so no channel error.
+    assert validate(staffing, answers, {"stage": "primary"}) == []
+
+
+def test_staffing_answers_parse_from_what_principals_type(staffing: FormDef) -> None:
+    assert parse_answer(staffing.field("authorized_posts"), "４８人") == ParsedValue(48)
+    assert parse_answer(staffing.field("shortage_subjects"), "3、10、15") == ParsedValue(
+        ["english", "music", "mental_health"]
+    )
+    assert parse_answer(staffing.field("shortage_subjects"), "无") == ParsedValue([])
+    # 15 choices: "1 3" is Chinese and English, not choice 13.
+    assert parse_answer(staffing.field("shortage_subjects"), "1 3") == ParsedValue(
+        ["chinese", "english"]
+    )
+    assert parse_answer(staffing.field("shortage_subjects"), "13") == ParsedValue(["it"])
+
+
+def test_training_group_flow() -> None:
+    form = load_form(FORMS / "training.toml")
+    ctx = {"stage": "junior"}
+    answers: Answers = {("new_teachers", 0): 4, ("inducted_teachers", 0): 4}
+    step = next_step(form, answers, ctx)
+    assert step is not None and step.kind == "add_item" and step.item == 0
+    answers |= add_item(form, answers, "programmes")
+    first = next_step(form, answers, ctx)
+    assert first is not None and first.key == ("level", 0) and first.item_number == 1
+    answers |= {
+        ("level", 0): "county",
+        ("kind", 0): "head_teacher",
+        ("planned", 0): 30,
+        ("completed", 0): 28,
+        ("hours", 0): Decimal("24"),
+    }
+    # programme_name is optional: skip it, and the next question is "add another?".
+    step = next_step(form, answers, ctx, skipped={("programme_name", 0)})
+    assert step is not None and step.kind == "add_item" and step.item == 1
+    answers |= add_item(form, answers, "programmes")
+    answers |= {
+        ("level", 1): "national",
+        ("kind", 1): "distance",
+        ("planned", 1): 10,
+        ("completed", 1): 12,
+        ("hours", 1): Decimal("50"),
+    }
+    results = validate(form, answers, ctx)
+    assert [(r.rule, r.item, r.keys) for r in results] == [
+        ("completed_within_planned", 1, (("planned", 1), ("completed", 1)))
+    ]
+    answers[("completed", 1)] = 10
+    assert not is_complete(form, answers, ctx)
+    answers |= finish_group(form, answers, "programmes")
+    assert is_complete(form, answers, ctx)
+    assert validate(form, answers, ctx) == []
+    values = computed(form, answers, ctx)
+    assert values["programme_count"] == 2
+    assert values["planned_total"] == 40
+    assert values["completion_rate"] == Decimal("95.0")
+    assert values["induction_rate"] == Decimal("100.0")
+
+
+def test_training_induction_rules() -> None:
+    form = load_form(FORMS / "training.toml")
+    done = {("programmes", -2): True}
+    more = validate(form, {("new_teachers", 0): 3, ("inducted_teachers", 0): 5, **done}, {})
+    assert [(r.rule, r.severity) for r in more] == [("inducted_within_new", "error")]
+    fewer = validate(form, {("new_teachers", 0): 5, ("inducted_teachers", 0): 3, **done}, {})
+    assert [(r.rule, r.severity) for r in fewer] == [("induction_before_teaching", "warning")]
+    assert "先培训后上岗" in fewer[0].message["zh"]
+    # No new teachers: the induction question is not asked and nothing is checked.
+    none = {("new_teachers", 0): 0, ("inducted_teachers", 0): 7, **done}
+    assert validate(form, none, {}) == []
+    assert computed(form, none, {})["induction_rate"] is None
+
+
+def test_key_teacher_assessment() -> None:
+    form = load_form(FORMS / "key_teacher_assessment.toml")
+    answers: Answers = {
+        ("assessed", 0): 12,
+        ("result_excellent", 0): 3,
+        ("result_competent", 0): 8,
+        ("result_basic", 0): 1,
+        ("result_incompetent", 0): 0,
+        ("off_front_line", 0): 0,
+    }
+    assert validate(form, answers, {}) == []
+    assert is_complete(form, answers, {})
+    assert computed(form, answers, {})["pass_rate"] == Decimal("91.7")
+    wrong = validate(form, answers | {("result_basic", 0): 2}, {})
+    assert [r.rule for r in wrong] == ["results_add_up"]
+    unexplained = validate(form, answers | {("off_front_line", 0): 1}, {})
+    assert [r.rule for r in unexplained] == ["explain_incompetent"]
+    explained = answers | {("off_front_line", 0): 1, ("remarks", 0): "一人借调教育局满一年"}
+    assert validate(form, explained, {}) == []
+
+
+def test_a_new_form_needs_no_code() -> None:
+    """The fitness-test return is only a TOML file; the same engine walks it."""
+    assert check_forms(FIXTURES) == []
+    form = load_form(FIXTURES / "fitness_test.toml")
+    ctx = {"stage": "primary"}
+    typed = {
+        "test_date": "2026年11月22日",
+        "students_enrolled": "1,200人",
+        "students_exempt": "",
+        "students_tested": "1200",
+        "grade_excellent": "240",
+        "grade_good": "480",
+        "grade_pass": "430",
+        "grade_fail": "50",
+        "average_bmi": "18。6",
+        "test_method": "测试中心统测",
+        "centre_name": "县青少年体质测试中心",
+    }
+    answers: Answers = {}
+    skipped: set[tuple[str, int]] = set()
+    asked = []
+    while (step := next_step(form, answers, ctx, skipped)) is not None:
+        assert step.field is not None
+        asked.append(step.field.code)
+        result = parse_answer(step.field, typed[step.field.code])
+        assert isinstance(result, ParsedValue), (step.field.code, result)
+        if result.value is None:
+            skipped.add(step.key)
+        else:
+            answers[step.key] = result.value
+    assert asked == list(typed)
+    assert is_complete(form, answers, ctx)
+    assert validate(form, answers, ctx) == []
+    assert computed(form, answers, ctx)["reporting_rate"] == Decimal("100.0")
+    short = answers | {("students_tested", 0): 1150, ("grade_fail", 0): 0}
+    assert [r.rule for r in validate(form, short, ctx)] == ["full_reporting"]
+    totals = aggregate_key_totals(form, [(answers, ctx), (short, {"stage": "junior"})])
+    assert totals["students_tested"].value == 2350
+    assert totals["reporting_rate"].value == Decimal("97.9")
+    assert totals["reporting_rate"].by == {"junior": Decimal("95.8"), "primary": Decimal("100.0")}
+
+
+def test_staffing_summary_across_schools(staffing: FormDef) -> None:
+    a = primary_school()
+    b = primary_school() | {("on_payroll", 0): 50}  # over-staffed by 2
+    c = primary_school() | {("degree_college", 0): 0, ("degree_bachelor", 0): 40}
+    totals = aggregate_key_totals(
+        staffing, [(a, {"stage": "primary"}), (b, {"stage": "primary"}), (c, {"stage": "junior"})]
+    )
+    assert totals["authorized_posts"].value == 144
+    assert totals["vacant_posts"].value == 6  # 3 + 0 + 3
+    assert totals["over_staffed"].value == 2  # not netted against the vacancies
+    rate = totals["qualification_rate"]
+    assert rate.numerator == 40 + 40 + 40 and rate.denominator == 126
+    assert rate.value == Decimal("95.2")
+    assert rate.by == {"junior": Decimal("95.2"), "primary": Decimal("95.2")}
+    assert rate.schools == 3
+    assert totals["new_hires_total"].schools == 3

@@ -1,0 +1,128 @@
+"""Every role-restricted command and button refuses everyone else, politely, by command and
+by forged callback data, and nobody sees another school's data.
+
+The matrix is read from the registry in handlers.menu after the Application is built, so
+a command or button that any capability registers through menu.add_command /
+menu.add_callback is covered here without editing this file.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from handlers import menu
+from models.people import Role, School
+from tests.onboarding.conftest import OTHER, OWN, make_person
+
+Sessions = async_sessionmaker[AsyncSession]
+USER = 4242
+APOLOGY = "系统出了点问题"  # the error handler's message: must never be what a refusal looks like
+
+
+def expected_refusal(role: Role, allowed: frozenset[Role]) -> str:
+    if role is Role.NONE:
+        return "还没有接入"
+    if allowed <= menu.ADMIN:
+        return "只有管理员"
+    if allowed <= menu.STAFF:
+        return "仅供教育局工作人员"
+    if allowed <= menu.SCHOOL:
+        return "仅供校长和副校长"
+    return "无法使用"
+
+
+def forged_variants(example: str, other_id: int) -> list[str]:
+    """The registered example, the same with every number pointing at the other school's id,
+    and garbage after the prefix."""
+    pointed = re.sub(r"\d+", str(other_id), example)
+    return list(dict.fromkeys([example, pointed, example + ":x", example.rstrip("0123456789")]))
+
+
+BINDINGS: dict[str, tuple[Role, dict[str, str]]] = {
+    "principal": (Role.PRINCIPAL, {"school": OWN}),
+    "deputy": (Role.DEPUTY, {"school": OWN}),
+    "stranger": (Role.NONE, {}),
+    "district_officer": (Role.DISTRICT_OFFICER, {"district": "城关学区"}),
+    "staff": (Role.STAFF, {}),  # refused only what is for admins
+}
+
+
+@pytest.mark.parametrize("who", list(BINDINGS))
+async def test_refused_by_command_and_by_forged_button(
+    who: str, bot: Any, county: dict[str, School], sessionmaker: Sessions
+) -> None:
+    role, binding = BINDINGS[who]
+    await make_person(sessionmaker, USER, role, name="测试用户", **binding)
+    other = county[OTHER]
+    # Someone bound to the other school, so people screens would have something to leak.
+    await make_person(sessionmaker, 5001, Role.PRINCIPAL, name="隔壁校长", school=OTHER)
+    async with bot() as running:
+        user = running.tg.user(USER, "测试用户")
+        commands = [c for c in menu.COMMANDS.values() if role not in c.roles]
+        callbacks = [c for c in menu.CALLBACKS.values() if role not in c.roles]
+        if role is not Role.STAFF:
+            # The staff surface must exist and be covered; a registry emptied by mistake
+            # would otherwise make this test pass vacuously.
+            assert {"schools", "people", "invite"} <= {c.name for c in commands}
+            assert len(callbacks) >= 10
+        else:
+            assert callbacks, "admin-only buttons are refused to staff"
+
+        for spec in commands:
+            for text in (f"/{spec.name}", f"/{spec.name} {OTHER}", f"/{spec.name} 隔壁"):
+                await user.send(text)
+                reply = await user.wait_for(lambda m: True)
+                assert expected_refusal(role, spec.roles) in (reply.plain or ""), text
+
+        await user.send("/menu")
+        target = await user.wait_for("主页")
+        for spec in callbacks:
+            for data in forged_variants(spec.example, other.id):
+                before = (target.plain, target.reply_markup)
+                update_id = await user.press_data(target, data)
+                answer = await user.wait_for_answer(update_id)
+                assert answer.show_alert, data
+                assert expected_refusal(role, spec.roles) in (answer.text or ""), data
+                assert (target.plain, target.reply_markup) == before, data
+
+        # Updates of one chat are handled in order, so by now every handler has finished:
+        # one refusal per command and the home screen, nothing else.
+        await user.expect_silence(0.2, after=user.mark())
+        assert len(running.tg.messages_to(USER)) == 3 * len(commands) + 1
+        assert not any(m.edited for m in running.tg.messages_to(USER))
+
+        shown = " ".join(
+            (m.plain or "") + str(m.reply_markup or "") for m in running.tg.messages_to(USER)
+        )
+        answers = " ".join(a.text or "" for a in running.tg.callback_answers.values())
+        for leak in (other.name, other.code, "隔壁校长"):
+            assert leak not in shown and leak not in answers
+        assert APOLOGY not in shown and APOLOGY not in answers
+        assert running.tg.unanswered_callbacks() == []
+
+
+async def test_stale_and_malformed_buttons_are_refused_to_staff_too(
+    bot: Any, county: dict[str, School], sessionmaker: Sessions
+) -> None:
+    """Staff pass the role check, so the handlers' own checks on the data are what speaks."""
+    await make_person(sessionmaker, USER, Role.STAFF, name="工作人员")
+    async with bot() as running:
+        user = running.tg.user(USER, "工作人员")
+        await user.send("/menu")
+        target = await user.wait_for("主页")
+        for spec in menu.CALLBACKS.values():
+            if Role.STAFF not in spec.roles:
+                continue
+            prefix = spec.prefix
+            for data in (prefix + "999999", prefix + "999999:999999", prefix + "abc",
+                         prefix + "-1", prefix + "1:1:1:1", prefix + "9" * 40):
+                update_id = await user.press_data(target, data[:64])
+                answer = await user.wait_for_answer(update_id)
+                assert answer.show_alert and "已失效" in (answer.text or ""), data
+        shown = " ".join(m.plain or "" for m in running.tg.messages_to(USER))
+        assert APOLOGY not in shown
+        assert running.tg.unanswered_callbacks() == []

@@ -1,0 +1,83 @@
+"""`huibao demo-data` and `huibao console`, driven as a newcomer would from the README."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import settings_env
+from tests.e2e.proc import child_env, huibao_command
+
+
+def huibao(db_url: str, cwd: Path, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+    env = child_env(settings_env(db_url))
+    env.pop("HUIBAO_TELEGRAM__TOKEN", None)
+    return subprocess.run(
+        [*huibao_command(), *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=cwd,
+        timeout=120,
+    )
+
+
+@pytest.fixture
+def demo(db_url: str, tmp_path: Path) -> list[str]:
+    done = huibao(db_url, tmp_path, "demo-data")
+    assert done.returncode == 0, done.stderr
+    assert "29 schools in 4 districts" in done.stdout
+    return re.findall(r"\b[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{4}\b", done.stdout)
+
+
+def test_an_admin_browses_the_demo_county(db_url: str, tmp_path: Path, demo: list[str]) -> None:
+    done = huibao(
+        db_url, tmp_path, "console", "--as", "admin", stdin="/menu\n/schools\n3\n/people\n"
+    )
+    assert done.returncode == 0, done.stderr
+    out = done.stdout
+    assert "you are an administrator" in out
+    # The menu's buttons are numbered; other capabilities' buttons may come first.
+    assert re.search(r"\[\d+\] 学校  \[\d+\] 人员", out)
+    assert "[3] 城关学区 · 0/8" in out  # /schools lists the districts
+    assert "示范县实验小学" in out  # 3 pressed 城关学区
+    assert "尚无校长的学校（按学区）" in out
+    assert "[your commands: /start /menu /help /language" in out and "/schools" in out
+    assert "Traceback" not in done.stderr
+
+
+def test_a_newcomer_types_a_code_and_becomes_principal(
+    db_url: str, tmp_path: Path, demo: list[str]
+) -> None:
+    assert len(demo) == 3
+    script = f"hello\n{demo[0].lower()}\n1\n/menu\n"
+    done = huibao(db_url, tmp_path, "console", "--language", "en", stdin=script)
+    assert done.returncode == 0, done.stderr
+    out = done.stdout
+    assert "type the invitation code here" in out  # "hello" is not a code
+    assert "You are joining as principal of 示范县第一中学, 城关学区." in out
+    assert "[1] Confirm  [2] Cancel" in out
+    assert "Welcome! You are now principal of 示范县第一中学" in out
+    assert "You are principal of 示范县第一中学, 城关学区." in out
+    # The code is used up: trying it again is refused.
+    again = huibao(db_url, tmp_path, "console", "--language", "en", stdin=f"{demo[0]}\n")
+    assert "already been used" in again.stdout
+
+
+def test_a_principal_sees_only_their_school_and_bad_identities_are_refused(
+    db_url: str, tmp_path: Path, demo: list[str]
+) -> None:
+    done = huibao(
+        db_url, tmp_path, "console", "--as", "principal:3611230016", stdin="/menu\n/schools\n"
+    )
+    assert done.returncode == 0, done.stderr
+    assert "西山初级中学" in done.stdout and "示范县第一中学" not in done.stdout
+    assert "仅供教育局工作人员" in done.stdout
+    bad = huibao(db_url, tmp_path, "console", "--as", "principal:NOPE")
+    assert bad.returncode == 2 and "no school with code 'NOPE'" in bad.stderr
+    bad = huibao(db_url, tmp_path, "console", "--as", "mayor")
+    assert bad.returncode == 2 and "--as 'mayor'" in bad.stderr
