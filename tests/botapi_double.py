@@ -1261,6 +1261,15 @@ class BotApiDouble:
         self._chats[user_id] = _Chat(user_id, user.chat_dict)
         return user
 
+    def message_from_bot(self, chat_id: int, text: str) -> SentMessage:
+        """A message the bot sent to this user earlier (say, before a restart), without an
+        API call: tests use it to set up state the bot will edit later."""
+        chat = self._chats.get(chat_id)
+        if chat is None:
+            raise ValueError(f"no chat {chat_id}: create the user first")
+        params = _Params({"chat_id": chat_id, "text": text}, {})
+        return self._new_message(chat, "sendMessage", params, text=text, plain=text)
+
     def enqueue_update(self, payload: JSONDict) -> int:
         """Queue a raw update (e.g. ``{"my_chat_member": {...}}``); returns its update_id."""
         update_id = self._next_update_id

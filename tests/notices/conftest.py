@@ -3,6 +3,7 @@ with the outbox worker tuned to be quick (no pacing, short polls and backoff).""
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -18,6 +19,8 @@ from tests.botapi_double import BotApiDouble
 from tests.conftest import settings_env
 
 Sessions = async_sessionmaker[AsyncSession]
+# Sets up the double before the bot starts; may be a coroutine function.
+Prepare = Callable[[BotApiDouble], object]
 
 FAST = {
     "HUIBAO_DELIVERY__MESSAGES_PER_SECOND": "1000",
@@ -43,10 +46,21 @@ class Running:
 
 
 @asynccontextmanager
-async def running_bot(db_url: str, sessions: Sessions, **env: str) -> AsyncIterator[Running]:
+async def running_bot(
+    db_url: str,
+    sessions: Sessions,
+    prepare: Prepare | None = None,
+    **env: str,
+) -> AsyncIterator[Running]:
     """The Application of `huibao run`, in process, polling the double over HTTP, with the
-    same start and stop hooks as run_polling (post_init, post_stop, post_shutdown)."""
+    same start and stop hooks as run_polling (post_init, post_stop, post_shutdown).
+
+    `prepare` sets up the double (users, blocked chats, faults) before the bot starts:
+    the delivery worker sends pending deliveries at once, so a user created afterwards
+    may already have been answered "chat not found"."""
     async with BotApiDouble() as tg:
+        if prepare is not None and inspect.isawaitable(ready := prepare(tg)):
+            await ready
         settings = load_settings(environ=settings_env(db_url, tg, **{**FAST, **env}))
         app = build_application(settings)
         async with app:
@@ -70,7 +84,7 @@ async def running_bot(db_url: str, sessions: Sessions, **env: str) -> AsyncItera
 def bot(db_url: str, sessionmaker: Sessions) -> Callable[..., Any]:
     """`async with bot() as running:` starts the bot against a fresh double."""
 
-    def start(**env: str) -> Any:
-        return running_bot(db_url, sessionmaker, **env)
+    def start(prepare: Prepare | None = None, **env: str) -> Any:
+        return running_bot(db_url, sessionmaker, prepare, **env)
 
     return start

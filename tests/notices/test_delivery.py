@@ -56,15 +56,14 @@ async def test_faults_and_blocked_chats(bot: Any, sessionmaker: Sessions) -> Non
     chats = roster.telegram_ids
     rng = random.Random(7)
     blocked = set(rng.sample(chats, len(chats) * 2 // 100))
-    async with bot() as running:
-        tg = running.tg
-        staff_user = tg.user(STAFF_ID, "王科长", language_code="en")
+    async def prepare(tg: BotApiDouble) -> None:
+        tg.user(STAFF_ID, "王科长", language_code="en")
         for chat_id in chats:
             tg.user(chat_id)
         for chat_id in blocked:
             tg.block(chat_id)
         # The sender's progress message, as the composer leaves it.
-        progress = await running.app.bot.send_message(STAFF_ID, "Sending…")
+        progress = tg.message_from_bot(STAFF_ID, "Sending…")
         async with transaction(sessionmaker) as session:
             await session.execute(
                 update(DeliveryBatch)
@@ -72,6 +71,10 @@ async def test_faults_and_blocked_chats(bot: Any, sessionmaker: Sessions) -> Non
                 .values(progress_chat_id=STAFF_ID, progress_message_id=progress.message_id)
             )
         tg.set_fault_rates(p429=0.025, p5xx=0.025, seed=11, retry_after=1)
+
+    async with bot(prepare) as running:
+        tg = running.tg
+        staff_user = tg.user(STAFF_ID)
         running.services.extra["outbox"].wake()
         report = await staff_user.wait_for("finished", timeout=90, after=0)
         faults = Counter(status for _method, status in tg.injected_faults)
@@ -106,12 +109,15 @@ async def test_permanent_errors_are_not_retried(bot: Any, sessionmaker: Sessions
         roster = await make_roster(session, 3, districts=1)
         staff = await make_staff(session, STAFF_ID)
         await post_notice(session, author=staff, language="en")
-    async with bot() as running:
-        tg = running.tg
-        staff_user = tg.user(STAFF_ID, "王科长", language_code="en")
+    def prepare(tg: BotApiDouble) -> None:
+        tg.user(STAFF_ID, "王科长", language_code="en")
         # The second principal never opened the bot: Telegram answers "chat not found".
         for chat_id in (roster.telegram_ids[0], roster.telegram_ids[2]):
             tg.user(chat_id)
+
+    async with bot(prepare) as running:
+        tg = running.tg
+        staff_user = tg.user(STAFF_ID)
         running.services.extra["outbox"].wake()
         report = await staff_user.wait_for("finished", timeout=20, after=0)
         attempts = [p for p in tg.requests_for("sendMessage")
@@ -172,7 +178,7 @@ async def test_a_file_from_the_command_line_is_uploaded_once_and_a_long_text_fol
         session.add(blob)
         await session.flush()
         await post_notice(session, long_text, blob_id=blob.id, attachment_name="培训方案.pdf")
-    async with bot() as running:
+    async with bot(lambda tg: [tg.user(tid) for tid in roster.telegram_ids]) as running:
         tg = running.tg
         users = [tg.user(tid) for tid in roster.telegram_ids]
         running.services.extra["outbox"].wake()

@@ -17,7 +17,7 @@ from models.db import transaction
 from models.notices import Notice
 from models.outbox import Delivery
 from scheduler.quiet import after_quiet_hours, in_quiet_hours
-from tests.botapi_double import FakeUser, SentMessage
+from tests.botapi_double import BotApiDouble, FakeUser, SentMessage
 from tests.notices.conftest import Sessions
 from tests.notices.roster import make_roster, make_staff, post_notice
 
@@ -41,9 +41,14 @@ async def test_staff_remind_those_who_have_not_acknowledged(
         roster = await make_roster(session, 3, districts=1)
         staff = await make_staff(session, STAFF_ID)
         await post_notice(session, author=staff, language="en")
-    async with bot() as running:
+    def prepare(tg: BotApiDouble) -> None:
+        tg.user(STAFF_ID, "王科长", language_code="en")
+        for tid in roster.telegram_ids:
+            tg.user(tid)
+
+    async with bot(prepare) as running:
         tg = running.tg
-        staff_user = tg.user(STAFF_ID, "王科长", language_code="en")
+        staff_user = tg.user(STAFF_ID)
         users = [tg.user(tid) for tid in roster.telegram_ids]
         notices = await deliver(running, users)
         await users[0].press(notices[0], "已阅")
@@ -84,7 +89,7 @@ async def test_the_automatic_reminder_goes_once_and_survives_a_restart(
         roster = await make_roster(session, 2, districts=1)
         await post_notice(session, reminder_due=utcnow() + timedelta(seconds=2))
     env = {"HUIBAO_QUIET_HOURS__ENABLED": "false"}
-    async with bot(**env) as running:
+    async with bot(lambda tg: [tg.user(tid) for tid in roster.telegram_ids], **env) as running:
         users = [running.tg.user(tid) for tid in roster.telegram_ids]
         notices = await deliver(running, users)
         await users[0].press(notices[0], "已阅")
@@ -121,7 +126,7 @@ async def test_a_reminder_due_in_quiet_hours_waits_for_their_end(
         "HUIBAO_QUIET_HOURS__START": start.isoformat(),
         "HUIBAO_QUIET_HOURS__END": end.isoformat(),
     }
-    async with bot(**env) as running:
+    async with bot(lambda tg: tg.user(roster.telegram_ids[0]), **env) as running:
         user = running.tg.user(roster.telegram_ids[0])
         await deliver(running, [user])
         await user.expect_silence(2.5, after=user.mark())
