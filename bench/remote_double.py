@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import random
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -25,6 +26,75 @@ class Received:
     chat_id: int
     method: str
     timestamp: float
+
+
+async def converse(
+    double: Any,
+    users: list[int],
+    texts: list[str],
+    *,
+    think: tuple[float, float] = (0.0, 0.0),
+    seed: int = 1,
+    timeout: float = 30.0,  # noqa: ASYNC109 - a reply that never comes is a failed step
+) -> dict[str, Any]:
+    """Every user, at once, sends `texts` one after the other, each only after the bot's
+    reply to the previous one (a new message from the bot, as a phone shows it), with a
+    random pause of `think` seconds before each. Returns each step's latency (seconds from
+    the user's message entering the update queue to the bot's reply arriving), the replies'
+    visible text, and the wall-clock span of the whole run."""
+    loop = asyncio.get_running_loop()
+    latencies: list[float] = []
+    replies: dict[int, list[str]] = {}
+    failures: list[str] = []
+
+    async def one(user_id: int, rng: random.Random) -> None:
+        user = double.user(user_id)
+        got = replies.setdefault(user_id, [])
+        for text in texts:
+            if think[1] > 0:
+                await asyncio.sleep(rng.uniform(*think))
+            started = loop.time()
+            await user.send(text)
+            sent_id = max(user._chat.user_messages)
+            try:
+                reply = await user.wait_for(
+                    lambda m, after=sent_id: m.message_id > after, timeout=timeout, after=0
+                )
+            except AssertionError:
+                failures.append(f"user {user_id}: no reply to {text!r} within {timeout}s")
+                return
+            latencies.append(loop.time() - started)
+            got.append(reply.plain or "")
+
+    started = loop.time()
+    await asyncio.gather(
+        *(one(uid, random.Random(seed * 100_003 + uid)) for uid in users)
+    )
+    return {
+        "latencies": latencies,
+        "replies": replies,
+        "failures": failures,
+        "span": loop.time() - started,
+    }
+
+
+async def open_reports(double: Any, users: list[int], first_question: str) -> list[str]:
+    """Every user sends /report and presses the report's button in the list, as a principal
+    starts filling in; returns what went wrong (nothing, normally)."""
+    failures: list[str] = []
+
+    async def one(user_id: int) -> None:
+        user = double.user(user_id)
+        try:
+            await user.send("/report")
+            listing = await user.wait_for(lambda m: bool(m.inline_keyboard), timeout=30)
+            await user.press(listing, "📝")
+            await user.wait_for(first_question, timeout=30)
+        except AssertionError as exc:
+            failures.append(f"user {user_id}: {str(exc).splitlines()[0]}")
+
+    await asyncio.gather(*(one(uid) for uid in users))
+    return failures
 
 
 async def _serve() -> None:
@@ -43,6 +113,10 @@ async def _serve() -> None:
                 return
             if command == "sent":
                 result: Any = [[m.chat_id, m.method, m.timestamp] for m in double.sent]
+            elif command == "converse":
+                result = await converse(double, *args, **kwargs)
+            elif command == "open_reports":
+                result = await open_reports(double, *args, **kwargs)
             else:
                 result = getattr(double, command)(*args, **kwargs)
             print(json.dumps(result), flush=True)

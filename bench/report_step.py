@@ -1,0 +1,390 @@
+"""Benchmark: the report step (a principal's answer in, the next question out) against a
+bare echo bot, with 200 principals answering at once.
+
+Both bots are python-telegram-bot Applications polling the Bot API double, which runs in
+a process of its own (bench/remote_double.py) and plays every principal: each sends an
+answer, waits for the bot's reply, and sends the next. The echo bot is the floor of what
+any PTB bot costs per message (getUpdates, an Update object, one handler, sendMessage), so
+the ratio of the two says how much Huibao's own work (the database transaction that
+checks and commits the answer, the next question rendered in the person's language)
+takes away from what the framework and the machine allow:
+
+* **throughput**: every principal answers as fast as the bot replies (no pause), which
+  saturates the bot; steps per second, Huibao ÷ echo (target: at least 0.8);
+* **latency**: every principal pauses 1-3 s before each answer (a fast typist on a phone;
+  200 of them offer about 100 answers a second, three times Telegram's free sending limit),
+  p50 / p95 / p99 of the time from the answer to the next question (target: p95 under
+  100 ms).
+
+Huibao runs exactly as `huibao run` builds it (build_application: its handlers, rate
+limiter, logging to a file) against a fresh database: 200 schools with their principals,
+an open round of a 30-question form like the staffing form's figures (integer fields with
+unit, bounds and hint, a warning rule, a computed field). The delivery rate is raised to
+1000/s for both bots so that Telegram's sending limit, which the double does not impose,
+is not what is measured. At the end every answer must be in the database, typed, and
+every reply must be the right next question.
+
+Usage (about three minutes for the default run):
+
+    .venv/bin/python -m bench.report_step [--db sqlite|postgres|both] [--principals 200]
+        [--questions 30] [--think 1-3]
+
+PostgreSQL: a database of its own on HUIBAO_BENCH_POSTGRES_URL, else
+HUIBAO_TEST_POSTGRES_URL, else postgresql+asyncpg://postgres@127.0.0.1:5432/test.
+BENCH_PROFILE=FILE writes a cProfile of the bot per run to FILE.<run name>.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import cProfile
+import logging
+import os
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import func, select
+from telegram import Update
+from telegram.ext import (
+    Application,
+    ContextTypes,
+    MessageHandler,
+    filters,
+)
+
+from bench.notices_broadcast import database
+from bench.remote_double import RemoteDouble
+from bot.app import build_application
+from bot.logs import setup_logging
+from bot.settings import Settings
+from models import round_service as rs
+from models.base import utcnow
+from models.db import create_engine, create_sessionmaker, transaction
+from models.forms import load_forms
+from models.rounds import Answer
+from tests.notices.roster import make_roster, make_staff
+
+ANSWER = "57"
+STAFF_ID = 900
+
+
+def bench_form(questions: int) -> str:
+    """A form shaped like the staffing form's figures, `questions` integer fields long."""
+    parts = [
+        'code = "bench_staffing"',
+        "version = 1",
+        'period_type = "year"',
+        'title.zh = "编制与师资配备（压测）"',
+        'title.en = "Staffing and teachers (benchmark)"',
+    ]
+    for i in range(1, questions + 1):
+        parts += [
+            "",
+            "[[fields]]",
+            f'code = "f{i:02d}"',
+            'type = "integer"',
+            f'label.zh = "第{i}项：在编教职工数"',
+            f'label.en = "Item {i}: staff on payroll"',
+            'unit.zh = "人"',
+            'unit.en = "people"',
+            "min = 0",
+            "max = 5000",
+            'hint.zh = "占用本校编制的在职教职工人数（不含代课、临聘人员）。"',
+            'hint.en = "Staff in established posts of the school."',
+        ]
+    parts += [
+        "",
+        "[[rules]]",
+        'code = "second_within_first"',
+        'expr = "f02 <= f01"',
+        'severity = "warning"',
+        'message.zh = "第2项（{f02}）超过第1项（{f01}），请确认。"',
+        'message.en = "Item 2 ({f02}) is more than item 1 ({f01}); please confirm."',
+        "",
+        "[[computed]]",
+        'code = "difference"',
+        'label.zh = "差额"',
+        'label.en = "Difference"',
+        'expr = "f01 - f02"',
+    ]
+    return "\n".join(parts) + "\n"
+
+
+@dataclass
+class Result:
+    name: str
+    steps: int
+    span: float
+    latencies: list[float]
+    cpu: float
+    failures: list[str]
+    wrong: int
+    stored: int | None = None
+
+    @property
+    def rate(self) -> float:
+        return self.steps / self.span if self.span else 0.0
+
+    def quantile(self, q: float) -> float:
+        if len(self.latencies) < 2:
+            return self.latencies[0] if self.latencies else float("nan")
+        return statistics.quantiles(self.latencies, n=100, method="inclusive")[int(q) - 1]
+
+
+Check = Callable[[int, str], bool]
+
+
+async def drive(
+    double: RemoteDouble,
+    app: Application[Any, Any, Any, Any, Any, Any],
+    users: list[int],
+    texts: list[str],
+    think: tuple[float, float],
+    check: Check,
+    name: str,
+) -> Result:
+    """Start polling, let the double's principals converse, stop; the bot's CPU is counted
+    while they do."""
+    assert app.updater is not None
+    await app.start()
+    await app.updater.start_polling(poll_interval=0, timeout=1)
+    try:
+        profiler = cProfile.Profile() if os.environ.get("BENCH_PROFILE") else None
+        cpu = time.process_time()
+        if profiler is not None:
+            profiler.enable()
+        # The double's process answers over a pipe; a thread keeps this loop serving.
+        outcome: dict[str, Any] = await asyncio.to_thread(
+            double.call, "converse", users, texts, think=list(think)
+        )
+        cpu = time.process_time() - cpu
+        if profiler is not None:
+            profiler.disable()
+            profiler.dump_stats(f"{os.environ['BENCH_PROFILE']}.{name.replace(' ', '_')}")
+    finally:
+        await app.updater.stop()
+        await app.stop()
+    wrong = sum(
+        1
+        for replies in outcome["replies"].values()
+        for index, plain in enumerate(replies)
+        if not check(index, plain)
+    )
+    return Result(
+        name=name,
+        steps=len(outcome["latencies"]),
+        span=float(outcome["span"]),
+        latencies=[float(x) for x in outcome["latencies"]],
+        cpu=cpu,
+        failures=list(outcome["failures"]),
+        wrong=wrong,
+    )
+
+
+async def echo_run(principals: int, texts: list[str], think: tuple[float, float]) -> Result:
+    """python-telegram-bot's own echobot.py example, pointed at the double."""
+
+    async def echo(update: Update, _context: ContextTypes.DEFAULT_TYPE) -> None:
+        assert update.message is not None and update.message.text is not None
+        await update.message.reply_text(update.message.text)
+
+    with RemoteDouble() as double:
+        app = (
+            Application.builder()
+            .token(double.token)
+            .base_url(double.base_url)
+            .base_file_url(double.base_file_url)
+            .build()
+        )
+        app.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND, echo))
+        users = list(range(5_000_000, 5_000_000 + principals))
+        async with app:
+            return await drive(
+                double, app, users, texts, think, lambda _i, plain: plain == ANSWER, "echo bot"
+            )
+
+
+@asynccontextmanager
+async def huibao_app(
+    url: str, double: RemoteDouble, forms: Path, log_file: Path
+) -> AsyncIterator[Application[Any, Any, Any, Any, Any, Any]]:
+    settings = Settings(
+        telegram={
+            "token": double.token,
+            "base_url": double.base_url,
+            "base_file_url": double.base_file_url,
+        },
+        database={"url": url},
+        bureau={"name": "示范县教育局"},
+        forms={"directory": str(forms)},
+        delivery={"messages_per_second": 1000},
+        logging={"format": "json"},
+    )
+    # `huibao run` logs one JSON line per update; here to a file, not the terminal.
+    log_stream = log_file.open("a", encoding="utf-8")
+    setup_logging(settings.logging.level, "json", [double.token], log_stream)
+    app = build_application(settings)
+    async with app:
+        assert app.post_init is not None
+        await app.post_init(app)
+        try:
+            yield app
+        finally:
+            if app.post_stop is not None:
+                await app.post_stop(app)
+            if app.post_shutdown is not None:
+                await app.post_shutdown(app)
+            logging.getLogger().handlers.clear()
+            log_stream.close()
+
+
+async def call(double: RemoteDouble, name: str, *args: Any) -> Any:
+    return await asyncio.to_thread(double.call, name, *args)
+
+
+async def huibao_run(
+    db: str, principals: int, questions: int, think: tuple[float, float], name: str
+) -> Result:
+    with tempfile.TemporaryDirectory() as folder:
+        forms = Path(folder) / "forms"
+        forms.mkdir()
+        (forms / "bench_staffing.toml").write_text(bench_form(questions), encoding="utf-8")
+        form = load_forms(forms).get("bench_staffing")
+        async with database(db) as url:
+            engine = create_engine(url)
+            sessions = create_sessionmaker(engine)
+            async with transaction(sessions) as session:
+                roster = await make_roster(session, principals, districts=12)
+                staff = await make_staff(session, STAFF_ID)
+                await rs.open_round(
+                    session,
+                    form=form,
+                    period="2026",
+                    deadline=utcnow() + timedelta(days=10),
+                    created_by=staff.id,
+                    now=utcnow(),
+                )
+            users = roster.telegram_ids
+            with RemoteDouble() as double:
+                async with huibao_app(url, double, forms, Path(folder) / "bot.log") as app:
+                    # Untimed: each principal opens the report (/report, then its button).
+                    opened = await opening(double, app, users, questions)
+                    if opened:
+                        raise SystemExit(f"opening the reports failed: {opened[:3]}")
+
+                    def check(index: int, plain: str) -> bool:
+                        if index + 1 < questions:
+                            return f"· {index + 2}/{questions}" in plain
+                        return "请核对答案" in plain or "please check" in plain
+
+                    result = await drive(
+                        double, app, users, [ANSWER] * questions, think, check, name
+                    )
+            async with sessions() as session:
+                result.stored = (
+                    await session.execute(
+                        select(func.count()).where(Answer.value_int == int(ANSWER))
+                    )
+                ).scalar_one()
+            await engine.dispose()
+    return result
+
+
+async def opening(
+    double: RemoteDouble,
+    app: Application[Any, Any, Any, Any, Any, Any],
+    users: list[int],
+    questions: int,
+) -> list[str]:
+    """Every principal sends /report and presses the round's button; returns failures."""
+    assert app.updater is not None
+    await app.start()
+    await app.updater.start_polling(poll_interval=0, timeout=1)
+    try:
+        outcome = await call(double, "open_reports", users, f"1/{questions}")
+    finally:
+        await app.updater.stop()
+        await app.stop()
+    failures: list[str] = outcome
+    return failures
+
+
+def show(result: Result) -> None:
+    ms = 1000
+    print(f"  {result.name}:")
+    print(f"    steps                 {result.steps:>8}")
+    print(f"    steps per second      {result.rate:>8.1f}")
+    print(
+        f"    latency p50/p95/p99   {result.quantile(50) * ms:>6.1f} / "
+        f"{result.quantile(95) * ms:.1f} / {result.quantile(99) * ms:.1f} ms"
+    )
+    print(f"    bot CPU per step      {result.cpu * ms / max(1, result.steps):>8.2f} ms")
+    print(f"    wrong replies         {result.wrong:>8}")
+    print(f"    no reply              {len(result.failures):>8}")
+    if result.stored is not None:
+        print(f"    answers stored        {result.stored:>8}")
+
+
+async def async_main(args: argparse.Namespace) -> int:
+    lo, _, hi = args.think.partition("-")
+    think = (float(lo), float(hi or lo))
+    dbs = ["sqlite", "postgres"] if args.db == "both" else [args.db]
+    n, q = args.principals, args.questions
+    ok = True
+    print(f"{n} principals, a {q}-question form; Python {sys.version.split()[0]}")
+
+    print(f"\nThroughput: no pause between answers ({n * q} steps)")
+    echo = await echo_run(n, [ANSWER] * q, (0.0, 0.0))
+    show(echo)
+    for db in dbs:
+        result = await huibao_run(db, n, q, (0.0, 0.0), f"Huibao on {db}")
+        show(result)
+        ratio = result.rate / echo.rate
+        met = ratio >= 0.8
+        ok &= met and _complete(result, n * q)
+        verdict = "met" if met else "NOT met"
+        print(f"    ratio to echo         {ratio:>8.2f}  (target 0.8: {verdict})")
+
+    print(f"\nLatency: a pause of {think[0]:g}-{think[1]:g} s before each answer")
+    echo = await echo_run(n, [ANSWER] * q, think)
+    show(echo)
+    for db in dbs:
+        result = await huibao_run(db, n, q, think, f"Huibao on {db}")
+        show(result)
+        p95 = result.quantile(95) * 1000
+        met = p95 < 100
+        ok &= met and _complete(result, n * q)
+        verdict = "met" if met else "NOT met"
+        print(f"    p95                   {p95:>6.1f} ms (target 100 ms: {verdict})")
+    return 0 if ok else 1
+
+
+def _complete(result: Result, expected: int) -> bool:
+    return (
+        result.steps == expected
+        and not result.failures
+        and result.wrong == 0
+        and result.stored == expected
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
+    parser.add_argument("--db", choices=["sqlite", "postgres", "both"], default="both")
+    parser.add_argument("--principals", type=int, default=200)
+    parser.add_argument("--questions", type=int, default=30)
+    parser.add_argument("--think", default="1-3", help="pause before each answer, seconds")
+    raise SystemExit(asyncio.run(async_main(parser.parse_args())))
+
+
+if __name__ == "__main__":
+    main()
