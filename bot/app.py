@@ -18,7 +18,7 @@ from telegram.ext import (
     ContextTypes,
     Defaults,
 )
-from telegram.request import BaseRequest, HTTPXRequest
+from telegram.request import BaseRequest
 
 import handlers
 from bot.i18n import LANGUAGES, N_, gettext_for
@@ -27,6 +27,7 @@ from handlers.context import HuibaoApp, HuibaoContext, Services
 from models.db import create_engine, create_sessionmaker, transaction
 from models.persons import ensure_admins
 from scheduler.delivery import build_rate_limiter
+from scheduler.http import AiohttpRequest
 
 log = logging.getLogger("huibao.app")
 
@@ -189,12 +190,15 @@ def build_application(
         # RetryAfter is retried by the limiter itself, so no handler retries by hand; the
         # outbox worker asks it not to retry and reschedules the delivery instead.
         builder = builder.rate_limiter(build_rate_limiter(settings.delivery))  # type: ignore[arg-type]
-    builder = builder.request(
-        request or HTTPXRequest(connection_pool_size=64, read_timeout=15, write_timeout=15)
-    )
+    # aiohttp rather than PTB's default httpx: with a few hundred principals answering at
+    # once, httpx's connection pool spends more CPU finding a free connection than the
+    # whole answer step costs (bench/report_step.py).
+    builder = builder.request(request or AiohttpRequest(connection_pool_size=64))
     builder = builder.get_updates_request(
         get_updates_request
-        or HTTPXRequest(connection_pool_size=2, read_timeout=settings.telegram.poll_timeout + 10)
+        or AiohttpRequest(
+            connection_pool_size=2, read_timeout=settings.telegram.poll_timeout + 10
+        )
     )
     app: HuibaoApp = builder.build()
     for module in _modules():

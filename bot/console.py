@@ -309,7 +309,7 @@ class Console:
             rate_limiter=False,
         )
         self._update_ids = itertools.count(1)
-        self._message_ids = itertools.count(1_000_000)
+        self._last_message_id = 0
 
     async def start(self) -> None:
         await self.app.initialize()
@@ -324,9 +324,19 @@ class Console:
         if self.app.post_shutdown is not None:
             await self.app.post_shutdown(self.app)
 
+    def next_message_id(self) -> int:
+        """An id greater than any this chat had, in this run or an earlier one.
+
+        Telegram numbers a chat's messages upwards for ever, and the report conversation
+        relies on it (an answer whose id is not above the last one stored is a redelivery,
+        not a new answer). The console has no memory between runs, so it takes the current
+        time in milliseconds: a later run starts above everything an earlier run sent."""
+        self._last_message_id = max(self._last_message_id + 1, time.time_ns() // 1_000_000)
+        return self._last_message_id
+
     async def send(self, text: str) -> None:
         message: dict[str, Any] = {
-            "message_id": next(self._message_ids),
+            "message_id": self.next_message_id(),
             "date": int(time.time()),
             "chat": self.chat,
             "from": self.user,

@@ -5,10 +5,12 @@ The workbook, with labels in the reader's language and times in the bureau's zon
     rates, then the form's key totals for each district and in total;
   * Data: one row per expected school: code, name, district, stage, status, time
     of the figures shown, revision, then a column per field (its label) and the
-    computed fields; one more sheet per repeatable group, one row per item;
+    computed fields, and the warnings those figures were confirmed past with the
+    principal's comment; one more sheet per repeatable group, one row per item;
   * Missing: the schools that have not submitted, with their principal and whether
     the bot can reach them on Telegram;
-  * Revisions: every submitted revision, who submitted it, why, what changed;
+  * Revisions: every submitted revision, who submitted it, why, what changed, and
+    the warnings confirmed with the comment;
   * Flagged: figures that moved more than the threshold or stayed frozen.
 Numbers are numbers, times are Excel times, header rows are frozen.
 
@@ -21,6 +23,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -385,6 +388,29 @@ async def _data_sheets(
             )
         ).all()
     }
+    # The warnings the figures shown were confirmed past, with the principal's comment.
+    warned = {
+        school_id: text
+        for school_id, raw in (
+            await session.execute(
+                select(Submission.school_id, Revision.confirmed_warnings)
+                .join(
+                    Revision,
+                    and_(
+                        Revision.submission_id == Submission.id,
+                        Revision.number == Submission.current_revision,
+                    ),
+                )
+                .where(
+                    Submission.round_id == rnd.id,
+                    Submission.current_revision > 0,
+                    Revision.confirmed_warnings.is_not(None),
+                    Revision.confirmed_warnings.not_in(("", "[]")),
+                )
+            )
+        ).all()
+        if (text := confirmed_warnings_text(raw, language)) is not None
+    }
     head = [
         _("School code"),
         _("School"),
@@ -397,7 +423,8 @@ async def _data_sheets(
     ]
     head += [_label(f.label, language, f.unit) for f in top]
     head += [_label(c.label, language, c.unit) for c in comp]
-    widths = [10.0, 24, 14, 16, 12, 17, 17, 8] + [14.0] * (len(top) + len(comp))
+    head.append(_("Warnings confirmed / comment"))
+    widths = [10.0, 24, 14, 16, 12, 17, 17, 8] + [14.0] * (len(top) + len(comp)) + [50.0]
     blank: list[Cell] = [None] * (len(top) + len(comp))
     labels = {s: status_label(s, language) for s in Status}
     stages: dict[str, str] = {}
@@ -423,6 +450,7 @@ async def _data_sheets(
                     local(last, tz) if s.status.submitted else None,
                     rev if s.status.submitted else None,
                     *(shown or blank),
+                    warned.get(s.school_id) if shown is not None else None,
                 ]
             )
     for g in form.groups:
@@ -513,6 +541,7 @@ async def _revisions_sheet(
             Person.name,
             Revision.reason,
             Revision.reference,
+            Revision.confirmed_warnings,
         )
         .join(Submission, Submission.id == Revision.submission_id)
         .join(School, School.id == Submission.school_id)
@@ -536,11 +565,12 @@ async def _revisions_sheet(
         _("Reason for the revision"),
         _("Receipt number"),
         _("Fields changed"),
+        _("Warnings confirmed / comment"),
     ]
     yes, no = _("yes"), _("no")
-    with book.sheet(_("Revisions"), [10.0, 24, 14, 8, 17, 8, 12, 30, 14, 40]) as sheet:
+    with book.sheet(_("Revisions"), [10.0, 24, 14, 8, 17, 8, 12, 30, 14, 40, 50]) as sheet:
         sheet.row(head, HEADER, HEADER_HEIGHT)
-        for code, name, district, sub_id, number, at, on_time, by, reason, ref in rows:
+        for code, name, district, sub_id, number, at, on_time, by, reason, ref, warned in rows:
             sheet.row(
                 [
                     code,
@@ -553,8 +583,40 @@ async def _revisions_sheet(
                     reason or None,
                     ref,
                     changed.get((sub_id, number)),
+                    confirmed_warnings_text(warned, language),
                 ]
             )
+
+
+def confirmed_warnings_text(raw: str | None, language: str) -> str | None:
+    """The warnings a principal confirmed past, and their comment, as one cell:
+    "<message>; <message> — comment: <text>" (None when there were none)."""
+    _ = gettext_for(language)
+    try:
+        items = json.loads(raw or "[]")
+    except ValueError:
+        return raw or None
+    if not isinstance(items, list):
+        return None
+    messages: list[str] = []
+    comments: list[str] = []
+    for item in items:
+        if not isinstance(item, dict):
+            continue
+        message = str(item.get("message") or item.get("rule") or "").strip()
+        comment = str(item.get("comment") or "").strip()
+        if message and message not in messages:
+            messages.append(message)
+        if comment and comment not in comments:
+            comments.append(comment)
+    if not messages and not comments:
+        return None
+    sep = "；" if short(language) == "zh" else "; "
+    if not comments:
+        return sep.join(messages)
+    return _("{warnings} — comment: {comment}").format(
+        warnings=sep.join(messages), comment=sep.join(comments)
+    )
 
 
 async def _changed_fields(

@@ -10,7 +10,9 @@
     huibao rounds unlock ROUND --school CODE [--hours N]
 
 Times are read in the bureau's time zone. Opening a round tells the expected schools'
-principals and deputies at once (unless --no-announce).
+principals and deputies (unless --no-announce); extending or closing it early tells the
+schools that have not submitted. These messages are written to the outbox and sent by
+the running bot (`huibao run`), so no token is needed here.
 """
 
 from __future__ import annotations
@@ -81,7 +83,7 @@ def _round_error(err: Exception) -> CliError:
 
 
 def _rounds_open(settings: Settings, args: argparse.Namespace) -> int:
-    from handlers.rounds import announce_round
+    from handlers.rounds import Told, announce_round
     from models import round_service as rs
     from models.base import utcnow
 
@@ -99,7 +101,7 @@ def _rounds_open(settings: Settings, args: argparse.Namespace) -> int:
     lock_at = _when(args.lock_at, settings) if args.lock_at else None
     grace = settings.rounds.grace_minutes if args.grace is None else args.grace
 
-    async def work(session: AsyncSession) -> tuple[Any, list[Any]]:
+    async def work(session: AsyncSession) -> tuple[Any, int, Told | None]:
         try:
             round_ = await rs.open_round(
                 session,
@@ -116,42 +118,31 @@ def _rounds_open(settings: Settings, args: argparse.Namespace) -> int:
         except rs.RoundError as err:
             raise _round_error(err) from None
         schools = await rs.expected_school_ids(session, round_.id)
-        notify = [] if args.no_announce else await announce_round(session, round_, settings)
-        return (round_, len(schools)), notify
+        # The announcements are delivery rows written with the round; the running bot
+        # (`huibao run`) sends them through its outbox, as it does notices.
+        told = None if args.no_announce else await announce_round(session, round_, settings)
+        return round_, len(schools), told
 
-    (round_, schools), notify = _in_db(settings, work)
+    round_, schools, told = _in_db(settings, work)
     tz = settings.bureau.tz
     print(
         f"round {round_.id} opened: {form.code} v{form.version} for {round_.period}, "
         f"deadline {round_.deadline.astimezone(tz):%Y-%m-%d %H:%M} ({tz}), {schools} school(s)"
     )
-    if notify:
-        sent, failed = _announce(settings, notify)
-        print(f"announced to {sent} people; {failed} could not be reached")
+    if told is not None:
+        print(
+            f"announcement queued for {told.people} people at {told.schools} school(s); "
+            "the running bot sends it"
+        )
+        _print_unconnected(told)
     return 0
 
 
-def _announce(settings: Settings, notify: list[Any]) -> tuple[int, int]:
-    from telegram import Bot
-    from telegram.request import HTTPXRequest
-
-    from handlers.rounds import send_announcements
-
-    if not settings.telegram.token:
-        raise CliError("the round is open, but telegram.token is not set, so nobody was told")
-
-    async def main() -> tuple[int, int]:
-        bot = Bot(
-            settings.telegram.token,
-            base_url=settings.telegram.base_url,
-            base_file_url=settings.telegram.base_file_url,
-            request=HTTPXRequest(connection_pool_size=8),
-        )
-        async with bot:
-            done = await send_announcements(bot, notify)
-        return done.sent, done.failed
-
-    return asyncio.run(main())
+def _print_unconnected(told: Any) -> None:
+    if told.unconnected:
+        print(f"not told, nobody connected there yet ({len(told.unconnected)}):")
+        for school in told.unconnected:
+            print(f"  {school.code} {school.name}")
 
 
 def _rounds_list(settings: Settings, args: argparse.Namespace) -> int:
@@ -162,10 +153,13 @@ def _rounds_list(settings: Settings, args: argparse.Namespace) -> int:
     async def work(session: AsyncSession) -> list[str]:
         lines = []
         tz = settings.bureau.tz
+        now = utcnow()
         for r in (await session.execute(select(Round).order_by(Round.id))).scalars():
-            counts = Counter((await rs.submission_statuses(session, r, utcnow())).values())
+            counts = Counter((await rs.submission_statuses(session, r, now)).values())
+            # Past its lock a round is closed for entry even if staff never closed it.
+            state = rs.entry_state(r, now).value.replace("_", " ")
             lines.append(
-                f"{r.id}\t{r.form_code} v{r.form_version}\t{r.period}\t{r.status}\t"
+                f"{r.id}\t{r.form_code} v{r.form_version}\t{r.period}\t{state}\t"
                 f"deadline {r.deadline.astimezone(tz):%Y-%m-%d %H:%M}\t"
                 f"on time {counts[rs.ReportStatus.ON_TIME]}, late {counts[rs.ReportStatus.LATE]}, "
                 f"in progress {counts[rs.ReportStatus.IN_PROGRESS]}, "
@@ -188,38 +182,54 @@ async def _round(session: AsyncSession, round_id: int) -> Any:
 
 
 def _rounds_close(settings: Settings, args: argparse.Namespace) -> int:
+    from handlers.rounds import Told, tell_closing
     from models import round_service as rs
     from models.base import utcnow
 
-    async def work(session: AsyncSession) -> None:
+    async def work(session: AsyncSession) -> Told | None:
+        round_ = await _round(session, args.round)
+        now = utcnow()
+        early = rs.accepting(round_, now)
         try:
-            await rs.close_round(session, await _round(session, args.round), now=utcnow())
+            await rs.close_round(session, round_, now=now)
         except rs.RoundError as err:
             raise _round_error(err) from None
+        # Schools that have not submitted learn it (not when entry had closed already).
+        return await tell_closing(session, round_, settings) if early else None
 
-    _in_db(settings, work)
+    told = _in_db(settings, work)
     print(f"round {args.round} closed")
+    if told is not None:
+        print(
+            f"{told.people} people at {told.schools} school(s) that had not submitted "
+            "will be told; the running bot sends it"
+        )
     return 0
 
 
 def _rounds_extend(settings: Settings, args: argparse.Namespace) -> int:
+    from handlers.rounds import Told, tell_extension
     from models import round_service as rs
     from models.base import utcnow
 
     deadline = _when(args.deadline, settings)
     lock_at = _when(args.lock_at, settings) if args.lock_at else None
 
-    async def work(session: AsyncSession) -> None:
+    async def work(session: AsyncSession) -> Told:
+        round_ = await _round(session, args.round)
         try:
-            await rs.extend_round(
-                session, await _round(session, args.round), deadline, lock_at=lock_at, now=utcnow()
-            )
+            await rs.extend_round(session, round_, deadline, lock_at=lock_at, now=utcnow())
         except rs.RoundError as err:
             raise _round_error(err) from None
+        return await tell_extension(session, round_, settings)
 
-    _in_db(settings, work)
+    told = _in_db(settings, work)
     tz = settings.bureau.tz
     print(f"round {args.round} now ends {deadline.astimezone(tz):%Y-%m-%d %H:%M} ({tz})")
+    print(
+        f"{told.people} people at {told.schools} school(s) that have not submitted "
+        "will be told; the running bot sends it"
+    )
     return 0
 
 
@@ -268,9 +278,13 @@ def add_commands(sub: Any) -> None:
 
     rounds = sub.add_parser("rounds", help="collection rounds")
     rsub = rounds.add_subparsers(dest="rounds_command", metavar="ACTION", required=True)
-    open_ = rsub.add_parser("open", help="open a round and tell the expected schools")
+    open_ = rsub.add_parser(
+        "open", help="open a round and tell the expected schools (the running bot sends it)"
+    )
     open_.add_argument("--form", required=True, help="form code, e.g. staffing")
-    open_.add_argument("--period", required=True, help="e.g. 2026, 2026-11, '2026 秋季学期'")
+    open_.add_argument(
+        "--period", required=True, help="e.g. 2026, 2026-11, 2026-autumn (or '2026 秋季学期')"
+    )
     open_.add_argument("--deadline", required=True, help="bureau time, e.g. '2026-12-01 17:00'")
     open_.add_argument("--districts", nargs="+", default=None, metavar="NAME")
     open_.add_argument("--stages", nargs="+", default=None, metavar="STAGE")

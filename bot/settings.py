@@ -197,8 +197,36 @@ class LoggingSettings(Section):
     format: Literal["json", "text"] = "json"
 
 
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+"""The Huibao folder (a clone, or an editable install), which holds the bundled forms/."""
+
+
 class FormsSettings(Section):
-    directory: str = "forms"
+    directory: str = Field("forms", validate_default=True)
+
+    @field_validator("directory")
+    @classmethod
+    def _resolve(cls, value: str) -> str:
+        return str(resolve_forms_directory(value))
+
+
+def resolve_forms_directory(
+    value: str | Path, cwd: Path | None = None, project: Path = PROJECT_DIR
+) -> Path:
+    """Where the form files are. An absolute path is taken as it is. A relative one is
+    looked for in the folder the bot starts in, then in the Huibao folder (so the bundled
+    forms/ is found by `huibao run` started anywhere); if neither has it, the path stays
+    relative to the current folder, so that the error names it."""
+    path = Path(value).expanduser()
+    if path.is_absolute():
+        return path
+    here = (cwd or Path.cwd()) / path
+    if here.is_dir():
+        return here.resolve()
+    bundled = project / path
+    if bundled.is_dir():
+        return bundled
+    return path
 
 
 class RoundsSettings(Section):
@@ -223,7 +251,8 @@ class Settings(BaseSettings):
     reminders: RemindersSettings = RemindersSettings()
     scheduler: SchedulerSettings = SchedulerSettings()
     logging: LoggingSettings = LoggingSettings()
-    forms: FormsSettings = FormsSettings()
+    # Made when the settings are: a relative folder is resolved against the folder then.
+    forms: FormsSettings = Field(default_factory=FormsSettings)
     rounds: RoundsSettings = RoundsSettings()
 
     @classmethod

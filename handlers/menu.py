@@ -28,10 +28,12 @@ takes `filters=` (e.g. filters.ChatType.PRIVATE) and `order=` (its place in the 
 When a person's role changes outside this module, call `await menu.refresh_commands(bot,
 telegram_id, role, language)`.
 
-Section orders used so far: 0 who you are (onboarding), 10 pending reports, 20 rounds,
-30 notices, 50 schools and people (admin). The guard re-reads the role from the database
-on every update (principle 6); the callback must still check *which* school or object the
-person may touch, because a role says nothing about that.
+Section orders used so far: 0 who you are (onboarding), 10 pending reports
+("report.pending", handlers/report.py), 20 open rounds with their reporting rate
+("status.rounds", handlers/status.py), 50 schools and people (admin), 60 notices. The
+guard re-reads the role from the database on every update (principle 6); the callback
+must still check *which* school or object the person may touch, because a role says
+nothing about that.
 
 Command lists are set per chat with BotCommandScopeChat: when a role changes
 (`refresh_commands`), when the language changes, and on /start and /menu, so a deploy that
@@ -330,6 +332,11 @@ async def render_identity(session: AsyncSession, who: Who, services: Services) -
                 ]
             )
     bureau = escape(services.settings.bureau.name)
+    if who.role is Role.STAFF:
+        # Not "bureau staff of the bureau": the bureau is named already.
+        return Block([_("You are a staff member of {bureau}.").format(bureau=bureau)])
+    if who.role is Role.ADMIN:
+        return Block([_("You are an administrator of {bureau}.").format(bureau=bureau)])
     return Block([_("You are {role} of {bureau}.").format(role=role, bureau=bureau)])
 
 

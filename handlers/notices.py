@@ -34,7 +34,7 @@ from telegram.ext import (
 
 from bot.i18n import N_, Gettext
 from bot.settings import Settings
-from handlers import menu
+from handlers import menu, report
 from handlers.context import HuibaoApp, HuibaoContext, Services, Who, unit
 from handlers.delivery import wake
 from handlers.notices_render import (
@@ -79,10 +79,12 @@ from scheduler.quiet import after_quiet_hours
 
 log = logging.getLogger("huibao.notices")
 
-# Draft input (text, files, codes, times) is caught before other capabilities' message
-# handlers (and before onboarding's typed codes, group -1), and only when the person has a
-# draft waiting for exactly that input; everything else passes on untouched.
-DRAFT_GROUP = -20
+# Draft input (text, files, codes, times) is caught before onboarding's typed codes (group
+# -1), and only when the person has a draft waiting for exactly that input; everything
+# else passes on untouched. It comes after the report conversation (group -10), which
+# stops principals' answers before this handler has to look for a draft, and which gives
+# a staff member's text to the draft first (report.STAFF_INPUT) when one is waiting.
+DRAFT_GROUP = -5
 READERS = menu.STAFF | menu.SCHOOL
 # A draft untouched for this long no longer catches messages; /notice offers to resume it.
 DRAFT_IDLE = timedelta(hours=2)
@@ -762,6 +764,22 @@ def too_long_text(length: int, limit: int, _: Gettext) -> str:
 # --- typed input for the draft (text, file, school codes, time) ---------------------------
 
 
+def waits_for_input(draft: NoticeDraft | None) -> bool:
+    return (
+        draft is not None
+        and draft.step in INPUT_STEPS
+        and utcnow() - draft.updated_at <= DRAFT_IDLE
+    )
+
+
+async def draft_waits(session: AsyncSession, person_id: int) -> bool:
+    """Does this person's notice draft wait for typed input? (report.STAFF_INPUT)"""
+    draft = (
+        await session.execute(select(NoticeDraft).where(NoticeDraft.author_id == person_id))
+    ).scalar_one_or_none()
+    return waits_for_input(draft)
+
+
 async def draft_input(update: Update, context: HuibaoContext) -> None:
     """Messages from staff with a draft waiting for input; others pass on untouched."""
     message = update.effective_message
@@ -770,7 +788,7 @@ async def draft_input(update: Update, context: HuibaoContext) -> None:
     if message is None or chat is None or user is None or chat.type != "private":
         return
     async with context.services.sessionmaker() as session:
-        # A cheap read first: most messages come from principals answering forms.
+        # A cheap read first: the text may be anybody's.
         draft = (
             await session.execute(
                 select(NoticeDraft)
@@ -778,11 +796,7 @@ async def draft_input(update: Update, context: HuibaoContext) -> None:
                 .where(Person.telegram_id == user.id)
             )
         ).scalar_one_or_none()
-        if (
-            draft is None
-            or draft.step not in INPUT_STEPS
-            or utcnow() - draft.updated_at > DRAFT_IDLE
-        ):
+        if not waits_for_input(draft):
             return
     async with unit(update, context) as (session, who):
         if not who.role.is_staff:
@@ -1289,7 +1303,25 @@ async def render_section(session: AsyncSession, who: Who, services: Services) ->
         if waiting
         else _("<b>Notices</b>: all acknowledged")
     )
-    return menu.Block([line], [[(_("📋 Notices"), "nl:")]])
+    lines = [line]
+    # The most recent ones, so the home screen says what the bureau sent lately.
+    for notice, recipient in items[:HOME_NOTICES]:
+        state = ""
+        if notice.requires_ack:
+            state = " · " + (
+                _("✅ acknowledged")
+                if recipient.acknowledged_at is not None
+                else _("⏳ please acknowledge")
+            )
+        lines.append(
+            f"• {bureau_time(notice.sent_at, services.settings)[5:10]} "
+            f"{html.escape(title_of(notice.text))}{state}"
+        )
+    return menu.Block(lines, [[(_("📋 Notices"), "nl:")]])
+
+
+HOME_NOTICES = 3
+"""How many recent notices the home screen of a principal or deputy lists."""
 
 
 async def list_button(update: Update, context: HuibaoContext) -> None:
@@ -1329,3 +1361,4 @@ def register(app: HuibaoApp) -> None:
         ),
         group=DRAFT_GROUP,
     )
+    report.STAFF_INPUT.append(draft_waits)

@@ -23,13 +23,14 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from html import escape
 from typing import Any
+from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, delete, select, update
+from sqlalchemy import and_, bindparam, delete, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -38,14 +39,14 @@ from telegram.error import BadRequest
 from telegram.ext import (
     ApplicationHandlerStop,
     CallbackQueryHandler,
-    CommandHandler,
     MessageHandler,
     filters,
 )
 
-from bot.i18n import Gettext, choose_language, gettext_for
+from bot.i18n import N_, Gettext, choose_language, gettext_for
+from handlers import menu
 from handlers import report_view as view
-from handlers.context import HuibaoApp, HuibaoContext, Services, unit
+from handlers.context import HuibaoApp, HuibaoContext, Services, Who, unit
 from handlers.report_view import REVIEW, Rendered, cb, key_text, key_token, parse_key
 from models import round_service as rs
 from models.base import utcnow
@@ -79,6 +80,7 @@ from models.rounds import (
     Conversation,
     Round,
     RoundSchool,
+    RoundStatus,
     Submission,
     SubmissionStatus,
 )
@@ -150,7 +152,11 @@ class Ctx:
         )
 
 
-_P, _C, _S, _R, _RS, _SC = Person, Conversation, Submission, Round, RoundSchool, School
+# The hot path's query is Core over the tables (not ORM entities): it returns plain rows
+# and skips the ORM's per-statement bookkeeping, which costs more than the query itself.
+_P, _C, _S, _R, _RS, _SC = (
+    m.__table__.c for m in (Person, Conversation, Submission, Round, RoundSchool, School)
+)
 _CTX_COLUMNS = (
     _P.id,
     _P.role,
@@ -185,18 +191,34 @@ _CTX_COLUMNS = (
 )
 
 
-def _ctx_query(telegram_id: int, submission_id: int | None) -> Any:
-    sub_on = _S.id == _C.submission_id if submission_id is None else _S.id == submission_id
+_TABLES = {
+    str(m.__tablename__): m.__table__
+    for m in (Person, Conversation, Submission, Round, RoundSchool, School)
+}
+
+
+def _ctx_query(pointed: bool) -> Any:
+    """The person and their submission: the one their conversation points at (`pointed`),
+    or the one given as the `sid` parameter. Built once: bound parameters, not values."""
+    sub_on = _S.id == (_C.submission_id if pointed else bindparam("sid"))
     return (
         select(*_CTX_COLUMNS)
-        .select_from(_P)
-        .outerjoin(_C, _C.person_id == _P.id)
-        .outerjoin(_S, sub_on)
-        .outerjoin(_R, _R.id == _S.round_id)
-        .outerjoin(_RS, and_(_RS.round_id == _S.round_id, _RS.school_id == _S.school_id))
-        .outerjoin(_SC, _SC.id == _S.school_id)
-        .where(_P.telegram_id == telegram_id)
+        .select_from(
+            _TABLES["people"]
+            .outerjoin(_TABLES["conversations"], _C.person_id == _P.id)
+            .outerjoin(_TABLES["submissions"], sub_on)
+            .outerjoin(_TABLES["rounds"], _R.id == _S.round_id)
+            .outerjoin(
+                _TABLES["round_schools"],
+                and_(_RS.round_id == _S.round_id, _RS.school_id == _S.school_id),
+            )
+            .outerjoin(_TABLES["schools"], _SC.id == _S.school_id)
+        )
+        .where(_P.telegram_id == bindparam("tid"))
     )
+
+
+_CTX_POINTED, _CTX_GIVEN = _ctx_query(True), _ctx_query(False)
 
 
 async def load_ctx(
@@ -211,7 +233,11 @@ async def load_ctx(
     `submission_id`); None for someone who never talked to the bot."""
     user = update.effective_user
     assert user is not None
-    row = (await session.execute(_ctx_query(user.id, submission_id))).first()
+    if submission_id is None:
+        found = await session.execute(_CTX_POINTED, {"tid": user.id})
+    else:
+        found = await session.execute(_CTX_GIVEN, {"tid": user.id, "sid": submission_id})
+    row = found.first()
     if row is None:
         return None
     (
@@ -251,7 +277,7 @@ async def load_ctx(
     ctx.context = {"stage": stage, "district": district}
     if with_answers and ctx.allowed:
         ctx.form = await rs.form_version(session, fcode, fver)
-        rows = (await session.execute(rs.answers_query(sid, WORKING))).all()
+        rows = await rs.answer_rows(session, sid, WORKING)
         ctx.answers = rs.answers_from_rows(ctx.form, rows)
     return ctx
 
@@ -513,11 +539,41 @@ async def whom_to_ask(session: AsyncSession, services: Services, ctx: Ctx) -> st
     return _("please ask the staff of {bureau} to unlock it for your school.").format(bureau=bureau)
 
 
+def revisable_until(
+    round_: rs.RoundTimes, unlock: rs.Unlock | None, now: datetime
+) -> datetime | None:
+    """Until when the school may still submit or revise: the round's lock while the round
+    is open and the lock is ahead, or the end of a staff unlock, whichever is later;
+    None when neither holds (the report is closed to the school)."""
+    ends: list[datetime] = []
+    lock = rs.lock_time(round_)
+    if round_.status == RoundStatus.OPEN.value and now < lock:
+        ends.append(lock)
+    if unlock is not None and unlock.unlocked_until is not None and rs.is_unlocked(unlock, now):
+        ends.append(unlock.unlocked_until)
+    return max(ends) if ends else None
+
+
+def unlocked_end(round_: rs.RoundTimes, unlock: rs.Unlock | None, now: datetime) -> datetime | None:
+    """The end of a staff unlock that is what lets the school answer now (None if the
+    school is not unlocked, or the round's own lock is later anyway)."""
+    until = revisable_until(round_, unlock, now)
+    if until is None or unlock is None or until != unlock.unlocked_until:
+        return None
+    return until
+
+
 async def locked_text(session: AsyncSession, services: Services, ctx: Ctx) -> str:
     assert ctx.round is not None
     _ = ctx._
     tz = services.settings.bureau.tz
-    closed_at = view.local(rs.lock_time(ctx.round), tz)
+    lock = rs.lock_time(ctx.round)
+    if ctx.round.status == RoundStatus.CLOSED.value and lock > utcnow():
+        # Closed early by staff: it closed then, not at the lock time still ahead.
+        closed_when = await session.scalar(select(Round.closed_at).where(Round.id == ctx.round.id))
+        if closed_when is not None:
+            lock = min(lock, closed_when)
+    closed_at = view.local(lock, tz)
     return (
         "🔒 "
         + _("Sorry, this report closed on {time} and can no longer be changed here.").format(
@@ -701,6 +757,10 @@ async def on_text(update: Update, context: HuibaoContext) -> None:
         if ctx.conv_kind == KIND_REPORT:
             ctx.message_id = message.message_id
             reply = await report_text(session, services, ctx, message.text)
+        elif ctx.conv_kind == KIND_ROUND:
+            for waiting in STAFF_INPUT:
+                if await waiting(session, ctx.person_id):
+                    return
     if ctx.conv_kind == KIND_ROUND:
         from handlers import rounds
 
@@ -714,6 +774,13 @@ OTHER_INPUT: list[Callable[[str], bool]] = []
 """Predicates of other capabilities for text they must see even while the person is in
 a conversation (e.g. onboarding appends "looks like an invitation code" in its
 register()). Such text is passed on to later handler groups untouched."""
+
+
+STAFF_INPUT: list[Callable[[AsyncSession, int], Awaitable[bool]]] = []
+"""Checks of other capabilities (person id in, "I am waiting for this person's text"
+out) that take a staff member's text before their round set-up does, e.g. a notice
+draft waiting for its text. Their handlers run in a later group than this one, so the
+principals' answers, the hot path, never pay for those checks."""
 
 
 def looks_like_other_input(text: str) -> bool:
@@ -948,9 +1015,22 @@ async def remove_group_item(session: AsyncSession, ctx: Ctx, args: list[str]) ->
 
 async def pause(session: AsyncSession, ctx: Ctx) -> ButtonResult:
     _ = ctx._
+    not_begun = ctx.conv_kind == KIND_REPORT and revision_not_begun(ctx.conv_state, ctx.status)
     await clear_conversation(session, ctx.person_id)
+    if not_begun:
+        return None, Rendered(nothing_changed_text(_)), None
     text = _("Saved. Your answers are kept; send /report to continue where you stopped.")
     return None, Rendered(text), None
+
+
+def revision_not_begun(conv_state: dict[str, Any], status: str | None) -> bool:
+    """Asked for the reason of a revision that has not begun: the report is still the
+    submitted one, so leaving here changes nothing."""
+    return conv_state.get("await") == "reason" and status == SubmissionStatus.SUBMITTED.value
+
+
+def nothing_changed_text(_: Gettext) -> str:
+    return _("Nothing was changed: the submitted report stays as it is.")
 
 
 # --- submitting and revising --------------------------------------------------------------
@@ -1015,6 +1095,14 @@ async def submit_report(
             "on_time": revision.on_time,
         },
     )
+    # What the school may still do now: the round's lock while it is open, or what is
+    # left of a staff unlock (the submission just used it up); nothing once both passed.
+    until = revisable_until(round_, round_school, now)
+    closed = ""
+    if until is None:
+        closed = "🔒 " + _(
+            "Entry for this report is now closed. If something must still be changed, {ask}"
+        ).format(ask=await whom_to_ask(session, services, ctx))
     text = view.receipt(
         form=ctx.form,
         period=ctx.round.period,
@@ -1023,7 +1111,8 @@ async def submit_report(
         reference=revision.reference,
         submitted_at=revision.submitted_at,
         on_time=revision.on_time,
-        deadline=rs.lock_time(round_),
+        until=until,
+        closed=closed,
         tz=tz,
         _=_,
     )
@@ -1222,6 +1311,14 @@ async def open_in(
         escape(full.school_name),
         _("Deadline: {time}").format(time=view.local(round_.deadline, tz)),
     ]
+    unlocked = unlocked_end(round_, round_school, now)
+    if unlocked is not None:
+        intro.append(
+            "🔓 "
+            + _("Unlocked for your school until {time}: you may submit once more.").format(
+                time=view.local(unlocked, tz)
+            )
+        )
     if full.answers:
         intro.append(_("Welcome back: your earlier answers are kept."))
     else:
@@ -1290,39 +1387,91 @@ async def report_list(
     )
     rows = []
     for r in reports:
-        try:
-            form = await rs.round_form(session, r.round)
-        except Exception:
-            log.exception("round form unavailable", extra={"round_id": r.round.id})
-            continue
-        title = short = f"{form.title.get(lang)} · {r.round.period}"
-        if r.submitted and not r.pending:
-            mark = "✅"
-        elif r.locked:
-            mark = "🔒"
-        elif r.status == SubmissionStatus.REVISING.value:
-            mark = "✏️"
-        else:
-            mark = "📝"
-        short = view.short_label(f"{mark} {title} · {view.local(r.round.deadline, tz)[5:]}", 60)
-        rows.append([InlineKeyboardButton(short, callback_data=cb("o", r.round.id))])
+        label = await report_label(session, r, lang, tz, now)
+        if label is not None:
+            rows.append([InlineKeyboardButton(label, callback_data=cb("o", r.round.id))])
     if not rows:
         return Rendered(_("There is no report for your school to fill in at the moment."))
     text = _(
-        "Your school's reports (📝 to fill in, ✏️ being revised, ✅ submitted, 🔒 closed). "
-        "Choose one:"
+        "Your school's reports (📝 to fill in, ✏️ being revised, ✅ submitted, 🔒 closed, "
+        "🔓 unlocked until). Choose one:"
     )
     return Rendered(text, InlineKeyboardMarkup(rows))
+
+
+REPORT_LABEL = 60
+"""The longest report button; the title gives way so that the time always shows."""
+
+
+async def report_label(
+    session: AsyncSession, r: rs.Report, lang: str, tz: ZoneInfo, now: datetime
+) -> str | None:
+    """A report's button: its state, form, period and deadline (or, when a staff unlock
+    is what lets the school answer, 🔓 and the unlock's end); None if the form is gone."""
+    try:
+        form = await rs.round_form(session, r.round)
+    except Exception:
+        log.exception("round form unavailable", extra={"round_id": r.round.id})
+        return None
+    if r.submitted and not r.pending:
+        mark = "✅"
+    elif r.locked:
+        mark = "🔒"
+    elif r.status == SubmissionStatus.REVISING.value:
+        mark = "✏️"
+    else:
+        mark = "📝"
+    unlocked = unlocked_end(r.round, r.round_school, now)
+    when = view.local(unlocked if unlocked is not None else r.round.deadline, tz)[5:]
+    tail = f" · {r.round.period} · " + (f"🔓 {when}" if unlocked is not None else when)
+    head = f"{mark} {form.title.get(lang)}"
+    return view.short_label(head, max(REPORT_LABEL - len(tail), 12)) + tail
+
+
+async def render_pending(
+    session: AsyncSession, who: Who, services: Services
+) -> menu.Block | None:
+    """The home screen's reports: those waiting for the school, each a button that
+    opens it, with its deadline (section "report.pending")."""
+    _ = who._
+    person = who.person
+    if person.school_id is None:
+        return None
+    now = utcnow()
+    reports = await rs.pending_for_person(session, person, now)
+    if not reports:
+        return menu.Block([_("<b>Reports</b>: nothing to fill in at the moment.")])
+    tz = services.settings.bureau.tz
+    buttons: list[list[tuple[str, str]]] = []
+    for r in reports:
+        label = await report_label(session, r, who.language, tz, now)
+        if label is not None:
+            buttons.append([(label, cb("o", r.round.id))])
+    line = _("<b>Reports</b>: {count} waiting for your school. Press one to fill it in:").format(
+        count=len(buttons)
+    )
+    return menu.Block([line], buttons)
 
 
 async def cancel_command(update: Update, context: HuibaoContext) -> None:
     message = update.effective_message
     assert message is not None
     async with unit(update, context) as (session, who):
-        kind = await get_conversation_kind(session, who.person.id)
+        row = (
+            await session.execute(
+                select(Conversation.kind, Conversation.state, Submission.status)
+                .outerjoin(Submission, Submission.id == Conversation.submission_id)
+                .where(Conversation.person_id == who.person.id)
+            )
+        ).first()
         await clear_conversation(session, who.person.id)
     _ = who._
-    if kind == KIND_REPORT:
+    kind = row[0] if row is not None else None
+    if kind == KIND_REPORT and row is not None and revision_not_begun(
+        json.loads(row[1] or "{}"), row[2]
+    ):
+        text = nothing_changed_text(_)
+    elif kind == KIND_REPORT:
         text = _("Saved. Your answers are kept; send /report to continue where you stopped.")
     elif kind is not None:
         text = _("Cancelled.")
@@ -1350,9 +1499,15 @@ async def on_startup(app: HuibaoApp) -> None:
 
 def register(app: HuibaoApp) -> None:
     private = filters.ChatType.PRIVATE
-    app.add_handler(CommandHandler("report", report_command, filters=private))
-    app.add_handler(CommandHandler("cancel", cancel_command, filters=private))
+    # Through the menu registry: the commands appear in the menus and /help of the roles
+    # named, and everyone else is refused before the callbacks run.
+    menu.add_command(app, "report", report_command, N_("Your school's reports"), menu.SCHOOL,
+                     order=10, filters=private)
+    # Whoever has conversations: principals and deputies (reports), staff (set-ups).
+    menu.add_command(app, "cancel", cancel_command, N_("Pause a report or leave a set-up"),
+                     menu.SCHOOL | menu.STAFF, order=90, filters=private)
     app.add_handler(CallbackQueryHandler(on_button, pattern=r"^rp:"))
+    menu.add_section(menu.Section("report.pending", menu.SCHOOL, render_pending, order=10))
     app.add_handler(
         MessageHandler(filters.TEXT & ~filters.COMMAND & private, on_text), group=TEXT_GROUP
     )

@@ -453,10 +453,14 @@ def receipt(
     reference: str,
     submitted_at: datetime,
     on_time: bool,
-    deadline: datetime,
+    until: datetime | None,
     tz: ZoneInfo,
     _: Gettext,
+    closed: str = "",
 ) -> str:
+    """The receipt. `until`: the last moment the school may still revise (the round's
+    lock, or the end of a staff unlock); None when it no longer may, and `closed` then
+    says so and whom to ask."""
     lines = [
         "✅ "
         + _("Submitted: {form} ({period})").format(
@@ -469,7 +473,12 @@ def receipt(
     ]
     if not on_time:
         lines.append(_("Received after the deadline."))
-    lines.append(
-        _("You may revise it until {deadline}: send /report.").format(deadline=local(deadline, tz))
-    )
+    if until is not None:
+        lines.append(
+            _("You may revise it until {deadline}: send /report.").format(
+                deadline=local(until, tz)
+            )
+        )
+    elif closed:
+        lines.append(closed)
     return "\n".join(lines)

@@ -1,5 +1,7 @@
 """/round for bureau staff: open a collection round in chat, see how it stands, extend
-it, close it early, unlock one school; and the announcement principals receive.
+it, close it early, unlock one school; and what principals and deputies are told of it
+(the announcement, an extension, an early close), queued in the outbox in the same
+transaction (announce_round, tell_extension, tell_closing: also used by `huibao rounds`).
 
 The set-up is a short guided conversation (form → period → deadline → schools →
 confirm) whose state is a `conversations` row of kind "round", so it survives restarts
@@ -19,24 +21,24 @@ Callback data (under 64 bytes, all re-checked):
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 from collections import Counter
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from html import escape
 from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
-from telegram.error import Forbidden, TelegramError
-from telegram.ext import CallbackQueryHandler, CommandHandler, filters
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
+from telegram.ext import filters
 
 from bot.i18n import Gettext, choose_language, gettext_for
 from bot.settings import Settings
 from handlers.context import HuibaoApp, HuibaoContext, Services, Who, unit
+from handlers.delivery import wake
 from handlers.report import (
     KIND_ROUND,
     clear_conversation,
@@ -46,8 +48,11 @@ from handlers.report_view import Rendered, local, short_label
 from models import round_service as rs
 from models.base import utcnow
 from models.forms import STAGES, FormDef, FormRegistry
-from models.people import District, Person, Role, School
+from models.outbox import Button, DeliveryBatch, Outgoing, OutMessage, create_batch, enqueue
+from models.people import District, Person, School
+from models.reminders import school_contacts, unsubmitted_school_ids
 from models.rounds import Conversation, Round, RoundStatus
+from models.schedules import canonical_period, month_period, period_label, term_code, week_period
 
 log = logging.getLogger("huibao.rounds")
 
@@ -67,14 +72,42 @@ def registry(services: Services) -> FormRegistry:
     return found if isinstance(found, FormRegistry) else FormRegistry()
 
 
-# --- the announcement ------------------------------------------------------------------
+# --- telling the schools -----------------------------------------------------------------
+#
+# Bulk messages go through the outbox (DESIGN principle 3): the caller's transaction (the
+# one that opens, extends or closes the round) writes one delivery row per recipient and
+# the delivery worker sends them through the rate limiter after the commit. The purposes
+# below are the idempotency keys: the same announcement is never queued twice for a chat.
+
+
+def announce_purpose(round_id: int) -> str:
+    return f"round:{round_id}:announce"
+
+
+def extend_purpose(round_: Round) -> str:
+    return f"round:{round_.id}:extend:{round_.deadline.astimezone(UTC):%Y%m%dT%H%M}"
+
+
+def close_purpose(round_: Round) -> str:
+    closed = round_.closed_at or utcnow()
+    return f"round:{round_.id}:close:{closed.astimezone(UTC):%Y%m%dT%H%M%S}"
+
+
+def _language(person: Person, settings: Settings) -> str:
+    return choose_language(
+        person.language, person.telegram_language, settings.bureau.default_language
+    )
+
+
+def _start_button(round_: Round, _: Gettext) -> tuple[tuple[Button, ...], ...]:
+    return ((Button(_("📝 Start the report"), callback_data=f"rp:o:{round_.id}"),),)
 
 
 def announcement(
     form: FormDef, round_: Round, school: School, lang: str, settings: Settings
-) -> dict[str, Any]:
-    """The message telling one school's contact that a round is open (a JSON payload:
-    text, parse_mode, reply_markup) so that an outbox can store it as it is."""
+) -> OutMessage:
+    """The message telling one school's contact that a round is open, in their language,
+    with the button that starts the report."""
     _ = gettext_for(lang)
     tz = settings.bureau.tz
     lines = [
@@ -82,7 +115,7 @@ def announcement(
         + _("{bureau} asks for a report: <b>{form}</b> ({period})").format(
             bureau=escape(settings.bureau.name),
             form=escape(form.title.get(lang)),
-            period=escape(round_.period),
+            period=escape(period_label(round_.period, lang)),
         ),
         _("School: {school}").format(school=escape(school.name)),
         _("Deadline: {time}").format(time=local(round_.deadline, tz)),
@@ -90,70 +123,179 @@ def announcement(
     if form.description:
         lines.append(f"<i>{escape(form.description.get(lang))}</i>")
     lines.append(_("Press the button to start; you can stop and come back at any time."))
-    markup = InlineKeyboardMarkup(
-        [[InlineKeyboardButton(_("📝 Start the report"), callback_data=f"rp:o:{round_.id}")]]
-    )
-    return {"text": "\n".join(lines), "parse_mode": "HTML", "reply_markup": markup.to_dict()}
+    return OutMessage(text="\n".join(lines), keyboard=_start_button(round_, _))
 
 
-async def announce_round(
-    session: AsyncSession, round_: Round, settings: Settings
-) -> list[tuple[Person, dict[str, Any]]]:
-    """Who is told that the round is open, and what each of them receives: every
-    principal and deputy of the expected schools, in their own language."""
-    form = await rs.round_form(session, round_)
-    rows = (
-        await session.execute(
-            select(Person, School)
-            .join(School, School.id == Person.school_id)
-            .where(
-                Person.school_id.in_(await rs.expected_school_ids(session, round_.id)),
-                Person.role.in_([Role.PRINCIPAL.value, Role.DEPUTY.value]),
-            )
-            .order_by(School.id, Person.id)
-        )
-    ).all()
-    out = []
-    for person, school in rows:
-        lang = choose_language(
-            person.language, person.telegram_language, settings.bureau.default_language
-        )
-        out.append((person, announcement(form, round_, school, lang, settings)))
-    return out
+def extension_notice(
+    form: FormDef, round_: Round, school: School, lang: str, settings: Settings
+) -> OutMessage:
+    """A school that has not submitted learns the new deadline."""
+    _ = gettext_for(lang)
+    tz = settings.bureau.tz
+    lines = [
+        "🕒 "
+        + _("{bureau} has moved the deadline of <b>{form}</b> ({period}).").format(
+            bureau=escape(settings.bureau.name),
+            form=escape(form.title.get(lang)),
+            period=escape(period_label(round_.period, lang)),
+        ),
+        _("School: {school}").format(school=escape(school.name)),
+        _("New deadline: {time}").format(time=local(round_.deadline, tz)),
+        _("Your school has not submitted it yet. Answers already given are kept."),
+    ]
+    return OutMessage(text="\n".join(lines), keyboard=_start_button(round_, _))
+
+
+def closing_notice(
+    form: FormDef, round_: Round, school: School, lang: str, settings: Settings
+) -> OutMessage:
+    """A school that has not submitted learns that the round was closed early."""
+    _ = gettext_for(lang)
+    lines = [
+        "⏹ "
+        + _("{bureau} has closed <b>{form}</b> ({period}) early.").format(
+            bureau=escape(settings.bureau.name),
+            form=escape(form.title.get(lang)),
+            period=escape(period_label(round_.period, lang)),
+        ),
+        _("School: {school}").format(school=escape(school.name)),
+        _(
+            "Your school had not submitted it, and reports can no longer be submitted. "
+            "If your school still needs to, please contact the bureau."
+        ),
+    ]
+    return OutMessage(text="\n".join(lines))
+
+
+MessageFor = Callable[[FormDef, Round, School, str, Settings], OutMessage]
 
 
 @dataclass
-class Delivered:
-    sent: int = 0
-    failed: int = 0
+class Told:
+    """Who a message about a round was queued for."""
+
+    people: int = 0
+    """Recipients (principals and deputies) with a delivery row."""
+    schools: int = 0
+    """Schools with at least one of them."""
+    unconnected: list[School] = field(default_factory=list)
+    """Schools it was meant for where nobody uses the bot yet."""
+    batch: DeliveryBatch | None = None
 
 
-async def send_announcements(
-    bot: Bot, items: list[tuple[Person, dict[str, Any]]], concurrency: int = 8
-) -> Delivered:
-    """Direct sending, until bulk messages go through the outbox (principle 3): the
-    caller has committed the round first, so a crash here loses messages but no round."""
-    result = Delivered()
-    gate = asyncio.Semaphore(concurrency)
+async def _queue(
+    session: AsyncSession,
+    round_: Round,
+    settings: Settings,
+    school_ids: Sequence[int],
+    purpose: str,
+    message_for: MessageFor,
+    *,
+    batch_id: int | None = None,
+) -> Told:
+    """One delivery per principal and deputy of these schools, each in their language."""
+    told = Told()
+    if not school_ids:
+        return told
+    form = await rs.round_form(session, round_)
+    schools = (
+        await session.execute(select(School).where(School.id.in_(school_ids)).order_by(School.code))
+    ).scalars().all()
+    contacts = await school_contacts(session, list(school_ids))
+    items = []
+    for school in schools:
+        people = contacts.get(school.id, [])
+        if not people:
+            told.unconnected.append(school)
+            continue
+        told.schools += 1
+        for person in people:
+            message = message_for(form, round_, school, _language(person, settings), settings)
+            items.append(Outgoing(person.telegram_id, person.id, (message,)))
+    told.people = len(items)
+    await enqueue(session, purpose, items, batch_id=batch_id)
+    return told
 
-    async def one(person: Person, payload: dict[str, Any]) -> None:
-        async with gate:
-            try:
-                await bot.send_message(
-                    chat_id=person.telegram_id,
-                    text=payload["text"],
-                    parse_mode=payload.get("parse_mode"),
-                    reply_markup=InlineKeyboardMarkup.de_json(payload["reply_markup"], bot),
-                )
-                result.sent += 1
-            except Forbidden:
-                result.failed += 1
-            except TelegramError:
-                log.exception("announcement not sent", extra={"person_id": person.id})
-                result.failed += 1
 
-    await asyncio.gather(*(one(p, payload) for p, payload in items))
-    return result
+async def announce_round(
+    session: AsyncSession,
+    round_: Round,
+    settings: Settings,
+    *,
+    owner: Person | None = None,
+    owner_language: str = "zh_CN",
+) -> Told:
+    """Queue the announcement of a round just opened (in the opening transaction): every
+    principal and deputy of the expected schools, in their own language. With an owner
+    (staff in chat), the deliveries form a batch whose progress and final report go to
+    them; the caller puts the progress message in `told.batch`."""
+    school_ids = await rs.expected_school_ids(session, round_.id)
+    contacts = await school_contacts(session, school_ids)
+    batch = None
+    if owner is not None and contacts:
+        _ = gettext_for(owner_language)
+        form = await rs.round_form(session, round_)
+        batch = await create_batch(
+            session,
+            "round",
+            ref_id=round_.id,
+            title=_("Round #{id}: {form} · {period}").format(
+                id=round_.id,
+                form=form.title.get(owner_language),
+                period=period_label(round_.period, owner_language),
+            ),
+            owner_id=owner.id,
+            language=owner_language,
+            details_callback=cb("v", round_.id),
+        )
+    told = await _queue(
+        session,
+        round_,
+        settings,
+        school_ids,
+        announce_purpose(round_.id),
+        announcement,
+        batch_id=batch.id if batch is not None else None,
+    )
+    told.batch = batch
+    return told
+
+
+async def tell_extension(session: AsyncSession, round_: Round, settings: Settings) -> Told:
+    """After extend_round, in its transaction: the schools that have not submitted learn
+    the new deadline (once per new deadline)."""
+    pending = await unsubmitted_school_ids(session, round_.id)
+    purpose = extend_purpose(round_)
+    return await _queue(session, round_, settings, pending, purpose, extension_notice)
+
+
+async def tell_closing(session: AsyncSession, round_: Round, settings: Settings) -> Told:
+    """After close_round, in its transaction: the schools that have not submitted learn
+    that they no longer can."""
+    pending = await unsubmitted_school_ids(session, round_.id)
+    purpose = close_purpose(round_)
+    return await _queue(session, round_, settings, pending, purpose, closing_notice)
+
+
+def told_text(told: Told, _: Gettext) -> str:
+    """For staff: who was told of an extension or closing."""
+    if not told.people:
+        return _("No school that has not submitted has anyone connected, so nobody was told.")
+    return _("Telling the {schools} schools that have not submitted ({people} people).").format(
+        people=told.people, schools=told.schools
+    )
+
+
+def unconnected_text(schools: Sequence[School], _: Gettext, limit: int = 10) -> str:
+    lines = [
+        _("Nobody is connected yet at {count} of the schools, so they were not told:").format(
+            count=len(schools)
+        )
+    ]
+    lines += [f"• {escape(s.code)} {escape(s.name)}" for s in schools[:limit]]
+    if len(schools) > limit:
+        lines.append(_("… and {count} more").format(count=len(schools) - limit))
+    return "\n".join(lines)
 
 
 # --- the staff screens -------------------------------------------------------------------
@@ -166,13 +308,8 @@ def _is_staff(who: Who) -> bool:
 async def round_list(session: AsyncSession, services: Services, who: Who) -> Rendered:
     _ = who._
     forms = registry(services)
-    rounds = (
-        await session.execute(
-            select(Round)
-            .order_by((Round.status == RoundStatus.OPEN.value).desc(), Round.deadline.desc())
-            .limit(MAX_ROUNDS_LISTED)
-        )
-    ).scalars()
+    now = utcnow()
+    rounds = await rs.recent_rounds(session, now, MAX_ROUNDS_LISTED)
     tz = services.settings.bureau.tz
     rows = []
     for r in rounds:
@@ -181,8 +318,10 @@ async def round_list(session: AsyncSession, services: Services, who: Who) -> Ren
             title = (await rs.round_form(session, r)).title.get(who.language)
         except KeyError:
             pass
-        mark = "🟢" if r.status == RoundStatus.OPEN.value else "⚪"
-        label = f"{mark} {title} · {r.period} · {local(r.deadline, tz)[5:]}"
+        # Past its lock a round is closed for entry, whether or not staff closed it.
+        mark = "🟢" if rs.accepting(r, now) else "⚪"
+        period = period_label(r.period, who.language)
+        label = f"{mark} {title} · {period} · {local(r.deadline, tz)[5:]}"
         rows.append([InlineKeyboardButton(short_label(label, 60), callback_data=cb("v", r.id))])
     if len(forms):
         rows.append([InlineKeyboardButton(_("➕ Open a new round"), callback_data=cb("n"))])
@@ -220,11 +359,20 @@ async def round_view(
         title = round_.form_code
     statuses = await rs.submission_statuses(session, round_, now)
     counts = Counter(statuses.values())
-    status = _("open") if round_.status == RoundStatus.OPEN.value else _("closed")
+    state = rs.entry_state(round_, now)
+    status = {
+        rs.EntryState.OPEN: _("open"),
+        rs.EntryState.ENTRY_CLOSED: _("entry closed"),
+        rs.EntryState.CLOSED: _("closed"),
+    }[state]
+    closes = local(rs.lock_time(round_), tz)
+    period = period_label(round_.period, who.language)
     lines = [
-        f"📋 <b>{escape(title)}</b> · {escape(round_.period)} ({status})",
+        f"📋 <b>{escape(title)}</b> · {escape(period)} ({status})",
         _("Deadline: {time}").format(time=local(round_.deadline, tz)),
-        _("Entry closes: {time}").format(time=local(rs.lock_time(round_), tz)),
+        _("Entry closes: {time}").format(time=closes)
+        if state is rs.EntryState.OPEN
+        else _("Entry closed: {time}").format(time=closes),
         _("Schools expected: {count}").format(count=len(statuses)),
         _(
             "On time: {on_time} · late: {late} · in progress: {progress} · not started: {none}"
@@ -245,35 +393,34 @@ async def round_view(
         [InlineKeyboardButton(_("🕒 Type a new deadline"), callback_data=cb("E", rid))],
         [InlineKeyboardButton(_("🔓 Unlock a school"), callback_data=cb("u", rid))],
     ]
-    if round_.status == RoundStatus.OPEN.value:
+    if state is rs.EntryState.OPEN:
         rows.append([InlineKeyboardButton(_("⏹ Close early"), callback_data=cb("c", rid))])
     rows.append([InlineKeyboardButton(_("⬅ All rounds"), callback_data=cb("l"))])
     return Rendered("\n".join(lines), InlineKeyboardMarkup(rows))
 
 
+async def told_view(
+    session: AsyncSession, services: Services, who: Who, round_: Round, told: Told
+) -> Rendered:
+    """The round's screen after an extension or closing, with who was told of it."""
+    view = await round_view(session, services, who, round_)
+    return Rendered(view.text + "\n\n" + told_text(told, who._), view.markup)
+
+
 # --- the set-up conversation ----------------------------------------------------------------
 
 
-def period_suggestions(form: FormDef, now: datetime, services: Services, _: Gettext) -> list[str]:
-    local_now = now.astimezone(services.settings.bureau.tz)
-    y = local_now.year
+def period_suggestions(form: FormDef, now: datetime, services: Services) -> list[str]:
+    """Period labels as stored, the same as schedules give them (2026, 2026-11,
+    2026-W49, 2026-autumn); shown to people through period_label."""
+    today = now.astimezone(services.settings.bureau.tz).date()
     if form.period_type == "year":
-        return [str(y), str(y - 1)]
+        return [str(today.year), str(today.year - 1)]
     if form.period_type == "month":
-        return [
-            f"{y}-{local_now.month:02d}",
-            (local_now.replace(day=1) - timedelta(days=1)).strftime("%Y-%m"),
-        ]
+        return [month_period(today), month_period(today.replace(day=1) - timedelta(days=1))]
     if form.period_type == "week":
-        iso = local_now.isocalendar()
-        return [f"{iso.year}-W{iso.week:02d}"]
-    autumn = local_now.month >= 8 or local_now.month == 1
-    year = y if local_now.month >= 8 else y - 1 if local_now.month == 1 else y
-    return [
-        _("{year} autumn term").format(year=year)
-        if autumn
-        else _("{year} spring term").format(year=year)
-    ]
+        return [week_period(today)]
+    return [term_code(today)]
 
 
 async def wizard_state(session: AsyncSession, person_id: int) -> dict[str, Any] | None:
@@ -294,7 +441,10 @@ async def save_wizard(session: AsyncSession, person_id: int, state: dict[str, An
 
 def ask_period(form: FormDef, suggestions: list[str], who: Who) -> Rendered:
     _ = who._
-    rows = [[InlineKeyboardButton(s, callback_data=cb("p", i))] for i, s in enumerate(suggestions)]
+    rows = [
+        [InlineKeyboardButton(period_label(s, who.language), callback_data=cb("p", i))]
+        for i, s in enumerate(suggestions)
+    ]
     rows.append([InlineKeyboardButton(_("✖ Cancel"), callback_data=cb("x"))])
     return Rendered(
         _(
@@ -324,6 +474,40 @@ def ask_deadline(services: Services, who: Who) -> Rendered:
         ),
         InlineKeyboardMarkup(rows),
     )
+
+
+async def duplicate_refusal(
+    session: AsyncSession, services: Services, who: Who, form_code: str, period: str
+) -> Rendered | None:
+    """There is one round per form and period: said as soon as the period is chosen,
+    with the way to the existing round. The set-up stays at the period question."""
+    found = await rs.existing_round(session, form_code, period)
+    if found is None:
+        return None
+    _ = who._
+    try:
+        title = (await rs.round_form(session, found)).title.get(who.language)
+    except KeyError:
+        title = found.form_code
+    text = "❌ " + _(
+        "<b>{form}</b> for {period} is already collected by round #{id} (deadline {time}). "
+        "There is one round per form and period: open that round to extend or reopen it, "
+        "or type another period."
+    ).format(
+        form=escape(title),
+        period=escape(period_label(found.period, who.language)),
+        id=found.id,
+        time=local(found.deadline, services.settings.bureau.tz),
+    )
+    rows = [
+        [
+            InlineKeyboardButton(
+                _("📋 Open round #{id}").format(id=found.id), callback_data=cb("v", found.id)
+            )
+        ],
+        [InlineKeyboardButton(_("✖ Cancel"), callback_data=cb("x"))],
+    ]
+    return Rendered(text, InlineKeyboardMarkup(rows))
 
 
 async def matching_schools(session: AsyncSession, state: dict[str, Any]) -> int:
@@ -400,7 +584,9 @@ async def confirm_screen(
             _("Form: {form} (version {version})").format(
                 form=escape(form.title.get(who.language)), version=form.version
             ),
-            _("Period: {period}").format(period=escape(state["period"])),
+            _("Period: {period}").format(
+                period=escape(period_label(state["period"], who.language))
+            ),
             _("Deadline: {time}").format(time=local(deadline, tz)),
             _("Schools: {audience} ({count})").format(audience=escape(audience), count=count),
             _("Their principals and deputies are told at once."),
@@ -427,6 +613,8 @@ async def on_text(update: Update, context: HuibaoContext) -> None:
             reply = Rendered(who._("Sorry, only bureau staff can manage collection rounds."))
         else:
             reply = await wizard_text(session, services, who, state, message.text.strip())
+    if state.get("step") == "extend":
+        wake(services)  # committed: the schools' notices of the new deadline may go
     await message.reply_text(reply.text, reply_markup=reply.markup)
 
 
@@ -438,14 +626,18 @@ async def wizard_text(
     now = utcnow()
     tz = services.settings.bureau.tz
     if step == "period":
-        if not text or len(text) > rs.MAX_PERIOD_LENGTH:
+        period = canonical_period(text)
+        if not period or len(period) > rs.MAX_PERIOD_LENGTH:
             return Rendered(
                 "❌ "
                 + _("Please type a period of at most {count} characters.").format(
                     count=rs.MAX_PERIOD_LENGTH
                 )
             )
-        state.update(period=text, step="deadline")
+        refused = await duplicate_refusal(session, services, who, str(state.get("form")), period)
+        if refused is not None:
+            return refused
+        state.update(period=period, step="deadline")
         await save_wizard(session, who.person.id, state)
         return ask_deadline(services, who)
     if step in ("deadline", "extend"):
@@ -462,7 +654,8 @@ async def wizard_text(
             if round_ is None:
                 return Rendered(_("That round no longer exists."))
             await rs.extend_round(session, round_, when, lock_at=None, by=who.person.id, now=now)
-            return await round_view(session, services, who, round_)
+            told = await tell_extension(session, round_, services.settings)
+            return await told_view(session, services, who, round_, told)
         state.update(deadline=when.isoformat(), step="audience")
         await save_wizard(session, who.person.id, state)
         return await ask_audience(session, who, state)
@@ -522,48 +715,63 @@ async def on_button(update: Update, context: HuibaoContext) -> None:
     assert query is not None
     services = context.services
     parts = (query.data or "").split(":")
-    notify: list[tuple[Person, dict[str, Any]]] = []
+    after = After()
     alert: str | None = None
     reply: Rendered | None = None
+    message = query.message
+    origin = (message.chat.id, message.message_id) if isinstance(message, Message) else None
     async with unit(update, context) as (session, who):
         if not _is_staff(who):
             alert = who._("Sorry, only bureau staff can manage collection rounds.")
         else:
             try:
-                alert, reply, notify = await staff_button(session, services, who, parts[1:])
+                alert, reply, after = await staff_button(
+                    session, services, who, parts[1:], origin
+                )
             except (ValueError, IndexError):
                 alert = who._("This button is no longer valid.")
+    # Committed: what was queued may go out now.
+    if after.wake:
+        wake(services)
     await query.answer(alert, show_alert=alert is not None)
-    message = query.message
+    if after.edit is not None and isinstance(message, Message):
+        await message.edit_text(after.edit)
     if reply is not None and isinstance(message, Message):
         if parts[1:2] in (["td"], ["ts"]):
             # Ticking changes the same screen rather than adding one per tick.
             await message.edit_text(reply.text, reply_markup=reply.markup)
         else:
             await message.reply_text(reply.text, reply_markup=reply.markup)
-    if notify:
-        done = await send_announcements(context.bot, notify)
-        if isinstance(message, Message):
-            _ = who._
-            await message.reply_text(
-                _("Announced to {sent} people; {failed} could not be reached.").format(
-                    sent=done.sent, failed=done.failed
-                )
-            )
 
 
-StaffResult = tuple[str | None, Rendered | None, list[tuple[Person, dict[str, Any]]]]
+@dataclass
+class After:
+    """What on_button does once the update's transaction has committed."""
+
+    wake: bool = False
+    """Deliveries were queued: wake the delivery worker."""
+    edit: str | None = None
+    """New text for the message whose button was pressed (buttons removed)."""
+
+
+StaffResult = tuple[str | None, Rendered | None, After]
 
 
 async def staff_button(
-    session: AsyncSession, services: Services, who: Who, args: list[str]
+    session: AsyncSession,
+    services: Services,
+    who: Who,
+    args: list[str],
+    origin: tuple[int, int] | None = None,
 ) -> StaffResult:
+    """origin: (chat id, message id) of the pressed message (the announcement's progress
+    line replaces the confirmation)."""
     _ = who._
     action = args[0]
     now = utcnow()
     forms = registry(services)
     if action == "l":
-        return None, await round_list(session, services, who), []
+        return None, await round_list(session, services, who), After()
     if action == "n":
         rows = [
             [
@@ -575,20 +783,20 @@ async def staff_button(
         ]
         rows.append([InlineKeyboardButton(_("✖ Cancel"), callback_data=cb("x"))])
         await save_wizard(session, who.person.id, {"step": "form"})
-        return None, Rendered(_("Which form?"), InlineKeyboardMarkup(rows)), []
+        return None, Rendered(_("Which form?"), InlineKeyboardMarkup(rows)), After()
     if action == "x":
         await clear_conversation(session, who.person.id)
-        return None, Rendered(_("Cancelled.")), []
+        return None, Rendered(_("Cancelled.")), After()
     if action in ("f", "p", "d", "td", "ts", "ok", "go"):
         state = await wizard_state(session, who.person.id)
         if state is None:
-            return _("This set-up has ended; send /round to start again."), None, []
-        return await wizard_button(session, services, who, state, action, args[1:])
+            return _("This set-up has ended; send /round to start again."), None, After()
+        return await wizard_button(session, services, who, state, action, args[1:], origin)
     round_ = await session.get(Round, int(args[1]))
     if round_ is None:
-        return _("That round no longer exists."), None, []
+        return _("That round no longer exists."), None, After()
     if action == "v":
-        return None, await round_view(session, services, who, round_), []
+        return None, await round_view(session, services, who, round_), After()
     if action == "e":
         days = int(args[2])
         if days not in (1, 3, 7):
@@ -597,10 +805,12 @@ async def staff_button(
         await rs.extend_round(
             session, round_, base + timedelta(days=days), by=who.person.id, now=now
         )
-        return None, await round_view(session, services, who, round_), []
+        told = await tell_extension(session, round_, services.settings)
+        return None, await told_view(session, services, who, round_, told), After(wake=True)
     if action == "E":
         await save_wizard(session, who.person.id, {"step": "extend", "round": round_.id})
-        return None, Rendered(_("Type the new deadline, like 2026-12-01 17:00 (bureau time).")), []
+        ask = _("Type the new deadline, like 2026-12-01 17:00 (bureau time).")
+        return None, Rendered(ask), After()
     if action == "c":
         rows = [
             [InlineKeyboardButton(_("⏹ Yes, close it now"), callback_data=cb("C", round_.id))],
@@ -612,22 +822,27 @@ async def staff_button(
                 _("Close this round now? Schools can no longer submit or revise."),
                 InlineKeyboardMarkup(rows),
             ),
-            [],
+            After(),
         )
     if action == "C":
         if round_.status == RoundStatus.CLOSED.value:
-            return _("This round is already closed."), None, []
+            return _("This round is already closed."), None, After()
+        early = rs.accepting(round_, now)
         await rs.close_round(session, round_, by=who.person.id, now=now)
-        return None, await round_view(session, services, who, round_), []
+        if not early:
+            # Entry had closed at the lock already: nobody learns anything new.
+            return None, await round_view(session, services, who, round_), After()
+        told = await tell_closing(session, round_, services.settings)
+        return None, await told_view(session, services, who, round_, told), After(wake=True)
     if action == "u":
-        return None, await unlock_screen(session, who, round_), []
+        return None, await unlock_screen(session, who, round_), After()
     if action == "U":
         school = await session.get(School, int(args[2]))
         if school is None:
-            return _("This button is no longer valid."), None, []
+            return _("This button is no longer valid."), None, After()
         await clear_conversation(session, who.person.id)
-        return None, await do_unlock(session, services, who, round_, school), []
-    return _("This button is no longer valid."), None, []
+        return None, await do_unlock(session, services, who, round_, school), After()
+    return _("This button is no longer valid."), None, After()
 
 
 async def unlock_screen(session: AsyncSession, who: Who, round_: Round) -> Rendered:
@@ -671,6 +886,7 @@ async def wizard_button(
     state: dict[str, Any],
     action: str,
     args: list[str],
+    origin: tuple[int, int] | None = None,
 ) -> StaffResult:
     _ = who._
     forms = registry(services)
@@ -678,87 +894,139 @@ async def wizard_button(
     if action == "f":
         code = args[0]
         if code not in forms:
-            return _("This form is no longer available."), None, []
+            return _("This form is no longer available."), None, After()
         form = forms.get(code)
-        suggestions = period_suggestions(form, now, services, _)
+        suggestions = period_suggestions(form, now, services)
         state = {"step": "period", "form": code, "suggestions": suggestions}
         await save_wizard(session, who.person.id, state)
-        return None, ask_period(form, suggestions, who), []
+        return None, ask_period(form, suggestions, who), After()
     if action == "p":
         suggestions = state.get("suggestions", [])
         i = int(args[0])
         if state.get("step") != "period" or not 0 <= i < len(suggestions):
-            return _("This button is no longer valid."), None, []
+            return _("This button is no longer valid."), None, After()
+        refused = await duplicate_refusal(session, services, who, state["form"], suggestions[i])
+        if refused is not None:
+            return None, refused, After()
         state.update(period=suggestions[i], step="deadline")
         await save_wizard(session, who.person.id, state)
-        return None, ask_deadline(services, who), []
+        return None, ask_deadline(services, who), After()
     if action == "d":
         days = int(args[0])
         if state.get("step") != "deadline" or days not in (3, 7, 14):
-            return _("This button is no longer valid."), None, []
+            return _("This button is no longer valid."), None, After()
         tz = services.settings.bureau.tz
         when = (now.astimezone(tz) + timedelta(days=days)).replace(
             hour=DEADLINE_HOUR, minute=0, second=0, microsecond=0
         )
         state.update(deadline=when.isoformat(), step="audience")
         await save_wizard(session, who.person.id, state)
-        return None, await ask_audience(session, who, state), []
+        return None, await ask_audience(session, who, state), After()
     if action in ("td", "ts"):
         if state.get("step") != "audience":
-            return _("This button is no longer valid."), None, []
+            return _("This button is no longer valid."), None, After()
         if action == "td":
             district = await session.get(District, int(args[0]))
             if district is None:
-                return _("This button is no longer valid."), None, []
+                return _("This button is no longer valid."), None, After()
             ticked = set(state.get("districts", [])) ^ {district.id}
             state["districts"] = sorted(ticked)
         else:
             i = int(args[0])
             if not 0 <= i < len(STAGE_CODES):
-                return _("This button is no longer valid."), None, []
+                return _("This button is no longer valid."), None, After()
             ticked_s = set(state.get("stages", [])) ^ {STAGE_CODES[i]}
             state["stages"] = [s for s in STAGE_CODES if s in ticked_s]
         await save_wizard(session, who.person.id, state)
-        return None, await ask_audience(session, who, state), []
+        return None, await ask_audience(session, who, state), After()
     if action == "ok":
         if state.get("step") != "audience":
-            return _("This button is no longer valid."), None, []
+            return _("This button is no longer valid."), None, After()
         if await matching_schools(session, state) == 0:
-            return _("No active school matches; tick fewer districts or stages."), None, []
+            return _("No active school matches; tick fewer districts or stages."), None, After()
         state["step"] = "confirm"
         await save_wizard(session, who.person.id, state)
-        return None, await confirm_screen(session, services, who, state), []
+        return None, await confirm_screen(session, services, who, state), After()
     if action == "go":
         if state.get("step") != "confirm" or state.get("form") not in forms:
-            return _("This button is no longer valid."), None, []
-        try:
-            round_ = await rs.open_round(
-                session,
-                form=forms.get(state["form"]),
-                period=state["period"],
-                deadline=datetime.fromisoformat(state["deadline"]),
-                grace_minutes=services.settings.rounds.grace_minutes,
-                districts=state.get("districts") or None,
-                stages=state.get("stages") or None,
-                created_by=who.person.id,
-                now=now,
-            )
-        except rs.RoundError as err:
-            await clear_conversation(session, who.person.id)
-            return (
-                None,
-                Rendered(
-                    "❌ " + _("The round was not opened: {reason}").format(reason=escape(str(err)))
-                ),
-                [],
-            )
+            return _("This button is no longer valid."), None, After()
+        return await open_from_chat(session, services, who, state, origin)
+    return _("This button is no longer valid."), None, After()
+
+
+async def open_from_chat(
+    session: AsyncSession,
+    services: Services,
+    who: Who,
+    state: dict[str, Any],
+    origin: tuple[int, int] | None,
+) -> StaffResult:
+    """✅ Open the round: the round and one announcement per principal and deputy are
+    written in this transaction; the confirmation becomes the announcement's progress
+    line, and the staff member gets the delivery report when it is done."""
+    _ = who._
+    now = utcnow()
+    deadline = datetime.fromisoformat(state["deadline"])
+    refused = await duplicate_refusal(session, services, who, state["form"], state["period"])
+    if refused is not None:
+        # Someone opened the same period meanwhile.
         await clear_conversation(session, who.person.id)
-        notify = await announce_round(session, round_, services.settings)
-        log.info("round opened", extra={"round_id": round_.id, "recipients": len(notify)})
-        return None, await round_view(session, services, who, round_), notify
-    return _("This button is no longer valid."), None, []
+        return None, refused, After()
+    if deadline <= now:
+        state["step"] = "deadline"
+        await save_wizard(session, who.person.id, state)
+        ask = ask_deadline(services, who)
+        text = "❌ " + _("The deadline you chose has passed meanwhile. Please choose a new one.")
+        return None, Rendered(text + "\n" + ask.text, ask.markup), After()
+    if await matching_schools(session, state) == 0:
+        return _("No active school matches; tick fewer districts or stages."), None, After()
+    try:
+        round_ = await rs.open_round(
+            session,
+            form=registry(services).get(state["form"]),
+            period=state["period"],
+            deadline=deadline,
+            grace_minutes=services.settings.rounds.grace_minutes,
+            districts=state.get("districts") or None,
+            stages=state.get("stages") or None,
+            created_by=who.person.id,
+            now=now,
+        )
+    except rs.RoundError as err:
+        await clear_conversation(session, who.person.id)
+        reason = _("The round was not opened: {reason}").format(reason=escape(str(err)))
+        return None, Rendered("❌ " + reason), After()
+    await clear_conversation(session, who.person.id)
+    told = await announce_round(
+        session, round_, services.settings, owner=who.person, owner_language=who.language
+    )
+    log.info("round opened", extra={"round_id": round_.id, "recipients": told.people})
+    view = await round_view(session, services, who, round_)
+    if told.unconnected:
+        view = Rendered(view.text + "\n\n" + unconnected_text(told.unconnected, _), view.markup)
+    if told.batch is None:
+        progress = _(
+            "Round #{id} is open. Nobody at its schools uses the bot yet, so nobody was "
+            "told; they find the round in /report once they connect."
+        ).format(id=round_.id)
+        return None, view, After(edit=progress)
+    progress = _("<b>{title}</b>\nTelling {people} people at {schools} schools…").format(
+        title=escape(told.batch.title), people=told.people, schools=told.schools
+    )
+    # The confirmation turns into the live progress line (like a notice's preview).
+    told.batch.progress_text = progress
+    if origin is not None:
+        told.batch.progress_chat_id, told.batch.progress_message_id = origin
+    return None, view, After(wake=True, edit=progress)
 
 
 def register(app: HuibaoApp) -> None:
-    app.add_handler(CommandHandler("round", round_command, filters=filters.ChatType.PRIVATE))
-    app.add_handler(CallbackQueryHandler(on_button, pattern=r"^rd:"))
+    from bot.i18n import N_
+    from handlers import menu
+
+    # Through the menu registry: /round is in staff's and admins' menus and /help, and
+    # everyone else is refused (command and buttons) before these callbacks run.
+    menu.add_command(app, "round", round_command,
+                     N_("Collection rounds: open, extend, unlock, close"), menu.STAFF,
+                     order=20, filters=filters.ChatType.PRIVATE)
+    menu.add_callback(app, f"{PREFIX}:", on_button, menu.STAFF, example=cb("v", 1))

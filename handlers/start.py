@@ -51,7 +51,10 @@ def help_text(who: Who) -> str:
     base = {name for name, _description in BASE_COMMANDS}
     for name, description in menu.commands_for(who.role):
         if name not in base:
-            lines.append(f"/{name}: {_(description)}")
+            # Through gettext too, so the colon is the reader's (：in Chinese).
+            lines.append(
+                _("/{command}: {description}").format(command=name, description=_(description))
+            )
     return "\n".join(lines)
 
 

@@ -31,7 +31,8 @@ from bot.export import status_label, workbook_bytes
 from bot.i18n import LANGUAGES, N_, choose_language, gettext_for, short
 from bot.summary import counts_line, format_percent
 from handlers import delivery, menu, report_view
-from handlers.context import HuibaoApp, HuibaoContext, Who, unit
+from handlers.context import HuibaoApp, HuibaoContext, Services, Who, unit
+from models import round_service as rs
 from models.base import utcnow
 from models.completeness import (
     Completeness,
@@ -46,7 +47,8 @@ from models.forms import FormError
 from models.keytotals import round_form
 from models.people import Person, Role
 from models.remind_now import Reminder, remind_now
-from models.rounds import Round, RoundStatus
+from models.rounds import Round
+from models.schedules import period_label
 
 log = logging.getLogger(__name__)
 
@@ -86,7 +88,7 @@ async def _round_title(session: AsyncSession, rnd: Round, language: str) -> str:
         title = form.title.get(short(language))
     except (FormError, KeyError):
         title = rnd.form_code
-    return f"{title} · {rnd.period}"
+    return f"{title} · {period_label(rnd.period, language)}"
 
 
 # --- /status ---------------------------------------------------------------------------
@@ -117,7 +119,8 @@ async def _round_list(
     buttons = []
     for o in overview:
         title = await _round_title(session, o.round, who.language)
-        mark = "🟢" if o.round.status == RoundStatus.OPEN.value else "⚪"
+        # Past its lock a round is closed for entry, whether or not staff closed it.
+        mark = "🟢" if rs.accepting(o.round, utcnow()) else "⚪"
         label = f"{mark} {title} · {format_percent(o.counts.reporting_rate)}"
         data = f"{STATUS}:r:{o.round.id}" if prefix == STATUS else f"{EXPORT}:{o.round.id}"
         buttons.append([InlineKeyboardButton(label[:60], callback_data=data)])
@@ -208,7 +211,7 @@ async def _show_district(
     else:
         text += "\n\n" + _("Every school of this district has reported. 🎉")
     rows = []
-    if missing and rnd.status == RoundStatus.OPEN.value:
+    if missing and rs.accepting(rnd, utcnow()):
         rows.append(
             [
                 InlineKeyboardButton(
@@ -291,7 +294,7 @@ async def _reminders(
     out = {}
     for lang in LANGUAGES:
         _ = gettext_for(lang)
-        report = f"{titles[lang]} · {rnd.period}"
+        report = f"{titles[lang]} · {period_label(rnd.period, lang)}"
         text = _(
             "⏰ {bureau} reminds you: your school has not yet submitted <b>{report}</b>, "
             "due {deadline}. Tap below to fill it in; your answers are saved as you go."
@@ -305,7 +308,7 @@ async def _remind(
 ) -> str:
     """Queue the reminders of a district's missing schools; what to tell the person."""
     _ = who._
-    if rnd.status != RoundStatus.OPEN.value:
+    if not rs.accepting(rnd, utcnow()):
         return _("This round is closed: no more reminders.")
     missing = await school_statuses(session, rnd.id, district_id, only_missing=True)
     if not missing:
@@ -407,3 +410,49 @@ def register(app: HuibaoApp) -> None:
     menu.add_command(app, "export", export_command, N_("A round as Excel"), viewers, order=31)
     menu.add_callback(app, f"{STATUS}:", status_button, viewers, example=f"{STATUS}:r:1")
     menu.add_callback(app, f"{EXPORT}:", export_button, viewers, example=f"{EXPORT}:1")
+    menu.add_section(menu.Section("status.rounds", viewers, render_rounds, order=20))
+
+
+# --- /menu section -----------------------------------------------------------------------
+
+HOME_ROUNDS = 5
+
+
+async def render_rounds(
+    session: AsyncSession, who: Who, services: Services
+) -> menu.Block | None:
+    """The home screen's open rounds, each with its reporting rate (and a button to its
+    /status screen); for a district officer, their district's."""
+    _ = who._
+    viewer = viewer_of(who)
+    if viewer is None:
+        return None
+    overview = await rounds_overview(session, viewer.district_id, limit=HOME_ROUNDS)
+    shown = [
+        o
+        for o in overview
+        if rs.accepting(o.round, utcnow())
+        and (viewer.district_id is None or o.counts.expected)
+    ]
+    staff_buttons = [[(_("📋 Collection rounds"), "rd:l")]] if who.role.is_staff else []
+    if not shown:
+        return menu.Block([_("<b>Rounds</b>: none open.")], staff_buttons)
+    tz = services.settings.bureau.tz
+    lines = [_("<b>Open rounds</b> (reporting rate):")]
+    buttons: list[list[tuple[str, str]]] = []
+    for o in shown:
+        title = await _round_title(session, o.round, who.language)
+        c = o.counts
+        deadline = o.round.deadline.astimezone(tz).strftime("%m-%d %H:%M")
+        lines.append(
+            _("🟢 {title}: {rate} ({submitted} of {expected}), deadline {deadline}").format(
+                title=escape(title),
+                rate=format_percent(c.reporting_rate),
+                submitted=c.submitted,
+                expected=c.expected,
+                deadline=deadline,
+            )
+        )
+        label = f"🟢 {report_view.short_label(title, 44)} · {format_percent(c.reporting_rate)}"
+        buttons.append([(label, f"{STATUS}:r:{o.round.id}")])
+    return menu.Block(lines, buttons + staff_buttons)

@@ -25,7 +25,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from models.base import utcnow
 from models.people import District, Person, Role, School
-from models.rounds import WORKING, Answer, Round, RoundSchool, RoundStatus, Submission
+from models.round_service import recent_rounds
+from models.rounds import WORKING, Answer, Round, RoundSchool, Submission
 
 # Working answers (revision 0) of each submission: "in progress" asks whether any exist.
 # Partial, so it holds the drafts only, not every submitted revision (migration 0006).
@@ -264,31 +265,10 @@ async def rounds_overview(
     limit: int = 10,
 ) -> list[RoundOverview]:
     """The most recent rounds, open ones first (soonest deadline first), then closed
-    ones (latest first), each with its counts; one grouped query for all of them."""
+    ones (latest first), each with its counts; one grouped query for all of them. A
+    round past its lock counts as closed (round_service.recent_rounds)."""
     now = now or utcnow()
-    open_rounds = (
-        (
-            await session.execute(
-                select(Round)
-                .where(Round.status == RoundStatus.OPEN.value)
-                .order_by(Round.deadline, Round.id)
-                .limit(limit)
-            )
-        )
-        .scalars()
-        .all()
-    )
-    rounds: list[Round] = list(open_rounds)
-    if len(rounds) < limit:
-        closed = (
-            await session.execute(
-                select(Round)
-                .where(Round.status != RoundStatus.OPEN.value)
-                .order_by(Round.deadline.desc(), Round.id.desc())
-                .limit(limit - len(rounds))
-            )
-        ).scalars()
-        rounds.extend(closed)
+    rounds = await recent_rounds(session, now, limit)
     if not rounds:
         return []
     await analytic(session)

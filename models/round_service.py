@@ -18,12 +18,20 @@ Rounds
                districts=None, stages=None, school_codes=None, created_by=None, now)
         -> Round. Stores the form version and fixes the expected schools: the active
         schools matching every filter given (districts by id or name, stage codes,
-        school codes). One round per form code and period: a second is refused.
+        school codes). The period is stored as canonical_period gives it (a term as
+        2026-autumn, as schedules label it). One round per form code and period: a
+        second is refused (DuplicateRound, naming the first).
+    existing_round(session, form_code, period) -> Round | None
     close_round(session, round, *, by=None, now) -> None      (ends entry for all)
     extend_round(session, round, deadline, *, lock_at=None, by=None, now) -> None
         A new deadline (reopens a closed round); lock_at is replaced by the argument.
     lock_time(round) -> datetime
-        When entry closes: round.lock_at if set, else deadline + grace.
+        When entry closes: round.lock_at if set, else deadline + grace; for a round
+        staff closed before that, when they closed it.
+    accepting(round, now) -> bool; entry_state(round, now) -> EntryState
+        Open for entry (not closed by staff, lock not reached): what "open" (🟢) means
+        in every list. Past its lock a round is "entry closed" by itself.
+    recent_rounds(session, now, limit) -> list[Round]     (open ones first)
     is_locked(round, round_school, now) -> bool
         True once the round is closed or past its lock time, unless staff unlocked
         the school and the unlock is still valid.
@@ -34,6 +42,7 @@ Rounds
 
 A school's reports
     reports_for_school(session, school_id, now, *, include_closed=False) -> list[Report]
+        Open rounds, rounds locked less than LOCKED_LISTED (7 days) ago, unlocked ones.
     pending_for_person(session, person, now) -> list[Report]
         The reports a principal or deputy still has to submit and may still enter.
     get_or_create_submission(session, round, school_id, *, now) -> Submission
@@ -75,10 +84,10 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, delete, func, or_, select, update
+from sqlalchemy import Table, and_, bindparam, delete, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Engine
@@ -115,14 +124,26 @@ from models.rounds import (
     Submission,
     SubmissionStatus,
 )
+from models.schedules import canonical_period
 
 DEFAULT_UNLOCK_HOURS = 72
 MAX_PERIOD_LENGTH = 40
+# How long after its lock a round stays in the schools' /report lists (🔒), while staff
+# might still unlock a school; a round staff closed leaves them at once.
+LOCKED_LISTED = timedelta(days=7)
 
 
 class RoundError(Exception):
     """A round cannot be opened or changed as asked; the message says why (English,
     for the CLI and logs; handlers word the common cases themselves)."""
+
+
+class DuplicateRound(RoundError):
+    """A round for this form and period exists already (`round_id`)."""
+
+    def __init__(self, message: str, round_id: int) -> None:
+        super().__init__(message)
+        self.round_id = round_id
 
 
 class ReportStatus(enum.StrEnum):
@@ -313,6 +334,23 @@ async def _district_ids(session: AsyncSession, districts: Collection[int | str])
     return ids
 
 
+async def existing_round(session: AsyncSession, form_code: str, period: str) -> Round | None:
+    """The round that already collects this form for this period, if any. Periods are
+    compared by their stored label (canonical_period), so "2026 秋季学期" typed in chat
+    finds the schedule's "2026-autumn"; rounds stored under an older spelling of the
+    same term are found too."""
+    wanted = canonical_period(period)
+    rounds = (
+        await session.execute(
+            select(Round).where(Round.form_code == form_code).order_by(Round.id)
+        )
+    ).scalars()
+    for round_ in rounds:
+        if canonical_period(round_.period) == wanted:
+            return round_
+    return None
+
+
 async def open_round(
     session: AsyncSession,
     *,
@@ -328,7 +366,7 @@ async def open_round(
     now: datetime,
     source: str | None = None,
 ) -> Round:
-    period = period.strip()
+    period = canonical_period(period)
     if not period:
         raise RoundError("the period is empty")
     if len(period) > MAX_PERIOD_LENGTH:
@@ -342,15 +380,12 @@ async def open_round(
         _aware(lock_at, "the lock time")
         if lock_at < deadline + timedelta(minutes=grace_minutes):
             raise RoundError("the lock time is before the deadline and its grace")
-    duplicate = (
-        await session.execute(
-            select(Round.id).where(Round.form_code == form.code, Round.period == period)
-        )
-    ).first()
+    duplicate = await existing_round(session, form.code, period)
     if duplicate is not None:
-        raise RoundError(
-            f"round {duplicate[0]} already collects {form.code} for {period}; "
-            f"extend or reopen it instead"
+        raise DuplicateRound(
+            f"round {duplicate.id} already collects {form.code} for {duplicate.period}; "
+            f"extend or reopen it instead",
+            duplicate.id,
         )
     unknown = [s for s in stages or () if s not in {m.value for m in Stage}]
     if unknown:
@@ -407,7 +442,8 @@ async def open_round(
         period=period,
         deadline=deadline.isoformat(),
         schools=len(school_ids),
-        **audience,
+        # The audience's own "schools" (the codes given) must not clash with the count.
+        **{("school_codes" if key == "schools" else key): value for key, value in audience.items()},
     )
     await session.flush()
     return round_
@@ -463,7 +499,31 @@ def grace_end(round_: RoundTimes) -> datetime:
 
 
 def lock_time(round_: RoundTimes) -> datetime:
-    return round_.lock_at if round_.lock_at is not None else grace_end(round_)
+    """When entry closes: the lock time (or the end of the grace); for a round staff
+    closed before that, when they closed it."""
+    planned = round_.lock_at if round_.lock_at is not None else grace_end(round_)
+    closed_at: datetime | None = getattr(round_, "closed_at", None)
+    if round_.status == RoundStatus.CLOSED.value and closed_at is not None:
+        return min(planned, closed_at)
+    return planned
+
+
+def accepting(round_: RoundTimes, now: datetime) -> bool:
+    """Entry is open for every expected school: not closed by staff, lock not reached.
+    This is what "open" means wherever a round is listed (🟢)."""
+    return round_.status == RoundStatus.OPEN.value and now < lock_time(round_)
+
+
+class EntryState(enum.StrEnum):
+    OPEN = "open"  # accepting submissions
+    ENTRY_CLOSED = "entry_closed"  # the lock time passed (staff may still unlock a school)
+    CLOSED = "closed"  # closed by staff
+
+
+def entry_state(round_: RoundTimes, now: datetime) -> EntryState:
+    if round_.status == RoundStatus.CLOSED.value:
+        return EntryState.CLOSED
+    return EntryState.OPEN if now < lock_time(round_) else EntryState.ENTRY_CLOSED
 
 
 def is_unlocked(round_school: Unlock | None, now: datetime) -> bool:
@@ -477,6 +537,46 @@ def is_unlocked(round_school: Unlock | None, now: datetime) -> bool:
 def is_locked(round_: RoundTimes, round_school: Unlock | None, now: datetime) -> bool:
     closed = round_.status == RoundStatus.CLOSED.value or now >= lock_time(round_)
     return closed and not is_unlocked(round_school, now)
+
+
+async def recent_rounds(session: AsyncSession, now: datetime, limit: int) -> list[Round]:
+    """Up to `limit` rounds for a list: those open for entry first (soonest deadline
+    first), then the others (latest deadline first). Past its lock a round counts as
+    closed, whether or not staff closed it."""
+    # A round without lock_at closes when its grace ends; the longest grace of such rounds
+    # bounds how long ago a deadline can be for a round still open, so the database can
+    # narrow the candidates and Python decides exactly (the grace is per round).
+    longest = (
+        await session.execute(
+            select(func.max(Round.grace_minutes)).where(
+                Round.status == RoundStatus.OPEN.value, Round.lock_at.is_(None)
+            )
+        )
+    ).scalar_one_or_none() or 0
+    maybe_open = and_(
+        Round.status == RoundStatus.OPEN.value,
+        # Written so that no part is NULL, so that its negation is exact too.
+        or_(
+            and_(Round.lock_at.is_not(None), Round.lock_at > now),
+            and_(Round.lock_at.is_(None), Round.deadline > now - timedelta(minutes=longest)),
+        ),
+    )
+    query = select(Round).where(maybe_open).order_by(Round.deadline, Round.id)
+    candidates = list((await session.execute(query)).scalars())
+    opened = [r for r in candidates if accepting(r, now)][:limit]
+    ended = [r for r in candidates if not accepting(r, now)]
+    if len(opened) < limit:
+        ended += (
+            await session.execute(
+                select(Round)
+                .where(~maybe_open)
+                .order_by(Round.deadline.desc(), Round.id.desc())
+                .limit(limit - len(opened))
+            )
+        ).scalars()
+        ended.sort(key=lambda r: (r.deadline, r.id), reverse=True)
+        return opened + ended[: limit - len(opened)]
+    return opened
 
 
 async def get_round_school(
@@ -496,7 +596,9 @@ async def unlock_school(
 ) -> RoundSchool:
     rs = await get_round_school(session, round_.id, school_id)
     if rs is None:
-        raise RoundError(f"school {school_id} is not expected in round {round_.id}")
+        school = await session.get(School, school_id)
+        name = f"{school.code} {school.name}" if school is not None else f"#{school_id}"
+        raise RoundError(f"school {name} is not expected in round {round_.id}")
     rs.unlocked_until = now + timedelta(hours=hours)
     record(
         session,
@@ -528,8 +630,10 @@ async def expected_school_ids(session: AsyncSession, round_id: int) -> list[int]
 async def reports_for_school(
     session: AsyncSession, school_id: int, now: datetime, *, include_closed: bool = False
 ) -> list[Report]:
-    """The rounds expecting the school, open ones first by deadline (closed ones too
-    if asked, or where staff unlocked the school)."""
+    """The rounds expecting the school, by deadline: those open for entry, those whose
+    lock passed less than LOCKED_LISTED ago (🔒: staff may still unlock the school), and
+    those where staff unlocked it. Rounds staff closed, and rounds locked longer ago,
+    are left out unless include_closed."""
     query = (
         select(Round, RoundSchool, Submission)
         .join(RoundSchool, RoundSchool.round_id == Round.id)
@@ -546,6 +650,12 @@ async def reports_for_school(
         )
     out = []
     for round_, rs, submission in (await session.execute(query)).all():
+        if (
+            not include_closed
+            and not is_unlocked(rs, now)
+            and now >= lock_time(round_) + LOCKED_LISTED
+        ):
+            continue
         out.append(Report(round_, rs, submission, is_locked(round_, rs, now)))
     return out
 
@@ -625,15 +735,22 @@ def raw_value(row: Sequence[Any]) -> Any:
     return None
 
 
-def answers_query(submission_id: int, revision: int) -> Any:
+def _answers_select() -> Any:
+    a = Answer.__table__.c  # Core columns: plain rows, no ORM bookkeeping on a hot path
     return select(
-        Answer.field,
-        Answer.item,
-        Answer.value_int,
-        Answer.value_dec,
-        Answer.value_text,
-        Answer.value_date,
-    ).where(Answer.submission_id == submission_id, Answer.revision == revision)
+        a.field, a.item, a.value_int, a.value_dec, a.value_text, a.value_date
+    ).where(a.submission_id == bindparam("sid"), a.revision == bindparam("rev"))
+
+
+_ANSWERS = _answers_select()
+
+
+async def answer_rows(
+    session: AsyncSession, submission_id: int, revision: int
+) -> Sequence[Any]:
+    """(field, item, value_int, value_dec, value_text, value_date) of one revision."""
+    found = await session.execute(_ANSWERS, {"sid": submission_id, "rev": revision})
+    return found.all()
 
 
 def answers_from_rows(form: FormDef, rows: Iterable[Sequence[Any]]) -> Answers:
@@ -643,7 +760,7 @@ def answers_from_rows(form: FormDef, rows: Iterable[Sequence[Any]]) -> Answers:
 async def load_answers(
     session: AsyncSession, submission_id: int, revision: int, form: FormDef
 ) -> Answers:
-    rows = (await session.execute(answers_query(submission_id, revision))).all()
+    rows = await answer_rows(session, submission_id, revision)
     return answers_from_rows(form, rows)
 
 
@@ -686,16 +803,28 @@ async def save_answers(
             )
         )
     if rows:
-        insert = _insert_for(session)
-        stmt = insert(Answer).values(rows)
-        stmt = stmt.on_conflict_do_update(
+        # One prepared statement with the rows as parameters: SQLAlchemy compiles it once
+        # per process (a multi-row VALUES clause would be compiled on every answer).
+        connection = await session.connection()
+        await connection.execute(_answer_upsert(connection.dialect.name), rows)
+
+
+_UPSERTS: dict[str, Any] = {}
+
+
+def _answer_upsert(dialect: str) -> Any:
+    stmt = _UPSERTS.get(dialect)
+    if stmt is None:
+        insert = pg_insert if dialect == "postgresql" else sqlite_insert
+        base = insert(cast(Table, Answer.__table__))
+        stmt = _UPSERTS[dialect] = base.on_conflict_do_update(
             index_elements=["submission_id", "revision", "field", "item"],
             set_={
-                name: getattr(stmt.excluded, name)
+                name: getattr(base.excluded, name)
                 for name in (*_VALUE_COLUMNS, "answered_at", "answered_by")
             },
         )
-        await session.execute(stmt)
+    return stmt
 
 
 async def save_answer(
@@ -754,7 +883,7 @@ async def previous_answers(
     ).first()
     if found is None:
         return {}
-    rows = (await session.execute(answers_query(found[0], found[1]))).all()
+    rows = await answer_rows(session, found[0], found[1])
     out: Answers = {}
     for code, item, *values in rows:
         if item != 0 or not form.has_field(code):
@@ -953,9 +1082,24 @@ async def touch_submission(
     session: AsyncSession, submission_id: int, *, now: datetime, **values: Any
 ) -> None:
     """Update a submission's conversation columns with one statement."""
-    await session.execute(
-        update(Submission).where(Submission.id == submission_id).values(updated_at=now, **values)
-    )
+    params = {"sid": submission_id, "updated_at": now, **values}
+    await session.execute(_touch(frozenset(values)), params)
+
+
+_TOUCH: dict[frozenset[str], Any] = {}
+
+
+def _touch(columns: frozenset[str]) -> Any:
+    # Core, not ORM: no session objects to synchronize; built once per set of columns.
+    stmt = _TOUCH.get(columns)
+    if stmt is None:
+        table = cast(Table, Submission.__table__)
+        stmt = _TOUCH[columns] = (
+            update(table)
+            .where(table.c.id == bindparam("sid"))
+            .values({name: bindparam(name) for name in (*sorted(columns), "updated_at")})
+        )
+    return stmt
 
 
 # --- input -------------------------------------------------------------------------------

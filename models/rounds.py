@@ -63,7 +63,8 @@ class Round(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     form_code: Mapped[str] = mapped_column(String(60), index=True)
     form_version: Mapped[int] = mapped_column(Integer)
-    # The period's label as people say it: 2026-W48, 2026-11, 2026 autumn term, 2026.
+    # The period's label: 2026-W48, 2026-11, 2026-autumn (a term, as schedules label it and
+    # models.schedules.canonical_period stores one typed by staff), 2026, or free text.
     period: Mapped[str] = mapped_column(String(40))
     opened_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     deadline: Mapped[datetime] = mapped_column(UTCDateTime())

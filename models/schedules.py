@@ -174,6 +174,34 @@ def period_label(period: str, language: str) -> str:
     return f"{match.group(1)}年{zh}" if language.startswith("zh") else f"{match.group(1)} {en}"
 
 
+_TERM_WORDS = re.compile(
+    r"^(?P<year>\d{4})\s*(?:年\s*)?(?:-\s*)?"
+    r"(?:(?P<autumn>秋季学期|秋季|秋|autumn\s+term|autumn|fall\s+term|fall)"
+    r"|(?P<spring>春季学期|春季|春|spring\s+term|spring))$",
+    re.IGNORECASE,
+)
+_SCHOOL_YEAR_HALF = re.compile(
+    r"^(?P<first>\d{4})\s*[-－—~至到]\s*(?P<second>\d{4})\s*学年\s*(?P<half>上|下)\s*学期$"
+)
+_FULL_WIDTH_DIGITS = {0xFF10 + i: str(i) for i in range(10)} | {0x3000: " "}
+
+
+def canonical_period(text: str) -> str:
+    """The period's stored label: a term written as people write it (2026 秋季学期,
+    2026年秋季学期, 2026 autumn term, 2026-2027学年上学期) becomes the code schedules use
+    (2026-autumn); anything else is kept as typed, trimmed. Shown with period_label."""
+    label = " ".join(text.translate(_FULL_WIDTH_DIGITS).split())
+    match = _TERM_WORDS.match(label)
+    if match is not None:
+        return f"{match['year']}-{'autumn' if match['autumn'] else 'spring'}"
+    half = _SCHOOL_YEAR_HALF.match(label)
+    if half is not None and int(half["second"]) == int(half["first"]) + 1:
+        if half["half"] == "上":
+            return f"{half['first']}-autumn"
+        return f"{half['second']}-spring"
+    return label
+
+
 # --- validating parameters -------------------------------------------------------------
 
 

@@ -1,9 +1,11 @@
-"""A python-telegram-bot request class over aiohttp, for the delivery worker.
+"""A python-telegram-bot request class over aiohttp, for the bot and the delivery worker.
 
 PTB's default HTTPXRequest costs about 1.7 ms of CPU per sendMessage on the project's
 machines, this one about 0.7 ms (bench/notices_broadcast.py): at paid-broadcast rates (up
-to 1000 messages per second) the difference decides whether one process keeps up. Only
-the outbox worker uses it; handlers keep PTB's default. The worker's bot shares the
+to 1000 messages per second) the difference decides whether one process keeps up. The
+application's own bot (handlers' replies, getUpdates) uses it too, where httpx's
+connection pool also costs more than the answer step itself with a few hundred
+principals answering at once (bench/report_step.py). The worker's bot shares the
 application's rate limiter, so both together stay within delivery.messages_per_second.
 """
 

@@ -19,11 +19,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from models.outbox import Button, OutboxFile, Outgoing, OutMessage, enqueue
 from models.people import School
-from models.round_service import RoundError, open_round
+from models.round_service import DuplicateRound, RoundError, open_round
 from models.rounds import RoundSchool
 
 __all__ = [
     "Button",
+    "DuplicateRound",
     "OutMessage",
     "Outgoing",
     "RoundError",

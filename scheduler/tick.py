@@ -228,6 +228,11 @@ class Ticker:
                 try:
                     async with session.begin_nested():
                         round_ = await self._open(session, schedule, form, occurrence, now)
+                except ports.DuplicateRound as error:
+                    # Opened by hand under another spelling of the period (2026 秋季学期).
+                    claimed.outcome = OccurrenceOutcome.EXISTS.value
+                    claimed.round_id = error.round_id
+                    continue
                 except ports.RoundError as error:
                     claimed.outcome = OccurrenceOutcome.FAILED.value
                     claimed.detail = str(error)

@@ -148,6 +148,9 @@ class RuleDef:
     """Input fields the rule concerns (given in the TOML or derived from expr)."""
     group: str | None = None
     """For per-item rules: the group whose every item is checked."""
+    uses: tuple[str, ...] = ()
+    """Input fields the expression reads (directly or through computed fields): the rule
+    waits until the required ones among them that are asked have been answered."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -355,11 +355,23 @@ def validate(
     form: FormDef, answers: Mapping[AnswerKey, Value], context: Mapping[str, Value | None]
 ) -> list[RuleResult]:
     """The rules that fail on the visible answers (hidden answers count as missing).
-    A rule that cannot be decided because an answer is missing passes."""
-    env = _resolve(form, answers, context, with_steps=False).env
+    A rule that cannot be decided because an answer is missing passes, and a rule is
+    not checked at all while a required question it reads is still to be answered (so
+    `sum(a, b, c) == total` speaks once all four are given, not after the first)."""
+    state = _resolve(form, answers, context)
+    env = state.env
     _compute(form, env)
+    # The required questions asked but not answered yet: rules reading them wait.
+    pending = {
+        key
+        for key, kind, f, _g, _i in state.steps
+        if kind == "field" and f is not None and f.required and answers.get(key) is None
+    }
+    pending_codes = {code for code, _item in pending}
     results: list[RuleResult] = []
     for rule in form.rules:
+        if any(code in pending_codes for code in rule.uses):
+            continue
         if rule.expr.evaluate(env) is False:
             results.append(
                 RuleResult(
@@ -373,9 +385,15 @@ def validate(
     for g in form.groups:
         if not g.rules:
             continue
+        own = {f.code for f in g.fields}
         for i, item in enumerate(env.groups.get(g.code, ())):
             env.item = item
             for rule in g.rules:
+                if any(
+                    (code, i) in pending if code in own else code in pending_codes
+                    for code in rule.uses
+                ):
+                    continue
                 if rule.expr.evaluate(env) is False:
                     results.append(
                         RuleResult(

@@ -742,7 +742,7 @@ def _rule(
         fields = inputs_of(e)
     if e is None or message is None or code is None or severity not in SEVERITIES:
         return None
-    return RuleDef(code, e, cast(Severity, severity), message, fields, group)
+    return RuleDef(code, e, cast(Severity, severity), message, fields, group, inputs_of(e))
 
 
 def _input_names(scope: ex.Scope) -> set[str]:

@@ -330,3 +330,31 @@ def test_load_value_from_typed_sql_columns(form: FormDef) -> None:
         load_value(pick, "not json")
     with pytest.raises(FormError):
         load_value(form.field("teachers"), True)
+
+
+def test_a_rule_waits_until_the_required_questions_it_reads_are_answered(
+    form: FormDef,
+) -> None:
+    """Not "❌" after the first of several figures: a rule is checked once every required
+    question it reads (here through sum() and a computed field) has an answer."""
+    answers: Answers = {
+        ("teachers", 0): 10,
+        ("hires", 0): 0,
+        ("courses", ITEM_COUNT): 2,
+        ("planned", 0): 5,
+        ("done", 0): 12,
+    }
+    # Item 1 is still to be answered: only item 0's own rule speaks; the bureau-wide
+    # sum(courses.done) <= teachers waits, though sum() would count item 1 as 0.
+    assert [(r.rule, r.item) for r in validate(form, answers, {})] == [("done_le_planned", 0)]
+    answers |= {("planned", 1): 1}
+    assert [(r.rule, r.item) for r in validate(form, answers, {})] == [("done_le_planned", 0)]
+    answers |= {("done", 1): 0}
+    assert [(r.rule, r.item) for r in validate(form, answers, {})] == [
+        ("courses_within_teachers", None),
+        ("done_le_planned", 0),
+    ]
+    # An optional question left open, or a hidden one, holds nothing back.
+    assert ("note", 0) not in answers and ("why_not", 1) not in answers
+    answers |= {("done", 0): 5}
+    assert validate(form, answers, {}) == []

@@ -283,3 +283,39 @@ def test_staffing_summary_across_schools(staffing: FormDef) -> None:
     assert rate.by == {"junior": Decimal("95.2"), "primary": Decimal("95.2")}
     assert rate.schools == 3
     assert totals["new_hires_total"].schools == 3
+
+
+def test_key_teacher_results_are_checked_once_all_four_are_given() -> None:
+    """The ❌ of results_add_up (a sum()) comes after the last result, not the first."""
+    form = load_form(FORMS / "key_teacher_assessment.toml")
+    answers: Answers = {("assessed", 0): 10}
+    for code, value in (("result_excellent", 3), ("result_competent", 5), ("result_basic", 1)):
+        answers[(code, 0)] = value
+        assert validate(form, answers, {}) == [], code
+    answers[("result_incompetent", 0)] = 0
+    [wrong] = validate(form, answers, {})
+    assert wrong.rule == "results_add_up" and "（10人）" in wrong.message["zh"]
+    answers[("result_incompetent", 0)] = 1
+    assert validate(form, answers, {}) == []
+    # Nobody assessed: the results are not asked, and the rule holds (0 == 0).
+    assert validate(form, {("assessed", 0): 0, ("off_front_line", 0): 0}, {}) == []
+
+
+def test_staffing_version_2_warns_of_more_teachers_than_staff_on_payroll(
+    staffing: FormDef,
+) -> None:
+    registry = load_forms(FORMS)
+    assert registry.versions("staffing") == [1, 2]
+    v2 = registry.get("staffing")
+    assert v2.version == 2 and staffing.version == 1
+    # Same questions, same codes: only a rule was added.
+    assert [f.code for f in v2.fields] == [f.code for f in staffing.fields]
+    assert {r.code for r in v2.rules} - {r.code for r in staffing.rules} == {
+        "teachers_within_payroll"
+    }
+    answers = primary_school() | {("on_payroll", 0): 40}  # 42 full-time teachers
+    [warning] = validate(v2, answers, {"stage": "primary"})
+    assert (warning.rule, warning.severity) == ("teachers_within_payroll", "warning")
+    assert warning.message["zh"].startswith("专任教师数（42人）超过在编教职工数（40人）")
+    assert validate(staffing, answers, {"stage": "primary"}) == []  # version 1 unchanged
+    assert validate(v2, primary_school(), {"stage": "primary"}) == []

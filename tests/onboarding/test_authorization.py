@@ -64,13 +64,19 @@ async def test_refused_by_command_and_by_forged_button(
         user = running.tg.user(USER, "测试用户")
         commands = [c for c in menu.COMMANDS.values() if role not in c.roles]
         callbacks = [c for c in menu.CALLBACKS.values() if role not in c.roles]
+        refused = {c.name for c in commands}
         if role is not Role.STAFF:
             # The staff surface must exist and be covered; a registry emptied by mistake
             # would otherwise make this test pass vacuously.
-            assert {"schools", "people", "invite"} <= {c.name for c in commands}
+            assert {"schools", "people", "invite", "round"} <= refused
+            assert "rd:" in {c.prefix for c in callbacks}
             assert len(callbacks) >= 10
         else:
             assert callbacks, "admin-only buttons are refused to staff"
+        if not role.is_school_contact:
+            assert "report" in refused
+        # /cancel is for whoever has conversations: school contacts and staff.
+        assert ("cancel" in refused) == (role in (Role.NONE, Role.DISTRICT_OFFICER))
 
         for spec in commands:
             for text in (f"/{spec.name}", f"/{spec.name} {OTHER}", f"/{spec.name} 隔壁"):
@@ -126,3 +132,73 @@ async def test_stale_and_malformed_buttons_are_refused_to_staff_too(
         shown = " ".join(m.plain or "" for m in running.tg.messages_to(USER))
         assert APOLOGY not in shown
         assert running.tg.unanswered_callbacks() == []
+
+
+# (commands the role's menu and /help must list, commands they must not)
+MENUS: dict[str, tuple[set[str], set[str]]] = {
+    "principal": ({"report", "cancel", "notices"}, {"round", "schools", "status"}),
+    "deputy": ({"report", "cancel", "notices"}, {"round", "schools", "status"}),
+    "district_officer": ({"status", "export"}, {"report", "round", "cancel"}),
+    "staff": ({"round", "cancel", "status", "notice", "schools"}, {"report"}),
+}
+
+
+@pytest.mark.parametrize("who", list(MENUS))
+async def test_each_role_finds_its_commands_in_the_menu_and_in_help(
+    who: str, bot: Any, county: dict[str, School], sessionmaker: Sessions
+) -> None:
+    role, binding = BINDINGS[who]
+    wanted, unwanted = MENUS[who]
+    await make_person(sessionmaker, USER, role, name="测试用户", **binding)
+    async with bot() as running:
+        user = running.tg.user(USER, "测试用户")
+        await user.send("/menu")
+        await user.wait_for("主页")
+        await user.send("/help")
+        shown = (await user.wait_for("您可以做的事")).plain or ""
+        # /menu set the chat's command menu before /help was handled (one chat, in order).
+        listed = dict(running.tg.commands_for("chat", chat_id=USER) or [])
+    assert wanted <= set(listed) and not unwanted & set(listed), listed
+    for name in wanted:
+        assert f"/{name}：" in shown, name  # one colon style: the Chinese one
+    for name in unwanted:
+        assert f"/{name}" not in shown, name
+    assert ": " not in shown
+    if "report" in wanted:
+        assert listed["report"] == "本校报表" and "/report：本校报表" in shown
+    if "round" in wanted:
+        assert listed["round"] == "填报轮次：发起、延期、解锁、结束"
+        assert "/round：填报轮次" in shown
+    if "cancel" in wanted:
+        assert "/cancel：暂停填报" in shown
+
+
+async def test_help_in_english_lists_report_with_an_english_colon(
+    bot: Any, county: dict[str, School], sessionmaker: Sessions
+) -> None:
+    await make_person(sessionmaker, USER, Role.PRINCIPAL, name="Test", school=OWN)
+    async with bot() as running:
+        user = running.tg.user(USER, "Test", language_code="en")
+        await user.send("/help")
+        shown = (await user.wait_for("What you can do")).plain or ""
+    assert "/report: Your school's reports" in shown
+    assert "/cancel: Pause a report or leave a set-up" in shown
+    assert "：" not in shown
+
+
+async def test_identity_line_of_staff_names_the_bureau_once(
+    bot: Any, county: dict[str, School], sessionmaker: Sessions
+) -> None:
+    await make_person(sessionmaker, USER, Role.STAFF, name="工作人员")
+    await make_person(sessionmaker, USER + 1, Role.ADMIN, name="管理员")
+    async with bot() as running:
+        bureau = running.settings.bureau.name
+        staff = running.tg.user(USER, "工作人员")
+        await staff.send("/menu")
+        staff_home = (await staff.wait_for("主页")).plain or ""
+        admin = running.tg.user(USER + 1, "管理员")
+        await admin.send("/menu")
+        admin_home = (await admin.wait_for("主页")).plain or ""
+    assert f"您是{bureau}的工作人员。" in staff_home
+    assert "的教育局工作人员" not in staff_home
+    assert f"您是{bureau}的管理员。" in admin_home

@@ -81,3 +81,37 @@ def test_a_principal_sees_only_their_school_and_bad_identities_are_refused(
     assert bad.returncode == 2 and "no school with code 'NOPE'" in bad.stderr
     bad = huibao(db_url, tmp_path, "console", "--as", "mayor")
     assert bad.returncode == 2 and "--as 'mayor'" in bad.stderr
+
+
+def test_a_report_goes_on_in_a_later_console_run_started_anywhere(
+    db_url: str, tmp_path: Path, demo: list[str]
+) -> None:
+    """The README's "Fill in a report", from a folder without forms/: the bundled forms
+    are found, and a second console run takes its answers as new ones (its message ids
+    are above the first run's, as Telegram's are)."""
+    assert not (tmp_path / "forms").exists()
+    checked = huibao(db_url, tmp_path, "forms", "check")
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert "staffing v2" in checked.stdout and "all good" in checked.stdout
+    opened = huibao(
+        db_url, tmp_path, "rounds", "open", "--form", "staffing", "--period", "2026",
+        "--deadline", "12-31 17:00", "--no-announce",
+    )
+    assert opened.returncode == 0, opened.stdout + opened.stderr
+    assert "round 1 opened: staffing v2" in opened.stdout
+
+    first = huibao(
+        db_url, tmp_path, "console", "--as", "principal:3611230016", stdin="/report\n1\n62\n"
+    )
+    assert first.returncode == 0, first.stderr
+    assert "📋 编制与师资配备 · 2026 · 2/14" in first.stdout
+
+    second = huibao(
+        db_url, tmp_path, "console", "--as", "principal:3611230016", stdin="/report\n1\n57\n"
+    )
+    assert second.returncode == 0, second.stderr
+    out = second.stdout
+    assert "欢迎回来" in out
+    # 57 answered question 2: the bot moves on instead of asking it again.
+    assert "📋 编制与师资配备 · 2026 · 3/14" in out and "专任教师数" in out
+    assert out.count("在编教职工数（人）") == 1

@@ -123,13 +123,13 @@ async def test_forged_and_foreign_buttons_are_refused(county: County) -> None:
     await outsider.wait_for("目前没有需要贵校填写的报表")
     await outsider.press_data(await outsider.wait_for("报表"), f"rp:o:{round_.id}")
     assert "不属于您的学校" in ((await outsider.wait_for_answer()).text or "")
-    # Staff are not school contacts.
+    # Staff are not school contacts (the menu's guard refuses, as for every command).
     staff = county.user("staff")
     await staff.send("/report")
-    await staff.wait_for("由各校校长或副校长")
+    await staff.wait_for("仅供校长和副校长")
     # And principals cannot manage rounds.
     await own.send("/round")
-    await own.wait_for("只有教育局工作人员")
+    await own.wait_for("仅供教育局工作人员")
     assert await working(county) == {("authorized_posts", 0): 60}
 
 
@@ -193,7 +193,7 @@ async def test_round_set_up_by_typing_and_unlock_by_school_code(county: County) 
     confirm = await staff.wait_for("确认发起本轮填报")
     assert f"{when} 23:59" in (confirm.plain or "") and "高中（1 所）" in (confirm.plain or "")
     await staff.press(confirm, "发起填报")
-    await staff.wait_for("已通知 1 人")
+    await staff.wait_for("已送达：1 / 1")
     senior = county.user("principal:S004")
     await senior.wait_for("教师培训完成情况", after=0)
     # Unlock by typing a school code.
@@ -207,3 +207,25 @@ async def test_round_set_up_by_typing_and_unlock_by_school_code(county: County) 
     await staff.wait_for("没有这个代码")
     await staff.send("S004")
     await staff.wait_for("河西高级中学可在")
+
+
+async def test_a_sum_rule_speaks_after_the_last_of_its_figures(county: County) -> None:
+    """名师、骨干教师年度考核: the four results must add up to the teachers assessed; the
+    ❌ comes once all four are given, not after each of the first three."""
+    round_ = await county.open_round("key_teacher_assessment", period="2026")
+    user = county.user("principal:S001")
+    await start(county, user, round_.id, "参加年度考核的名师、骨干教师人数")
+    replies = []
+    for answer, next_question in (
+        ("10", "考核结果：优秀"),
+        ("3", "考核结果：合格"),
+        ("5", "考核结果：基本合格"),
+        ("1", "考核结果：不合格"),
+    ):
+        await user.send(answer)
+        replies.append(await user.wait_for(next_question))  # a reply to this answer
+    assert not any("❌" in (r.plain or "") for r in replies)
+    await user.send("0")
+    wrong = await user.wait_for("❌")
+    assert "四项之和应等于参加考核人数（10人）" in (wrong.plain or "")
+    assert "脱离教学一线" in (wrong.plain or "")  # and the next question follows

@@ -39,7 +39,7 @@ async def test_a_form_that_exists_only_as_a_file(county: County) -> None:
     confirm = await staff.wait_for("确认发起本轮填报")
     assert "2026-12-20 17:00" in (confirm.plain or "")
     await staff.press(confirm, "发起填报")
-    await staff.wait_for("已通知")
+    await staff.wait_for("已送达")
 
     # The school's deputy reads English.
     deputy = county.user("deputy:S001")

@@ -332,3 +332,35 @@ async def test_decimal_and_date_answers_round_trip(
         await rs.save_answer(session, sub.id, form, key, Decimal("12.5"), by=None, now=NOW)
         loaded = await rs.load_answers(session, sub.id, WORKING, form)
         assert loaded[key] == Decimal("12.5")
+
+
+async def test_a_round_of_staffing_version_1_keeps_it_when_version_2_arrives(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    """forms/ holds staffing v1 (staffing.toml) and v2 (staffing_v2.toml, one more
+    warning). A round already opened on v1 and its submissions keep v1; new rounds ask v2."""
+    v1, v2 = real_forms().get("staffing", 1), real_forms().get("staffing")
+    assert (v1.version, v2.version) == (1, 2)
+    more_teachers = dict(GOOD) | {("on_payroll", 0): 50}  # 52 full-time teachers
+    async with sessionmaker() as session, session.begin():
+        roster = await setup(session)
+        school = roster.schools["S001"]
+        old = await rs.open_round(session, form=v1, period="2025", deadline=DEADLINE, now=NOW)
+        new = await rs.open_round(session, form=v2, period="2026", deadline=DEADLINE, now=NOW)
+        assert (old.form_version, new.form_version) == (1, 2)
+        context = rs.school_context(school)
+        place = await rs.get_round_school(session, old.id, school.id)
+        sub = await rs.get_or_create_submission(session, old, school.id, now=NOW)
+        await rs.save_answers(session, sub.id, v1, more_teachers, by=None, now=NOW)
+        # The old round's form is read back as stored: version 1, without the new rule.
+        stored = await rs.round_form(session, old)
+        assert stored.version == 1
+        assert "teachers_within_payroll" not in {r.code for r in stored.rules}
+        revision = await rs.submit(session, sub, old, place, stored, context, by=None, now=NOW)
+        assert revision.number == 1
+        # The same figures in the new round meet the new warning.
+        later = await rs.round_form(session, new)
+        _missing, _errors, warnings = rs.check_submission(later, more_teachers, context)
+        assert [w.rule for w in warnings] == ["teachers_within_payroll"]
+        versions = (await session.execute(select(FormVersion.version))).scalars().all()
+        assert sorted(versions) == [1, 2]

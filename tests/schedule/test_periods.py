@@ -11,6 +11,7 @@ import pytest
 from models.schedules import (
     Schedule,
     ScheduleError,
+    canonical_period,
     check_params,
     latest_occurrence,
     next_opening,
@@ -105,6 +106,22 @@ def test_labels_per_language() -> None:
     assert term_code(date(2026, 9, 1)) == "2026-autumn"
     assert term_code(date(2027, 1, 10)) == "2026-autumn"
     assert term_code(date(2027, 3, 1)) == "2027-spring"
+
+
+@pytest.mark.parametrize(
+    "typed",
+    ["2026-autumn", "2026 秋季学期", "2026年秋季学期", "２０２６秋季学期", "2026 autumn term",
+     "2026 Autumn Term", "2026-2027学年上学期", "  2026   秋季学期 "],
+)
+def test_a_term_however_written_is_one_period(typed: str) -> None:
+    assert canonical_period(typed) == "2026-autumn"
+
+
+def test_other_periods_are_kept_as_typed() -> None:
+    assert canonical_period("2026-2027学年下学期") == "2027-spring"
+    assert canonical_period("2027 春季学期") == "2027-spring"
+    for label in ("2026", "2026-11", "2026-W48", "2026年度", "2026 第二批"):
+        assert canonical_period(label) == label
 
 
 @pytest.mark.parametrize(

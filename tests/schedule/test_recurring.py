@@ -184,3 +184,35 @@ async def test_two_schedulers_open_one_round(
         assert len((await session.execute(select(Round))).scalars().all()) == 1
     keys = [(q.purpose, q.chat_id) for q in (await outbox.all())]
     assert len(keys) == len(set(keys)) == 4
+
+
+async def test_a_term_opened_by_hand_under_another_spelling_is_left_alone(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    county: County,
+    ticker: Ticker,
+    outbox: Outbox,
+) -> None:
+    # Chat once stored a term as its translated text; the schedule's label is 2026-autumn.
+    async with transaction(sessionmaker) as session:
+        by_hand = await open_round_at(
+            session, "2026-09-01 10:00", "2026-09-30 17:00", period="2026-autumn", code="training"
+        )
+        by_hand.period = "2026 秋季学期"
+    async with transaction(sessionmaker) as session:
+        await add_schedule(
+            session,
+            form_code="training",
+            kind="term",
+            params={
+                "terms": [{"term": "2026-autumn", "opens": "2026-09-07", "deadline": "2026-09-30"}]
+            },
+            open_time=time(8, 0),
+            deadline_days=0,
+            deadline_time=time(17, 0),
+            starts_on=date(2026, 9, 1),
+        )
+    result = await ticker.run(local("2026-09-07 08:00"))
+    assert result.opened == [] and result.failed == []
+    assert [(o.period, o.outcome, o.round_id) for o in await occurrences(sessionmaker)] == [
+        ("2026-autumn", "exists", by_hand.id)
+    ]

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import io
 import time
+from datetime import timedelta
 
 import openpyxl
 import pytest
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from models.base import utcnow
 from models.people import Role, School
 from models.rounds import FormVersion
 from tests.botapi_double import BotApiDouble, FakeUser, SentMessage
@@ -36,7 +38,9 @@ async def _world(session: AsyncSession) -> dict[str, int]:
     await f.person(Role.DEPUTY, "刘副校长", school=a, telegram_id=DEPUTY)
     await f.person(Role.PRINCIPAL, "赵校长", school=c, telegram_id=ZHAO)
     await f.person(Role.PRINCIPAL, "钱校长", school=d, reachable=False)
-    rnd = await f.round(form, [a, b, c, d], deadline=at(30, 10), period="2026")
+    # Still open for entry (past its lock a round is closed: no "Remind these now").
+    deadline = max(at(30, 10), utcnow() + timedelta(days=30))
+    rnd = await f.round(form, [a, b, c, d], deadline=deadline, period="2026")
     await f.submit(rnd, a, form, staffing_answers(), at(15))
     await f.submit(rnd, b, form, staffing_answers(60, 58, (2, 50, 6, 0)), at(16))
     return {"round": rnd.id, "east": east.id, "west": west.id}

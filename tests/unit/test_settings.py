@@ -114,3 +114,25 @@ def test_example_config_documents_every_setting() -> None:
     data = tomllib.loads(example.read_text(encoding="utf-8"))
     Settings(**data)  # the example itself must be valid
     assert _keys(Settings) == _file_keys(data)
+
+
+def test_the_bundled_forms_are_found_from_any_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bot.settings import PROJECT_DIR
+
+    monkeypatch.chdir(tmp_path)
+    # No forms/ here: the default finds the Huibao folder's bundled forms.
+    settings = load_settings(environ={})
+    assert Path(settings.forms.directory) == PROJECT_DIR / "forms"
+    assert (Path(settings.forms.directory) / "staffing.toml").is_file()
+    # A forms/ of this folder wins over the bundled one.
+    (tmp_path / "forms").mkdir()
+    assert Path(load_settings(environ={}).forms.directory) == (tmp_path / "forms").resolve()
+    # An absolute folder is taken as it is; a relative one found nowhere stays relative,
+    # so that the error ("forms not loaded", `huibao forms check`) names it as given.
+    elsewhere = tmp_path / "elsewhere"
+    env = {"HUIBAO_FORMS__DIRECTORY": str(elsewhere)}
+    assert load_settings(environ=env).forms.directory == str(elsewhere)
+    env = {"HUIBAO_FORMS__DIRECTORY": "no/such/folder"}
+    assert load_settings(environ=env).forms.directory == "no/such/folder"
