@@ -70,6 +70,7 @@ from models.keytotals import (
 )
 from models.people import District, Person, School
 from models.rounds import Answer, Revision, Round, Submission
+from models.schedules import period_label
 
 HEADER_HEIGHT = 48  # points: three lines of wrapped labels
 
@@ -101,7 +102,7 @@ def safe_filename(text: str) -> str:
 
 
 def export_filename(form: FormDef, rnd: Round, language: str, district: str | None) -> str:
-    parts = [form.title.get(short(language)), rnd.period]
+    parts = [form.title.get(short(language)), period_label(rnd.period, language)]
     if district:
         parts.append(district)
     return safe_filename("-".join(parts)) + ".xlsx"
@@ -194,7 +195,7 @@ async def write_workbook(
             select(District.name).where(District.id == district_id)
         )
     statuses = await school_statuses(session, round_id, district_id, now, with_contacts=False)
-    title = f"{form.title.get(short(language))} · {rnd.period}"
+    title = f"{form.title.get(short(language))} · {period_label(rnd.period, language)}"
     if district_name:
         title += f" · {district_name}"
 

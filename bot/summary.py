@@ -33,6 +33,7 @@ from models.forms import FormDef, KeyTotalResult
 from models.keytotals import KeyTotals, key_totals, round_form
 from models.people import District
 from models.rounds import Round
+from models.schedules import period_label
 
 MAX_TEXT = 4000  # Telegram allows 4,096 characters in a message
 MAX_DISTRICT_LINES = 25
@@ -121,7 +122,7 @@ async def build_summary(
 
 
 def summary_title(form: FormDef, rnd: Round, language: str, district: str | None) -> str:
-    title = f"{form.title.get(short(language))} · {rnd.period}"
+    title = f"{form.title.get(short(language))} · {period_label(rnd.period, language)}"
     return f"{title} · {district}" if district else title
 
 

@@ -84,6 +84,7 @@ from models.rounds import (
     Submission,
     SubmissionStatus,
 )
+from models.schedules import period_label
 
 log = logging.getLogger("huibao.report")
 
@@ -439,7 +440,7 @@ def render_question(
     rendered = view.question(
         view.QuestionView(
             form=ctx.form,
-            period=ctx.round.period,
+            period=period_label(ctx.round.period, ctx.lang),
             step=step,
             lang=ctx.lang,
             current=ctx.answers.get(step.key) if step.kind == "field" else None,
@@ -475,7 +476,7 @@ def render_review(ctx: Ctx, before: list[str] | None = None) -> Rendered:
     return view.review(
         view.ReviewView(
             form=form,
-            period=ctx.round.period,
+            period=period_label(ctx.round.period, ctx.lang),
             lang=ctx.lang,
             steps=visible,
             answers=answers,
@@ -613,10 +614,13 @@ async def apply_changes(
     changes: dict[AnswerKey, Value | None],
 ) -> Rendered:
     """Commit answers for the current question, then show the next one (or the review),
-    saying at once if an error rule the answer took part in now fails."""
+    saying at once if an error rule the answer took part in now fails.
+
+    The answers change in memory first and the reply is rendered from them; the writes
+    come last, back to back, so that on SQLite the database's one write lock is held for
+    as short a time as possible while a few hundred principals answer at once."""
     assert ctx.form is not None and ctx.sub_id is not None
     form = ctx.form
-    await rs.save_answers(session, ctx.sub_id, form, changes, by=ctx.person_id, now=utcnow())
     for k, v in changes.items():
         if v is None:
             ctx.answers.pop(k, None)
@@ -625,8 +629,7 @@ async def apply_changes(
     kt = key_text(key)
     if kt in ctx.skipped:
         ctx.skipped.remove(kt)
-    if ctx.conv_state.pop("ticked", None) is not None:
-        await save_conversation_state(session, ctx.person_id, ctx.conv_state)
+    ticked = ctx.conv_state.pop("ticked", None) is not None
     visible = steps(form, ctx.answers, ctx.context)
     failing: list[RuleResult] = []
     announced: list[str] = list(ctx.sub_state.get("failing", []))
@@ -642,7 +645,6 @@ async def apply_changes(
         if not ctx.sub_state["failing"]:
             del ctx.sub_state["failing"]
     nxt = next_after(ctx, visible, key)
-    await save_position(session, ctx, REVIEW if nxt is None else key_text(nxt.key))
     before: list[str] = []
     extra: list[list[InlineKeyboardButton]] = []
     if resolved and not failing:
@@ -653,8 +655,14 @@ async def apply_changes(
         before.append("")
         extra = view.fix_buttons(failing, visible, ctx.sub_id, ctx.lang)
     if nxt is None:
-        return render_review(ctx, before)
-    return render_question(ctx, visible, nxt, before, extra)
+        reply = render_review(ctx, before)
+    else:
+        reply = render_question(ctx, visible, nxt, before, extra)
+    await rs.save_answers(session, ctx.sub_id, form, changes, by=ctx.person_id, now=utcnow())
+    if ticked:
+        await save_conversation_state(session, ctx.person_id, ctx.conv_state)
+    await save_position(session, ctx, REVIEW if nxt is None else key_text(nxt.key))
+    return reply
 
 
 def question_markup(ctx: Ctx, visible: list[Step], step: Step) -> InlineKeyboardMarkup | None:
@@ -1105,7 +1113,7 @@ async def submit_report(
         ).format(ask=await whom_to_ask(session, services, ctx))
     text = view.receipt(
         form=ctx.form,
-        period=ctx.round.period,
+        period=period_label(ctx.round.period, ctx.lang),
         lang=ctx.lang,
         number=revision.number,
         reference=revision.reference,
@@ -1307,7 +1315,10 @@ async def open_in(
     await save_position(session, full, REVIEW if step is None else key_text(step.key))
     tz = services.settings.bureau.tz
     intro = [
-        "<b>" + escape(full.form.title.get(full.lang)) + "</b> · " + escape(round_.period),
+        "<b>"
+        + escape(full.form.title.get(full.lang))
+        + "</b> · "
+        + escape(period_label(round_.period, full.lang)),
         escape(full.school_name),
         _("Deadline: {time}").format(time=view.local(round_.deadline, tz)),
     ]
@@ -1341,7 +1352,8 @@ async def submitted_summary(session: AsyncSession, services: Services, ctx: Ctx)
     lines = [
         "✅ "
         + _("Submitted: {form} ({period})").format(
-            form=escape(ctx.form.title.get(ctx.lang)), period=escape(ctx.round.period)
+            form=escape(ctx.form.title.get(ctx.lang)),
+            period=escape(period_label(ctx.round.period, ctx.lang)),
         ),
         _("Revision {number}, received {time} ({zone})").format(
             number=last.number, time=view.local(last.submitted_at, tz), zone=escape(str(tz))
@@ -1423,7 +1435,8 @@ async def report_label(
         mark = "📝"
     unlocked = unlocked_end(r.round, r.round_school, now)
     when = view.local(unlocked if unlocked is not None else r.round.deadline, tz)[5:]
-    tail = f" · {r.round.period} · " + (f"🔓 {when}" if unlocked is not None else when)
+    period = period_label(r.round.period, lang)
+    tail = f" · {period} · " + (f"🔓 {when}" if unlocked is not None else when)
     head = f"{mark} {form.title.get(lang)}"
     return view.short_label(head, max(REPORT_LABEL - len(tail), 12)) + tail
 
