@@ -4,23 +4,17 @@
 - the "start this report" button: the report conversation's callback data;
 - the outbox: `models.outbox` (delivery rows sent by the delivery worker);
 - the deadline summary's content: `bot.summary.build_summary` (text, charts, workbook).
-
-The summary is a STAND-IN with the same signature until the status branch lands on main.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.summary import Summary, build_summary
 from models.outbox import Button, OutboxFile, Outgoing, OutMessage, enqueue
-from models.people import School
 from models.round_service import DuplicateRound, RoundError, open_round
-from models.rounds import RoundSchool
 
 __all__ = [
     "Button",
@@ -63,38 +57,3 @@ def wake_delivery(services: Any) -> None:
     if callable(wake):
         wake()
 
-
-# --- summaries (status) ----------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Summary:
-    """STAND-IN for bot.summary.Summary."""
-
-    text_html: str
-    chart_pngs: list[bytes] = field(default_factory=list)
-    workbook: bytes = b""
-    filename: str = "summary.xlsx"
-
-
-async def build_summary(
-    session: AsyncSession,
-    round_id: int,
-    language: str,
-    district_id: int | None = None,
-    now: datetime | None = None,
-    *,
-    settings: Any = None,
-) -> Summary:
-    """STAND-IN for bot.summary.build_summary: the reporting rate only."""
-    from models.reminders import unsubmitted_school_ids
-
-    query = select(RoundSchool.school_id).where(RoundSchool.round_id == round_id)
-    if district_id is not None:
-        query = query.join(School, School.id == RoundSchool.school_id).where(
-            School.district_id == district_id
-        )
-    expected = set((await session.execute(query)).scalars())
-    missing = expected & set(await unsubmitted_school_ids(session, round_id))
-    done = len(expected) - len(missing)
-    return Summary(text_html=f"{done} / {len(expected)}")
