@@ -400,6 +400,8 @@ async def mark_sending_many(session: AsyncSession, held: Sequence[tuple[int, str
     result = await session.execute(
         table.update()
         .where(
+            # id IN (...) as well: SQLite scans the whole table for a row-value IN alone.
+            table.c.id.in_([delivery_id for delivery_id, _token in held]),
             tuple_(table.c.id, table.c.claim_token).in_(list(held)),
             table.c.status.in_(HELD),
         )
@@ -453,9 +455,12 @@ async def mark_sent_many(
     table = _table()
     result = await session.execute(
         table.update()
-        .where(tuple_(table.c.id, table.c.claim_token).in_(
-            [(item.delivery_id, item.token) for item in items]
-        ))
+        .where(
+            table.c.id.in_([item.delivery_id for item in items]),  # see mark_sending_many
+            tuple_(table.c.id, table.c.claim_token).in_(
+                [(item.delivery_id, item.token) for item in items]
+            ),
+        )
         .values(
             status=Status.SENT.value,
             parts_sent=case(
