@@ -252,10 +252,6 @@ async def huibao_app(
             log_stream.close()
 
 
-async def call(double: RemoteDouble, name: str, *args: Any) -> Any:
-    return await asyncio.to_thread(double.call, name, *args)
-
-
 async def huibao_run(
     db: str, principals: int, questions: int, think: tuple[float, float], name: str
 ) -> Result:
@@ -315,11 +311,12 @@ async def opening(
     await app.start()
     await app.updater.start_polling(poll_interval=0, timeout=1)
     try:
-        outcome = await call(double, "open_reports", users, f"1/{questions}")
+        failures: list[str] = await asyncio.to_thread(
+            double.call, "open_reports", users, f"1/{questions}"
+        )
     finally:
         await app.updater.stop()
         await app.stop()
-    failures: list[str] = outcome
     return failures
 
 

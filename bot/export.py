@@ -376,40 +376,31 @@ async def _data_sheets(
                     [_cell(f, answers.get((f.code, i)), language) for f in g.fields]
                     for i in range(n)
                 ]
-    times = {
-        school_id: (rev, first, last)
-        for school_id, rev, first, last in (
-            await session.execute(
-                select(
-                    Submission.school_id,
-                    Submission.current_revision,
-                    Submission.first_submitted_at,
-                    Submission.last_submitted_at,
-                ).where(Submission.round_id == rnd.id, Submission.current_revision > 0)
+    # What each school's figures shown are: their revision, its times, and the warnings
+    # they were confirmed past with the principal's comment.
+    revisions = (
+        await session.execute(
+            select(
+                Submission.school_id,
+                Submission.current_revision,
+                Submission.first_submitted_at,
+                Submission.last_submitted_at,
+                Revision.confirmed_warnings,
             )
-        ).all()
-    }
-    # The warnings the figures shown were confirmed past, with the principal's comment.
+            .join(
+                Revision,
+                and_(
+                    Revision.submission_id == Submission.id,
+                    Revision.number == Submission.current_revision,
+                ),
+            )
+            .where(Submission.round_id == rnd.id, Submission.current_revision > 0)
+        )
+    ).all()
+    times = {school_id: (rev, first, last) for school_id, rev, first, last, _w in revisions}
     warned = {
         school_id: text
-        for school_id, raw in (
-            await session.execute(
-                select(Submission.school_id, Revision.confirmed_warnings)
-                .join(
-                    Revision,
-                    and_(
-                        Revision.submission_id == Submission.id,
-                        Revision.number == Submission.current_revision,
-                    ),
-                )
-                .where(
-                    Submission.round_id == rnd.id,
-                    Submission.current_revision > 0,
-                    Revision.confirmed_warnings.is_not(None),
-                    Revision.confirmed_warnings.not_in(("", "[]")),
-                )
-            )
-        ).all()
+        for school_id, *_times, raw in revisions
         if (text := confirmed_warnings_text(raw, language)) is not None
     }
     head = [

@@ -31,8 +31,6 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, bindparam, delete, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.error import BadRequest
@@ -155,9 +153,10 @@ class Ctx:
 
 # The hot path's query is Core over the tables (not ORM entities): it returns plain rows
 # and skips the ORM's per-statement bookkeeping, which costs more than the query itself.
-_P, _C, _S, _R, _RS, _SC = (
-    m.__table__.c for m in (Person, Conversation, Submission, Round, RoundSchool, School)
+_PT, _CT, _ST, _RT, _RST, _SCT = (
+    m.__table__ for m in (Person, Conversation, Submission, Round, RoundSchool, School)
 )
+_P, _C, _S, _R, _RS, _SC = (t.c for t in (_PT, _CT, _ST, _RT, _RST, _SCT))
 _CTX_COLUMNS = (
     _P.id,
     _P.role,
@@ -192,12 +191,6 @@ _CTX_COLUMNS = (
 )
 
 
-_TABLES = {
-    str(m.__tablename__): m.__table__
-    for m in (Person, Conversation, Submission, Round, RoundSchool, School)
-}
-
-
 def _ctx_query(pointed: bool) -> Any:
     """The person and their submission: the one their conversation points at (`pointed`),
     or the one given as the `sid` parameter. Built once: bound parameters, not values."""
@@ -205,15 +198,15 @@ def _ctx_query(pointed: bool) -> Any:
     return (
         select(*_CTX_COLUMNS)
         .select_from(
-            _TABLES["people"]
-            .outerjoin(_TABLES["conversations"], _C.person_id == _P.id)
-            .outerjoin(_TABLES["submissions"], sub_on)
-            .outerjoin(_TABLES["rounds"], _R.id == _S.round_id)
+            _PT
+            .outerjoin(_CT, _C.person_id == _P.id)
+            .outerjoin(_ST, sub_on)
+            .outerjoin(_RT, _R.id == _S.round_id)
             .outerjoin(
-                _TABLES["round_schools"],
+                _RST,
                 and_(_RS.round_id == _S.round_id, _RS.school_id == _S.school_id),
             )
-            .outerjoin(_TABLES["schools"], _SC.id == _S.school_id)
+            .outerjoin(_SCT, _SC.id == _S.school_id)
         )
         .where(_P.telegram_id == bindparam("tid"))
     )
@@ -291,10 +284,6 @@ def update_person(pid: int, name: str, username: str | None, tlang: str | None) 
     )
 
 
-def _insert_for(session: AsyncSession) -> Any:
-    return pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-
-
 async def set_conversation(
     session: AsyncSession,
     person_id: int,
@@ -309,7 +298,7 @@ async def set_conversation(
         "state": json.dumps(state or {}, ensure_ascii=False),
         "updated_at": utcnow(),
     }
-    stmt = _insert_for(session)(Conversation).values(values)
+    stmt = rs.insert_for(session.get_bind().dialect.name)(Conversation).values(values)
     stmt = stmt.on_conflict_do_update(
         index_elements=["person_id"],
         set_={

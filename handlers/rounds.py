@@ -103,6 +103,15 @@ def _start_button(round_: Round, _: Gettext) -> tuple[tuple[Button, ...], ...]:
     return ((Button(_("📝 Start the report"), callback_data=f"rp:o:{round_.id}"),),)
 
 
+def _names(form: FormDef, round_: Round, lang: str, settings: Settings) -> dict[str, str]:
+    """{bureau}, {form} and {period} of the messages about a round, escaped for HTML."""
+    return {
+        "bureau": escape(settings.bureau.name),
+        "form": escape(form.title.get(lang)),
+        "period": escape(period_label(round_.period, lang)),
+    }
+
+
 def announcement(
     form: FormDef, round_: Round, school: School, lang: str, settings: Settings
 ) -> OutMessage:
@@ -113,9 +122,7 @@ def announcement(
     lines = [
         "📋 "
         + _("{bureau} asks for a report: <b>{form}</b> ({period})").format(
-            bureau=escape(settings.bureau.name),
-            form=escape(form.title.get(lang)),
-            period=escape(period_label(round_.period, lang)),
+            **_names(form, round_, lang, settings)
         ),
         _("School: {school}").format(school=escape(school.name)),
         _("Deadline: {time}").format(time=local(round_.deadline, tz)),
@@ -135,9 +142,7 @@ def extension_notice(
     lines = [
         "🕒 "
         + _("{bureau} has moved the deadline of <b>{form}</b> ({period}).").format(
-            bureau=escape(settings.bureau.name),
-            form=escape(form.title.get(lang)),
-            period=escape(period_label(round_.period, lang)),
+            **_names(form, round_, lang, settings)
         ),
         _("School: {school}").format(school=escape(school.name)),
         _("New deadline: {time}").format(time=local(round_.deadline, tz)),
@@ -154,9 +159,7 @@ def closing_notice(
     lines = [
         "⏹ "
         + _("{bureau} has closed <b>{form}</b> ({period}) early.").format(
-            bureau=escape(settings.bureau.name),
-            form=escape(form.title.get(lang)),
-            period=escape(period_label(round_.period, lang)),
+            **_names(form, round_, lang, settings)
         ),
         _("School: {school}").format(school=escape(school.name)),
         _(

@@ -764,8 +764,9 @@ async def load_answers(
     return answers_from_rows(form, rows)
 
 
-def _insert_for(session: AsyncSession) -> Any:
-    return pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+def insert_for(dialect: str) -> Any:
+    """The dialect's INSERT, which has on_conflict_do_update (PostgreSQL or SQLite)."""
+    return pg_insert if dialect == "postgresql" else sqlite_insert
 
 
 async def save_answers(
@@ -815,8 +816,7 @@ _UPSERTS: dict[str, Any] = {}
 def _answer_upsert(dialect: str) -> Any:
     stmt = _UPSERTS.get(dialect)
     if stmt is None:
-        insert = pg_insert if dialect == "postgresql" else sqlite_insert
-        base = insert(cast(Table, Answer.__table__))
+        base = insert_for(dialect)(cast(Table, Answer.__table__))
         stmt = _UPSERTS[dialect] = base.on_conflict_do_update(
             index_elements=["submission_id", "revision", "field", "item"],
             set_={
