@@ -22,10 +22,12 @@ from telegram.request import BaseRequest
 
 import handlers
 from bot.i18n import LANGUAGES, N_, gettext_for
+from bot.logs import add_secret
 from bot.settings import Settings
 from handlers.context import HuibaoApp, HuibaoContext, Services
 from models.db import create_engine, create_sessionmaker, transaction
 from models.persons import ensure_admins
+from models.secrets import WEBHOOK_SECRET, shared_secret
 from scheduler.delivery import build_rate_limiter
 from scheduler.http import AiohttpRequest
 
@@ -211,17 +213,44 @@ def _modules() -> list[Any]:
     return [importlib.import_module(name) for name in handlers.MODULES]
 
 
+async def webhook_secret(settings: Settings) -> str:
+    """The configured secret, or the one made at the first start and kept in the database.
+
+    Webhook mode never runs without one: anyone who can reach the port could otherwise
+    post updates claiming to come from an admin. Every process behind the same address
+    reads the same stored value, so each accepts what Telegram sends.
+    """
+    if settings.telegram.webhook.secret_token:
+        return settings.telegram.webhook.secret_token
+    engine = create_engine(settings.database.url)
+    try:
+        async with transaction(create_sessionmaker(engine)) as session:
+            return await shared_secret(session, WEBHOOK_SECRET)
+    finally:
+        await engine.dispose()
+
+
 def run(settings: Settings) -> None:
     """Serve until SIGINT/SIGTERM, by long polling or by webhook."""
     app = build_application(settings)
     if settings.telegram.mode == "webhook":
         hook = settings.telegram.webhook
+        secret = asyncio.run(webhook_secret(settings))
+        add_secret(secret)  # never in the logs, whatever logs the setWebhook call
+        if not hook.url.startswith("https://"):
+            log.warning(
+                "telegram.webhook.url is not https: Telegram only posts to https addresses, "
+                "and updates would cross the network unencrypted",
+                extra={"url": hook.url},
+            )
+        # PTB checks X-Telegram-Bot-Api-Secret-Token on every request and answers 403,
+        # without handling the update, when it is missing or different.
         app.run_webhook(
             listen=hook.listen,
             port=hook.port,
             url_path=hook.path,
             webhook_url=hook.url.rstrip("/") + "/" + hook.path if hook.url else None,
-            secret_token=hook.secret_token or None,
+            secret_token=secret,
             allowed_updates=Update.ALL_TYPES,
         )
     else:

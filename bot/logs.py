@@ -38,6 +38,14 @@ class RedactingFilter(logging.Filter):
         return True
 
 
+def add_secret(secret: str) -> None:
+    """Blank out one more secret (known only after start-up began) in every log line."""
+    for handler in logging.getLogger().handlers:
+        for found in handler.filters:
+            if isinstance(found, RedactingFilter) and secret and secret not in found.secrets:
+                found.secrets.append(secret)
+
+
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         event: dict[str, Any] = {

@@ -34,11 +34,13 @@ class Section(BaseModel):
 
 
 class WebhookSettings(Section):
-    listen: str = "0.0.0.0"
+    # Behind a reverse proxy on the same host; "0.0.0.0" only when Telegram posts directly.
+    listen: str = "127.0.0.1"
     port: int = Field(8443, ge=1, le=65535)
     url: str = ""
     path: str = "telegram"
-    secret_token: str = ""
+    # Empty: made once and kept in the database (bot/app.py webhook_secret).
+    secret_token: str = Field("", pattern=r"^[A-Za-z0-9_-]{0,256}$")
 
 
 class TelegramSettings(Section):

@@ -7,4 +7,5 @@ import models.outbox
 import models.people
 import models.reminders
 import models.rounds
-import models.schedules  # noqa: F401
+import models.schedules
+import models.secrets  # noqa: F401

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from sqlalchemy import ColumnElement, func, or_, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from models.audit import record
@@ -54,14 +56,30 @@ async def touch_person(
 
 
 async def ensure_admins(session: AsyncSession, telegram_ids: Iterable[int]) -> list[int]:
-    """Make the settings' admins admins; returns the ids whose role changed."""
+    """Make the settings' admins admins; returns the ids whose role changed.
+
+    Safe when several processes start at once: the row is inserted with ON CONFLICT DO
+    NOTHING (a plain INSERT made the second process die on uq_people_telegram_id) and
+    then read FOR UPDATE, so on PostgreSQL the second process waits for the first and
+    finds the role already set instead of writing the change twice.
+    """
+    dialect = session.get_bind().dialect.name
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
     changed: list[int] = []
     for telegram_id in telegram_ids:
-        person = await get_person(session, telegram_id)
-        if person is None:
-            person = Person(telegram_id=telegram_id, name="", role=Role.NONE.value)
-            session.add(person)
-            await session.flush()
+        await session.execute(
+            insert(Person)
+            .values(telegram_id=telegram_id, name="", role=Role.NONE.value)
+            .on_conflict_do_nothing(index_elements=[Person.telegram_id])
+        )
+        person = (
+            await session.execute(
+                select(Person)
+                .where(Person.telegram_id == telegram_id)
+                .with_for_update()
+                .execution_options(populate_existing=True)
+            )
+        ).scalar_one()
         if await set_role(session, person, Role.ADMIN, reason="bureau.admins in settings"):
             changed.append(telegram_id)
     return changed

@@ -3,6 +3,7 @@
 import asyncio
 
 from alembic import context
+from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
 import models.all  # noqa: F401  (registers every table on Base.metadata)
@@ -10,6 +11,9 @@ from models.base import Base, UTCDateTime
 from models.db import create_engine
 
 config = context.config
+# Held for the migration's transaction on PostgreSQL: two `huibao run` starting together
+# on a fresh database would otherwise both create the same tables and one would die.
+MIGRATION_LOCK_ID = 4_826_008
 target_metadata = Base.metadata
 
 
@@ -29,6 +33,10 @@ def _run(connection: Connection) -> None:
         render_item=_render_item,
     )
     with context.begin_transaction():
+        if connection.dialect.name == "postgresql":
+            # Alembic reads the current revision after this, so the second process finds
+            # the first one's work done and applies nothing.
+            connection.execute(text(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK_ID})"))
         context.run_migrations()
 
 
