@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib
 import logging
 import time
@@ -233,6 +234,22 @@ async def webhook_secret(settings: Settings) -> str:
 def run(settings: Settings) -> None:
     """Serve until SIGINT/SIGTERM, by long polling or by webhook."""
     app = build_application(settings)
+    try:
+        _serve(app, settings)
+    except Exception:
+        # PTB leaves its HTTP clients open when start-up fails, and their "unclosed"
+        # warnings would follow the one line that says why.
+        asyncio.run(_close_requests(app))
+        raise
+
+
+async def _close_requests(app: HuibaoApp) -> None:
+    for request in app.bot._request:
+        with contextlib.suppress(Exception):
+            await request.shutdown()
+
+
+def _serve(app: HuibaoApp, settings: Settings) -> None:
     if settings.telegram.mode == "webhook":
         hook = settings.telegram.webhook
         secret = asyncio.run(webhook_secret(settings))

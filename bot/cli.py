@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import logging
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -23,6 +24,7 @@ COMMAND_MODULES: list[str] = [
 
 Command = Callable[[Settings, argparse.Namespace], int]
 EXIT_CONFIG = 2
+EXIT_FAILED = 1
 
 
 class CliError(Exception):
@@ -41,8 +43,16 @@ def _run(settings: Settings, args: argparse.Namespace) -> int:
     if settings.telegram.mode == "webhook" and not settings.telegram.webhook.url:
         raise CliError("telegram.webhook.url must be set when telegram.mode is webhook")
     setup_logging(settings.logging.level, settings.logging.format, [settings.telegram.token])
-    upgrade(settings.database.url)
-    run(settings)
+    try:
+        upgrade(settings.database.url)
+        run(settings)
+    except Exception as exc:
+        # One line through the redacting logger: a traceback would print Bot API URLs,
+        # and they carry the token (e.g. a bad telegram.base_url).
+        logging.getLogger("huibao.cli").error(
+            "start-up failed", extra={"error": f"{type(exc).__name__}: {exc}"}
+        )
+        return EXIT_FAILED
     return 0
 
 

@@ -92,3 +92,13 @@ def setup_logging(
     logging.getLogger("httpx").setLevel(logging.WARNING)
     logging.getLogger("httpcore").setLevel(logging.WARNING)
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    logging.getLogger("telegram.ext").addFilter(_bootstrap_without_traceback)
+
+
+def _bootstrap_without_traceback(record: logging.LogRecord) -> bool:
+    # PTB logs a failed start with the whole traceback; `huibao run` says why in one line
+    # ("start-up failed") right after, so the traceback is only noise here.
+    if record.getMessage().startswith("Network Retry Loop (Bootstrap"):
+        record.exc_info = None
+        record.exc_text = None
+    return True
