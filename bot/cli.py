@@ -80,6 +80,18 @@ def _db_current(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def _db_backup(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.backup import backup_command
+
+    return backup_command(settings, args)
+
+
+def _db_restore(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.backup import restore_command
+
+    return restore_command(settings, args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="huibao",
@@ -102,6 +114,12 @@ def build_parser() -> argparse.ArgumentParser:
         func=_db_upgrade
     )
     db_sub.add_parser("current", help="show the database's revision").set_defaults(func=_db_current)
+    backup = db_sub.add_parser("backup", help="write a backup of the database to FILE (0600)")
+    backup.add_argument("file", type=Path, metavar="FILE")
+    backup.set_defaults(func=_db_backup)
+    restore = db_sub.add_parser("restore", help="replace the database with the backup in FILE")
+    restore.add_argument("file", type=Path, metavar="FILE")
+    restore.set_defaults(func=_db_restore)
 
     for name in COMMAND_MODULES:
         importlib.import_module(name).add_commands(sub)

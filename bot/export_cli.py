@@ -72,6 +72,7 @@ async def _export(
     settings: Settings, args: argparse.Namespace, language: str
 ) -> tuple[Path, int, str]:
     from bot.export import dhis2_period, write_dhis2_csv, write_workbook
+    from bot.private_files import open_private
     from models.completeness import get_round
     from models.db import create_engine, create_sessionmaker
 
@@ -82,13 +83,13 @@ async def _export(
             if args.format == "dhis2":
                 period = args.period or dhis2_period(rnd.period)
                 out = args.out or Path(f"round-{rnd.id}-dhis2-{period}.csv")
-                with out.open("w", encoding="utf-8", newline="") as fh:
+                with open_private(out, "w", encoding="utf-8", newline="") as fh:
                     count = await write_dhis2_csv(
                         session, rnd.id, fh, settings, period, args.district
                     )
                 return out, count, "data values"
             tmp = args.out or Path(f".round-{rnd.id}.xlsx.part")
-            with tmp.open("wb") as fh:
+            with open_private(tmp) as fh:
                 result = await write_workbook(
                     session, rnd.id, fh, language, settings, district_id=args.district
                 )

@@ -19,6 +19,7 @@ from qrcode.constants import ERROR_CORRECT_M
 
 from bot.i18n import Gettext
 from bot.labels import role_label, stage_label
+from bot.private_files import open_private
 from models.people import Person
 from models.roster import RosterEntry
 
@@ -86,7 +87,8 @@ def roster_workbook(entries: Sequence[RosterEntry], _: Gettext, path: Path) -> N
             ]
         )
     sheet.auto_filter.ref = sheet.dimensions
-    book.save(path)
+    with open_private(path) as fh:
+        book.save(fh)
 
 
 @dataclass
@@ -144,4 +146,5 @@ def invites_workbook(
     sheet.sheet_properties.pageSetUpPr.fitToPage = True
     sheet.print_title_rows = "1:1"
     sheet.oddHeader.center.text = bureau
-    book.save(path)
+    with open_private(path) as fh:
+        book.save(fh)
