@@ -40,7 +40,15 @@ class WebhookSettings(Section):
     url: str = ""
     path: str = "telegram"
     # Empty: made once and kept in the database (bot/app.py webhook_secret).
-    secret_token: str = Field("", pattern=r"^[A-Za-z0-9_-]{0,256}$")
+    secret_token: str = ""
+
+    @field_validator("secret_token")
+    @classmethod
+    def _telegram_secret(cls, value: str) -> str:
+        # What setWebhook accepts; anything else would only fail later, at Telegram.
+        if not re.fullmatch(r"[A-Za-z0-9_-]{0,256}", value):
+            raise ValueError("only letters, digits, _ and - are allowed (at most 256)")
+        return value
 
 
 class TelegramSettings(Section):

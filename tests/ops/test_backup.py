@@ -172,3 +172,17 @@ def test_exports_and_invitations_are_private(
     finally:
         os.umask(old)
     capsys.readouterr()
+
+
+def test_sqlite_commits_are_durable(tmp_path: Path) -> None:
+    """synchronous=FULL: a commit (and so a receipt shown after it) survives a power cut."""
+
+    async def level() -> int:
+        engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'huibao.db'}")
+        try:
+            async with engine.connect() as connection:
+                return int((await connection.execute(text("PRAGMA synchronous"))).scalar_one())
+        finally:
+            await engine.dispose()
+
+    assert asyncio.run(level()) == 2  # FULL (NORMAL is 1)
