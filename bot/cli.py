@@ -50,10 +50,16 @@ def _run(settings: Settings, args: argparse.Namespace) -> int:
         # One line through the redacting logger: a traceback would print Bot API URLs,
         # and they carry the token (e.g. a bad telegram.base_url).
         logging.getLogger("huibao.cli").error(
-            "start-up failed", extra={"error": f"{type(exc).__name__}: {exc}"}
+            "start-up failed", extra={"error": f"{type(exc).__name__}: {_first_line(exc)}"}
         )
         return EXIT_FAILED
     return 0
+
+
+def _first_line(exc: BaseException) -> str:
+    # Database errors append their SQL over several lines; the first says what went wrong.
+    lines = str(exc).strip().splitlines()
+    return lines[0] if lines else ""
 
 
 def _db_upgrade(settings: Settings, args: argparse.Namespace) -> int:

@@ -172,7 +172,7 @@ class _OneTripCursor(AsyncAdapt_aiosqlite_cursor):
         return None
 
 
-def _create_private_sqlite_file(url: str) -> None:
+def create_private_sqlite_file(url: str) -> None:
     """Create a missing database file with mode 0600 before SQLite creates it 0644.
 
     It holds names and figures; SQLite gives its -wal and -shm files the same mode."""
@@ -185,7 +185,7 @@ def _create_private_sqlite_file(url: str) -> None:
 
 def create_engine(url: str, *, echo: bool = False, pool_size: int = 10) -> AsyncEngine:
     if is_sqlite(url):
-        _create_private_sqlite_file(url)
+        create_private_sqlite_file(url)
         engine = create_async_engine(
             url, echo=echo, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}
         )

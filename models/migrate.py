@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import fcntl
+import os
+from collections.abc import Iterator
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from sqlalchemy import make_url
 from sqlalchemy.engine import Connection
 
-from models.db import create_engine
+from models.db import create_engine, create_private_sqlite_file, is_sqlite
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -47,11 +52,32 @@ def upgrade(url: str) -> tuple[set[str], set[str]]:
     Safe to run again: with nothing pending Alembic does nothing. Runs its own event
     loop, so call it from a thread when a loop is already running.
     """
-    before = asyncio.run(current_revisions(url))
-    if before != head_revisions(url):
-        command.upgrade(alembic_config(url), "heads")
-    after = asyncio.run(current_revisions(url))
+    with _sqlite_migration_lock(url):
+        before = asyncio.run(current_revisions(url))
+        if before != head_revisions(url):
+            command.upgrade(alembic_config(url), "heads")
+        after = asyncio.run(current_revisions(url))
     return before, after
+
+
+@contextlib.contextmanager
+def _sqlite_migration_lock(url: str) -> Iterator[None]:
+    """One migrating process at a time on a SQLite file (PostgreSQL: env.py's advisory lock).
+
+    Two `huibao run` started together would otherwise both create the same tables. flock
+    on the database file itself: on Linux it does not meet the fcntl locks SQLite uses.
+    """
+    path = make_url(url).database if is_sqlite(url) else None
+    if not path or path == ":memory:" or path.startswith("file:"):
+        yield
+        return
+    create_private_sqlite_file(url)
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
 
 
 async def upgrade_async(url: str) -> tuple[set[str], set[str]]:
