@@ -58,6 +58,7 @@ from models.schedules import (
     next_opening,
     occurrence_recorded,
 )
+from models.strangers import prune_strangers
 from scheduler import ports
 from scheduler.messages import (
     escalation_message,
@@ -70,6 +71,7 @@ from scheduler.ports import Outgoing
 log = logging.getLogger("huibao.scheduler")
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+PRUNE_EVERY = timedelta(days=1)
 
 
 @dataclass
@@ -120,6 +122,7 @@ class Ticker:
         # One tick at a time per process: exact-time jobs and the periodic tick may fire
         # together, and SQLite cannot take two writers from one process gracefully.
         self._lock = asyncio.Lock()
+        self._pruned_at: datetime | None = None
 
     # --- the tick ----------------------------------------------------------------------
 
@@ -142,6 +145,7 @@ class Ticker:
             for round_, slot in due:
                 if slot.kind is SlotKind.SUMMARY:
                     await self._summary(round_, slot, now, result)
+            await self._prune_strangers(now)
             if result.sent_anything or result.missed:
                 log.info(
                     "scheduler tick",
@@ -154,6 +158,21 @@ class Ticker:
                     },
                 )
             return result
+
+    async def _prune_strangers(self, now: datetime) -> None:
+        """Once a day (from this process's first tick as the scheduler): forget strangers
+        who wrote to the bot but never joined (models/strangers.py)."""
+        if self._pruned_at is not None and now - self._pruned_at < PRUNE_EVERY:
+            return
+        self._pruned_at = now
+        try:
+            async with transaction(self.sessionmaker) as session:
+                removed = await prune_strangers(session, now)
+        except Exception:
+            log.exception("pruning strangers failed; trying again tomorrow")
+            return
+        if removed:
+            log.info("strangers pruned", extra={"count": removed})
 
     def _log_missed(
         self, missed: Sequence[tuple[Round, Slot]], now: datetime, result: TickResult
