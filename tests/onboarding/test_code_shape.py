@@ -89,7 +89,9 @@ def test_free_text_is_not_a_code(text: str) -> None:
     assert not looks_like_code(text)
 
 
-@pytest.mark.parametrize("typed", ["ABCD-EFGH-JKMN-PQR5", "abcd efgh jkmn pqr5 x", "ABC1-EFGH-JKMN"])
+@pytest.mark.parametrize(
+    "typed", ["ABCD-EFGH-JKMN-PQR5", "abcd efgh jkmn pqr5 x", "ABC1-EFGH-JKMN"]
+)
 def test_a_mistyped_code_with_a_digit_still_gets_an_answer(typed: str) -> None:
     # Wider than a valid code, so "unknown code" is said rather than the joining hint.
     assert looks_like_code(typed)
