@@ -61,14 +61,22 @@ def _references(ids: Sequence[int]) -> list[Select[Any]]:
 
 
 async def prune_strangers(
-    session: AsyncSession, now: datetime, *, days: int = STRANGER_DAYS
+    session: AsyncSession,
+    now: datetime,
+    *,
+    days: int = STRANGER_DAYS,
+    limit: int | None = None,
 ) -> int:
-    """Delete strangers last seen more than `days` ago that nothing refers to; how many.
+    """Delete strangers last seen more than `days` ago that nothing refers to (at most
+    `limit` of them, oldest ids first); how many were deleted.
 
     Never commits. Last seen is `people.updated_at`, which touch_person keeps within a
     day of a stranger's last message (models.persons.SEEN_RESOLUTION). Everything is
     read first and the deletes go by id: on SQLite reads take no write lock, so
-    principals' answers do not wait while the references are looked up.
+    principals' answers do not wait while the references are looked up. The deletes
+    themselves are not free: the database checks every table that refers to people,
+    and answers.answered_by has no index, so each deleted row costs a scan of the
+    answers (about 0.1 s per million answers); callers delete in small batches.
     """
     cutoff = now - timedelta(days=days)
     still_a_stranger = and_(
@@ -82,7 +90,7 @@ async def prune_strangers(
         for query in _references(chunk):
             doomed -= set((await session.execute(query)).scalars())
     removed = 0
-    for chunk in _chunks(sorted(doomed)):
+    for chunk in _chunks(sorted(doomed)[:limit]):
         # Their offers first (a foreign key); an offer lasts a day, so these are stale.
         await session.execute(delete(InviteOffer).where(InviteOffer.person_id.in_(chunk)))
         # Checked again, so that someone who wrote in the meantime stays.

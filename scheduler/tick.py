@@ -14,7 +14,7 @@ import logging
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 
 from sqlalchemy import select
@@ -71,7 +71,11 @@ from scheduler.ports import Outgoing
 log = logging.getLogger("huibao.scheduler")
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-PRUNE_EVERY = timedelta(days=1)
+# Strangers are pruned at night (bureau time), PRUNE_BATCH at a time, at most
+# PRUNE_BATCH x PRUNE_BATCHES a night; the rest wait for the next night.
+PRUNE_AT = time(3, 0)
+PRUNE_BATCH = 10
+PRUNE_BATCHES = 100
 
 
 @dataclass
@@ -122,7 +126,7 @@ class Ticker:
         # One tick at a time per process: exact-time jobs and the periodic tick may fire
         # together, and SQLite cannot take two writers from one process gracefully.
         self._lock = asyncio.Lock()
-        self._pruned_at: datetime | None = None
+        self._pruned_on: date | None = None
 
     # --- the tick ----------------------------------------------------------------------
 
@@ -160,17 +164,23 @@ class Ticker:
             return result
 
     async def _prune_strangers(self, now: datetime) -> None:
-        """Once a day (from this process's first tick as the scheduler): forget strangers
-        who wrote to the bot but never joined (models/strangers.py)."""
-        if self._pruned_at is not None and now - self._pruned_at < PRUNE_EVERY:
+        """Once a bureau day, at the first tick after PRUNE_AT: forget strangers who wrote
+        to the bot but never joined (models/strangers.py), in small transactions so that
+        SQLite's writer lock is never held long."""
+        local = now.astimezone(self.tz)
+        if local.time() < PRUNE_AT or self._pruned_on == local.date():
             return
-        self._pruned_at = now
+        self._pruned_on = local.date()
+        removed = 0
         try:
-            async with transaction(self.sessionmaker) as session:
-                removed = await prune_strangers(session, now)
+            for _batch in range(PRUNE_BATCHES):
+                async with transaction(self.sessionmaker) as session:
+                    done = await prune_strangers(session, now, limit=PRUNE_BATCH)
+                removed += done
+                if done < PRUNE_BATCH:
+                    break
         except Exception:
             log.exception("pruning strangers failed; trying again tomorrow")
-            return
         if removed:
             log.info("strangers pruned", extra={"count": removed})
 

@@ -3,10 +3,11 @@ that anything refers to is."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.settings import Settings
@@ -17,12 +18,13 @@ from models.invites import Invite, InviteAttempt, InviteOffer, make_offer
 from models.people import Person, Role, School
 from models.persons import get_person, set_role, touch_person
 from models.strangers import prune_strangers
-from scheduler.tick import Ticker
+from scheduler.tick import PRUNE_BATCH, Ticker
 from tests.onboarding.conftest import OWN, make_invite, make_person
 
 Sessions = async_sessionmaker[AsyncSession]
 NOW = utcnow()
 ROOT = Path(__file__).resolve().parents[2]
+SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 
 async def seen(sessions: Sessions, telegram_id: int, days_ago: float) -> None:
@@ -102,18 +104,25 @@ async def test_writing_again_keeps_a_stranger(
     assert 201 in await telegram_ids(sessionmaker)
 
 
-async def test_the_scheduler_prunes_once_a_day(
+async def test_the_scheduler_prunes_at_night_once_a_day_in_batches(
     db_url: str, sessionmaker: Sessions, county: dict[str, School]
 ) -> None:
     settings = Settings(database={"url": db_url})  # type: ignore[arg-type]
     ticker = Ticker(settings, sessionmaker, forms_dir=ROOT / "forms")
-    await make_person(sessionmaker, 301)
-    await seen(sessionmaker, 301, 31)
-    await ticker.run(NOW)
-    assert 301 not in await telegram_ids(sessionmaker)
+    night = datetime(2026, 12, 4, 3, 0, tzinfo=SHANGHAI).astimezone(UTC)
+    many = list(range(400, 400 + PRUNE_BATCH * 2 + 5))  # three batches
+    for telegram_id in [*many, 301]:
+        await make_person(sessionmaker, telegram_id)
+    async with transaction(sessionmaker) as session:
+        await session.execute(update(Person).values(updated_at=night - timedelta(days=31)))
+    await ticker.run(night - timedelta(minutes=1))  # 02:59: not yet
+    assert 301 in await telegram_ids(sessionmaker)
+    await ticker.run(night)
+    assert not {301, *many} & await telegram_ids(sessionmaker)
     await make_person(sessionmaker, 302)
-    await seen(sessionmaker, 302, 31)
-    await ticker.run(NOW + timedelta(hours=1))  # pruned already today
+    async with transaction(sessionmaker) as session:
+        await session.execute(update(Person).values(updated_at=night - timedelta(days=31)))
+    await ticker.run(night + timedelta(hours=12))  # pruned already today
     assert 302 in await telegram_ids(sessionmaker)
-    await ticker.run(NOW + timedelta(days=1))
+    await ticker.run(night + timedelta(days=1))
     assert 302 not in await telegram_ids(sessionmaker)
