@@ -25,6 +25,7 @@ import handlers
 from bot.i18n import LANGUAGES, N_, gettext_for
 from bot.logs import add_secret
 from bot.settings import Settings
+from handlers import private
 from handlers.context import HuibaoApp, HuibaoContext, Services
 from models.db import create_engine, create_sessionmaker, transaction
 from models.persons import ensure_admins
@@ -207,6 +208,9 @@ def build_application(
     for module in _modules():
         module.register(app)
     _wrap_handlers(app)
+    # After the wrapping: the guard runs for every update and logs only what it stops, so
+    # "update handled" stays one line per update.
+    private.install(app)
     return app
 
 

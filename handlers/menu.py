@@ -24,7 +24,9 @@ own `register(app)` and never need to edit it:
 
 Roles: menu.EVERYONE, SCHOOL (principal, deputy), DISTRICT, STAFF (staff, admin), ADMIN,
 CONNECTED (any role but none); any frozenset of models.people.Role works. add_command
-takes `filters=` (e.g. filters.ChatType.PRIVATE) and `order=` (its place in the list).
+takes `filters=` and `order=` (its place in the list). No handler needs a private-chat
+filter: handlers/private.py stops every update from a group or channel (but /help)
+before any handler group runs.
 When a person's role changes outside this module, call `await menu.refresh_commands(bot,
 telegram_id, role, language)`.
 

@@ -2,8 +2,11 @@
 
 The bot shows what the code would make of the person ("you are joining as principal of
 <school>, <district>") with Confirm / Cancel; only Confirm binds. The Confirm button
-carries the code itself, so a forged button is just another code to check (and to count
-as wrong if it is not one); the code is checked again on Confirm.
+carries a one-time nonce, never the code: the offer (which invite, for whom) stays in the
+database (models.invites.InviteOffer), so a button pressed by anyone but the person who
+sent the code, a forged or reused nonce, or an older offer's button is refused and changes
+nothing. The invite is checked again on Confirm. All of this happens in private chats
+only (handlers/private.py).
 
 Typed codes and plain text from other conversations: the typed-code handler runs in
 handler group -1 (TYPED_CODE_GROUP), for private chats only, and takes the text only from
@@ -30,11 +33,19 @@ from bot.i18n import gettext_for
 from bot.labels import role_label
 from handlers import menu
 from handlers.context import HuibaoApp, HuibaoContext, Who, language_of, unit
-from models.invites import Check, Outcome, check_code, looks_like_code, normalize, redeem
+from models.invites import (
+    Check,
+    Outcome,
+    check_code,
+    looks_like_code,
+    make_offer,
+    redeem_offer,
+    withdraw_offer,
+)
 from models.people import Person, Role
 
 CONFIRM = "inv:y:"
-CANCEL = "inv:n"
+CANCEL = "inv:n"  # + ":" + nonce; a bare "inv:n" (older buttons) withdraws nothing
 TYPED_CODE_GROUP = -1
 
 
@@ -74,6 +85,11 @@ def refusal_text(check: Check, who: Who, context: HuibaoContext) -> str:
             "Too many codes that did not work. For your security, please wait and try "
             "again after {time}."
         ).format(time=_local(context, check.retry_at).strftime("%H:%M"))
+    if outcome is Outcome.STALE:
+        return _(
+            "This button is no longer valid. Open the invitation link again, or type the "
+            "invitation code here."
+        )
     if outcome is Outcome.UNKNOWN:
         return _(
             "This invitation code is not valid. Please check it: a code has 16 letters "
@@ -139,21 +155,22 @@ async def offer(update: Update, context: HuibaoContext, text: str) -> None:
         check = await check_code(
             session, text, who.person.telegram_id, max_wrong=max_wrong, window=window
         )
+        nonce = ""
         if check.ok:
+            assert check.invite is not None
+            nonce = await make_offer(session, who.person, check.invite)
             reply = offer_text(check, who, context)
         else:
             reply = refusal_text(check, who, context)
     if not check.ok:
         await message.reply_text(reply)
         return
-    code = normalize(text)
-    assert code is not None
     _ = who._
     buttons = InlineKeyboardMarkup(
         [
             [
-                InlineKeyboardButton(_("Confirm"), callback_data=CONFIRM + code),
-                InlineKeyboardButton(_("Cancel"), callback_data=CANCEL),
+                InlineKeyboardButton(_("Confirm"), callback_data=CONFIRM + nonce),
+                InlineKeyboardButton(_("Cancel"), callback_data=f"{CANCEL}:{nonce}"),
             ]
         ]
     )
@@ -163,11 +180,10 @@ async def offer(update: Update, context: HuibaoContext, text: str) -> None:
 async def confirm(update: Update, context: HuibaoContext) -> None:
     query = update.callback_query
     assert query is not None
-    code = (query.data or "").removeprefix(CONFIRM)
+    nonce = (query.data or "").removeprefix(CONFIRM)
     replaced: Person | None = None
     async with unit(update, context) as (session, who):
-        max_wrong, window = _limits(context)
-        check = await redeem(session, code, who.person, max_wrong=max_wrong, window=window)
+        check = await redeem_offer(session, nonce, who.person)
         if check.ok:
             replaced = check.current_principal
             bureau = context.services.settings.bureau.name
@@ -181,6 +197,11 @@ async def confirm(update: Update, context: HuibaoContext) -> None:
             )
         else:
             text = refusal_text(check, who, context)
+    if check.outcome is Outcome.STALE:
+        # Not this person's live offer: say so, and leave the message (it may be someone
+        # else's, or the person's newer offer may be below it) as it is.
+        await query.answer(text, show_alert=True)
+        return
     if not check.ok:
         await query.answer(text, show_alert=True)
         await _edit(query, text)
@@ -220,7 +241,10 @@ async def _tell_replaced(context: HuibaoContext, person: Person, check: Check) -
 async def cancel(update: Update, context: HuibaoContext) -> None:
     query = update.callback_query
     assert query is not None
-    async with unit(update, context) as (_session, who):
+    nonce = (query.data or "").removeprefix(CANCEL).removeprefix(":")
+    async with unit(update, context) as (session, who):
+        if nonce:
+            await withdraw_offer(session, who.person, nonce)
         text = who._("Cancelled. Nothing was changed.")
     await query.answer()
     await _edit(query, text)
@@ -251,6 +275,7 @@ def register(app: HuibaoApp) -> None:
         MessageHandler(filters.ChatType.PRIVATE & filters.TEXT & ~filters.COMMAND, typed_text),
         group=TYPED_CODE_GROUP,
     )
-    # Everyone may press these: the code inside is the authorization.
+    # Everyone may press these: the presser's own offer, found by the nonce, is the
+    # authorization (see redeem_offer).
     app.add_handler(CallbackQueryHandler(confirm, pattern=f"^{CONFIRM}"))
-    app.add_handler(CallbackQueryHandler(cancel, pattern=f"^{CANCEL}$"))
+    app.add_handler(CallbackQueryHandler(cancel, pattern=f"^{CANCEL}(:|$)"))

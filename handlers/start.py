@@ -9,6 +9,7 @@ from __future__ import annotations
 from html import escape
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram.constants import ChatType
 from telegram.ext import CallbackQueryHandler, CommandHandler
 
 from bot.app import BASE_COMMANDS
@@ -76,7 +77,16 @@ async def help_command(update: Update, context: HuibaoContext) -> None:
     assert update.effective_message is not None
     async with unit(update, context) as (_session, who):
         text = help_text(who)
-    await update.effective_message.reply_text(text)
+    markup = None
+    chat = update.effective_chat
+    if chat is not None and chat.type != ChatType.PRIVATE:
+        # The one command answered in groups (handlers/private.py): the rest is private.
+        text += "\n\n" + who._("Everything else works only in a private chat with me.")
+        button = InlineKeyboardButton(
+            who._("Open a private chat"), url=f"https://t.me/{context.bot.username}"
+        )
+        markup = InlineKeyboardMarkup([[button]])
+    await update.effective_message.reply_text(text, reply_markup=markup)
 
 
 def language_keyboard() -> InlineKeyboardMarkup:

@@ -51,6 +51,9 @@ CODE_SHAPED = re.compile(r"^\s*[A-Za-z0-9]{2,}(?:[\s\-_.]+[A-Za-z0-9]+)*\s*$")
 INVITABLE_ROLES = (Role.PRINCIPAL, Role.DEPUTY, Role.DISTRICT_OFFICER, Role.STAFF)
 DEFAULT_MAX_WRONG = 5
 DEFAULT_WINDOW = timedelta(minutes=10)
+# How long a Confirm button stays good: enough to read the offer, short enough that an
+# old message found later in the chat binds nobody.
+OFFER_TTL = timedelta(hours=24)
 
 
 class Invite(Base):
@@ -88,6 +91,23 @@ class InviteAttempt(Base):
     at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
+class InviteOffer(Base):
+    """The invitation a person was last shown with Confirm / Cancel, and the one-time nonce
+    that the Confirm button carries instead of the code.
+
+    A button is seen by whoever sees the message and its data can be forged, so the code
+    stays here (as the invite it found) and the button only names this offer. One row per
+    person: a newer offer makes the older buttons stale; Confirm or Cancel deletes it.
+    """
+
+    __tablename__ = "invite_offers"
+
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id"), primary_key=True)
+    invite_id: Mapped[int] = mapped_column(ForeignKey("invites.id"))
+    nonce: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
 class InviteError(Exception):
     """A request for invites that cannot be met, worded for the person who made it."""
 
@@ -110,14 +130,21 @@ def normalize(text: str) -> str | None:
 
 
 def looks_like_code(text: str) -> bool:
-    """Loosely code-shaped text (about 16 letters and digits): worth an answer as a code.
+    """Code-shaped text: worth an answer as a code ("unknown code") rather than the hint.
 
-    Wider than `normalize`, so a mistyped code gets "unknown code" rather than silence.
+    Two ways in. Text with a digit is taken loosely (12 to 24 letters and digits), so a
+    mistyped code gets "unknown code" rather than silence. Text without a digit must be a
+    whole code (16 symbols of the alphabet once normalized) typed in groups of 4 or 8 or
+    as one word: about 1 code in 400 has no digit ((22/32)^16) and must still work, while
+    words a newcomer types ("hello there friend", 5+5+6 letters) still get the hint.
     """
     if not CODE_SHAPED.match(text):
         return False
     letters = _SEPARATORS.sub("", text)
-    return 12 <= len(letters) <= 24 and any(c.isdigit() for c in letters)
+    if any(c.isdigit() for c in letters):
+        return 12 <= len(letters) <= 24
+    groups = [g for g in _SEPARATORS.split(text.strip()) if g]
+    return normalize(text) is not None and all(len(g) % 4 == 0 for g in groups)
 
 
 def hash_code(code: str) -> str:
@@ -345,6 +372,7 @@ class Outcome(enum.StrEnum):
     CLOSED = "closed"  # the school was closed after the invite was made
     TAKEN = "taken"  # the school already has a principal and the invite does not replace
     THROTTLED = "throttled"
+    STALE = "stale"  # a Confirm button that is not the presser's latest offer
 
 
 @dataclass
@@ -430,6 +458,13 @@ async def check_code(
     if invite is None:
         await _wrong_attempt(session, telegram_id, now, window)
         return Check(Outcome.UNKNOWN)
+    return await _assess(session, invite, telegram_id, now)
+
+
+async def _assess(
+    session: AsyncSession, invite: Invite, telegram_id: int, now: datetime
+) -> Check:
+    """What redeeming this (real) invite would do for this Telegram user now."""
     school = await session.get(School, invite.school_id) if invite.school_id else None
     district_id = school.district_id if school else invite.district_id
     district = await session.get(District, district_id) if district_id else None
@@ -465,6 +500,70 @@ async def redeem(
     check = await check_code(
         session, text, person.telegram_id, now=now, max_wrong=max_wrong, window=window
     )
+    return await _claim(session, check, person, now)
+
+
+async def make_offer(
+    session: AsyncSession, person: Person, invite: Invite, *, now: datetime | None = None
+) -> str:
+    """Remember that this person was offered this invite; the nonce for their Confirm button.
+
+    Replaces the person's earlier offer, so only the latest Confirm button works.
+    """
+    nonce = secrets.token_urlsafe(16)  # 22 characters, 128 bits
+    await session.execute(delete(InviteOffer).where(InviteOffer.person_id == person.id))
+    offer = InviteOffer(
+        person_id=person.id, invite_id=invite.id, nonce=nonce, created_at=now or utcnow()
+    )
+    session.add(offer)
+    await session.flush()
+    return nonce
+
+
+async def withdraw_offer(session: AsyncSession, person: Person, nonce: str) -> bool:
+    """Forget the person's offer if `nonce` is its nonce (Cancel); True if there was one."""
+    gone = await session.execute(
+        delete(InviteOffer)
+        .where(InviteOffer.person_id == person.id, InviteOffer.nonce == nonce)
+        .execution_options(synchronize_session=False)
+    )
+    return getattr(gone, "rowcount", 0) == 1
+
+
+async def redeem_offer(
+    session: AsyncSession,
+    nonce: str,
+    person: Person,
+    *,
+    now: datetime | None = None,
+    ttl: timedelta = OFFER_TTL,
+) -> Check:
+    """Confirm: redeem the invite of the presser's own latest offer if `nonce` is its nonce.
+
+    Anything else (another person's button, a forged or reused nonce, an offer older than
+    `ttl`) is STALE and changes nothing, not even the presser's own offer. The offer is
+    used up by a conditional DELETE, so of two presses of one button exactly one goes on.
+    """
+    now = now or utcnow()
+    offer = await session.get(InviteOffer, person.id)
+    if (
+        offer is None
+        or not secrets.compare_digest(offer.nonce.encode(), nonce.encode())
+        or offer.created_at <= now - ttl
+    ):
+        return Check(Outcome.STALE)
+    invite_id = offer.invite_id
+    session.expunge(offer)
+    if not await withdraw_offer(session, person, offer.nonce):
+        return Check(Outcome.STALE)  # the other of two presses at once took it
+    invite = await session.get(Invite, invite_id)
+    assert invite is not None  # invites are never deleted
+    check = await _assess(session, invite, person.telegram_id, now)
+    return await _claim(session, check, person, now)
+
+
+async def _claim(session: AsyncSession, check: Check, person: Person, now: datetime) -> Check:
+    """Bind the person as the checked invite says and use the invite up."""
     if not check.ok:
         return check
     invite = check.invite

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import datetime, timedelta
 
 from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -10,7 +11,12 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from models.audit import record
+from models.base import utcnow
 from models.people import Person, Role, School
+
+# How stale a stranger's last-seen time (people.updated_at) may get: at most one write a
+# day per stranger, and pruning after 30 days (models/strangers.py) is off by a day at most.
+SEEN_RESOLUTION = timedelta(days=1)
 
 
 async def get_person(session: AsyncSession, telegram_id: int) -> Person | None:
@@ -26,11 +32,15 @@ async def touch_person(
     name: str,
     username: str | None,
     telegram_language: str | None,
+    now: datetime | None = None,
 ) -> Person:
     """Return the person for a Telegram user, creating them on first contact.
 
     Name and Telegram language are refreshed on every contact because people change them.
+    A stranger's (no role) `updated_at` doubles as their last-seen time, kept to within
+    SEEN_RESOLUTION, so that strangers who stopped writing can be pruned.
     """
+    now = now or utcnow()
     person = await get_person(session, telegram_id)
     if person is None:
         person = Person(
@@ -39,10 +49,14 @@ async def touch_person(
             username=username,
             telegram_language=telegram_language,
             role=Role.NONE.value,
+            created_at=now,
+            updated_at=now,
         )
         session.add(person)
         await session.flush()
         return person
+    if person.role == Role.NONE.value and person.updated_at < now - SEEN_RESOLUTION:
+        person.updated_at = now
     if (person.name, person.username, person.telegram_language) != (
         name,
         username,

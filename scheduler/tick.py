@@ -14,7 +14,7 @@ import logging
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 
 from sqlalchemy import select
@@ -58,6 +58,7 @@ from models.schedules import (
     next_opening,
     occurrence_recorded,
 )
+from models.strangers import prune_strangers
 from scheduler import ports
 from scheduler.messages import (
     escalation_message,
@@ -70,6 +71,11 @@ from scheduler.ports import Outgoing
 log = logging.getLogger("huibao.scheduler")
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+# Strangers are pruned at night (bureau time), PRUNE_BATCH at a time, at most
+# PRUNE_BATCH x PRUNE_BATCHES a night; the rest wait for the next night.
+PRUNE_AT = time(3, 0)
+PRUNE_BATCH = 10
+PRUNE_BATCHES = 100
 
 
 @dataclass
@@ -120,6 +126,7 @@ class Ticker:
         # One tick at a time per process: exact-time jobs and the periodic tick may fire
         # together, and SQLite cannot take two writers from one process gracefully.
         self._lock = asyncio.Lock()
+        self._pruned_on: date | None = None
 
     # --- the tick ----------------------------------------------------------------------
 
@@ -142,6 +149,7 @@ class Ticker:
             for round_, slot in due:
                 if slot.kind is SlotKind.SUMMARY:
                     await self._summary(round_, slot, now, result)
+            await self._prune_strangers(now)
             if result.sent_anything or result.missed:
                 log.info(
                     "scheduler tick",
@@ -154,6 +162,27 @@ class Ticker:
                     },
                 )
             return result
+
+    async def _prune_strangers(self, now: datetime) -> None:
+        """Once a bureau day, at the first tick after PRUNE_AT: forget strangers who wrote
+        to the bot but never joined (models/strangers.py), in small transactions so that
+        SQLite's writer lock is never held long."""
+        local = now.astimezone(self.tz)
+        if local.time() < PRUNE_AT or self._pruned_on == local.date():
+            return
+        self._pruned_on = local.date()
+        removed = 0
+        try:
+            for _batch in range(PRUNE_BATCHES):
+                async with transaction(self.sessionmaker) as session:
+                    done = await prune_strangers(session, now, limit=PRUNE_BATCH)
+                removed += done
+                if done < PRUNE_BATCH:
+                    break
+        except Exception:
+            log.exception("pruning strangers failed; trying again tomorrow")
+        if removed:
+            log.info("strangers pruned", extra={"count": removed})
 
     def _log_missed(
         self, missed: Sequence[tuple[Round, Slot]], now: datetime, result: TickResult

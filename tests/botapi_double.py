@@ -50,6 +50,7 @@ __all__ = [
     "ApiError",
     "BotApiDouble",
     "CallbackAnswer",
+    "FakeGroupMember",
     "FakeUser",
     "SentMessage",
     "StoredFile",
@@ -926,8 +927,8 @@ class FakeUser:
 
     def _resolve(self, message: SentMessage | int) -> SentMessage:
         message_id = message if isinstance(message, int) else message.message_id
-        if isinstance(message, SentMessage) and message.chat_id != self.id:
-            raise AssertionError(f"{message!r} is not in the chat with user {self.id}")
+        if isinstance(message, SentMessage) and message.chat_id != self.chat_id:
+            raise AssertionError(f"{message!r} is not in chat {self.chat_id} of user {self.id}")
         found = self._chat.bot_messages.get(message_id)
         if found is None:
             raise AssertionError(
@@ -985,6 +986,18 @@ class FakeUser:
         double._open_callbacks[query_id] = (update_id, self.id)
         self.last_press = update_id
         return update_id
+
+    def in_group(
+        self, chat_id: int, title: str = "校长群", chat_type: str = "supergroup"
+    ) -> FakeGroupMember:
+        """This user writing in a group chat (created on first use; ids are negative)."""
+        if chat_id >= 0 or chat_type not in ("group", "supergroup"):
+            raise ValueError("groups have negative ids and type group or supergroup")
+        chat = self.double._chats.get(chat_id)
+        if chat is None:
+            chat = _Chat(chat_id, {"id": chat_id, "type": chat_type, "title": title})
+            self.double._chats[chat_id] = chat
+        return FakeGroupMember(self, chat)
 
     # -- observing ------------------------------------------------------------------------
 
@@ -1076,6 +1089,44 @@ class FakeUser:
         if target is None:
             raise AssertionError(f"user {self.id} has not pressed any button")
         return await self.double.wait_for_callback_answer(target, timeout)
+
+
+class FakeGroupMember(FakeUser):
+    """A user writing in a group chat: a FakeUser whose messages, presses and waits are in
+    the group (whose bot messages every member sees) rather than in their private chat."""
+
+    def __init__(self, user: FakeUser, group: _Chat) -> None:
+        super().__init__(
+            user.double, user.id, user.first_name, user.language_code, user.username,
+            user.last_name,
+        )
+        self.group = group
+        self.chat_dict = group.info
+
+    @property
+    def chat_id(self) -> int:
+        return self.group.id
+
+    @property
+    def _chat(self) -> _Chat:
+        return self.group
+
+    async def send(self, text: str) -> int:
+        """As FakeUser.send, with Telegram's "mention" entities for @usernames."""
+        payload: JSONDict = {"text": text}
+        entities = _command_entities(text) + [
+            {"type": "mention", "offset": utf16_len(text[: m.start()]),
+             "length": utf16_len(m.group(0))}
+            for m in re.finditer(r"@[A-Za-z0-9_]{5,32}", text)
+            if not (m.start() > 0 and text[m.start() - 1] not in " \n")  # not /cmd@bot
+        ]
+        if entities:
+            payload["entities"] = entities
+        return self._user_message(payload)
+
+    async def reply(self, message: SentMessage, text: str) -> int:
+        """A text message that replies to a bot message in the group."""
+        return self._user_message({"text": text, "reply_to_message": message.to_dict()})
 
 
 # --------------------------------------------------------------------------------------------

@@ -113,10 +113,12 @@ async def test_the_sixth_wrong_code_in_ten_minutes_is_throttled(
         wait = await zhao.wait_for("之后再试")
         assert re.search(r"\d\d:\d\d", wait.plain)
         assert await person(sessionmaker, 1003) == ("none", None)
-        # A forged Confirm button is a code like any other: refused while throttled.
+        # A forged Confirm button carrying the code is no way around it: buttons carry a
+        # nonce of the person's own offer, never a code.
         update_id = await zhao.press_data(wait, f"inv:y:{good}")
         answer = await zhao.wait_for_answer(update_id)
-        assert answer.show_alert and "之后再试" in (answer.text or "")
+        assert answer.show_alert and "已失效" in (answer.text or "")
+        assert await person(sessionmaker, 1003) == ("none", None)
 
 
 async def test_typed_codes_coexist_with_conversations(
