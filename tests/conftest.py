@@ -22,11 +22,24 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from models import all as _all_models  # noqa: F401
+from models import txguard
 from models.base import Base
 from models.db import create_engine, create_sessionmaker
 from models.migrate import upgrade
 
 POSTGRES_ENV = "HUIBAO_TEST_POSTGRES_URL"
+
+# A Bot API call inside an open database transaction fails the test (models/txguard.py).
+os.environ.setdefault(txguard.ENV, "raise")
+
+
+@pytest.fixture(autouse=True)
+def no_bot_api_call_in_a_transaction() -> Iterator[None]:
+    txguard.violations.clear()
+    yield
+    found = [str(v) for v in txguard.violations]
+    txguard.violations.clear()
+    assert not found, f"Bot API calls inside an open database transaction: {found}"
 
 
 def _engines() -> list[str]:
