@@ -42,7 +42,7 @@ async def test_a_call_inside_a_transaction_is_refused_and_named(
 ) -> None:
     tg, bot = tg_bot
     # PTB wraps the guard's error as a NetworkError; the request never leaves.
-    with pytest.raises(NetworkError, match="TransactionOpenError.*sendMessage"):
+    with pytest.raises(NetworkError, match=r"TransactionOpenError.*sendMessage"):
         async with transaction(sessionmaker) as session:
             await session.execute(text("SELECT 1"))
             await bot.send_message(1001, "inside")
