@@ -31,6 +31,11 @@ async def tg_bot() -> AsyncIterator[tuple[BotApiDouble, Bot]]:
             yield tg, bot
 
 
+@pytest.fixture(autouse=True)
+def refusing(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(txguard.ENV, "raise")
+
+
 def take_violations() -> list[str]:
     found = [v.method for v in txguard.violations]
     txguard.violations.clear()
