@@ -5,6 +5,7 @@ the commit, or from another task while someone else's transaction is open, goes 
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator
 
 import pytest
@@ -101,4 +102,23 @@ async def test_after_commit_and_from_other_tasks_calls_go_out(
     assert [m.text for m in tg.messages_to(1001)] == [
         "from another task", "from a child task", "after the commit", "after the rollback",
     ]
+    assert take_violations() == []
+
+
+async def test_in_production_a_violation_is_logged_with_its_method_and_origin(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    tg_bot: tuple[BotApiDouble, Bot],
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    tg, bot = tg_bot
+    monkeypatch.delenv(txguard.ENV)
+    caplog.set_level(logging.ERROR, logger="huibao.txguard")
+    async with transaction(sessionmaker) as session:
+        await session.execute(text("SELECT 1"))
+        await bot.send_message(1001, "inside, but not refused")
+    assert [m.text for m in tg.messages_to(1001)] == ["inside, but not refused"]
+    [logged] = caplog.records
+    assert logged.getMessage() == "Bot API call inside an open database transaction"
+    assert logged.method == "sendMessage"  # type: ignore[attr-defined]
     assert take_violations() == []
