@@ -54,7 +54,7 @@ class TransactionOpenError(RuntimeError):
     """A Bot API call made while the calling task had a database transaction open."""
 
 
-# Filled in raise mode only (tests read and clear it); origins listed in `tolerated` are
+# Filled in the raise and collect modes (tests read and clear it); origins in `tolerated` are
 # logged but neither raised nor kept: violations known and not yet fixed.
 violations: list[Violation] = []
 tolerated: set[str] = set()
