@@ -36,6 +36,7 @@ from telegram.request import BaseRequest, RequestData
 
 from bot.cli import CliError
 from bot.settings import Settings
+from models import txguard
 
 CONSOLE_BOT_ID = 1
 CONSOLE_ID_BASE = 9_000_000_000_000
@@ -110,6 +111,7 @@ class ConsoleTransport(BaseRequest):
         connect_timeout: ODVInput[float] = DEFAULT_NONE,
         pool_timeout: ODVInput[float] = DEFAULT_NONE,
     ) -> tuple[int, bytes]:
+        txguard.check(url)  # as the real transport does (scheduler/http.py)
         name = url.rsplit("/", 1)[-1]
         params: dict[str, Any] = dict(request_data.parameters) if request_data else {}
         files = request_data.multipart_data if request_data and request_data.contains_files else {}

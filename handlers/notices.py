@@ -13,6 +13,7 @@ import html
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
+from functools import partial
 from typing import cast
 
 from sqlalchemy import select
@@ -116,6 +117,14 @@ STAGE_LABELS: dict[str, str] = {
 }
 
 Keyboard = list[list[InlineKeyboardButton]]
+# A Bot API call prepared inside a transaction and made after it has committed: a slow
+# Telegram must never keep a transaction (on SQLite, the one write lock) open.
+Send = Callable[[], Awaitable[object]]
+
+
+async def run_sends(sends: Sequence[Send]) -> None:
+    for send in sends:
+        await send()
 
 
 def button(text: str, data: str) -> InlineKeyboardButton:
@@ -292,7 +301,7 @@ async def prompt(
     return "", []
 
 
-async def show_prompt(
+async def prompt_sends(
     session: AsyncSession,
     draft: NoticeDraft,
     who: Who,
@@ -300,13 +309,23 @@ async def show_prompt(
     *,
     query: CallbackQuery | None = None,
     chat_id: int,
-) -> None:
-    """Ask the current step's question (editing the pressed message when there is one)."""
+) -> list[Send]:
+    """The current step's question (editing the pressed message when there is one), worked
+    out in the transaction, to be asked after it has committed."""
     if draft.step == STEP_PREVIEW:
-        await send_preview(session, draft, who, context, chat_id=chat_id, query=query)
-        return
+        return await preview_sends(session, draft, who, context, chat_id=chat_id, query=query)
     text, rows = await prompt(session, draft, who, context.services)
     markup = InlineKeyboardMarkup(rows) if rows else None
+    return [partial(ask, context, chat_id, text, markup, query)]
+
+
+async def ask(
+    context: HuibaoContext,
+    chat_id: int,
+    text: str,
+    markup: InlineKeyboardMarkup | None,
+    query: CallbackQuery | None,
+) -> None:
     if query is not None and query.message is not None:
         try:
             await query.edit_message_text(text, reply_markup=markup)
@@ -317,7 +336,16 @@ async def show_prompt(
     await context.bot.send_message(chat_id, text, reply_markup=markup)
 
 
-async def send_preview(
+async def unmark(query: CallbackQuery | None) -> None:
+    """The question answered: leave it as a record, without its buttons."""
+    if query is not None and query.message is not None:
+        try:
+            await query.edit_message_reply_markup(None)
+        except TelegramError:
+            pass
+
+
+async def preview_sends(
     session: AsyncSession,
     draft: NoticeDraft,
     who: Who,
@@ -325,22 +353,17 @@ async def send_preview(
     *,
     chat_id: int,
     query: CallbackQuery | None = None,
-) -> None:
+) -> list[Send]:
     _ = who._
     settings = context.services.settings
     content = draft_content(draft)
     audience = Audience.from_json(draft.audience)
     assert audience is not None
     resolved = await resolve_audience(session, audience)
-    if query is not None and query.message is not None:
-        # The question answered: leave it as a record, without its buttons.
-        try:
-            await query.edit_message_reply_markup(None)
-        except TelegramError:
-            pass
+    sends: list[Send] = [partial(unmark, query)]
     for message in notice_messages(content, who.language, settings.bureau.name,
                                    ack_data=PREVIEW_ACK):
-        await send_out_message(context, chat_id, message)
+        sends.append(partial(send_out_message, context, chat_id, message))
     lines = [
         _("<b>Preview</b> ↑ This is exactly what recipients will see (the heading and "
           "buttons in each recipient's own language)."),
@@ -374,9 +397,13 @@ async def send_preview(
     rows.append(
         [button(_("Edit"), f"nd:edit:{draft.version}"), button(_("Cancel"), "nd:cancel")]
     )
-    await context.bot.send_message(
-        chat_id, "\n".join(lines), reply_markup=InlineKeyboardMarkup(rows)
+    sends.append(
+        partial(
+            context.bot.send_message, chat_id, "\n".join(lines),
+            reply_markup=InlineKeyboardMarkup(rows),
+        )
     )
+    return sends
 
 
 async def send_out_message(context: HuibaoContext, chat_id: int, message: OutMessage) -> Message:
@@ -422,15 +449,16 @@ async def load_draft(session: AsyncSession, who: Who) -> NoticeDraft | None:
 
 
 async def notice_command(update: Update, context: HuibaoContext) -> None:
-    message = update.effective_message
+    await run_sends(await new_draft(update, context))
+
+
+async def new_draft(update: Update, context: HuibaoContext) -> list[Send]:
     chat = update.effective_chat
-    assert message is not None and chat is not None
+    assert chat is not None
     async with unit(update, context) as (session, who):
-        _ = who._
         draft = await load_draft(session, who)
         if draft is not None and draft.text is not None:
-            await offer_resume(context, chat.id, draft, who)
-            return
+            return [resume_offer(context, chat.id, draft, who)]
         if draft is None:
             draft = NoticeDraft(author_id=who.person.id, step=STEP_TEXT, version=1, selection=[])
             session.add(draft)
@@ -438,19 +466,18 @@ async def notice_command(update: Update, context: HuibaoContext) -> None:
             reset(draft)
         changed(draft, STEP_TEXT)
         await session.flush()
-        await show_prompt(session, draft, who, context, chat_id=chat.id)
+        return await prompt_sends(session, draft, who, context, chat_id=chat.id)
 
 
-async def offer_resume(
-    context: HuibaoContext, chat_id: int, draft: NoticeDraft, who: Who
-) -> None:
+def resume_offer(context: HuibaoContext, chat_id: int, draft: NoticeDraft, who: Who) -> Send:
     _ = who._
     keyboard = InlineKeyboardMarkup(
         [[button(_("Continue it"), "nd:resume"), button(_("Start over"), "nd:new")],
          [button(_("Cancel"), "nd:cancel")]]
     )
     title = html.escape(title_of(draft.text or ""))
-    await context.bot.send_message(
+    return partial(
+        context.bot.send_message,
         chat_id,
         _("You have an unfinished notice: “{title}”.").format(title=title),
         reply_markup=keyboard,
@@ -468,6 +495,11 @@ def reset(draft: NoticeDraft) -> None:
 
 
 async def draft_button(update: Update, context: HuibaoContext) -> None:
+    # Committed: now the worker may send and the sender may be told.
+    await run_sends(await press_draft(update, context))
+
+
+async def press_draft(update: Update, context: HuibaoContext) -> list[Send]:
     query = update.callback_query
     chat = update.effective_chat
     assert query is not None and chat is not None
@@ -475,38 +507,34 @@ async def draft_button(update: Update, context: HuibaoContext) -> None:
     async with unit(update, context) as (session, who):
         _ = who._
         if not who.role.is_staff:
-            await refuse(query, None, _("Only bureau staff can send notices."))
-            return
+            return [partial(refuse, query, None, _("Only bureau staff can send notices."))]
         if data == "pvack":
-            await query.answer(
-                _("This is the preview: recipients' presses will be counted."), show_alert=True
-            )
-            return
+            return [partial(
+                query.answer,
+                _("This is the preview: recipients' presses will be counted."),
+                show_alert=True,
+            )]
         draft = await load_draft(session, who)
         if data == "start":
             if draft is not None and draft.text is not None:
-                await query.answer()
-                await offer_resume(context, chat.id, draft, who)
-                return
+                return [query.answer, resume_offer(context, chat.id, draft, who)]
             if draft is None:
                 draft = NoticeDraft(
                     author_id=who.person.id, step=STEP_TEXT, version=0, selection=[]
                 )
                 session.add(draft)
         if draft is None:
-            await refuse(query, None, stale_text(_))
-            return
-        after: list[Callable[[], Awaitable[None]]] = []
+            return [partial(refuse, query, None, stale_text(_))]
+        after: list[Send] = []
         outcome = await apply_button(session, draft, data, who, context, query, chat.id, after)
-        if outcome is not None:
-            if outcome:
-                await query.answer(outcome, show_alert=True)
-            else:
-                await query.answer()
-                await show_prompt(session, draft, who, context, query=query, chat_id=chat.id)
-    # Committed: now the worker may send and the sender may be told.
-    for action in after:
-        await action()
+        if outcome is None:
+            return after
+        if outcome:
+            return [partial(query.answer, outcome, show_alert=True)]
+        return [
+            query.answer,
+            *await prompt_sends(session, draft, who, context, query=query, chat_id=chat.id),
+        ]
 
 
 async def apply_button(
@@ -517,23 +545,24 @@ async def apply_button(
     context: HuibaoContext,
     query: CallbackQuery,
     chat_id: int,
-    after: list[Callable[[], Awaitable[None]]],
+    after: list[Send],
 ) -> str | None:
     """Change the draft for a button; returns an alert text, "" to show the next prompt, or
-    None when the button has already answered (sent, cancelled)."""
+    None when the button's answer is in `after` (sent, cancelled), to be given after the
+    commit."""
     _ = who._
     parts = data.split(":")
     action = parts[0]
     if action == "start":
         reset(draft)
         changed(draft, STEP_TEXT)
-        await query.answer()
-        await show_prompt(session, draft, who, context, chat_id=chat_id)
+        after.append(query.answer)
+        after.extend(await prompt_sends(session, draft, who, context, chat_id=chat_id))
         return None
     if action == "cancel":
         await session.delete(draft)
-        await query.answer()
-        await query.edit_message_text(_("The notice was discarded."))
+        after.append(query.answer)
+        after.append(partial(query.edit_message_text, _("The notice was discarded.")))
         return None
     if action == "resume":
         draft.updated_at = utcnow()
@@ -608,8 +637,8 @@ async def apply_button(
     if action == "edit" and len(parts) == 2:
         if parts[1] != str(draft.version) or draft.step != STEP_PREVIEW:
             return _("This preview is out of date; use the newest one.")
-        await query.answer()
-        await query.edit_message_reply_markup(edit_keyboard(draft, _))
+        after.append(query.answer)
+        after.append(partial(query.edit_message_reply_markup, edit_keyboard(draft, _)))
         return None
     if action == "e" and len(parts) == 3 and draft.step == STEP_PREVIEW:
         if parts[2] != str(draft.version):
@@ -621,8 +650,8 @@ async def apply_button(
         if step is None:
             return stale_text(_)
         if step == STEP_PREVIEW:
-            await query.answer()
-            await query.edit_message_reply_markup(preview_keyboard(draft, _))
+            after.append(query.answer)
+            after.append(partial(query.edit_message_reply_markup, preview_keyboard(draft, _)))
             return None
         changed(draft, step)
         return ""
@@ -665,7 +694,7 @@ async def send_draft(
     context: HuibaoContext,
     query: CallbackQuery,
     chat_id: int,
-    after: list[Callable[[], Awaitable[None]]],
+    after: list[Send],
 ) -> str | None:
     """Turn the draft into a notice with one delivery per recipient, in this transaction."""
     _ = who._
@@ -798,18 +827,27 @@ async def draft_input(update: Update, context: HuibaoContext) -> None:
         ).scalar_one_or_none()
         if not waits_for_input(draft):
             return
+    sends = await draft_answer(update, context, message, chat.id)
+    if sends is None:
+        return
+    await run_sends(sends)
+    raise ApplicationHandlerStop
+
+
+async def draft_answer(
+    update: Update, context: HuibaoContext, message: Message, chat_id: int
+) -> list[Send] | None:
+    """Take the input for the draft; None when there is no draft waiting for it after all."""
     async with unit(update, context) as (session, who):
         if not who.role.is_staff:
-            return
+            return None
         draft = await load_draft(session, who)
         if draft is None or draft.step not in INPUT_STEPS:
-            return
+            return None
         problem = await take_input(session, draft, message, who, context)
         if problem:
-            await message.reply_text(problem)
-        else:
-            await show_prompt(session, draft, who, context, chat_id=chat.id)
-    raise ApplicationHandlerStop
+            return [partial(message.reply_text, problem)]
+        return await prompt_sends(session, draft, who, context, chat_id=chat_id)
 
 
 async def take_input(
@@ -889,6 +927,10 @@ def parse_time(text: str, settings: Settings) -> datetime | None:
 
 
 async def ack_button(update: Update, context: HuibaoContext) -> None:
+    await run_sends(await acknowledge_press(update, context))
+
+
+async def acknowledge_press(update: Update, context: HuibaoContext) -> list[Send]:
     query = update.callback_query
     assert query is not None
     data = query.data or ""
@@ -896,31 +938,36 @@ async def ack_button(update: Update, context: HuibaoContext) -> None:
         _ = who._
         notice_id = parse_id(data.removeprefix(ACK_PREFIX))
         if notice_id is None:
-            await refuse(query, None, stale_text(_))
-            return
+            return [partial(refuse, query, None, stale_text(_))]
         outcome, recipient, _notice = await acknowledge(session, notice_id, who.person.id)
         settings = context.services.settings
         if outcome is AckOutcome.NOT_RECIPIENT:
-            await refuse(query, None, _("This notice was not addressed to you."))
-            return
+            return [partial(refuse, query, None, _("This notice was not addressed to you."))]
         if outcome is AckOutcome.NOT_REQUIRED:
-            await query.answer(_("This notice does not need an acknowledgement."))
-            return
+            return [partial(query.answer, _("This notice does not need an acknowledgement."))]
         assert recipient is not None and recipient.acknowledged_at is not None
         when = bureau_time(recipient.acknowledged_at, settings)
         if outcome is AckOutcome.ALREADY:
-            await query.answer(
+            return [partial(
+                query.answer,
                 _("You already acknowledged this notice at {time}; nothing changed.").format(
                     time=when
-                )
-            )
-            return
+                ),
+            )]
         keyboard = acknowledged_keyboard(
             who.language, recipient.acknowledged_at, settings.bureau.tz, data
         )
-    await query.answer(_("Thank you: acknowledged at {time}.").format(time=when))
+    return [
+        partial(query.answer, _("Thank you: acknowledged at {time}.").format(time=when)),
+        partial(mark_acknowledged, query, keyboard_markup(keyboard), notice_id),
+    ]
+
+
+async def mark_acknowledged(
+    query: CallbackQuery, markup: InlineKeyboardMarkup, notice_id: int
+) -> None:
     try:
-        await query.edit_message_reply_markup(keyboard_markup(keyboard))
+        await query.edit_message_reply_markup(markup)
     except TelegramError:
         # The acknowledgement is stored; an old message that cannot be edited is no problem.
         log.info("acknowledged message not edited", extra={"notice_id": notice_id})
@@ -996,6 +1043,10 @@ async def school_list_view(
 
 async def open_button(update: Update, context: HuibaoContext) -> None:
     """A principal opens a notice again: the text, the file and the button, as first sent."""
+    await run_sends(await reopen(update, context))
+
+
+async def reopen(update: Update, context: HuibaoContext) -> list[Send]:
     query = update.callback_query
     chat = update.effective_chat
     assert query is not None and chat is not None
@@ -1009,8 +1060,7 @@ async def open_button(update: Update, context: HuibaoContext) -> None:
             else None
         )
         if notice is None or recipient is None or notice.sent_at > utcnow():
-            await refuse(query, None, _("This notice was not addressed to you."))
-            return
+            return [partial(refuse, query, None, _("This notice was not addressed to you."))]
         settings = context.services.settings
         messages = list(
             notice_messages(
@@ -1028,9 +1078,7 @@ async def open_button(update: Update, context: HuibaoContext) -> None:
                 ),
                 file_id=last.file_id, file_blob_id=last.file_blob_id, file_name=last.file_name,
             )
-    await query.answer()
-    for message in messages:
-        await send_out_message(context, chat.id, message)
+    return [query.answer, *(partial(send_out_message, context, chat.id, m) for m in messages)]
 
 
 # --- staff: one notice, reminders ---------------------------------------------------------
@@ -1102,15 +1150,19 @@ async def view_button(update: Update, context: HuibaoContext) -> None:
     parts = (query.data or "").removeprefix("nv:").split(":")
     async with unit(update, context) as (session, who):
         _ = who._
+        refusal = None
         if not who.role.is_staff:
-            await refuse(query, None, _("Sorry, this is only for bureau staff."))
-            return
-        notice_id = parse_id(parts[0])
-        notice = await session.get(Notice, notice_id) if notice_id is not None else None
-        if notice is None or len(parts) > 2 or (len(parts) == 2 and parts[1] != "r"):
-            await refuse(query, None, stale_text(_))
-            return
-        text, markup = await staff_view(session, notice, who, context.services.settings)
+            refusal = _("Sorry, this is only for bureau staff.")
+        else:
+            notice_id = parse_id(parts[0])
+            notice = await session.get(Notice, notice_id) if notice_id is not None else None
+            if notice is None or len(parts) > 2 or (len(parts) == 2 and parts[1] != "r"):
+                refusal = stale_text(_)
+            else:
+                text, markup = await staff_view(session, notice, who, context.services.settings)
+    if refusal is not None:
+        await refuse(query, None, refusal)
+        return
     await query.answer()
     if len(parts) == 2:
         try:
@@ -1128,35 +1180,41 @@ async def remind_button(update: Update, context: HuibaoContext) -> None:
     assert query is not None
     parts = (query.data or "").removeprefix("nr:").split(":")
     async with unit(update, context) as (session, who):
-        _ = who._
-        if not who.role.is_staff:
-            await refuse(query, None, _("Sorry, this is only for bureau staff."))
-            return
-        notice_id = parse_id(parts[0]) if len(parts) == 2 else None
-        k = parse_id(parts[1]) if len(parts) == 2 else None
-        notice = await session.get(Notice, notice_id) if notice_id is not None else None
-        if notice is None or k is None or k < 1 or not notice.requires_ack:
-            await refuse(query, None, stale_text(_))
-            return
-        if k <= notice.reminders_sent:
-            await query.answer(_("This reminder was already sent."), show_alert=True)
-            return
-        if k != notice.reminders_sent + 1:
-            await refuse(query, None, stale_text(_))
-            return
-        count = await enqueue_reminders(
-            session, notice, f"{notice.purpose}:remind:{k}", context.services.settings
-        )
-        notice.reminders_sent = k
-        record(session, "notice.remind", actor_id=who.person.id, target_type="notice",
-               target_id=notice.id, reminder=k, recipients=count)
-        text, markup = await staff_view(session, notice, who, context.services.settings)
+        done = await remind(session, who, parts, context.services.settings)
+    if isinstance(done, str):
+        await refuse(query, None, done)
+        return
+    count, text, markup = done
     wake(context.services)
-    await query.answer(_("Reminder on its way to {count} people.").format(count=count))
+    await query.answer(who._("Reminder on its way to {count} people.").format(count=count))
     try:
         await query.edit_message_text(text, reply_markup=markup)
     except TelegramError:
         pass
+
+
+async def remind(
+    session: AsyncSession, who: Who, parts: list[str], settings: Settings
+) -> str | tuple[int, str, InlineKeyboardMarkup]:
+    """Enqueue the k-th reminder; returns a refusal, or the count and the staff view."""
+    _ = who._
+    if not who.role.is_staff:
+        return _("Sorry, this is only for bureau staff.")
+    notice_id = parse_id(parts[0]) if len(parts) == 2 else None
+    k = parse_id(parts[1]) if len(parts) == 2 else None
+    notice = await session.get(Notice, notice_id) if notice_id is not None else None
+    if notice is None or k is None or k < 1 or not notice.requires_ack:
+        return stale_text(_)
+    if k <= notice.reminders_sent:
+        return _("This reminder was already sent.")
+    if k != notice.reminders_sent + 1:
+        return stale_text(_)
+    count = await enqueue_reminders(session, notice, f"{notice.purpose}:remind:{k}", settings)
+    notice.reminders_sent = k
+    record(session, "notice.remind", actor_id=who.person.id, target_type="notice",
+           target_id=notice.id, reminder=k, recipients=count)
+    text, markup = await staff_view(session, notice, who, settings)
+    return count, text, markup
 
 
 async def enqueue_reminders(
@@ -1330,12 +1388,14 @@ async def list_button(update: Update, context: HuibaoContext) -> None:
     assert query is not None and chat is not None
     async with unit(update, context) as (session, who):
         if query.data != "nl:":
-            await refuse(query, None, stale_text(who._))
-            return
-        if who.role.is_staff:
+            text, markup = stale_text(who._), None
+        elif who.role.is_staff:
             text, markup = await staff_list(session, who, context.services.settings)
         else:
             text, markup = await school_list_view(session, who, context.services.settings)
+    if query.data != "nl:":
+        await refuse(query, None, text)
+        return
     await query.answer()
     await context.bot.send_message(chat.id, text, reply_markup=markup)
 

@@ -227,53 +227,54 @@ async def _show_district(
 async def status_button(update: Update, context: HuibaoContext) -> None:
     query = update.callback_query
     assert query is not None
-    m = _CALLBACK.match(query.data or "")
+    # Worked out and committed first: no Bot API call while the transaction is open.
+    text, markup, reminded = await _status_press(update, context, query.data or "")
+    if markup is None:
+        if reminded:
+            # Committed: the delivery worker may send now rather than at its next poll.
+            delivery.wake(context.services)
+        await query.answer(text, show_alert=True)
+        return
+    await query.answer()
+    await query.edit_message_text(text, reply_markup=markup)
+
+
+async def _status_press(
+    update: Update, context: HuibaoContext, data: str
+) -> tuple[str, InlineKeyboardMarkup | None, bool]:
+    """The screen for a /status button, or (without a keyboard) an alert to show; True when
+    reminders were queued."""
+    m = _CALLBACK.match(data)
     async with unit(update, context) as (session, who):
         _ = who._
         viewer = viewer_of(who)
         if viewer is None:
-            await query.answer(_refusal(who), show_alert=True)
-            return
+            return _refusal(who), None, False
         if m is None or m[1] != STATUS:
-            await query.answer(_("This button is no longer valid."), show_alert=True)
-            return
+            return _("This button is no longer valid."), None, False
         action = m[2]
         round_id = int(m[3]) if m[3] else None
         district_id = int(m[4]) if m[4] else None
         if action in ("d", "m") and district_id is None:
-            await query.answer(_("This button is no longer valid."), show_alert=True)
-            return
+            return _("This button is no longer valid."), None, False
         try:
             if action == "l":
                 text, markup = await _round_list(session, who, viewer, context, STATUS)
-            else:
-                if round_id is None:
-                    raise RoundNotFound(0)
-                rnd = await get_round(session, round_id)
-                if action == "r":
-                    text, markup = await _show_round(session, who, viewer, rnd, context)
-                else:
-                    if district_id is None or not _may_see(viewer, district_id):
-                        await query.answer(
-                            _("You can only see the schools of your own district."),
-                            show_alert=True,
-                        )
-                        return
-                    if action == "m":
-                        reminded = await _remind(session, who, rnd, district_id, context)
-                    text, markup = await _show_district(
-                        session, who, viewer, rnd, district_id, context
-                    )
+                return text, markup, False
+            if round_id is None:
+                raise RoundNotFound(0)
+            rnd = await get_round(session, round_id)
+            if action == "r":
+                text, markup = await _show_round(session, who, viewer, rnd, context)
+                return text, markup, False
+            if district_id is None or not _may_see(viewer, district_id):
+                return _("You can only see the schools of your own district."), None, False
+            if action == "m":
+                return await _remind(session, who, rnd, district_id, context), None, True
+            text, markup = await _show_district(session, who, viewer, rnd, district_id, context)
+            return text, markup, False
         except RoundNotFound:
-            await query.answer(_("This round no longer exists."), show_alert=True)
-            return
-    if action == "m":
-        # Committed: the delivery worker may send now rather than at its next poll.
-        delivery.wake(context.services)
-        await query.answer(reminded, show_alert=True)
-        return
-    await query.answer()
-    await query.edit_message_text(text, reply_markup=markup)
+            return _("This round no longer exists."), None, False
 
 
 def _may_see(viewer: Viewer, district_id: int) -> bool:
@@ -351,35 +352,47 @@ async def export_command(update: Update, context: HuibaoContext) -> None:
     await update.effective_message.reply_text(text, reply_markup=markup)
 
 
-async def export_button(update: Update, context: HuibaoContext) -> None:
-    query = update.callback_query
-    assert query is not None
-    m = _CALLBACK.match(query.data or "")
+async def _export_allowed(
+    update: Update, context: HuibaoContext, data: str
+) -> str | tuple[Who, Viewer, int]:
+    """Who asks for which round's workbook, or why not."""
+    m = _CALLBACK.match(data)
     async with unit(update, context) as (session, who):
         _ = who._
         viewer = viewer_of(who)
         if viewer is None:
-            await query.answer(_refusal(who), show_alert=True)
-            return
+            return _refusal(who)
         if m is None or m[5] != EXPORT:
-            await query.answer(_("This button is no longer valid."), show_alert=True)
-            return
+            return _("This button is no longer valid.")
         try:
             await get_round(session, int(m[6]))
         except RoundNotFound:
-            await query.answer(_("This round no longer exists."), show_alert=True)
-            return
-        await query.answer(_("Preparing the workbook…"))
+            return _("This round no longer exists.")
+        return who, viewer, int(m[6])
+
+
+async def export_button(update: Update, context: HuibaoContext) -> None:
+    query = update.callback_query
+    assert query is not None
+    allowed = await _export_allowed(update, context, query.data or "")
+    if isinstance(allowed, str):
+        await query.answer(allowed, show_alert=True)
+        return
+    who, viewer, round_id = allowed
+    _ = who._
+    # Between the two sessions: no Bot API call while a transaction is open.
+    await query.answer(_("Preparing the workbook…"))
+    async with context.services.sessionmaker() as session:  # reads only
         try:
             data, result = await workbook_bytes(
                 session,
-                int(m[6]),
+                round_id,
                 who.language,
                 context.services.settings,
                 district_id=viewer.district_id,
             )
         except FormError:
-            log.exception("export of round %s: its form cannot be read", m[6])
+            log.exception("export of round %s: its form cannot be read", round_id)
             document = None
             text = _(
                 "This round's form cannot be read, so it cannot be exported. "

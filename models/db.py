@@ -24,6 +24,8 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.util import EMPTY_DICT, await_only
 
+from models import txguard
+
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 
 
@@ -192,10 +194,13 @@ def create_engine(url: str, *, echo: bool = False, pool_size: int = 10) -> Async
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         AsyncAdapt_aiosqlite_connection._cursor_cls = _OneTripCursor
         _serialize_sqlite_writers(engine)
+        txguard.track(engine)
         return engine
-    return create_async_engine(
+    engine = create_async_engine(
         url, echo=echo, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
     )
+    txguard.track(engine)  # no Bot API call while a transaction is open (models/txguard.py)
+    return engine
 
 
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

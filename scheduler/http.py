@@ -20,6 +20,8 @@ import aiohttp
 from telegram.error import NetworkError, TimedOut
 from telegram.request import BaseRequest, RequestData
 
+from models import txguard
+
 # Called with (status, body) the moment an answer has been read, before PTB parses it: the
 # delivery worker notes accepted messages in its journal here, shrinking the window in
 # which a killed bot would not know that Telegram already has a message.
@@ -81,6 +83,7 @@ class AiohttpRequest(BaseRequest):
     ) -> tuple[int, bytes]:
         if self._session is None or self._session.closed:
             raise RuntimeError("This AiohttpRequest is not initialized!")
+        txguard.check(url)  # never while this task holds a database transaction open
         data: Any = None
         has_files = bool(request_data and request_data.contains_files)
         if request_data is not None:

@@ -1208,6 +1208,8 @@ class BotApiDouble:
         self._flood_global: _Bucket | None = None
         self._flood_chat_rate: float | None = None
         self._flood_retry_after: int | None = None
+        # chat id -> (seconds, methods or None for all): answers held back (delay_chat)
+        self._chat_delays: dict[int, tuple[float, frozenset[str] | None]] = {}
 
         # webhook
         self._webhook: _Webhook | None = None
@@ -1381,6 +1383,17 @@ class BotApiDouble:
         for chat in self._chats.values():
             chat.flood = None
 
+    def delay_chat(
+        self, chat_id: int, seconds: float, methods: Iterable[str] | None = None
+    ) -> None:
+        """Answer calls for this chat (only ``methods``, when given) ``seconds`` late, as a
+        slow Telegram or a long flood wait would; the call is recorded on arrival. Call
+        with 0 to stop."""
+        if seconds > 0:
+            self._chat_delays[chat_id] = (seconds, frozenset(methods) if methods else None)
+        else:
+            self._chat_delays.pop(chat_id, None)
+
     # -- observation ----------------------------------------------------------------------
 
     def messages_to(self, chat_id: int) -> list[SentMessage]:
@@ -1486,6 +1499,9 @@ class BotApiDouble:
             self.requests.append((canonical, params.snapshot()))
             self._counts[canonical] += 1
             _log.debug("%s %s", canonical, params.values)
+            held = self._chat_delays.get(params.get("chat_id"))
+            if held is not None and (held[1] is None or canonical in held[1]):
+                await asyncio.sleep(held[0])
             handler = self._handlers.get(canonical)
             if handler is None:
                 raise ApiError(404, "Not Found")

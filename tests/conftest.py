@@ -22,11 +22,27 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from models import all as _all_models  # noqa: F401
+from models import txguard
 from models.base import Base
 from models.db import create_engine, create_sessionmaker
 from models.migrate import upgrade
 
 POSTGRES_ENV = "HUIBAO_TEST_POSTGRES_URL"
+
+# A Bot API call inside an open database transaction fails the test (models/txguard.py).
+os.environ.setdefault(txguard.ENV, "raise")
+# Known and not yet fixed (files being rewritten on other branches): logged, not failed.
+# Remove each entry with its fix.
+txguard.tolerated.update({"handlers/report.py:on_button"})
+
+
+@pytest.fixture(autouse=True)
+def no_bot_api_call_in_a_transaction() -> Iterator[None]:
+    txguard.violations.clear()
+    yield
+    found = [str(v) for v in txguard.violations]
+    txguard.violations.clear()
+    assert not found, f"Bot API calls inside an open database transaction: {found}"
 
 
 def _engines() -> list[str]:
@@ -98,6 +114,7 @@ async def sessionmaker(db_url: str) -> AsyncIterator[async_sessionmaker[AsyncSes
 def settings_env(db_url: str, double: Any | None = None, **extra: str) -> dict[str, str]:
     """Environment for a `huibao` subprocess pointed at the double and a test database."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("HUIBAO_")}
+    env[txguard.ENV] = os.environ.get(txguard.ENV, "raise")  # the child refuses such calls too
     env.update(
         {
             "HUIBAO_DATABASE__URL": db_url,
