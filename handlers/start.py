@@ -112,11 +112,13 @@ async def language_chosen(update: Update, context: HuibaoContext) -> None:
     assert query is not None
     choice = (query.data or "").removeprefix(LANGUAGE_CALLBACK)
     async with unit(update, context) as (_session, who):
-        if choice not in LANGUAGES:
-            # Callback data is untrusted: a forged value changes nothing.
-            await query.answer(who._("This button is no longer valid."), show_alert=True)
-            return
-        who.person.language = choice
+        known = choice in LANGUAGES
+        if known:
+            who.person.language = choice
+    if not known:
+        # Callback data is untrusted: a forged value changes nothing.
+        await query.answer(who._("This button is no longer valid."), show_alert=True)
+        return
     _ = gettext_for(choice)
     await query.answer()
     await query.edit_message_text(

@@ -254,3 +254,22 @@ async def test_staff_browse_schools_and_invite_a_district_officer(
         await staff.wait_for("只有管理员")
         await staff.send("/invite district 火星乡")
         await staff.wait_for("没有名为")
+
+
+async def test_a_forged_language_button_changes_nothing(
+    bot: Any, county: dict[str, School], sessionmaker: Sessions
+) -> None:
+    """The refusal is answered after the transaction, and the language stays as it was."""
+    await make_person(sessionmaker, 2001, Role.STAFF, name="李干事")
+    async with bot() as running:
+        staff = running.tg.user(2001, "李干事")
+        await staff.send("/language")
+        choose = await staff.wait_for("语言")
+        update_id = await staff.press_data(choose, "lang:xx")
+        answer = await staff.wait_for_answer(update_id)
+        assert answer.show_alert and "已失效" in (answer.text or "")
+        async with transaction(sessionmaker) as session:
+            found = await get_person(session, 2001)
+            assert found is not None and found.language is None
+        await staff.press(choose, "English")
+        await staff.wait_for("Language set to English")
