@@ -17,6 +17,7 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 from qrcode.constants import ERROR_CORRECT_M
 
+from bot.cells import inert
 from bot.i18n import Gettext
 from bot.labels import role_label, stage_label
 from models.people import Person
@@ -45,8 +46,14 @@ def _person_text(person: Person) -> str:
     return f"{name} (@{person.username})" if person.username else name
 
 
+def _cells(values: Sequence[str]) -> list[str]:
+    """A row as text cells openpyxl will not store as formulas (it takes any text
+    starting with "=" for one): names come from Telegram and the roster file."""
+    return [inert(v) for v in values]
+
+
 def _header(sheet: Worksheet, titles: Sequence[str], widths: Sequence[int]) -> None:
-    sheet.append(list(titles))
+    sheet.append(_cells(titles))
     for index, width in enumerate(widths, start=1):
         sheet.column_dimensions[get_column_letter(index)].width = width
         sheet.cell(row=1, column=index).font = Font(bold=True)
@@ -75,7 +82,7 @@ def roster_workbook(entries: Sequence[RosterEntry], _: Gettext, path: Path) -> N
     for entry in entries:
         principal = entry.principal
         sheet.append(
-            [
+            _cells([
                 entry.school.code,
                 entry.school.name,
                 entry.district.name,
@@ -83,7 +90,7 @@ def roster_workbook(entries: Sequence[RosterEntry], _: Gettext, path: Path) -> N
                 yes if entry.school.active else no,
                 _person_text(principal) if principal else "",
                 "; ".join(_person_text(p) for p in entry.deputies),
-            ]
+            ])
         )
     sheet.auto_filter.ref = sheet.dimensions
     book.save(path)
@@ -124,10 +131,10 @@ def invites_workbook(
         if line.replaces_principal:
             role = _("{role} (replaces the current one)").format(role=role)
         sheet.append(
-            [
+            _cells([
                 line.district, line.school_code, line.school_name, role, line.code, "",
                 line.link, line.expires_at.astimezone(tz).strftime("%Y-%m-%d %H:%M"),
-            ]
+            ])
         )
         sheet.cell(row=row, column=5).font = Font(name="Consolas", size=13, bold=True)
         for column in range(1, 9):
