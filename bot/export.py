@@ -18,7 +18,7 @@ DHIS2 (dataValueSets CSV, the column order DHIS2 imports): dataelement = field c
 period in DHIS2 notation, orgunit = school code, value; one row per answered
 top-level field of each submitted school's latest revision (an optional multiple choice
 answered "无" has no value and no row: DHIS2 refuses empty values). Text values that a
-spreadsheet would take for a formula start with an apostrophe (bot/cells.py).
+spreadsheet would take for a formula start with an apostrophe (models/cells.py).
 """
 
 from __future__ import annotations
@@ -37,11 +37,11 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import and_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.cells import inert
 from bot.i18n import N_, gettext_for, short
 from bot.settings import Settings
 from bot.xlsx import HEADER, ONE_DECIMAL, PLAIN, TITLE, Cell, Workbook
 from models.base import utcnow
+from models.cells import inert
 from models.completeness import (
     Completeness,
     SchoolStatus,

@@ -17,9 +17,9 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 from qrcode.constants import ERROR_CORRECT_M
 
-from bot.cells import inert
 from bot.i18n import Gettext
 from bot.labels import role_label, stage_label
+from models.cells import inert
 from models.people import Person
 from models.roster import RosterEntry
 

@@ -20,7 +20,7 @@ from functools import lru_cache
 from typing import IO, Any
 from xml.sax.saxutils import escape
 
-from bot.cells import inert
+from models.cells import inert
 
 Cell = str | int | float | Decimal | datetime | date | bool | None
 

@@ -13,14 +13,14 @@ from zoneinfo import ZoneInfo
 import openpyxl
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.cells import inert
 from bot.export import workbook_bytes, write_dhis2_csv
 from bot.i18n import gettext_for
 from bot.outputs import InviteLine, invites_workbook, roster_workbook
 from bot.settings import Settings
+from models.cells import inert, typed
 from models.forms import Answers
 from models.people import District, Person, Role, School
-from models.roster import RosterEntry
+from models.roster import RosterEntry, parse_roster, read_rows
 from tests.status.factories import Factory, at, real_form, staffing_answers
 
 NASTY = (
@@ -36,6 +36,8 @@ NASTY = (
 def test_inert_marks_only_what_could_start_a_formula() -> None:
     assert [inert(t) for t in NASTY] == ["'" + t for t in NASTY]
     assert inert("\r=1") == "'\r=1"
+    assert [typed(inert(t)) for t in NASTY] == list(NASTY)
+    assert typed("'quoted") == "'quoted"
     for harmless in ("王校长", "a=b", "", " 2026", "'quoted"):
         assert inert(harmless) == harmless
 
@@ -151,6 +153,11 @@ def test_schools_export_and_invitations_hold_no_formulas(tmp_path: Path) -> None
     sheet = book.active
     assert sheet is not None
     assert sheet["G2"].value == "'\t=1; -2+3"
+    # The export is meant to be edited and imported again: the apostrophes go.
+    parsed = parse_roster(read_rows(roster))
+    assert [(r.code, r.name, r.district) for r in parsed.rows] == [
+        ("+1", '=HYPERLINK("http://x","click")', "@SUM(A1)")
+    ]
 
     invites = tmp_path / "invites.xlsx"
     line = InviteLine(
