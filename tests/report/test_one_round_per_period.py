@@ -23,9 +23,13 @@ from models import round_service as rs
 from models.base import utcnow
 from models.db import create_engine, create_sessionmaker
 from models.migrate import alembic_config, upgrade
+from models.people import Person, Role
 from models.rounds import FormVersion, Round
+from tests.botapi_double import FakeUser, SentMessage
 from tests.conftest import POSTGRES_ENV, _asyncpg_dsn, _engines
+from tests.report.conftest import County
 from tests.report.roster import FORMS, make_roster, staffing
+from tests.report.test_rounds import start_set_up
 
 DEADLINE = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
 NOW = datetime(2026, 11, 2, 2, 0, tzinfo=UTC)
@@ -33,9 +37,12 @@ NOW = datetime(2026, 11, 2, 2, 0, tzinfo=UTC)
 Lookup = Callable[[AsyncSession, str, str], Awaitable[Round | None]]
 
 
-def both_look_first(monkeypatch: pytest.MonkeyPatch, wait: Callable[[], Awaitable[None]]) -> None:
+def both_look_first(
+    monkeypatch: pytest.MonkeyPatch, wait: Callable[[], Awaitable[None]], held: int = 2
+) -> None:
     """Make the race certain: each of the two opens checks for a duplicate, and neither
-    goes on to write until both have checked (later look-ups pass straight through)."""
+    goes on to write until both have checked (the first `held` look-ups wait in pairs;
+    later ones pass straight through)."""
     original: Lookup = rs.existing_round
     calls = 0
 
@@ -43,7 +50,7 @@ def both_look_first(monkeypatch: pytest.MonkeyPatch, wait: Callable[[], Awaitabl
         nonlocal calls
         found = await original(session, form_code, period)
         calls += 1
-        if calls <= 2:
+        if calls <= held:
             await wait()
         return found
 
@@ -216,3 +223,51 @@ def _round_like(**values: Any) -> Round:
         status="open",
         audience="{}",
     )
+
+
+# --- in chat ---------------------------------------------------------------------------
+
+
+async def _to_confirm(staff: FakeUser) -> SentMessage:
+    await start_set_up(staff, "编制与师资配备")
+    await staff.send("2026 秋季学期")
+    await staff.press(await staff.wait_for("截止时间是"), "rd:d:7")
+    await staff.press(await staff.wait_for("哪些学校需要填报"), "下一步")
+    return await staff.wait_for("确认发起本轮填报")
+
+
+async def test_two_officers_confirming_at_once_open_one_round(
+    county: County, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with county.sessionmaker() as session, session.begin():
+        session.add(
+            Person(telegram_id=7002, name="人事科赵", username="zhao", role=Role.STAFF.value)
+        )
+    first = county.user("staff")
+    second = county.tg.user(7002, "人事科赵", language_code="zh-hans")
+    confirms = [await _to_confirm(first), await _to_confirm(second)]
+    barrier = asyncio.Barrier(2)
+
+    async def wait() -> None:
+        async with asyncio.timeout(30):
+            await barrier.wait()
+
+    # Each ✅ checks twice (the confirm step, then open_round) before writing: pair them.
+    both_look_first(monkeypatch, wait, held=4)
+    await asyncio.gather(
+        first.press(confirms[0], "发起填报"), second.press(confirms[1], "发起填报")
+    )
+    screens = []
+    for staff in (first, second):
+        screens.append(
+            await staff.wait_for(
+                lambda m: "应报学校" in (m.plain or "") or "已在第" in (m.plain or "")
+            )
+        )
+    refused = [s for s in screens if "已在第" in (s.plain or "")]
+    assert len(refused) == 1, [s.plain for s in screens]
+    assert "2026年秋季学期" in (refused[0].plain or "")
+    assert any("打开第" in label for row in refused[0].buttons() for label, _ in row)
+    async with county.sessionmaker() as session:
+        periods = (await session.execute(select(Round.period))).scalars().all()
+    assert periods == ["2026-autumn"]
