@@ -1000,7 +1000,8 @@ async def open_from_chat(
         refused = await duplicate_refusal(session, services, who, state["form"], state["period"])
         await clear_conversation(session, who.person.id)
         if refused is None:  # pragma: no cover - the round that won is committed
-            refused = Rendered("❌ " + escape(str(err)))
+            reason = _("The round was not opened: {reason}").format(reason=escape(str(err)))
+            refused = Rendered("❌ " + reason)
         return None, refused, After()
     except rs.RoundError as err:
         await clear_conversation(session, who.person.id)
