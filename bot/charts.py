@@ -81,8 +81,14 @@ def _png(fig: Any) -> bytes:
     return buffer.getvalue()
 
 
+# District, school and form names are shown as typed: matplotlib would read text
+# between two "$" as math (and fail on "$5^$"), and LaTeX if a matplotlibrc asks for it.
+LITERAL: dict[str, Any] = {"parse_math": False, "usetex": False}
+
+
 def _fontdict(family: str | None) -> dict[str, Any]:
-    return {"family": [family, "DejaVu Sans"]} if family else {}
+    """Properties for every text of a chart: the font, and the text taken literally."""
+    return {"family": [family, "DejaVu Sans"], **LITERAL} if family else dict(LITERAL)
 
 
 def reporting_rate_chart(c: Completeness, language: str, title: str) -> bytes:
@@ -243,7 +249,7 @@ def _pie(bars: Sequence[Bar], title: str) -> bytes:
         [b.value for b in bars],
         labels=[b.label for b in bars],
         autopct="%1.0f%%",
-        textprops={"fontsize": 8, **({"family": family} if family else {})},
+        textprops={"fontsize": 8, **_fontdict(family)},
     )
     ax.set_title(title, fontdict=_fontdict(family), fontsize=11)
     return _png(fig)

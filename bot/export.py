@@ -16,7 +16,9 @@ Numbers are numbers, times are Excel times, header rows are frozen.
 
 DHIS2 (dataValueSets CSV, the column order DHIS2 imports): dataelement = field code,
 period in DHIS2 notation, orgunit = school code, value; one row per answered
-top-level field of each submitted school's latest revision.
+top-level field of each submitted school's latest revision (an optional multiple choice
+answered "无" has no value and no row: DHIS2 refuses empty values). Text values that a
+spreadsheet would take for a formula start with an apostrophe (models/cells.py).
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ from bot.i18n import N_, gettext_for, short
 from bot.settings import Settings
 from bot.xlsx import HEADER, ONE_DECIMAL, PLAIN, TITLE, Cell, Workbook
 from models.base import utcnow
+from models.cells import inert
 from models.completeness import (
     Completeness,
     SchoolStatus,
@@ -765,11 +768,13 @@ def _dhis2_value(f: FieldDef, value: Value) -> str:
     if isinstance(value, Decimal):
         return format(value.normalize(), "f")
     if isinstance(value, list):
-        return ",".join(value)
+        return inert(",".join(value))
     if isinstance(value, datetime):
         return value.date().isoformat()
     if hasattr(value, "isoformat"):
         return value.isoformat()
+    if isinstance(value, str):
+        return inert(value)  # a text answer; numbers above stay numbers (-5 is a figure)
     return str(value)
 
 
@@ -813,7 +818,10 @@ async def write_dhis2_csv(
     )
     coc = settings.export.dhis2_category_option_combo
     aoc = settings.export.dhis2_attribute_option_combo
-    writer = csv.writer(out, lineterminator="\n")
+    # CRLF, as RFC 4180 and Excel write it: the csv module quotes a field only for the
+    # characters of its line terminator, so with "\n" a CR typed in an answer went out
+    # unquoted and split the row in two for Excel and DHIS2.
+    writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(DHIS2_COLUMNS)
     written = 0
     async for r in latest_returns(session, round_id, district_id, fields=list(top)):
@@ -821,15 +829,18 @@ async def write_dhis2_csv(
             answers = from_rows(form, r.rows)
         except FormError:
             continue
-        org = codes.get(r.submission_id)
+        org = inert(codes.get(r.submission_id) or "")
         stamp = updated.get(r.submission_id)
         last = stamp.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.000+0000") if stamp else ""
         for code, f in top.items():
             value = answers.get((code, 0))
             if value is None:
                 continue
-            writer.writerow(
-                [code, pe, org, coc, aoc, _dhis2_value(f, value), "huibao", last, "", ""]
-            )
+            shown = _dhis2_value(f, value)
+            if not shown:
+                # An optional question answered "无" (none of the choices): a data value
+                # without a value is refused by DHIS2's import (E7618), and none is meant.
+                continue
+            writer.writerow([code, pe, org, coc, aoc, shown, "huibao", last, "", ""])
             written += 1
     return written

@@ -20,6 +20,7 @@ from qrcode.constants import ERROR_CORRECT_M
 from bot.i18n import Gettext
 from bot.labels import role_label, stage_label
 from bot.private_files import open_private
+from models.cells import inert
 from models.people import Person
 from models.roster import RosterEntry
 
@@ -46,8 +47,14 @@ def _person_text(person: Person) -> str:
     return f"{name} (@{person.username})" if person.username else name
 
 
+def _cells(values: Sequence[str]) -> list[str]:
+    """A row as text cells openpyxl will not store as formulas (it takes any text
+    starting with "=" for one): names come from Telegram and the roster file."""
+    return [inert(v) for v in values]
+
+
 def _header(sheet: Worksheet, titles: Sequence[str], widths: Sequence[int]) -> None:
-    sheet.append(list(titles))
+    sheet.append(_cells(titles))
     for index, width in enumerate(widths, start=1):
         sheet.column_dimensions[get_column_letter(index)].width = width
         sheet.cell(row=1, column=index).font = Font(bold=True)
@@ -76,7 +83,7 @@ def roster_workbook(entries: Sequence[RosterEntry], _: Gettext, path: Path) -> N
     for entry in entries:
         principal = entry.principal
         sheet.append(
-            [
+            _cells([
                 entry.school.code,
                 entry.school.name,
                 entry.district.name,
@@ -84,7 +91,7 @@ def roster_workbook(entries: Sequence[RosterEntry], _: Gettext, path: Path) -> N
                 yes if entry.school.active else no,
                 _person_text(principal) if principal else "",
                 "; ".join(_person_text(p) for p in entry.deputies),
-            ]
+            ])
         )
     sheet.auto_filter.ref = sheet.dimensions
     with open_private(path) as fh:
@@ -126,10 +133,10 @@ def invites_workbook(
         if line.replaces_principal:
             role = _("{role} (replaces the current one)").format(role=role)
         sheet.append(
-            [
+            _cells([
                 line.district, line.school_code, line.school_name, role, line.code, "",
                 line.link, line.expires_at.astimezone(tz).strftime("%Y-%m-%d %H:%M"),
-            ]
+            ])
         )
         sheet.cell(row=row, column=5).font = Font(name="Consolas", size=13, bold=True)
         for column in range(1, 9):

@@ -20,6 +20,8 @@ from functools import lru_cache
 from typing import IO, Any
 from xml.sax.saxutils import escape
 
+from models.cells import inert
+
 Cell = str | int | float | Decimal | datetime | date | bool | None
 
 # Style ids (indexes into cellXfs below).
@@ -84,6 +86,7 @@ def column_letter(index: int) -> str:
 @lru_cache(maxsize=8192)
 def _text(value: str) -> str:
     # Cached: district names, stages and statuses repeat on every row.
+    value = inert(value)  # every text cell: names and answers are typed by anyone
     if len(value) > MAX_CELL_TEXT:
         value = value[:MAX_CELL_TEXT]
     if not value.isprintable():

@@ -995,6 +995,14 @@ async def open_from_chat(
             created_by=who.person.id,
             now=now,
         )
+    except rs.DuplicateRound as err:
+        # Another officer's ✅ for the same period committed a moment before this one.
+        refused = await duplicate_refusal(session, services, who, state["form"], state["period"])
+        await clear_conversation(session, who.person.id)
+        if refused is None:  # pragma: no cover - the round that won is committed
+            reason = _("The round was not opened: {reason}").format(reason=escape(str(err)))
+            refused = Rendered("❌ " + reason)
+        return None, refused, After()
     except rs.RoundError as err:
         await clear_conversation(session, who.person.id)
         reason = _("The round was not opened: {reason}").format(reason=escape(str(err)))

@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from models.audit import record
 from models.base import utcnow
+from models.cells import typed
 from models.people import District, Person, Role, School, Stage
 from models.persons import contacts_of
 
@@ -116,7 +117,9 @@ def _cell(value: Any) -> str:
         return str(int(value))
     if isinstance(value, datetime | date):
         return value.isoformat()
-    return str(value).replace("\u3000", " ").strip()
+    # typed(): a name our own export marked with an apostrophe (models/cells.py) comes
+    # back as it was, so an exported roster can be edited and imported again.
+    return typed(str(value).replace("\u3000", " ").strip()).strip()
 
 
 def _read_xlsx(path: Path) -> Iterator[tuple[int, list[str]]]:

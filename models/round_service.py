@@ -20,7 +20,8 @@ Rounds
         schools matching every filter given (districts by id or name, stage codes,
         school codes). The period is stored as canonical_period gives it (a term as
         2026-autumn, as schedules label it). One round per form code and period: a
-        second is refused (DuplicateRound, naming the first).
+        second is refused (DuplicateRound, naming the first), also when both are opened
+        at the same moment (the unique index uq_rounds_form_code_period decides).
     existing_round(session, form_code, period) -> Round | None
     close_round(session, round, *, by=None, now) -> None      (ends entry for all)
     extend_round(session, round, deadline, *, lock_at=None, by=None, now) -> None
@@ -94,6 +95,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from models.audit import record
+from models.base import utcnow
 from models.forms import (
     ITEM_COUNT,
     ITEM_DONE,
@@ -278,9 +280,26 @@ async def store_form_version(
                 f"used; give the changed form a new version number"
             )
         return existing
-    stored = FormVersion(code=form.code, version=form.version, source=source)
-    session.add(stored)
-    await session.flush()
+    # Insert-or-ignore, then read back: two rounds opened at once with a form version
+    # never used before both get here, and the second must not fail on the first's row.
+    connection = await session.connection()
+    await connection.execute(
+        insert_for(connection.dialect.name)(cast(Table, FormVersion.__table__))
+        .values(code=form.code, version=form.version, source=source, created_at=utcnow())
+        .on_conflict_do_nothing(index_elements=["code", "version"])
+    )
+    stored = (
+        await session.execute(
+            select(FormVersion).where(
+                FormVersion.code == form.code, FormVersion.version == form.version
+            )
+        )
+    ).scalar_one()
+    if stored.source != source:
+        raise RoundError(
+            f"form {form.code} version {form.version} was just stored with another text; "
+            f"give the changed form a new version number"
+        )
     _cache(session)[(form.code, form.version)] = parsed
     return stored
 
@@ -382,11 +401,7 @@ async def open_round(
             raise RoundError("the lock time is before the deadline and its grace")
     duplicate = await existing_round(session, form.code, period)
     if duplicate is not None:
-        raise DuplicateRound(
-            f"round {duplicate.id} already collects {form.code} for {duplicate.period}; "
-            f"extend or reopen it instead",
-            duplicate.id,
-        )
+        raise _duplicate(duplicate)
     unknown = [s for s in stages or () if s not in {m.value for m in Stage}]
     if unknown:
         raise RoundError(f"unknown stage {unknown[0]!r}")
@@ -416,7 +431,8 @@ async def open_round(
         raise RoundError("no active school matches the audience")
 
     await store_form_version(session, form, source)
-    round_ = Round(
+    round_ = await _insert_round(
+        session,
         form_code=form.code,
         form_version=form.version,
         period=period,
@@ -425,11 +441,10 @@ async def open_round(
         grace_minutes=grace_minutes,
         lock_at=lock_at,
         status=RoundStatus.OPEN.value,
+        closed_at=None,
         audience=json.dumps(audience, ensure_ascii=False, sort_keys=True),
         created_by=created_by,
     )
-    session.add(round_)
-    await session.flush()
     session.add_all(RoundSchool(round_id=round_.id, school_id=sid) for sid in school_ids)
     record(
         session,
@@ -447,6 +462,39 @@ async def open_round(
     )
     await session.flush()
     return round_
+
+
+def _duplicate(found: Round) -> DuplicateRound:
+    return DuplicateRound(
+        f"round {found.id} already collects {found.form_code} for {found.period}; "
+        f"extend or reopen it instead",
+        found.id,
+    )
+
+
+async def _insert_round(session: AsyncSession, **values: Any) -> Round:
+    """Insert the round unless one for its form code and period exists (the unique
+    index uq_rounds_form_code_period): then DuplicateRound, as the check above says it.
+
+    The check alone lets two opens at the same moment both through (both look before
+    either writes). Insert-or-ignore rather than catching an IntegrityError, because on
+    PostgreSQL an error aborts the caller's whole transaction, and the refusal needs to
+    read the round that won; on PostgreSQL the insert waits for the other transaction
+    and sees its round once it commits."""
+    connection = await session.connection()
+    statement = (
+        insert_for(connection.dialect.name)(cast(Table, Round.__table__))
+        .values(**values)
+        .on_conflict_do_nothing(index_elements=["form_code", "period"])
+        .returning(cast(Table, Round.__table__).c.id)
+    )
+    new_id = (await connection.execute(statement)).scalar_one_or_none()
+    if new_id is None:
+        found = await existing_round(session, values["form_code"], values["period"])
+        if found is None:  # pragma: no cover - the winner's round is committed by now
+            raise RoundError(f"a round for {values['form_code']} was opened at the same moment")
+        raise _duplicate(found)
+    return await session.get_one(Round, new_id)
 
 
 async def close_round(

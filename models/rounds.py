@@ -59,6 +59,10 @@ class FormVersion(Base):
 
 class Round(Base):
     __tablename__ = "rounds"
+    # One round per form code (not version: a new version of the form still collects the
+    # same figures) and period, closed ones included (a closed round is reopened by
+    # extending it). The database refuses the second of two opens made at the same moment.
+    __table_args__ = (Index("uq_rounds_form_code_period", "form_code", "period", unique=True),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     form_code: Mapped[str] = mapped_column(String(60), index=True)

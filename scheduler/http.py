@@ -30,6 +30,19 @@ ON_RESPONSE: ContextVar[Callable[[int, bytes], None] | None] = ContextVar(
 )
 
 
+# A file's name goes into the multipart body as browsers and httpx (PTB's own request
+# class) write it: the UTF-8 text as it is inside filename="...", only the quote and
+# control characters percent-escaped (HTML5 form encoding; aiohttp escapes the
+# backslash). Telegram takes filename literally: with aiohttp's default quote_fields=True
+# every workbook arrived named %E7%BC%96%E5%88%B6...-2026.xlsx.
+_FILENAME_ESCAPES = {'"': "%22"} | {chr(c): f"%{c:02X}" for c in range(0x20) if c != 0x1B}
+
+
+def form_filename(name: str) -> str:
+    """The name as it goes into Content-Disposition (quote_fields=False)."""
+    return "".join(_FILENAME_ESCAPES.get(ch, ch) for ch in name)
+
+
 def _seconds(value: Any, default: float | None) -> float | None:
     if isinstance(value, int | float):
         return float(value)
@@ -88,11 +101,13 @@ class AiohttpRequest(BaseRequest):
         has_files = bool(request_data and request_data.contains_files)
         if request_data is not None:
             if has_files:
-                form = aiohttp.FormData()
+                form = aiohttp.FormData(quote_fields=False)
                 for name, value in request_data.json_parameters.items():
                     form.add_field(name, value)
                 for name, (filename, content, mime) in request_data.multipart_data.items():
-                    form.add_field(name, content, filename=filename, content_type=mime)
+                    form.add_field(
+                        name, content, filename=form_filename(filename), content_type=mime
+                    )
                 data = form
             else:
                 data = request_data.json_parameters

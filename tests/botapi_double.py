@@ -43,6 +43,7 @@ from types import TracebackType
 from typing import Any, Final, Self
 
 from aiohttp import ClientError, ClientSession, ClientTimeout, TCPConnector, web
+from aiohttp.multipart import parse_content_disposition
 from PIL import Image, UnidentifiedImageError
 
 __all__ = [
@@ -609,6 +610,16 @@ class CallbackAnswer:
     url: str | None
     cache_time: int
     timestamp: float
+
+
+def _literal_filename(field: web.FileField) -> str | None:
+    """The part's filename="..." exactly as sent, as Telegram keeps it: no percent-
+    decoding (a client that sends %E7%BC%96... gets a document named that) and no
+    RFC 5987 filename*=, which Telegram does not read (aiohttp's own `filename`
+    prefers and decodes it)."""
+    header = field.headers.get("Content-Disposition", "")
+    _kind, params = parse_content_disposition(header)
+    return params.get("filename")
 
 
 @dataclass
@@ -1548,7 +1559,8 @@ class BotApiDouble:
                 form = await request.post()
                 for key, value in form.items():
                     if isinstance(value, web.FileField):
-                        files[key] = _Upload(value.filename, value.file.read(), value.content_type)
+                        name = _literal_filename(value)
+                        files[key] = _Upload(name, value.file.read(), value.content_type)
                     elif isinstance(value, bytes | bytearray):
                         values[key] = bytes(value).decode()
                     else:

@@ -204,6 +204,53 @@ async def test_document_round_trip(tg: BotApiDouble) -> None:
     assert tg.method_count("getFile") == 1
 
 
+async def _upload(tg: BotApiDouble, disposition: str) -> str:
+    """sendDocument with this Content-Disposition for the file part, as a raw client."""
+    from aiohttp import MultipartWriter
+
+    with MultipartWriter("form-data") as body:
+        chat = body.append(str(USER_ID))
+        chat.set_content_disposition("form-data", name="chat_id")
+        part = body.append(b"PK\x03\x04 a workbook", {"Content-Type": "application/octet-stream"})
+        part.headers["Content-Disposition"] = disposition
+    async with ClientSession() as session:
+        url = f"{tg.base_url}{tg.token}/sendDocument"
+        async with session.post(url, data=body) as response:
+            answer = await response.json()
+    assert answer["ok"], answer
+    return str(answer["result"]["document"]["file_name"])
+
+
+async def test_upload_file_names_are_kept_as_sent(tg: BotApiDouble) -> None:
+    """Like Telegram: filename="..." literally (no percent-decoding), UTF-8 as it is,
+    and no RFC 5987 filename*= (so a client that sends only that is caught here)."""
+    tg.user(USER_ID)
+    raw = 'form-data; name="document"; filename="编制情况-2026.xlsx"'
+    assert await _upload(tg, raw) == "编制情况-2026.xlsx"
+    quoted = 'form-data; name="document"; filename="%E7%BC%96%E5%88%B6-2026.xlsx"'
+    assert await _upload(tg, quoted) == "%E7%BC%96%E5%88%B6-2026.xlsx"
+    both = 'form-data; name="document"; filename="x.xlsx"; filename*=UTF-8\'\'%E7%BC%96.xlsx'
+    assert await _upload(tg, both) == "x.xlsx"
+
+
+async def test_the_bots_request_class_sends_file_names_as_browsers_do(tg: BotApiDouble) -> None:
+    from scheduler.http import AiohttpRequest
+
+    tg.user(USER_ID)
+    names = ["编制与师资配备-2026年秋季学期-东城学区.xlsx", 'a "quoted" name.xlsx', "a\\b.xlsx"]
+    sent = []
+    request = AiohttpRequest()
+    async with Bot(
+        tg.token, base_url=tg.base_url, base_file_url=tg.base_file_url, request=request
+    ) as bot:
+        for name in names:
+            message = await bot.send_document(USER_ID, b"PK\x03\x04", filename=name)
+            assert message.document is not None
+            sent.append(message.document.file_name)
+    # The quote is percent-escaped as HTML5 forms (and httpx) escape it; the rest as given.
+    assert sent == [names[0], "a %22quoted%22 name.xlsx", names[2]]
+
+
 @pytest.mark.usefixtures("app")
 async def test_every_update_is_delivered_once(tg: BotApiDouble) -> None:
     alice = tg.user(USER_ID)

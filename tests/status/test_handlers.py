@@ -270,3 +270,17 @@ async def test_export_of_a_round_whose_form_is_unreadable(
     await staff.press(choose, data or "")
     await staff.wait_for("cannot be read")
     assert [m.kind for m in staff.messages()] == ["text", "text"]
+
+
+async def test_the_workbook_arrives_with_its_chinese_name(
+    status_bot: BotApiDouble, world: dict[str, int]
+) -> None:
+    """Telegram keeps a multipart filename as sent: the bot must send the UTF-8 name, not
+    aiohttp's percent-encoding of it (%E7%BC%96%E5%88%B6...-2026.xlsx)."""
+    officer = status_bot.user(OFFICER)  # Chinese by default
+    await officer.send("/export")
+    choose = await officer.wait_for(lambda m: bool(m.buttons()))
+    await officer.press(choose, "编制与师资配备")
+    document = await officer.wait_for(lambda m: m.kind == "document")
+    assert document.document is not None
+    assert document.document["file_name"] == "编制与师资配备-2026-西城学区.xlsx"
