@@ -290,4 +290,3 @@ async def test_two_people_submitting_at_once_the_second_is_told_who_and_when(
     for user in (principal, deputy):
         assert not any("系统出了点问题" in (m.plain or "") for m in user.messages())
         assert not any("Something went wrong" in (m.plain or "") for m in user.messages())
-
