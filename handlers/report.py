@@ -28,10 +28,10 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from html import escape
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, bindparam, delete, select, update
+from sqlalchemy import Table, and_, bindparam, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.error import BadRequest
@@ -328,14 +328,20 @@ async def set_conversation(
     await session.execute(stmt)
 
 
+_SAVE_STATE = (
+    update(cast(Table, Conversation.__table__))
+    .where(_C.person_id == bindparam("pid"))
+    .values(state=bindparam("state"), updated_at=bindparam("now"))
+)
+"""Built once: the answer step writes the person's conversation state every time (what
+they were shown), so it is a prepared Core statement like the step's other writes."""
+
+
 async def save_conversation_state(
-    session: AsyncSession, person_id: int, state: dict[str, Any]
+    session: AsyncSession, person_id: int, state: dict[str, Any] | str
 ) -> None:
-    await session.execute(
-        update(Conversation)
-        .where(Conversation.person_id == person_id)
-        .values(state=json.dumps(state, ensure_ascii=False), updated_at=utcnow())
-    )
+    text = state if isinstance(state, str) else json.dumps(state, ensure_ascii=False)
+    await session.execute(_SAVE_STATE, {"pid": person_id, "state": text, "now": utcnow()})
 
 
 async def clear_conversation(session: AsyncSession, person_id: int) -> None:
@@ -367,8 +373,8 @@ async def sync_conversation(session: AsyncSession, ctx: Ctx) -> None:
     state = json.dumps(ctx.conv_state, ensure_ascii=False)
     stored_kind, stored_sub, stored_state = ctx.conv_stored
     if (kind, sub) == (stored_kind, stored_sub):
-        if kind is not None and json.loads(stored_state or "{}") != ctx.conv_state:
-            await save_conversation_state(session, ctx.person_id, ctx.conv_state)
+        if kind is not None and state != stored_state:
+            await save_conversation_state(session, ctx.person_id, state)
     elif kind is None:
         await clear_conversation(session, ctx.person_id)
     else:
