@@ -15,8 +15,19 @@ something that looks like an invitation code is the only exception: see
 
 The answer step (text in, answer checked, committed, next question out) is the hot path:
 one query loads person, conversation, submission, round, school and lock together, one
-loads the answers, one upserts the answer and one updates the submission, in one
-transaction, with the form parsed once per process.
+loads the answers, one updates the submission (compare-and-set on its version, which
+also locks it), one upserts the answer and one stores what the person is shown now, in
+one transaction, with the form parsed once per process.
+
+The principal and the deputy share one draft (issue 9): each person's conversation
+state records the question they were last shown ("at"); a typed answer applies to that
+question, and if a colleague has moved the draft on since, nothing is stored and the
+person is shown where it stands now. Every write of the draft names the version it read
+(rs.DraftMoved if another write came first): the step is then done again from the
+start in a new transaction (`retrying`), so two people, or two processes, never lose
+or misfile an answer. A refused button (another school's, an old or a forged one) is
+answered with an alert and changes nothing of the presser's own conversation. No Bot
+API call is made inside a transaction: replies are built inside, sent after the commit.
 """
 
 from __future__ import annotations
