@@ -94,14 +94,18 @@ async def test_two_people_typing_at_the_same_moment_keep_one_answer_in_its_place
         assert _next in (p_reply.plain or "")
 
 
+@pytest.mark.parametrize("processes", [1, 2])
 async def test_two_sessions_writing_one_draft_never_lose_or_misfile_an_answer(
-    db_url: str,
+    db_url: str, processes: int
 ) -> None:
     """Core level: two units of work read the draft at the same version and both answer
     the question it stands at. The first commits; the second is refused (DraftMoved)
     and writes nothing, whichever way the database ordered them. Done again from what
-    is there now, its answer goes to the next question: both kept, none misfiled."""
+    is there now, its answer goes to the next question: both kept, none misfiled.
+    With `processes=2` the two sessions come from two engines, as two bot processes
+    would (on SQLite: no shared asyncio write lock, only SQLite's own locking)."""
     engine = create_engine(db_url)
+    other = create_engine(db_url) if processes == 2 else engine
     maker = create_sessionmaker(engine)
     form = staffing()
     try:
@@ -130,7 +134,7 @@ async def test_two_sessions_writing_one_draft_never_lose_or_misfile_an_answer(
             ).one()
             return int(row[0]), row[1]
 
-        a, b = maker(), maker()
+        a, b = maker(), create_sessionmaker(other)()
         await a.begin()
         await b.begin()
         version_a, _pos = await read(a)
@@ -182,6 +186,7 @@ async def test_two_sessions_writing_one_draft_never_lose_or_misfile_an_answer(
         assert (version, position) == (2, "full_time_teachers:0")
     finally:
         await engine.dispose()
+        await other.dispose()
 
 
 async def test_many_concurrent_writers_each_answer_lands_where_its_writer_saw_it(
