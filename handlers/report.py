@@ -15,22 +15,34 @@ something that looks like an invitation code is the only exception: see
 
 The answer step (text in, answer checked, committed, next question out) is the hot path:
 one query loads person, conversation, submission, round, school and lock together, one
-loads the answers, one upserts the answer and one updates the submission, in one
-transaction, with the form parsed once per process.
+loads the answers, one updates the submission (compare-and-set on its version, which
+also locks it), one upserts the answer and one stores what the person is shown now, in
+one transaction, with the form parsed once per process.
+
+The principal and the deputy share one draft (issue 9): each person's conversation
+state records the question they were last shown ("at"); a typed answer applies to that
+question, and if a colleague has moved the draft on since, nothing is stored and the
+person is shown where it stands now. Every write of the draft names the version it read
+(rs.DraftMoved if another write came first): the step is then done again from the
+start in a new transaction (`retrying`), so two people, or two processes, never lose
+or misfile an answer. A refused button (another school's, an old or a forged one) is
+answered with an alert and changes nothing of the presser's own conversation. No Bot
+API call is made inside a transaction: replies are built inside, sent after the commit.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from html import escape
-from typing import Any
+from typing import Any, TypeVar, cast
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, bindparam, delete, select, update
+from sqlalchemy import Table, and_, bindparam, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.error import BadRequest
@@ -86,6 +98,8 @@ from models.schedules import period_label
 
 log = logging.getLogger("huibao.report")
 
+T = TypeVar("T")
+
 TEXT_GROUP = -10
 """Handler group of the conversation's plain-text handler (before group 0)."""
 KIND_REPORT = "report"
@@ -124,6 +138,9 @@ class Ctx:
     _: Gettext
     conv_kind: str | None
     conv_state: dict[str, Any]
+    conv_sub_id: int | None = None
+    """The submission the person's conversation points at (not always `sub_id`: a
+    button may name another report)."""
     sub_id: int | None = None
     school_id: int | None = None
     status: str = ""
@@ -140,6 +157,15 @@ class Ctx:
     message_id: int | None = None
     """The Telegram message being answered, remembered so that a redelivered update
     (the bot died before Telegram heard it was handled) is not answered twice."""
+    version: int = 0
+    """The draft's version as read: every write of it is a compare-and-set on this."""
+    shown: str | None = None
+    """The question (key text) or REVIEW that the reply being built shows this person;
+    kept in their conversation state as "at", so that their next typed answer applies
+    to what they saw, not to where a colleague has moved the shared draft since."""
+    conv_stored: tuple[str | None, int | None, str] = (None, None, "{}")
+    """The conversation as stored (kind, submission, state JSON): the step writes it
+    once at the end, and only if it changed."""
 
     @property
     def allowed(self) -> bool:
@@ -168,6 +194,7 @@ _CTX_COLUMNS = (
     _P.reachable,
     _C.kind,
     _C.state,
+    _C.submission_id,
     _S.id,
     _S.school_id,
     _S.status,
@@ -175,6 +202,7 @@ _CTX_COLUMNS = (
     _S.position,
     _S.skipped,
     _S.state,
+    _S.version,
     _R.id,
     _R.form_code,
     _R.form_version,
@@ -236,8 +264,8 @@ async def load_ctx(
         return None
     (
         pid, role, pschool, plang, tlang, name, username, reachable,
-        ckind, cstate,
-        sid, sschool, sstatus, scur, spos, sskipped, sstate,
+        ckind, cstate, csub,
+        sid, sschool, sstatus, scur, spos, sskipped, sstate, sversion,
         rid, fcode, fver, period, deadline, grace, lock_at, rstatus, created_by,
         unlocked, school_name, stage, district,
     ) = row  # fmt: skip
@@ -258,11 +286,14 @@ async def load_ctx(
         _=gettext_for(lang),
         conv_kind=ckind,
         conv_state=json.loads(cstate) if cstate else {},
+        conv_sub_id=csub,
+        conv_stored=(ckind, csub, cstate or "{}"),
     )
     if sid is None:
         return ctx
     ctx.sub_id, ctx.school_id, ctx.status, ctx.current_revision = sid, sschool, sstatus, scur
     ctx.position = spos
+    ctx.version = sversion
     ctx.skipped = json.loads(sskipped or "[]")
     ctx.sub_state = json.loads(sstate or "{}")
     ctx.round = RoundRow(rid, fcode, fver, period, deadline, grace, lock_at, rstatus, created_by)
@@ -308,18 +339,58 @@ async def set_conversation(
     await session.execute(stmt)
 
 
+_SAVE_STATE = (
+    update(cast(Table, Conversation.__table__))
+    .where(_C.person_id == bindparam("pid"))
+    .values(state=bindparam("state"), updated_at=bindparam("now"))
+)
+"""Built once: the answer step writes the person's conversation state every time (what
+they were shown), so it is a prepared Core statement like the step's other writes."""
+
+
 async def save_conversation_state(
-    session: AsyncSession, person_id: int, state: dict[str, Any]
+    session: AsyncSession, person_id: int, state: dict[str, Any] | str
 ) -> None:
-    await session.execute(
-        update(Conversation)
-        .where(Conversation.person_id == person_id)
-        .values(state=json.dumps(state, ensure_ascii=False), updated_at=utcnow())
-    )
+    text = state if isinstance(state, str) else json.dumps(state, ensure_ascii=False)
+    await session.execute(_SAVE_STATE, {"pid": person_id, "state": text, "now": utcnow()})
 
 
 async def clear_conversation(session: AsyncSession, person_id: int) -> None:
     await session.execute(delete(Conversation).where(Conversation.person_id == person_id))
+
+
+def point(ctx: Ctx, state: dict[str, Any] | None = None) -> None:
+    """Make the submission in `ctx` the person's conversation (written by sync_conversation)."""
+    ctx.conv_kind, ctx.conv_sub_id, ctx.conv_state = KIND_REPORT, ctx.sub_id, dict(state or {})
+
+
+def leave(ctx: Ctx) -> None:
+    """End the person's conversation (written by sync_conversation)."""
+    ctx.conv_kind, ctx.conv_sub_id, ctx.conv_state = None, None, {}
+
+
+def in_this_report(ctx: Ctx) -> bool:
+    """Is the person's conversation the report `ctx` is about?"""
+    return ctx.conv_kind == KIND_REPORT and ctx.sub_id is not None and ctx.conv_sub_id == ctx.sub_id
+
+
+async def sync_conversation(session: AsyncSession, ctx: Ctx) -> None:
+    """Store the person's conversation as the step left it, in at most one statement,
+    with "at": what the reply shows them (when it shows their report's question or
+    review)."""
+    if in_this_report(ctx) and ctx.shown is not None:
+        ctx.conv_state["at"] = ctx.shown
+    kind, sub = ctx.conv_kind, ctx.conv_sub_id
+    state = json.dumps(ctx.conv_state, ensure_ascii=False)
+    stored_kind, stored_sub, stored_state = ctx.conv_stored
+    if (kind, sub) == (stored_kind, stored_sub):
+        if kind is not None and state != stored_state:
+            await save_conversation_state(session, ctx.person_id, state)
+    elif kind is None:
+        await clear_conversation(session, ctx.person_id)
+    else:
+        await set_conversation(session, ctx.person_id, kind, sub, ctx.conv_state)
+    ctx.conv_stored = (kind, sub, state)
 
 
 async def get_conversation_kind(session: AsyncSession, person_id: int) -> str | None:
@@ -426,6 +497,7 @@ def render_question(
     if step.field is not None and step.field.type == "multi_choice":
         ticked = ticked_codes(ctx, step)
     i = index_of(visible, step.key)
+    ctx.shown = key_text(step.key)
     rendered = view.question(
         view.QuestionView(
             form=ctx.form,
@@ -462,6 +534,7 @@ def render_review(ctx: Ctx, before: list[str] | None = None) -> Rendered:
         and answers.get(s.key) is None
     ] + [s for s in visible if s.kind == "add_item" and answers.get(s.key) is not True]
     missing.sort(key=lambda s: s.position)
+    ctx.shown = REVIEW
     return view.review(
         view.ReviewView(
             form=form,
@@ -492,8 +565,18 @@ def render_position(
     return render_question(ctx, visible, step, before, extra)
 
 
-async def save_position(session: AsyncSession, ctx: Ctx, position: str | None) -> None:
-    assert ctx.sub_id is not None
+async def save_position(
+    session: AsyncSession,
+    ctx: Ctx,
+    position: str | None,
+    changes: dict[AnswerKey, Value | None] | None = None,
+    *,
+    replace: bool = False,
+) -> None:
+    """Write where the draft stands now (and the answers that moved it there) if no
+    colleague changed the draft since it was read (else rs.DraftMoved, nothing written:
+    the step is done again from what is there now)."""
+    assert ctx.sub_id is not None and (ctx.form is not None or changes is None)
     ctx.position = position
     status = ctx.status
     if status == SubmissionStatus.NOT_STARTED.value:
@@ -501,14 +584,29 @@ async def save_position(session: AsyncSession, ctx: Ctx, position: str | None) -
     ctx.status = status
     if ctx.message_id is not None:
         ctx.sub_state.setdefault("seen", {})[str(ctx.person_id)] = ctx.message_id
-    await rs.touch_submission(
+    columns = {
+        "position": position,
+        "skipped": json.dumps(ctx.skipped),
+        "state": json.dumps(ctx.sub_state, ensure_ascii=False),
+        "status": status,
+    }
+    now = utcnow()
+    if changes is None:
+        ctx.version = await rs.touch_submission(
+            session, ctx.sub_id, version=ctx.version, now=now, **columns
+        )
+        return
+    assert ctx.form is not None
+    ctx.version = await rs.save_step(
         session,
         ctx.sub_id,
-        now=utcnow(),
-        position=position,
-        skipped=json.dumps(ctx.skipped),
-        state=json.dumps(ctx.sub_state, ensure_ascii=False),
-        status=status,
+        ctx.form,
+        changes,
+        version=ctx.version,
+        by=ctx.person_id,
+        now=now,
+        replace=replace,
+        **columns,
     )
 
 
@@ -580,6 +678,23 @@ def not_yours_text(_: Gettext) -> str:
     return _("Sorry, this report is not for your school, or you are no longer its contact.")
 
 
+async def submitted_by_text(session: AsyncSession, services: Services, ctx: Ctx) -> str:
+    """Who submitted the report and when (bureau time): what a colleague pressing an old
+    button, or submitting at the same moment, is told."""
+    assert ctx.sub_id is not None
+    _ = ctx._
+    revisions = await rs.revisions_of(session, ctx.sub_id)
+    if not revisions:
+        return _("This button is no longer valid.")
+    last = revisions[-1]
+    who = await session.get(Person, last.submitted_by) if last.submitted_by else None
+    return _("This report was already submitted by {person} on {time} (revision {number}).").format(
+        person=who.name if who is not None and who.name else _("a colleague"),
+        time=view.local(last.submitted_at, services.settings.bureau.tz),
+        number=last.number,
+    )
+
+
 def submitted_text(ctx: Ctx) -> Rendered:
     _ = ctx._
     assert ctx.sub_id is not None
@@ -618,7 +733,7 @@ async def apply_changes(
     kt = key_text(key)
     if kt in ctx.skipped:
         ctx.skipped.remove(kt)
-    ticked = ctx.conv_state.pop("ticked", None) is not None
+    ctx.conv_state.pop("ticked", None)  # the question is answered: its ticks are done
     visible = steps(form, ctx.answers, ctx.context)
     failing: list[RuleResult] = []
     announced: list[str] = list(ctx.sub_state.get("failing", []))
@@ -647,10 +762,7 @@ async def apply_changes(
         reply = render_review(ctx, before)
     else:
         reply = render_question(ctx, visible, nxt, before, extra)
-    await rs.save_answers(session, ctx.sub_id, form, changes, by=ctx.person_id, now=utcnow())
-    if ticked:
-        await save_conversation_state(session, ctx.person_id, ctx.conv_state)
-    await save_position(session, ctx, REVIEW if nxt is None else key_text(nxt.key))
+    await save_position(session, ctx, REVIEW if nxt is None else key_text(nxt.key), changes)
     return reply
 
 
@@ -659,11 +771,15 @@ def question_markup(ctx: Ctx, visible: list[Step], step: Step) -> InlineKeyboard
 
 
 async def answer_text(session: AsyncSession, services: Services, ctx: Ctx, text: str) -> Rendered:
-    """A typed answer to the current question."""
+    """A typed answer to the question this person was shown (the draft's current one,
+    or else nothing is stored and they are shown where the draft stands now)."""
     assert ctx.form is not None
     visible = steps(ctx.form, ctx.answers, ctx.context)
     step = current_step(ctx, visible)
     _ = ctx._
+    moved = moved_since_shown(ctx, visible, step)
+    if moved is not None:
+        return render_position(ctx, [moved, ""])
     if step is None:
         return render_review(
             ctx, [_("All questions are answered. Press ✏️ to change an answer, or submit."), ""]
@@ -689,6 +805,30 @@ async def answer_text(session: AsyncSession, services: Services, ctx: Ctx, text:
     return await apply_changes(session, ctx, step.key, {step.key: parsed.value})
 
 
+def moved_since_shown(ctx: Ctx, visible: list[Step], step: Step | None) -> str | None:
+    """Why the draft is no longer at what this person was last shown (None: it is).
+
+    Principal and deputy share the draft: while one looked at a question the other may
+    have answered it (or moved the draft elsewhere). A typed answer is meant for the
+    question its writer saw, so it is not filed under another one."""
+    at = ctx.conv_state.get("at") if in_this_report(ctx) else None
+    here = REVIEW if step is None else key_text(step.key)
+    if not isinstance(at, str) or at == here:
+        return None  # nothing recorded (a conversation from before "at" existed): as shown
+    _ = ctx._
+    key = parse_key(at)
+    shown = next((s for s in visible if s.key == key), None) if key is not None else None
+    if at != REVIEW and (shown is None or not is_open(shown, ctx.answers, set(ctx.skipped))):
+        return "ℹ️ " + _(
+            "A colleague has already answered that question, so your answer was not saved. "
+            "This is where the report stands now:"
+        )
+    return "ℹ️ " + _(
+        "A colleague has moved the report to another question meanwhile, so your answer "
+        "was not saved. This is where the report stands now:"
+    )
+
+
 async def add_or_finish(session: AsyncSession, ctx: Ctx, step: Step, yes: bool) -> Rendered:
     assert ctx.form is not None and step.group is not None
     code = step.group.code
@@ -703,13 +843,12 @@ async def skip(session: AsyncSession, ctx: Ctx, step: Step) -> Rendered:
     kt = key_text(step.key)
     if kt not in ctx.skipped:
         ctx.skipped.append(kt)
-    await rs.save_answers(
-        session, ctx.sub_id, ctx.form, {step.key: None}, by=ctx.person_id, now=utcnow()
-    )
     ctx.answers.pop(step.key, None)
     visible = steps(ctx.form, ctx.answers, ctx.context)
     nxt = next_after(ctx, visible, step.key)
-    await save_position(session, ctx, REVIEW if nxt is None else key_text(nxt.key))
+    await save_position(
+        session, ctx, REVIEW if nxt is None else key_text(nxt.key), {step.key: None}
+    )
     if nxt is None:
         return render_review(ctx)
     return render_question(ctx, visible, nxt)
@@ -733,7 +872,8 @@ async def refusal(session: AsyncSession, services: Services, ctx: Ctx, why: str)
     if why == "locked":
         return Rendered(await locked_text(session, services, ctx))
     if why == "submitted":
-        return submitted_text(ctx)
+        told = submitted_text(ctx)
+        return Rendered(escape(await submitted_by_text(session, services, ctx)), told.markup)
     if why == "not_yours":
         return Rendered(not_yours_text(_))
     return Rendered(_("This report is no longer available. Send /report to see your reports."))
@@ -746,25 +886,57 @@ async def on_text(update: Update, context: HuibaoContext) -> None:
     if message is None or message.text is None or update.effective_user is None:
         return
     services = context.services
-    reply: Rendered | None = None
-    async with services.transaction() as session:
+    text, message_id = message.text, message.message_id
+
+    async def step(session: AsyncSession) -> tuple[str | None, Rendered | None]:
         ctx = await load_ctx(session, services, update)
-        if ctx is None or ctx.conv_kind is None or looks_like_other_input(message.text):
-            return
+        if ctx is None or ctx.conv_kind is None or looks_like_other_input(text):
+            return None, None
         if ctx.conv_kind == KIND_REPORT:
-            ctx.message_id = message.message_id
-            reply = await report_text(session, services, ctx, message.text)
-        elif ctx.conv_kind == KIND_ROUND:
+            ctx.message_id = message_id
+            reply = await report_text(session, services, ctx, text)
+            await sync_conversation(session, ctx)
+            return KIND_REPORT, reply
+        if ctx.conv_kind == KIND_ROUND:
             for waiting in STAFF_INPUT:
                 if await waiting(session, ctx.person_id):
-                    return
-    if ctx.conv_kind == KIND_ROUND:
+                    return None, None
+        return ctx.conv_kind, None
+
+    kind, reply = await retrying(services, step)
+    if kind is None:
+        return
+    # Sent after the transaction has committed (principle 7).
+    if kind == KIND_ROUND:
         from handlers import rounds
 
         await rounds.on_text(update, context)
     elif reply is not None:
         await send(message, reply)
     raise ApplicationHandlerStop
+
+
+ATTEMPTS = 5
+"""How often a step is done again when a colleague's write to the shared draft came
+first (rs.DraftMoved); each attempt reads what is there now, so the second one nearly
+always decides differently (e.g. "a colleague answered that question")."""
+
+
+async def retrying(services: Services, step: Callable[[AsyncSession], Awaitable[T]]) -> T:
+    """Run `step` in a transaction of its own, again from the start if the shared
+    draft moved under it (its writes are rolled back, nothing half-done stays)."""
+    for attempt in range(1, ATTEMPTS + 1):
+        try:
+            async with services.transaction() as session:
+                return await step(session)
+        except rs.DraftMoved as moved:
+            log.info(
+                "draft moved meanwhile, step done again",
+                extra={"submission_id": moved.submission_id, "attempt": attempt},
+            )
+            if attempt == ATTEMPTS:
+                raise
+    raise AssertionError("unreachable")
 
 
 OTHER_INPUT: list[Callable[[str], bool]] = []
@@ -791,7 +963,9 @@ async def report_text(session: AsyncSession, services: Services, ctx: Ctx, text:
         # The reason opens the revision, so the report is still "submitted" here.
         return await revision_reason(session, services, ctx, text)
     if why is not None:
-        await clear_conversation(session, ctx.person_id)
+        # The report this conversation is about was submitted (e.g. by a colleague) or
+        # closed: the conversation has nothing left to take.
+        leave(ctx)
         return await refusal(session, services, ctx, why)
     if waiting == "reason":
         return await revision_reason(session, services, ctx, text)
@@ -812,15 +986,23 @@ async def send(message: Message, reply: Rendered) -> None:
 
 _STEP_ACTIONS = frozenset("kctdsynb")
 _ACTIONS = _STEP_ACTIONS | frozenset("oxreDSv")
+_ID, _TOKEN, _INDEX = r"[1-9]\d{0,17}", r"[0-9a-f]{1,8}", r"\d{1,3}"
+_SHAPES = {
+    **dict.fromkeys("oxrSv", re.compile(rf"{_ID}")),
+    **dict.fromkeys("kdsynbe", re.compile(rf"{_ID}:{_TOKEN}")),
+    **dict.fromkeys("ctD", re.compile(rf"{_ID}:{_TOKEN}:{_INDEX}")),
+}
+"""Every report button's exact shape (see report_view): callback data is untrusted, so
+anything else (a part too many, a sign, a letter in an id) is refused as a whole."""
 
 
 def parse_callback(data: str | None) -> tuple[str, list[str]] | None:
-    parts = (data or "").split(":")
-    if len(parts) < 3 or parts[0] != view.PREFIX or parts[1] not in _ACTIONS:
+    prefix, _sep, rest = (data or "").partition(":")
+    action, _sep, tail = rest.partition(":")
+    shape = _SHAPES.get(action)
+    if prefix != view.PREFIX or shape is None or shape.fullmatch(tail) is None:
         return None
-    if not parts[2].isdigit():
-        return None
-    return parts[1], parts[2:]
+    return action, tail.split(":")
 
 
 async def on_button(update: Update, context: HuibaoContext) -> None:
@@ -830,24 +1012,24 @@ async def on_button(update: Update, context: HuibaoContext) -> None:
     services = context.services
     if parsed is None:
         async with unit(update, context) as (_session, who):
-            await query.answer(who._("This button is no longer valid."), show_alert=True)
+            invalid = who._("This button is no longer valid.")
+        await query.answer(invalid, show_alert=True)  # after the commit (principle 7)
         return
     action, args = parsed
     if action == "o":
         await open_report(update, context, int(args[0]))
         return
-    alert: str | None = None
-    reply: Rendered | None = None
-    edit_markup: InlineKeyboardMarkup | None = None
-    async with services.transaction() as session:
+
+    async def step(session: AsyncSession) -> ButtonResult:
         ctx = await load_ctx(session, services, update, int(args[0]))
         if ctx is None or ctx.sub_id is None:
-            alert = gettext_for(services.settings.bureau.default_language)(
-                "This button is no longer valid."
-            )
-        else:
-            result = await button(session, services, ctx, action, args[1:])
-            alert, reply, edit_markup = result
+            gone = gettext_for(ctx.lang if ctx else services.settings.bureau.default_language)
+            return gone("This button is no longer valid."), None, None
+        result = await button(session, services, ctx, action, args[1:])
+        await sync_conversation(session, ctx)
+        return result
+
+    alert, reply, edit_markup = await retrying(services, step)
     if alert is not None:
         await query.answer(alert, show_alert=True)
     else:
@@ -869,24 +1051,53 @@ ButtonResult = tuple[str | None, Rendered | None, InlineKeyboardMarkup | None]
 async def button(
     session: AsyncSession, services: Services, ctx: Ctx, action: str, args: list[str]
 ) -> ButtonResult:
+    """One report button, checked against the presser's school and where the report
+    stands. A refusal (another school's button, an old one, a forged one) answers the
+    press and changes nothing: the presser's own conversation goes on as it was."""
     _ = ctx._
     if action == "v":
         return await start_revision(session, services, ctx)
     if action == "x":
         return await pause(session, ctx)
     why = guard(ctx)
+    if why == "locked":
+        return None, await refusal(session, services, ctx, why), None
+    if why == "submitted":
+        return await submitted_by_text(session, services, ctx), None, None
     if why is not None:
-        if ctx.conv_kind == KIND_REPORT:
-            await clear_conversation(session, ctx.person_id)
-        if why in ("locked", "submitted"):
-            return None, await refusal(session, services, ctx, why), None
         return (await refusal(session, services, ctx, why)).text, None, None
     assert ctx.form is not None and ctx.sub_id is not None
-    if ctx.conv_kind != KIND_REPORT or ctx.conv_state.get("await"):
-        # Pressing a report's button (e.g. on another phone) makes it the current one.
-        ctx.conv_state = {}
-        await set_conversation(session, ctx.person_id, KIND_REPORT, ctx.sub_id)
     visible = steps(ctx.form, ctx.answers, ctx.context)
+    step = current_step(ctx, visible)
+    if action in _STEP_ACTIONS and (step is None or key_token(step.key) != args[0]):
+        stale = _("That button belongs to an earlier question. Here is the current one.")
+        if not in_this_report(ctx):
+            return _("This button is no longer valid."), None, None
+        return stale, render_position(ctx), None
+    stored = (ctx.conv_kind, ctx.conv_sub_id, dict(ctx.conv_state))
+    if not in_this_report(ctx) or ctx.conv_state.get("await"):
+        # Pressing a report's button (e.g. on another phone) makes it the current one.
+        point(ctx)
+    alert, reply, markup = await act(session, services, ctx, action, args, visible, step)
+    if alert is not None and reply is None and markup is None:
+        # Refused (a forged choice, nothing to keep, ...): the conversation stays as it was.
+        ctx.conv_kind, ctx.conv_sub_id, ctx.conv_state = stored
+        ctx.shown = None
+    return alert, reply, markup
+
+
+async def act(
+    session: AsyncSession,
+    services: Services,
+    ctx: Ctx,
+    action: str,
+    args: list[str],
+    visible: list[Step],
+    step: Step | None,
+) -> ButtonResult:
+    """Do what a checked button of the person's own report asks."""
+    assert ctx.form is not None and ctx.sub_id is not None
+    _ = ctx._
     if action == "r":
         await save_position(session, ctx, REVIEW)
         return None, render_review(ctx), None
@@ -903,10 +1114,7 @@ async def button(
         return None, render_question(ctx, visible, target), None
     if action == "D":
         return await remove_group_item(session, ctx, args)
-    step = current_step(ctx, visible)
-    if step is None or not args or key_token(step.key) != args[0]:
-        stale = _("That button belongs to an earlier question. Here is the current one.")
-        return stale, render_position(ctx), None
+    assert step is not None
     if action == "b":
         i = index_of(visible, step.key)
         if not i:
@@ -950,7 +1158,6 @@ async def button(
             "key": key_text(step.key),
             "codes": [c.code for c in f.choices if c.code in picked],
         }
-        await save_conversation_state(session, ctx.person_id, ctx.conv_state)
         return None, None, question_markup(ctx, visible, step)
     if action == "d":
         if f.type != "multi_choice":
@@ -973,7 +1180,7 @@ async def button(
 def ticked_codes(ctx: Ctx, step: Step) -> list[str]:
     """The choices ticked so far on a multiple-choice question (the stored answer
     until the person ticks something)."""
-    tick = ctx.conv_state.get("ticked")
+    tick = ctx.conv_state.get("ticked") if in_this_report(ctx) else None
     if isinstance(tick, dict) and tick.get("key") == key_text(step.key):
         return [str(c) for c in tick.get("codes", [])]
     current = ctx.answers.get(step.key)
@@ -1002,18 +1209,22 @@ async def remove_group_item(session: AsyncSession, ctx: Ctx, args: list[str]) ->
     if not (view.item_removable(group.min_items, index) and index < item_count(group, ctx.answers)):
         return _("This item cannot be removed."), None, None
     remaining = remove_item(ctx.form, ctx.answers, group.code, index)
-    await rs.replace_working_answers(
-        session, ctx.sub_id, ctx.form, remaining, by=ctx.person_id, now=utcnow()
-    )
     ctx.answers = dict(remaining)
-    await save_position(session, ctx, REVIEW)
+    await save_position(session, ctx, REVIEW, dict(remaining), replace=True)
     return None, render_review(ctx), None
 
 
 async def pause(session: AsyncSession, ctx: Ctx) -> ButtonResult:
+    """Pause (or cancel the reason prompt of) the report the person is in. Only their
+    own school's report, and only the one their conversation is about: another
+    school's button or an old one of another report is refused and ends nothing."""
     _ = ctx._
-    not_begun = ctx.conv_kind == KIND_REPORT and revision_not_begun(ctx.conv_state, ctx.status)
-    await clear_conversation(session, ctx.person_id)
+    if not ctx.allowed:
+        return not_yours_text(_), None, None
+    if not in_this_report(ctx):
+        return _("This button is no longer valid."), None, None
+    not_begun = revision_not_begun(ctx.conv_state, ctx.status)
+    leave(ctx)
     if not_begun:
         return None, Rendered(nothing_changed_text(_)), None
     text = _("Saved. Your answers are kept; send /report to continue where you stopped.")
@@ -1047,10 +1258,13 @@ async def submit_report(
     ctx: Ctx,
     confirmed: list[dict[str, str]] | None = None,
 ) -> ButtonResult:
-    assert ctx.form is not None and ctx.round is not None
+    assert ctx.form is not None and ctx.round is not None and ctx.sub_id is not None
     _ = ctx._
-    submission, round_, round_school = await _orm(session, ctx)
     now = utcnow()
+    # Locked first, checked against what this step read: of two people submitting at
+    # the same moment the second does the step again and is told who submitted it.
+    ctx.version = await rs.claim_draft(session, ctx.sub_id, version=ctx.version, now=now)
+    submission, round_, round_school = await _orm(session, ctx)
     reason = str(ctx.sub_state.get("reason", ""))
     try:
         revision = await rs.submit(
@@ -1079,10 +1293,9 @@ async def submit_report(
         if refused.unconfirmed:
             return None, await ask_comment(session, ctx, list(refused.unconfirmed)), None
         # A revision without a reason: ask for it.
-        ctx.conv_state = {"await": "reason", "then": "submit"}
-        await set_conversation(session, ctx.person_id, KIND_REPORT, ctx.sub_id, ctx.conv_state)
+        point(ctx, {"await": "reason", "then": "submit"})
         return None, Rendered(_("Please type in one line why you are revising this report.")), None
-    await clear_conversation(session, ctx.person_id)
+    leave(ctx)
     tz = services.settings.bureau.tz
     log.info(
         "report submitted",
@@ -1119,8 +1332,7 @@ async def submit_report(
 async def ask_comment(session: AsyncSession, ctx: Ctx, warnings: list[RuleResult]) -> Rendered:
     assert ctx.form is not None and ctx.sub_id is not None
     _ = ctx._
-    ctx.conv_state = {"await": "comment"}
-    await set_conversation(session, ctx.person_id, KIND_REPORT, ctx.sub_id, ctx.conv_state)
+    point(ctx, {"await": "comment"})
     lines = ["<b>" + _("Please confirm before submitting") + "</b>"]
     lines.extend(view.rule_lines(warnings, ctx.form, ctx.lang, _))
     lines.append("")
@@ -1169,12 +1381,12 @@ async def start_revision(session: AsyncSession, services: Services, ctx: Ctx) ->
     if rs.is_locked(ctx.round, ctx.lock, utcnow()):
         return None, Rendered(await locked_text(session, services, ctx)), None
     if ctx.status == SubmissionStatus.REVISING.value:
-        await set_conversation(session, ctx.person_id, KIND_REPORT, ctx.sub_id)
+        if not in_this_report(ctx) or ctx.conv_state.get("await"):
+            point(ctx)
         return None, render_position(ctx), None
     if ctx.current_revision == 0:
         return _("This report has not been submitted yet."), None, None
-    ctx.conv_state = {"await": "reason"}
-    await set_conversation(session, ctx.person_id, KIND_REPORT, ctx.sub_id, ctx.conv_state)
+    point(ctx, {"await": "reason"})
     text = _(
         "You are revising revision {number}. The submitted figures stay with the bureau "
         "until you submit the new revision.\nPlease type in one line why you are revising."
@@ -1195,6 +1407,8 @@ async def revision_reason(
             "❌ "
             + _("Please type a reason of at most {count} characters.").format(count=MAX_REASON)
         )
+    assert ctx.sub_id is not None
+    ctx.version = await rs.claim_draft(session, ctx.sub_id, version=ctx.version, now=utcnow())
     submission, round_, round_school = await _orm(session, ctx)
     then = ctx.conv_state.get("then")
     if submission.status == SubmissionStatus.SUBMITTED.value:
@@ -1218,8 +1432,7 @@ async def revision_reason(
     ctx.status = submission.status
     ctx.position = REVIEW
     submission.position = REVIEW
-    ctx.conv_state = {}
-    await set_conversation(session, ctx.person_id, KIND_REPORT, ctx.sub_id)
+    point(ctx)
     if then == "submit":
         _alert, reply, _m = await submit_report(session, services, ctx)
         return reply or render_review(ctx)
@@ -1235,10 +1448,12 @@ async def open_report(update: Update, context: HuibaoContext, round_id: int) -> 
     query = update.callback_query
     message = query.message if query else update.effective_message
     services = context.services
-    reply: Rendered | None = None
-    alert: str | None = None
-    async with services.transaction() as session:
-        reply, alert = await open_in(session, services, update, round_id)
+
+
+    async def step(session: AsyncSession) -> tuple[Rendered | None, str | None]:
+        return await open_in(session, services, update, round_id)
+
+    reply, alert = await retrying(services, step)
     if query is not None:
         await query.answer(alert, show_alert=alert is not None)
     if reply is not None and isinstance(message, Message):
@@ -1297,8 +1512,7 @@ async def open_in(
         assert school is not None
         prev = await rs.previous_answers(session, school.id, full.form, round_)
         full.sub_state["prev"] = {code: dump_value(v) for (code, _i), v in prev.items()}
-    await set_conversation(session, full.person_id, KIND_REPORT, full.sub_id)
-    full.conv_kind, full.conv_state = KIND_REPORT, {}
+    point(full)
     visible = steps(full.form, full.answers, full.context)
     step = current_step(full, visible)
     await save_position(session, full, REVIEW if step is None else key_text(step.key))
@@ -1329,7 +1543,9 @@ async def open_in(
             ).format(count=len(visible))
         )
     intro.append("")
-    return render_position(full, intro), None
+    rendered = render_position(full, intro)
+    await sync_conversation(session, full)
+    return rendered, None
 
 
 async def submitted_summary(session: AsyncSession, services: Services, ctx: Ctx) -> Rendered:

@@ -52,6 +52,11 @@ A school's reports
     save_answers(session, submission_id, form, changes, *, by, now) -> None
     save_answer(session, submission_id, form, key, value, *, by, now) -> None
         Commit answers as given (principle 1); a None value deletes the answer.
+    save_step(session, submission_id, form, changes, *, version, by, now, **columns)
+        -> int. The guided report's write: the draft's position/state and its answers,
+        only if the draft is still at the version read (compare-and-set on
+        submissions.version; DraftMoved otherwise, nothing written). Returns the new
+        version. touch_submission (columns only) and claim_draft (lock only) likewise.
     previous_answers(session, school_id, form, before) -> Answers
         The school's latest submitted answers to the same form code in an earlier
         round (field codes are stable across versions), top-level fields only.
@@ -153,6 +158,15 @@ class ReportStatus(enum.StrEnum):
     LATE = "late"
     IN_PROGRESS = "in_progress"
     NOT_STARTED = "not_started"
+
+
+class DraftMoved(Exception):
+    """Another write to the shared draft came first (its version moved since it was
+    read): nothing was written; roll back, read again and decide again."""
+
+    def __init__(self, submission_id: int) -> None:
+        super().__init__(f"submission {submission_id} changed meanwhile")
+        self.submission_id = submission_id
 
 
 @dataclasses.dataclass
@@ -727,17 +741,32 @@ async def get_or_create_submission(
     ).scalar_one_or_none()
     if found is not None:
         return found
-    submission = Submission(
-        round_id=round_.id,
-        school_id=school_id,
-        status=SubmissionStatus.DRAFT.value,
-        current_revision=0,
-        started_at=now,
-        updated_at=now,
+    # The principal and the deputy may open it at the same moment: insert unless the
+    # other did, then read whichever row is there (no unique-constraint error).
+    dialect = session.get_bind().dialect.name
+    await session.execute(
+        insert_for(dialect)(Submission)
+        .values(
+            round_id=round_.id,
+            school_id=school_id,
+            status=SubmissionStatus.DRAFT.value,
+            current_revision=0,
+            skipped="[]",
+            state="{}",
+            version=0,
+            started_at=now,
+            updated_at=now,
+        )
+        .on_conflict_do_nothing(index_elements=["round_id", "school_id"])
     )
-    session.add(submission)
-    await session.flush()
-    return submission
+    created = (
+        await session.execute(
+            select(Submission).where(
+                Submission.round_id == round_.id, Submission.school_id == school_id
+            )
+        )
+    ).scalar_one()
+    return created
 
 
 def school_context(school: School) -> Context:
@@ -1127,11 +1156,55 @@ async def count_answers(session: AsyncSession, submission_id: int, revision: int
 
 
 async def touch_submission(
-    session: AsyncSession, submission_id: int, *, now: datetime, **values: Any
-) -> None:
-    """Update a submission's conversation columns with one statement."""
-    params = {"sid": submission_id, "updated_at": now, **values}
-    await session.execute(_touch(frozenset(values)), params)
+    session: AsyncSession, submission_id: int, *, version: int, now: datetime, **values: Any
+) -> int:
+    """Update a submission's conversation columns with one statement, if its version is
+    still `version` (the one the caller read); returns the new version.
+
+    Compare-and-set: the draft is shared by the school's principal and deputy, so
+    between reading it and writing it another person may have moved it on. The UPDATE
+    is the lock (PostgreSQL holds the row lock until commit, as SELECT ... FOR UPDATE
+    would, and re-checks the version against the committed row after waiting for it;
+    SQLite runs one writer at a time), and a version that moved raises DraftMoved:
+    the caller rolls back and decides again from what is there now."""
+    params = {"sid": submission_id, "expected": version, "updated_at": now, **values}
+    result = await session.execute(_touch(frozenset(values)), params)
+    if cast(Any, result).rowcount != 1:
+        raise DraftMoved(submission_id)
+    return version + 1
+
+
+async def claim_draft(
+    session: AsyncSession, submission_id: int, *, version: int, now: datetime
+) -> int:
+    """Lock the draft for this unit of work if it is still at `version` (else
+    DraftMoved); returns the new version. Taken before submitting or revising."""
+    return await touch_submission(session, submission_id, version=version, now=now)
+
+
+async def save_step(
+    session: AsyncSession,
+    submission_id: int,
+    form: FormDef,
+    changes: Mapping[AnswerKey, Value | None],
+    *,
+    version: int,
+    by: int | None,
+    now: datetime,
+    replace: bool = False,
+    **values: Any,
+) -> int:
+    """One step of the guided report: the draft's new conversation columns (`values`)
+    and its changed answers (or, with `replace`, all of its working answers), written
+    only if nobody changed the draft since it was read at `version` (else DraftMoved,
+    and nothing is written). The draft row is written first: it is the lock."""
+    new_version = await touch_submission(session, submission_id, version=version, now=now, **values)
+    if replace:
+        kept = {k: v for k, v in changes.items() if v is not None}
+        await replace_working_answers(session, submission_id, form, kept, by=by, now=now)
+    elif changes:
+        await save_answers(session, submission_id, form, changes, by=by, now=now)
+    return new_version
 
 
 _TOUCH: dict[frozenset[str], Any] = {}
@@ -1144,8 +1217,11 @@ def _touch(columns: frozenset[str]) -> Any:
         table = cast(Table, Submission.__table__)
         stmt = _TOUCH[columns] = (
             update(table)
-            .where(table.c.id == bindparam("sid"))
-            .values({name: bindparam(name) for name in (*sorted(columns), "updated_at")})
+            .where(table.c.id == bindparam("sid"), table.c.version == bindparam("expected"))
+            .values(
+                {name: bindparam(name) for name in (*sorted(columns), "updated_at")}
+                | {"version": table.c.version + 1}
+            )
         )
     return stmt
 

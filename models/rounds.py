@@ -119,6 +119,10 @@ class Submission(Base):
     position: Mapped[str | None] = mapped_column(String(120), nullable=True)
     skipped: Mapped[str] = mapped_column(Text, default="[]")
     state: Mapped[str] = mapped_column(Text, default="{}")
+    # Raised by one on every write of the draft's shared state (position, skipped, state,
+    # status, answers): a write names the version it read and is refused if another
+    # person's write came in between (compare-and-set), so no answer is lost or misfiled.
+    version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     started_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
 
