@@ -31,9 +31,6 @@ POSTGRES_ENV = "HUIBAO_TEST_POSTGRES_URL"
 
 # A Bot API call inside an open database transaction fails the test (models/txguard.py).
 os.environ.setdefault(txguard.ENV, "raise")
-# Known and not yet fixed (files being rewritten on other branches): logged, not failed.
-# Remove each entry with its fix.
-txguard.tolerated.update({"handlers/report.py:on_button"})
 
 
 @pytest.fixture(autouse=True)
