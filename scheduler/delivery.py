@@ -377,13 +377,13 @@ class InFlight:
         self.seconds_per_send = known
         self.limit = max(1, min(self.cap, math.ceil(self.rate * known * 1.5) + 1))
 
-    async def __aenter__(self) -> None:
+    async def acquire(self) -> None:
         async with self._changed:
             await self._changed.wait_for(lambda: self._count < self.limit)
             self._count += 1
             self.peak = max(self.peak, self._count)
 
-    async def __aexit__(self, *exc: object) -> None:
+    async def release(self) -> None:
         async with self._changed:
             self._count -= 1
             self._changed.notify_all()
@@ -823,20 +823,27 @@ class DeliveryWorker:
     async def _turn(self) -> AsyncIterator[None]:
         """Wait for any pause, then for a place among the sends in flight. While Telegram
         is unreachable only one send at a time (the probe) goes, once each pause ends."""
-        await self._wait_pause()
-        probing = False
-        if self._outage:
-            await self._probe.acquire()
-            probing = bool(self._outage)
-            if probing:
-                # A probe before this one failed and lengthened the pause.
-                await self._wait_pause()
-            else:
-                self._probe.release()
+        while True:
+            await self._wait_pause()
+            probing = False
+            if self._outage:
+                await self._probe.acquire()
+                probing = bool(self._outage)
+                if probing:
+                    # A probe before this one failed and lengthened the pause.
+                    await self._wait_pause()
+                else:
+                    self._probe.release()
+            await self.inflight.acquire()
+            paused = time.monotonic() < self._pause_until
+            if probing or self._stopping or not (self._outage or paused):
+                break
+            # A pause began while this send waited for its place: wait again.
+            await self.inflight.release()
         try:
-            async with self.inflight:
-                yield
+            yield
         finally:
+            await self.inflight.release()
             if probing:
                 self._probe.release()
 
@@ -1256,8 +1263,8 @@ def report_text(batch: DeliveryBatch, state: Progress, problems: list[outbox.Und
         lines.append("")
         lines.append(
             _(
-                "{count} recipients may have received it twice: the bot restarted while "
-                "their message was on its way."
+                "{count} recipients may have received it twice: their message was on its "
+                "way when the bot restarted or lost its connection to Telegram."
             ).format(count=state.in_doubt)
         )
     return "\n".join(lines)

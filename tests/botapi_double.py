@@ -1163,6 +1163,7 @@ class BotApiDouble:
         self._flood_retry_after: int | None = None
         self._outage_until = 0.0
         self._outage_status = 500
+        self._late_answers: deque[float] = deque()
 
         # webhook
         self._webhook: _Webhook | None = None
@@ -1306,6 +1307,11 @@ class BotApiDouble:
         ...), or with 0 drop the connection without an answer (a network error)."""
         self._outage_until = time.monotonic() + seconds
         self._outage_status = status
+
+    def answer_late(self, n: int, seconds: float) -> None:
+        """Accept the next ``n`` sends as usual (the message is in the chat) but answer each
+        only after ``seconds``: a bot whose read timeout is shorter never learns it worked."""
+        self._late_answers.extend([seconds] * n)
 
     def set_fault_rates(
         self,
@@ -1484,6 +1490,8 @@ class BotApiDouble:
             )
         if canonical in _SEND_METHODS:
             self.send_log.append((arrived, canonical, 200, 0))
+            if self._late_answers:
+                await asyncio.sleep(self._late_answers.popleft())
         return web.json_response({"ok": True, "result": result})
 
     @staticmethod
