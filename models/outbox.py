@@ -19,9 +19,15 @@ A delivery moves through these states::
   journal (scheduler/journal.py) the moment it arrives, and a restarted worker replays that
   first. A row still `sending` when its lease expires was on its way when the worker died:
   it is taken again and sent again, because a lost notice is worse than a repeated one.
-  Such rows count in `in_doubt`: they are the only way a recipient can get a message twice,
-  at most once per message that was in flight when the process died (README, "Delivery:
-  the outbox, speed and guarantees").
+  Such rows count in `in_doubt`, and so does a send that timed out or lost its connection
+  after the request went out (Telegram may have taken it; it is sent again). Those are the
+  only ways a recipient can get a message twice: delivery is at least once, and a crash
+  repeats at most the messages in flight then (the worker keeps about rate x round trip in
+  flight, at most delivery.concurrency). README, "Delivery: the outbox, speed and
+  guarantees".
+* Temporary errors are retried with capped back-off for delivery.retry_for after the
+  row's first failure (`failing_since`); then it is `failed`, and staff may requeue it
+  (requeue_failed: `huibao notices retry ID`, the notice's status screen).
 """
 
 from __future__ import annotations

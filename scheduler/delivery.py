@@ -4,16 +4,20 @@ One worker runs inside each bot process (started by handlers/delivery.py). It
 
 * claims due deliveries in small batches (models.outbox.claim: SKIP LOCKED on PostgreSQL,
   so several bot processes share the work without sending anything twice);
-* sends them with a few requests in flight at a time, through the bot, so the
-  AIORateLimiter paces them (delivery.messages_per_second);
+* sends them through the bot, whose HuibaoRateLimiter paces every send of the bot evenly
+  (one every 1/rate s, never more than delivery.messages_per_second in any second) and
+  holds them all after a 429; with about rate x round trip requests in flight (InFlight,
+  at most delivery.concurrency), which is also the most a crash can repeat;
 * commits `sending` right before each HTTP call and the result right after it. All writes
   go through one writer task that commits whatever is queued in one transaction ("group
   commit"): the window in which a crash leaves a message sent but not recorded stays a
   millisecond or two, and the database never becomes the bottleneck;
 * honours RetryAfter itself (all its sends pause, the row waits, no try is used up);
-  retries network errors and 5xx with bounded exponential backoff; never retries
-  permanent errors (BadRequest: failed; Forbidden: blocked, and the person is marked
-  unreachable);
+  retries network errors and 5xx with capped exponential backoff for delivery.retry_for;
+  after OUTAGE_AFTER such errors in a row pauses as a whole and probes with one send at a
+  time until Telegram answers (an outage uses up no tries); counts a send that timed out
+  after it went out as in doubt; never retries permanent errors (BadRequest: failed;
+  Forbidden: blocked, and the person is marked unreachable);
 * keeps its leases alive while it holds rows, and gives back unsent rows when stopped;
 * edits each batch's progress message at most every delivery.progress_seconds, and when a
   batch is finished enqueues the final report to its owner (through the outbox, once).
