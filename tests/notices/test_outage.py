@@ -211,3 +211,35 @@ async def test_staff_send_again_to_those_not_reached(
         assert (await settled()) == Counter({"sent": 6})
         received = Counter(m.chat_id for m in tg.sent if m.chat_id in chats)
     assert received == Counter({tid: 1 for tid in chats})
+
+
+async def test_a_delivery_fails_when_its_retry_budget_is_used_up(
+    sessionmaker: Sessions,
+) -> None:
+    """retry_for bounds the retries in time: past it a delivery counts as failed (and staff
+    can send it again), however few tries that took."""
+    async with transaction(sessionmaker) as session:
+        await make_roster(session, 5)
+        await post_notice(session)
+    settings = DeliverySettings.model_validate(
+        {"messages_per_second": 100, "poll_seconds": 0.05, "backoff_seconds": 0.2,
+         "backoff_max_seconds": 0.5, "retry_for": "1s"}
+    )
+    async with BotApiDouble(auto_create_chats=True) as tg:
+        tg.outage(600, status=502)
+        telegram = TelegramSettings(
+            token=tg.token, base_url=tg.base_url, base_file_url=tg.base_file_url
+        )
+        bot = outbox_bot(telegram, rate_limiter=build_rate_limiter(settings))
+        await bot.initialize()
+        worker = DeliveryWorker(bot, sessionmaker, settings, report=False)
+        try:
+            await worker.start()
+            await wait_until_done(sessionmaker, timeout=60)
+        finally:
+            await worker.stop()
+            await bot.shutdown()
+    async with sessionmaker() as session:
+        rows = (await session.execute(select(Delivery.status, Delivery.last_error))).all()
+    assert {status for status, _error in rows} == {"failed"}
+    assert all("gave up after retrying for 1 s" in error for _status, error in rows)
