@@ -62,6 +62,19 @@ def add_commands(subparsers: Any) -> None:
     status.add_argument("notice_id", type=int)
     status.set_defaults(func=_status)
 
+    retry = sub.add_parser(
+        "retry",
+        help="send a notice again to those it did not reach (failed or blocked)",
+        description=(
+            "Put the notice's failed deliveries (and its reminders') back in the queue with "
+            "a fresh retry budget; the running bot sends them. Those who blocked the bot are "
+            "tried too: if they have unblocked it they get the notice, if not they are "
+            "listed as blocked again. Nobody who already got it is sent it again."
+        ),
+    )
+    retry.add_argument("notice_id", type=int)
+    retry.set_defaults(func=_retry)
+
 
 def _read_text(path: Path) -> str:
     try:
@@ -247,7 +260,10 @@ async def _follow(sessionmaker: Any, batch_id: int) -> None:
         where = f" ({problem.school})" if problem.school else ""
         print(f"  {problem.status}: {problem.name}{where}: {problem.error}")
     if state.in_doubt:
-        print(f"  {state.in_doubt} may have received it twice (the bot restarted while sending)")
+        print(
+            f"  {state.in_doubt} may have received it twice (the bot restarted, or its "
+            "connection to Telegram broke, while their message was on its way)"
+        )
 
 
 def _status(settings: Settings, args: argparse.Namespace) -> int:
@@ -271,6 +287,13 @@ async def _status_async(settings: Settings, notice_id: int) -> int:
         f"notice #{notice_id}: delivered {stats.delivered} of {stats.total}, blocked "
         f"{stats.blocked}, failed {stats.failed}, still to send {stats.waiting}"
     )
+    if stats.in_doubt:
+        print(
+            f"{stats.in_doubt} may have received it twice (the bot restarted, or its "
+            "connection to Telegram broke, while their message was on its way)"
+        )
+    if stats.failed or stats.blocked:
+        print(f"to try again: huibao notices retry {notice_id}")
     if notice.requires_ack:
         print(f"acknowledged {stats.acknowledged} of {stats.total}")
         for district in stats.by_district:
@@ -280,4 +303,33 @@ async def _status_async(settings: Settings, notice_id: int) -> int:
             for state in stats.not_acknowledged:
                 school = f" ({state.school.name})" if state.school else ""
                 print(f"  {state.person.name}{school} [{state.delivery_status or 'pending'}]")
+    return 0
+
+
+def _retry(settings: Settings, args: argparse.Namespace) -> int:
+    return asyncio.run(_retry_async(settings, args.notice_id))
+
+
+async def _retry_async(settings: Settings, notice_id: int) -> int:
+    from models.base import utcnow
+    from models.db import create_engine, create_sessionmaker, transaction
+    from models.notices import Notice
+    from models.outbox import purpose_of_notice, requeue_failed
+
+    engine = create_engine(settings.database.url)
+    try:
+        async with transaction(create_sessionmaker(engine)) as session:
+            if await session.get(Notice, notice_id) is None:
+                raise CliError(f"no notice #{notice_id}")
+            again = await requeue_failed(session, purpose_of_notice(notice_id), utcnow())
+    finally:
+        await engine.dispose()
+    if not again.total:
+        print(f"notice #{notice_id}: nothing to retry (no failed or blocked deliveries)")
+        return 0
+    print(
+        f"notice #{notice_id}: {again.total} deliveries queued again ({again.failed} failed, "
+        f"{again.blocked} to people who had blocked the bot: they get it only if they "
+        "have unblocked it); the running bot sends them"
+    )
     return 0

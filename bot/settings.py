@@ -122,10 +122,15 @@ class DeliverySettings(Section):
     messages_per_second: float = Field(30.0, gt=0, le=1000)
     # Paid broadcasts (Telegram Stars) allow up to 1000 messages per second.
     allow_paid_broadcast: bool = False
-    max_attempts: int = Field(5, ge=1, le=100)
+    # Temporary errors (network, Telegram 5xx) are retried for this long after a delivery's
+    # first failure: "24h", "90m", "45s", "2d" or a number of seconds.
+    retry_for: float = Field(24 * 3600.0, ge=0, le=30 * 86400)
+    # 0: no limit on the number of tries, only retry_for; > 0 also stops after that many.
+    max_attempts: int = Field(0, ge=0, le=10000)
     backoff_seconds: float = Field(2.0, ge=0, le=3600)
     backoff_max_seconds: float = Field(300.0, ge=0, le=86400)
     batch_size: int = Field(50, ge=1, le=1000)
+    # The most requests in flight; the worker keeps about rate x round trip below it.
     concurrency: int = Field(32, ge=1, le=256)
     lease_seconds: float = Field(60.0, ge=1, le=3600)
     poll_seconds: float = Field(1.0, gt=0, le=60)
@@ -133,6 +138,23 @@ class DeliverySettings(Section):
     # Where the worker notes each accepted message before committing it (scheduler/journal.py).
     # "": next to the SQLite file, or ./huibao-outbox.journal with PostgreSQL; "off": none.
     journal_path: str = ""
+
+
+    @field_validator("retry_for", mode="before")
+    @classmethod
+    def _duration(cls, value: Any) -> Any:
+        return parse_duration(value) if isinstance(value, str) else value
+
+
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_duration(text: str) -> float:
+    """ "24h" -> 86400.0; "90m", "45s", "2d", or plain seconds ("30")."""
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*", text.lower())
+    if match is None:
+        raise ValueError('a duration such as "24h", "90m", "45s" or "2d"')
+    return float(match.group(1)) * _UNITS[match.group(2) or "s"]
 
 
 class NoticesSettings(Section):

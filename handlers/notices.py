@@ -9,6 +9,7 @@ database before anything happens, and anything stale or forged gets a polite ref
 
 from __future__ import annotations
 
+import contextlib
 import html
 import logging
 from collections.abc import Awaitable, Callable, Sequence
@@ -73,7 +74,15 @@ from models.notices import (
     reminder_targets,
     resolve_audience,
 )
-from models.outbox import OutboxFile, Outgoing, OutMessage, enqueue
+from models.outbox import (
+    OutboxFile,
+    Outgoing,
+    OutMessage,
+    Requeued,
+    enqueue,
+    purpose_of_notice,
+    requeue_failed,
+)
 from models.people import District, Person, School, Stage
 from scheduler.delivery import keyboard_markup
 from scheduler.quiet import after_quiet_hours
@@ -1099,7 +1108,18 @@ async def staff_view(
         + (_(" · failed: {count}").format(count=stats.failed) if stats.failed else "")
         + (_(" · still to send: {count}").format(count=stats.waiting) if stats.waiting else ""),
     ]
+    if stats.in_doubt:
+        lines.append(_(
+            "{count} may have received it twice: their message was on its way when the bot "
+            "restarted or lost its connection to Telegram."
+        ).format(count=stats.in_doubt))
     rows: Keyboard = []
+    if stats.failed or stats.blocked:
+        rows.append([button(
+            _("🔁 Send again to the {count} not reached").format(
+                count=stats.failed + stats.blocked),
+            f"nt:{notice.id}",
+        )])
     if notice.requires_ack:
         lines.append(
             _("<b>Acknowledged: {acked} of {total}</b>").format(
@@ -1215,6 +1235,52 @@ async def remind(
            target_id=notice.id, reminder=k, recipients=count)
     text, markup = await staff_view(session, notice, who, settings)
     return count, text, markup
+
+
+async def retry_button(update: Update, context: HuibaoContext) -> None:
+    """Staff send a notice again to those it did not reach (failed, or blocked the bot)."""
+    query = update.callback_query
+    assert query is not None
+    notice_id = parse_id((query.data or "").removeprefix("nt:"))
+    async with unit(update, context) as (session, who):
+        outcome = await retry(session, who, notice_id, context.services.settings)
+    # Committed: now Telegram.
+    _ = who._
+    if isinstance(outcome, str):
+        await refuse(query, None, outcome)
+        return
+    again, text, markup = outcome
+    if not again.total:
+        answer = _("Nothing to send again: everyone was reached or is still in the queue.")
+    elif again.blocked:
+        answer = _(
+            "Sending again to {count}. {blocked} of them had blocked the bot: they get it "
+            "only if they have unblocked it since."
+        ).format(count=again.total, blocked=again.blocked)
+    else:
+        answer = _("Sending again to {count}.").format(count=again.total)
+    wake(context.services)
+    await query.answer(answer, show_alert=bool(again.blocked))
+    with contextlib.suppress(TelegramError):
+        await query.edit_message_text(text, reply_markup=markup)
+
+
+async def retry(
+    session: AsyncSession, who: Who, notice_id: int | None, settings: Settings
+) -> str | tuple[Requeued, str, InlineKeyboardMarkup]:
+    """Requeue what did not reach anyone; returns a refusal, or the counts and the staff view."""
+    _ = who._
+    if not who.role.is_staff:
+        return _("Sorry, this is only for bureau staff.")
+    notice = await session.get(Notice, notice_id) if notice_id is not None else None
+    if notice is None:
+        return stale_text(_)
+    again = await requeue_failed(session, purpose_of_notice(notice.id), utcnow())
+    if again.total:
+        record(session, "notice.retry", actor_id=who.person.id, target_type="notice",
+               target_id=notice.id, failed=again.failed, blocked=again.blocked)
+    text, markup = await staff_view(session, notice, who, settings)
+    return again, text, markup
 
 
 async def enqueue_reminders(
@@ -1409,6 +1475,7 @@ def register(app: HuibaoApp) -> None:
     menu.add_callback(app, "nd:", draft_button, menu.STAFF, example="nd:send:1")
     menu.add_callback(app, "nv:", view_button, menu.STAFF, example="nv:1")
     menu.add_callback(app, "nr:", remind_button, menu.STAFF, example="nr:1:1")
+    menu.add_callback(app, "nt:", retry_button, menu.STAFF, example="nt:1")
     menu.add_callback(app, ACK_PREFIX, ack_button, menu.SCHOOL, example=f"{ACK_PREFIX}1")
     menu.add_callback(app, "nf:", open_button, menu.SCHOOL, example="nf:1")
     menu.add_callback(app, "nl:", list_button, READERS, example="nl:")

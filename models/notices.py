@@ -416,6 +416,8 @@ class NoticeStats:
     failed: int = 0
     waiting: int = 0
     acknowledged: int = 0
+    # Recipients whose message may have arrived twice (models/outbox.py, Delivery.in_doubt).
+    in_doubt: int = 0
     by_district: list[DistrictCount] = field(default_factory=list)
     not_acknowledged: list[RecipientState] = field(default_factory=list)
 
@@ -442,6 +444,13 @@ async def notice_stats(session: AsyncSession, notice: Notice) -> NoticeStats:
         else:
             stats.not_acknowledged.append(state)
     stats.by_district = list(districts_seen.values())
+    stats.in_doubt = (
+        await session.execute(
+            select(func.count()).where(
+                Delivery.purpose == notice.purpose, Delivery.in_doubt > 0
+            )
+        )
+    ).scalar_one()
     return stats
 
 

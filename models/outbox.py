@@ -19,9 +19,15 @@ A delivery moves through these states::
   journal (scheduler/journal.py) the moment it arrives, and a restarted worker replays that
   first. A row still `sending` when its lease expires was on its way when the worker died:
   it is taken again and sent again, because a lost notice is worse than a repeated one.
-  Such rows count in `in_doubt`: they are the only way a recipient can get a message twice,
-  at most once per message that was in flight when the process died (README, "Delivery:
-  the outbox, speed and guarantees").
+  Such rows count in `in_doubt`, and so does a send that timed out or lost its connection
+  after the request went out (Telegram may have taken it; it is sent again). Those are the
+  only ways a recipient can get a message twice: delivery is at least once, and a crash
+  repeats at most the messages in flight then (the worker keeps about rate x round trip in
+  flight, at most delivery.concurrency). README, "Delivery: the outbox, speed and
+  guarantees".
+* Temporary errors are retried with capped back-off for delivery.retry_for after the
+  row's first failure (`failing_since`); then it is `failed`, and staff may requeue it
+  (requeue_failed: `huibao notices retry ID`, the notice's status screen).
 """
 
 from __future__ import annotations
@@ -46,6 +52,7 @@ from sqlalchemy import (
     and_,
     case,
     func,
+    literal,
     or_,
     select,
     tuple_,
@@ -134,11 +141,16 @@ class Delivery(Base):
     )
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)
     status: Mapped[str] = mapped_column(String(10), default=Status.PENDING.value)
-    # Failed tries that count against delivery.max_attempts (RetryAfter does not count).
+    # Failed tries (RetryAfter does not count); they set the back-off.
     attempts: Mapped[int] = mapped_column(Integer, default=0)
+    # The first failure since the row was made or requeued by staff: temporary errors are
+    # retried until delivery.retry_for after it (migration 0009).
+    failing_since: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     # Parts of a multi-message payload already sent (e.g. a file, then a long text).
     parts_sent: Mapped[int] = mapped_column(Integer, default=0)
-    # Times the row was found `sending` after its worker died: it may have arrived twice.
+    # Times the message may have reached Telegram without the bot learning it (the row was
+    # found `sending` after its worker died, or the request timed out or its connection
+    # broke after it was sent) and was sent again: it may have arrived twice.
     in_doubt: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
@@ -486,14 +498,28 @@ async def reschedule(
     at: datetime,
     error: str,
     count_attempt: bool = True,
+    in_doubt: bool = False,
+    failing_since: datetime | None = None,
 ) -> bool:
-    """A transient error (or RetryAfter, which does not count): try again at `at`."""
+    """A transient error (or RetryAfter, which does not count): try again at `at`.
+
+    `in_doubt`: the request may have reached Telegram (it timed out after being sent), so
+    the next try may repeat it. `failing_since`: when this failure happened, kept only if
+    it is the row's first (the start of its retry budget).
+    """
+    failing = {} if failing_since is None else {
+        "failing_since": func.coalesce(
+            Delivery.failing_since, literal(failing_since, UTCDateTime())
+        )
+    }
     result = await session.execute(
         update(Delivery)
         .where(_held_by(delivery_id, token))
         .values(
             status=Status.PENDING.value,
             attempts=Delivery.attempts + (1 if count_attempt else 0),
+            in_doubt=Delivery.in_doubt + (1 if in_doubt else 0),
+            **failing,
             next_attempt_at=at,
             last_error=error[:ERROR_LENGTH],
             lease_until=None,
@@ -511,14 +537,17 @@ async def mark_failed(
     error: str,
     blocked: bool = False,
     count_attempt: bool = True,
+    in_doubt: bool = False,
 ) -> bool:
-    """A permanent failure. `blocked`: the person blocked the bot; they become unreachable."""
+    """A permanent failure. `blocked`: the person blocked the bot; they become unreachable.
+    `in_doubt`: the last try may have reached Telegram all the same (see reschedule)."""
     result = await session.execute(
         update(Delivery)
         .where(_held_by(delivery_id, token))
         .values(
             status=(Status.BLOCKED if blocked else Status.FAILED).value,
             attempts=Delivery.attempts + (1 if count_attempt else 0),
+            in_doubt=Delivery.in_doubt + (1 if in_doubt else 0),
             last_error=error[:ERROR_LENGTH],
             lease_until=None,
             claim_token=None,
@@ -531,6 +560,51 @@ async def mark_failed(
             update(Person).where(Person.id == person_ids[0]).values(reachable=False)
         )
     return bool(person_ids)
+
+
+@dataclass(frozen=True)
+class Requeued:
+    failed: int = 0
+    blocked: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.failed + self.blocked
+
+
+def purpose_of_notice(notice_id: int) -> Any:
+    """The deliveries of one notice: the notice itself and its reminders."""
+    return or_(
+        Delivery.purpose == f"notice:{notice_id}",
+        Delivery.purpose.like(f"notice:{notice_id}:%"),
+    )
+
+
+async def requeue_failed(session: AsyncSession, which: Any, now: datetime) -> Requeued:
+    """Staff ask to try again the deliveries matching `which` that failed for good.
+
+    Failed rows (retry budget used up, or refused) and blocked ones both go back to
+    pending with a fresh retry budget: a person who blocked the bot may have unblocked it
+    since; if not, Telegram refuses again at once and the row is blocked again. Rows
+    still pending, sending or sent are not touched, so nothing delivered is repeated.
+    """
+    result = await session.execute(
+        update(Delivery)
+        .where(which, Delivery.status.in_([Status.FAILED.value, Status.BLOCKED.value]))
+        .values(
+            status=Status.PENDING.value,
+            attempts=0,
+            failing_since=None,
+            next_attempt_at=now,
+            lease_until=None,
+            claim_token=None,
+        )
+        .returning(Delivery.last_error)
+        .execution_options(synchronize_session=False)
+    )
+    errors = [row[0] for row in result.all()]
+    blocked = sum(1 for error in errors if error.startswith("Forbidden"))
+    return Requeued(failed=len(errors) - blocked, blocked=blocked)
 
 
 async def renew(

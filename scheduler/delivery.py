@@ -4,16 +4,20 @@ One worker runs inside each bot process (started by handlers/delivery.py). It
 
 * claims due deliveries in small batches (models.outbox.claim: SKIP LOCKED on PostgreSQL,
   so several bot processes share the work without sending anything twice);
-* sends them with a few requests in flight at a time, through the bot, so the
-  AIORateLimiter paces them (delivery.messages_per_second);
+* sends them through the bot, whose HuibaoRateLimiter paces every send of the bot evenly
+  (one every 1/rate s, never more than delivery.messages_per_second in any second) and
+  holds them all after a 429; with about rate x round trip requests in flight (InFlight,
+  at most delivery.concurrency), which is also the most a crash can repeat;
 * commits `sending` right before each HTTP call and the result right after it. All writes
   go through one writer task that commits whatever is queued in one transaction ("group
   commit"): the window in which a crash leaves a message sent but not recorded stays a
   millisecond or two, and the database never becomes the bottleneck;
 * honours RetryAfter itself (all its sends pause, the row waits, no try is used up);
-  retries network errors and 5xx with bounded exponential backoff; never retries
-  permanent errors (BadRequest: failed; Forbidden: blocked, and the person is marked
-  unreachable);
+  retries network errors and 5xx with capped exponential backoff for delivery.retry_for;
+  after OUTAGE_AFTER such errors in a row pauses as a whole and probes with one send at a
+  time until Telegram answers (an outage uses up no tries); counts a send that timed out
+  after it went out as in doubt; never retries permanent errors (BadRequest: failed;
+  Forbidden: blocked, and the person is marked unreachable);
 * keeps its leases alive while it holds rows, and gives back unsent rows when stopped;
 * edits each batch's progress message at most every delivery.progress_seconds, and when a
   batch is finished enqueues the final report to its owner (through the outbox, once).
@@ -26,16 +30,19 @@ import contextlib
 import functools
 import json
 import logging
+import math
 import random
 import time
 import uuid
 import warnings
-from collections.abc import Awaitable, Callable
+from collections import deque
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from html import escape
 from typing import Any, TypeVar
 
+import aiohttp
 from aiolimiter import AsyncLimiter
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
@@ -85,26 +92,113 @@ LEASE_MARGIN = 2.0
 REPORT_LIST_LIMIT = 30
 
 
-@dataclass(frozen=True)
+@dataclass
 class OutboxCall:
     """The rate_limit_args of an outbox send.
 
     HuibaoRateLimiter then makes one try only (the worker handles RetryAfter itself: a
     limiter retry would hold the row and a sender for the whole wait), and awaits
-    `before()` once the limiter lets the request through, right before the HTTP call. That
-    is where the delivery is marked `sending`, so time spent queueing in the limiter never
-    counts as "maybe delivered".
+    `before()` before the request takes its place in the pacing, so the delivery is marked
+    `sending` before the HTTP call and the wait for a slot is as short as the rows in
+    flight. `round_trip` is set to the seconds the HTTP call itself took (the worker sizes
+    its requests in flight from it).
     """
 
     before: Callable[[], Awaitable[None]]
+    marking: float = 0.0
+    round_trip: float | None = None
+
+
+# A send leaves only when the send `rate` places before it left more than a second plus
+# this long ago: the time from here to Telegram's door varies a little from request to
+# request, and Telegram counts at its door.
+WINDOW_MARGIN = 0.03
+
+
+class Pacer:
+    """Smooth pacing: one send every 1/rate seconds, never more than `rate` in any second
+    (a bucket of one, so no idle burst), and a pause after a 429 that every send obeys.
+
+    `ready()` is awaited right before each HTTP request, after everything else a send
+    waits for, so a pause that begins while a send waits still stops it.
+    """
+
+    def __init__(self, rate: float) -> None:
+        self.rate = rate
+        self.interval = 1.0 / rate
+        self.per_second = max(1, int(rate))
+        self._next = 0.0
+        # When the last `per_second` sends left (monotonic), oldest first.
+        self._recent: deque[float] = deque(maxlen=self.per_second)
+        self._pause_until = 0.0
+
+    @property
+    def paused_for(self) -> float:
+        return max(0.0, self._pause_until - time.monotonic())
+
+    def pause(self, seconds: float) -> None:
+        """Telegram said "retry after": no send of this bot leaves before then."""
+        self._pause_until = max(self._pause_until, time.monotonic() + seconds)
+
+    async def ready(self) -> None:
+        while True:
+            now = time.monotonic()
+            wait = self._pause_until - now
+            if wait <= 0:
+                slot = max(now, self._next)
+                if len(self._recent) == self.per_second:
+                    slot = max(slot, self._recent[0] + 1.0 + WINDOW_MARGIN)
+                wait = slot - now
+                if wait <= 0:
+                    # Checked and taken with no await in between: nothing else can slip in.
+                    self._next = now + self.interval
+                    self._recent.append(now)
+                    return
+            await asyncio.sleep(wait)
 
 
 class HuibaoRateLimiter(AIORateLimiter):
-    """AIORateLimiter that understands OutboxCall; everything else is AIORateLimiter's.
+    """AIORateLimiter whose overall limit is a Pacer, shared by handlers and the outbox.
+
+    PTB's own overall limit is a bucket of `rate` tokens: after an idle moment it lets
+    `rate` sends through at once on top of the steady rate (60 in the first second at
+    30/s), and a 429 only holds sends that have not yet been admitted. Here every
+    request to a chat (handlers' replies and outbox sends alike) passes `Pacer.ready()`
+    right before its HTTP call, and any 429 pauses them all. Group limits and paid
+    broadcasts stay AIORateLimiter's. OutboxCall requests get a single try (below).
 
     (AIORateLimiter reads `rate_limit_args or max_retries`, so 0 cannot switch its retries
     off for one request; handlers keep the retries, the outbox must not have them.)
     """
+
+    def __init__(self, rate: float, max_retries: int = 0) -> None:
+        # overall_max_rate=0: no PTB bucket; the pacer is the overall limit.
+        super().__init__(overall_max_rate=0, max_retries=max_retries)
+        self.pacer = Pacer(rate)
+
+    async def _run_request(
+        self,
+        chat: bool,
+        group: str | int | bool,
+        allow_paid_broadcast: bool,
+        callback: Callable[..., Any],
+        args: Any,
+        kwargs: dict[str, Any],
+    ) -> Any:
+        pacer = self.pacer
+
+        async def paced(*call_args: Any, **call_kwargs: Any) -> Any:
+            if chat and not allow_paid_broadcast:
+                await pacer.ready()
+            try:
+                return await callback(*call_args, **call_kwargs)
+            except RetryAfter as exc:
+                pacer.pause(retry_after_seconds(exc))
+                raise
+
+        return await super()._run_request(
+            chat, group, allow_paid_broadcast, paced, args, kwargs
+        )
 
     async def process_request(
         self,
@@ -119,12 +213,18 @@ class HuibaoRateLimiter(AIORateLimiter):
             return await super().process_request(
                 callback, args, kwargs, endpoint, data, rate_limit_args
             )
-        before = rate_limit_args.before
+        call = rate_limit_args
 
         async def admitted(*call_args: Any, **call_kwargs: Any) -> Any:
-            await before()
-            return await callback(*call_args, **call_kwargs)
+            started = time.monotonic()
+            try:
+                return await callback(*call_args, **call_kwargs)
+            finally:
+                call.round_trip = time.monotonic() - started
 
+        started = time.monotonic()
+        await call.before()
+        call.marking = time.monotonic() - started
         # The same grouping as AIORateLimiter.process_request, with a single try.
         chat_id = data.get("chat_id")
         group: int | str | bool = False
@@ -165,7 +265,7 @@ def build_rate_limiter(settings: DeliverySettings) -> HuibaoRateLimiter:
     # Paid broadcasts are paced by PTB's own 1000/s limiter and by the worker; everything
     # else (handlers' replies) stays within Telegram's free limit.
     rate = 30.0 if settings.allow_paid_broadcast else settings.messages_per_second
-    return HuibaoRateLimiter(overall_max_rate=rate, max_retries=3)
+    return HuibaoRateLimiter(rate, max_retries=3)
 
 
 @dataclass
@@ -173,6 +273,7 @@ class _Held:
     row: Delivery
     token: str
     lease_until: datetime
+    given_back: bool = False
 
 
 @dataclass
@@ -183,6 +284,9 @@ class WorkerStats:
     retried: int = 0
     retry_after: int = 0
     resent_in_doubt: int = 0
+    # Sends that timed out or lost their connection after the request went out.
+    in_doubt: int = 0
+    outage_pauses: int = 0
     # The writer: transactions, writes merged into them, time spent in them.
     commits: int = 0
     committed_ops: int = 0
@@ -193,11 +297,15 @@ class WorkerStats:
 class _Outcome(Exception):
     """How a send ended when it did not succeed; carries what to record."""
 
-    def __init__(self, kind: str, error: str, retry_after: float = 0.0) -> None:
+    def __init__(
+        self, kind: str, error: str, retry_after: float = 0.0, *, in_doubt: bool = False
+    ) -> None:
         super().__init__(error)
         self.kind = kind  # "retry_after" | "transient" | "failed" | "blocked"
         self.error = error
         self.retry_after = retry_after
+        # The request may have reached Telegram (no answer came back): a retry may repeat it.
+        self.in_doubt = in_doubt
 
 
 Op = Callable[[AsyncSession], Awaitable[Any]]
@@ -235,6 +343,54 @@ class _LeaseLost(Exception):
 class _Sending:
     delivery_id: int
     token: str
+
+
+# Sends in a row that find Telegram unreachable (network errors, 5xx) before the worker
+# pauses as a whole and probes with one send at a time.
+OUTAGE_AFTER = 3
+
+
+class InFlight:
+    """How many sends may be between `sending` and Telegram's answer at once.
+
+    With a rate limiter that is about rate x the time one send takes (marking it
+    `sending`, then the HTTP round trip), measured as the worker goes, plus one: enough to
+    keep the pacing busy, and no more, because what is in flight when the process dies is
+    what may be sent twice. `cap` (delivery.concurrency) is the upper bound, and the
+    number used without a rate limiter.
+    """
+
+    def __init__(self, cap: int, rate: float | None) -> None:
+        self.cap = cap
+        self.rate = rate
+        self.limit = cap if rate is None else min(cap, 2)
+        self.seconds_per_send: float | None = None
+        self.peak = 0
+        self._count = 0
+        self._changed = asyncio.Condition()
+
+    def observe(self, seconds: float) -> None:
+        if self.rate is None:
+            return
+        known = self.seconds_per_send
+        # Quick to rise, slow to fall: a slow moment must not starve the pacing.
+        if known is None or seconds > known:
+            known = seconds if known is None else 0.5 * known + 0.5 * seconds
+        else:
+            known = 0.9 * known + 0.1 * seconds
+        self.seconds_per_send = known
+        self.limit = max(1, min(self.cap, math.ceil(self.rate * known * 1.5) + 1))
+
+    async def acquire(self) -> None:
+        async with self._changed:
+            await self._changed.wait_for(lambda: self._count < self.limit)
+            self._count += 1
+            self.peak = max(self.peak, self._count)
+
+    async def release(self) -> None:
+        async with self._changed:
+            self._count -= 1
+            self._changed.notify_all()
 
 
 class DeliveryWorker:
@@ -275,7 +431,18 @@ class DeliveryWorker:
         self._paid = (
             AsyncLimiter(settings.messages_per_second, 1) if settings.allow_paid_broadcast else None
         )
-        self._hooked = isinstance(getattr(bot, "rate_limiter", None), HuibaoRateLimiter)
+        limiter = getattr(bot, "rate_limiter", None)
+        self._hooked = isinstance(limiter, HuibaoRateLimiter)
+        rate: float | None = None
+        if isinstance(limiter, HuibaoRateLimiter):
+            paid = settings.allow_paid_broadcast
+            rate = settings.messages_per_second if paid else limiter.pacer.rate
+        self.inflight = InFlight(settings.concurrency, rate)
+        # Telegram unreachable: sends in a row that failed so, and how often the pause
+        # was lengthened since the last success (0: no outage).
+        self._unreachable = 0
+        self._outage = 0
+        self._probe = asyncio.Lock()
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -570,7 +737,8 @@ class DeliveryWorker:
                 log.exception("delivery failed unexpectedly", extra={"delivery_id": held.row.id})
             finally:
                 self._busy.discard(task)
-                self._held.pop(held.row.id, None)
+                if not held.given_back:
+                    self._held.pop(held.row.id, None)
                 if self._queue.qsize() < self._low_water():
                     self._space.set()
 
@@ -599,24 +767,30 @@ class DeliveryWorker:
             )
             return
         while part < len(messages):
-            await self._wait_pause()
-            if self._stopping and part == row.parts_sent:
-                return  # never started: given back by stop()
-            if (held.lease_until - utcnow()).total_seconds() < LEASE_MARGIN:
-                log.warning("lease ran out before sending", extra={"delivery_id": row.id})
-                return
             noted = _Noted(self.journal, row.id, token, part + 1, part + 1 == len(messages))
-            context_token = ON_RESPONSE.set(noted)
-            try:
-                message_id = await self._send(row.chat_id, messages[part], self._marker(held))
-            except _LeaseLost:
-                log.warning("delivery taken over by another worker", extra={"delivery_id": row.id})
-                return
-            except _Outcome as outcome:
-                await self._failed(held, outcome)
-                return
-            finally:
-                ON_RESPONSE.reset(context_token)
+            async with self._turn():
+                if self._stopping and part == row.parts_sent:
+                    held.given_back = True  # never started: stop() gives it back
+                    return
+                if (held.lease_until - utcnow()).total_seconds() < LEASE_MARGIN:
+                    log.warning("lease ran out before sending", extra={"delivery_id": row.id})
+                    return
+                context_token = ON_RESPONSE.set(noted)
+                try:
+                    message_id = await self._send(
+                        row.chat_id, messages[part], self._marker(held)
+                    )
+                except _LeaseLost:
+                    log.warning(
+                        "delivery taken over by another worker", extra={"delivery_id": row.id}
+                    )
+                    return
+                except _Outcome as outcome:
+                    await self._failed(held, outcome)
+                    return
+                finally:
+                    ON_RESPONSE.reset(context_token)
+            self._reachable()
             part += 1
             done = part
             final = part == len(messages)
@@ -649,10 +823,84 @@ class DeliveryWorker:
                 log.warning("delivery taken over while sending", extra={"delivery_id": row.id})
                 return
 
+    @contextlib.asynccontextmanager
+    async def _turn(self) -> AsyncIterator[None]:
+        """Wait for any pause, then for a place among the sends in flight. While Telegram
+        is unreachable only one send at a time (the probe) goes, once each pause ends."""
+        while True:
+            await self._wait_pause()
+            probing = False
+            if self._outage:
+                await self._probe.acquire()
+                probing = bool(self._outage)
+                if probing:
+                    # A probe before this one failed and lengthened the pause.
+                    await self._wait_pause()
+                else:
+                    self._probe.release()
+            await self.inflight.acquire()
+            paused = time.monotonic() < self._pause_until
+            if probing or self._stopping or not (self._outage or paused):
+                break
+            # A pause began while this send waited for its place: wait again.
+            await self.inflight.release()
+        try:
+            yield
+        finally:
+            await self.inflight.release()
+            if probing:
+                self._probe.release()
+
+    def _reachable(self) -> None:
+        if self._outage:
+            log.warning("Telegram reachable again: sending resumes")
+        self._unreachable = 0
+        self._outage = 0
+
+    def _unreachable_send(self) -> None:
+        """A send found Telegram unreachable; after a few in a row, pause everything."""
+        self._unreachable += 1
+        if self._unreachable < OUTAGE_AFTER or time.monotonic() < self._pause_until:
+            return  # not yet an outage, or already paused (sends that were in flight)
+        self._outage += 1
+        self.stats.outage_pauses += 1
+        pause = min(
+            self.settings.backoff_max_seconds,
+            self.settings.backoff_seconds * 2 ** (self._outage - 1),
+        )
+        self._pause_until = max(self._pause_until, time.monotonic() + pause)
+        log.warning(
+            "Telegram unreachable: all sends pause, then one tries",
+            extra={"seconds": round(pause, 2), "failures_in_a_row": self._unreachable},
+        )
+
+    def _gives_up(self, row: Delivery, now: datetime) -> str | None:
+        """Why a row that failed again is not retried any more (None: it is)."""
+        since = row.failing_since or now
+        if (now - since).total_seconds() >= self.settings.retry_for:
+            return f"gave up after retrying for {self.settings.retry_for:g} s"
+        if self.settings.max_attempts and row.attempts + 1 >= self.settings.max_attempts:
+            return f"gave up after {row.attempts + 1} tries"
+        return None
+
     async def _failed(self, held: _Held, outcome: _Outcome) -> None:
         row, token = held.row, held.token
         now = utcnow()
         extra = {"delivery_id": row.id, "chat_id": row.chat_id, "error": outcome.error}
+        if outcome.in_doubt:
+            self.stats.in_doubt += 1
+        if outcome.kind == "transient":
+            self._unreachable_send()
+            given_up = self._gives_up(row, now)
+            if given_up is not None:
+                outcome = _Outcome(
+                    "failed", f"{outcome.error} ({given_up})", in_doubt=outcome.in_doubt
+                )
+            elif self._outage:
+                await self._wait_for_telegram(held, outcome, now)
+                return
+        else:
+            self._reachable()
         if outcome.kind == "retry_after":
             self.stats.retry_after += 1
             # Telegram asks the bot to slow down: every sender of this worker waits.
@@ -666,7 +914,7 @@ class DeliveryWorker:
                 "retry_after",
                 row.id,
             )
-        elif outcome.kind == "transient" and row.attempts + 1 < self.settings.max_attempts:
+        elif outcome.kind == "transient":
             self.stats.retried += 1
             delay = min(
                 self.settings.backoff_max_seconds,
@@ -675,7 +923,10 @@ class DeliveryWorker:
             at = now + timedelta(seconds=delay)
             log.info("delivery will be retried", extra={**extra, "seconds": round(delay, 2)})
             await self._record(
-                lambda s: outbox.reschedule(s, row.id, token, at=at, error=outcome.error),
+                lambda s: outbox.reschedule(
+                    s, row.id, token, at=at, error=outcome.error,
+                    in_doubt=outcome.in_doubt, failing_since=now,
+                ),
                 "retry",
                 row.id,
             )
@@ -689,11 +940,27 @@ class DeliveryWorker:
                 log.warning("delivery failed", extra=extra)
             await self._record(
                 lambda s: outbox.mark_failed(
-                    s, row.id, token, error=outcome.error, blocked=blocked
+                    s, row.id, token, error=outcome.error, blocked=blocked,
+                    in_doubt=outcome.in_doubt,
                 ),
                 "blocked" if blocked else "failed",
                 row.id,
             )
+
+    async def _wait_for_telegram(self, held: _Held, outcome: _Outcome, now: datetime) -> None:
+        """Telegram is unreachable: the row waits for the pause to end, no try used up
+        (its retry budget still runs from its first failure)."""
+        row = held.row
+        self.stats.retried += 1
+        at = now + timedelta(seconds=max(0.0, self._pause_until - time.monotonic()))
+        await self._record(
+            lambda s: outbox.reschedule(
+                s, row.id, held.token, at=at, error=outcome.error, count_attempt=False,
+                in_doubt=outcome.in_doubt, failing_since=now,
+            ),
+            "outage",
+            row.id,
+        )
 
     def _marker(self, held: _Held) -> Callable[[], Awaitable[None]]:
         async def mark_sending() -> None:
@@ -726,11 +993,12 @@ class DeliveryWorker:
             )
         if self.settings.allow_paid_broadcast:
             kwargs["allow_paid_broadcast"] = True
+        call = OutboxCall(before)
         try:
             if self._paid is not None:
                 await self._paid.acquire()
             if self._hooked:
-                kwargs["rate_limit_args"] = OutboxCall(before)
+                kwargs["rate_limit_args"] = call
             else:
                 await before()
             if message.kind == "text":
@@ -745,14 +1013,19 @@ class DeliveryWorker:
         except BadRequest as exc:
             raise _Outcome("failed", f"BadRequest: {exc.message}") from exc
         except NetworkError as exc:  # includes TimedOut and Telegram's 5xx answers
-            raise _Outcome("transient", f"{type(exc).__name__}: {exc.message}") from exc
+            raise _Outcome(
+                "transient", f"{type(exc).__name__}: {exc.message}", in_doubt=may_have_arrived(exc)
+            ) from exc
         except TelegramError as exc:  # InvalidToken, Conflict, ChatMigrated, ...
             raise _Outcome("failed", f"{type(exc).__name__}: {exc.message}") from exc
         except (_Outcome, _LeaseLost):
             raise
         except Exception as exc:
             log.exception("unexpected error while sending", extra={"chat_id": chat_id})
-            raise _Outcome("transient", f"{type(exc).__name__}: {exc}") from exc
+            raise _Outcome("transient", f"{type(exc).__name__}: {exc}", in_doubt=True) from exc
+        finally:
+            if call.round_trip is not None:
+                self.inflight.observe(call.marking + call.round_trip)
 
     async def _send_file(self, message: OutMessage, kwargs: dict[str, Any]) -> int:
         caption = message.text or None
@@ -894,6 +1167,22 @@ class DeliveryWorker:
         return True
 
 
+def may_have_arrived(exc: NetworkError) -> bool:
+    """Whether a failed request may have reached Telegram all the same.
+
+    A 5xx is Telegram's answer (it did not take the message), and a connection that could
+    not be opened carried nothing; but a timeout or a connection lost after the request
+    was written leaves it open whether Telegram accepted the message, so sending it again
+    may repeat it.
+    """
+    cause: BaseException | None = exc.__cause__
+    if cause is None:
+        return False  # an HTTP answer (5xx), parsed by PTB
+    if isinstance(cause, aiohttp.ClientConnectorError | aiohttp.ConnectionTimeoutError):
+        return False
+    return isinstance(cause, TimeoutError | aiohttp.ClientError | OSError)
+
+
 def retry_after_seconds(exc: RetryAfter) -> float:
     # PTB 22 warns that retry_after becomes a timedelta; accept either without the warning.
     with warnings.catch_warnings():
@@ -978,8 +1267,8 @@ def report_text(batch: DeliveryBatch, state: Progress, problems: list[outbox.Und
         lines.append("")
         lines.append(
             _(
-                "{count} recipients may have received it twice: the bot restarted while "
-                "their message was on its way."
+                "{count} recipients may have received it twice: their message was on its "
+                "way when the bot restarted or lost its connection to Telegram."
             ).format(count=state.in_doubt)
         )
     return "\n".join(lines)

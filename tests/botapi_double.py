@@ -1186,6 +1186,10 @@ class BotApiDouble:
         self.callback_answers: dict[str, CallbackAnswer] = {}
         self.webhook_deliveries: list[int] = []
         self.injected_faults: list[tuple[str, int]] = []
+        # Every sendMessage/sendDocument/sendPhoto request as it arrived, answered or not:
+        # (time.monotonic(), method, HTTP status, retry_after of a 429 or 0). What Telegram
+        # counts against its limits, so rate tests count these.
+        self.send_log: list[tuple[float, str, int, int]] = []
         self.files: dict[str, StoredFile] = {}
         self.menu_buttons: dict[int | None, JSONDict] = {}
         self.bot_texts: dict[tuple[str, str], str] = {}
@@ -1221,6 +1225,9 @@ class BotApiDouble:
         self._flood_retry_after: int | None = None
         # chat id -> (seconds, methods or None for all): answers held back (delay_chat)
         self._chat_delays: dict[int, tuple[float, frozenset[str] | None]] = {}
+        self._outage_until = 0.0
+        self._outage_status = 500
+        self._late_answers: deque[float] = deque()
 
         # webhook
         self._webhook: _Webhook | None = None
@@ -1359,6 +1366,17 @@ class BotApiDouble:
         """Fail the next ``n`` message sends/edits (any chat); calls queue up in order."""
         self._fail_queue.extend([(status, retry_after)] * n)
 
+    def outage(self, seconds: float, status: int = 500) -> None:
+        """For the next ``seconds``, answer every message send/edit with ``status`` (500, 502,
+        ...), or with 0 drop the connection without an answer (a network error)."""
+        self._outage_until = time.monotonic() + seconds
+        self._outage_status = status
+
+    def answer_late(self, n: int, seconds: float) -> None:
+        """Accept the next ``n`` sends as usual (the message is in the chat) but answer each
+        only after ``seconds``: a bot whose read timeout is shorter never learns it worked."""
+        self._late_answers.extend([seconds] * n)
+
     def set_fault_rates(
         self,
         p429: float = 0.0,
@@ -1480,6 +1498,7 @@ class BotApiDouble:
         self.requests.clear()
         self.errors.clear()
         self.injected_faults.clear()
+        self.send_log.clear()
         self.webhook_deliveries.clear()
         self._counts.clear()
 
@@ -1504,6 +1523,15 @@ class BotApiDouble:
         if request.match_info["token"] != self.token:
             return self._error_response(ApiError(401, "Unauthorized"))
         canonical = self._canonical.get(method.lower(), method)
+        arrived = time.monotonic()
+        if canonical in _MESSAGE_METHODS and arrived < self._outage_until:
+            if canonical in _SEND_METHODS:
+                self.send_log.append((arrived, canonical, self._outage_status, 0))
+            if self._outage_status == 0:
+                if request.transport is not None:
+                    request.transport.close()
+                raise ConnectionResetError("injected outage")
+            return self._error_response(_fault(self._outage_status, 0))
         params: _Params | None = None
         try:
             params = await self._read_params(request)
@@ -1529,6 +1557,8 @@ class BotApiDouble:
                     values,
                 )
             )
+            if canonical in _SEND_METHODS:
+                self.send_log.append((arrived, canonical, exc.status, exc.retry_after or 0))
             return self._error_response(exc)
         except Exception as exc:  # a bug in the double must not look like a network glitch
             _log.exception("BotApiDouble failed on %s", canonical)
@@ -1536,6 +1566,10 @@ class BotApiDouble:
             return self._error_response(
                 ApiError(500, f"Internal Server Error: BotApiDouble bug: {exc!r}")
             )
+        if canonical in _SEND_METHODS:
+            self.send_log.append((arrived, canonical, 200, 0))
+            if self._late_answers:
+                await asyncio.sleep(self._late_answers.popleft())
         return web.json_response({"ok": True, "result": result})
 
     @staticmethod

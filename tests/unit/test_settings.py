@@ -136,3 +136,17 @@ def test_the_bundled_forms_are_found_from_any_folder(
     assert load_settings(environ=env).forms.directory == str(elsewhere)
     env = {"HUIBAO_FORMS__DIRECTORY": "no/such/folder"}
     assert load_settings(environ=env).forms.directory == "no/such/folder"
+
+
+@pytest.mark.parametrize(
+    ("written", "seconds"), [("24h", 86400.0), ("90m", 5400.0), ("45s", 45.0), ("2d", 172800.0),
+                             ("30", 30.0), (600, 600.0)]
+)
+def test_delivery_retry_for_reads_durations(written: object, seconds: float) -> None:
+    env = {"HUIBAO_DELIVERY__RETRY_FOR": str(written)}
+    assert load_settings(environ=env).delivery.retry_for == seconds
+
+
+def test_delivery_retry_for_refuses_nonsense() -> None:
+    with pytest.raises(ConfigError):
+        load_settings(environ={"HUIBAO_DELIVERY__RETRY_FOR": "soon"})
