@@ -8,6 +8,7 @@
     huibao rounds close ROUND
     huibao rounds extend ROUND --deadline DATETIME [--lock-at DATETIME]
     huibao rounds unlock ROUND --school CODE [--hours N]
+    huibao rounds retry ROUND
 
 Times are read in the bureau's time zone. Opening a round tells the expected schools'
 principals and deputies (unless --no-announce); extending or closing it early tells the
@@ -269,6 +270,31 @@ def _rounds_unlock(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def _rounds_retry(settings: Settings, args: argparse.Namespace) -> int:
+    from models.audit import record
+    from models.base import utcnow
+    from models.outbox import Requeued, purpose_of_round, requeue_failed
+
+    async def work(session: AsyncSession) -> Requeued:
+        round_ = await _round(session, args.round)
+        again = await requeue_failed(session, purpose_of_round(round_.id), utcnow())
+        if again.total:
+            record(session, "round.retry", target_type="round", target_id=round_.id,
+                   failed=again.failed, blocked=again.blocked)
+        return again
+
+    again = _in_db(settings, work)
+    if not again.total:
+        print(f"round {args.round}: nothing to retry (no failed or blocked deliveries)")
+        return 0
+    print(
+        f"round {args.round}: {again.total} deliveries queued again ({again.failed} failed, "
+        f"{again.blocked} to people who had blocked the bot: they get it only if they "
+        "have unblocked it); the running bot sends them"
+    )
+    return 0
+
+
 def add_commands(sub: Any) -> None:
     forms = sub.add_parser("forms", help="form definitions")
     forms_sub = forms.add_subparsers(dest="forms_command", metavar="ACTION", required=True)
@@ -307,3 +333,16 @@ def add_commands(sub: Any) -> None:
     unlock.add_argument("--school", required=True, metavar="CODE")
     unlock.add_argument("--hours", type=int, default=None)
     unlock.set_defaults(func=_rounds_unlock)
+    retry = rsub.add_parser(
+        "retry",
+        help="send again what did not reach its recipients (failed or blocked)",
+        description=(
+            "Put the round's failed deliveries (announcement, extensions, closing, reminders, "
+            "escalations, summaries, 'remind now') back in the queue with a fresh retry "
+            "budget; the running bot sends them. Those who blocked the bot are tried too: if "
+            "they have unblocked it they get the message, if not they are listed as blocked "
+            "again. Nobody who already got a message is sent it again."
+        ),
+    )
+    retry.add_argument("round", type=int)
+    retry.set_defaults(func=_rounds_retry)

@@ -17,10 +17,13 @@ Callback data (under 64 bytes, all re-checked):
     rd:E:{round}         type a new deadline    rd:c:{round}      close early (asks)
     rd:C:{round}         close, confirmed       rd:u:{round}      unlock a school
     rd:U:{round}:{school} unlock that school
+    rt:{round}           send again what did not reach its recipients (its own prefix, so
+                         the authorization test presses it as every other role)
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 from collections import Counter
@@ -33,6 +36,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
+from telegram.error import TelegramError
 from telegram.ext import filters
 
 from bot.i18n import Gettext, choose_language, gettext_for
@@ -46,9 +50,21 @@ from handlers.report import (
 )
 from handlers.report_view import Rendered, local, short_label
 from models import round_service as rs
+from models.audit import record
 from models.base import utcnow
 from models.forms import STAGES, FormDef, FormRegistry
-from models.outbox import Button, DeliveryBatch, Outgoing, OutMessage, create_batch, enqueue
+from models.outbox import (
+    Button,
+    DeliveryBatch,
+    Outgoing,
+    OutMessage,
+    Requeued,
+    count_unreached,
+    create_batch,
+    enqueue,
+    purpose_of_round,
+    requeue_failed,
+)
 from models.people import District, Person, School
 from models.reminders import school_contacts, unsubmitted_school_ids
 from models.rounds import Conversation, Round, RoundStatus
@@ -57,6 +73,7 @@ from models.schedules import canonical_period, month_period, period_label, term_
 log = logging.getLogger("huibao.rounds")
 
 PREFIX = "rd"
+RETRY_PREFIX = "rt:"
 DEADLINE_HOUR = 17
 STAGE_CODES = list(STAGES)
 MAX_UNLOCK_BUTTONS = 20
@@ -398,8 +415,27 @@ async def round_view(
     ]
     if state is rs.EntryState.OPEN:
         rows.append([InlineKeyboardButton(_("⏹ Close early"), callback_data=cb("c", rid))])
+    # Messages about the round that failed for good or were refused (blocked the bot).
+    unreached = await count_unreached(session, purpose_of_round(rid))
+    if unreached.total:
+        lines.append(unreached_line(unreached, _))
+        rows.append([InlineKeyboardButton(
+            _("🔁 Send again to the {count} not reached").format(count=unreached.total),
+            callback_data=f"{RETRY_PREFIX}{rid}",
+        )])
     rows.append([InlineKeyboardButton(_("⬅ All rounds"), callback_data=cb("l"))])
     return Rendered("\n".join(lines), InlineKeyboardMarkup(rows))
+
+
+def unreached_line(unreached: Requeued, _: Gettext) -> str:
+    if unreached.blocked:
+        return "⚠️ " + _(
+            "{count} messages of this round did not reach their recipients "
+            "({blocked} had blocked the bot)"
+        ).format(count=unreached.total, blocked=unreached.blocked)
+    return "⚠️ " + _("{count} messages of this round did not reach their recipients").format(
+        count=unreached.total
+    )
 
 
 async def told_view(
@@ -711,6 +747,58 @@ async def do_unlock(
 
 
 # --- buttons -----------------------------------------------------------------------------
+
+
+async def retry_button(update: Update, context: HuibaoContext) -> None:
+    """Staff send again, from the round's screen, every message about the round that did
+    not reach its recipient (failed for good, or refused because they blocked the bot)."""
+    query = update.callback_query
+    assert query is not None
+    services = context.services
+    async with unit(update, context) as (session, who):
+        outcome = await retry_round(session, services, who, query.data or "")
+    # Committed: now Telegram.
+    _ = who._
+    if isinstance(outcome, str):
+        await query.answer(outcome, show_alert=True)
+        return
+    again, view = outcome
+    if not again.total:
+        answer = _("Nothing to send again: everyone was reached or is still in the queue.")
+    elif again.blocked:
+        answer = _(
+            "Sending again to {count}. {blocked} of them had blocked the bot: they get it "
+            "only if they have unblocked it since."
+        ).format(count=again.total, blocked=again.blocked)
+    else:
+        answer = _("Sending again to {count}.").format(count=again.total)
+    wake(services)
+    await query.answer(answer, show_alert=bool(again.blocked))
+    if isinstance(query.message, Message):
+        with contextlib.suppress(TelegramError):
+            await query.message.edit_text(view.text, reply_markup=view.markup)
+
+
+async def retry_round(
+    session: AsyncSession, services: Services, who: Who, data: str
+) -> str | tuple[Requeued, Rendered]:
+    """Requeue the round's undelivered messages; a refusal, or the counts and the new screen.
+    The data is untrusted: exactly "rt:" and a round id that exists."""
+    _ = who._
+    if not _is_staff(who):
+        return _("Sorry, only bureau staff can manage collection rounds.")
+    text = data.removeprefix(RETRY_PREFIX)
+    # Ids are 32-bit: a longer number would make PostgreSQL raise rather than find nothing.
+    if not (text.isascii() and text.isdigit()) or len(text) > 10 or int(text) >= 2**31:
+        return _("This button is no longer valid.")
+    round_ = await session.get(Round, int(text))
+    if round_ is None:
+        return _("That round no longer exists.")
+    again = await requeue_failed(session, purpose_of_round(round_.id), utcnow())
+    if again.total:
+        record(session, "round.retry", actor_id=who.person.id, target_type="round",
+               target_id=round_.id, failed=again.failed, blocked=again.blocked)
+    return again, await round_view(session, services, who, round_)
 
 
 async def on_button(update: Update, context: HuibaoContext) -> None:
@@ -1041,3 +1129,4 @@ def register(app: HuibaoApp) -> None:
                      N_("Collection rounds: open, extend, unlock, close"), menu.STAFF,
                      order=20, filters=filters.ChatType.PRIVATE)
     menu.add_callback(app, f"{PREFIX}:", on_button, menu.STAFF, example=cb("v", 1))
+    menu.add_callback(app, RETRY_PREFIX, retry_button, menu.STAFF, example=f"{RETRY_PREFIX}1")

@@ -27,7 +27,8 @@ A delivery moves through these states::
   guarantees".
 * Temporary errors are retried with capped back-off for delivery.retry_for after the
   row's first failure (`failing_since`); then it is `failed`, and staff may requeue it
-  (requeue_failed: `huibao notices retry ID`, the notice's status screen).
+  (requeue_failed: `huibao notices retry ID`, the notice's status screen; `huibao rounds
+  retry ID`, the round's screen).
 """
 
 from __future__ import annotations
@@ -578,6 +579,41 @@ def purpose_of_notice(notice_id: int) -> Any:
         Delivery.purpose == f"notice:{notice_id}",
         Delivery.purpose.like(f"notice:{notice_id}:%"),
     )
+
+
+# What is sent about a collection round, by purpose prefix: its announcement, extensions,
+# closing and scheduled opening slots ("round:7:announce"), the reminders, escalations and
+# summaries of the reminder schedule (scheduler/tick.py) and staff's "remind now" taps
+# (models/remind_now.py). Each is followed by ":{round id}:", so round 1 never matches 12.
+ROUND_PURPOSES = ("round", "reminder", "escalation", "summary", "remind-now")
+
+
+def purpose_of_round(round_id: int) -> Any:
+    """The deliveries about one collection round, whatever sent them."""
+    return or_(
+        *(
+            or_(Delivery.purpose == f"{kind}:{round_id}",
+                Delivery.purpose.like(f"{kind}:{round_id}:%"))
+            for kind in ROUND_PURPOSES
+        )
+    )
+
+
+async def count_unreached(session: AsyncSession, which: Any) -> Requeued:
+    """How many deliveries matching `which` failed for good, and how many of those were
+    refused because the person blocked the bot: what requeue_failed would put back."""
+    row = (
+        await session.execute(
+            select(
+                func.count(),
+                func.coalesce(
+                    func.sum(case((Delivery.status == Status.BLOCKED.value, 1), else_=0)), 0
+                ),
+            ).where(which, Delivery.status.in_([Status.FAILED.value, Status.BLOCKED.value]))
+        )
+    ).one()
+    total, blocked = int(row[0]), int(row[1])
+    return Requeued(failed=total - blocked, blocked=blocked)
 
 
 async def requeue_failed(session: AsyncSession, which: Any, now: datetime) -> Requeued:
