@@ -45,6 +45,7 @@ adds commands reaches people the next time they open the menu.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from html import escape
@@ -143,7 +144,8 @@ def add_callback(
     if not example.startswith(prefix):
         raise ValueError(f"example {example!r} must start with {prefix!r}")
     CALLBACKS[prefix] = CallbackSpec(prefix, frozenset(roles), example)
-    app.add_handler(CallbackQueryHandler(guarded(callback, roles), pattern=_prefix_pattern(prefix)))
+    handler = guarded(in_range(callback), roles)
+    app.add_handler(CallbackQueryHandler(handler, pattern=_prefix_pattern(prefix)))
 
 
 def add_section(section: Section) -> None:
@@ -210,6 +212,31 @@ def guarded(callback: Handler, roles: frozenset[Role]) -> Handler:
     guard.__module__ = callback.__module__
     guard.__wrapped__ = callback  # type: ignore[attr-defined]
     return guard
+
+
+# Every id a button carries is a row id, a 32-bit integer on PostgreSQL.
+_ID_LIMIT = 2**31
+_NUMBER = re.compile(r"\d+")
+
+
+def in_range(callback: Handler) -> Handler:
+    """Refuse a button whose data carries a number no row can have (forged data), before
+    it reaches a query that the database would reject."""
+
+    async def check(update: Update, context: HuibaoContext) -> Any:
+        data = update.callback_query.data if update.callback_query else None
+        if isinstance(data, str) and any(
+            len(n) > 10 or int(n) >= _ID_LIMIT for n in _NUMBER.findall(data)
+        ):
+            async with unit(update, context) as (_session, who):
+                pass
+            await stale(update, who)
+            return None
+        return await callback(update, context)
+
+    check.__qualname__ = callback.__qualname__
+    check.__module__ = callback.__module__
+    return check
 
 
 async def stale(update: Update, who: Who) -> None:

@@ -986,7 +986,8 @@ async def send(message: Message, reply: Rendered) -> None:
 
 _STEP_ACTIONS = frozenset("kctdsynb")
 _ACTIONS = _STEP_ACTIONS | frozenset("oxreDSv")
-_ID, _TOKEN, _INDEX = r"[1-9]\d{0,17}", r"[0-9a-f]{1,8}", r"\d{1,3}"
+# Ids are row ids: at most nine digits keeps them inside PostgreSQL's 32-bit integers.
+_ID, _TOKEN, _INDEX = r"[1-9]\d{0,8}", r"[0-9a-f]{1,8}", r"\d{1,3}"
 _SHAPES = {
     **dict.fromkeys("oxrSv", re.compile(rf"{_ID}")),
     **dict.fromkeys("kdsynbe", re.compile(rf"{_ID}:{_TOKEN}")),

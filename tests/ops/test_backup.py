@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import shutil
 import stat
 from pathlib import Path
@@ -42,9 +43,17 @@ def _export(round_id: int, out: Path) -> Rows:
     assert _mode(out) == 0o600
     book = openpyxl.load_workbook(out)
     return {
-        name: [tuple(r) for r in book[name].iter_rows(values_only=True)]
+        name: [tuple(_undated(v) for v in r) for r in book[name].iter_rows(values_only=True)]
         for name in book.sheetnames
     }
+
+
+def _undated(value: object) -> object:
+    """The time the workbook was made is not part of the data (a minute may pass between)."""
+    return _MADE_AT.sub("统计时间 …", value) if isinstance(value, str) else value
+
+
+_MADE_AT = re.compile(r"统计时间 \d{4}-\d\d-\d\d \d\d:\d\d")
 
 
 def _wipe(db_url: str) -> None:

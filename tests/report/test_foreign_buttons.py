@@ -61,6 +61,7 @@ CASES = {
     "a part too many": ("rp:S:{old}:2", "此按钮已失效"),
     "not a question token": ("rp:c:{foreign}:zz:0", "此按钮已失效"),
     "a sign": ("rp:x:-{foreign}", "此按钮已失效"),
+    "an id no row can have": ("rp:S:99999999999", "此按钮已失效"),
 }
 
 
