@@ -12,8 +12,10 @@ from sqlalchemy.engine import make_url
 from telegram.ext import ExtBot
 from telegram.request import HTTPXRequest
 
+from bot.i18n import Gettext
 from bot.settings import Settings
 from handlers.context import HuibaoApp, Services
+from models.outbox import Requeued
 from scheduler.delivery import DeliveryWorker, outbox_bot
 from scheduler.journal import Journal
 
@@ -29,6 +31,18 @@ def wake(services: Services) -> None:
     worker = outbox_worker(services)
     if worker is not None:
         worker.wake()
+
+
+def requeued_text(_: Gettext, again: Requeued) -> str:
+    """What staff are told after "send again" (a notice's or a round's screen)."""
+    if not again.total:
+        return _("Nothing to send again: everyone was reached or is still in the queue.")
+    if again.blocked:
+        return _(
+            "Sending again to {count}. {blocked} of them had blocked the bot: they get it "
+            "only if they have unblocked it since."
+        ).format(count=again.total, blocked=again.blocked)
+    return _("Sending again to {count}.").format(count=again.total)
 
 
 def journal_path(settings: Settings) -> Path | None:

@@ -38,7 +38,7 @@ from bot.i18n import N_, Gettext
 from bot.settings import Settings
 from handlers import menu, report
 from handlers.context import HuibaoApp, HuibaoContext, Services, Who, unit
-from handlers.delivery import wake
+from handlers.delivery import requeued_text, wake
 from handlers.notices_render import (
     ACK_PREFIX,
     PREVIEW_ACK,
@@ -1250,17 +1250,8 @@ async def retry_button(update: Update, context: HuibaoContext) -> None:
         await refuse(query, None, outcome)
         return
     again, text, markup = outcome
-    if not again.total:
-        answer = _("Nothing to send again: everyone was reached or is still in the queue.")
-    elif again.blocked:
-        answer = _(
-            "Sending again to {count}. {blocked} of them had blocked the bot: they get it "
-            "only if they have unblocked it since."
-        ).format(count=again.total, blocked=again.blocked)
-    else:
-        answer = _("Sending again to {count}.").format(count=again.total)
     wake(context.services)
-    await query.answer(answer, show_alert=bool(again.blocked))
+    await query.answer(requeued_text(_, again), show_alert=bool(again.blocked))
     with contextlib.suppress(TelegramError):
         await query.edit_message_text(text, reply_markup=markup)
 

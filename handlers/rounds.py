@@ -42,7 +42,7 @@ from telegram.ext import filters
 from bot.i18n import Gettext, choose_language, gettext_for
 from bot.settings import Settings
 from handlers.context import HuibaoApp, HuibaoContext, Services, Who, unit
-from handlers.delivery import wake
+from handlers.delivery import requeued_text, wake
 from handlers.report import (
     KIND_ROUND,
     clear_conversation,
@@ -763,17 +763,8 @@ async def retry_button(update: Update, context: HuibaoContext) -> None:
         await query.answer(outcome, show_alert=True)
         return
     again, view = outcome
-    if not again.total:
-        answer = _("Nothing to send again: everyone was reached or is still in the queue.")
-    elif again.blocked:
-        answer = _(
-            "Sending again to {count}. {blocked} of them had blocked the bot: they get it "
-            "only if they have unblocked it since."
-        ).format(count=again.total, blocked=again.blocked)
-    else:
-        answer = _("Sending again to {count}.").format(count=again.total)
     wake(services)
-    await query.answer(answer, show_alert=bool(again.blocked))
+    await query.answer(requeued_text(_, again), show_alert=bool(again.blocked))
     if isinstance(query.message, Message):
         with contextlib.suppress(TelegramError):
             await query.message.edit_text(view.text, reply_markup=view.markup)
