@@ -57,26 +57,27 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+async def postgres_admin(sql: str) -> None:
+    """Run one statement on the PostgreSQL server's test database (CREATE/DROP DATABASE)."""
+    import asyncpg
+
+    connection = await asyncpg.connect(_asyncpg_dsn(os.environ[POSTGRES_ENV]))
+    try:
+        await connection.execute(sql)
+    finally:
+        await connection.close()
+
+
 @pytest.fixture(scope="session")
 def postgres_database() -> Iterator[str]:
     """A database of this test run's own, so concurrent runs never meet."""
-    import asyncpg
-
     base = os.environ[POSTGRES_ENV]
     name = f"huibao_test_{uuid.uuid4().hex[:10]}"
-
-    async def admin(sql: str) -> None:
-        connection = await asyncpg.connect(_asyncpg_dsn(base))
-        try:
-            await connection.execute(sql)
-        finally:
-            await connection.close()
-
-    asyncio.run(admin(f'CREATE DATABASE "{name}"'))
+    asyncio.run(postgres_admin(f'CREATE DATABASE "{name}"'))
     url = make_url(base).set(database=name).render_as_string(hide_password=False)
     upgrade(url)
     yield url
-    asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    asyncio.run(postgres_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 async def _empty_postgres(url: str) -> None:

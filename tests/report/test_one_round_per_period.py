@@ -26,7 +26,7 @@ from models.migrate import alembic_config, upgrade
 from models.people import Person, Role
 from models.rounds import FormVersion, Round
 from tests.botapi_double import FakeUser, SentMessage
-from tests.conftest import POSTGRES_ENV, _asyncpg_dsn, _engines
+from tests.conftest import POSTGRES_ENV, _engines, postgres_admin
 from tests.report.conftest import County
 from tests.report.roster import FORMS, make_roster, staffing
 from tests.report.test_rounds import start_set_up
@@ -155,22 +155,13 @@ async def empty_db_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncI
     if request.param == "sqlite":
         yield f"sqlite+aiosqlite:///{tmp_path / 'old.db'}"
         return
-    import asyncpg
     from sqlalchemy.engine import make_url
 
     base = os.environ[POSTGRES_ENV]
     name = f"huibao_mig_{uuid.uuid4().hex[:10]}"
-
-    async def admin(sql: str) -> None:
-        connection = await asyncpg.connect(_asyncpg_dsn(base))
-        try:
-            await connection.execute(sql)
-        finally:
-            await connection.close()
-
-    await admin(f'CREATE DATABASE "{name}"')
+    await postgres_admin(f'CREATE DATABASE "{name}"')
     yield make_url(base).set(database=name).render_as_string(hide_password=False)
-    await admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    await postgres_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 OLD_ROUNDS = [
