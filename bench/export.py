@@ -34,9 +34,9 @@ from bench.seed import (
 def child(url: str, round_id: int, out: str) -> None:
     import asyncio
 
-    from bot.export import write_workbook
-    from bot.settings import Settings
+    from config.settings import Settings
     from models.db import create_engine, create_sessionmaker
+    from outputs.workbook import write_workbook
 
     async def run() -> tuple[float, int]:
         engine = create_engine(url)

@@ -39,7 +39,7 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 
 from bench.remote_double import RemoteDouble
-from bot.settings import DeliverySettings, TelegramSettings
+from config.settings import DeliverySettings, TelegramSettings
 from handlers.notices_render import renderer
 from models.db import create_engine, create_sessionmaker, transaction
 from models.migrate import upgrade

@@ -69,8 +69,8 @@ from telegram.ext import (
 from bench.notices_broadcast import database
 from bench.remote_double import RemoteDouble
 from bot.app import build_application
-from bot.logs import setup_logging
-from bot.settings import Settings
+from config.logs import setup_logging
+from config.settings import Settings
 from models import round_service as rs
 from models.base import utcnow
 from models.db import create_engine, create_sessionmaker, transaction

@@ -36,7 +36,7 @@ import asyncpg
 from sqlalchemy import func, insert, select
 from sqlalchemy.engine import make_url
 
-from bot.settings import Settings
+from config.settings import Settings
 from models.db import create_engine, create_sessionmaker, transaction
 from models.forms import load_forms
 from models.migrate import upgrade_async

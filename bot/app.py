@@ -22,16 +22,16 @@ from telegram.ext import (
 from telegram.request import BaseRequest
 
 import handlers
-from bot.i18n import LANGUAGES, N_, gettext_for
-from bot.logs import add_secret
-from bot.settings import Settings
+from config.logs import add_secret
+from config.settings import Settings
 from handlers import private
 from handlers.context import HuibaoApp, HuibaoContext, Services
 from models.db import create_engine, create_sessionmaker, transaction
 from models.persons import ensure_admins
 from models.secrets import WEBHOOK_SECRET, shared_secret
 from scheduler.delivery import build_rate_limiter
-from scheduler.http import AiohttpRequest
+from texts.i18n import LANGUAGES, N_, gettext_for
+from transport.http import AiohttpRequest
 
 log = logging.getLogger("huibao.app")
 

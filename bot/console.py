@@ -35,7 +35,7 @@ from telegram._utils.types import ODVInput
 from telegram.request import BaseRequest, RequestData
 
 from bot.cli import CliError
-from bot.settings import Settings
+from config.settings import Settings
 from models import txguard
 
 CONSOLE_BOT_ID = 1

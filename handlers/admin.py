@@ -20,8 +20,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import Update
 from telegram.error import BadRequest, TelegramError
 
-from bot.i18n import N_, Gettext, gettext_for
-from bot.labels import role_label, stage_label
 from handlers import menu
 from handlers.context import HuibaoApp, HuibaoContext, Services, Who, language_of, unit
 from models.invites import (
@@ -42,6 +40,8 @@ from models.roster import (
     school_entry,
     schools_page,
 )
+from texts.i18n import N_, Gettext, gettext_for
+from texts.labels import role_label, stage_label
 
 log = logging.getLogger("huibao.admin")
 
@@ -580,7 +580,7 @@ def _invite_text(who: Who, context: HuibaoContext, created: CreatedInvite) -> st
 async def _send_invite(
     update: Update, context: HuibaoContext, text: str, created: CreatedInvite
 ) -> None:
-    from bot.outputs import qr_png
+    from outputs.roster_files import qr_png
 
     message = update.effective_message
     assert message is not None

@@ -11,11 +11,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from telegram import Update
 from telegram.ext import Application, CallbackContext, ExtBot
 
-from bot.i18n import Gettext, choose_language, gettext_for
-from bot.settings import Settings
+from config.settings import Settings
 from models.db import transaction
 from models.people import Person, Role
 from models.persons import touch_person
+from texts.i18n import Gettext, choose_language, gettext_for
 
 
 @dataclass

@@ -12,12 +12,12 @@ from sqlalchemy.engine import make_url
 from telegram.ext import ExtBot
 from telegram.request import HTTPXRequest
 
-from bot.i18n import Gettext
-from bot.settings import Settings
+from config.settings import Settings
 from handlers.context import HuibaoApp, Services
 from models.outbox import Requeued
 from scheduler.delivery import DeliveryWorker, outbox_bot
 from scheduler.journal import Journal
+from texts.i18n import Gettext
 
 WORKER_KEY = "outbox"
 

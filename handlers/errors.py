@@ -7,8 +7,8 @@ import logging
 from telegram import Update
 from telegram.error import Forbidden, NetworkError
 
-from bot.i18n import gettext_for
 from handlers.context import HuibaoApp, HuibaoContext, language_of
+from texts.i18n import gettext_for
 
 log = logging.getLogger("huibao.errors")
 

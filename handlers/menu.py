@@ -63,11 +63,11 @@ from telegram.error import TelegramError
 from telegram.ext import CallbackQueryHandler, CommandHandler
 from telegram.ext.filters import BaseFilter
 
-from bot.i18n import gettext_for
-from bot.labels import role_label
 from handlers.context import HuibaoApp, HuibaoContext, Services, Who, language_of, unit
 from models.people import District, Role, School
 from models.persons import get_person
+from texts.i18n import gettext_for
+from texts.labels import role_label
 
 log = logging.getLogger("huibao.menu")
 

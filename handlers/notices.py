@@ -34,8 +34,7 @@ from telegram.ext import (
     filters,
 )
 
-from bot.i18n import N_, Gettext
-from bot.settings import Settings
+from config.settings import Settings
 from handlers import menu, report
 from handlers.context import HuibaoApp, HuibaoContext, Services, Who, unit
 from handlers.delivery import requeued_text, wake
@@ -86,6 +85,7 @@ from models.outbox import (
 from models.people import District, Person, School, Stage
 from scheduler.delivery import keyboard_markup
 from scheduler.quiet import after_quiet_hours
+from texts.i18n import N_, Gettext
 
 log = logging.getLogger("huibao.notices")
 

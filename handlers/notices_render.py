@@ -14,10 +14,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from bot.i18n import LANGUAGES, N_, choose_language, gettext_for
 from models.notices import Notice
 from models.outbox import Button, Kind, Outgoing, OutMessage
 from models.people import Person
+from texts.i18n import LANGUAGES, N_, choose_language, gettext_for
 
 MAX_TEXT = 4096
 MAX_CAPTION = 1024

@@ -29,8 +29,6 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.error import TelegramError
 from telegram.ext import ApplicationHandlerStop, CallbackQueryHandler, MessageHandler, filters
 
-from bot.i18n import gettext_for
-from bot.labels import role_label
 from handlers import menu
 from handlers.context import HuibaoApp, HuibaoContext, Who, language_of, unit
 from models.invites import (
@@ -43,6 +41,8 @@ from models.invites import (
     withdraw_offer,
 )
 from models.people import Person, Role
+from texts.i18n import gettext_for
+from texts.labels import role_label
 
 CONFIRM = "inv:y:"
 CANCEL = "inv:n"  # + ":" + nonce; a bare "inv:n" (older buttons) withdraws nothing

@@ -27,9 +27,9 @@ from telegram.constants import ChatType
 from telegram.error import TelegramError
 from telegram.ext import ApplicationHandlerStop, TypeHandler
 
-from bot.i18n import Gettext, gettext_for
 from handlers.context import HuibaoApp, HuibaoContext, language_of
 from models.persons import get_person
+from texts.i18n import Gettext, gettext_for
 
 log = logging.getLogger("huibao.private")
 

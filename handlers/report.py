@@ -53,7 +53,6 @@ from telegram.ext import (
     filters,
 )
 
-from bot.i18n import N_, Gettext, choose_language, gettext_for
 from handlers import menu
 from handlers import report_view as view
 from handlers.context import HuibaoApp, HuibaoContext, Services, Who, unit
@@ -95,6 +94,7 @@ from models.rounds import (
     SubmissionStatus,
 )
 from models.schedules import period_label
+from texts.i18n import N_, Gettext, choose_language, gettext_for
 
 log = logging.getLogger("huibao.report")
 

@@ -27,7 +27,6 @@ from zoneinfo import ZoneInfo
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
-from bot.i18n import Gettext
 from models.forms import (
     ITEM_DONE,
     AnswerKey,
@@ -39,6 +38,7 @@ from models.forms import (
     Value,
     format_value,
 )
+from texts.i18n import Gettext
 
 PREFIX = "rp"
 REVIEW = "review"

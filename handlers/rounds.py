@@ -39,8 +39,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.error import TelegramError
 from telegram.ext import filters
 
-from bot.i18n import Gettext, choose_language, gettext_for
-from bot.settings import Settings
+from config.settings import Settings
 from handlers.context import HuibaoApp, HuibaoContext, Services, Who, unit
 from handlers.delivery import requeued_text, wake
 from handlers.report import (
@@ -69,6 +68,7 @@ from models.people import District, Person, School
 from models.reminders import school_contacts, unsubmitted_school_ids
 from models.rounds import Conversation, Round, RoundStatus
 from models.schedules import canonical_period, month_period, period_label, term_code, week_period
+from texts.i18n import Gettext, choose_language, gettext_for
 
 log = logging.getLogger("huibao.rounds")
 
@@ -1111,8 +1111,8 @@ async def open_from_chat(
 
 
 def register(app: HuibaoApp) -> None:
-    from bot.i18n import N_
     from handlers import menu
+    from texts.i18n import N_
 
     # Through the menu registry: /round is in staff's and admins' menus and /help, and
     # everyone else is refused (command and buttons) before these callbacks run.

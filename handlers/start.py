@@ -13,11 +13,11 @@ from telegram.constants import ChatType
 from telegram.ext import CallbackQueryHandler, CommandHandler
 
 from bot.app import BASE_COMMANDS
-from bot.i18n import LANGUAGES, gettext_for
 from handlers import menu, onboarding
 from handlers.context import HuibaoApp, HuibaoContext, Who, unit
 from models.invites import looks_like_code
 from models.people import Role
+from texts.i18n import LANGUAGES, gettext_for
 
 LANGUAGE_NAMES = {"zh_CN": "中文", "en": "English"}
 LANGUAGE_CALLBACK = "lang:"

@@ -27,9 +27,6 @@ from telegram import (
     Update,
 )
 
-from bot.export import status_label, workbook_bytes
-from bot.i18n import LANGUAGES, N_, choose_language, gettext_for, short
-from bot.summary import counts_line, format_percent
 from handlers import delivery, menu, report_view
 from handlers.context import HuibaoApp, HuibaoContext, Services, Who, unit
 from models import round_service as rs
@@ -49,6 +46,9 @@ from models.people import Person, Role
 from models.remind_now import Reminder, remind_now
 from models.rounds import Round
 from models.schedules import period_label
+from outputs.summary import counts_line, format_percent
+from outputs.workbook import status_label, workbook_bytes
+from texts.i18n import LANGUAGES, N_, choose_language, gettext_for, short
 
 log = logging.getLogger(__name__)
 

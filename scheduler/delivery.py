@@ -64,8 +64,7 @@ from telegram.error import (
 from telegram.ext import AIORateLimiter, BaseRateLimiter, Defaults, ExtBot
 from telegram.warnings import PTBDeprecationWarning
 
-from bot.i18n import N_, gettext_for
-from bot.settings import DeliverySettings, TelegramSettings
+from config.settings import DeliverySettings, TelegramSettings
 from models import outbox
 from models.base import utcnow
 from models.outbox import (
@@ -78,8 +77,9 @@ from models.outbox import (
     Progress,
 )
 from models.people import Person
-from scheduler.http import ON_RESPONSE, AiohttpRequest
 from scheduler.journal import Entry, Journal
+from texts.i18n import N_, gettext_for
+from transport.http import ON_RESPONSE, AiohttpRequest
 
 log = logging.getLogger("huibao.delivery")
 

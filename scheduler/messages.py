@@ -6,10 +6,10 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, tzinfo
 from html import escape
 
-from bot.i18n import gettext_for
 from models.reminders import PendingReport, SlotKind
 from models.schedules import period_label
 from scheduler.ports import Button, OutMessage, start_callback
+from texts.i18n import gettext_for
 
 MAX_TEXT = 4096
 MAX_BUTTON = 60

@@ -3,7 +3,7 @@
 - opening a round: the round service (`models.round_service.open_round`);
 - the "start this report" button: the report conversation's callback data;
 - the outbox: `models.outbox` (delivery rows sent by the delivery worker);
-- the deadline summary's content: `bot.summary.build_summary` (text, charts, workbook).
+- the deadline summary's content: `outputs.summary.build_summary` (text, charts, workbook).
 """
 
 from __future__ import annotations
@@ -12,9 +12,9 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.summary import Summary, build_summary
 from models.outbox import Button, OutboxFile, Outgoing, OutMessage, enqueue
 from models.round_service import DuplicateRound, RoundError, open_round
+from outputs.summary import Summary, build_summary
 
 __all__ = [
     "Button",

@@ -20,8 +20,7 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.i18n import choose_language
-from bot.settings import Settings
+from config.settings import Settings
 from models.db import transaction
 from models.forms import FormDef, FormError, load_forms
 from models.people import District, Person, School
@@ -67,6 +66,7 @@ from scheduler.messages import (
     summary_messages,
 )
 from scheduler.ports import Outgoing
+from texts.i18n import choose_language
 
 log = logging.getLogger("huibao.scheduler")
 

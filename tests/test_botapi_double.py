@@ -234,7 +234,7 @@ async def test_upload_file_names_are_kept_as_sent(tg: BotApiDouble) -> None:
 
 
 async def test_the_bots_request_class_sends_file_names_as_browsers_do(tg: BotApiDouble) -> None:
-    from scheduler.http import AiohttpRequest
+    from transport.http import AiohttpRequest
 
     tg.user(USER_ID)
     names = ["编制与师资配备-2026年秋季学期-东城学区.xlsx", 'a "quoted" name.xlsx', "a\\b.xlsx"]

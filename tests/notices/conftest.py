@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.app import build_application
-from bot.settings import Settings, load_settings
+from config.settings import Settings, load_settings
 from handlers.context import HuibaoApp, Services
 from tests.botapi_double import BotApiDouble
 from tests.conftest import settings_env

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select, update
 
-from bot.settings import DeliverySettings, TelegramSettings
+from config.settings import DeliverySettings, TelegramSettings
 from models.base import utcnow
 from models.db import transaction
 from models.outbox import Delivery, DeliveryBatch, OutboxFile

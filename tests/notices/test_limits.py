@@ -15,7 +15,7 @@ from collections import Counter
 
 import pytest
 
-from bot.settings import DeliverySettings, TelegramSettings
+from config.settings import DeliverySettings, TelegramSettings
 from models.db import transaction
 from scheduler.delivery import DeliveryWorker, build_rate_limiter, outbox_bot
 from tests.botapi_double import BotApiDouble

@@ -24,15 +24,15 @@ from sqlalchemy import select
 from telegram.ext import ExtBot
 
 from bot.cli import main
-from bot.settings import DeliverySettings, TelegramSettings
+from config.settings import DeliverySettings, TelegramSettings
 from models.db import transaction
 from models.outbox import Delivery
 from scheduler.delivery import OUTAGE_AFTER, DeliveryWorker, build_rate_limiter, outbox_bot
-from scheduler.http import AiohttpRequest
 from tests.botapi_double import BotApiDouble
 from tests.notices.conftest import Sessions
 from tests.notices.roster import make_roster, make_staff, post_notice
 from tests.notices.test_delivery import statuses, wait_until_done
+from transport.http import AiohttpRequest
 
 pytestmark = pytest.mark.filterwarnings("ignore::telegram.warnings.PTBDeprecationWarning")
 

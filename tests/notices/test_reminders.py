@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import select
 
-from bot.settings import load_settings
+from config.settings import load_settings
 from handlers.notices import reminder_due
 from models.base import utcnow
 from models.db import transaction

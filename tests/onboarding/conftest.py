@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.app import build_application
 from bot.demo import demo_rows
-from bot.settings import Settings, load_settings
+from config.settings import Settings, load_settings
 from handlers.context import HuibaoApp
 from models.db import transaction
 from models.invites import create_invites, resolve_targets

@@ -11,7 +11,6 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from telegram import Update
 from telegram.ext import MessageHandler, filters
 
-from bot.i18n import gettext_for
 from handlers import menu
 from handlers.context import HuibaoApp
 from handlers.menu import commands_for
@@ -21,6 +20,7 @@ from models.invites import display, new_code
 from models.people import AuditLog, Person, Role, School
 from models.persons import get_person
 from tests.onboarding.conftest import OTHER, OWN, make_invite, make_person
+from texts.i18n import gettext_for
 
 Sessions = async_sessionmaker[AsyncSession]
 zh = gettext_for("zh_CN")

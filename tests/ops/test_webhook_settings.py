@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.settings import ConfigError, load_settings
+from config.settings import ConfigError, load_settings
 
 
 @pytest.fixture(autouse=True)

@@ -18,7 +18,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.app import build_application
-from bot.settings import Settings
+from config.settings import Settings
 from handlers.context import HuibaoApp
 from models import round_service as rs
 from models.base import utcnow

@@ -11,11 +11,11 @@ from zoneinfo import ZoneInfo
 import openpyxl
 from sqlalchemy import select
 
-from bot.export import workbook_bytes
 from models import round_service as rs
 from models.base import utcnow
 from models.notices import Notice, NoticeRecipient
 from models.rounds import Round, Submission, SubmissionStatus
+from outputs.workbook import workbook_bytes
 from tests.botapi_double import FakeUser, SentMessage
 from tests.report.conftest import County
 from tests.report.roster import staffing

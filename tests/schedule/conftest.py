@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.settings import Settings
+from config.settings import Settings
 from handlers.context import HuibaoApp
 from models.db import transaction
 from models.forms import FormDef, load_forms

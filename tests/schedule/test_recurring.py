@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.settings import Settings
+from config.settings import Settings
 from models.db import create_engine, create_sessionmaker, transaction
 from models.reminders import RoundPolicy
 from models.rounds import Round, RoundSchool

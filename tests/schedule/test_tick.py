@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.settings import Settings
+from config.settings import Settings
 from models.db import create_engine, create_sessionmaker, transaction
 from models.reminders import ReminderLog, RoundSlot, set_round_policy
 from models.rounds import Round

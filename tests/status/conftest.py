@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from bot.app import build_application
-from bot.settings import Settings
+from config.settings import Settings
 from tests.botapi_double import BotApiDouble
 
 

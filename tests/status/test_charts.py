@@ -6,8 +6,8 @@ import pytest
 from matplotlib.figure import Figure
 from matplotlib.text import Text
 
-from bot import charts
 from models.completeness import Completeness, Counts, DistrictCounts
+from outputs import charts
 from tests.status.factories import at
 
 

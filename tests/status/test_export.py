@@ -11,10 +11,10 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.export import dhis2_period, workbook_bytes, write_dhis2_csv
-from bot.settings import Settings
+from config.settings import Settings
 from models.people import Role
 from models.rounds import Answer, RoundStatus, Submission
+from outputs.workbook import dhis2_period, workbook_bytes, write_dhis2_csv
 from tests.status.factories import Factory, at, real_form, staffing_answers
 
 

@@ -13,15 +13,15 @@ from zoneinfo import ZoneInfo
 import openpyxl
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.export import workbook_bytes, write_dhis2_csv
-from bot.i18n import gettext_for
-from bot.outputs import InviteLine, invites_workbook, roster_workbook
-from bot.settings import Settings
+from config.settings import Settings
 from models.cells import inert, typed
 from models.forms import Answers
 from models.people import District, Person, Role, School
 from models.roster import RosterEntry, parse_roster, read_rows
+from outputs.roster_files import InviteLine, invites_workbook, roster_workbook
+from outputs.workbook import workbook_bytes, write_dhis2_csv
 from tests.status.factories import Factory, at, real_form, staffing_answers
+from texts.i18n import gettext_for
 
 NASTY = (
     '=HYPERLINK("http://x","click")',

@@ -8,9 +8,9 @@ import openpyxl
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.settings import Settings
-from bot.summary import build_summary
+from config.settings import Settings
 from models.completeness import RoundNotFound
+from outputs.summary import build_summary
 from tests.status.factories import at
 from tests.status.test_export import _round
 

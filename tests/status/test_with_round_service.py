@@ -8,12 +8,12 @@ import io
 import openpyxl
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.export import workbook_bytes
-from bot.settings import Settings
+from config.settings import Settings
 from models import round_service as rs
 from models.completeness import Counts, round_completeness
 from models.keytotals import python_key_totals, round_form, sql_key_totals
 from models.rounds import Round, RoundSchool
+from outputs.workbook import workbook_bytes
 from tests.status.factories import Factory, at, real_form, staffing_answers
 
 

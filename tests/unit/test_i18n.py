@@ -6,14 +6,14 @@ import re
 
 import pytest
 
-from bot.i18n import catalog_messages, choose_language, gettext_for, untranslated
+from texts.i18n import catalog_messages, choose_language, gettext_for, untranslated
 
 PLACEHOLDER = re.compile(r"\{[a-z_]*\}")
 
 
 def test_every_message_has_a_chinese_translation() -> None:
     missing = untranslated("zh_CN")
-    assert not missing, "untranslated (run `python -m bot.i18n` for stubs):\n" + "\n".join(
+    assert not missing, "untranslated (run `python -m texts.i18n` for stubs):\n" + "\n".join(
         f"{where[0]}: {msgid}" for msgid, where in missing.items()
     )
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from bot.cli import main
-from bot.settings import ConfigError, load_settings
+from config.settings import ConfigError, load_settings
 
 
 def write(tmp_path: Path, body: str) -> Path:
@@ -108,7 +108,7 @@ def _file_keys(data: dict[str, object], prefix: str = "") -> set[str]:
 def test_example_config_documents_every_setting() -> None:
     import tomllib
 
-    from bot.settings import Settings
+    from config.settings import Settings
 
     example = Path(__file__).parents[2] / "config.example.toml"
     data = tomllib.loads(example.read_text(encoding="utf-8"))
@@ -119,7 +119,7 @@ def test_example_config_documents_every_setting() -> None:
 def test_the_bundled_forms_are_found_from_any_folder(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from bot.settings import PROJECT_DIR
+    from config.settings import PROJECT_DIR
 
     monkeypatch.chdir(tmp_path)
     # No forms/ here: the default finds the Huibao folder's bundled forms.

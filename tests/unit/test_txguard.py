@@ -16,8 +16,8 @@ from telegram.error import NetworkError
 
 from models import txguard
 from models.db import transaction
-from scheduler.http import AiohttpRequest
 from tests.botapi_double import BotApiDouble
+from transport.http import AiohttpRequest
 
 
 @pytest.fixture

@@ -22,10 +22,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.charts import chart_language, form_chart, reporting_rate_chart
-from bot.export import flag_reason, stage_label, stage_target, workbook_bytes
-from bot.i18n import gettext_for, short
-from bot.settings import Settings, load_settings
+from config.settings import Settings, load_settings
 from models.base import utcnow
 from models.completeness import Completeness, Counts, get_round, round_completeness
 from models.flags import Flag, FlagKind, flagged_values
@@ -34,6 +31,9 @@ from models.keytotals import KeyTotals, key_totals, round_form
 from models.people import District
 from models.rounds import Round
 from models.schedules import period_label
+from outputs.charts import chart_language, form_chart, reporting_rate_chart
+from outputs.workbook import flag_reason, stage_label, stage_target, workbook_bytes
+from texts.i18n import gettext_for, short
 
 MAX_TEXT = 4000  # Telegram allows 4,096 characters in a message
 MAX_DISTRICT_LINES = 25

@@ -10,16 +10,16 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from bot.settings import ConfigError, Settings, load_settings
+from config.settings import ConfigError, Settings, load_settings
 
 # Capabilities add their sub-commands here: each module has add_commands(subparsers).
 COMMAND_MODULES: list[str] = [
-    "bot.cli_roster",
+    "bot.cli.roster",
     "bot.console",
-    "bot.report_cli",
-    "bot.export_cli",
-    "bot.cli_notices",
-    "bot.cli_schedules",
+    "bot.cli.rounds",
+    "bot.cli.export",
+    "bot.cli.notices",
+    "bot.cli.schedules",
 ]
 
 Command = Callable[[Settings, argparse.Namespace], int]
@@ -33,7 +33,7 @@ class CliError(Exception):
 
 def _run(settings: Settings, args: argparse.Namespace) -> int:
     from bot.app import run
-    from bot.logs import setup_logging
+    from config.logs import setup_logging
     from models.migrate import upgrade
 
     if not settings.telegram.token:
@@ -87,13 +87,13 @@ def _db_current(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _db_backup(settings: Settings, args: argparse.Namespace) -> int:
-    from bot.backup import backup_command
+    from bot.cli.backup import backup_command
 
     return backup_command(settings, args)
 
 
 def _db_restore(settings: Settings, args: argparse.Namespace) -> int:
-    from bot.backup import restore_command
+    from bot.cli.backup import restore_command
 
     return restore_command(settings, args)
 
@@ -149,6 +149,3 @@ def main(argv: Sequence[str] | None = None) -> int:
 def entry() -> Any:
     sys.exit(main())
 
-
-if __name__ == "__main__":
-    entry()

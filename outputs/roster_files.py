@@ -17,12 +17,12 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.worksheet import Worksheet
 from qrcode.constants import ERROR_CORRECT_M
 
-from bot.i18n import Gettext
-from bot.labels import role_label, stage_label
-from bot.private_files import open_private
 from models.cells import inert
 from models.people import Person
 from models.roster import RosterEntry
+from outputs.private_files import open_private
+from texts.i18n import Gettext
+from texts.labels import role_label, stage_label
 
 QR_PIXELS_PER_MODULE = 4
 

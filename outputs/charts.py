@@ -18,10 +18,10 @@ from decimal import Decimal
 from functools import cache
 from typing import Any
 
-from bot.i18n import gettext_for, short
 from models.completeness import Completeness
 from models.forms import FormDef
 from models.keytotals import KeyTotals
+from texts.i18n import gettext_for, short
 
 log = logging.getLogger(__name__)
 
@@ -180,7 +180,7 @@ def form_chart(
     """The chart the form asks for (`[chart] of = ...`): a key total by its `by`
     (e.g. the degree standard rate by stage, with each stage's target), else by
     district. None when the form has no chart or nothing to draw yet."""
-    from bot.export import stage_label
+    from outputs.workbook import stage_label
 
     hint = form.chart
     if hint is None:

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.cli import CliError
-from bot.settings import Settings
+from config.settings import Settings
 from models.audit import record
 from models.db import create_engine, create_sessionmaker, transaction
 from models.forms import FormError, load_forms

@@ -14,8 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.cli import CliError
-from bot.i18n import gettext_for
-from bot.settings import Settings
+from config.settings import Settings
 from models.db import create_engine, create_sessionmaker, transaction
 from models.invites import (
     CreatedInvite,
@@ -37,6 +36,7 @@ from models.roster import (
     roster,
     set_active,
 )
+from texts.i18n import gettext_for
 
 T = TypeVar("T")
 SHOWN_CHANGES = 40
@@ -122,7 +122,7 @@ def schools_import(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def schools_export(settings: Settings, args: argparse.Namespace) -> int:
-    from bot.outputs import roster_workbook
+    from outputs.roster_files import roster_workbook
 
     path: Path = args.file
     if path.suffix.lower() != ".xlsx":
@@ -254,7 +254,7 @@ def invites_create(settings: Settings, args: argparse.Namespace) -> int:
 def write_invites_workbook(
     settings: Settings, created: list[CreatedInvite], username: str, path: Path
 ) -> None:
-    from bot.outputs import InviteLine, invites_workbook
+    from outputs.roster_files import InviteLine, invites_workbook
 
     lines = [
         InviteLine(

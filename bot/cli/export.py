@@ -7,7 +7,7 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
-from bot.settings import Settings
+from config.settings import Settings
 
 
 def add_commands(sub: Any) -> None:
@@ -71,10 +71,10 @@ def export(settings: Settings, args: argparse.Namespace) -> int:
 async def _export(
     settings: Settings, args: argparse.Namespace, language: str
 ) -> tuple[Path, int, str]:
-    from bot.export import dhis2_period, write_dhis2_csv, write_workbook
-    from bot.private_files import open_private
     from models.completeness import get_round
     from models.db import create_engine, create_sessionmaker
+    from outputs.private_files import open_private
+    from outputs.workbook import dhis2_period, write_dhis2_csv, write_workbook
 
     engine = create_engine(settings.database.url)
     try:

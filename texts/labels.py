@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from bot.i18n import N_, Gettext
 from models.people import Role, Stage
+from texts.i18n import N_, Gettext
 
 STAGE_LABELS: dict[str, str] = {
     Stage.KINDERGARTEN.value: N_("kindergarten"),

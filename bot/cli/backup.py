@@ -17,8 +17,8 @@ from pathlib import Path
 
 from sqlalchemy import make_url
 
-from bot.private_files import make_private, open_private
-from bot.settings import Settings
+from config.settings import Settings
+from outputs.private_files import make_private, open_private
 
 PG_MAGIC = b"PGDMP"  # the first bytes of pg_dump's custom format
 

@@ -18,8 +18,8 @@ from typing import Any
 from sqlalchemy import select
 
 from bot.cli import CliError
-from bot.i18n import gettext_for
-from bot.settings import Settings
+from config.settings import Settings
+from texts.i18n import gettext_for
 
 MAX_UPLOAD = 50 * 1024 * 1024
 PHOTO_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp"}

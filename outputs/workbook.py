@@ -37,9 +37,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import and_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.i18n import N_, gettext_for, short
-from bot.settings import Settings
-from bot.xlsx import HEADER, ONE_DECIMAL, PLAIN, TITLE, Cell, Workbook
+from config.settings import Settings
 from models.base import utcnow
 from models.cells import inert
 from models.completeness import (
@@ -74,6 +72,8 @@ from models.keytotals import (
 from models.people import District, Person, School
 from models.rounds import Answer, Revision, Round, Submission
 from models.schedules import period_label
+from outputs.xlsx import HEADER, ONE_DECIMAL, PLAIN, TITLE, Cell, Workbook
+from texts.i18n import N_, gettext_for, short
 
 HEADER_HEIGHT = 48  # points: three lines of wrapped labels
 

@@ -1,6 +1,6 @@
 """Translations: gettext catalogs (zh_CN, en) read through Babel, chosen per person.
 
-Each capability keeps its own catalog file (`bot/locales/<lang>/LC_MESSAGES/<domain>.po`)
+Each capability keeps its own catalog file (`texts/locales/<lang>/LC_MESSAGES/<domain>.po`)
 so that work on one capability never conflicts with another; all domains of a language
 are merged at load. Message ids are English, so the en catalog only overrides wording.
 """
@@ -83,7 +83,7 @@ def short(language: str) -> str:
     return "zh" if language.startswith("zh") else "en"
 
 
-SOURCE_DIRS = ("bot", "handlers", "scheduler", "models")
+SOURCE_DIRS = ("bot", "handlers", "scheduler", "models", "texts", "outputs", "transport", "config")
 
 
 def source_messages(root: Path | None = None) -> dict[str, list[str]]:
@@ -126,7 +126,7 @@ def untranslated(language: str = "zh_CN") -> dict[str, list[str]]:
 
 
 def _print_missing() -> None:
-    """`python -m bot.i18n`: print .po stubs for every message without a zh_CN string."""
+    """`python -m texts.i18n`: print .po stubs for every message without a zh_CN string."""
     for msgid, where in sorted(untranslated().items()):
         print(f"#: {' '.join(where)}")
         escaped = msgid.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")

@@ -30,7 +30,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.cli import CliError
-from bot.settings import Settings
+from config.settings import Settings
 from models.forms import FormError, check_forms, load_forms
 
 T = TypeVar("T")
