@@ -45,9 +45,10 @@ from models.db import create_engine, create_sessionmaker, transaction
 from models.migrate import upgrade
 from models.notices import Audience, AudienceKind, NewNotice, create_notice
 from models.outbox import Delivery
-from scheduler.delivery import DeliveryWorker, build_rate_limiter, outbox_bot
+from scheduler.delivery import DeliveryWorker
 from scheduler.journal import Journal
 from tests.notices.roster import make_roster
+from transport.limiter import build_rate_limiter, outbox_bot
 
 TEXT = (
     "关于开展2026年秋季学期教师培训完成情况统计的通知\n\n"

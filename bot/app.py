@@ -22,26 +22,26 @@ from telegram.ext import (
 from telegram.request import BaseRequest
 
 import handlers
+from bot.lifecycle import (
+    load_form_folder,
+    start_delivery,
+    start_scheduler,
+    stop_delivery,
+    stop_scheduler,
+)
 from config.logs import add_secret
 from config.settings import Settings
 from handlers import private
-from handlers.context import HuibaoApp, HuibaoContext, Services
 from models.db import create_engine, create_sessionmaker, transaction
 from models.persons import ensure_admins
 from models.secrets import WEBHOOK_SECRET, shared_secret
-from scheduler.delivery import build_rate_limiter
-from texts.i18n import LANGUAGES, N_, gettext_for
+from texts.commands import BASE_COMMANDS
+from texts.i18n import LANGUAGES, gettext_for
+from transport.context import HuibaoApp, HuibaoContext, Services
 from transport.http import AiohttpRequest
+from transport.limiter import build_rate_limiter
 
 log = logging.getLogger("huibao.app")
-
-# Commands everyone sees; capabilities add role-specific lists per chat.
-BASE_COMMANDS = [
-    ("start", N_("Start or connect your school")),
-    ("menu", N_("Your home screen")),
-    ("help", N_("What you can do")),
-    ("language", N_("Choose 中文 or English")),
-]
 
 StartupHook = Callable[[HuibaoApp], Awaitable[None]]
 
@@ -149,33 +149,32 @@ def build_application(
             settings=settings, engine=engine, sessionmaker=create_sessionmaker(engine)
         )
         app.bot_data["services"] = services
+        load_form_folder(services)
         async with transaction(services.sessionmaker) as session:
             made = await ensure_admins(session, settings.bureau.admins)
         if made:
             log.info("admins from settings", extra={"telegram_ids": made})
         await set_base_commands(app)
+        await start_delivery(app, services)
         for module in _modules():
             hook = getattr(module, "on_startup", None)
             if hook is not None:
                 await hook(app)
+        await start_scheduler(app, services)
         for extra_hook in startup_hooks or []:
             await extra_hook(app)
         log.info("bot ready", extra={"username": app.bot.username})
 
     async def post_stop(app: HuibaoApp) -> None:
         # Before the bot's HTTP client closes: work that still sends (the outbox) stops here.
-        for module in _modules():
-            hook = getattr(module, "on_stop", None)
-            if hook is not None:
-                await hook(app)
+        await stop_delivery(app.bot_data["services"])
 
     async def post_shutdown(app: HuibaoApp) -> None:
         services: Services | None = app.bot_data.get("services")
-        for module in _modules():
-            hook = getattr(module, "on_shutdown", None)
-            if hook is not None:
-                await hook(app)
         if services is not None:
+            # Only does anything when the Application was stopped without post_stop (tests).
+            await stop_delivery(services)
+            await stop_scheduler(services)
             await services.engine.dispose()
 
     builder = (

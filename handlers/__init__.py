@@ -9,8 +9,6 @@ MODULES = [
     "handlers.admin",
     "handlers.report",
     "handlers.rounds",
-    "handlers.delivery",
     "handlers.notices",
     "handlers.status",
-    "scheduler.jobs",
 ]

@@ -21,7 +21,7 @@ from telegram import Update
 from telegram.error import BadRequest, TelegramError
 
 from handlers import menu
-from handlers.context import HuibaoApp, HuibaoContext, Services, Who, language_of, unit
+from handlers.context import Who, language_of, unit
 from models.invites import (
     CreatedInvite,
     InviteError,
@@ -42,6 +42,7 @@ from models.roster import (
 )
 from texts.i18n import N_, Gettext, gettext_for
 from texts.labels import role_label, stage_label
+from transport.context import HuibaoApp, HuibaoContext, Services
 
 log = logging.getLogger("huibao.admin")
 

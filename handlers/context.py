@@ -1,47 +1,19 @@
-"""What every handler gets: the services, the person behind the update, their language."""
+"""The person behind an update and their language, re-read in the update's transaction."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
 
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import Update
-from telegram.ext import Application, CallbackContext, ExtBot
 
 from config.settings import Settings
-from models.db import transaction
 from models.people import Person, Role
 from models.persons import touch_person
 from texts.i18n import Gettext, choose_language, gettext_for
-
-
-@dataclass
-class Services:
-    """Resources built in post_init and shared by handlers and jobs."""
-
-    settings: Settings
-    engine: AsyncEngine
-    sessionmaker: async_sessionmaker[AsyncSession]
-    # Capabilities keep their own long-lived objects here (form registry, outbox, ...).
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    def transaction(self) -> Any:
-        return transaction(self.sessionmaker)
-
-
-class HuibaoContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], dict[Any, Any]]):
-    @property
-    def services(self) -> Services:
-        services: Services = self.application.bot_data["services"]
-        return services
-
-
-HuibaoApp = Application[
-    ExtBot[None], HuibaoContext, dict[Any, Any], dict[Any, Any], dict[Any, Any], Any
-]
+from transport.context import HuibaoContext
 
 
 @dataclass

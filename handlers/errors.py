@@ -7,8 +7,9 @@ import logging
 from telegram import Update
 from telegram.error import Forbidden, NetworkError
 
-from handlers.context import HuibaoApp, HuibaoContext, language_of
+from handlers.context import language_of
 from texts.i18n import gettext_for
+from transport.context import HuibaoApp, HuibaoContext
 
 log = logging.getLogger("huibao.errors")
 

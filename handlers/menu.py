@@ -63,11 +63,13 @@ from telegram.error import TelegramError
 from telegram.ext import CallbackQueryHandler, CommandHandler
 from telegram.ext.filters import BaseFilter
 
-from handlers.context import HuibaoApp, HuibaoContext, Services, Who, language_of, unit
+from handlers.context import Who, language_of, unit
 from models.people import District, Role, School
 from models.persons import get_person
+from texts.commands import BASE_COMMANDS
 from texts.i18n import gettext_for
 from texts.labels import role_label
+from transport.context import HuibaoApp, HuibaoContext, Services
 
 log = logging.getLogger("huibao.menu")
 
@@ -249,7 +251,6 @@ async def stale(update: Update, who: Who) -> None:
 
 def commands_for(role: Role) -> list[tuple[str, str]]:
     """(command, description id) for a role: everyone's commands first, then the role's."""
-    from bot.app import BASE_COMMANDS  # bot.app imports handlers; import late
 
     specs = sorted(
         (c for c in COMMANDS.values() if role in c.roles and c.roles != EVERYONE),

@@ -36,8 +36,7 @@ from telegram.ext import (
 
 from config.settings import Settings
 from handlers import menu, report
-from handlers.context import HuibaoApp, HuibaoContext, Services, Who, unit
-from handlers.delivery import requeued_text, wake
+from handlers.context import Who, unit
 from handlers.notices_render import (
     ACK_PREFIX,
     PREVIEW_ACK,
@@ -53,6 +52,7 @@ from handlers.notices_render import (
 )
 from models.audit import record
 from models.base import utcnow
+from models.clock import after_quiet_hours
 from models.notices import (
     AckOutcome,
     Audience,
@@ -83,9 +83,10 @@ from models.outbox import (
     requeue_failed,
 )
 from models.people import District, Person, School, Stage
-from scheduler.delivery import keyboard_markup
-from scheduler.quiet import after_quiet_hours
+from texts.delivery import requeued_text
 from texts.i18n import N_, Gettext
+from transport.context import HuibaoApp, HuibaoContext, Services
+from transport.markup import keyboard_markup
 
 log = logging.getLogger("huibao.notices")
 
@@ -770,7 +771,7 @@ async def send_draft(
     batch.progress_text = text
 
     async def announce() -> None:
-        wake(services)
+        services.wake_outbox()
         schedule_auto_reminder(cast(HuibaoApp, context.application), notice)
         await query.answer()
         await query.edit_message_text(text)
@@ -1205,7 +1206,7 @@ async def remind_button(update: Update, context: HuibaoContext) -> None:
         await refuse(query, None, done)
         return
     count, text, markup = done
-    wake(context.services)
+    context.services.wake_outbox()
     await query.answer(who._("Reminder on its way to {count} people.").format(count=count))
     try:
         await query.edit_message_text(text, reply_markup=markup)
@@ -1250,7 +1251,7 @@ async def retry_button(update: Update, context: HuibaoContext) -> None:
         await refuse(query, None, outcome)
         return
     again, text, markup = outcome
-    wake(context.services)
+    context.services.wake_outbox()
     await query.answer(requeued_text(_, again), show_alert=bool(again.blocked))
     with contextlib.suppress(TelegramError):
         await query.edit_message_text(text, reply_markup=markup)
@@ -1348,7 +1349,7 @@ async def auto_reminder(context: HuibaoContext) -> None:
     if later is not None:
         schedule_auto_reminder(cast(HuibaoApp, context.application), later)
     else:
-        wake(context.services)
+        context.services.wake_outbox()
 
 
 REMINDER_SYNC_JOB = "notice-ack-reminder-sync"

@@ -30,7 +30,7 @@ from telegram.error import TelegramError
 from telegram.ext import ApplicationHandlerStop, CallbackQueryHandler, MessageHandler, filters
 
 from handlers import menu
-from handlers.context import HuibaoApp, HuibaoContext, Who, language_of, unit
+from handlers.context import Who, language_of, unit
 from models.invites import (
     Check,
     Outcome,
@@ -43,6 +43,7 @@ from models.invites import (
 from models.people import Person, Role
 from texts.i18n import gettext_for
 from texts.labels import role_label
+from transport.context import HuibaoApp, HuibaoContext
 
 CONFIRM = "inv:y:"
 CANCEL = "inv:n"  # + ":" + nonce; a bare "inv:n" (older buttons) withdraws nothing

@@ -27,9 +27,10 @@ from telegram.constants import ChatType
 from telegram.error import TelegramError
 from telegram.ext import ApplicationHandlerStop, TypeHandler
 
-from handlers.context import HuibaoApp, HuibaoContext, language_of
+from handlers.context import language_of
 from models.persons import get_person
 from texts.i18n import Gettext, gettext_for
+from transport.context import HuibaoApp, HuibaoContext
 
 log = logging.getLogger("huibao.private")
 

@@ -55,7 +55,7 @@ from telegram.ext import (
 
 from handlers import menu
 from handlers import report_view as view
-from handlers.context import HuibaoApp, HuibaoContext, Services, Who, unit
+from handlers.context import Who, unit
 from handlers.report_view import REVIEW, Rendered, cb, key_text, key_token, parse_key
 from models import round_service as rs
 from models.base import utcnow
@@ -65,8 +65,6 @@ from models.forms import (
     Answers,
     Context,
     FormDef,
-    FormError,
-    FormRegistry,
     ParseError,
     RuleResult,
     Step,
@@ -75,7 +73,6 @@ from models.forms import (
     computed,
     dump_value,
     finish_group,
-    load_forms,
     load_value,
     parse_answer,
     parse_yes_no,
@@ -95,6 +92,7 @@ from models.rounds import (
 )
 from models.schedules import period_label
 from texts.i18n import N_, Gettext, choose_language, gettext_for
+from transport.context import HuibaoApp, HuibaoContext, Services
 
 log = logging.getLogger("huibao.report")
 
@@ -1697,23 +1695,6 @@ async def cancel_command(update: Update, context: HuibaoContext) -> None:
     else:
         text = _("There is nothing to cancel.")
     await message.reply_text(text)
-
-
-async def on_startup(app: HuibaoApp) -> None:
-    """Load the forms folder into services.extra["forms"] (a FormRegistry).
-
-    A folder with problems is refused as a whole, but the bot still starts: rounds
-    already open keep working from their stored form versions; staff are told that
-    no new round can be opened until `huibao forms check` is clean."""
-    services: Services = app.bot_data["services"]
-    directory = services.settings.forms.directory
-    try:
-        forms = load_forms(directory)
-    except FormError as err:
-        log.error("forms not loaded", extra={"directory": directory, "problems": str(err)})
-        forms = FormRegistry()
-    services.extra["forms"] = forms
-    log.info("forms loaded", extra={"directory": directory, "forms": len(forms)})
 
 
 def register(app: HuibaoApp) -> None:

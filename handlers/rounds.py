@@ -40,8 +40,7 @@ from telegram.error import TelegramError
 from telegram.ext import filters
 
 from config.settings import Settings
-from handlers.context import HuibaoApp, HuibaoContext, Services, Who, unit
-from handlers.delivery import requeued_text, wake
+from handlers.context import Who, unit
 from handlers.report import (
     KIND_ROUND,
     clear_conversation,
@@ -51,7 +50,7 @@ from handlers.report_view import Rendered, local, short_label
 from models import round_service as rs
 from models.audit import record
 from models.base import utcnow
-from models.forms import STAGES, FormDef, FormRegistry
+from models.forms import STAGES, FormDef
 from models.outbox import (
     Button,
     DeliveryBatch,
@@ -68,7 +67,9 @@ from models.people import District, Person, School
 from models.reminders import school_contacts, unsubmitted_school_ids
 from models.rounds import Conversation, Round, RoundStatus
 from models.schedules import canonical_period, month_period, period_label, term_code, week_period
+from texts.delivery import requeued_text
 from texts.i18n import Gettext, choose_language, gettext_for
+from transport.context import HuibaoApp, HuibaoContext, Services
 
 log = logging.getLogger("huibao.rounds")
 
@@ -82,11 +83,6 @@ MAX_ROUNDS_LISTED = 15
 
 def cb(*parts: object) -> str:
     return ":".join((PREFIX, *(str(p) for p in parts)))
-
-
-def registry(services: Services) -> FormRegistry:
-    found = services.extra.get("forms")
-    return found if isinstance(found, FormRegistry) else FormRegistry()
 
 
 # --- telling the schools -----------------------------------------------------------------
@@ -327,7 +323,7 @@ def _is_staff(who: Who) -> bool:
 
 async def round_list(session: AsyncSession, services: Services, who: Who) -> Rendered:
     _ = who._
-    forms = registry(services)
+    forms = services.forms
     now = utcnow()
     rounds = await rs.recent_rounds(session, now, MAX_ROUNDS_LISTED)
     tz = services.settings.bureau.tz
@@ -602,7 +598,7 @@ async def confirm_screen(
     session: AsyncSession, services: Services, who: Who, state: dict[str, Any]
 ) -> Rendered:
     _ = who._
-    form = registry(services).get(state["form"])
+    form = services.forms.get(state["form"])
     tz = services.settings.bureau.tz
     deadline = datetime.fromisoformat(state["deadline"])
     names = []
@@ -653,7 +649,7 @@ async def on_text(update: Update, context: HuibaoContext) -> None:
         else:
             reply = await wizard_text(session, services, who, state, message.text.strip())
     if state.get("step") == "extend":
-        wake(services)  # committed: the schools' notices of the new deadline may go
+        services.wake_outbox()  # committed: the schools' notices of the new deadline may go
     await message.reply_text(reply.text, reply_markup=reply.markup)
 
 
@@ -763,7 +759,7 @@ async def retry_button(update: Update, context: HuibaoContext) -> None:
         await query.answer(outcome, show_alert=True)
         return
     again, view = outcome
-    wake(services)
+    services.wake_outbox()
     await query.answer(requeued_text(_, again), show_alert=bool(again.blocked))
     if isinstance(query.message, Message):
         with contextlib.suppress(TelegramError):
@@ -814,7 +810,7 @@ async def on_button(update: Update, context: HuibaoContext) -> None:
                 alert = who._("This button is no longer valid.")
     # Committed: what was queued may go out now.
     if after.wake:
-        wake(services)
+        services.wake_outbox()
     await query.answer(alert, show_alert=alert is not None)
     if after.edit is not None and isinstance(message, Message):
         await message.edit_text(after.edit)
@@ -851,7 +847,7 @@ async def staff_button(
     _ = who._
     action = args[0]
     now = utcnow()
-    forms = registry(services)
+    forms = services.forms
     if action == "l":
         return None, await round_list(session, services, who), After()
     if action == "n":
@@ -971,7 +967,7 @@ async def wizard_button(
     origin: tuple[int, int] | None = None,
 ) -> StaffResult:
     _ = who._
-    forms = registry(services)
+    forms = services.forms
     now = utcnow()
     if action == "f":
         code = args[0]
@@ -1065,7 +1061,7 @@ async def open_from_chat(
     try:
         round_ = await rs.open_round(
             session,
-            form=registry(services).get(state["form"]),
+            form=services.forms.get(state["form"]),
             period=state["period"],
             deadline=deadline,
             grace_minutes=services.settings.rounds.grace_minutes,

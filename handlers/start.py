@@ -12,12 +12,13 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.constants import ChatType
 from telegram.ext import CallbackQueryHandler, CommandHandler
 
-from bot.app import BASE_COMMANDS
 from handlers import menu, onboarding
-from handlers.context import HuibaoApp, HuibaoContext, Who, unit
+from handlers.context import Who, unit
 from models.invites import looks_like_code
 from models.people import Role
+from texts.commands import BASE_COMMANDS
 from texts.i18n import LANGUAGES, gettext_for
+from transport.context import HuibaoApp, HuibaoContext
 
 LANGUAGE_NAMES = {"zh_CN": "中文", "en": "English"}
 LANGUAGE_CALLBACK = "lang:"

@@ -27,8 +27,8 @@ from telegram import (
     Update,
 )
 
-from handlers import delivery, menu, report_view
-from handlers.context import HuibaoApp, HuibaoContext, Services, Who, unit
+from handlers import menu, report_view
+from handlers.context import Who, unit
 from models import round_service as rs
 from models.base import utcnow
 from models.completeness import (
@@ -49,6 +49,7 @@ from models.schedules import period_label
 from outputs.summary import counts_line, format_percent
 from outputs.workbook import status_label, workbook_bytes
 from texts.i18n import LANGUAGES, N_, choose_language, gettext_for, short
+from transport.context import HuibaoApp, HuibaoContext, Services
 
 log = logging.getLogger(__name__)
 
@@ -232,7 +233,7 @@ async def status_button(update: Update, context: HuibaoContext) -> None:
     if markup is None:
         if reminded:
             # Committed: the delivery worker may send now rather than at its next poll.
-            delivery.wake(context.services)
+            context.services.wake_outbox()
         await query.answer(text, show_alert=True)
         return
     await query.answer()

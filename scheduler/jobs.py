@@ -9,35 +9,30 @@ re-adding replaces, and a misfire grace equal to the reminders' one. All jobs ar
 from the database when this process becomes the scheduler (at start with SQLite; when it
 takes the PostgreSQL advisory lock otherwise, see scheduler/leader.py).
 
-The clock is `services.extra["clock"]` (default: the real UTC time), so tests can step
-time through a running bot.
+The clock is `services.clock` (default: the real UTC time), so tests can step time
+through a running bot, for the scheduler and the handlers alike.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from apscheduler.jobstores.base import JobLookupError
 
-from handlers.context import HuibaoApp, HuibaoContext, Services
 from models.base import utcnow
 from models.db import is_sqlite
-from scheduler import ports
 from scheduler.leader import Leader
 from scheduler.tick import Ticker, TickResult
+from transport.context import HuibaoApp, HuibaoContext, Services
 
 log = logging.getLogger("huibao.scheduler")
 
 TICK_ID = "huibao:tick"
 EXACT_PREFIXES = ("round:", "schedule:")
 EXACT_HORIZON = timedelta(hours=1)
-
-Clock = Callable[[], datetime]
-
 
 class Scheduler:
     """This process's scheduler: the ticker, its jobs, and (PostgreSQL) the lock."""
@@ -64,8 +59,7 @@ class Scheduler:
             )
 
     def now(self) -> datetime:
-        clock: Clock = self.services.extra.get("clock", utcnow)
-        return clock()
+        return self.services.now()
 
     async def start(self) -> None:
         if self.leader is None:
@@ -124,7 +118,7 @@ class Scheduler:
         now = self.now()
         result = await self.ticker.run(now)
         if result.sent_anything:
-            ports.wake_delivery(self.services)
+            self.services.wake_outbox()
         await self._exact_jobs(now)
         return result
 
@@ -154,7 +148,7 @@ class Scheduler:
 
 
 async def tick_job(context: HuibaoContext) -> None:
-    scheduler: Scheduler | None = context.services.extra.get("scheduler")
+    scheduler = context.services.scheduler
     if scheduler is None:
         return
     try:
@@ -162,24 +156,3 @@ async def tick_job(context: HuibaoContext) -> None:
     except Exception:
         # The next tick tries again; nothing was committed by the failed one.
         log.exception("scheduler tick failed")
-
-
-def register(app: HuibaoApp) -> None:
-    """No chat handlers: the scheduler only starts with the bot."""
-
-
-async def on_startup(app: HuibaoApp) -> None:
-    services: Services = app.bot_data["services"]
-    if not services.settings.scheduler.enabled:
-        log.info("scheduler disabled in this process (scheduler.enabled = false)")
-        return
-    scheduler = Scheduler(app, services)
-    services.extra["scheduler"] = scheduler
-    await scheduler.start()
-
-
-async def on_shutdown(app: HuibaoApp) -> None:
-    services: Services | None = app.bot_data.get("services")
-    scheduler = services.extra.get("scheduler") if services else None
-    if isinstance(scheduler, Scheduler):
-        await scheduler.stop()

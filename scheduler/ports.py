@@ -8,8 +8,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from models.outbox import Button, OutboxFile, Outgoing, OutMessage, enqueue
@@ -28,13 +26,7 @@ __all__ = [
     "open_round",
     "start_callback",
     "store_file",
-    "wake_delivery",
 ]
-
-# The delivery worker's key in Services.extra (handlers/delivery.py); looked up there
-# rather than imported, since the scheduler does not depend on handlers.
-OUTBOX_WORKER = "outbox"
-
 
 def start_callback(round_id: int) -> str:
     """Callback data that opens the school's report of a round in the report
@@ -48,12 +40,3 @@ async def store_file(session: AsyncSession, name: str, mime_type: str, content: 
     session.add(row)
     await session.flush()
     return row.id
-
-
-def wake_delivery(services: Any) -> None:
-    """Tell this process's delivery worker that rows are waiting (it also polls)."""
-    worker = services.extra.get(OUTBOX_WORKER)
-    wake = getattr(worker, "wake", None)
-    if callable(wake):
-        wake()
-

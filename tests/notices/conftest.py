@@ -14,9 +14,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.app import build_application
 from config.settings import Settings, load_settings
-from handlers.context import HuibaoApp, Services
 from tests.botapi_double import BotApiDouble
 from tests.conftest import settings_env
+from transport.context import HuibaoApp, Services
 
 Sessions = async_sessionmaker[AsyncSession]
 # Sets up the double before the bot starts; may be a coroutine function.

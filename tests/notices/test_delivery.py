@@ -17,10 +17,11 @@ from models.base import utcnow
 from models.db import transaction
 from models.outbox import Delivery, DeliveryBatch, OutboxFile
 from models.people import Person
-from scheduler.delivery import DeliveryWorker, build_rate_limiter, outbox_bot
+from scheduler.delivery import DeliveryWorker
 from tests.botapi_double import BotApiDouble
 from tests.notices.conftest import Sessions
 from tests.notices.roster import make_roster, make_staff, post_notice
+from transport.limiter import build_rate_limiter, outbox_bot
 
 STAFF_ID = 900
 # PTB itself warns inside RetryAfter (its retry_after turns into a timedelta one day).
@@ -75,7 +76,7 @@ async def test_faults_and_blocked_chats(bot: Any, sessionmaker: Sessions) -> Non
     async with bot(prepare) as running:
         tg = running.tg
         staff_user = tg.user(STAFF_ID)
-        running.services.extra["outbox"].wake()
+        running.services.outbox.wake()
         report = await staff_user.wait_for("finished", timeout=90, after=0)
         faults = Counter(status for _method, status in tg.injected_faults)
 
@@ -118,7 +119,7 @@ async def test_permanent_errors_are_not_retried(bot: Any, sessionmaker: Sessions
     async with bot(prepare) as running:
         tg = running.tg
         staff_user = tg.user(STAFF_ID)
-        running.services.extra["outbox"].wake()
+        running.services.outbox.wake()
         report = await staff_user.wait_for("finished", timeout=20, after=0)
         attempts = [p for p in tg.requests_for("sendMessage")
                     if p.get("chat_id") == roster.telegram_ids[1]]
@@ -181,7 +182,7 @@ async def test_a_file_from_the_command_line_is_uploaded_once_and_a_long_text_fol
     async with bot(lambda tg: [tg.user(tid) for tid in roster.telegram_ids]) as running:
         tg = running.tg
         users = [tg.user(tid) for tid in roster.telegram_ids]
-        running.services.extra["outbox"].wake()
+        running.services.outbox.wake()
         for user in users:
             text = await user.wait_for(lambda m: m.text is not None, after=0, timeout=20)
             file, body = user.messages()
@@ -207,7 +208,7 @@ async def test_a_scheduled_notice_waits_for_its_time(bot: Any, sessionmaker: Ses
         await post_notice(session, scheduled_at=at)
     async with bot() as running:
         users = [running.tg.user(tid) for tid in roster.telegram_ids]
-        running.services.extra["outbox"].wake()
+        running.services.outbox.wake()
         await users[0].expect_silence(1.0, after=0)
         # Not listed for the principal before it went out.
         await users[0].send("/notices")

@@ -27,12 +27,13 @@ from bot.cli import main
 from config.settings import DeliverySettings, TelegramSettings
 from models.db import transaction
 from models.outbox import Delivery
-from scheduler.delivery import OUTAGE_AFTER, DeliveryWorker, build_rate_limiter, outbox_bot
+from scheduler.delivery import OUTAGE_AFTER, DeliveryWorker
 from tests.botapi_double import BotApiDouble
 from tests.notices.conftest import Sessions
 from tests.notices.roster import make_roster, make_staff, post_notice
 from tests.notices.test_delivery import statuses, wait_until_done
 from transport.http import AiohttpRequest
+from transport.limiter import build_rate_limiter, outbox_bot
 
 pytestmark = pytest.mark.filterwarnings("ignore::telegram.warnings.PTBDeprecationWarning")
 
@@ -186,7 +187,7 @@ async def test_staff_send_again_to_those_not_reached(
     async with bot(prepare) as running:
         tg = running.tg
         staff_user = tg.user(STAFF_ID)
-        running.services.extra["outbox"].wake()
+        running.services.outbox.wake()
         await staff_user.wait_for("finished", timeout=30, after=0)
         assert (await settled()) == Counter({"sent": 2, "failed": 2, "blocked": 2})
 

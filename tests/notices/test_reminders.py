@@ -13,10 +13,10 @@ from sqlalchemy import select
 from config.settings import load_settings
 from handlers.notices import reminder_due
 from models.base import utcnow
+from models.clock import after_quiet_hours, in_quiet_hours
 from models.db import transaction
 from models.notices import Notice
 from models.outbox import Delivery
-from scheduler.quiet import after_quiet_hours, in_quiet_hours
 from tests.botapi_double import BotApiDouble, FakeUser, SentMessage
 from tests.notices.conftest import Sessions
 from tests.notices.roster import make_roster, make_staff, post_notice
@@ -30,7 +30,7 @@ def reminder(message: SentMessage) -> bool:
 
 
 async def deliver(bot_running: Any, users: list[FakeUser]) -> list[SentMessage]:
-    bot_running.services.extra["outbox"].wake()
+    bot_running.services.outbox.wake()
     return [await u.wait_for(lambda m: "通知" in (m.plain or ""), after=0) for u in users]
 
 

@@ -15,7 +15,6 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.app import build_application
 from bot.demo import demo_rows
 from config.settings import Settings, load_settings
-from handlers.context import HuibaoApp
 from models.db import transaction
 from models.invites import create_invites, resolve_targets
 from models.people import Person, Role, School
@@ -23,6 +22,7 @@ from models.persons import set_role
 from models.roster import district_by_name, import_roster, school_by_code
 from tests.botapi_double import BotApiDouble
 from tests.conftest import settings_env
+from transport.context import HuibaoApp
 
 Sessions = async_sessionmaker[AsyncSession]
 

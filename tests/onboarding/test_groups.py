@@ -16,7 +16,6 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.app import BASE_COMMANDS
 from handlers import menu
 from models.base import utcnow
 from models.db import transaction
@@ -33,6 +32,7 @@ from models.people import Person, Role, School
 from models.persons import get_person
 from tests.botapi_double import SentMessage, _Chat
 from tests.onboarding.conftest import OTHER, OWN, make_invite, make_person
+from texts.commands import BASE_COMMANDS
 
 Sessions = async_sessionmaker[AsyncSession]
 GROUP = -1001234567890

@@ -12,7 +12,6 @@ from telegram import Update
 from telegram.ext import MessageHandler, filters
 
 from handlers import menu
-from handlers.context import HuibaoApp
 from handlers.menu import commands_for
 from models.base import utcnow
 from models.db import transaction
@@ -21,6 +20,7 @@ from models.people import AuditLog, Person, Role, School
 from models.persons import get_person
 from tests.onboarding.conftest import OTHER, OWN, make_invite, make_person
 from texts.i18n import gettext_for
+from transport.context import HuibaoApp
 
 Sessions = async_sessionmaker[AsyncSession]
 zh = gettext_for("zh_CN")

@@ -19,7 +19,6 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.app import build_application
 from config.settings import Settings
-from handlers.context import HuibaoApp
 from models import round_service as rs
 from models.base import utcnow
 from models.db import create_engine, create_sessionmaker
@@ -27,6 +26,7 @@ from models.forms import FormDef, load_forms
 from models.rounds import Answer, Round
 from tests.botapi_double import BotApiDouble, FakeUser
 from tests.report.roster import FORMS, Roster, make_roster
+from transport.context import HuibaoApp
 
 TOKEN = "987654321:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw"
 

@@ -14,7 +14,6 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.cli import main
-from handlers.delivery import wake
 from handlers.rounds import announce_round
 from models.base import utcnow
 from models.outbox import (
@@ -54,7 +53,7 @@ async def announce(county: County, round_: Round) -> None:
         stored = await session.get(Round, round_.id)
         assert stored is not None
         await announce_round(session, stored, county.app.bot_data["services"].settings)
-    wake(county.app.bot_data["services"])
+    county.app.bot_data["services"].wake_outbox()
 
 
 async def states(county: County, round_id: int) -> Counter[str]:

@@ -16,7 +16,6 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from config.settings import Settings
-from handlers.context import HuibaoApp
 from models.db import transaction
 from models.forms import FormDef, load_forms
 from models.outbox import Delivery
@@ -26,6 +25,7 @@ from models.rounds import Round, Submission, SubmissionStatus
 from scheduler import ports
 from scheduler.tick import Ticker
 from tests.botapi_double import BotApiDouble
+from transport.context import HuibaoApp
 
 ROOT = Path(__file__).resolve().parents[2]
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -207,7 +207,7 @@ async def county(sessionmaker: async_sessionmaker[AsyncSession]) -> County:
 
 
 class Clock:
-    """A controlled clock: the bot's scheduler reads `services.extra["clock"]`."""
+    """A controlled clock: the bot's scheduler reads `services.clock`."""
 
     def __init__(self, start: datetime) -> None:
         self.now = start
@@ -226,7 +226,7 @@ async def running_bot(settings: Settings, clock: Clock | None = None) -> AsyncIt
 
     async def use_clock(app: HuibaoApp) -> None:
         if clock is not None:
-            app.bot_data["services"].extra["clock"] = clock
+            app.bot_data["services"].clock = clock
 
     # The clock must be in place before the scheduler's first tick.
     app = build_application(settings, startup_hooks=[use_clock])

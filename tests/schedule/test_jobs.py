@@ -32,7 +32,7 @@ async def test_jobs_are_built_from_the_database_with_stable_ids(
     async with BotApiDouble() as tg:
         settings = bot_settings(db_url, tg, scheduler={"tick_seconds": 5})
         async with running_bot(settings, clock) as app:
-            scheduler = app.bot_data["services"].extra["scheduler"]
+            scheduler = app.bot_data["services"].scheduler
             assert isinstance(scheduler, Scheduler)
             assert app.job_queue is not None
             # With PostgreSQL the jobs come once this process holds the leader lock.

@@ -129,7 +129,7 @@ async def fill_in(
 
 
 async def scheduler_of(app: Any) -> Scheduler:
-    scheduler = app.bot_data["services"].extra["scheduler"]
+    scheduler = app.bot_data["services"].scheduler
     assert isinstance(scheduler, Scheduler)
     # With PostgreSQL the scheduler runs once this process holds the leader lock.
     for _ in range(200):

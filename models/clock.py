@@ -1,4 +1,5 @@
-"""Quiet hours: automatic messages wait until the bureau's night is over."""
+"""Time as the bureau lives it: quiet hours, in which automatic messages wait until the
+bureau's night is over."""
 
 from __future__ import annotations
 
