@@ -49,7 +49,7 @@ import re
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from html import escape
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import (
@@ -66,6 +66,7 @@ from telegram.ext.filters import BaseFilter
 from handlers.context import Who, language_of, unit
 from models.people import District, Role, School
 from models.persons import get_person
+from texts.callbacks import Callback, Stale
 from texts.commands import BASE_COMMANDS
 from texts.i18n import gettext_for
 from texts.labels import role_label
@@ -83,6 +84,9 @@ CONNECTED = EVERYONE - {Role.NONE}
 HOME = "menu:home"
 
 Handler = Callable[[Update, HuibaoContext], Coroutine[Any, Any, Any]]
+K = TypeVar("K", bound=Callback)
+# A button's handler gets the decoded button (texts/callbacks.py) as its third argument.
+ButtonHandler = Callable[[Update, HuibaoContext, K], Coroutine[Any, Any, Any]]
 
 
 @dataclass(frozen=True)
@@ -148,6 +152,41 @@ def add_callback(
     CALLBACKS[prefix] = CallbackSpec(prefix, frozenset(roles), example)
     handler = guarded(in_range(callback), roles)
     app.add_handler(CallbackQueryHandler(handler, pattern=_prefix_pattern(prefix)))
+
+
+def add_button(
+    app: HuibaoApp,
+    kind: type[K],
+    callback: ButtonHandler[K],
+    roles: frozenset[Role],
+    *,
+    example: K,
+) -> None:
+    """Register the handler of one kind of button (texts/callbacks.py).
+
+    The presser's role is checked first; then the data is decoded, and data that does not
+    have the kind's exact shape gets the one answer for stale buttons; the handler gets the
+    decoded button."""
+    CALLBACKS[kind.PREFIX] = CallbackSpec(kind.PREFIX, frozenset(roles), example.pack())
+    handler = guarded(_decoded(kind, callback), roles)
+    app.add_handler(CallbackQueryHandler(handler, pattern=kind.matches))
+
+
+def _decoded(kind: type[K], callback: ButtonHandler[K]) -> Handler:
+    async def decode(update: Update, context: HuibaoContext) -> Any:
+        data = update.callback_query.data if update.callback_query else None
+        try:
+            button = kind.unpack(data)
+        except Stale:
+            async with unit(update, context) as (_session, who):
+                pass
+            await stale(update, who)
+            return None
+        return await callback(update, context, button)
+
+    decode.__qualname__ = callback.__qualname__
+    decode.__module__ = callback.__module__
+    return decode
 
 
 def add_section(section: Section) -> None:

@@ -52,7 +52,7 @@ from handlers.notices_render import (
 )
 from models.audit import record
 from models.base import utcnow
-from models.clock import after_quiet_hours
+from models.clock import after_quiet_hours, parse_when
 from models.notices import (
     AckOutcome,
     Audience,
@@ -906,8 +906,8 @@ async def take_input(
         changed(draft)
         return ""
     if draft.step == STEP_TIME:
-        at = parse_time(message.text or "", settings)
         now = utcnow()
+        at = parse_when(message.text or "", settings.bureau.tz, now)
         if at is None:
             return _("Please type the date and time like 2026-11-25 09:00.")
         if at <= now + timedelta(minutes=1):
@@ -918,19 +918,6 @@ async def take_input(
         changed(draft)
         return ""
     return ""
-
-
-def parse_time(text: str, settings: Settings) -> datetime | None:
-    text = " ".join(text.replace("/", "-").replace("：", ":").split())
-    tz = settings.bureau.tz
-    for pattern in ("%Y-%m-%d %H:%M", "%Y-%m-%d %H:%M:%S"):
-        try:
-            return datetime.strptime(text, pattern).replace(tzinfo=tz).astimezone(
-                utcnow().tzinfo
-            )
-        except ValueError:
-            continue
-    return None
 
 
 # --- acknowledgements ---------------------------------------------------------------------

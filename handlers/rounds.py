@@ -50,6 +50,7 @@ from handlers.report_view import Rendered, local, short_label
 from models import round_service as rs
 from models.audit import record
 from models.base import utcnow
+from models.clock import parse_when
 from models.forms import STAGES, FormDef
 from models.outbox import (
     Button,
@@ -676,7 +677,7 @@ async def wizard_text(
         await save_wizard(session, who.person.id, state)
         return ask_deadline(services, who)
     if step in ("deadline", "extend"):
-        when = rs.parse_when(text, tz, now)
+        when = parse_when(text, tz, now)
         if when is None:
             return Rendered(
                 "❌ " + _("I cannot read that date. Please type it like 2026-12-01 17:00.")

@@ -82,16 +82,14 @@ from __future__ import annotations
 import dataclasses
 import enum
 import json
-import re
 import secrets
 import tomllib
 import weakref
 from collections.abc import Collection, Iterable, Mapping, Sequence
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Protocol, cast
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import Table, and_, bindparam, delete, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -1224,42 +1222,3 @@ def _touch(columns: frozenset[str]) -> Any:
             )
         )
     return stmt
-
-
-# --- input -------------------------------------------------------------------------------
-
-_WHEN_RE = re.compile(
-    r"(?:(?P<y>\d{4})\s*[-/.年]\s*)?(?P<m>\d{1,2})\s*[-/.月]\s*(?P<d>\d{1,2})\s*[日号]?"
-    r"(?:\s*[T ]?\s*(?P<H>\d{1,2})\s*[:：点时]\s*(?P<M>\d{2})?\s*分?)?"
-)
-
-
-_FULL_WIDTH = {0xFF10 + i: str(i) for i in range(10)} | {
-    ord("－"): "-",
-    ord("／"): "/",
-    ord("．"): ".",
-    ord("\u3000"): " ",
-}
-
-
-def parse_when(text: str, tz: ZoneInfo, now: datetime) -> datetime | None:
-    """A date and time typed by staff, read in the bureau's time zone (aware UTC out)."""
-    normal = text.strip().translate(_FULL_WIDTH)
-    m = _WHEN_RE.fullmatch(normal)
-    if m is None:
-        return None
-    local_now = now.astimezone(tz)
-    year = int(m["y"]) if m["y"] else local_now.year
-    hour = int(m["H"]) if m["H"] is not None else 23
-    minute = int(m["M"]) if m["M"] is not None else (0 if m["H"] is not None else 59)
-    try:
-        when = datetime(year, int(m["m"]), int(m["d"]), hour, minute, tzinfo=tz)
-    except ValueError:
-        return None
-    if not m["y"] and when < local_now:
-        # "12-01" typed in December means next year's.
-        try:
-            when = when.replace(year=year + 1)
-        except ValueError:
-            return None
-    return when.astimezone(UTC)

@@ -10,22 +10,15 @@ from models.reminders import PendingReport, SlotKind
 from models.schedules import period_label
 from scheduler.ports import Button, OutMessage, start_callback
 from texts.i18n import gettext_for
+from texts.when import show
 
 MAX_TEXT = 4096
 MAX_BUTTON = 60
 MAX_LISTED_SCHOOLS = 60
-ZH_WEEKDAYS = "一二三四五六日"
-EN_WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
-EN_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 
 def when(moment: datetime, tz: tzinfo, language: str) -> str:
-    """A moment in bureau time as people write it: 11月20日（周五）17:00 / Fri 20 Nov 17:00."""
-    local = moment.astimezone(tz)
-    clock = local.strftime("%H:%M")
-    if language.startswith("zh"):
-        return f"{local.month}月{local.day}日（周{ZH_WEEKDAYS[local.weekday()]}）{clock}"
-    return f"{EN_WEEKDAYS[local.weekday()]} {local.day} {EN_MONTHS[local.month - 1]} {clock}"
+    return show(moment, tz, "spoken", language)
 
 
 def title_of(titles: Mapping[str, str], language: str) -> str:

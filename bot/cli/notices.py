@@ -91,9 +91,10 @@ def _read_text(path: Path) -> str:
 def _parse_at(value: str | None, settings: Settings) -> datetime | None:
     if value is None:
         return None
-    from handlers.notices import parse_time
+    from models.base import utcnow
+    from models.clock import parse_when
 
-    at = parse_time(value, settings)
+    at = parse_when(value, settings.bureau.tz, utcnow())
     if at is None:
         raise CliError(f"--at {value!r}: use the form 'YYYY-MM-DD HH:MM' (bureau time)")
     return at

@@ -54,7 +54,7 @@ def _forms_check(settings: Settings, args: argparse.Namespace) -> int:
 
 def _when(text: str, settings: Settings) -> datetime:
     from models.base import utcnow
-    from models.round_service import parse_when
+    from models.clock import parse_when
 
     when = parse_when(text, settings.bureau.tz, utcnow())
     if when is None:
