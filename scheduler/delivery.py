@@ -1,6 +1,6 @@
 """The delivery worker: sends the outbox through the bot's rate limiter, records every outcome.
 
-One worker runs inside each bot process (started by handlers/delivery.py). It
+One worker runs inside each bot process (started by bot/lifecycle.py). It
 
 * claims due deliveries in small batches (models.outbox.claim: SKIP LOCKED on PostgreSQL,
   so several bot processes share the work without sending anything twice);
@@ -8,10 +8,8 @@ One worker runs inside each bot process (started by handlers/delivery.py). It
   (one every 1/rate s, never more than delivery.messages_per_second in any second) and
   holds them all after a 429; with about rate x round trip requests in flight (InFlight,
   at most delivery.concurrency), which is also the most a crash can repeat;
-* commits `sending` right before each HTTP call and the result right after it. All writes
-  go through one writer task that commits whatever is queued in one transaction ("group
-  commit"): the window in which a crash leaves a message sent but not recorded stays a
-  millisecond or two, and the database never becomes the bottleneck;
+* commits `sending` right before each HTTP call and the result right after it, through one
+  writer task that commits whatever is queued in one transaction (scheduler/delivery_writer.py);
 * honours RetryAfter itself (all its sends pause, the row waits, no try is used up);
   retries network errors and 5xx with capped exponential backoff for delivery.retry_for;
   after OUTAGE_AFTER such errors in a row pauses as a whole and probes with one send at a
@@ -28,64 +26,44 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-import json
 import logging
-import math
 import random
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any
 
-import aiohttp
-from aiolimiter import AsyncLimiter
-from sqlalchemy import select, update
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
-from telegram import (
-    Bot,
-    InputFile,
-    Message,
-    ReplyParameters,
-)
-from telegram.error import (
-    BadRequest,
-    Forbidden,
-    NetworkError,
-    RetryAfter,
-    TelegramError,
-)
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from telegram import Bot
 
 from config.settings import DeliverySettings
 from models import outbox
 from models.base import utcnow
-from models.outbox import (
-    Button,
-    Delivery,
-    DeliveryBatch,
-    OutboxFile,
-    Outgoing,
-    OutMessage,
-    Progress,
+from models.outbox import Delivery
+from scheduler.delivery_progress import update_progress
+from scheduler.delivery_send import (
+    InFlight,
+    LeaseLost,
+    Noted,
+    Outcome,
+    Sender,
+    store_file_id,
 )
-from models.people import Person
+from scheduler.delivery_writer import GroupWriter, Op, Sending
 from scheduler.journal import Entry, Journal
-from texts.delivery import progress_text, report_text
-from texts.i18n import gettext_for
 from transport.http import ON_RESPONSE
-from transport.limiter import HuibaoRateLimiter, OutboxCall, retry_after_seconds
-from transport.markup import keyboard_markup
 
 log = logging.getLogger("huibao.delivery")
-
-T = TypeVar("T")
 
 # Rows a sender finds within this many seconds of their lease end are left alone: a
 # renewal must have failed, and another worker may take them over at any moment.
 LEASE_MARGIN = 2.0
 
-REPORT_LIST_LIMIT = 30
+# Sends in a row that find Telegram unreachable (network errors, 5xx) before the worker
+# pauses as a whole and probes with one send at a time.
+OUTAGE_AFTER = 3
 
 
 @dataclass
@@ -114,105 +92,6 @@ class WorkerStats:
     started: float = field(default_factory=time.monotonic)
 
 
-class _Outcome(Exception):
-    """How a send ended when it did not succeed; carries what to record."""
-
-    def __init__(
-        self, kind: str, error: str, retry_after: float = 0.0, *, in_doubt: bool = False
-    ) -> None:
-        super().__init__(error)
-        self.kind = kind  # "retry_after" | "transient" | "failed" | "blocked"
-        self.error = error
-        self.retry_after = retry_after
-        # The request may have reached Telegram (no answer came back): a retry may repeat it.
-        self.in_doubt = in_doubt
-
-
-Op = Callable[[AsyncSession], Awaitable[Any]]
-
-
-@dataclass
-class _Noted:
-    """Writes the journal entry for one send as soon as Telegram's answer is read."""
-
-    journal: Journal | None
-    delivery_id: int
-    token: str
-    parts_sent: int
-    final: bool
-    written: bool = False
-
-    def __call__(self, status: int, body: bytes) -> None:
-        if self.journal is None or status != 200 or self.written:
-            return
-        try:
-            message_id = int(json.loads(body)["result"]["message_id"])
-        except (ValueError, KeyError, TypeError):
-            return  # not a message (or not parseable here): recorded after PTB parsed it
-        self.journal.record(
-            Entry(self.delivery_id, self.token, self.parts_sent, message_id, self.final)
-        )
-        self.written = True
-
-
-class _LeaseLost(Exception):
-    """The delivery is no longer this worker's (or could not be marked): do not send."""
-
-
-@dataclass(frozen=True)
-class _Sending:
-    delivery_id: int
-    token: str
-
-
-# Sends in a row that find Telegram unreachable (network errors, 5xx) before the worker
-# pauses as a whole and probes with one send at a time.
-OUTAGE_AFTER = 3
-
-
-class InFlight:
-    """How many sends may be between `sending` and Telegram's answer at once.
-
-    With a rate limiter that is about rate x the time one send takes (marking it
-    `sending`, then the HTTP round trip), measured as the worker goes, plus one: enough to
-    keep the pacing busy, and no more, because what is in flight when the process dies is
-    what may be sent twice. `cap` (delivery.concurrency) is the upper bound, and the
-    number used without a rate limiter.
-    """
-
-    def __init__(self, cap: int, rate: float | None) -> None:
-        self.cap = cap
-        self.rate = rate
-        self.limit = cap if rate is None else min(cap, 2)
-        self.seconds_per_send: float | None = None
-        self.peak = 0
-        self._count = 0
-        self._changed = asyncio.Condition()
-
-    def observe(self, seconds: float) -> None:
-        if self.rate is None:
-            return
-        known = self.seconds_per_send
-        # Quick to rise, slow to fall: a slow moment must not starve the pacing.
-        if known is None or seconds > known:
-            known = seconds if known is None else 0.5 * known + 0.5 * seconds
-        else:
-            known = 0.9 * known + 0.1 * seconds
-        self.seconds_per_send = known
-        self.limit = max(1, min(self.cap, math.ceil(self.rate * known * 1.5) + 1))
-
-    async def acquire(self) -> None:
-        async with self._changed:
-            await self._changed.wait_for(lambda: self._count < self.limit)
-            self._count += 1
-            self.peak = max(self.peak, self._count)
-
-    async def release(self) -> None:
-        async with self._changed:
-            self._count -= 1
-            self._changed.notify_all()
-
-
 class DeliveryWorker:
     def __init__(
         self,
@@ -234,9 +113,9 @@ class DeliveryWorker:
         self._claims = 0
         self._queue: asyncio.Queue[_Held] = asyncio.Queue()
         self._held: dict[int, _Held] = {}
-        self._ops: asyncio.Queue[
-            tuple[Op | _Sending | outbox.SentItem, asyncio.Future[Any]] | None
-        ] = asyncio.Queue()
+        self.writer = GroupWriter(sessionmaker, self.stats)
+        self.sender = Sender(bot, sessionmaker, settings, self._record_file_id)
+        self.inflight: InFlight = self.sender.inflight
         self._wakeup = asyncio.Event()
         self._space = asyncio.Event()
         self._stopping = False
@@ -246,18 +125,6 @@ class DeliveryWorker:
         self._busy: set[asyncio.Task[Any]] = set()
         self._claimer: asyncio.Task[Any] | None = None
         self._writer: asyncio.Task[Any] | None = None
-        self._file_ids: dict[int, str] = {}
-        self._file_locks: dict[int, asyncio.Lock] = {}
-        self._paid = (
-            AsyncLimiter(settings.messages_per_second, 1) if settings.allow_paid_broadcast else None
-        )
-        limiter = getattr(bot, "rate_limiter", None)
-        self._hooked = isinstance(limiter, HuibaoRateLimiter)
-        rate: float | None = None
-        if isinstance(limiter, HuibaoRateLimiter):
-            paid = settings.allow_paid_broadcast
-            rate = settings.messages_per_second if paid else limiter.pacer.rate
-        self.inflight = InFlight(settings.concurrency, rate)
         # Telegram unreachable: sends in a row that failed so, and how often the pause
         # was lengthened since the last success (0: no outage).
         self._unreachable = 0
@@ -276,7 +143,7 @@ class DeliveryWorker:
         self._stopping = False
         if self.journal is not None:
             await self.replay_journal()
-        self._writer = asyncio.create_task(self._writer_loop(), name="delivery-writer")
+        self._writer = asyncio.create_task(self.writer.run(), name="delivery-writer")
         self._senders = [
             asyncio.create_task(self._sender_loop(), name=f"delivery-sender-{i}")
             for i in range(self.settings.concurrency)
@@ -327,34 +194,11 @@ class DeliveryWorker:
         self._stopping = True
         self._wakeup.set()
         self._space.set()
-        if self._claimer is not None:
-            # Let a claim in progress finish, so the rows it took are known and given back.
-            _done, pending = await asyncio.wait([self._claimer], timeout=timeout)
-            for task in pending:
-                task.cancel()
-        # Rows waiting in the queue were never handed to Telegram: they go back.
-        while not self._queue.empty():
-            self._queue.get_nowait()
-        busy = list(self._busy)
-        for task in self._senders:
-            if task not in busy:
-                task.cancel()
-        if busy:
-            _done, pending = await asyncio.wait(busy, timeout=timeout)
-            for task in pending:
-                # Still waiting for Telegram: the row stays `sending` and counts as in doubt.
-                task.cancel()
-        for task in self._tasks:
-            if task not in self._senders:
-                task.cancel()
+        await self._stop_claiming(timeout)
+        await self._stop_sending(timeout)
         await asyncio.gather(*self._tasks, return_exceptions=True)
-        leftover = [(h.row.id, h.token) for h in self._held.values()]
-        if leftover:
-            with contextlib.suppress(Exception):
-                released = await self._write(lambda s: outbox.release(s, leftover))
-                log.info("deliveries given back", extra={"count": released})
-        self._held.clear()
-        self._ops.put_nowait(None)
+        await self._give_back()
+        self.writer.close()
         if self._writer is not None:
             await asyncio.gather(self._writer, return_exceptions=True)
         if self.journal is not None and not self._busy:
@@ -367,110 +211,50 @@ class DeliveryWorker:
             extra={"worker": self.name, "sent": self.stats.sent, "failed": self.stats.failed},
         )
 
-    # -- the writer (group commit) --------------------------------------------------------
+    async def _stop_claiming(self, timeout: float) -> None:  # noqa: ASYNC109
+        if self._claimer is not None:
+            # Let a claim in progress finish, so the rows it took are known and given back.
+            _done, pending = await asyncio.wait([self._claimer], timeout=timeout)
+            for task in pending:
+                task.cancel()
+        # Rows waiting in the queue were never handed to Telegram: they go back.
+        while not self._queue.empty():
+            self._queue.get_nowait()
 
-    async def _write(self, op: Op | _Sending | outbox.SentItem) -> Any:
-        """Queue a write for the writer task; returns its result once committed."""
-        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        self._ops.put_nowait((op, future))
-        return await future
+    async def _stop_sending(self, timeout: float) -> None:  # noqa: ASYNC109
+        busy = list(self._busy)
+        for task in self._senders:
+            if task not in busy:
+                task.cancel()
+        if busy:
+            _done, pending = await asyncio.wait(busy, timeout=timeout)
+            for task in pending:
+                # Still waiting for Telegram: the row stays `sending` and counts as in doubt.
+                task.cancel()
+        for task in self._tasks:
+            if task not in self._senders:
+                task.cancel()
 
-    async def _writer_loop(self) -> None:
-        # One connection of its own, kept open: a transaction per group costs one COMMIT,
-        # not a pool checkout and reset as well.
-        engine = self.sessionmaker.kw["bind"]
-        connection: AsyncConnection | None = None
-        try:
-            while True:
-                first = await self._ops.get()
-                if first is None:
-                    return
-                batch = [first]
-                stop_after = False
-                while not self._ops.empty() and len(batch) < 256:
-                    item = self._ops.get_nowait()
-                    if item is None:
-                        stop_after = True
-                        break
-                    batch.append(item)
-                began = time.perf_counter()
-                try:
-                    if connection is None:
-                        connection = await engine.connect()
-                    async with connection.begin():
-                        results = await self._apply(connection, batch)
-                except Exception as exc:
-                    for _op, future in batch:
-                        if not future.done():
-                            future.set_exception(exc)
-                    if connection is not None:
-                        # It may be broken (database restarted): open a fresh one next time.
-                        with contextlib.suppress(Exception):
-                            await connection.close()
-                        connection = None
-                else:
-                    for index, (_op, future) in enumerate(batch):
-                        if not future.done():
-                            future.set_result(results[index])
-                self.stats.commits += 1
-                self.stats.committed_ops += len(batch)
-                self.stats.commit_seconds += time.perf_counter() - began
-                if stop_after:
-                    return
-        finally:
-            if connection is not None:
-                with contextlib.suppress(Exception):
-                    await connection.close()
+    async def _give_back(self) -> None:
+        leftover = [(h.row.id, h.token) for h in self._held.values()]
+        if leftover:
+            with contextlib.suppress(Exception):
+                released = await self._write(lambda s: outbox.release(s, leftover))
+                log.info("deliveries given back", extra={"count": released})
+        self._held.clear()
 
-    async def _apply(
-        self, connection: AsyncConnection, batch: list[tuple[Any, asyncio.Future[Any]]]
-    ) -> dict[int, Any]:
-        # The two writes every message needs are merged into one statement each.
-        sending = [op for op, _f in batch if isinstance(op, _Sending)]
-        sent = [op for op, _f in batch if isinstance(op, outbox.SentItem)]
-        session = AsyncSession(bind=connection, expire_on_commit=False)
-        try:
-            ours = await outbox.mark_sending_many(
-                session, [(op.delivery_id, op.token) for op in sending]
-            )
-            recorded = await outbox.mark_sent_many(session, sent, utcnow())
-            results: dict[int, Any] = {}
-            for index, (op, _future) in enumerate(batch):
-                if isinstance(op, _Sending):
-                    results[index] = op.delivery_id in ours
-                elif isinstance(op, outbox.SentItem):
-                    results[index] = op.delivery_id in recorded
-                else:
-                    results[index] = await op(session)
-            await session.flush()
-            return results
-        finally:
-            await session.close()
+    # -- writing ----------------------------------------------------------------------------
+
+    async def _write(self, op: Op | Sending | outbox.SentItem) -> Any:
+        return await self.writer.write(op)
 
     async def _record(self, op: Op | outbox.SentItem, what: str, delivery_id: int) -> Any:
-        """Write an outcome, retrying while the database is unavailable.
+        return await self.writer.record(op, what, delivery_id, self.settings.lease_seconds)
 
-        Giving up would mean sending the message again later, so this keeps trying for as
-        long as the lease lasts.
-        """
-        deadline = time.monotonic() + self.settings.lease_seconds
-        delay = 0.1
-        while True:
-            try:
-                return await self._write(op)
-            except Exception:
-                if time.monotonic() > deadline:
-                    log.exception(
-                        "could not record a delivery outcome",
-                        extra={"delivery_id": delivery_id, "outcome": what},
-                    )
-                    return None
-                log.warning(
-                    "retrying a delivery outcome write",
-                    extra={"delivery_id": delivery_id, "outcome": what},
-                )
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 5.0)
+    async def _record_file_id(self, blob_id: int, file_id: str) -> Any:
+        return await self._record(
+            lambda s: store_file_id(s, blob_id, file_id), "file_id", blob_id
+        )
 
     # -- claiming -------------------------------------------------------------------------
 
@@ -563,85 +347,89 @@ class DeliveryWorker:
                     self._space.set()
 
     async def _deliver(self, held: _Held) -> None:
-        row, token = held.row, held.token
-        messages = row.messages
-        part = row.parts_sent
+        row = held.row
         if row.resumed_in_doubt:
             self.stats.resent_in_doubt += 1
             log.warning(
                 "sending again a delivery that was in flight when a worker stopped",
                 extra={"delivery_id": row.id, "purpose": row.purpose, "chat_id": row.chat_id},
             )
-        if part >= len(messages):
-            await self._record(
-                lambda s: outbox.mark_sent(
-                    s,
-                    row.id,
-                    token,
-                    parts_sent=part,
-                    message_id=row.telegram_message_id or 0,
-                    now=utcnow(),
+        if row.parts_sent >= len(row.messages):
+            await self._record_sent_earlier(held)
+            return
+        for part in range(row.parts_sent, len(row.messages)):
+            final = part + 1 == len(row.messages)
+            noted = Noted(self.journal, row.id, held.token, part + 1, final)
+            message_id = await self._send_part(held, part, noted)
+            if message_id is None:
+                return
+            self._reachable()
+            if not await self._sent_part(held, part + 1, message_id, final, noted):
+                return
+
+    async def _record_sent_earlier(self, held: _Held) -> None:
+        """Every part went out before (a resumed row): only the record is missing."""
+        row, part = held.row, held.row.parts_sent
+        await self._record(
+            lambda s: outbox.mark_sent(
+                s, row.id, held.token, parts_sent=part,
+                message_id=row.telegram_message_id or 0, now=utcnow(),
+            ),
+            "sent",
+            row.id,
+        )
+
+    async def _send_part(self, held: _Held, part: int, noted: Noted) -> int | None:
+        """Send one part; None when it was not sent (given back, lost or failed)."""
+        row = held.row
+        async with self._turn():
+            if self._stopping and part == row.parts_sent:
+                held.given_back = True  # never started: stop() gives it back
+                return None
+            if (held.lease_until - utcnow()).total_seconds() < LEASE_MARGIN:
+                log.warning("lease ran out before sending", extra={"delivery_id": row.id})
+                return None
+            context_token = ON_RESPONSE.set(noted)
+            try:
+                return await self.sender.send(row.chat_id, row.messages[part], self._marker(held))
+            except LeaseLost:
+                log.warning("delivery taken over by another worker", extra={"delivery_id": row.id})
+                return None
+            except Outcome as outcome:
+                await self._failed(held, outcome)
+                return None
+            finally:
+                ON_RESPONSE.reset(context_token)
+
+    async def _sent_part(
+        self, held: _Held, done: int, message_id: int, final: bool, noted: Noted
+    ) -> bool:
+        """Record a part Telegram has; False when the row was taken over meanwhile."""
+        row, token = held.row, held.token
+        if self.journal is not None and not noted.written:
+            # Telegram has it: say so before anything else can go wrong (journal.py).
+            # (Usually already done by the HTTP client the moment the answer arrived.)
+            self.journal.record(Entry(row.id, token, done, message_id, final))
+        if final:
+            ok = await self._record(
+                outbox.SentItem(row.id, token, done, message_id), "sent", row.id
+            )
+            self.stats.sent += 1
+        else:
+            ok = await self._record(
+                functools.partial(
+                    outbox.mark_part_sent, delivery_id=row.id, token=token,
+                    parts_sent=done, message_id=message_id,
                 ),
-                "sent",
+                "part",
                 row.id,
             )
-            return
-        while part < len(messages):
-            noted = _Noted(self.journal, row.id, token, part + 1, part + 1 == len(messages))
-            async with self._turn():
-                if self._stopping and part == row.parts_sent:
-                    held.given_back = True  # never started: stop() gives it back
-                    return
-                if (held.lease_until - utcnow()).total_seconds() < LEASE_MARGIN:
-                    log.warning("lease ran out before sending", extra={"delivery_id": row.id})
-                    return
-                context_token = ON_RESPONSE.set(noted)
-                try:
-                    message_id = await self._send(
-                        row.chat_id, messages[part], self._marker(held)
-                    )
-                except _LeaseLost:
-                    log.warning(
-                        "delivery taken over by another worker", extra={"delivery_id": row.id}
-                    )
-                    return
-                except _Outcome as outcome:
-                    await self._failed(held, outcome)
-                    return
-                finally:
-                    ON_RESPONSE.reset(context_token)
-            self._reachable()
-            part += 1
-            done = part
-            final = part == len(messages)
-            if self.journal is not None and not noted.written:
-                # Telegram has it: say so before anything else can go wrong (journal.py).
-                # (Usually already done by the HTTP client the moment the answer arrived.)
-                self.journal.record(Entry(row.id, token, done, message_id, final))
-            if not final:
-                ok = await self._record(
-                    functools.partial(
-                        outbox.mark_part_sent,
-                        delivery_id=row.id,
-                        token=token,
-                        parts_sent=done,
-                        message_id=message_id,
-                    ),
-                    "part",
-                    row.id,
-                )
-            else:
-                ok = await self._record(
-                    outbox.SentItem(row.id, token, done, message_id),
-                    "sent",
-                    row.id,
-                )
-                self.stats.sent += 1
-            if self.journal is not None and ok is not None:
-                self.journal.committed()
-            if ok is False:
-                log.warning("delivery taken over while sending", extra={"delivery_id": row.id})
-                return
+        if self.journal is not None and ok is not None:
+            self.journal.committed()
+        if ok is False:
+            log.warning("delivery taken over while sending", extra={"delivery_id": row.id})
+            return False
+        return True
 
     @contextlib.asynccontextmanager
     async def _turn(self) -> AsyncIterator[None]:
@@ -703,7 +491,7 @@ class DeliveryWorker:
             return f"gave up after {row.attempts + 1} tries"
         return None
 
-    async def _failed(self, held: _Held, outcome: _Outcome) -> None:
+    async def _failed(self, held: _Held, outcome: Outcome) -> None:
         row, token = held.row, held.token
         now = utcnow()
         extra = {"delivery_id": row.id, "chat_id": row.chat_id, "error": outcome.error}
@@ -713,7 +501,7 @@ class DeliveryWorker:
             self._unreachable_send()
             given_up = self._gives_up(row, now)
             if given_up is not None:
-                outcome = _Outcome(
+                outcome = Outcome(
                     "failed", f"{outcome.error} ({given_up})", in_doubt=outcome.in_doubt
                 )
             elif self._outage:
@@ -767,7 +555,7 @@ class DeliveryWorker:
                 row.id,
             )
 
-    async def _wait_for_telegram(self, held: _Held, outcome: _Outcome, now: datetime) -> None:
+    async def _wait_for_telegram(self, held: _Held, outcome: Outcome, now: datetime) -> None:
         """Telegram is unreachable: the row waits for the pause to end, no try used up
         (its retry budget still runs from its first failure)."""
         row = held.row
@@ -785,118 +573,14 @@ class DeliveryWorker:
     def _marker(self, held: _Held) -> Callable[[], Awaitable[None]]:
         async def mark_sending() -> None:
             try:
-                ours = await self._write(_Sending(held.row.id, held.token))
+                ours = await self._write(Sending(held.row.id, held.token))
             except Exception as exc:
                 log.warning("could not mark a delivery as sending", exc_info=True)
-                raise _LeaseLost from exc
+                raise LeaseLost from exc
             if not ours:
-                raise _LeaseLost
+                raise LeaseLost
 
         return mark_sending
-
-    async def _send(
-        self, chat_id: int, message: OutMessage, before: Callable[[], Awaitable[None]]
-    ) -> int:
-        """One Telegram call; returns the message id or raises _Outcome (or _LeaseLost).
-
-        `before` marks the delivery `sending`: inside the rate limiter when there is one
-        (see OutboxCall), else right here.
-        """
-        kwargs: dict[str, Any] = {"chat_id": chat_id}
-        if message.parse_mode:
-            kwargs["parse_mode"] = message.parse_mode
-        if message.keyboard:
-            kwargs["reply_markup"] = keyboard_markup(message.keyboard)
-        if message.reply_to_message_id:
-            kwargs["reply_parameters"] = ReplyParameters(
-                message.reply_to_message_id, allow_sending_without_reply=True
-            )
-        if self.settings.allow_paid_broadcast:
-            kwargs["allow_paid_broadcast"] = True
-        call = OutboxCall(before)
-        try:
-            if self._paid is not None:
-                await self._paid.acquire()
-            if self._hooked:
-                kwargs["rate_limit_args"] = call
-            else:
-                await before()
-            if message.kind == "text":
-                sent = await self.bot.send_message(text=message.text, **kwargs)
-                return sent.message_id
-            return await self._send_file(message, kwargs)
-        except RetryAfter as exc:
-            wait = retry_after_seconds(exc)
-            raise _Outcome("retry_after", f"RetryAfter {wait:g}s", wait) from exc
-        except Forbidden as exc:
-            raise _Outcome("blocked", f"Forbidden: {exc.message}") from exc
-        except BadRequest as exc:
-            raise _Outcome("failed", f"BadRequest: {exc.message}") from exc
-        except NetworkError as exc:  # includes TimedOut and Telegram's 5xx answers
-            raise _Outcome(
-                "transient", f"{type(exc).__name__}: {exc.message}", in_doubt=may_have_arrived(exc)
-            ) from exc
-        except TelegramError as exc:  # InvalidToken, Conflict, ChatMigrated, ...
-            raise _Outcome("failed", f"{type(exc).__name__}: {exc.message}") from exc
-        except (_Outcome, _LeaseLost):
-            raise
-        except Exception as exc:
-            log.exception("unexpected error while sending", extra={"chat_id": chat_id})
-            raise _Outcome("transient", f"{type(exc).__name__}: {exc}", in_doubt=True) from exc
-        finally:
-            if call.round_trip is not None:
-                self.inflight.observe(call.marking + call.round_trip)
-
-    async def _send_file(self, message: OutMessage, kwargs: dict[str, Any]) -> int:
-        caption = message.text or None
-        if message.file_id:
-            return await self._send_media(message.kind, message.file_id, caption, kwargs)
-        if message.file_blob_id is None:
-            raise _Outcome("failed", "a file message without a file")
-        blob_id = message.file_blob_id
-        cached = self._file_ids.get(blob_id)
-        if cached:
-            return await self._send_media(message.kind, cached, caption, kwargs)
-        # The first send uploads the file; the others wait for its Telegram file_id.
-        async with self._file_locks.setdefault(blob_id, asyncio.Lock()):
-            cached = self._file_ids.get(blob_id)
-            if cached:
-                return await self._send_media(message.kind, cached, caption, kwargs)
-            async with self.sessionmaker() as session:
-                blob = await session.get(OutboxFile, blob_id)
-            if blob is None:
-                raise _Outcome("failed", f"file {blob_id} is missing")
-            if blob.telegram_file_id:
-                self._file_ids[blob_id] = blob.telegram_file_id
-                return await self._send_media(message.kind, blob.telegram_file_id, caption, kwargs)
-            upload = InputFile(blob.content, filename=message.file_name or blob.name)
-            sent_id, file_id = await self._upload(message.kind, upload, caption, kwargs)
-            self._file_ids[blob_id] = file_id
-            await self._record(lambda s: _store_file_id(s, blob_id, file_id), "file_id", blob_id)
-            return sent_id
-
-    async def _send_media(
-        self, kind: str, file: str, caption: str | None, kwargs: dict[str, Any]
-    ) -> int:
-        sent = await self._media_call(kind, file, caption, kwargs)
-        return sent.message_id
-
-    async def _upload(
-        self, kind: str, upload: InputFile, caption: str | None, kwargs: dict[str, Any]
-    ) -> tuple[int, str]:
-        sent = await self._media_call(kind, upload, caption, kwargs)
-        if kind == "photo" and sent.photo:
-            return sent.message_id, sent.photo[-1].file_id
-        if sent.document is not None:
-            return sent.message_id, sent.document.file_id
-        raise _Outcome("failed", "Telegram returned no file for the upload")
-
-    async def _media_call(
-        self, kind: str, file: str | InputFile, caption: str | None, kwargs: dict[str, Any]
-    ) -> Message:
-        if kind == "photo":
-            return await self.bot.send_photo(photo=file, caption=caption, **kwargs)
-        return await self.bot.send_document(document=file, caption=caption, **kwargs)
 
     # -- progress and reports -------------------------------------------------------------
 
@@ -912,107 +596,5 @@ class DeliveryWorker:
 
     async def update_progress(self) -> None:
         """Edit each open batch's progress message; finish batches that are done."""
-        async with self.sessionmaker() as session:
-            batches = await outbox.open_batches(session)
-            states = [(b, await outbox.progress(session, b.id)) for b in batches]
-        woke = False
-        for batch, state in states:
-            started = state.total > 0 and (
-                state.left < state.total
-                or state.counts.get(outbox.Status.SENDING.value, 0)
-                or state.counts.get(outbox.Status.CLAIMED.value, 0)
-            )
-            if batch.progress_message_id and batch.progress_chat_id and started:
-                text = progress_text(batch, state)
-                if text != batch.progress_text:
-                    await self._edit_progress(batch, text)
-            if state.total == 0 or state.done:
-                woke = await self._finish(batch, state) or woke
-        if woke:
+        if await update_progress(self.bot, self.sessionmaker):
             self.wake()
-
-    async def _edit_progress(self, batch: DeliveryBatch, text: str) -> None:
-        assert batch.progress_chat_id is not None and batch.progress_message_id is not None
-        try:
-            await self.bot.edit_message_text(
-                text, chat_id=batch.progress_chat_id, message_id=batch.progress_message_id
-            )
-        except BadRequest as exc:
-            if "not modified" not in exc.message.lower():
-                log.info("progress message not edited", extra={"error": exc.message})
-        except TelegramError as exc:
-            log.info("progress message not edited", extra={"error": str(exc)})
-            return
-        async with self.sessionmaker() as session, session.begin():
-            await session.execute(
-                update(DeliveryBatch).where(DeliveryBatch.id == batch.id).values(progress_text=text)
-            )
-
-    async def _finish(self, batch: DeliveryBatch, state: Progress) -> bool:
-        """Mark the batch complete and enqueue its report, once even with several workers."""
-        async with self.sessionmaker() as session, session.begin():
-            result = await session.execute(
-                update(DeliveryBatch)
-                .where(DeliveryBatch.id == batch.id, DeliveryBatch.completed_at.is_(None))
-                .values(completed_at=utcnow())
-            )
-            if not getattr(result, "rowcount", 0):
-                return False
-            if batch.owner_id is None:
-                return False
-            owner = await session.get(Person, batch.owner_id)
-            if owner is None:
-                return False
-            problems = await outbox.undelivered(session, batch.id)
-            text = report_text(batch, state, problems)
-            buttons: tuple[tuple[Button, ...], ...] = ()
-            if batch.details_callback:
-                _ = gettext_for(batch.language)
-                buttons = ((Button(_("Details"), callback_data=batch.details_callback),),)
-            await outbox.enqueue(
-                session,
-                f"batch:{batch.id}:report",
-                [Outgoing(owner.telegram_id, owner.id, (OutMessage(text=text, keyboard=buttons),))],
-            )
-        log.info(
-            "batch finished",
-            extra={
-                "batch_id": batch.id,
-                "sent": state.sent,
-                "failed": state.failed,
-                "blocked": state.blocked,
-                "in_doubt": state.in_doubt,
-            },
-        )
-        return True
-
-
-def may_have_arrived(exc: NetworkError) -> bool:
-    """Whether a failed request may have reached Telegram all the same.
-
-    A 5xx is Telegram's answer (it did not take the message), and a connection that could
-    not be opened carried nothing; but a timeout or a connection lost after the request
-    was written leaves it open whether Telegram accepted the message, so sending it again
-    may repeat it.
-    """
-    cause: BaseException | None = exc.__cause__
-    if cause is None:
-        return False  # an HTTP answer (5xx), parsed by PTB
-    if isinstance(cause, aiohttp.ClientConnectorError | aiohttp.ConnectionTimeoutError):
-        return False
-    return isinstance(cause, TimeoutError | aiohttp.ClientError | OSError)
-
-
-async def _store_file_id(session: AsyncSession, blob_id: int, file_id: str) -> None:
-    await session.execute(
-        update(OutboxFile).where(OutboxFile.id == blob_id).values(telegram_file_id=file_id)
-    )
-
-
-async def batch_finished(session: AsyncSession, batch_id: int) -> bool:
-    completed = (
-        await session.execute(
-            select(DeliveryBatch.completed_at).where(DeliveryBatch.id == batch_id)
-        )
-    ).scalar_one_or_none()
-    return completed is not None

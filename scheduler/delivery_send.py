@@ -1,0 +1,287 @@
+"""One send of the outbox: the Telegram call, files uploaded once, and what a failure means.
+
+A failed send raises `Outcome`, which says what to record: wait (RetryAfter), retry later
+(network errors and 5xx, possibly in doubt), or give up (BadRequest; Forbidden: the
+person blocked the bot). `InFlight` decides how many sends may be on their way at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import math
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+from aiolimiter import AsyncLimiter
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from telegram import Bot, InputFile, Message, ReplyParameters
+from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
+
+from config.settings import DeliverySettings
+from models.outbox import OutboxFile, OutMessage
+from scheduler.journal import Entry, Journal
+from transport.limiter import HuibaoRateLimiter, OutboxCall, retry_after_seconds
+from transport.markup import keyboard_markup
+
+log = logging.getLogger("huibao.delivery")
+
+
+class Outcome(Exception):
+    """How a send ended when it did not succeed; carries what to record."""
+
+    def __init__(
+        self, kind: str, error: str, retry_after: float = 0.0, *, in_doubt: bool = False
+    ) -> None:
+        super().__init__(error)
+        self.kind = kind  # "retry_after" | "transient" | "failed" | "blocked"
+        self.error = error
+        self.retry_after = retry_after
+        # The request may have reached Telegram (no answer came back): a retry may repeat it.
+        self.in_doubt = in_doubt
+
+
+class LeaseLost(Exception):
+    """The delivery is no longer this worker's (or could not be marked): do not send."""
+
+
+@dataclass
+class Noted:
+    """Writes the journal entry for one send as soon as Telegram's answer is read."""
+
+    journal: Journal | None
+    delivery_id: int
+    token: str
+    parts_sent: int
+    final: bool
+    written: bool = False
+
+    def __call__(self, status: int, body: bytes) -> None:
+        if self.journal is None or status != 200 or self.written:
+            return
+        try:
+            message_id = int(json.loads(body)["result"]["message_id"])
+        except (ValueError, KeyError, TypeError):
+            return  # not a message (or not parseable here): recorded after PTB parsed it
+        self.journal.record(
+            Entry(self.delivery_id, self.token, self.parts_sent, message_id, self.final)
+        )
+        self.written = True
+
+
+class InFlight:
+    """How many sends may be between `sending` and Telegram's answer at once.
+
+    With a rate limiter that is about rate x the time one send takes (marking it
+    `sending`, then the HTTP round trip), measured as the worker goes, plus one: enough to
+    keep the pacing busy, and no more, because what is in flight when the process dies is
+    what may be sent twice. `cap` (delivery.concurrency) is the upper bound, and the
+    number used without a rate limiter.
+    """
+
+    def __init__(self, cap: int, rate: float | None) -> None:
+        self.cap = cap
+        self.rate = rate
+        self.limit = cap if rate is None else min(cap, 2)
+        self.seconds_per_send: float | None = None
+        self.peak = 0
+        self._count = 0
+        self._changed = asyncio.Condition()
+
+    def observe(self, seconds: float) -> None:
+        if self.rate is None:
+            return
+        known = self.seconds_per_send
+        # Quick to rise, slow to fall: a slow moment must not starve the pacing.
+        if known is None or seconds > known:
+            known = seconds if known is None else 0.5 * known + 0.5 * seconds
+        else:
+            known = 0.9 * known + 0.1 * seconds
+        self.seconds_per_send = known
+        self.limit = max(1, min(self.cap, math.ceil(self.rate * known * 1.5) + 1))
+
+    async def acquire(self) -> None:
+        async with self._changed:
+            await self._changed.wait_for(lambda: self._count < self.limit)
+            self._count += 1
+            self.peak = max(self.peak, self._count)
+
+    async def release(self) -> None:
+        async with self._changed:
+            self._count -= 1
+            self._changed.notify_all()
+
+
+def may_have_arrived(exc: NetworkError) -> bool:
+    """Whether a failed request may have reached Telegram all the same.
+
+    A 5xx is Telegram's answer (it did not take the message), and a connection that could
+    not be opened carried nothing; but a timeout or a connection lost after the request
+    was written leaves it open whether Telegram accepted the message, so sending it again
+    may repeat it.
+    """
+    cause: BaseException | None = exc.__cause__
+    if cause is None:
+        return False  # an HTTP answer (5xx), parsed by PTB
+    if isinstance(cause, aiohttp.ClientConnectorError | aiohttp.ConnectionTimeoutError):
+        return False
+    return isinstance(cause, TimeoutError | aiohttp.ClientError | OSError)
+
+
+def outcome_of(exc: Exception, chat_id: int) -> Outcome:
+    """What a send's exception means for the delivery."""
+    if isinstance(exc, RetryAfter):
+        wait = retry_after_seconds(exc)
+        return Outcome("retry_after", f"RetryAfter {wait:g}s", wait)
+    if isinstance(exc, Forbidden):
+        return Outcome("blocked", f"Forbidden: {exc.message}")
+    if isinstance(exc, BadRequest):
+        return Outcome("failed", f"BadRequest: {exc.message}")
+    if isinstance(exc, NetworkError):  # includes TimedOut and Telegram's 5xx answers
+        return Outcome(
+            "transient", f"{type(exc).__name__}: {exc.message}", in_doubt=may_have_arrived(exc)
+        )
+    if isinstance(exc, TelegramError):  # InvalidToken, Conflict, ChatMigrated, ...
+        return Outcome("failed", f"{type(exc).__name__}: {exc.message}")
+    log.error("unexpected error while sending", exc_info=exc, extra={"chat_id": chat_id})
+    return Outcome("transient", f"{type(exc).__name__}: {exc}", in_doubt=True)
+
+
+FileRecorder = Callable[[int, str], Awaitable[Any]]
+
+
+class Sender:
+    """Makes the Telegram calls of the worker's sends; uploads each stored file once."""
+
+    def __init__(
+        self,
+        bot: Bot,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        settings: DeliverySettings,
+        record_file_id: FileRecorder,
+    ) -> None:
+        self.bot = bot
+        self.sessionmaker = sessionmaker
+        self.settings = settings
+        self.record_file_id = record_file_id
+        self._paid = (
+            AsyncLimiter(settings.messages_per_second, 1) if settings.allow_paid_broadcast else None
+        )
+        limiter = getattr(bot, "rate_limiter", None)
+        self.hooked = isinstance(limiter, HuibaoRateLimiter)
+        rate: float | None = None
+        if isinstance(limiter, HuibaoRateLimiter):
+            paid = settings.allow_paid_broadcast
+            rate = settings.messages_per_second if paid else limiter.pacer.rate
+        self.inflight = InFlight(settings.concurrency, rate)
+        self._file_ids: dict[int, str] = {}
+        self._file_locks: dict[int, asyncio.Lock] = {}
+
+    def _kwargs(self, chat_id: int, message: OutMessage) -> dict[str, Any]:
+        kwargs: dict[str, Any] = {"chat_id": chat_id}
+        if message.parse_mode:
+            kwargs["parse_mode"] = message.parse_mode
+        if message.keyboard:
+            kwargs["reply_markup"] = keyboard_markup(message.keyboard)
+        if message.reply_to_message_id:
+            kwargs["reply_parameters"] = ReplyParameters(
+                message.reply_to_message_id, allow_sending_without_reply=True
+            )
+        if self.settings.allow_paid_broadcast:
+            kwargs["allow_paid_broadcast"] = True
+        return kwargs
+
+    async def send(
+        self, chat_id: int, message: OutMessage, before: Callable[[], Awaitable[None]]
+    ) -> int:
+        """One Telegram call; returns the message id or raises Outcome (or LeaseLost).
+
+        `before` marks the delivery `sending`: inside the rate limiter when there is one
+        (see OutboxCall), else right here.
+        """
+        kwargs = self._kwargs(chat_id, message)
+        call = OutboxCall(before)
+        try:
+            if self._paid is not None:
+                await self._paid.acquire()
+            if self.hooked:
+                kwargs["rate_limit_args"] = call
+            else:
+                await before()
+            if message.kind == "text":
+                sent = await self.bot.send_message(text=message.text, **kwargs)
+                return sent.message_id
+            return await self._send_file(message, kwargs)
+        except (Outcome, LeaseLost):
+            raise
+        except Exception as exc:
+            raise outcome_of(exc, chat_id) from exc
+        finally:
+            if call.round_trip is not None:
+                self.inflight.observe(call.marking + call.round_trip)
+
+    async def _send_file(self, message: OutMessage, kwargs: dict[str, Any]) -> int:
+        caption = message.text or None
+        if message.file_id:
+            return await self._send_media(message.kind, message.file_id, caption, kwargs)
+        if message.file_blob_id is None:
+            raise Outcome("failed", "a file message without a file")
+        blob_id = message.file_blob_id
+        cached = self._file_ids.get(blob_id)
+        if cached:
+            return await self._send_media(message.kind, cached, caption, kwargs)
+        # The first send uploads the file; the others wait for its Telegram file_id.
+        async with self._file_locks.setdefault(blob_id, asyncio.Lock()):
+            return await self._send_stored(message, blob_id, caption, kwargs)
+
+    async def _send_stored(
+        self, message: OutMessage, blob_id: int, caption: str | None, kwargs: dict[str, Any]
+    ) -> int:
+        cached = self._file_ids.get(blob_id)
+        if cached:
+            return await self._send_media(message.kind, cached, caption, kwargs)
+        async with self.sessionmaker() as session:
+            blob = await session.get(OutboxFile, blob_id)
+        if blob is None:
+            raise Outcome("failed", f"file {blob_id} is missing")
+        if blob.telegram_file_id:
+            self._file_ids[blob_id] = blob.telegram_file_id
+            return await self._send_media(message.kind, blob.telegram_file_id, caption, kwargs)
+        upload = InputFile(blob.content, filename=message.file_name or blob.name)
+        sent_id, file_id = await self._upload(message.kind, upload, caption, kwargs)
+        self._file_ids[blob_id] = file_id
+        await self.record_file_id(blob_id, file_id)
+        return sent_id
+
+    async def _send_media(
+        self, kind: str, file: str, caption: str | None, kwargs: dict[str, Any]
+    ) -> int:
+        sent = await self._media_call(kind, file, caption, kwargs)
+        return sent.message_id
+
+    async def _upload(
+        self, kind: str, upload: InputFile, caption: str | None, kwargs: dict[str, Any]
+    ) -> tuple[int, str]:
+        sent = await self._media_call(kind, upload, caption, kwargs)
+        if kind == "photo" and sent.photo:
+            return sent.message_id, sent.photo[-1].file_id
+        if sent.document is not None:
+            return sent.message_id, sent.document.file_id
+        raise Outcome("failed", "Telegram returned no file for the upload")
+
+    async def _media_call(
+        self, kind: str, file: str | InputFile, caption: str | None, kwargs: dict[str, Any]
+    ) -> Message:
+        if kind == "photo":
+            return await self.bot.send_photo(photo=file, caption=caption, **kwargs)
+        return await self.bot.send_document(document=file, caption=caption, **kwargs)
+
+
+async def store_file_id(session: AsyncSession, blob_id: int, file_id: str) -> None:
+    await session.execute(
+        update(OutboxFile).where(OutboxFile.id == blob_id).values(telegram_file_id=file_id)
+    )
