@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from config.settings import Settings
 from models.db import transaction
 from models.forms import FormDef, FormError, load_forms
+from models.outbox import OutboxFile, Outgoing, OutMessage, enqueue
 from models.people import District, Person, School
 from models.reminders import (
     ClaimedSlot,
@@ -46,6 +47,7 @@ from models.reminders import (
     staff_members,
     upcoming_slots,
 )
+from models.round_service import DuplicateRound, RoundError, open_round
 from models.rounds import Round
 from models.schedules import (
     Occurrence,
@@ -58,15 +60,14 @@ from models.schedules import (
     occurrence_recorded,
 )
 from models.strangers import prune_strangers
-from scheduler import ports
-from scheduler.messages import (
+from outputs.summary import build_summary
+from texts.i18n import language_of
+from texts.reminders import (
     escalation_message,
     reminder_message,
     summary_header,
     summary_messages,
 )
-from scheduler.ports import Outgoing
-from texts.i18n import choose_language
 
 log = logging.getLogger("huibao.scheduler")
 
@@ -257,12 +258,12 @@ class Ticker:
                 try:
                     async with session.begin_nested():
                         round_ = await self._open(session, schedule, form, occurrence, now)
-                except ports.DuplicateRound as error:
+                except DuplicateRound as error:
                     # Opened by hand under another spelling of the period (2026 秋季学期).
                     claimed.outcome = OccurrenceOutcome.EXISTS.value
                     claimed.round_id = error.round_id
                     continue
-                except ports.RoundError as error:
+                except RoundError as error:
                     claimed.outcome = OccurrenceOutcome.FAILED.value
                     claimed.detail = str(error)
                     result.failed.append(name)
@@ -299,7 +300,7 @@ class Ticker:
         now: datetime,
     ) -> Round:
         audience = schedule.audience_filter
-        round_ = await ports.open_round(
+        round_ = await open_round(
             session,
             form=form,
             period=occurrence.period,
@@ -318,9 +319,7 @@ class Ticker:
     # --- reminders and escalations -----------------------------------------------------
 
     def _language(self, person: Person) -> str:
-        return choose_language(
-            person.language, person.telegram_language, self.settings.bureau.default_language
-        )
+        return language_of(person, self.settings.bureau.default_language)
 
     async def _remind(
         self,
@@ -386,7 +385,7 @@ class Ticker:
                     for c in claims
                 ]
         for purpose, items in outgoing.items():
-            result.reminders += await ports.enqueue(session, purpose, items)
+            result.reminders += await enqueue(session, purpose, items)
         for claim in escalations:
             records += await self._escalate(session, claim, result)
         await record_recipients(session, records)
@@ -437,7 +436,7 @@ class Ticker:
                 for person in people
             ]
             if items:
-                result.escalations += await ports.enqueue(session, purpose, items)
+                result.escalations += await enqueue(session, purpose, items)
             records += [
                 Recipients(claim.log_ids[s.id], [p.id for p in people], purpose) for s in late
             ]
@@ -478,21 +477,21 @@ class Ticker:
             return 0
         names = await district_names(session, district_ids)
         titles = (await form_titles(session, [round_]))[round_.id]
-        built: dict[tuple[str, int | None], tuple[ports.OutMessage, ...]] = {}
+        built: dict[tuple[str, int | None], tuple[OutMessage, ...]] = {}
         items = []
         for person, district_id in recipients:
             language = self._language(person)
             key = (language, district_id)
             if key not in built:
-                summary = await ports.build_summary(
+                summary = await build_summary(
                     session, round_.id, language, district_id, now, settings=self.settings
                 )
                 charts = [
-                    await ports.store_file(session, f"chart-{n + 1}.png", "image/png", png)
+                    await store_file(session, f"chart-{n + 1}.png", "image/png", png)
                     for n, png in enumerate(summary.chart_pngs)
                 ]
                 workbook = (
-                    await ports.store_file(session, summary.filename, XLSX, summary.workbook)
+                    await store_file(session, summary.filename, XLSX, summary.workbook)
                     if summary.workbook
                     else None
                 )
@@ -515,7 +514,7 @@ class Ticker:
                     filename=summary.filename,
                 )
             items.append(Outgoing(person.telegram_id, person.id, built[key]))
-        return await ports.enqueue(session, f"summary:{round_.id}:{claim.slot.key}", items)
+        return await enqueue(session, f"summary:{round_.id}:{claim.slot.key}", items)
 
     # --- what is coming ----------------------------------------------------------------
 
@@ -537,3 +536,11 @@ class Ticker:
                 if at is not None and at <= now + horizon:
                     out.append((f"schedule:{schedule.id}:{at.date().isoformat()}", at))
         return out
+
+
+async def store_file(session: AsyncSession, name: str, mime_type: str, content: bytes) -> int:
+    """Keep a file for the outbox to upload once (later sends reuse Telegram's file id)."""
+    row = OutboxFile(name=name, mime_type=mime_type, content=content)
+    session.add(row)
+    await session.flush()
+    return row.id

@@ -16,6 +16,8 @@ from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.support import NullTranslations, Translations
 
+from models.people import Person
+
 LANGUAGES = ("zh_CN", "en")
 DEFAULT_LANGUAGE = "zh_CN"
 LOCALES = Path(__file__).parent / "locales"
@@ -76,6 +78,15 @@ def choose_language(stored: str | None, telegram_code: str | None, default: str)
     if stored in LANGUAGES:
         return stored
     return from_telegram(telegram_code) or (default if default in LANGUAGES else DEFAULT_LANGUAGE)
+
+
+def language_of(person: Person | None, default: str, telegram_code: str | None = None) -> str:
+    """The one rule for the language a person is spoken to in: their choice (/language),
+    else their Telegram app's language (from this update, or as last seen), else the
+    bureau's default."""
+    if person is None:
+        return choose_language(None, telegram_code, default)
+    return choose_language(person.language, telegram_code or person.telegram_language, default)
 
 
 def short(language: str) -> str:

@@ -21,8 +21,8 @@ from models.forms import FormDef, load_forms
 from models.outbox import Delivery
 from models.people import District, Person, Role, School
 from models.reminders import set_round_policy
+from models.round_service import open_round
 from models.rounds import Round, Submission, SubmissionStatus
-from scheduler import ports
 from scheduler.tick import Ticker
 from tests.botapi_double import BotApiDouble
 from transport.context import HuibaoApp
@@ -105,7 +105,7 @@ async def open_round_at(
     code: str = "staffing",
 ) -> Round:
     """A round as a schedule opens it: the scheduler announces it and reminds."""
-    round_ = await ports.open_round(
+    round_ = await open_round(
         session,
         form=form(code),
         period=period,

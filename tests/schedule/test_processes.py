@@ -16,7 +16,7 @@ from models.base import utcnow
 from models.db import create_engine, create_sessionmaker, transaction
 from models.forms import load_forms
 from models.reminders import set_round_policy
-from scheduler import ports
+from models.round_service import open_round
 from tests.botapi_double import BotApiDouble
 from tests.conftest import settings_env
 from tests.e2e.proc import BotProcess, child_env
@@ -44,7 +44,7 @@ async def open_scheduled_round(db_url: str, period: str) -> int:
     engine = create_engine(db_url)
     try:
         async with transaction(create_sessionmaker(engine)) as session:
-            round_ = await ports.open_round(
+            round_ = await open_round(
                 session,
                 form=load_forms(ROOT / "forms").get("staffing"),
                 period=period,

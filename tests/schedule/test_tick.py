@@ -14,8 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from config.settings import Settings
 from models.db import create_engine, create_sessionmaker, transaction
 from models.reminders import ReminderLog, RoundSlot, set_round_policy
+from models.round_service import open_round
 from models.rounds import Round
-from scheduler import ports
 from scheduler.tick import Ticker
 from tests.schedule.conftest import (
     ROOT,
@@ -299,7 +299,7 @@ async def test_a_round_opened_by_hand_is_not_announced_twice(
 ) -> None:
     # Staff opened it in chat (or with `huibao rounds open`), which announced it already.
     async with transaction(sessionmaker) as session:
-        await ports.open_round(
+        await open_round(
             session,
             form=form("staffing"),
             period="2026",

@@ -6,15 +6,20 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, tzinfo
 from html import escape
 
+from models.outbox import Button, OutMessage
 from models.reminders import PendingReport, SlotKind
 from models.schedules import period_label
-from scheduler.ports import Button, OutMessage, start_callback
 from texts.i18n import gettext_for
 from texts.when import show
 
 MAX_TEXT = 4096
 MAX_BUTTON = 60
 MAX_LISTED_SCHOOLS = 60
+
+
+def start_callback(round_id: int) -> str:
+    """The button that opens the school's report of a round (the report's `rp:o:` kind)."""
+    return f"rp:o:{round_id}"
 
 
 def when(moment: datetime, tz: tzinfo, language: str) -> str:
