@@ -12,7 +12,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Literal, TypeAlias
 
 if TYPE_CHECKING:
-    from models.forms.expr import Expr
+    from models.forms.expr_values import Expr
 
 #: A typed answer: int (integer), Decimal (decimal), str (choice code or text),
 #: list[str] (multi_choice codes, in the form's choice order), date (date).

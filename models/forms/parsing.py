@@ -23,7 +23,7 @@ from decimal import Decimal
 from typing import Literal, TypeAlias
 
 from models.forms.definition import ComputedDef, FieldDef, Value
-from models.forms.expr import round_half_up
+from models.forms.expr_values import round_half_up
 
 ParseErrorKind = Literal[
     "required",
