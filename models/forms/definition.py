@@ -70,9 +70,6 @@ class Text:
         # schools and a missing translation must never leave a blank.
         return self.en if lang.lower().startswith("en") else self.zh
 
-    def as_dict(self) -> dict[str, str]:
-        return {"zh": self.zh, "en": self.en}
-
 
 #: The stages a school may have; the caller passes one as context["stage"].
 STAGES: dict[str, Text] = {
@@ -251,12 +248,6 @@ class FormDef:
 
     def has_group(self, code: str) -> bool:
         return code in self._groups
-
-    def computed_def(self, code: str) -> ComputedDef:
-        for c in self.computed:
-            if c.code == code:
-                return c
-        raise KeyError(code)
 
     def all_rules(self) -> tuple[RuleDef, ...]:
         """Form-level rules followed by every group's per-item rules."""
