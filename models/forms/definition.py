@@ -12,7 +12,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Literal, TypeAlias
 
 if TYPE_CHECKING:
-    from models.forms.expr import Expr
+    from models.forms.expr_values import Expr
 
 #: A typed answer: int (integer), Decimal (decimal), str (choice code or text),
 #: list[str] (multi_choice codes, in the form's choice order), date (date).
@@ -69,9 +69,6 @@ class Text:
         # Anything that is not English falls back to Chinese: the users are Chinese
         # schools and a missing translation must never leave a blank.
         return self.en if lang.lower().startswith("en") else self.zh
-
-    def as_dict(self) -> dict[str, str]:
-        return {"zh": self.zh, "en": self.en}
 
 
 #: The stages a school may have; the caller passes one as context["stage"].
@@ -251,12 +248,6 @@ class FormDef:
 
     def has_group(self, code: str) -> bool:
         return code in self._groups
-
-    def computed_def(self, code: str) -> ComputedDef:
-        for c in self.computed:
-            if c.code == code:
-                return c
-        raise KeyError(code)
 
     def all_rules(self) -> tuple[RuleDef, ...]:
         """Form-level rules followed by every group's per-item rules."""

@@ -34,7 +34,7 @@ from models.forms.definition import (
     Text,
     Value,
 )
-from models.forms.expr import DECIMAL_CONTEXT, Env, round_half_up
+from models.forms.expr_values import DECIMAL_CONTEXT, Env, round_half_up
 from models.forms.parsing import format_value
 
 StepKind = Literal["field", "add_item"]

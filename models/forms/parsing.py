@@ -23,7 +23,7 @@ from decimal import Decimal
 from typing import Literal, TypeAlias
 
 from models.forms.definition import ComputedDef, FieldDef, Value
-from models.forms.expr import round_half_up
+from models.forms.expr_values import round_half_up
 
 ParseErrorKind = Literal[
     "required",
@@ -179,38 +179,54 @@ def _parse_number(f: FieldDef, text: str) -> ParsedValue | ParseError:
     m = _NUMBER_RE.fullmatch(s)
     if m is None or (m.group("int") is None and not m.group("frac")):
         return ParseError("not_a_number")
+    unit_error = _check_unit(f, m.group("rest"))
+    if unit_error is not None:
+        return unit_error
     int_part = m.group("int") or "0"
-    frac = m.group("frac") or ""
-    rest = m.group("rest").strip()
-    if rest.endswith(("。", ".")):
-        rest = rest[:-1].strip()
-    if rest:
-        unit = _fold(rest)
-        if unit not in _units_for(f):
-            if unit in _ALL_UNITS:
-                return ParseError("wrong_unit", {"given": rest[:20]})
-            return ParseError("not_a_number")
     if "," in int_part:
         if not _THOUSANDS_RE.fullmatch(int_part):
             return ParseError("not_a_number")
         int_part = int_part.replace(",", "")
     if len(int_part.lstrip("0")) > MAX_DIGITS:
         return ParseError("above_max", _bounds(f))
-    frac = frac.rstrip("0")
-    negative = m.group("sign") == "-"
+    frac = (m.group("frac") or "").rstrip("0")
+    value = _number_value(f, int_part, frac, negative=m.group("sign") == "-")
+    if isinstance(value, ParseError):
+        return value
+    return _within_bounds(f, value)
+
+
+def _check_unit(f: FieldDef, rest: str) -> ParseError | None:
+    """What follows the digits may be this field's unit (and a full stop), nothing else."""
+    rest = rest.strip()
+    if rest.endswith(("。", ".")):
+        rest = rest[:-1].strip()
+    if not rest:
+        return None
+    unit = _fold(rest)
+    if unit in _units_for(f):
+        return None
+    if unit in _ALL_UNITS:
+        return ParseError("wrong_unit", {"given": rest[:20]})
+    return ParseError("not_a_number")
+
+
+def _number_value(
+    f: FieldDef, int_part: str, frac: str, *, negative: bool
+) -> int | Decimal | ParseError:
     if f.type == "integer":
         if frac:
             return ParseError("not_integer")
-        value: int | Decimal = int(int_part)
-        if negative:
-            value = -value
-    else:
-        places = f.decimals if f.decimals is not None else 2
-        if len(frac) > places:
-            return ParseError("too_many_decimals", {"decimals": places})
-        value = Decimal(f"{'-' if negative else ''}{int(int_part)}.{frac or '0'}")
-        if not frac:
-            value = value.quantize(Decimal(1))
+        n = int(int_part)
+        return -n if negative else n
+    places = f.decimals if f.decimals is not None else 2
+    if len(frac) > places:
+        return ParseError("too_many_decimals", {"decimals": places})
+    value = Decimal(f"{'-' if negative else ''}{int(int_part)}.{frac or '0'}")
+    return value if frac else value.quantize(Decimal(1))
+
+
+def _within_bounds(f: FieldDef, value: int | Decimal) -> ParsedValue | ParseError:
     if f.min is not None and value < f.min:  # type: ignore[operator]
         return ParseError("below_min", _bounds(f))
     if f.max is not None and value > f.max:  # type: ignore[operator]
