@@ -9,7 +9,7 @@ import socket
 import time
 from pathlib import Path
 
-from tests.botapi_double import BotApiDouble
+from tests.double import BotApiDouble
 from tests.conftest import settings_env
 from tests.e2e.proc import BotProcess, child_env
 

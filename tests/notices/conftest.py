@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.app import build_application
 from config.settings import Settings, load_settings
 from handlers.context import HuibaoApp, Services
-from tests.botapi_double import BotApiDouble
+from tests.double import BotApiDouble
 from tests.conftest import settings_env
 
 Sessions = async_sessionmaker[AsyncSession]

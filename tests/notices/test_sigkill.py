@@ -23,7 +23,7 @@ from sqlalchemy import func, select
 
 from models.db import transaction
 from models.outbox import Delivery
-from tests.botapi_double import BotApiDouble
+from tests.double import BotApiDouble
 from tests.conftest import settings_env
 from tests.e2e.proc import BotProcess, child_env, huibao_command
 from tests.notices.conftest import Sessions

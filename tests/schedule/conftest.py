@@ -25,7 +25,7 @@ from models.reminders import set_round_policy
 from models.rounds import Round, Submission, SubmissionStatus
 from scheduler import ports
 from scheduler.tick import Ticker
-from tests.botapi_double import BotApiDouble
+from tests.double import BotApiDouble
 
 ROOT = Path(__file__).resolve().parents[2]
 SHANGHAI = ZoneInfo("Asia/Shanghai")
