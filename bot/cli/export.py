@@ -73,8 +73,9 @@ async def _export(
 ) -> tuple[Path, int, str]:
     from models.completeness import get_round
     from models.db import create_engine, create_sessionmaker
+    from outputs.dhis2 import dhis2_period, write_dhis2_csv
     from outputs.private_files import open_private
-    from outputs.workbook import dhis2_period, write_dhis2_csv, write_workbook
+    from outputs.workbook import write_workbook
 
     engine = create_engine(settings.database.url)
     try:
