@@ -1,7 +1,7 @@
 """Benchmark: one notice to N recipients through the outbox, against the Bot API double.
 
 The real delivery worker sends through a real python-telegram-bot ExtBot over HTTP to
-tests/botapi_double.py, which runs in a process of its own (bench/remote_double.py) so
+tests/double/, which runs in a process of its own (bench/remote_double.py) so
 that the double's work is not counted against the bot's. Printed, for each phase:
 
 * limiter on: messages per second with HuibaoRateLimiter at delivery.messages_per_second

@@ -98,7 +98,7 @@ async def open_reports(double: Any, users: list[int], first_question: str) -> li
 
 
 async def _serve() -> None:
-    from tests.botapi_double import BotApiDouble
+    from tests.double import BotApiDouble
 
     loop = asyncio.get_running_loop()
     async with BotApiDouble(auto_create_chats=True) as double:

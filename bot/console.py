@@ -27,7 +27,7 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from telegram import Update
 from telegram._utils.defaultvalue import DEFAULT_NONE
@@ -37,6 +37,11 @@ from telegram.request import BaseRequest, RequestData
 from bot.cli import CliError
 from config.settings import Settings
 from models import txguard
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from models.people import School
 
 CONSOLE_BOT_ID = 1
 CONSOLE_ID_BASE = 9_000_000_000_000
@@ -393,67 +398,99 @@ class Identity:
     description: str
 
 
+_NEWCOMER = Identity(
+    NEWCOMER_ID, "Console newcomer", "a newcomer with no role (type an invitation code)"
+)
+_IDENTITIES = {
+    "admin": Identity(ADMIN_ID, "Console admin", "an administrator"),
+    "staff": Identity(STAFF_ID, "Console staff", "bureau staff"),
+}
+
+
 async def prepare_identity(settings: Settings, spec: str) -> Identity:
     """Create or re-bind the console's fake person for `--as`, in the configured database."""
     from models.db import create_engine, create_sessionmaker, transaction
-    from models.people import Person, Role
-    from models.persons import get_person, principal_of, set_role
-    from models.roster import school_by_code
 
     kind, _, code = spec.partition(":")
     kind = kind.strip().lower()
     engine = create_engine(settings.database.url)
     try:
         async with transaction(create_sessionmaker(engine)) as session:
-            school = None
-            if kind in ("principal", "deputy"):
-                if not code:
-                    raise CliError(f"say which school: --as {kind}:SCHOOLCODE")
-                school = await school_by_code(session, code)
-                if school is None:
-                    raise CliError(
-                        f"no school with code {code!r} (load the demo with `huibao demo-data`)"
-                    )
-            elif code or kind not in ("newcomer", "admin", "staff"):
-                raise CliError(
-                    f"--as {spec!r}: use newcomer, admin, staff, principal:CODE or deputy:CODE"
-                )
-            if kind == "principal":
-                assert school is not None
-                identity = Identity(PRINCIPAL_ID_BASE + school.id, "Console principal",
-                                    f"the principal of {school.code} {school.name}")
-                current = await principal_of(session, school.id)
-                if current is not None and current.telegram_id != identity.user_id:
-                    raise CliError(
-                        f"{school.code} {school.name} already has a principal "
-                        f"({current.name or current.telegram_id}); the console will not "
-                        "replace a real one: pick another school or --as deputy:CODE"
-                    )
-            elif kind == "deputy":
-                assert school is not None
-                identity = Identity(DEPUTY_ID_BASE + school.id, "Console deputy",
-                                    f"a deputy of {school.code} {school.name}")
-            elif kind == "admin":
-                identity = Identity(ADMIN_ID, "Console admin", "an administrator")
-            elif kind == "staff":
-                identity = Identity(STAFF_ID, "Console staff", "bureau staff")
-            else:
-                identity = Identity(NEWCOMER_ID, "Console newcomer",
-                                    "a newcomer with no role (type an invitation code)")
-            person = await get_person(session, identity.user_id)
-            if person is None:
-                person = Person(telegram_id=identity.user_id, name=identity.first_name)
-                session.add(person)
-                await session.flush()
-            role = {"principal": Role.PRINCIPAL, "deputy": Role.DEPUTY, "admin": Role.ADMIN,
-                    "staff": Role.STAFF}.get(kind, Role.NONE)
-            await set_role(
-                session, person, role, school_id=school.id if school else None,
-                reason=f"huibao console --as {spec}",
-            )
+            school = await _school_of(session, spec, kind, code)
+            identity = await _identity(session, kind, school)
+            await _bind(session, identity, kind, school, spec)
         return identity
     finally:
         await engine.dispose()
+
+
+async def _school_of(session: AsyncSession, spec: str, kind: str, code: str) -> School | None:
+    """The school a principal or deputy is bound to; None for the other kinds."""
+    from models.roster import school_by_code
+
+    if kind in ("principal", "deputy"):
+        if not code:
+            raise CliError(f"say which school: --as {kind}:SCHOOLCODE")
+        school = await school_by_code(session, code)
+        if school is None:
+            raise CliError(f"no school with code {code!r} (load the demo with `huibao demo-data`)")
+        return school
+    if code or kind not in ("newcomer", "admin", "staff"):
+        raise CliError(f"--as {spec!r}: use newcomer, admin, staff, principal:CODE or deputy:CODE")
+    return None
+
+
+async def _identity(session: AsyncSession, kind: str, school: School | None) -> Identity:
+    from models.persons import principal_of
+
+    if school is None:
+        return _IDENTITIES.get(kind, _NEWCOMER)
+    if kind == "deputy":
+        return Identity(
+            DEPUTY_ID_BASE + school.id,
+            "Console deputy",
+            f"a deputy of {school.code} {school.name}",
+        )
+    identity = Identity(
+        PRINCIPAL_ID_BASE + school.id,
+        "Console principal",
+        f"the principal of {school.code} {school.name}",
+    )
+    current = await principal_of(session, school.id)
+    if current is not None and current.telegram_id != identity.user_id:
+        raise CliError(
+            f"{school.code} {school.name} already has a principal "
+            f"({current.name or current.telegram_id}); the console will not "
+            "replace a real one: pick another school or --as deputy:CODE"
+        )
+    return identity
+
+
+async def _bind(
+    session: AsyncSession, identity: Identity, kind: str, school: School | None, spec: str
+) -> None:
+    """The console's person, made once, with the role `--as` asks for."""
+    from models.people import Person, Role
+    from models.persons import get_person, set_role
+
+    person = await get_person(session, identity.user_id)
+    if person is None:
+        person = Person(telegram_id=identity.user_id, name=identity.first_name)
+        session.add(person)
+        await session.flush()
+    role = {
+        "principal": Role.PRINCIPAL,
+        "deputy": Role.DEPUTY,
+        "admin": Role.ADMIN,
+        "staff": Role.STAFF,
+    }.get(kind, Role.NONE)
+    await set_role(
+        session,
+        person,
+        role,
+        school_id=school.id if school else None,
+        reason=f"huibao console --as {spec}",
+    )
 
 
 # --- the command -------------------------------------------------------------------------

@@ -47,8 +47,9 @@ from models.remind_now import Reminder, remind_now
 from models.rounds import Round
 from models.schedules import period_label
 from outputs.summary import counts_line, format_percent
-from outputs.workbook import status_label, workbook_bytes
+from outputs.workbook import workbook_bytes
 from texts.i18n import LANGUAGES, N_, choose_language, gettext_for, short
+from texts.labels import status_label
 from transport.context import HuibaoApp, HuibaoContext, Services
 
 log = logging.getLogger(__name__)

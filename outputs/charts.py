@@ -22,6 +22,7 @@ from models.completeness import Completeness
 from models.forms import FormDef
 from models.keytotals import KeyTotals
 from texts.i18n import gettext_for, short
+from texts.labels import form_stage_label
 
 log = logging.getLogger(__name__)
 
@@ -180,8 +181,6 @@ def form_chart(
     """The chart the form asks for (`[chart] of = ...`): a key total by its `by`
     (e.g. the degree standard rate by stage, with each stage's target), else by
     district. None when the form has no chart or nothing to draw yet."""
-    from outputs.workbook import stage_label
-
     hint = form.chart
     if hint is None:
         return None
@@ -199,7 +198,7 @@ def form_chart(
             target = (targets or {}).get(key)
             bars.append(
                 Bar(
-                    stage_label(key, language) if kt.by == "stage" else key,
+                    form_stage_label(key, language) if kt.by == "stage" else key,
                     float(value),
                     float(target) if target is not None else None,
                 )

@@ -19,21 +19,20 @@ from decimal import Decimal
 from html import escape
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from config.settings import Settings, load_settings
 from models.base import utcnow
-from models.completeness import Completeness, Counts, get_round, round_completeness
-from models.flags import Flag, FlagKind, flagged_values
-from models.forms import FormDef, KeyTotalResult
-from models.keytotals import KeyTotals, key_totals, round_form
-from models.people import District
+from models.completeness import Completeness, Counts
+from models.flags import Flag, FlagKind
+from models.forms import STAGES, FormDef, KeyTotalResult
+from models.keytotals import KeyTotals
 from models.rounds import Round
-from models.schedules import period_label
 from outputs.charts import chart_language, form_chart, reporting_rate_chart
-from outputs.workbook import flag_reason, stage_label, stage_target, workbook_bytes
-from texts.i18n import gettext_for, short
+from outputs.round_figures import RoundFigures, round_figures, round_title, stage_target
+from outputs.workbook import workbook_bytes
+from texts.i18n import Gettext, gettext_for, short
+from texts.labels import flag_reason, form_stage_label
 
 MAX_TEXT = 4000  # Telegram allows 4,096 characters in a message
 MAX_DISTRICT_LINES = 25
@@ -70,42 +69,21 @@ async def build_summary(
     # them again from the same file and environment is the fallback.
     settings = settings or load_settings()
     now = now or utcnow()
-    rnd = await get_round(session, round_id)
-    form = await round_form(session, rnd)
-    c = await round_completeness(session, round_id, district_id, now)
-    totals = await key_totals(session, form, round_id, district_id)
-    flags = await flagged_values(
-        session,
-        rnd,
-        form,
-        district_id,
-        settings.summary.flag_change_percent,
-        settings.summary.flag_unchanged_periods,
-    )
-    names = {d.district_id: d.name for d in c.districts}
-    district_name = None
-    if district_id is not None:
-        district_name = names.get(district_id) or await session.scalar(
-            select(District.name).where(District.id == district_id)
-        )
-    title = summary_title(form, rnd, language, district_name)
+    figures = await round_figures(session, round_id, district_id, now, settings)
+    form, rnd, c = figures.form, figures.rnd, figures.completeness
+    title = round_title(form, rnd, language, figures.district_name)
     text = summary_text(
         form,
         rnd,
         c,
-        totals,
-        flags,
+        figures.totals,
+        figures.flags,
         language,
         settings.bureau.tz,
         title,
         settings.summary.flag_change_percent,
     )
-    targets = _targets(form)
-    # Drawing takes a few hundred milliseconds of CPU: keep it off the event loop.
-    drawn = chart_language(language)  # English if the machine cannot draw Chinese
-    chart_title = summary_title(form, rnd, drawn, district_name)
-    rate_png = await asyncio.to_thread(reporting_rate_chart, c, drawn, chart_title)
-    form_png = await asyncio.to_thread(form_chart, form, totals, names, drawn, chart_title, targets)
+    charts = await _charts(figures, language)
     workbook, result = await workbook_bytes(
         session,
         round_id,
@@ -114,21 +92,28 @@ async def build_summary(
         district_id,
         now,
         completeness=c,
-        totals=totals,
-        flags=flags,
+        totals=figures.totals,
+        flags=figures.flags,
     )
-    charts = [rate_png] + ([form_png] if form_png else [])
     return Summary(text, charts, workbook, result.filename)
 
 
-def summary_title(form: FormDef, rnd: Round, language: str, district: str | None) -> str:
-    title = f"{form.title.get(short(language))} · {period_label(rnd.period, language)}"
-    return f"{title} · {district}" if district else title
+async def _charts(figures: RoundFigures, language: str) -> list[bytes]:
+    """The reporting rate by district, then the form's own chart if it has one."""
+    form, c = figures.form, figures.completeness
+    names = {d.district_id: d.name for d in c.districts}
+    targets = _targets(form)
+    # Drawing takes a few hundred milliseconds of CPU: keep it off the event loop.
+    drawn = chart_language(language)  # English if the machine cannot draw Chinese
+    chart_title = round_title(form, figures.rnd, drawn, figures.district_name)
+    rate_png = await asyncio.to_thread(reporting_rate_chart, c, drawn, chart_title)
+    form_png = await asyncio.to_thread(
+        form_chart, form, figures.totals, names, drawn, chart_title, targets
+    )
+    return [rate_png] + ([form_png] if form_png else [])
 
 
 def _targets(form: FormDef) -> dict[str, Decimal | int | None]:
-    from models.forms import STAGES
-
     if form.chart is None:
         return {}
     return {stage: stage_target(form, form.chart.of, stage) for stage in STAGES}
@@ -154,7 +139,7 @@ def _key_total_line(form: FormDef, r: KeyTotalResult, language: str) -> list[str
     lines = [f"{escape(r.label.get(lang))}: <b>{value}</b>"]
     for key, v in r.by.items():
         target = stage_target(form, r.code, key)
-        line = f"  · {escape(stage_label(key, language))} {format_number(v)}"
+        line = f"  · {escape(form_stage_label(key, language))} {format_number(v)}"
         if unit == "%" and v is not None:
             line += "%"
         if target is not None and v is not None:
@@ -199,6 +184,19 @@ def summary_text(
     change_percent: int = 50,
 ) -> str:
     _ = gettext_for(language)
+    sections = [_head_section(_, rnd, c, tz, title)]
+    if len(c.districts) > 1:
+        sections.append(_districts_section(_, c))
+    if totals.overall:
+        sections.append(_key_totals_section(_, form, totals, c.total.submitted, language))
+    if flags:
+        sections.append(_flags_section(_, form, flags, language, change_percent))
+    elif totals.overall:
+        sections.append(_("No figure was flagged."))
+    return _fit(_, "\n\n".join(sections))
+
+
+def _head_section(_: Gettext, rnd: Round, c: Completeness, tz: ZoneInfo, title: str) -> str:
     t = c.total
     deadline = rnd.deadline.astimezone(tz).strftime("%Y-%m-%d %H:%M")
     head = [f"<b>{escape(title)}</b>"]
@@ -222,57 +220,62 @@ def summary_text(
         )
     )
     head.append(counts_line(_, t))
-    sections = ["\n".join(head)]
+    return "\n".join(head)
 
-    if len(c.districts) > 1:
-        worst_first = sorted(c.districts, key=lambda d: (d.counts.reporting_rate or 0, d.name))
-        lines = [_("<b>By district</b> (lowest rate first)")]
-        for d in worst_first[:MAX_DISTRICT_LINES]:
-            k = d.counts
-            lines.append(
-                _(
-                    "{district}: {rate} · on time {on_time} · late {late} · missing {missing}"
-                ).format(
-                    district=escape(d.name),
-                    rate=format_percent(k.reporting_rate),
-                    on_time=k.on_time,
-                    late=k.late,
-                    missing=k.missing,
-                )
+
+def _districts_section(_: Gettext, c: Completeness) -> str:
+    worst_first = sorted(c.districts, key=lambda d: (d.counts.reporting_rate or 0, d.name))
+    lines = [_("<b>By district</b> (lowest rate first)")]
+    for d in worst_first[:MAX_DISTRICT_LINES]:
+        k = d.counts
+        lines.append(
+            _("{district}: {rate} · on time {on_time} · late {late} · missing {missing}").format(
+                district=escape(d.name),
+                rate=format_percent(k.reporting_rate),
+                on_time=k.on_time,
+                late=k.late,
+                missing=k.missing,
             )
-        if len(worst_first) > MAX_DISTRICT_LINES:
-            lines.append(
-                _("… and {count} more districts in the workbook.").format(
-                    count=len(worst_first) - MAX_DISTRICT_LINES
-                )
+        )
+    if len(worst_first) > MAX_DISTRICT_LINES:
+        lines.append(
+            _("… and {count} more districts in the workbook.").format(
+                count=len(worst_first) - MAX_DISTRICT_LINES
             )
-        sections.append("\n".join(lines))
+        )
+    return "\n".join(lines)
 
-    if totals.overall:
-        lines = [_("<b>Key totals</b> ({schools} schools reported)").format(schools=t.submitted)]
-        for kt in form.key_totals:
-            result = totals.overall.get(kt.code)
-            if result is not None:
-                lines += _key_total_line(form, result, language)
-        sections.append("\n".join(lines))
 
-    if flags:
-        lines = [_("<b>Figures to check: {count}</b>").format(count=len(flags))]
-        lines += [_flag_line(form, f, language, change_percent) for f in flags[:MAX_FLAG_LINES]]
-        if len(flags) > MAX_FLAG_LINES:
-            lines.append(
-                _("… and {count} more on the workbook's Flagged sheet.").format(
-                    count=len(flags) - MAX_FLAG_LINES
-                )
+def _key_totals_section(
+    _: Gettext, form: FormDef, totals: KeyTotals, submitted: int, language: str
+) -> str:
+    lines = [_("<b>Key totals</b> ({schools} schools reported)").format(schools=submitted)]
+    for kt in form.key_totals:
+        result = totals.overall.get(kt.code)
+        if result is not None:
+            lines += _key_total_line(form, result, language)
+    return "\n".join(lines)
+
+
+def _flags_section(
+    _: Gettext, form: FormDef, flags: list[Flag], language: str, change_percent: int
+) -> str:
+    lines = [_("<b>Figures to check: {count}</b>").format(count=len(flags))]
+    lines += [_flag_line(form, f, language, change_percent) for f in flags[:MAX_FLAG_LINES]]
+    if len(flags) > MAX_FLAG_LINES:
+        lines.append(
+            _("… and {count} more on the workbook's Flagged sheet.").format(
+                count=len(flags) - MAX_FLAG_LINES
             )
-        sections.append("\n".join(lines))
-    elif totals.overall:
-        sections.append(_("No figure was flagged."))
+        )
+    return "\n".join(lines)
 
-    text = "\n\n".join(sections)
-    if len(text) > MAX_TEXT:
-        # Cut whole lines, never inside an HTML tag, and say where the rest is.
-        more = "\n" + _("… (the workbook has everything)")
-        cut = text[: MAX_TEXT - len(more)].rsplit("\n", 1)[0]
-        text = cut + more
-    return text
+
+def _fit(_: Gettext, text: str) -> str:
+    """The text cut to fit one message: whole lines, never inside an HTML tag, and a
+    last line that says where the rest is."""
+    if len(text) <= MAX_TEXT:
+        return text
+    more = "\n" + _("… (the workbook has everything)")
+    cut = text[: MAX_TEXT - len(more)].rsplit("\n", 1)[0]
+    return cut + more

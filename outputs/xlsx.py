@@ -238,48 +238,11 @@ class Workbook:
         return f"<cols>{cols}</cols>"
 
     def close(self) -> None:
-        z = self._zip
-        sheets = "".join(
-            f'<sheet name="{escape(n, {chr(34): "&quot;"})}" sheetId="{i}" r:id="rId{i}"/>'
-            for i, n in enumerate(self._sheets, 1)
-        )
-        z.writestr(
-            "xl/workbook.xml",
-            '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
-            f'<workbook {_NS}><bookViews><workbookView xWindow="240" yWindow="15" '
-            'windowWidth="16095" windowHeight="9660"/></bookViews>'
-            f'<sheets>{sheets}</sheets><calcPr calcId="124519"/></workbook>',
-        )
-        rels = "".join(
-            f'<Relationship Id="rId{i}" Type="{_REL}/worksheet" Target="worksheets/sheet{i}.xml"/>'
-            for i in range(1, len(self._sheets) + 1)
-        )
-        styles_id = len(self._sheets) + 1
-        z.writestr(
-            "xl/_rels/workbook.xml.rels",
-            '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
-            '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
-            f'{rels}<Relationship Id="rId{styles_id}" Type="{_REL}/styles" '
-            'Target="styles.xml"/></Relationships>',
-        )
+        z, count = self._zip, len(self._sheets)
+        z.writestr("xl/workbook.xml", _workbook_xml(self._sheets))
+        z.writestr("xl/_rels/workbook.xml.rels", _workbook_rels(count))
         z.writestr("xl/styles.xml", _STYLES)
-        overrides = "".join(
-            f'<Override PartName="/xl/worksheets/sheet{i}.xml" ContentType="{_CT_SHEET}"/>'
-            for i in range(1, len(self._sheets) + 1)
-        )
-        z.writestr(
-            "[Content_Types].xml",
-            '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
-            '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
-            '<Default Extension="rels" '
-            'ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
-            '<Default Extension="xml" ContentType="application/xml"/>'
-            '<Override PartName="/xl/workbook.xml" ContentType="application/'
-            'vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/>'
-            '<Override PartName="/xl/styles.xml" ContentType="application/'
-            'vnd.openxmlformats-officedocument.spreadsheetml.styles+xml"/>'
-            f"{overrides}</Types>",
-        )
+        z.writestr("[Content_Types].xml", _content_types(count))
         z.writestr(
             "_rels/.rels",
             '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
@@ -294,3 +257,49 @@ class Workbook:
 
     def __exit__(self, *exc: Any) -> None:
         self.close()
+
+
+def _workbook_xml(names: Sequence[str]) -> str:
+    sheets = "".join(
+        f'<sheet name="{escape(n, {chr(34): "&quot;"})}" sheetId="{i}" r:id="rId{i}"/>'
+        for i, n in enumerate(names, 1)
+    )
+    return (
+        '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+        f'<workbook {_NS}><bookViews><workbookView xWindow="240" yWindow="15" '
+        'windowWidth="16095" windowHeight="9660"/></bookViews>'
+        f'<sheets>{sheets}</sheets><calcPr calcId="124519"/></workbook>'
+    )
+
+
+def _workbook_rels(count: int) -> str:
+    rels = "".join(
+        f'<Relationship Id="rId{i}" Type="{_REL}/worksheet" Target="worksheets/sheet{i}.xml"/>'
+        for i in range(1, count + 1)
+    )
+    styles_id = count + 1
+    return (
+        '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+        '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
+        f'{rels}<Relationship Id="rId{styles_id}" Type="{_REL}/styles" '
+        'Target="styles.xml"/></Relationships>'
+    )
+
+
+def _content_types(count: int) -> str:
+    overrides = "".join(
+        f'<Override PartName="/xl/worksheets/sheet{i}.xml" ContentType="{_CT_SHEET}"/>'
+        for i in range(1, count + 1)
+    )
+    return (
+        '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+        '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
+        '<Default Extension="rels" '
+        'ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
+        '<Default Extension="xml" ContentType="application/xml"/>'
+        '<Override PartName="/xl/workbook.xml" ContentType="application/'
+        'vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/>'
+        '<Override PartName="/xl/styles.xml" ContentType="application/'
+        'vnd.openxmlformats-officedocument.spreadsheetml.styles+xml"/>'
+        f"{overrides}</Types>"
+    )

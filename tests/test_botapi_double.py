@@ -39,7 +39,7 @@ from telegram.ext import (
     filters,
 )
 
-from tests.botapi_double import BotApiDouble, SentMessage, html_to_entities
+from tests.double import BotApiDouble, SentMessage, html_to_entities
 
 USER_ID = 1001
 

@@ -6,10 +6,11 @@ import argparse
 import importlib
 import logging
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from bot.cli.subcommands import Command, SubCommand, add_command, add_group
 from config.settings import ConfigError, Settings, load_settings
 
 # Capabilities add their sub-commands here: each module has add_commands(subparsers).
@@ -22,7 +23,6 @@ COMMAND_MODULES: list[str] = [
     "bot.cli.schedules",
 ]
 
-Command = Callable[[Settings, argparse.Namespace], int]
 EXIT_CONFIG = 2
 EXIT_FAILED = 1
 
@@ -98,6 +98,22 @@ def _db_restore(settings: Settings, args: argparse.Namespace) -> int:
     return restore_command(settings, args)
 
 
+def _file_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("file", type=Path, metavar="FILE")
+
+
+DB = [
+    SubCommand("upgrade", "apply pending migrations (safe to repeat)", _db_upgrade),
+    SubCommand("current", "show the database's revision", _db_current),
+    SubCommand(
+        "backup", "write a backup of the database to FILE (0600)", _db_backup, _file_argument
+    ),
+    SubCommand(
+        "restore", "replace the database with the backup in FILE", _db_restore, _file_argument
+    ),
+]
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="huibao",
@@ -110,23 +126,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="settings file (default ./config.toml; built-in defaults when absent)",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-
-    run = sub.add_parser("run", help="run the bot (applies pending migrations first)")
-    run.set_defaults(func=_run)
-
-    db = sub.add_parser("db", help="database migrations")
-    db_sub = db.add_subparsers(dest="db_command", metavar="ACTION", required=True)
-    db_sub.add_parser("upgrade", help="apply pending migrations (safe to repeat)").set_defaults(
-        func=_db_upgrade
-    )
-    db_sub.add_parser("current", help="show the database's revision").set_defaults(func=_db_current)
-    backup = db_sub.add_parser("backup", help="write a backup of the database to FILE (0600)")
-    backup.add_argument("file", type=Path, metavar="FILE")
-    backup.set_defaults(func=_db_backup)
-    restore = db_sub.add_parser("restore", help="replace the database with the backup in FILE")
-    restore.add_argument("file", type=Path, metavar="FILE")
-    restore.set_defaults(func=_db_restore)
-
+    add_command(sub, SubCommand("run", "run the bot (applies pending migrations first)", _run))
+    add_group(sub, "db", "db_command", DB, help="database migrations")
     for name in COMMAND_MODULES:
         importlib.import_module(name).add_commands(sub)
     return parser

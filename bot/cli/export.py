@@ -7,19 +7,11 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
+from bot.cli.subcommands import SubCommand, add_command
 from config.settings import Settings
 
 
-def add_commands(sub: Any) -> None:
-    p = sub.add_parser(
-        "export",
-        help="write a round's Excel workbook or DHIS2 CSV",
-        description=(
-            "Write a round's Excel workbook (summary by district, one row per school, "
-            "missing schools, revision history, flagged figures) or its figures as a "
-            "DHIS2 dataValueSets CSV."
-        ),
-    )
+def _arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--round", dest="round_id", type=int, required=True, metavar="ID", help="the round's id"
     )
@@ -43,7 +35,24 @@ def add_commands(sub: Any) -> None:
         default=None,
         help="DHIS2 period to write instead of the one derived from the round (e.g. 2026S2)",
     )
-    p.set_defaults(func=export)
+
+
+def add_commands(sub: Any) -> None:
+    description = (
+        "Write a round's Excel workbook (summary by district, one row per school, "
+        "missing schools, revision history, flagged figures) or its figures as a "
+        "DHIS2 dataValueSets CSV."
+    )
+    add_command(
+        sub,
+        SubCommand(
+            "export",
+            "write a round's Excel workbook or DHIS2 CSV",
+            export,
+            _arguments,
+            {"description": description},
+        ),
+    )
 
 
 def export(settings: Settings, args: argparse.Namespace) -> int:
@@ -73,8 +82,9 @@ async def _export(
 ) -> tuple[Path, int, str]:
     from models.completeness import get_round
     from models.db import create_engine, create_sessionmaker
+    from outputs.dhis2 import dhis2_period, write_dhis2_csv
     from outputs.private_files import open_private
-    from outputs.workbook import dhis2_period, write_dhis2_csv, write_workbook
+    from outputs.workbook import write_workbook
 
     engine = create_engine(settings.database.url)
     try:

@@ -4,18 +4,21 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import sys
-from collections.abc import Awaitable, Callable
+import functools
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.cli import CliError
+from bot.cli.database import with_database
+from bot.cli.printing import bureau_time, joined_cut, print_cut, school_line, warn
+from bot.cli.subcommands import SubCommand, add_command, add_group
 from config.settings import Settings
-from models.db import create_engine, create_sessionmaker, transaction
+from models.db import transaction
 from models.invites import (
     CreatedInvite,
     InviteError,
@@ -38,28 +41,9 @@ from models.roster import (
 )
 from texts.i18n import gettext_for
 
-T = TypeVar("T")
 SHOWN_CHANGES = 40
 SHOWN_DISTRICTS = 12
 EXIT_BAD_FILE = 1
-
-
-def with_database(
-    settings: Settings, work: Callable[[async_sessionmaker[AsyncSession]], Awaitable[T]]
-) -> T:
-    """Migrate (so a fresh machine just works), then run `work` with a session factory."""
-    from models.migrate import upgrade
-
-    upgrade(settings.database.url)
-
-    async def main() -> T:
-        engine = create_engine(settings.database.url)
-        try:
-            return await work(create_sessionmaker(engine))
-        finally:
-            await engine.dispose()
-
-    return asyncio.run(main())
 
 
 # --- schools -----------------------------------------------------------------------------
@@ -74,24 +58,29 @@ def _print_result(result: ImportResult, *, dry_run: bool) -> None:
         f"unchanged {result.unchanged}"
     )
     if result.new_districts:
-        names = ", ".join(result.new_districts[:SHOWN_DISTRICTS])
-        more = len(result.new_districts) - SHOWN_DISTRICTS
-        names += f" and {more} more" if more > 0 else ""
+        names = joined_cut(result.new_districts, SHOWN_DISTRICTS)
         print(f"new districts{' ' + verb if verb else ''}: {names}")
     if dry_run:
-        changes = [("add", c) for c in result.added] + [("update", c) for c in result.updated]
-        changes.sort(key=lambda pair: pair[1].line)
-        for kind, change in changes[:SHOWN_CHANGES]:
-            detail = "; ".join(f"{f}: {old} -> {new}" for f, old, new in change.fields)
-            print(f"  line {change.line}: {kind} {change.code} {change.name}"
-                  + (f" ({detail})" if detail else ""))
-        if len(changes) > SHOWN_CHANGES:
-            print(f"  ... and {len(changes) - SHOWN_CHANGES} more")
+        _print_changes(result)
     if result.not_in_file:
         print(
             f"{result.not_in_file} active school(s) in the database are not in this file; "
             "they are left as they are (close one with `huibao schools close CODE`)"
         )
+
+
+def _print_changes(result: ImportResult) -> None:
+    """What a dry run would add or update, in the file's order."""
+    changes = [("add", c) for c in result.added] + [("update", c) for c in result.updated]
+    changes.sort(key=lambda pair: pair[1].line)
+    lines = []
+    for kind, change in changes:
+        detail = "; ".join(f"{f}: {old} -> {new}" for f, old, new in change.fields)
+        lines.append(
+            f"  line {change.line}: {kind} {change.code} {change.name}"
+            + (f" ({detail})" if detail else "")
+        )
+    print_cut(lines, SHOWN_CHANGES)
 
 
 def schools_import(settings: Settings, args: argparse.Namespace) -> int:
@@ -102,12 +91,9 @@ def schools_import(settings: Settings, args: argparse.Namespace) -> int:
         raise CliError(str(exc)) from None
     if parsed.problems:
         count = len(parsed.problems)
-        print(
-            f"{path.name}: {count} bad row{'s' if count > 1 else ''}, nothing was changed:",
-            file=sys.stderr,
-        )
+        warn(f"{path.name}: {count} bad row{'s' if count > 1 else ''}, nothing was changed:")
         for problem in parsed.problems:
-            print(f"  line {problem.line}: {problem.reason}", file=sys.stderr)
+            warn(f"  line {problem.line}: {problem.reason}")
         return EXIT_BAD_FILE
 
     async def work(sessions: async_sessionmaker[AsyncSession]) -> ImportResult:
@@ -144,7 +130,7 @@ def _schools_active(active: bool) -> Callable[[Settings, argparse.Namespace], in
         async def work(sessions: async_sessionmaker[AsyncSession]) -> tuple[list[str], list[str]]:
             async with transaction(sessions) as session:
                 changed, unknown = await set_active(session, args.codes, active)
-                return [f"{s.code} {s.name}" for s in changed], unknown
+                return [school_line(s) for s in changed], unknown
 
         changed, unknown = with_database(settings, work)
         verb = "reopened" if active else "closed"
@@ -179,7 +165,7 @@ async def resolve_bot_username(settings: Settings) -> str:
             async with bot:
                 return bot.username
         except TelegramError as exc:
-            print(f"huibao: could not ask Telegram for the bot's name ({exc})", file=sys.stderr)
+            warn(f"huibao: could not ask Telegram for the bot's name ({exc})")
     if settings.telegram.bot_username:
         return settings.telegram.bot_username
     raise CliError(
@@ -189,52 +175,20 @@ async def resolve_bot_username(settings: Settings) -> str:
 
 
 def invites_create(settings: Settings, args: argparse.Namespace) -> int:
-    from zoneinfo import ZoneInfo
-
     role = Role(args.role)
-    expires: timedelta
-    try:
-        expires = (
-            parse_duration(args.expires)
-            if args.expires
-            else timedelta(days=settings.invites.expires_days)
-        )
-    except InviteError as exc:
-        raise CliError(str(exc)) from None
+    expires = _invite_expiry(settings, args.expires)
     if args.xlsx is not None and args.xlsx.suffix.lower() != ".xlsx":
         raise CliError(f"{args.xlsx}: name the workbook .xlsx")
     username = asyncio.run(resolve_bot_username(settings))
-
-    async def work(sessions: async_sessionmaker[AsyncSession]) -> tuple[list[CreatedInvite], Any]:
-        async with transaction(sessions) as session:
-            targets = await resolve_targets(
-                session,
-                role,
-                school_code=args.school,
-                district_name=args.district,
-                all_schools=args.all,
-                replace=args.replace,
-            )
-            if role not in (Role.STAFF, Role.DISTRICT_OFFICER) and not targets.schools:
-                return [], targets
-            if role is Role.DISTRICT_OFFICER and not targets.districts:
-                return [], targets
-            created = await create_invites(
-                session, role, targets, expires_in=expires, replace=args.replace
-            )
-            return created, targets
-
     try:
-        created, targets = with_database(settings, work)
+        created, targets = with_database(
+            settings, functools.partial(_create_invites, role=role, args=args, expires=expires)
+        )
     except InviteError as exc:
         raise CliError(str(exc)) from None
-    tz: ZoneInfo = settings.bureau.tz
     for item in created:
-        if item.school:
-            where = f"{item.school.code} {item.school.name}"
-        else:
-            where = item.district.name if item.district else settings.bureau.name
-        print(f"{where}\t{role.value}\t{display(item.code)}\t{deep_link(username, item.code)}")
+        print(f"{_invite_place(settings, item)}\t{role.value}\t{display(item.code)}\t"
+              f"{deep_link(username, item.code)}")
     if targets.skipped and role is Role.PRINCIPAL and not args.school:
         print(
             f"skipped {len(targets.skipped)} school(s) that already have a principal "
@@ -243,12 +197,54 @@ def invites_create(settings: Settings, args: argparse.Namespace) -> int:
     if not created:
         print("no invitations made")
         return 0
-    until = created[0].invite.expires_at.astimezone(tz).strftime("%Y-%m-%d %H:%M")
+    tz = settings.bureau.tz
+    until = bureau_time(created[0].invite.expires_at, tz)
     print(f"{len(created)} invitation(s), each usable once, valid until {until} ({tz.key})")
     if args.xlsx is not None:
         write_invites_workbook(settings, created, username, args.xlsx)
         print(f"{args.xlsx}: printable invitations with QR codes written")
     return 0
+
+
+def _invite_expiry(settings: Settings, text: str | None) -> timedelta:
+    """--expires as a duration, else invites.expires_days."""
+    try:
+        return parse_duration(text) if text else timedelta(days=settings.invites.expires_days)
+    except InviteError as exc:
+        raise CliError(str(exc)) from None
+
+
+async def _create_invites(
+    sessions: async_sessionmaker[AsyncSession],
+    *,
+    role: Role,
+    args: argparse.Namespace,
+    expires: timedelta,
+) -> tuple[list[CreatedInvite], Any]:
+    async with transaction(sessions) as session:
+        targets = await resolve_targets(
+            session,
+            role,
+            school_code=args.school,
+            district_name=args.district,
+            all_schools=args.all,
+            replace=args.replace,
+        )
+        if role not in (Role.STAFF, Role.DISTRICT_OFFICER) and not targets.schools:
+            return [], targets
+        if role is Role.DISTRICT_OFFICER and not targets.districts:
+            return [], targets
+        created = await create_invites(
+            session, role, targets, expires_in=expires, replace=args.replace
+        )
+        return created, targets
+
+
+def _invite_place(settings: Settings, item: CreatedInvite) -> str:
+    """Where an invitation binds its user: the school, the district, or the bureau."""
+    if item.school:
+        return school_line(item.school)
+    return item.district.name if item.district else settings.bureau.name
 
 
 def write_invites_workbook(
@@ -292,8 +288,7 @@ def invites_status(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def demo_data(settings: Settings, args: argparse.Namespace) -> int:
-    from bot.demo import DEMO_STAFF_NAME, DEMO_STAFF_TELEGRAM_ID, demo_rows
-    from models.persons import set_role
+    from bot.demo import DEMO_STAFF_NAME, demo_rows
 
     username = settings.telegram.bot_username or "huibao_demo_bot"
     rows = demo_rows()
@@ -303,16 +298,7 @@ def demo_data(settings: Settings, args: argparse.Namespace) -> int:
     ) -> tuple[ImportResult, list[CreatedInvite]]:
         async with transaction(sessions) as session:
             result = await import_roster(session, rows, source="demo-data")
-            staff = (
-                await session.execute(
-                    select(Person).where(Person.telegram_id == DEMO_STAFF_TELEGRAM_ID)
-                )
-            ).scalar_one_or_none()
-            if staff is None:
-                staff = Person(telegram_id=DEMO_STAFF_TELEGRAM_ID, name=DEMO_STAFF_NAME)
-                session.add(staff)
-                await session.flush()
-            await set_role(session, staff, Role.STAFF, reason="demo data")
+            await _demo_staff(session)
             targets = await resolve_targets(session, Role.PRINCIPAL, all_schools=True)
             # Only the demo county's schools, even in a database that has real ones.
             codes = {row.code for row in rows}
@@ -333,8 +319,8 @@ def demo_data(settings: Settings, args: argparse.Namespace) -> int:
     print(f"{len(created)} principal invitations (schools without a principal), for example:")
     for item in created[:3]:
         assert item.school is not None
-        print(f"  {item.school.code} {item.school.name}: {display(item.code)}  "
-              f"{deep_link(username, item.code)}")
+        link = deep_link(username, item.code)
+        print(f"  {school_line(item.school)}: {display(item.code)}  {link}")
     if args.xlsx is not None and created:
         write_invites_workbook(settings, created, username, args.xlsx)
         print(f"{args.xlsx}: all of them, printable with QR codes")
@@ -342,67 +328,116 @@ def demo_data(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+async def _demo_staff(session: AsyncSession) -> None:
+    """The demo's staff member, made once, with the staff role."""
+    from bot.demo import DEMO_STAFF_NAME, DEMO_STAFF_TELEGRAM_ID
+    from models.persons import set_role
+
+    staff = (
+        await session.execute(select(Person).where(Person.telegram_id == DEMO_STAFF_TELEGRAM_ID))
+    ).scalar_one_or_none()
+    if staff is None:
+        staff = Person(telegram_id=DEMO_STAFF_TELEGRAM_ID, name=DEMO_STAFF_NAME)
+        session.add(staff)
+        await session.flush()
+    await set_role(session, staff, Role.STAFF, reason="demo data")
+
+
 # --- wiring ------------------------------------------------------------------------------
 
 
-def add_commands(sub: Any) -> None:
-    schools = sub.add_parser("schools", help="the roster of districts and schools")
-    schools_sub = schools.add_subparsers(dest="schools_command", metavar="ACTION", required=True)
-    imp = schools_sub.add_parser(
-        "import",
-        help="add or update schools from a CSV or XLSX file (columns code, name, district, "
-        "stage or 学校代码, 学校名称, 学区/乡镇, 学段; optional active/在用)",
-    )
-    imp.add_argument("file", type=Path)
-    imp.add_argument(
+def _file_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("file", type=Path)
+
+
+def _import_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("file", type=Path)
+    parser.add_argument(
         "--dry-run", action="store_true", help="show what would change; change nothing"
     )
-    imp.set_defaults(func=schools_import)
-    exp = schools_sub.add_parser("export", help="write the roster with who is bound where (XLSX)")
-    exp.add_argument("file", type=Path)
-    exp.set_defaults(func=schools_export)
-    close = schools_sub.add_parser(
-        "close", help="mark schools closed (merged, shut); their history is kept"
-    )
-    close.add_argument("codes", nargs="+", metavar="CODE")
-    close.set_defaults(func=_schools_active(False))
-    reopen = schools_sub.add_parser("reopen", help="mark closed schools open again")
-    reopen.add_argument("codes", nargs="+", metavar="CODE")
-    reopen.set_defaults(func=_schools_active(True))
 
-    invites = sub.add_parser("invites", help="invitation codes and links for principals and staff")
-    invites_sub = invites.add_subparsers(dest="invites_command", metavar="ACTION", required=True)
-    create = invites_sub.add_parser(
-        "create",
-        help="make single-use invitation codes with Telegram links (one per school or district)",
-    )
-    target = create.add_mutually_exclusive_group()
+
+def _codes_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("codes", nargs="+", metavar="CODE")
+
+
+def _create_arguments(parser: argparse.ArgumentParser) -> None:
+    target = parser.add_mutually_exclusive_group()
     target.add_argument("--school", metavar="CODE", help="one school, by its code")
     target.add_argument("--district", metavar="NAME", help="every school of a district")
     target.add_argument("--all", action="store_true", help="every open school (or district)")
-    create.add_argument(
+    parser.add_argument(
         "--role",
         choices=[r.value for r in (Role.PRINCIPAL, Role.DEPUTY, Role.DISTRICT_OFFICER, Role.STAFF)],
         default=Role.PRINCIPAL.value,
         help="what the invited person becomes (default principal)",
     )
-    create.add_argument(
+    parser.add_argument(
         "--expires", metavar="DURATION", help="how long codes stay valid: 14d, 48h, 2w "
         "(default invites.expires_days)"
     )
-    create.add_argument("--xlsx", type=Path, metavar="FILE", help="also write a printable workbook")
-    create.add_argument(
+    parser.add_argument("--xlsx", type=Path, metavar="FILE", help="also write a printable workbook")
+    parser.add_argument(
         "--replace",
         action="store_true",
         help="principal invites replace a school's current principal when used "
         "(otherwise schools that have one are skipped)",
     )
-    create.set_defaults(func=invites_create)
-    status = invites_sub.add_parser("status", help="how many invitations are waiting or used")
-    status.set_defaults(func=invites_status)
 
-    demo = sub.add_parser(
-        "demo-data", help="load a demo county (4 districts, 29 schools, a staff member, invites)"
+
+def _demo_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--xlsx", type=Path, metavar="FILE", help="write the demo invitations here")
+
+
+SCHOOLS = [
+    SubCommand(
+        "import",
+        "add or update schools from a CSV or XLSX file (columns code, name, district, "
+        "stage or 学校代码, 学校名称, 学区/乡镇, 学段; optional active/在用)",
+        schools_import,
+        _import_arguments,
+    ),
+    SubCommand(
+        "export", "write the roster with who is bound where (XLSX)", schools_export, _file_argument
+    ),
+    SubCommand(
+        "close",
+        "mark schools closed (merged, shut); their history is kept",
+        _schools_active(False),
+        _codes_argument,
+    ),
+    SubCommand(
+        "reopen", "mark closed schools open again", _schools_active(True), _codes_argument
+    ),
+]
+
+INVITES = [
+    SubCommand(
+        "create",
+        "make single-use invitation codes with Telegram links (one per school or district)",
+        invites_create,
+        _create_arguments,
+    ),
+    SubCommand("status", "how many invitations are waiting or used", invites_status),
+]
+
+DEMO = SubCommand(
+    "demo-data",
+    "load a demo county (4 districts, 29 schools, a staff member, invites)",
+    demo_data,
+    _demo_arguments,
+)
+
+
+def add_commands(sub: Any) -> None:
+    add_group(
+        sub, "schools", "schools_command", SCHOOLS, help="the roster of districts and schools"
     )
-    demo.add_argument("--xlsx", type=Path, metavar="FILE", help="write the demo invitations here")
-    demo.set_defaults(func=demo_data)
+    add_group(
+        sub,
+        "invites",
+        "invites_command",
+        INVITES,
+        help="invitation codes and links for principals and staff",
+    )
+    add_command(sub, DEMO)

@@ -3,21 +3,23 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from datetime import date, datetime, time
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.cli import CliError
+from bot.cli.database import with_database
+from bot.cli.printing import bureau_time
+from bot.cli.subcommands import SubCommand, add_group
 from config.settings import Settings
 from models.audit import record
-from models.db import create_engine, create_sessionmaker, transaction
-from models.forms import FormError, load_forms
+from models.db import transaction
+from models.forms import FormDef, FormError, load_forms
 from models.people import District, Stage
 from models.reminders import Policy
 from models.schedules import (
@@ -35,25 +37,6 @@ from models.schedules import (
     occurrence_for,
 )
 from scheduler.tick import policy_defaults
-
-T = TypeVar("T")
-
-
-def _with_database(
-    settings: Settings, work: Callable[[async_sessionmaker[AsyncSession]], Awaitable[T]]
-) -> T:
-    from models.migrate import upgrade
-
-    upgrade(settings.database.url)
-
-    async def main() -> T:
-        engine = create_engine(settings.database.url)
-        try:
-            return await work(create_sessionmaker(engine))
-        finally:
-            await engine.dispose()
-
-    return asyncio.run(main())
 
 
 def _time(text: str) -> time:
@@ -144,14 +127,7 @@ async def _district_ids(session: AsyncSession, names: list[str]) -> list[int]:
 
 
 def _add(settings: Settings, args: argparse.Namespace) -> int:
-    try:
-        registry = load_forms(Path(settings.forms.directory))
-    except FormError as error:
-        raise CliError(str(error).splitlines()[0]) from None
-    if args.form not in registry:
-        known = ", ".join(f.code for f in registry.latest())
-        raise CliError(f"unknown form {args.form!r} (forms: {known})")
-    form = registry.get(args.form)
+    form = _form(settings, args.form)
     stages = [s.value for s in Stage]
     for stage in args.stage:
         if stage not in stages:
@@ -192,7 +168,24 @@ def _add(settings: Settings, args: argparse.Namespace) -> int:
             )
             return schedule
 
-    schedule = _with_database(settings, work)
+    _print_added(with_database(settings, work), form, policy, tz)
+    return 0
+
+
+def _form(settings: Settings, code: str) -> FormDef:
+    """The latest version of the form a schedule is for."""
+    try:
+        registry = load_forms(Path(settings.forms.directory))
+    except FormError as error:
+        raise CliError(str(error).splitlines()[0]) from None
+    if code not in registry:
+        known = ", ".join(f.code for f in registry.latest())
+        raise CliError(f"unknown form {code!r} (forms: {known})")
+    return registry.get(code)
+
+
+def _print_added(schedule: Schedule, form: FormDef, policy: dict[str, Any], tz: Any) -> None:
+    """The new schedule, and when its rounds open."""
     now = datetime.now(tz)
     print(f"schedule {schedule.id}: {form.code} {describe(schedule)}")
     if KIND_PERIOD_TYPE[ScheduleKind(schedule.kind)] != form.period_type:
@@ -204,15 +197,14 @@ def _add(settings: Settings, args: argparse.Namespace) -> int:
     if current is not None and current.deadline > now:
         print(
             f"the round for {current.period} opens at the bot's next look (within a minute "
-            f"while it runs), deadline {current.deadline.astimezone(tz):%Y-%m-%d %H:%M}"
+            f"while it runs), deadline {bureau_time(current.deadline, tz)}"
         )
     upcoming = next_opening(schedule, now, tz)
     if upcoming is not None:
         label = _period_at(schedule, upcoming, tz)
-        print(f"next round: {label}, opens {upcoming.astimezone(tz):%Y-%m-%d %H:%M}")
+        print(f"next round: {label}, opens {bureau_time(upcoming, tz)}")
     if policy:
         print("reminders differ from the settings: " + json.dumps(policy, ensure_ascii=False))
-    return 0
 
 
 def _period_at(schedule: Schedule, at: datetime, tz: Any) -> str:
@@ -235,45 +227,46 @@ def _list(settings: Settings, args: argparse.Namespace) -> int:
         now = datetime.now(tz)
         lines = []
         for s in schedules:
-            audience = s.audience_filter
-            who = ", ".join(
-                [names.get(d, str(d)) for d in audience.get("districts", [])]
-                + audience.get("stages", [])
-            )
-            state = "active" if s.active else "paused"
-            lines.append(f"{s.id:>3}  {s.form_code}  {describe(s)}  [{state}]")
-            lines.append(f"     schools: {who or 'all active schools'}")
-            if s.lock_days is not None or s.grace_minutes:
-                lines.append(
-                    f"     grace {s.grace_minutes} min, entry closes "
-                    + (
-                        f"{s.lock_days} d after the deadline"
-                        if s.lock_days is not None
-                        else "when the grace ends"
-                    )
-                )
-            if s.policy_overrides:
-                lines.append(
-                    "     reminders: " + json.dumps(s.policy_overrides, ensure_ascii=False)
-                )
-            occurrence = last.get(s.id)
-            if occurrence is not None:
-                round_text = f" → round {occurrence.round_id}" if occurrence.round_id else ""
-                detail = f" ({occurrence.detail})" if occurrence.detail else ""
-                lines.append(
-                    f"     last: {occurrence.period} {occurrence.outcome}{round_text}{detail}"
-                )
-            upcoming = next_opening(s, now, tz) if s.active else None
-            if upcoming is not None:
-                lines.append(
-                    f"     next: {_period_at(s, upcoming, tz)} "
-                    f"opens {upcoming.astimezone(tz):%Y-%m-%d %H:%M}"
-                )
+            lines += _schedule_lines(s, names, last.get(s.id), now, tz)
         return lines
 
-    lines = _with_database(settings, work)
+    lines = with_database(settings, work)
     print("\n".join(lines) if lines else "no schedules yet: add one with `huibao schedules add`")
     return 0
+
+
+def _schedule_lines(
+    s: Schedule, names: dict[int, str], occurrence: Any, now: datetime, tz: Any
+) -> list[str]:
+    """One schedule as `schedules list` shows it: what, for whom, and its rounds."""
+    audience = s.audience_filter
+    who = ", ".join(
+        [names.get(d, str(d)) for d in audience.get("districts", [])] + audience.get("stages", [])
+    )
+    state = "active" if s.active else "paused"
+    lines = [f"{s.id:>3}  {s.form_code}  {describe(s)}  [{state}]"]
+    lines.append(f"     schools: {who or 'all active schools'}")
+    if s.lock_days is not None or s.grace_minutes:
+        lines.append(
+            f"     grace {s.grace_minutes} min, entry closes "
+            + (
+                f"{s.lock_days} d after the deadline"
+                if s.lock_days is not None
+                else "when the grace ends"
+            )
+        )
+    if s.policy_overrides:
+        lines.append("     reminders: " + json.dumps(s.policy_overrides, ensure_ascii=False))
+    if occurrence is not None:
+        round_text = f" → round {occurrence.round_id}" if occurrence.round_id else ""
+        detail = f" ({occurrence.detail})" if occurrence.detail else ""
+        lines.append(f"     last: {occurrence.period} {occurrence.outcome}{round_text}{detail}")
+    upcoming = next_opening(s, now, tz) if s.active else None
+    if upcoming is not None:
+        lines.append(
+            f"     next: {_period_at(s, upcoming, tz)} opens {bureau_time(upcoming, tz)}"
+        )
+    return lines
 
 
 def _set_active(active: bool) -> Callable[[Settings, argparse.Namespace], int]:
@@ -292,7 +285,7 @@ def _set_active(active: bool) -> Callable[[Settings, argparse.Namespace], int]:
                 )
                 return schedule
 
-        schedule = _with_database(settings, work)
+        schedule = with_database(settings, work)
         verb = "resumed" if active else "paused: it opens no more rounds"
         print(f"schedule {schedule.id} ({schedule.form_code}) {verb}")
         return 0
@@ -300,82 +293,110 @@ def _set_active(active: bool) -> Callable[[Settings, argparse.Namespace], int]:
     return command
 
 
-def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    schedules = sub.add_parser(
-        "schedules",
-        help="recurring rounds that open by themselves",
-        description="Recurring rounds: each occurrence opens by itself with its period "
-        "label, deadline, grace and lock; principals are told and reminded.",
-    )
-    actions = schedules.add_subparsers(dest="schedules_command", metavar="ACTION", required=True)
+def _add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--form", required=True, help="form code, e.g. staffing")
+    _when_arguments(parser)
+    _audience_arguments(parser)
+    _reminder_arguments(parser)
 
-    add = actions.add_parser(
-        "add",
-        help="add a recurring schedule for a form",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-        epilog="examples:\n"
-        "  huibao schedules add --form staffing --every weekly --weekday monday "
-        "--deadline-days 4\n"
-        "  huibao schedules add --form training --every monthly --day 1 --deadline-days 9\n"
-        "  huibao schedules add --form key_teacher_assessment --every yearly --date 07-01 "
-        "--deadline-days 30\n"
-        "  huibao schedules add --form training --every term "
-        "--term 2026-autumn:2026-09-07:2026-09-30 --term 2027-spring:2027-02-22:2027-03-12",
-    )
-    add.add_argument("--form", required=True, help="form code, e.g. staffing")
-    add.add_argument("--every", required=True, choices=[k.value for k in ScheduleKind])
-    add.add_argument("--weekday", choices=WEEKDAY_NAMES, help="weekly: the opening day")
-    add.add_argument("--day", type=int, help="monthly: the opening day of the month")
-    add.add_argument("--date", type=_month_day, help="yearly: the opening date, MM-DD")
-    add.add_argument(
+
+def _when_arguments(parser: argparse.ArgumentParser) -> None:
+    """How often rounds open, and their deadline, grace and lock."""
+    parser.add_argument("--every", required=True, choices=[k.value for k in ScheduleKind])
+    parser.add_argument("--weekday", choices=WEEKDAY_NAMES, help="weekly: the opening day")
+    parser.add_argument("--day", type=int, help="monthly: the opening day of the month")
+    parser.add_argument("--date", type=_month_day, help="yearly: the opening date, MM-DD")
+    parser.add_argument(
         "--term",
         type=_term,
         action="append",
         default=[],
         help="term: CODE:OPENS:DEADLINE, e.g. 2026-autumn:2026-09-07:2026-09-30 (repeatable)",
     )
-    add.add_argument("--open-time", type=_time, default=time(8, 0), help="bureau time")
-    add.add_argument(
+    parser.add_argument("--open-time", type=_time, default=time(8, 0), help="bureau time")
+    parser.add_argument(
         "--deadline-days", type=int, default=0, help="days from the opening day to the deadline"
     )
-    add.add_argument("--deadline-time", type=_time, default=time(17, 0), help="bureau time")
-    grace = add.add_mutually_exclusive_group()
+    parser.add_argument("--deadline-time", type=_time, default=time(17, 0), help="bureau time")
+    grace = parser.add_mutually_exclusive_group()
     grace.add_argument(
         "--grace-hours", type=float, default=0, help="late submissions still counted on time"
     )
     grace.add_argument("--grace-minutes", type=int)
-    add.add_argument(
+    parser.add_argument(
         "--lock-days",
         type=int,
         help="entry closes this many days after the deadline (default: when the grace ends)",
     )
-    add.add_argument(
+
+
+def _audience_arguments(parser: argparse.ArgumentParser) -> None:
+    """Which schools, and from when."""
+    parser.add_argument(
         "--district", action="append", default=[], help="only this district (repeatable)"
     )
-    add.add_argument(
+    parser.add_argument(
         "--stage", action="append", default=[], help="only schools of this stage (repeatable)"
     )
-    add.add_argument("--starts", type=_date, help="first day a round may open (default: today)")
-    add.add_argument(
+    parser.add_argument("--starts", type=_date, help="first day a round may open (default: today)")
+
+
+def _reminder_arguments(parser: argparse.ArgumentParser) -> None:
+    """Reminders that differ from the settings."""
+    parser.add_argument(
         "--remind-weekly",
         choices=[*WEEKDAY_NAMES, "off"],
         help="weekly reminder day (default: reminders.weekly_day)",
     )
-    add.add_argument(
+    parser.add_argument(
         "--remind-days-before", help="e.g. 3,1 (default: reminders.days_before); '' for none"
     )
-    add.add_argument("--no-open-notice", action="store_true", help="do not tell on opening")
-    add.add_argument("--no-overdue", action="store_true", help="no overdue notice")
-    add.add_argument("--no-escalation", action="store_true", help="do not tell district officers")
-    add.add_argument("--summary-days-before", type=int, help="daily summaries before deadline")
-    add.set_defaults(func=_add)
-
-    actions.add_parser("list", help="every schedule, its last and next round").set_defaults(
-        func=_list
+    parser.add_argument("--no-open-notice", action="store_true", help="do not tell on opening")
+    parser.add_argument("--no-overdue", action="store_true", help="no overdue notice")
+    parser.add_argument(
+        "--no-escalation", action="store_true", help="do not tell district officers"
     )
-    pause = actions.add_parser("pause", help="open no more rounds (open ones go on)")
-    pause.add_argument("id", type=int)
-    pause.set_defaults(func=_set_active(False))
-    resume = actions.add_parser("resume", help="open rounds again")
-    resume.add_argument("id", type=int)
-    resume.set_defaults(func=_set_active(True))
+    parser.add_argument(
+        "--summary-days-before", type=int, help="daily summaries before deadline"
+    )
+
+
+def _id_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("id", type=int)
+
+
+ADD_EXAMPLES = (
+    "examples:\n"
+    "  huibao schedules add --form staffing --every weekly --weekday monday "
+    "--deadline-days 4\n"
+    "  huibao schedules add --form training --every monthly --day 1 --deadline-days 9\n"
+    "  huibao schedules add --form key_teacher_assessment --every yearly --date 07-01 "
+    "--deadline-days 30\n"
+    "  huibao schedules add --form training --every term "
+    "--term 2026-autumn:2026-09-07:2026-09-30 --term 2027-spring:2027-02-22:2027-03-12"
+)
+
+SCHEDULES = [
+    SubCommand(
+        "add",
+        "add a recurring schedule for a form",
+        _add,
+        _add_arguments,
+        {"formatter_class": argparse.ArgumentDefaultsHelpFormatter, "epilog": ADD_EXAMPLES},
+    ),
+    SubCommand("list", "every schedule, its last and next round", _list),
+    SubCommand("pause", "open no more rounds (open ones go on)", _set_active(False), _id_argument),
+    SubCommand("resume", "open rounds again", _set_active(True), _id_argument),
+]
+
+
+def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    add_group(
+        sub,
+        "schedules",
+        "schedules_command",
+        SCHEDULES,
+        help="recurring rounds that open by themselves",
+        description="Recurring rounds: each occurrence opens by itself with its period "
+        "label, deadline, grace and lock; principals are told and reminded.",
+    )

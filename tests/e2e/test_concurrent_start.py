@@ -18,8 +18,8 @@ from models.db import create_engine, create_sessionmaker, transaction
 from models.migrate import current_revisions, head_revisions
 from models.people import Person, Role
 from models.secrets import StoredSecret
-from tests.botapi_double import BotApiDouble
 from tests.conftest import POSTGRES_ENV, _asyncpg_dsn, _engines, settings_env
+from tests.double import BotApiDouble
 from tests.e2e.proc import BotProcess, child_env
 from tests.e2e.test_foundation import TOKEN, free_port
 from tests.e2e.test_webhook_secret import _set_webhook_secret

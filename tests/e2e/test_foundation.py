@@ -9,8 +9,8 @@ import socket
 import time
 from pathlib import Path
 
-from tests.botapi_double import BotApiDouble
 from tests.conftest import settings_env
+from tests.double import BotApiDouble
 from tests.e2e.proc import BotProcess, child_env
 
 TOKEN = "987654321:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw"

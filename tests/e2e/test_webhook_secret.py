@@ -14,8 +14,8 @@ from sqlalchemy import select
 from models.db import create_engine, create_sessionmaker, transaction
 from models.people import Person
 from models.secrets import WEBHOOK_SECRET, StoredSecret
-from tests.botapi_double import BotApiDouble
 from tests.conftest import settings_env
+from tests.double import BotApiDouble
 from tests.e2e.proc import BotProcess, child_env
 from tests.e2e.test_foundation import TOKEN, free_port
 

@@ -14,8 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.app import build_application
 from config.settings import Settings, load_settings
-from tests.botapi_double import BotApiDouble
 from tests.conftest import settings_env
+from tests.double import BotApiDouble
 from transport.context import HuibaoApp, Services
 
 Sessions = async_sessionmaker[AsyncSession]

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from models.db import transaction
 from models.notices import Notice, NoticeDraft
 from models.people import Person
-from tests.botapi_double import FakeUser, SentMessage
+from tests.double import FakeUser, SentMessage
 from tests.notices.conftest import Sessions
 from tests.notices.roster import make_roster, make_staff
 

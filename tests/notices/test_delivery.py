@@ -18,7 +18,7 @@ from models.db import transaction
 from models.outbox import Delivery, DeliveryBatch, OutboxFile
 from models.people import Person
 from scheduler.delivery import DeliveryWorker
-from tests.botapi_double import BotApiDouble
+from tests.double import BotApiDouble
 from tests.notices.conftest import Sessions
 from tests.notices.roster import make_roster, make_staff, post_notice
 from transport.limiter import build_rate_limiter, outbox_bot

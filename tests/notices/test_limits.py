@@ -18,7 +18,7 @@ import pytest
 from config.settings import DeliverySettings, TelegramSettings
 from models.db import transaction
 from scheduler.delivery import DeliveryWorker
-from tests.botapi_double import BotApiDouble
+from tests.double import BotApiDouble
 from tests.notices.conftest import Sessions
 from tests.notices.roster import make_roster, post_notice
 from tests.notices.test_delivery import statuses, wait_until_done

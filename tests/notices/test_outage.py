@@ -28,7 +28,7 @@ from config.settings import DeliverySettings, TelegramSettings
 from models.db import transaction
 from models.outbox import Delivery
 from scheduler.delivery import OUTAGE_AFTER, DeliveryWorker
-from tests.botapi_double import BotApiDouble
+from tests.double import BotApiDouble
 from tests.notices.conftest import Sessions
 from tests.notices.roster import make_roster, make_staff, post_notice
 from tests.notices.test_delivery import statuses, wait_until_done

@@ -17,7 +17,7 @@ from models.clock import after_quiet_hours, in_quiet_hours
 from models.db import transaction
 from models.notices import Notice
 from models.outbox import Delivery
-from tests.botapi_double import BotApiDouble, FakeUser, SentMessage
+from tests.double import BotApiDouble, FakeUser, SentMessage
 from tests.notices.conftest import Sessions
 from tests.notices.roster import make_roster, make_staff, post_notice
 

@@ -23,8 +23,8 @@ from sqlalchemy import func, select
 
 from models.db import transaction
 from models.outbox import Delivery
-from tests.botapi_double import BotApiDouble
 from tests.conftest import settings_env
+from tests.double import BotApiDouble
 from tests.e2e.proc import BotProcess, child_env, huibao_command
 from tests.notices.conftest import Sessions
 from tests.notices.roster import make_roster

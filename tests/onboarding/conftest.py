@@ -20,8 +20,8 @@ from models.invites import create_invites, resolve_targets
 from models.people import Person, Role, School
 from models.persons import set_role
 from models.roster import district_by_name, import_roster, school_by_code
-from tests.botapi_double import BotApiDouble
 from tests.conftest import settings_env
+from tests.double import BotApiDouble
 from transport.context import HuibaoApp
 
 Sessions = async_sessionmaker[AsyncSession]

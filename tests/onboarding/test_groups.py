@@ -30,7 +30,7 @@ from models.invites import (
 )
 from models.people import Person, Role, School
 from models.persons import get_person
-from tests.botapi_double import SentMessage, _Chat
+from tests.double import SentMessage, _Chat
 from tests.onboarding.conftest import OTHER, OWN, make_invite, make_person
 from texts.commands import BASE_COMMANDS
 

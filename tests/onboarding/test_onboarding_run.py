@@ -14,8 +14,8 @@ from pathlib import Path
 
 from openpyxl import load_workbook
 
-from tests.botapi_double import BotApiDouble
 from tests.conftest import settings_env
+from tests.double import BotApiDouble
 from tests.e2e.proc import BotProcess, child_env, huibao_command
 from tests.onboarding.helpers import write_xlsx
 

@@ -24,7 +24,7 @@ from models.base import utcnow
 from models.db import create_engine, create_sessionmaker
 from models.forms import FormDef, load_forms
 from models.rounds import Answer, Round
-from tests.botapi_double import BotApiDouble, FakeUser
+from tests.double import BotApiDouble, FakeUser
 from tests.report.roster import FORMS, Roster, make_roster
 from transport.context import HuibaoApp
 

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from models import round_service as rs
 from models.base import utcnow
 from models.rounds import WORKING, Conversation, Submission
-from tests.botapi_double import FakeUser, SentMessage
+from tests.double import FakeUser, SentMessage
 from tests.report.conftest import County
 from tests.report.roster import staffing
 

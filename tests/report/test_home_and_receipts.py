@@ -16,7 +16,7 @@ from models.base import utcnow
 from models.notices import Notice, NoticeRecipient
 from models.rounds import Round, Submission, SubmissionStatus
 from outputs.workbook import workbook_bytes
-from tests.botapi_double import FakeUser, SentMessage
+from tests.double import FakeUser, SentMessage
 from tests.report.conftest import County
 from tests.report.roster import staffing
 from tests.report.test_revisions import open_from_list, prefilled

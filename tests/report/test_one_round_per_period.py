@@ -25,8 +25,8 @@ from models.db import create_engine, create_sessionmaker
 from models.migrate import alembic_config, upgrade
 from models.people import Person, Role
 from models.rounds import FormVersion, Round
-from tests.botapi_double import FakeUser, SentMessage
 from tests.conftest import POSTGRES_ENV, _engines, postgres_admin
+from tests.double import FakeUser, SentMessage
 from tests.report.conftest import County
 from tests.report.roster import FORMS, make_roster, staffing
 from tests.report.test_rounds import start_set_up

@@ -10,8 +10,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from models import round_service as rs
 from models.rounds import WORKING, Submission
-from tests.botapi_double import BotApiDouble
 from tests.conftest import settings_env
+from tests.double import BotApiDouble
 from tests.e2e.proc import BotProcess, child_env
 from tests.report.conftest import TOKEN, County
 from tests.report.roster import FORMS, make_roster, staffing

@@ -11,7 +11,7 @@ from models import round_service as rs
 from models.base import utcnow
 from models.people import AuditLog
 from models.rounds import Revision, Round
-from tests.botapi_double import FakeUser, SentMessage
+from tests.double import FakeUser, SentMessage
 from tests.report.conftest import County
 from tests.report.roster import staffing
 from tests.report.test_round_service import GOOD

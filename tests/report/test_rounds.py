@@ -22,7 +22,7 @@ from models.outbox import Delivery
 from models.people import AuditLog, School
 from models.rounds import Round
 from models.schedules import period_label, term_code
-from tests.botapi_double import FakeUser, SentMessage
+from tests.double import FakeUser, SentMessage
 from tests.report.conftest import County
 from tests.report.roster import FORMS, staffing
 from tests.report.test_round_service import GOOD

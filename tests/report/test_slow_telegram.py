@@ -19,7 +19,7 @@ from sqlalchemy import select
 from models import round_service as rs
 from models import txguard
 from models.rounds import WORKING, Submission
-from tests.botapi_double import FakeUser, SentMessage
+from tests.double import FakeUser, SentMessage
 from tests.report.conftest import County
 from tests.report.roster import staffing
 

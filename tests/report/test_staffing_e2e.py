@@ -6,7 +6,7 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from models.rounds import Answer, Revision, Round, Submission
-from tests.botapi_double import FakeUser, SentMessage
+from tests.double import FakeUser, SentMessage
 from tests.report.conftest import County
 from tests.report.roster import staffing
 

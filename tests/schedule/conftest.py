@@ -24,7 +24,7 @@ from models.reminders import set_round_policy
 from models.round_service import open_round
 from models.rounds import Round, Submission, SubmissionStatus
 from scheduler.tick import Ticker
-from tests.botapi_double import BotApiDouble
+from tests.double import BotApiDouble
 from transport.context import HuibaoApp
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -8,7 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from models.db import transaction
 from scheduler.jobs import TICK_ID, Scheduler
-from tests.botapi_double import BotApiDouble
+from tests.double import BotApiDouble
 from tests.schedule.conftest import (
     Clock,
     County,

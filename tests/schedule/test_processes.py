@@ -17,8 +17,8 @@ from models.db import create_engine, create_sessionmaker, transaction
 from models.forms import load_forms
 from models.reminders import set_round_policy
 from models.round_service import open_round
-from tests.botapi_double import BotApiDouble
 from tests.conftest import settings_env
+from tests.double import BotApiDouble
 from tests.e2e.proc import BotProcess, child_env
 from tests.schedule.conftest import ROOT, make_county
 

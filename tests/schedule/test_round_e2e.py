@@ -27,7 +27,7 @@ from models.people import Person, Role, School
 from models.rounds import Answer, Round, Submission
 from models.schedules import add_schedule
 from scheduler.jobs import Scheduler
-from tests.botapi_double import BotApiDouble, FakeUser, SentMessage
+from tests.double import BotApiDouble, FakeUser, SentMessage
 from tests.report.test_staffing_e2e import Chat
 from tests.schedule.conftest import (
     SCHOOLS,

@@ -9,7 +9,7 @@ import pytest
 
 from bot.app import build_application
 from config.settings import Settings
-from tests.botapi_double import BotApiDouble
+from tests.double import BotApiDouble
 
 
 @pytest.fixture

@@ -14,7 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from config.settings import Settings
 from models.people import Role
 from models.rounds import Answer, RoundStatus, Submission
-from outputs.workbook import dhis2_period, workbook_bytes, write_dhis2_csv
+from outputs.dhis2 import dhis2_period, write_dhis2_csv
+from outputs.workbook import workbook_bytes
 from tests.status.factories import Factory, at, real_form, staffing_answers
 
 

@@ -18,8 +18,9 @@ from models.cells import inert, typed
 from models.forms import Answers
 from models.people import District, Person, Role, School
 from models.roster import RosterEntry, parse_roster, read_rows
+from outputs.dhis2 import write_dhis2_csv
 from outputs.roster_files import InviteLine, invites_workbook, roster_workbook
-from outputs.workbook import workbook_bytes, write_dhis2_csv
+from outputs.workbook import workbook_bytes
 from tests.status.factories import Factory, at, real_form, staffing_answers
 from texts.i18n import gettext_for
 

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from models.base import utcnow
 from models.people import Role, School
 from models.rounds import FormVersion
-from tests.botapi_double import BotApiDouble, FakeUser, SentMessage
+from tests.double import BotApiDouble, FakeUser, SentMessage
 from tests.status.factories import Factory, at, real_form, staffing_answers
 
 STAFF, OFFICER, PRINCIPAL, DEPUTY, STRANGER, LOST_OFFICER = 501, 502, 503, 504, 505, 506

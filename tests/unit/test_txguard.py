@@ -16,7 +16,7 @@ from telegram.error import NetworkError
 
 from models import txguard
 from models.db import transaction
-from tests.botapi_double import BotApiDouble
+from tests.double import BotApiDouble
 from transport.http import AiohttpRequest
 
 

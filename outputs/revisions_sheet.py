@@ -1,0 +1,184 @@
+"""The workbook's Revisions sheet: every submitted revision, who submitted it, why, what
+changed, and the warnings confirmed with the principal's comment."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from models.forms import FormDef
+from models.keytotals import raw_value
+from models.people import District, Person, School
+from models.rounds import Answer, Revision, Submission
+from outputs.workbook_cells import list_separator, local, school_columns, write_table
+from outputs.xlsx import Workbook
+from texts.i18n import gettext_for, short
+
+RevisionKey = tuple[int, int]
+"""(submission id, revision number)"""
+
+
+async def revisions_sheet(
+    session: AsyncSession,
+    book: Workbook,
+    _: Any,
+    language: str,
+    tz: ZoneInfo,
+    form: FormDef,
+    round_id: int,
+    district_id: int | None,
+) -> None:
+    rows = await _revisions(session, round_id, district_id)
+    changed = await changed_fields(session, form, round_id, district_id, language)
+    columns = [
+        *school_columns(_),
+        (_("Revision"), 8),
+        (_("Submitted at"), 17),
+        (_("On time"), 8),
+        (_("Submitted by"), 12),
+        (_("Reason for the revision"), 30),
+        (_("Receipt number"), 14),
+        (_("Fields changed"), 40),
+        (_("Warnings confirmed / comment"), 50),
+    ]
+    yes, no = _("yes"), _("no")
+    cells = (
+        [
+            code,
+            name,
+            district,
+            number,
+            local(at, tz),
+            yes if on_time else no,
+            by,
+            reason or None,
+            ref,
+            changed.get((sub_id, number)),
+            confirmed_warnings_text(warned, language),
+        ]
+        for code, name, district, sub_id, number, at, on_time, by, reason, ref, warned in rows
+    )
+    write_table(book, _("Revisions"), columns, cells)
+
+
+async def _revisions(session: AsyncSession, round_id: int, district_id: int | None) -> list[Any]:
+    query = (
+        select(
+            School.code,
+            School.name,
+            District.name,
+            Revision.submission_id,
+            Revision.number,
+            Revision.submitted_at,
+            Revision.on_time,
+            Person.name,
+            Revision.reason,
+            Revision.reference,
+            Revision.confirmed_warnings,
+        )
+        .join(Submission, Submission.id == Revision.submission_id)
+        .join(School, School.id == Submission.school_id)
+        .join(District, District.id == School.district_id)
+        .outerjoin(Person, Person.id == Revision.submitted_by)
+        .where(Submission.round_id == round_id)
+        .order_by(District.name, School.code, Revision.number)
+    )
+    if district_id is not None:
+        query = query.where(School.district_id == district_id)
+    return list((await session.execute(query)).all())
+
+
+def confirmed_warnings_text(raw: str | None, language: str) -> str | None:
+    """The warnings a principal confirmed past, and their comment, as one cell:
+    "<message>; <message> — comment: <text>" (None when there were none)."""
+    _ = gettext_for(language)
+    try:
+        items = json.loads(raw or "[]")
+    except ValueError:
+        return raw or None
+    if not isinstance(items, list):
+        return None
+    messages: list[str] = []
+    comments: list[str] = []
+    for item in items:
+        if not isinstance(item, dict):
+            continue
+        _add_once(messages, str(item.get("message") or item.get("rule") or "").strip())
+        _add_once(comments, str(item.get("comment") or "").strip())
+    if not messages and not comments:
+        return None
+    sep = "；" if short(language) == "zh" else "; "
+    if not comments:
+        return sep.join(messages)
+    return _("{warnings} — comment: {comment}").format(
+        warnings=sep.join(messages), comment=sep.join(comments)
+    )
+
+
+def _add_once(texts: list[str], text: str) -> None:
+    if text and text not in texts:
+        texts.append(text)
+
+
+async def changed_fields(
+    session: AsyncSession, form: FormDef, round_id: int, district_id: int | None, language: str
+) -> dict[RevisionKey, str]:
+    """For each revision after the first: the labels of the fields it changed."""
+    query = (
+        select(
+            Answer.submission_id,
+            Answer.revision,
+            Answer.field,
+            Answer.item,
+            Answer.value_int,
+            Answer.value_dec,
+            Answer.value_text,
+            Answer.value_date,
+        )
+        .join(Submission, Submission.id == Answer.submission_id)
+        .where(
+            Submission.round_id == round_id,
+            Submission.current_revision > 1,
+            Answer.revision > 0,
+        )
+        .order_by(Answer.submission_id, Answer.revision)
+    )
+    if district_id is not None:
+        query = query.join(School, School.id == Submission.school_id).where(
+            School.district_id == district_id
+        )
+    by_rev: dict[RevisionKey, dict[tuple[str, int], object]] = {}
+    for sid, rev, code, item, vi, vd, vt, vdate in (await session.execute(query)).all():
+        by_rev.setdefault((sid, rev), {})[(code, item)] = raw_value(vi, vd, vt, vdate)
+    out: dict[RevisionKey, str] = {}
+    for (sid, rev), values in by_rev.items():
+        before = by_rev.get((sid, rev - 1))
+        if before is not None:
+            out[(sid, rev)] = _changed_labels(form, values, before, language)
+    return out
+
+
+def _changed_labels(
+    form: FormDef,
+    values: dict[tuple[str, int], object],
+    before: dict[tuple[str, int], object],
+    language: str,
+) -> str:
+    """The labels of the fields and groups whose answers differ, in the order of their
+    codes, each once."""
+    codes: list[str] = []
+    for key in sorted(set(values) | set(before)):
+        if values.get(key) != before.get(key) and key[0] not in codes:
+            codes.append(key[0])
+    lang = short(language)
+    labels = []
+    for code in codes:
+        if form.has_field(code):
+            labels.append(form.field(code).label.get(lang))
+        elif form.has_group(code):
+            labels.append(form.group(code).label.get(lang))
+    return list_separator(language).join(dict.fromkeys(labels))

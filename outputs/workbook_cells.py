@@ -1,0 +1,85 @@
+"""How the workbook's sheets put things in cells: values, labels, local times, and a
+table of columns (header and width together, so the two cannot drift apart)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from models.forms import ComputedDef, FieldDef, Value
+from outputs.xlsx import HEADER, Cell, Workbook
+from texts.i18n import short
+
+HEADER_HEIGHT = 48  # points: three lines of wrapped labels
+
+Column = tuple[str, float]
+"""A column of a sheet: its header and its width (in characters)."""
+
+
+def school_columns(_: Callable[[str], str]) -> list[Column]:
+    """The columns every per-school sheet starts with."""
+    return [(_("School code"), 10.0), (_("School"), 24), (_("District"), 14)]
+
+
+def write_table(
+    book: Workbook,
+    name: str,
+    columns: Sequence[Column],
+    rows: Iterable[Sequence[Cell]],
+    freeze_cols: int = 0,
+) -> None:
+    """A sheet of one header row (frozen) and the rows under it."""
+    with book.sheet(
+        name, [w for _h, w in columns], freeze_rows=1, freeze_cols=freeze_cols
+    ) as sheet:
+        sheet.row([h for h, _w in columns], HEADER, HEADER_HEIGHT)
+        for row in rows:
+            sheet.row(row)
+
+
+def local(t: datetime | None, tz: ZoneInfo) -> datetime | None:
+    """A naive local time for Excel (which has no time zones)."""
+    return None if t is None else t.astimezone(tz).replace(tzinfo=None)
+
+
+def number(value: Value | None) -> Cell:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int | Decimal):
+        return value
+    return None
+
+
+def cell(f: FieldDef | ComputedDef, value: Value | None, language: str) -> Cell:
+    """A value as an Excel cell: numbers and dates as such, choices as their labels."""
+    if value is None or isinstance(value, bool | datetime):
+        return value
+    if isinstance(value, int | Decimal):
+        if isinstance(value, Decimal) and isinstance(f, ComputedDef):
+            places = 2 if f.decimals is None else f.decimals
+            return value.quantize(Decimal(1).scaleb(-places))
+        return value
+    if not isinstance(value, str | list):
+        return value  # a date
+    lang = short(language)
+    choices = {c.code: c.label.get(lang) for c in f.choices} if isinstance(f, FieldDef) else {}
+    if isinstance(value, list):
+        return list_separator(language).join(choices.get(v, v) for v in value)
+    return choices.get(value, value)
+
+
+def list_separator(language: str) -> str:
+    return "、" if short(language) == "zh" else ", "
+
+
+def label(text: Any, language: str, unit: Any = None) -> str:
+    """A field's (or key total's) label, with its unit in brackets when it has one."""
+    name: str = text.get(short(language))
+    if unit is not None:
+        u: str = unit.get(short(language))
+        if u:
+            name = f"{name} ({u})"
+    return name

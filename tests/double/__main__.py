@@ -1,0 +1,5 @@
+"""``python -m tests.double``: serve the Bot API double standalone."""
+
+from tests.double.repl import main
+
+main()
