@@ -23,8 +23,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from models.audit import record
 from models.base import utcnow
 from models.cells import typed
-from models.people import District, Person, Role, School, Stage
-from models.persons import contacts_of
+from models.roster.tables import District, Person, Role, School, Stage
+from models.roster.people import contacts_of
 
 MAX_CODE = 40
 MAX_NAME = 200
