@@ -20,35 +20,30 @@ falls back to the forms engine in Python over the same rows: slower, same result
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import (
-    ColumnElement,
-    Float,
-    Numeric,
-    and_,
-    case,
-    cast,
-    false,
-    func,
-    literal,
-    not_,
-    null,
-    or_,
-    select,
-    true,
-)
+from sqlalchemy import ColumnElement, and_, case, func, null, select
+from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.selectable import Subquery
 
 from models.followup.completeness import analytic
+from models.followup.expression_sql import (
+    FIELD_KINDS,
+    Compiler,
+    Needs,
+    Number,
+    Sql,
+    Unsupported,
+    to_number,
+    value_column,
+)
 from models.forms import (
     ITEM_COUNT,
     Answers,
-    FieldDef,
     FormDef,
     FormError,
     FormRegistry,
@@ -57,35 +52,10 @@ from models.forms import (
     aggregate_key_totals,
     from_rows,
 )
-from models.forms.expr import (
-    DECIMAL_CONTEXT,
-    Attr,
-    BoolLit,
-    Call,
-    Chain,
-    Compare,
-    ListLit,
-    Logic,
-    Missing,
-    Name,
-    Neg,
-    Node,
-    Not,
-    Num,
-    Str,
-    parse,
-    round_half_up,
-)
+from models.forms.expr import DECIMAL_CONTEXT, Attr, round_half_up
 from models.roster.tables import School
 from models.round_service import round_form as stored_form
 from models.rounds import Answer, Round, RoundSchool, Submission
-
-Number = int | Decimal
-
-
-class Unsupported(Exception):
-    """The SQL translation does not cover this expression; use the Python path."""
-
 
 # --- the form of a round ---------------------------------------------------------------
 
@@ -167,314 +137,6 @@ def _result(kt: KeyTotalDef, overall: _Acc, buckets: dict[str, _Acc]) -> KeyTota
     )
 
 
-# --- expression → SQL ------------------------------------------------------------------
-
-Kind = str  # "int", "dec", "text", "bool", "date", "any"
-
-
-@dataclass(frozen=True)
-class _Sql:
-    expr: ColumnElement[Any]
-    kind: Kind
-
-    @property
-    def numeric(self) -> bool:
-        return self.kind in ("int", "dec", "any")
-
-
-@dataclass
-class _Needs:
-    fields: dict[str, Kind] = field(default_factory=dict)
-    group_aggs: dict[tuple[str, str], Kind] = field(default_factory=dict)
-    """(aggregate, field code) → kind; aggregate in sum, min, max, count."""
-    item_counts: set[str] = field(default_factory=set)
-
-
-_FIELD_KINDS: dict[str, Kind] = {
-    "integer": "int",
-    "decimal": "dec",
-    "choice": "text",
-    "text": "text",
-    "date": "date",
-}
-
-
-class _Compiler:
-    """Translates the forms' expression trees to SQL over one row per submission.
-
-    Run twice: first with `pivot=None` to learn which answers are needed (the
-    placeholders are NULLs), then with the pivot subquery that holds them."""
-
-    def __init__(
-        self,
-        form: FormDef,
-        dialect: str,
-        needs: _Needs,
-        pivot: Subquery | None,
-        context: Callable[[str], ColumnElement[Any]],
-    ) -> None:
-        self.form = form
-        self.dialect = dialect
-        self.needs = needs
-        self.pivot = pivot
-        self.context = context
-        self.computed = {c.code: c for c in form.computed}
-        self.memo: dict[str, _Sql] = {}
-        self.depth = 0
-
-    # -- leaves -------------------------------------------------------------------------
-
-    def column(self, name: str) -> ColumnElement[Any]:
-        if self.pivot is None:
-            return null()
-        return self.pivot.c[name]
-
-    def field_value(self, f: FieldDef) -> _Sql:
-        kind = _FIELD_KINDS.get(f.type)
-        if kind is None:
-            raise Unsupported(f"multi-choice field {f.code} used as a value")
-        self.needs.fields[f.code] = kind
-        raw = self.column(f"f_{f.code}")
-        if f.show_if is not None:
-            cond = self.node(parse(f.show_if.source))
-            raw = case((cond.expr, raw), else_=null())
-        return _Sql(raw, kind)
-
-    def group_visible(self, group: str) -> ColumnElement[Any] | None:
-        g = self.form.group(group)
-        if g.show_if is None:
-            return None
-        return self.node(parse(g.show_if.source)).expr
-
-    def group_agg(self, agg: str, attr: Attr) -> _Sql:
-        if not self.form.has_group(attr.group):
-            raise Unsupported(f"unknown group {attr.group}")
-        f = self.form.field(attr.field)
-        if f.show_if is not None:
-            raise Unsupported(f"group field {f.code} has its own show_if")
-        kind = _FIELD_KINDS.get(f.type)
-        if kind is None:
-            raise Unsupported(f"multi-choice group field {f.code}")
-        self.needs.group_aggs[(agg, f.code)] = kind
-        expr: ColumnElement[Any] = self.column(f"g_{agg}_{f.code}")
-        if agg == "count":
-            expr = func.coalesce(expr, 0)
-            kind = "int"
-        visible = self.group_visible(attr.group)
-        if visible is not None:
-            expr = case((visible, expr), else_=literal(0) if agg == "count" else null())
-        return _Sql(expr, kind)
-
-    def item_count(self, group: str) -> _Sql:
-        g = self.form.group(group)
-        self.needs.item_counts.add(group)
-        stored = func.coalesce(self.column(f"n_{group}"), 0)
-        n = case(
-            (stored < g.min_items, g.min_items),
-            (stored > g.max_items, g.max_items),
-            else_=stored,
-        )
-        visible = self.group_visible(group)
-        if visible is not None:
-            n = case((visible, n), else_=0)
-        return _Sql(n, "int")
-
-    def name(self, name: str) -> _Sql:
-        if name in self.computed:
-            if name not in self.memo:
-                c = self.computed[name]
-                value = self.node(parse(c.expr.source))
-                if c.decimals is not None and value.kind in ("dec", "any"):
-                    value = _Sql(func.round(value.expr, c.decimals), "dec")
-                self.memo[name] = value
-            return self.memo[name]
-        if self.form.has_field(name):
-            f = self.form.field(name)
-            if f.group is not None:
-                raise Unsupported(f"group field {name} outside a group")
-            return self.field_value(f)
-        if name in self.form.context:
-            return _Sql(self.context(name), "text")
-        raise Unsupported(f"unknown name {name}")
-
-    # -- the tree -----------------------------------------------------------------------
-
-    def node(self, node: Node) -> _Sql:
-        self.depth += 1
-        if self.depth > 200:
-            raise Unsupported("expression nests too deeply for SQL")
-        try:
-            return self._node(node)
-        finally:
-            self.depth -= 1
-
-    def _node(self, node: Node) -> _Sql:
-        if isinstance(node, Num):
-            v = node.value
-            if isinstance(v, int):
-                return _Sql(literal(v), "int")
-            return _Sql(literal(v, Numeric(38, 10)), "dec")
-        if isinstance(node, Str):
-            return _Sql(literal(node.value), "text")
-        if isinstance(node, BoolLit):
-            return _Sql(true() if node.value else false(), "bool")
-        if isinstance(node, Missing):
-            return _Sql(null(), "any")
-        if isinstance(node, Name):
-            return self.name(node.name)
-        if isinstance(node, Attr):
-            # A bare group column only makes sense inside sum/min/max/count.
-            raise Unsupported("group column outside an aggregate")
-        if isinstance(node, Neg):
-            neg = self.node(node.operand)
-            return _Sql(-neg.expr, neg.kind)
-        if isinstance(node, Chain):
-            return self.chain(node)
-        if isinstance(node, Compare):
-            return self.compare(node)
-        if isinstance(node, Logic):
-            parts = [self.node(o).expr for o in node.operands]
-            return _Sql(and_(*parts) if node.op == "and" else or_(*parts), "bool")
-        if isinstance(node, Not):
-            return _Sql(not_(self.node(node.operand).expr), "bool")
-        if isinstance(node, Call):
-            return self.call(node)
-        raise Unsupported(f"cannot translate {type(node).__name__}")
-
-    def chain(self, node: Chain) -> _Sql:
-        acc = self.node(node.first)
-        for op, operand in node.rest:
-            right = self.node(operand)
-            kind = "int" if acc.kind == "int" and right.kind == "int" else "dec"
-            if op == "+":
-                acc = _Sql(acc.expr + right.expr, kind)
-            elif op == "-":
-                acc = _Sql(acc.expr - right.expr, kind)
-            elif op == "*":
-                acc = _Sql(acc.expr * right.expr, kind)
-            else:
-                # Integer division truncates in SQL; x / 0 is missing, as in the language.
-                exact = Float() if self.dialect == "sqlite" else Numeric()
-                acc = _Sql(cast(acc.expr, exact) / func.nullif(right.expr, 0), "dec")
-        return acc
-
-    def compare(self, node: Compare) -> _Sql:
-        if node.op in ("in", "not in"):
-            right = node.right
-            if not isinstance(right, ListLit) or not all(
-                isinstance(x, Num | Str) for x in right.items
-            ):
-                raise Unsupported("`in` over a non-constant list")
-            left = self.node(node.left).expr
-            consts = [x.value for x in right.items]  # type: ignore[union-attr]
-            if not consts:
-                found: ColumnElement[Any] = false() if node.op == "in" else true()
-                return _Sql(case((left.is_(None), null()), else_=found), "bool")
-            expr = left.in_(consts) if node.op == "in" else left.not_in(consts)
-            return _Sql(expr, "bool")
-        if isinstance(node.left, Missing) or isinstance(node.right, Missing):
-            return _Sql(null(), "bool")
-        a = self.node(node.left).expr
-        b = self.node(node.right).expr
-        ops: dict[str, Callable[[Any, Any], ColumnElement[Any]]] = {
-            "==": lambda x, y: x == y,
-            "!=": lambda x, y: x != y,
-            "<": lambda x, y: x < y,
-            "<=": lambda x, y: x <= y,
-            ">": lambda x, y: x > y,
-            ">=": lambda x, y: x >= y,
-        }
-        return _Sql(ops[node.op](a, b), "bool")
-
-    def call(self, node: Call) -> _Sql:
-        name, args = node.func, node.args
-        if name == "if":
-            whens = []
-            kinds = []
-            for i in range(0, len(args) - 1, 2):
-                cond = self.node(args[i]).expr
-                value = self.node(args[i + 1])
-                whens.append((cond, value.expr))
-                kinds.append(value.kind)
-            otherwise = self.node(args[-1])
-            kinds.append(otherwise.kind)
-            return _Sql(case(*whens, else_=otherwise.expr), _common(kinds))
-        if name == "count":
-            arg = args[0]
-            if isinstance(arg, Name) and self.form.has_group(arg.name):
-                return self.item_count(arg.name)
-            if isinstance(arg, Attr):
-                return self.group_agg("count", arg)
-            raise Unsupported("count() of a multi-choice field")
-        if name in ("sum", "min", "max"):
-            parts = [self.group_agg(name, a) if isinstance(a, Attr) else self.node(a) for a in args]
-            kind = _common([p.kind for p in parts])
-            if name == "sum":
-                total: ColumnElement[Any] = func.coalesce(parts[0].expr, 0)
-                for p in parts[1:]:
-                    total = total + func.coalesce(p.expr, 0)
-                return _Sql(total, kind if kind != "any" else "int")
-            return _Sql(self.extreme(name, [p.expr for p in parts]), kind)
-        if name == "abs":
-            v = self.node(args[0])
-            return _Sql(func.abs(v.expr), v.kind)
-        if name == "round":
-            v = self.node(args[0])
-            places = args[1].value if len(args) == 2 and isinstance(args[1], Num) else 0
-            if v.kind == "int":
-                return v
-            return _Sql(func.round(v.expr, int(places)), "dec" if places else "int")
-        if name == "answered":
-            return _Sql(self.node(args[0]).expr.is_not(None), "bool")
-        if name == "coalesce":
-            parts = [self.node(a) for a in args]
-            return _Sql(func.coalesce(*[p.expr for p in parts]), _common([p.kind for p in parts]))
-        raise Unsupported(f"function {name}")
-
-    def extreme(self, name: str, exprs: Sequence[ColumnElement[Any]]) -> ColumnElement[Any]:
-        if len(exprs) == 1:
-            return exprs[0]
-        if self.dialect == "postgresql":
-            # GREATEST/LEAST skip NULLs, exactly as min()/max() skip missing values.
-            return func.greatest(*exprs) if name == "max" else func.least(*exprs)
-        # SQLite's scalar max()/min() return NULL if any argument is NULL; coalescing
-        # each argument with the others keeps every present value and drops missing.
-        n = len(exprs)
-        rotated = [func.coalesce(*(exprs[(i + j) % n] for j in range(n))) for i in range(n)]
-        return func.max(*rotated) if name == "max" else func.min(*rotated)
-
-
-def _common(kinds: Iterable[Kind]) -> Kind:
-    ks = {k for k in kinds if k != "any"}
-    if not ks:
-        return "any"
-    if ks <= {"int"}:
-        return "int"
-    if ks <= {"int", "dec"}:
-        return "dec"
-    return ks.pop() if len(ks) == 1 else "any"
-
-
-def _value_column(kind: Kind) -> ColumnElement[Any]:
-    columns: dict[Kind, ColumnElement[Any]] = {
-        "int": Answer.value_int.expression,
-        "dec": Answer.value_dec.expression,
-        "date": Answer.value_date.expression,
-    }
-    return columns.get(kind, Answer.value_text.expression)
-
-
-def _to_number(raw: object, kind: Kind) -> Number:
-    if kind == "int":
-        return int(raw)  # type: ignore[call-overload,no-any-return]
-    if isinstance(raw, Decimal):
-        return raw
-    if isinstance(raw, float):
-        # SQLite adds decimals as floats; their repr is the shortest exact decimal.
-        return Decimal(repr(raw))
-    return Decimal(raw)  # type: ignore[arg-type]
-
-
 # --- the query -------------------------------------------------------------------------
 
 
@@ -499,43 +161,28 @@ def _scope(round_id: int, district_id: int | None) -> Any:
     return q
 
 
-async def sql_key_totals(
-    session: AsyncSession, form: FormDef, round_id: int, district_id: int | None = None
-) -> KeyTotals:
-    """Key totals in one SQL statement; Unsupported if the form needs the Python path."""
-    totals = form.key_totals
-    if not totals:
-        return KeyTotals({})
-    await analytic(session)
-    dialect = session.get_bind().dialect.name
-    needs = _Needs()
+# One key total's SQL: the summed value, and the denominator for a ratio.
+_Parts = list[tuple[Sql, Sql | None]]
 
-    def refs(c: _Compiler) -> list[tuple[_Sql, _Sql | None]]:
-        out: list[tuple[_Sql, _Sql | None]] = []
-        for kt in totals:
-            if kt.aggregate == "sum":
-                out.append((_ref(c, kt.of), None))
-            else:
-                out.append((_ref(c, kt.numerator), _ref(c, kt.denominator)))
-        return out
 
-    by_names = sorted({kt.by for kt in totals if kt.by})
-    dry = _Compiler(form, dialect, needs, None, lambda _n: null())
-    refs(dry)
-    for b in by_names:
-        dry.name(b)
+def _refs(c: Compiler, totals: Sequence[KeyTotalDef]) -> _Parts:
+    out: _Parts = []
+    for kt in totals:
+        if kt.aggregate == "sum":
+            out.append((_ref(c, kt.of), None))
+        else:
+            out.append((_ref(c, kt.numerator), _ref(c, kt.denominator)))
+    return out
 
-    pivot = _pivot(needs, round_id, district_id)
 
-    def context(name: str) -> ColumnElement[Any]:
-        # The only context the bureau knows of a school is its stage.
-        return School.stage.expression if name == "stage" else null()
+def _school_context(name: str) -> ColumnElement[Any]:
+    # The only context the bureau knows of a school is its stage.
+    return School.stage.expression if name == "stage" else null()
 
-    comp = _Compiler(form, dialect, needs, pivot, context)
-    parts = refs(comp)
-    by_exprs = [comp.name(b) for b in by_names]
-    columns: list[ColumnElement[Any]] = [School.district_id.expression]
-    columns += [b.expr for b in by_exprs]
+
+def _aggregates(parts: _Parts) -> list[ColumnElement[Any]]:
+    """Per key total: sum and count (sum), or sum, sum and count of the complete pairs."""
+    columns: list[ColumnElement[Any]] = []
     for num, den in parts:
         if den is None:
             columns += [func.sum(num.expr), func.count(num.expr)]
@@ -546,40 +193,61 @@ async def sql_key_totals(
                 func.sum(case((both, den.expr))),
                 func.count(case((both, 1))),
             ]
-    group_by = [School.district_id, *(b.expr for b in by_exprs)]
+    return columns
+
+
+async def sql_key_totals(
+    session: AsyncSession, form: FormDef, round_id: int, district_id: int | None = None
+) -> KeyTotals:
+    """Key totals in one SQL statement; Unsupported if the form needs the Python path."""
+    totals = form.key_totals
+    if not totals:
+        return KeyTotals({})
+    await analytic(session)
+    dialect = session.get_bind().dialect.name
+    needs = Needs()
+    by_names = sorted({kt.by for kt in totals if kt.by})
+    # A dry run learns which answers the expressions need, for the pivot.
+    dry = Compiler(form, dialect, needs, None, lambda _n: null())
+    _refs(dry, totals)
+    for b in by_names:
+        dry.name(b)
+    pivot = _pivot(needs, round_id, district_id)
+    comp = Compiler(form, dialect, needs, pivot, _school_context)
+    parts = _refs(comp, totals)
+    by_exprs = [comp.name(b).expr for b in by_names]
     query = (
-        select(*columns)
+        select(School.district_id.expression, *by_exprs, *_aggregates(parts))
         .select_from(pivot)
         .join(School, School.id == pivot.c.school_id)
-        .group_by(*group_by)
+        .group_by(School.district_id, *by_exprs)
     )
     rows = (await session.execute(query)).all()
+    return _fold(totals, parts, by_names, rows)
 
+
+def _fold(
+    totals: Sequence[KeyTotalDef], parts: _Parts, by_names: list[str], rows: Sequence[Row[Any]]
+) -> KeyTotals:
+    """Add up the grouped rows: overall, per district and per value of each `by`."""
     overall = [_Acc() for _ in totals]
     districts: dict[int, list[_Acc]] = {}
     buckets: list[dict[str, _Acc]] = [{} for _ in totals]
     for row in rows:
-        district = row[0]
         by_values = dict(zip(by_names, row[1 : 1 + len(by_names)], strict=True))
+        accs = districts.setdefault(row[0], [_Acc() for _ in totals])
         pos = 1 + len(by_names)
-        accs = districts.setdefault(district, [_Acc() for _ in totals])
         for i, (kt, (num, den)) in enumerate(zip(totals, parts, strict=True)):
-            if den is None:
-                s, n = row[pos], row[pos + 1]
-                pos += 2
-                d_val: Number = 0
-            else:
-                s, d_raw, n = row[pos], row[pos + 1], row[pos + 2]
-                pos += 3
-                d_val = _to_number(d_raw, den.kind) if d_raw is not None else 0
-            if not n:
+            width = 2 if den is None else 3
+            found = _sums(row[pos : pos + width], num, den)
+            pos += width
+            if found is None:
                 continue
-            s_val = _to_number(s, num.kind)
-            overall[i].add(s_val, d_val, n)
-            accs[i].add(s_val, d_val, n)
+            overall[i].add(*found)
+            accs[i].add(*found)
             key = by_values.get(kt.by) if kt.by else None
             if isinstance(key, str):
-                buckets[i].setdefault(key, _Acc()).add(s_val, d_val, n)
+                buckets[i].setdefault(key, _Acc()).add(*found)
     result = {kt.code: _result(kt, overall[i], buckets[i]) for i, kt in enumerate(totals)}
     per_district = {
         d: {kt.code: _result(kt, accs[i], {}) for i, kt in enumerate(totals)}
@@ -588,7 +256,20 @@ async def sql_key_totals(
     return KeyTotals(result, per_district, in_sql=True)
 
 
-def _ref(c: _Compiler, ref: str | None) -> _Sql:
+def _sums(values: Sequence[Any], num: Sql, den: Sql | None) -> tuple[Number, Number, int] | None:
+    """(sum, denominator, schools) of one key total in one row; None if no school."""
+    if den is None:
+        s, n = values
+        d_val: Number = 0
+    else:
+        s, d_raw, n = values
+        d_val = to_number(d_raw, den.kind) if d_raw is not None else 0
+    if not n:
+        return None
+    return to_number(s, num.kind), d_val, n
+
+
+def _ref(c: Compiler, ref: str | None) -> Sql:
     assert ref is not None
     if "." in ref:
         group, fcode = ref.split(".", 1)
@@ -599,20 +280,20 @@ def _ref(c: _Compiler, ref: str | None) -> _Sql:
     return value
 
 
-def _pivot(needs: _Needs, round_id: int, district_id: int | None) -> Subquery:
+def _pivot(needs: Needs, round_id: int, district_id: int | None) -> Subquery:
     """One row per submission with the needed answers as columns."""
     scope = _scope(round_id, district_id).subquery("s")
     cols: list[ColumnElement[Any]] = []
     codes: set[str] = set()
     for code, kind in needs.fields.items():
         codes.add(code)
-        value = _value_column(kind)
+        value = value_column(kind)
         cols.append(
             func.max(case((and_(Answer.field == code, Answer.item == 0), value))).label(f"f_{code}")
         )
     for (agg, code), kind in needs.group_aggs.items():
         codes.add(code)
-        value = _value_column(kind)
+        value = value_column(kind)
         picked = case((and_(Answer.field == code, Answer.item >= 0), value))
         aggregate: ColumnElement[Any]
         if agg == "sum":
@@ -745,9 +426,9 @@ async def latest_values(
     scope = _scope(round_id, district_id).subquery("s")
     cols: list[ColumnElement[Any]] = []
     for f in top:
-        kind = _FIELD_KINDS.get(f.type, "text")
+        kind = FIELD_KINDS.get(f.type, "text")
         cols.append(
-            func.max(case((and_(Answer.field == f.code, Answer.item == 0), _value_column(kind))))
+            func.max(case((and_(Answer.field == f.code, Answer.item == 0), value_column(kind))))
         )
     join_on = and_(
         Answer.submission_id == scope.c.id,
