@@ -108,6 +108,10 @@ def _values(round_ids: list[int], codes: list[str], district_id: int | None) -> 
     return q
 
 
+# (kind, school id, field, value, previous, periods) of a flag before the school is known.
+_RawFlag = tuple[FlagKind, int, str, Decimal, Decimal, int]
+
+
 async def flagged_values(
     session: AsyncSession,
     rnd: Round,
@@ -124,44 +128,13 @@ async def flagged_values(
     if not before:
         return []
     await analytic(session)
-    raw: list[tuple[FlagKind, int, str, Decimal, Decimal, int]] = []
-
-    cur = _values([rnd.id], codes, district_id).subquery("cur")
-    prev = _values([before[0]], codes, None).subquery("prev")
-    share = Decimal(change_percent) / 100
-    changed = (
-        select(cur.c.school_id, cur.c.field, cur.c.v, prev.c.v)
-        .join(prev, and_(prev.c.school_id == cur.c.school_id, prev.c.field == cur.c.field))
-        .where(prev.c.v != 0, func.abs(cur.c.v - prev.c.v) > share * func.abs(prev.c.v))
-    )
-    for school_id, code, v, p in (await session.execute(changed)).all():
-        raw.append((FlagKind.CHANGED, school_id, code, _dec(v), _dec(p), 2))
-
+    raw = await _changed(session, rnd, before[0], codes, district_id, change_percent)
     if unchanged_periods >= 2 and len(before) >= unchanged_periods - 1:
         window = [rnd.id, *before[: unchanged_periods - 1]]
-        vals = _values(window, codes, district_id).subquery("vals")
-        same = (
-            select(vals.c.school_id, vals.c.field, func.min(vals.c.v))
-            .group_by(vals.c.school_id, vals.c.field)
-            .having(
-                func.count() == unchanged_periods,
-                func.min(vals.c.v) == func.max(vals.c.v),
-                func.min(vals.c.v) != 0,
-            )
-        )
-        for school_id, code, v in (await session.execute(same)).all():
-            raw.append((FlagKind.UNCHANGED, school_id, code, _dec(v), _dec(v), unchanged_periods))
+        raw += await _unchanged(session, window, codes, district_id, unchanged_periods)
     if not raw:
         return []
-    schools: dict[int, tuple[str, str, str]] = {}
-    ids = sorted({r[1] for r in raw})
-    for start in range(0, len(ids), 500):
-        rows = await session.execute(
-            select(School.id, School.code, School.name, District.name)
-            .join(District, District.id == School.district_id)
-            .where(School.id.in_(ids[start : start + 500]))
-        )
-        schools.update({sid: (code, name, d) for sid, code, name, d in rows.all()})
+    schools = await _schools(session, sorted({r[1] for r in raw}))
     order = {code: i for i, code in enumerate(codes)}
     flags = [
         Flag(kind, sid, *schools[sid][:2], schools[sid][2], code, v, p, n)
@@ -169,6 +142,66 @@ async def flagged_values(
     ]
     flags.sort(key=lambda f: (f.district, f.school_code, order[f.field], f.kind.value))
     return flags
+
+
+async def _changed(
+    session: AsyncSession,
+    rnd: Round,
+    previous: int,
+    codes: list[str],
+    district_id: int | None,
+    change_percent: int,
+) -> list[_RawFlag]:
+    """Figures that moved by more than change_percent since the previous round."""
+    cur = _values([rnd.id], codes, district_id).subquery("cur")
+    prev = _values([previous], codes, None).subquery("prev")
+    share = Decimal(change_percent) / 100
+    changed = (
+        select(cur.c.school_id, cur.c.field, cur.c.v, prev.c.v)
+        .join(prev, and_(prev.c.school_id == cur.c.school_id, prev.c.field == cur.c.field))
+        .where(prev.c.v != 0, func.abs(cur.c.v - prev.c.v) > share * func.abs(prev.c.v))
+    )
+    return [
+        (FlagKind.CHANGED, school_id, code, _dec(v), _dec(p), 2)
+        for school_id, code, v, p in (await session.execute(changed)).all()
+    ]
+
+
+async def _unchanged(
+    session: AsyncSession,
+    window: list[int],
+    codes: list[str],
+    district_id: int | None,
+    periods: int,
+) -> list[_RawFlag]:
+    """Non-zero figures that stayed the same in every round of the window."""
+    vals = _values(window, codes, district_id).subquery("vals")
+    same = (
+        select(vals.c.school_id, vals.c.field, func.min(vals.c.v))
+        .group_by(vals.c.school_id, vals.c.field)
+        .having(
+            func.count() == periods,
+            func.min(vals.c.v) == func.max(vals.c.v),
+            func.min(vals.c.v) != 0,
+        )
+    )
+    return [
+        (FlagKind.UNCHANGED, school_id, code, _dec(v), _dec(v), periods)
+        for school_id, code, v in (await session.execute(same)).all()
+    ]
+
+
+async def _schools(session: AsyncSession, ids: list[int]) -> dict[int, tuple[str, str, str]]:
+    """Code, name and district name of each school."""
+    schools: dict[int, tuple[str, str, str]] = {}
+    for start in range(0, len(ids), 500):
+        rows = await session.execute(
+            select(School.id, School.code, School.name, District.name)
+            .join(District, District.id == School.district_id)
+            .where(School.id.in_(ids[start : start + 500]))
+        )
+        schools.update({sid: (code, name, d) for sid, code, name, d in rows.all()})
+    return schools
 
 
 def _dec(v: object) -> Decimal:

@@ -38,8 +38,11 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from models.audit import record
 from models.base import Base, BigId, UTCDateTime, utcnow
-from models.roster.tables import District, Person, Role, School
+from models.roster.invite_targets import InviteError as InviteError
+from models.roster.invite_targets import Targets as Targets
+from models.roster.invite_targets import resolve_targets as resolve_targets
 from models.roster.people import principal_of, set_role
+from models.roster.tables import District, Person, Role, School
 
 ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford: no I, L, O, U
 CODE_LENGTH = 16  # 16 x 5 bits = 80 bits, well above the 64 asked for
@@ -48,7 +51,6 @@ _SEPARATORS = re.compile(r"[\s\-_.]+")
 # Text a person might type or paste as a code: groups of letters and digits.
 CODE_SHAPED = re.compile(r"^\s*[A-Za-z0-9]{2,}(?:[\s\-_.]+[A-Za-z0-9]+)*\s*$")
 
-INVITABLE_ROLES = (Role.PRINCIPAL, Role.DEPUTY, Role.DISTRICT_OFFICER, Role.STAFF)
 DEFAULT_MAX_WRONG = 5
 DEFAULT_WINDOW = timedelta(minutes=10)
 # How long a Confirm button stays good: enough to read the offer, short enough that an
@@ -106,10 +108,6 @@ class InviteOffer(Base):
     invite_id: Mapped[int] = mapped_column(ForeignKey("invites.id"))
     nonce: Mapped[str] = mapped_column(String(32))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
-
-
-class InviteError(Exception):
-    """A request for invites that cannot be met, worded for the person who made it."""
 
 
 # --- codes -------------------------------------------------------------------------------
@@ -172,14 +170,6 @@ class CreatedInvite:
     district: District | None
 
 
-@dataclass
-class Targets:
-    schools: list[School]
-    districts: list[District]
-    # Schools left out because they already have a principal (principal invites only).
-    skipped: list[School]
-
-
 def parse_duration(text: str) -> timedelta:
     """14d, 48h, 90m, 2w -> timedelta; InviteError on anything else."""
     match = re.fullmatch(r"\s*(\d+)\s*([wdhm])\s*", text.lower())
@@ -194,77 +184,48 @@ def parse_duration(text: str) -> timedelta:
     return delta
 
 
-async def _schools_with_principal(session: AsyncSession) -> set[int]:
-    rows = await session.execute(
-        select(Person.school_id).where(
-            Person.role == Role.PRINCIPAL.value, Person.school_id.is_not(None)
-        )
-    )
-    return {school_id for (school_id,) in rows if school_id is not None}
+# One invite to make: for a school (principals, deputies), a district (district officers)
+# or neither (staff).
+_Plan = tuple[School | None, District | None]
 
 
-async def resolve_targets(
-    session: AsyncSession,
-    role: Role,
-    *,
-    school_code: str | None = None,
-    district_name: str | None = None,
-    all_schools: bool = False,
-    replace: bool = False,
-) -> Targets:
-    """Which schools or districts get one invite each, by the rules of each role."""
-    if role not in INVITABLE_ROLES:
-        raise InviteError(f"cannot invite someone as {role.value}")
-    chosen = sum(1 for given in (school_code, district_name, all_schools) if given)
-    if chosen > 1:
-        raise InviteError("give only one of --school, --district, --all")
+def _plans(role: Role, targets: Targets) -> list[_Plan]:
     if role is Role.STAFF:
-        if chosen:
-            raise InviteError("staff invites are for the bureau: give no school or district")
-        return Targets([], [], [])
+        return [(None, None)]
     if role is Role.DISTRICT_OFFICER:
-        if school_code:
-            raise InviteError("a district officer is invited with --district NAME or --all")
-        if not chosen:
-            raise InviteError("say which district: --district NAME or --all")
-        district_query = select(District).order_by(District.name)
-        if district_name:
-            district_query = district_query.where(District.name == district_name.strip())
-        districts = list((await session.execute(district_query)).scalars())
-        if district_name and not districts:
-            raise InviteError(f"no district named {district_name!r}")
-        return Targets([], districts, [])
-    if not chosen:
-        raise InviteError("say which schools: --school CODE, --district NAME or --all")
-    query = select(School).where(School.active.is_(True)).order_by(School.code)
-    if school_code:
-        school = (
-            await session.execute(select(School).where(School.code == school_code.strip()))
-        ).scalar_one_or_none()
-        if school is None:
-            raise InviteError(f"no school with code {school_code!r}")
-        if not school.active:
-            raise InviteError(f"school {school.code} ({school.name}) is closed")
-        schools = [school]
-    else:
-        if district_name:
-            name = district_name.strip()
-            district = (
-                await session.execute(select(District).where(District.name == name))
-            ).scalar_one_or_none()
-            if district is None:
-                raise InviteError(f"no district named {district_name!r}")
-            query = query.where(School.district_id == district.id)
-        schools = list((await session.execute(query)).scalars())
-    skipped: list[School] = []
-    if role is Role.PRINCIPAL and not replace:
-        taken = await _schools_with_principal(session)
-        skipped = [s for s in schools if s.id in taken]
-        # One named school is invited even if taken: redemption then explains that the
-        # school already has a principal, which is what staff asked for.
-        if not school_code:
-            schools = [s for s in schools if s.id not in taken]
-    return Targets(schools, [], skipped)
+        return [(None, d) for d in targets.districts]
+    return [(s, None) for s in targets.schools]
+
+
+async def _revoke_open(
+    session: AsyncSession, role: Role, plans: list[_Plan], now: datetime
+) -> None:
+    """Earlier unused invites of the same role for these schools or districts stop working
+    (principals and district officers: there is one of each per school or district)."""
+    if role not in (Role.PRINCIPAL, Role.DISTRICT_OFFICER):
+        return
+    school_ids = [s.id for s, _ in plans if s is not None]
+    district_ids = [d.id for _, d in plans if d is not None]
+    open_invites = (
+        update(Invite)
+        .where(
+            Invite.role == role.value,
+            Invite.used_at.is_(None),
+            Invite.revoked_at.is_(None),
+        )
+        .values(revoked_at=now)
+    )
+    for chunk in _chunks(school_ids):
+        await session.execute(open_invites.where(Invite.school_id.in_(chunk)))
+    for chunk in _chunks(district_ids):
+        await session.execute(open_invites.where(Invite.district_id.in_(chunk)))
+
+
+async def _districts_of(session: AsyncSession, plans: list[_Plan]) -> dict[int, District]:
+    """The districts of the planned schools, to show on each invitation."""
+    ids = sorted({s.district_id for s, _ in plans if s is not None})
+    query = select(District).where(District.id.in_(ids))
+    return {d.id: d for d in (await session.execute(query)).scalars()}
 
 
 async def create_invites(
@@ -284,37 +245,10 @@ async def create_invites(
     """
     now = now or utcnow()
     replace = replace and role is Role.PRINCIPAL
+    plans = _plans(role, targets)
+    await _revoke_open(session, role, plans, now)
+    districts = await _districts_of(session, plans)
     created: list[CreatedInvite] = []
-    plans: list[tuple[School | None, District | None]]
-    if role is Role.STAFF:
-        plans = [(None, None)]
-    elif role is Role.DISTRICT_OFFICER:
-        plans = [(None, d) for d in targets.districts]
-    else:
-        plans = [(s, None) for s in targets.schools]
-    if role in (Role.PRINCIPAL, Role.DISTRICT_OFFICER):
-        school_ids = [s.id for s, _ in plans if s is not None]
-        district_ids = [d.id for _, d in plans if d is not None]
-        open_invites = (
-            update(Invite)
-            .where(
-                Invite.role == role.value,
-                Invite.used_at.is_(None),
-                Invite.revoked_at.is_(None),
-            )
-            .values(revoked_at=now)
-        )
-        for chunk in _chunks(school_ids):
-            await session.execute(open_invites.where(Invite.school_id.in_(chunk)))
-        for chunk in _chunks(district_ids):
-            await session.execute(open_invites.where(Invite.district_id.in_(chunk)))
-    district_ids_of_schools = sorted({s.district_id for s, _ in plans if s is not None})
-    districts = {
-        d.id: d
-        for d in (
-            await session.execute(select(District).where(District.id.in_(district_ids_of_schools)))
-        ).scalars()
-    }
     for school, district in plans:
         code = new_code()
         invite = Invite(
@@ -348,16 +282,6 @@ async def create_invites(
 
 def _chunks(ids: Sequence[int], size: int = 500) -> list[Sequence[int]]:
     return [ids[i : i + size] for i in range(0, len(ids), size)]
-
-
-async def pending_invites(session: AsyncSession, now: datetime | None = None) -> list[Invite]:
-    now = now or utcnow()
-    query = (
-        select(Invite)
-        .where(Invite.used_at.is_(None), Invite.revoked_at.is_(None), Invite.expires_at > now)
-        .order_by(Invite.created_at, Invite.id)
-    )
-    return list((await session.execute(query)).scalars())
 
 
 # --- redeeming ---------------------------------------------------------------------------
