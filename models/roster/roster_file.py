@@ -206,7 +206,7 @@ def _text_problems(code: str, name: str, district: str, seen: dict[str, int]) ->
     return reasons
 
 
-def _stage(text: str, reasons: list[str]) -> Stage | None:
+def _read_stage(text: str, reasons: list[str]) -> Stage | None:
     stage = parse_stage(text)
     if not text:
         reasons.append("missing stage")
@@ -215,7 +215,7 @@ def _stage(text: str, reasons: list[str]) -> Stage | None:
     return stage
 
 
-def _active(text: str, reasons: list[str]) -> bool | None:
+def _read_active(text: str, reasons: list[str]) -> bool | None:
     """True or False as the active column says; None when it says nothing."""
     if not text:
         return None
@@ -237,8 +237,8 @@ def _check_row(
 
     code, name, district = get("code"), get("name"), get("district")
     reasons = _text_problems(code, name, district, seen)
-    stage = _stage(get("stage"), reasons)
-    active = _active(get("active"), reasons) if "active" in columns else None
+    stage = _read_stage(get("stage"), reasons)
+    active = _read_active(get("active"), reasons) if "active" in columns else None
     if code and code not in seen:
         seen[code] = number
     if reasons:

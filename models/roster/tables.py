@@ -1,4 +1,4 @@
-"""The roster (districts and schools) and the people who use the bot."""
+"""The roster's tables: districts and schools, the people who use the bot, the audit log."""
 
 from __future__ import annotations
 
@@ -108,10 +108,6 @@ class Person(Base):
 
     school: Mapped[School | None] = relationship()
     district: Mapped[District | None] = relationship()
-
-    @property
-    def role_enum(self) -> Role:
-        return Role(self.role)
 
 
 class AuditLog(Base):

@@ -135,7 +135,8 @@ _COERCE: dict[str, Callable[[str, Any], Any]] = {
 def _coerce(key: str, value: Any) -> Any:
     if key.endswith("_time"):
         return _coerce_time(key, value)
-    return _COERCE.get(key, _coerce_flag)(key, value)
+    coerce: Callable[[str, Any], Any] = _COERCE.get(key, _coerce_flag)
+    return coerce(key, value)
 
 
 def _jsonable(value: Any) -> Any:
