@@ -318,12 +318,11 @@ async def throttled_until(
     session: AsyncSession,
     telegram_id: int,
     *,
-    now: datetime | None = None,
+    now: datetime,
     max_wrong: int = DEFAULT_MAX_WRONG,
     window: timedelta = DEFAULT_WINDOW,
 ) -> datetime | None:
     """When this user may try codes again, or None if they may now."""
-    now = now or utcnow()
     recent = list(
         (
             await session.execute(
