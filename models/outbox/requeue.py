@@ -33,7 +33,7 @@ def purpose_of_notice(notice_id: int) -> Any:
 # What is sent about a collection round, by purpose prefix: its announcement, extensions,
 # closing and scheduled opening slots ("round:7:announce"), the reminders, escalations and
 # summaries of the reminder schedule (scheduler/tick.py) and staff's "remind now" taps
-# (models/remind_now.py). Each is followed by ":{round id}:", so round 1 never matches 12.
+# (models/followup/remind_now.py). Each is followed by ":{round id}:", so round 1 never matches 12.
 ROUND_PURPOSES = ("round", "reminder", "escalation", "summary", "remind-now")
 
 

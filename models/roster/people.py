@@ -15,7 +15,7 @@ from models.base import utcnow
 from models.roster.tables import Person, Role, School
 
 # How stale a stranger's last-seen time (people.updated_at) may get: at most one write a
-# day per stranger, and pruning after 30 days (models/strangers.py) is off by a day at most.
+# day per stranger, and pruning after 30 days (models/roster/strangers.py) is off by a day at most.
 SEEN_RESOLUTION = timedelta(days=1)
 
 
