@@ -1,11 +1,11 @@
 """Import every model module so that Base.metadata knows all tables (Alembic, tests)."""
 
-import models.completeness  # the ix_answers_working index
-import models.invites
+import models.followup.completeness  # the ix_answers_working index
+import models.followup.reminders.reminder_log
 import models.notices
-import models.outbox
-import models.people
-import models.reminders
+import models.outbox.tables
+import models.roster.invites
+import models.roster.tables
 import models.rounds
 import models.schedules
 import models.secrets  # noqa: F401

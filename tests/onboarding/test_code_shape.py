@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from models.db import transaction
-from models.invites import (
+from models.roster.invites import (
     ALPHABET,
     CODE_LENGTH,
     InviteAttempt,
@@ -25,7 +25,7 @@ from models.invites import (
     new_code,
     normalize,
 )
-from models.people import School
+from models.roster.tables import School
 from tests.onboarding.conftest import OWN, make_invite
 
 Sessions = async_sessionmaker[AsyncSession]
@@ -100,7 +100,7 @@ def test_a_mistyped_code_with_a_digit_still_gets_an_answer(typed: str) -> None:
 async def test_a_digit_free_invitation_joins_by_typing_and_by_link(
     bot: Any, county: dict[str, School], sessionmaker: Sessions, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("models.invites.new_code", lambda: DIGIT_FREE)
+    monkeypatch.setattr("models.roster.invites.new_code", lambda: DIGIT_FREE)
     code = await make_invite(sessionmaker, school=OWN)
     assert code == DIGIT_FREE
     async with bot() as running:

@@ -23,8 +23,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from models.audit import record
 from models.base import utcnow
 from models.cells import typed
-from models.people import District, Person, Role, School, Stage
-from models.persons import contacts_of
+from models.roster.people import contacts_of
+from models.roster.tables import District, Person, Role, School, Stage
 
 MAX_CODE = 40
 MAX_NAME = 200
@@ -168,89 +168,114 @@ def read_rows(path: Path) -> Iterator[tuple[int, list[str]]]:
     raise RosterFileError(f"{path.name}: use a .csv or .xlsx file (got {suffix or 'no suffix'})")
 
 
+def _header(values: list[str], number: int) -> dict[str, int] | None:
+    """The columns this row names, if it is the header row; None if it is not one.
+
+    Sheets often start with a title row ("某县2026年学校名册"): the header is the first row
+    that names at least two known columns."""
+    found: dict[str, int] = {}
+    for index, header in enumerate(values):
+        key = _HEADER_LOOKUP.get(_header_key(header))
+        if key and key not in found:
+            found[key] = index
+    if len(found) < 2:
+        return None
+    missing = [k for k in REQUIRED if k not in found]
+    if missing:
+        names = ", ".join(f"{k} ({HEADER_HINTS[k]})" for k in missing)
+        raise RosterFileError(
+            f"line {number}: the header row has no column for {names}; "
+            "expected columns code, name, district, stage"
+        )
+    return found
+
+
+def _text_problems(code: str, name: str, district: str, seen: dict[str, int]) -> list[str]:
+    reasons: list[str] = []
+    if not code:
+        reasons.append("missing code")
+    elif len(code) > MAX_CODE:
+        reasons.append(f"code longer than {MAX_CODE} characters")
+    elif code in seen:
+        reasons.append(f"duplicate code {code} (also on line {seen[code]})")
+    for label, value, limit in (("name", name, MAX_NAME), ("district", district, MAX_DISTRICT)):
+        if not value:
+            reasons.append(f"missing {label}")
+        elif len(value) > limit:
+            reasons.append(f"{label} longer than {limit} characters")
+    return reasons
+
+
+def _read_stage(text: str, reasons: list[str]) -> Stage | None:
+    stage = parse_stage(text)
+    if not text:
+        reasons.append("missing stage")
+    elif stage is None:
+        reasons.append(f"unknown stage {text!r}")
+    return stage
+
+
+def _read_active(text: str, reasons: list[str]) -> bool | None:
+    """True or False as the active column says; None when it says nothing."""
+    if not text:
+        return None
+    lowered = text.strip().lower()
+    if lowered in TRUE_WORDS:
+        return True
+    if lowered in FALSE_WORDS:
+        return False
+    reasons.append(f"cannot read active {text!r} (use 是 / 否 or yes / no)")
+    return None
+
+
+def _check_row(
+    number: int, values: list[str], columns: dict[str, int], seen: dict[str, int]
+) -> RosterRow | Problem:
+    def get(key: str) -> str:
+        index = columns.get(key)
+        return values[index] if index is not None and index < len(values) else ""
+
+    code, name, district = get("code"), get("name"), get("district")
+    reasons = _text_problems(code, name, district, seen)
+    stage = _read_stage(get("stage"), reasons)
+    active = _read_active(get("active"), reasons) if "active" in columns else None
+    if code and code not in seen:
+        seen[code] = number
+    if reasons:
+        return Problem(number, "; ".join(reasons))
+    assert stage is not None
+    return RosterRow(number, code, name, district, stage, active)
+
+
 def parse_roster(lines: Iterable[tuple[int, list[str]]]) -> ParsedRoster:
     """Check every row and report every problem, by line number, at once."""
     columns: dict[str, int] | None = None
-    rows: list[RosterRow] = []
-    problems: list[Problem] = []
+    parsed = ParsedRoster([], [])
     seen: dict[str, int] = {}
     skipped = 0
     for number, values in lines:
         if not any(values):
             continue
         if columns is None:
-            # Sheets often start with a title row ("某县2026年学校名册"): the header is the
-            # first row that names at least two known columns.
-            found: dict[str, int] = {}
-            for index, header in enumerate(values):
-                key = _HEADER_LOOKUP.get(_header_key(header))
-                if key and key not in found:
-                    found[key] = index
-            if len(found) < 2:
+            columns = _header(values, number)
+            if columns is None:
                 skipped += 1
                 if skipped >= HEADER_SEARCH_ROWS:
                     break
-                continue
-            missing = [k for k in REQUIRED if k not in found]
-            if missing:
-                names = ", ".join(f"{k} ({HEADER_HINTS[k]})" for k in missing)
-                raise RosterFileError(
-                    f"line {number}: the header row has no column for {names}; "
-                    "expected columns code, name, district, stage"
-                )
-            columns = found
             continue
-
-        def get(key: str, row: list[str] = values, header: dict[str, int] = columns) -> str:
-            index = header.get(key)
-            return row[index] if index is not None and index < len(row) else ""
-
-        code, name, district = get("code"), get("name"), get("district")
-        stage_text, active_text = get("stage"), get("active")
-        reasons: list[str] = []
-        if not code:
-            reasons.append("missing code")
-        elif len(code) > MAX_CODE:
-            reasons.append(f"code longer than {MAX_CODE} characters")
-        elif code in seen:
-            reasons.append(f"duplicate code {code} (also on line {seen[code]})")
-        if not name:
-            reasons.append("missing name")
-        elif len(name) > MAX_NAME:
-            reasons.append(f"name longer than {MAX_NAME} characters")
-        if not district:
-            reasons.append("missing district")
-        elif len(district) > MAX_DISTRICT:
-            reasons.append(f"district longer than {MAX_DISTRICT} characters")
-        stage = parse_stage(stage_text)
-        if not stage_text:
-            reasons.append("missing stage")
-        elif stage is None:
-            reasons.append(f"unknown stage {stage_text!r}")
-        active: bool | None = None
-        if "active" in (columns or {}) and active_text:
-            lowered = active_text.strip().lower()
-            if lowered in TRUE_WORDS:
-                active = True
-            elif lowered in FALSE_WORDS:
-                active = False
-            else:
-                reasons.append(f"cannot read active {active_text!r} (use 是 / 否 or yes / no)")
-        if code and code not in seen:
-            seen[code] = number
-        if reasons:
-            problems.append(Problem(number, "; ".join(reasons)))
-            continue
-        assert stage is not None
-        rows.append(RosterRow(number, code, name, district, stage, active))
+        checked = _check_row(number, values, columns, seen)
+        if isinstance(checked, Problem):
+            parsed.problems.append(checked)
+        else:
+            parsed.rows.append(checked)
     if columns is None:
         raise RosterFileError(
             "no header row found: the first rows should name the columns code, name, "
             "district, stage (or 学校代码, 学校名称, 学区 / 乡镇, 学段)"
         )
-    if not rows and not problems:
+    if not parsed.rows and not parsed.problems:
         raise RosterFileError("the file has a header but no schools")
-    return ParsedRoster(rows, problems)
+    return parsed
 
 
 def read_roster(path: Path) -> ParsedRoster:
@@ -279,6 +304,90 @@ class ImportResult:
     not_in_file: int = 0
 
 
+# A school as stored: (id, name, district id, stage, active), by code.
+_Stored = tuple[int, str, int, str, bool]
+
+
+async def _district_ids(session: AsyncSession) -> dict[str, int]:
+    return {name: id_ for id_, name in await session.execute(select(District.id, District.name))}
+
+
+async def _stored_schools(session: AsyncSession) -> dict[str, _Stored]:
+    query = select(
+        School.id, School.code, School.name, School.district_id, School.stage, School.active
+    )
+    return {
+        code: (id_, name, district_id, stage, active)
+        for id_, code, name, district_id, stage, active in await session.execute(query)
+    }
+
+
+def _new_school(row: RosterRow, district_id: int | None, now: datetime) -> dict[str, Any]:
+    return {
+        "code": row.code,
+        "name": row.name,
+        "district_id": district_id,
+        "stage": row.stage.value,
+        "active": True if row.active is None else row.active,
+        "created_at": now,
+        "updated_at": now,
+    }
+
+
+def _changes(
+    row: RosterRow, stored: _Stored, district_id: int | None, district_names: dict[int, str]
+) -> tuple[tuple[str, str, str], ...]:
+    """(field, old, new) of every field the row changes."""
+    _id, name, old_district, stage, active = stored
+    new_active = active if row.active is None else row.active
+    fields: list[tuple[str, str, str]] = []
+    if name != row.name:
+        fields.append(("name", name, row.name))
+    if district_id is None or old_district != district_id:
+        fields.append(("district", district_names.get(old_district, "?"), row.district))
+    if stage != row.stage.value:
+        fields.append(("stage", stage, row.stage.value))
+    if active != new_active:
+        fields.append(("active", str(active).lower(), str(new_active).lower()))
+    return tuple(fields)
+
+
+def _plan(
+    rows: Sequence[RosterRow],
+    existing: dict[str, _Stored],
+    districts: dict[str, int],
+    result: ImportResult,
+    now: datetime,
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The rows to insert and to update; notes each addition and change in `result`."""
+    district_names = {id_: name for name, id_ in districts.items()}
+    inserts: list[dict[str, Any]] = []
+    updates: list[dict[str, Any]] = []
+    for row in rows:
+        district_id = districts.get(row.district)
+        found = existing.get(row.code)
+        if found is None:
+            result.added.append(Change(row.line, row.code, row.name))
+            inserts.append(_new_school(row, district_id, now))
+            continue
+        fields = _changes(row, found, district_id, district_names)
+        if not fields:
+            result.unchanged += 1
+            continue
+        result.updated.append(Change(row.line, row.code, row.name, fields))
+        updates.append(
+            {
+                "id": found[0],
+                "name": row.name,
+                "district_id": district_id,
+                "stage": row.stage.value,
+                "active": found[4] if row.active is None else row.active,
+                "updated_at": now,
+            }
+        )
+    return inserts, updates
+
+
 async def import_roster(
     session: AsyncSession,
     rows: Sequence[RosterRow],
@@ -290,68 +399,14 @@ async def import_roster(
     """Upsert schools by code in a handful of statements, however long the file."""
     now = utcnow()
     result = ImportResult()
-    districts = {
-        name: id_ for id_, name in await session.execute(select(District.id, District.name))
-    }
+    districts = await _district_ids(session)
     wanted = sorted({row.district for row in rows} - districts.keys())
     result.new_districts = wanted
     if wanted and not dry_run:
         await session.execute(insert(District), [{"name": n, "created_at": now} for n in wanted])
-        districts = {
-            name: id_ for id_, name in await session.execute(select(District.id, District.name))
-        }
-    district_names = {id_: name for name, id_ in districts.items()}
-    existing = {
-        code: (id_, name, district_id, stage, active)
-        for id_, code, name, district_id, stage, active in await session.execute(
-            select(School.id, School.code, School.name, School.district_id, School.stage,
-                   School.active)
-        )
-    }
-    inserts: list[dict[str, Any]] = []
-    updates: list[dict[str, Any]] = []
-    for row in rows:
-        district_id = districts.get(row.district)
-        found = existing.get(row.code)
-        if found is None:
-            result.added.append(Change(row.line, row.code, row.name))
-            inserts.append(
-                {
-                    "code": row.code,
-                    "name": row.name,
-                    "district_id": district_id,
-                    "stage": row.stage.value,
-                    "active": True if row.active is None else row.active,
-                    "created_at": now,
-                    "updated_at": now,
-                }
-            )
-            continue
-        school_id, name, old_district, stage, active = found
-        new_active = active if row.active is None else row.active
-        fields: list[tuple[str, str, str]] = []
-        if name != row.name:
-            fields.append(("name", name, row.name))
-        if district_id is None or old_district != district_id:
-            fields.append(("district", district_names.get(old_district, "?"), row.district))
-        if stage != row.stage.value:
-            fields.append(("stage", stage, row.stage.value))
-        if active != new_active:
-            fields.append(("active", str(active).lower(), str(new_active).lower()))
-        if not fields:
-            result.unchanged += 1
-            continue
-        result.updated.append(Change(row.line, row.code, row.name, tuple(fields)))
-        updates.append(
-            {
-                "id": school_id,
-                "name": row.name,
-                "district_id": district_id,
-                "stage": row.stage.value,
-                "active": new_active,
-                "updated_at": now,
-            }
-        )
+        districts = await _district_ids(session)
+    existing = await _stored_schools(session)
+    inserts, updates = _plan(rows, existing, districts, result, now)
     in_file = {row.code for row in rows}
     result.not_in_file = sum(
         1 for code, values in existing.items() if values[4] and code not in in_file

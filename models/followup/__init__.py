@@ -1,0 +1,1 @@
+"""Following a round up: completeness, key totals, flagged values, reminders due."""

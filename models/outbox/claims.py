@@ -1,0 +1,284 @@
+"""The delivery worker's side of the outbox: claim due rows, record each outcome."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, case, func, literal, or_, select, tuple_, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from models.base import UTCDateTime
+from models.outbox.enqueue import dialect_of
+from models.outbox.tables import ERROR_LENGTH, HELD, Delivery, Status, deliveries_table
+from models.roster.tables import Person
+
+
+def _due(now: datetime) -> Any:
+    return or_(
+        and_(Delivery.status == Status.PENDING.value, Delivery.next_attempt_at <= now),
+        # A worker that died (or lost its database) leaves its rows held: take them over.
+        and_(Delivery.status.in_(HELD), Delivery.lease_until < now),
+    )
+
+
+async def claim(
+    session: AsyncSession,
+    limit: int,
+    now: datetime,
+    *,
+    token: str,
+    lease_seconds: float,
+) -> list[Delivery]:
+    """Take up to `limit` due deliveries for this worker, oldest due first.
+
+    PostgreSQL: SELECT ... FOR UPDATE SKIP LOCKED, then UPDATE ... RETURNING, so concurrent
+    workers never take the same row and never wait for each other. SQLite (one writer at a
+    time): the same SELECT, then an UPDATE ... RETURNING that re-checks each row is still
+    due, which is atomic. Rows found `sending` after their lease expired were in flight when
+    a worker died; they count in `in_doubt`, are flagged `resumed_in_doubt`, and are sent
+    again.
+    """
+    order = (Delivery.next_attempt_at, Delivery.id)
+    candidates = (
+        select(Delivery.id, Delivery.status).where(_due(now)).order_by(*order).limit(limit)
+    )
+    if dialect_of(session) == "postgresql":
+        candidates = candidates.with_for_update(skip_locked=True)
+    found = (await session.execute(candidates)).all()
+    if not found:
+        # Nothing due: no UPDATE, so an idle worker takes no write lock on SQLite.
+        return []
+    doubtful = {row_id for row_id, status in found if status == Status.SENDING.value}
+    # On SQLite the rows are not locked between the SELECT and the UPDATE, so the UPDATE
+    # checks again that each is still due: a row another process took meanwhile is skipped.
+    chosen = and_(Delivery.id.in_([row_id for row_id, _status in found]), _due(now))
+    statement = (
+        update(Delivery)
+        .where(chosen)
+        .values(
+            status=Status.CLAIMED.value,
+            claim_token=token,
+            lease_until=now + timedelta(seconds=lease_seconds),
+            in_doubt=Delivery.in_doubt
+            + case((Delivery.status == Status.SENDING.value, 1), else_=0),
+        )
+        .returning(Delivery)
+        .execution_options(synchronize_session=False, populate_existing=True)
+    )
+    rows = list((await session.execute(statement)).scalars().all())
+    for row in rows:
+        row.resumed_in_doubt = row.id in doubtful
+    rows.sort(key=lambda row: (row.next_attempt_at, row.id))
+    return rows
+
+
+def _held_by(delivery_id: int, token: str) -> Any:
+    return and_(Delivery.id == delivery_id, Delivery.claim_token == token)
+
+
+async def mark_sending(session: AsyncSession, delivery_id: int, token: str) -> bool:
+    """Record that the next part is about to be handed to Telegram; False if no longer ours."""
+    return delivery_id in await mark_sending_many(session, [(delivery_id, token)])
+
+
+async def mark_sending_many(session: AsyncSession, held: Sequence[tuple[int, str]]) -> set[int]:
+    """mark_sending for several rows in one statement; returns the ids still ours."""
+    if not held:
+        return set()
+    table = deliveries_table()
+    result = await session.execute(
+        table.update()
+        .where(
+            # id IN (...) as well: SQLite scans the whole table for a row-value IN alone.
+            table.c.id.in_([delivery_id for delivery_id, _token in held]),
+            tuple_(table.c.id, table.c.claim_token).in_(list(held)),
+            table.c.status.in_(HELD),
+        )
+        .values(status=Status.SENDING.value)
+        .returning(table.c.id)
+    )
+    return {row[0] for row in result.all()}
+
+
+async def mark_part_sent(
+    session: AsyncSession, delivery_id: int, token: str, parts_sent: int, message_id: int
+) -> bool:
+    """One part of a multi-message payload went out; the rest follow."""
+    result = await session.execute(
+        update(Delivery)
+        .where(_held_by(delivery_id, token))
+        .values(
+            status=Status.CLAIMED.value, parts_sent=parts_sent, telegram_message_id=message_id
+        )
+    )
+    return _rowcount(result) == 1
+
+
+async def mark_sent(
+    session: AsyncSession,
+    delivery_id: int,
+    token: str,
+    *,
+    parts_sent: int,
+    message_id: int,
+    now: datetime,
+) -> bool:
+    done = SentItem(delivery_id, token, parts_sent, message_id)
+    return delivery_id in await mark_sent_many(session, [done], now)
+
+
+@dataclass(frozen=True)
+class SentItem:
+    delivery_id: int
+    token: str
+    parts_sent: int
+    message_id: int
+
+
+async def mark_sent_many(
+    session: AsyncSession, items: Sequence[SentItem], now: datetime
+) -> set[int]:
+    """mark_sent for several rows in one statement; returns the ids recorded."""
+    if not items:
+        return set()
+    table = deliveries_table()
+    result = await session.execute(
+        table.update()
+        .where(
+            table.c.id.in_([item.delivery_id for item in items]),  # see mark_sending_many
+            tuple_(table.c.id, table.c.claim_token).in_(
+                [(item.delivery_id, item.token) for item in items]
+            ),
+        )
+        .values(
+            status=Status.SENT.value,
+            parts_sent=case(
+                {item.delivery_id: item.parts_sent for item in items}, value=table.c.id
+            ),
+            telegram_message_id=case(
+                {item.delivery_id: item.message_id for item in items}, value=table.c.id
+            ),
+            sent_at=now,
+            lease_until=None,
+            claim_token=None,
+        )
+        .returning(table.c.id)
+    )
+    return {row[0] for row in result.all()}
+
+
+async def reschedule(
+    session: AsyncSession,
+    delivery_id: int,
+    token: str,
+    *,
+    at: datetime,
+    error: str,
+    count_attempt: bool = True,
+    in_doubt: bool = False,
+    failing_since: datetime | None = None,
+) -> bool:
+    """A transient error (or RetryAfter, which does not count): try again at `at`.
+
+    `in_doubt`: the request may have reached Telegram (it timed out after being sent), so
+    the next try may repeat it. `failing_since`: when this failure happened, kept only if
+    it is the row's first (the start of its retry budget).
+    """
+    failing = {} if failing_since is None else {
+        "failing_since": func.coalesce(
+            Delivery.failing_since, literal(failing_since, UTCDateTime())
+        )
+    }
+    result = await session.execute(
+        update(Delivery)
+        .where(_held_by(delivery_id, token))
+        .values(
+            status=Status.PENDING.value,
+            attempts=Delivery.attempts + (1 if count_attempt else 0),
+            in_doubt=Delivery.in_doubt + (1 if in_doubt else 0),
+            **failing,
+            next_attempt_at=at,
+            last_error=error[:ERROR_LENGTH],
+            lease_until=None,
+            claim_token=None,
+        )
+    )
+    return _rowcount(result) == 1
+
+
+async def mark_failed(
+    session: AsyncSession,
+    delivery_id: int,
+    token: str,
+    *,
+    error: str,
+    blocked: bool = False,
+    count_attempt: bool = True,
+    in_doubt: bool = False,
+) -> bool:
+    """A permanent failure. `blocked`: the person blocked the bot; they become unreachable.
+    `in_doubt`: the last try may have reached Telegram all the same (see reschedule)."""
+    result = await session.execute(
+        update(Delivery)
+        .where(_held_by(delivery_id, token))
+        .values(
+            status=(Status.BLOCKED if blocked else Status.FAILED).value,
+            attempts=Delivery.attempts + (1 if count_attempt else 0),
+            in_doubt=Delivery.in_doubt + (1 if in_doubt else 0),
+            last_error=error[:ERROR_LENGTH],
+            lease_until=None,
+            claim_token=None,
+        )
+        .returning(Delivery.person_id)
+    )
+    person_ids = [row[0] for row in result.all()]
+    if blocked and person_ids and person_ids[0] is not None:
+        await session.execute(
+            update(Person).where(Person.id == person_ids[0]).values(reachable=False)
+        )
+    return bool(person_ids)
+
+
+async def renew(
+    session: AsyncSession, held: Sequence[tuple[int, str]], until: datetime
+) -> int:
+    """Extend the lease of rows this worker still holds (so nobody takes them over)."""
+    if not held:
+        return 0
+    ids = [delivery_id for delivery_id, _token in held]
+    tokens = sorted({token for _id, token in held})
+    result = await session.execute(
+        update(Delivery)
+        .where(
+            Delivery.id.in_(ids),
+            Delivery.claim_token.in_(tokens),
+            Delivery.status.in_(HELD),
+        )
+        .values(lease_until=until)
+    )
+    return _rowcount(result)
+
+
+async def release(session: AsyncSession, held: Sequence[tuple[int, str]]) -> int:
+    """Give back rows claimed but never handed to Telegram (graceful stop)."""
+    if not held:
+        return 0
+    ids = [delivery_id for delivery_id, _token in held]
+    tokens = sorted({token for _id, token in held})
+    result = await session.execute(
+        update(Delivery)
+        .where(
+            Delivery.id.in_(ids),
+            Delivery.claim_token.in_(tokens),
+            Delivery.status == Status.CLAIMED.value,
+        )
+        .values(status=Status.PENDING.value, lease_until=None, claim_token=None)
+    )
+    return _rowcount(result)
+
+
+def _rowcount(result: Any) -> int:
+    return int(getattr(result, "rowcount", 0) or 0)
