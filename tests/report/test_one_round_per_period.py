@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import sys
 import threading
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -19,12 +20,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.cli import main
-from models import round_service as rs
 from models.base import utcnow
 from models.db import create_engine, create_sessionmaker
 from models.migrate import alembic_config, upgrade
 from models.people import Person, Role
-from models.rounds import FormVersion, Round
+from models.rounds import FormVersion, Round, lifecycle
+from models.rounds.errors import DuplicateRound
 from tests.conftest import POSTGRES_ENV, _engines, postgres_admin
 from tests.double import FakeUser, SentMessage
 from tests.report.conftest import County
@@ -43,7 +44,7 @@ def both_look_first(
     """Make the race certain: each of the two opens checks for a duplicate, and neither
     goes on to write until both have checked (the first `held` look-ups wait in pairs;
     later ones pass straight through)."""
-    original: Lookup = rs.existing_round
+    original: Lookup = lifecycle.existing_round
     calls = 0
 
     async def looked(session: AsyncSession, form_code: str, period: str) -> Round | None:
@@ -54,18 +55,24 @@ def both_look_first(
             await wait()
         return found
 
-    monkeypatch.setattr(rs, "existing_round", looked)
+    # open_round looks it up in its own module (models.rounds.lifecycle); the chat's
+    # confirm step looks first through whatever module it imported it from: patch every
+    # module holding the function, so that both look-ups are paired wherever they live.
+    monkeypatch.setattr(lifecycle, "existing_round", looked)
+    for module in list(sys.modules.values()):
+        if getattr(module, "existing_round", None) is original:
+            monkeypatch.setattr(module, "existing_round", looked)
 
 
 async def _open(
     sessionmaker: async_sessionmaker[AsyncSession], period: str
-) -> Round | rs.DuplicateRound:
+) -> Round | DuplicateRound:
     async with sessionmaker() as session, session.begin():
         try:
-            return await rs.open_round(
+            return await lifecycle.open_round(
                 session, form=staffing(), period=period, deadline=DEADLINE, now=NOW
             )
-        except rs.DuplicateRound as refused:
+        except DuplicateRound as refused:
             return refused
 
 
@@ -78,7 +85,7 @@ async def test_two_opens_at_the_same_moment_make_one_round(
     async with sessionmaker() as session, session.begin():
         await make_roster(session)
         if form_used_before:  # else both also store the form version for the first time
-            await rs.open_round(
+            await lifecycle.open_round(
                 session, form=staffing(), period="2025", deadline=DEADLINE, now=NOW
             )
     barrier = asyncio.Barrier(2)
@@ -93,7 +100,7 @@ async def test_two_opens_at_the_same_moment_make_one_round(
         _open(sessionmaker, "2026-autumn"), _open(sessionmaker, "2026 秋季学期")
     )
     opened = [r for r in (first, second) if isinstance(r, Round)]
-    refused = [r for r in (first, second) if isinstance(r, rs.DuplicateRound)]
+    refused = [r for r in (first, second) if isinstance(r, DuplicateRound)]
     assert len(opened) == 1 and len(refused) == 1, (first, second)
     assert refused[0].round_id == opened[0].id
     assert str(refused[0]) == (

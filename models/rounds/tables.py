@@ -68,7 +68,7 @@ class Round(Base):
     form_code: Mapped[str] = mapped_column(String(60), index=True)
     form_version: Mapped[int] = mapped_column(Integer)
     # The period's label: 2026-W48, 2026-11, 2026-autumn (a term, as schedules label it and
-    # models.schedules.canonical_period stores one typed by staff), 2026, or free text.
+    # models.rounds.schedules.canonical_period stores one typed by staff), 2026, or free text.
     period: Mapped[str] = mapped_column(String(40))
     opened_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     deadline: Mapped[datetime] = mapped_column(UTCDateTime())
