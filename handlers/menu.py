@@ -181,6 +181,21 @@ def add_button(
     app.add_handler(CallbackQueryHandler(handler, pattern=kind.matches))
 
 
+def add_stale_family(app: HuibaoApp, family: str, roles: frozenset[Role]) -> None:
+    """Answer every other `family:` data with the stale answer (call it after the family's
+    kinds are registered): a room whose buttons share a family prefix keeps answering
+    data under it that no kind of it takes, as its one prefix handler used to."""
+    prefix = family + SEPARATOR
+
+    async def stale_button(update: Update, context: HuibaoContext) -> None:
+        async with unit(update, context) as (_session, who):
+            pass
+        await stale(update, who)
+
+    handler = guarded(stale_button, roles)
+    app.add_handler(CallbackQueryHandler(handler, pattern=_prefix_pattern(prefix)))
+
+
 def _decoded(kind: type[K], callback: ButtonHandler[K]) -> Handler:
     async def decode(update: Update, context: HuibaoContext) -> Any:
         data = update.callback_query.data if update.callback_query else None

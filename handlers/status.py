@@ -413,6 +413,8 @@ def register(app: HuibaoApp) -> None:
     menu.add_button(app, StatusDistrict, status_button, viewers, example=StatusDistrict(1, 1))
     menu.add_button(app, RemindDistrict, status_button, viewers, example=RemindDistrict(1, 1))
     menu.add_button(app, ExportRound, export_button, viewers, example=ExportRound(1))
+    # /status buttons from older versions, or forged: "this button is no longer valid".
+    menu.add_stale_family(app, "st", viewers)
     menu.add_section(menu.Section("status.rounds", viewers, render_rounds, order=20))
 
 
