@@ -9,10 +9,12 @@ own `register(app)` and never need to edit it:
         # A command: a CommandHandler whose callback runs only for these roles (others get
         # a polite refusal), listed in their Telegram command menu in their language.
         menu.add_command(app, "round", open_round, N_("Open a collection round"), menu.STAFF)
-        # Buttons: every callback_data starting with the prefix is refused for other roles
-        # before your callback runs. `example` is a plausible payload; the authorization
-        # test presses it as every unauthorized role (tests/onboarding/test_authorization.py).
-        menu.add_callback(app, "rnd:", on_round_button, menu.STAFF, example="rnd:1:close")
+        # Buttons: one kind of button (texts/callbacks.py) per call; other roles are
+        # refused before your callback runs, and data not of the kind's exact shape gets
+        # the one answer for stale buttons. `example` is a plausible button; the
+        # authorization test presses it as every unauthorized role
+        # (tests/onboarding/test_authorization.py).
+        menu.add_button(app, CloseRound, on_close, menu.STAFF, example=CloseRound(1))
         # A block of the /menu home screen, for the roles that should see it.
         menu.add_section(menu.Section("report.pending", menu.SCHOOL, render_pending, order=10))
 
@@ -24,9 +26,10 @@ own `register(app)` and never need to edit it:
 
 Roles: menu.EVERYONE, SCHOOL (principal, deputy), DISTRICT, STAFF (staff, admin), ADMIN,
 CONNECTED (any role but none); any frozenset of models.people.Role works. add_command
-takes `filters=` and `order=` (its place in the list). No handler needs a private-chat
-filter: handlers/private.py stops every update from a group or channel (but /help)
-before any handler group runs.
+takes `filters=` and `order=` (its place in the list). `add_callback` (a prefix string,
+parsed by the callback itself) is the legacy way, kept until every room has moved. No
+handler needs a private-chat filter: handlers/private.py stops every update from a group
+or channel (but /help) before any handler group runs.
 When a person's role changes outside this module, call `await menu.refresh_commands(bot,
 telegram_id, role, language)`.
 
@@ -66,7 +69,7 @@ from telegram.ext.filters import BaseFilter
 from handlers.context import Who, language_of, unit
 from models.people import District, Role, School
 from models.persons import get_person
-from texts.callbacks import Callback, Stale
+from texts.callbacks import SEPARATOR, Callback, Home, Stale
 from texts.commands import BASE_COMMANDS
 from texts.i18n import gettext_for
 from texts.labels import role_label
@@ -81,7 +84,7 @@ ADMIN = frozenset({Role.ADMIN})
 DISTRICT = frozenset({Role.DISTRICT_OFFICER})
 CONNECTED = EVERYONE - {Role.NONE}
 
-HOME = "menu:home"
+HOME = Home().pack()
 
 Handler = Callable[[Update, HuibaoContext], Coroutine[Any, Any, Any]]
 K = TypeVar("K", bound=Callback)
@@ -147,6 +150,9 @@ def add_command(
 def add_callback(
     app: HuibaoApp, prefix: str, callback: Handler, roles: frozenset[Role], *, example: str
 ) -> None:
+    """Legacy: register a callback for every data starting with `prefix`, which the callback
+    parses itself. Use `add_button` with a kind from texts/callbacks.py instead; this goes
+    once every room has moved."""
     if not example.startswith(prefix):
         raise ValueError(f"example {example!r} must start with {prefix!r}")
     CALLBACKS[prefix] = CallbackSpec(prefix, frozenset(roles), example)
@@ -167,9 +173,27 @@ def add_button(
     The presser's role is checked first; then the data is decoded, and data that does not
     have the kind's exact shape gets the one answer for stale buttons; the handler gets the
     decoded button."""
-    CALLBACKS[kind.PREFIX] = CallbackSpec(kind.PREFIX, frozenset(roles), example.pack())
+    # Listed with the separator, as the legacy prefixes are, so that whatever follows the
+    # prefix in the authorization test reaches this kind's decoder.
+    prefix = kind.PREFIX + SEPARATOR
+    CALLBACKS[prefix] = CallbackSpec(prefix, frozenset(roles), example.pack())
     handler = guarded(_decoded(kind, callback), roles)
     app.add_handler(CallbackQueryHandler(handler, pattern=kind.matches))
+
+
+def add_stale_family(app: HuibaoApp, family: str, roles: frozenset[Role]) -> None:
+    """Answer every other `family:` data with the stale answer (call it after the family's
+    kinds are registered): a room whose buttons share a family prefix keeps answering
+    data under it that no kind of it takes, as its one prefix handler used to."""
+    prefix = family + SEPARATOR
+
+    async def stale_button(update: Update, context: HuibaoContext) -> None:
+        async with unit(update, context) as (_session, who):
+            pass
+        await stale(update, who)
+
+    handler = guarded(stale_button, roles)
+    app.add_handler(CallbackQueryHandler(handler, pattern=_prefix_pattern(prefix)))
 
 
 def _decoded(kind: type[K], callback: ButtonHandler[K]) -> Handler:
@@ -356,7 +380,7 @@ async def menu_command(update: Update, context: HuibaoContext) -> None:
     await refresh_for(context, who)
 
 
-async def menu_button(update: Update, context: HuibaoContext) -> None:
+async def menu_button(update: Update, context: HuibaoContext, _button: Home) -> None:
     query = update.callback_query
     assert query is not None
     async with unit(update, context) as (session, who):
@@ -411,7 +435,8 @@ async def render_identity(session: AsyncSession, who: Who, services: Services) -
 
 def register(app: HuibaoApp) -> None:
     app.add_handler(CommandHandler("menu", menu_command))
-    app.add_handler(CallbackQueryHandler(menu_button, pattern=f"^{HOME}$"))
+    # Everyone may go home; data that is not exactly menu:home gets the stale answer.
+    add_button(app, Home, menu_button, EVERYONE, example=Home())
     add_section(Section("onboarding.identity", EVERYONE, render_identity, order=0))
 
 

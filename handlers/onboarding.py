@@ -22,12 +22,12 @@ already have a role join with a second invitation by its link or `/start CODE`.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 from html import escape
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.error import TelegramError
-from telegram.ext import ApplicationHandlerStop, CallbackQueryHandler, MessageHandler, filters
+from telegram.ext import ApplicationHandlerStop, MessageHandler, filters
 
 from handlers import menu
 from handlers.context import Who, language_of, unit
@@ -41,22 +41,23 @@ from models.invites import (
     withdraw_offer,
 )
 from models.people import Person, Role
+from texts.callbacks import CancelInvite, ConfirmInvite
 from texts.i18n import gettext_for
 from texts.labels import role_label
+from texts.when import show
 from transport.context import HuibaoApp, HuibaoContext
 
-CONFIRM = "inv:y:"
-CANCEL = "inv:n"  # + ":" + nonce; a bare "inv:n" (older buttons) withdraws nothing
 TYPED_CODE_GROUP = -1
+# What models.invites.make_offer's nonces look like (secrets.token_urlsafe(16)).
+NONCE_LENGTH = 22
+NONCE_CHARACTERS = frozenset(
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+)
 
 
 def _limits(context: HuibaoContext) -> tuple[int, timedelta]:
     settings = context.services.settings.invites
     return settings.max_wrong_codes, timedelta(minutes=settings.wrong_code_window_minutes)
-
-
-def _local(context: HuibaoContext, moment: datetime) -> datetime:
-    return moment.astimezone(context.services.settings.bureau.tz)
 
 
 def describe(check: Check, who: Who, bureau: str) -> str:
@@ -85,7 +86,7 @@ def refusal_text(check: Check, who: Who, context: HuibaoContext) -> str:
         return _(
             "Too many codes that did not work. For your security, please wait and try "
             "again after {time}."
-        ).format(time=_local(context, check.retry_at).strftime("%H:%M"))
+        ).format(time=show(check.retry_at, context.services.settings.bureau.tz, "clock"))
     if outcome is Outcome.STALE:
         return _(
             "This button is no longer valid. Open the invitation link again, or type the "
@@ -107,7 +108,7 @@ def refusal_text(check: Check, who: Who, context: HuibaoContext) -> str:
         return _("This invitation has already been used.") + " " + ask
     if outcome is Outcome.EXPIRED:
         return _("This invitation expired on {date}.").format(
-            date=_local(context, check.invite.expires_at).strftime("%Y-%m-%d")
+            date=show(check.invite.expires_at, context.services.settings.bureau.tz, "day")
         ) + " " + ask
     if outcome is Outcome.REVOKED:
         return _(
@@ -154,12 +155,17 @@ async def offer(update: Update, context: HuibaoContext, text: str) -> None:
     async with unit(update, context) as (session, who):
         max_wrong, window = _limits(context)
         check = await check_code(
-            session, text, who.person.telegram_id, max_wrong=max_wrong, window=window
+            session,
+            text,
+            who.person.telegram_id,
+            now=context.now(),
+            max_wrong=max_wrong,
+            window=window,
         )
         nonce = ""
         if check.ok:
             assert check.invite is not None
-            nonce = await make_offer(session, who.person, check.invite)
+            nonce = await make_offer(session, who.person, check.invite, now=context.now())
             reply = offer_text(check, who, context)
         else:
             reply = refusal_text(check, who, context)
@@ -170,21 +176,20 @@ async def offer(update: Update, context: HuibaoContext, text: str) -> None:
     buttons = InlineKeyboardMarkup(
         [
             [
-                InlineKeyboardButton(_("Confirm"), callback_data=CONFIRM + nonce),
-                InlineKeyboardButton(_("Cancel"), callback_data=f"{CANCEL}:{nonce}"),
+                InlineKeyboardButton(_("Confirm"), callback_data=ConfirmInvite(nonce).pack()),
+                InlineKeyboardButton(_("Cancel"), callback_data=CancelInvite(nonce).pack()),
             ]
         ]
     )
     await message.reply_text(reply, reply_markup=buttons)
 
 
-async def confirm(update: Update, context: HuibaoContext) -> None:
+async def confirm(update: Update, context: HuibaoContext, button: ConfirmInvite) -> None:
     query = update.callback_query
     assert query is not None
-    nonce = (query.data or "").removeprefix(CONFIRM)
     replaced: Person | None = None
     async with unit(update, context) as (session, who):
-        check = await redeem_offer(session, nonce, who.person)
+        check = await redeem_offer(session, button.nonce, who.person, now=context.now())
         if check.ok:
             replaced = check.current_principal
             bureau = context.services.settings.bureau.name
@@ -239,14 +244,22 @@ async def _tell_replaced(context: HuibaoContext, person: Person, check: Check) -
         pass  # they may have blocked the bot; the audit log has the change
 
 
-async def cancel(update: Update, context: HuibaoContext) -> None:
+def could_be_nonce(nonce: str) -> bool:
+    """Whether make_offer could have made this nonce: anything else is forged data."""
+    return len(nonce) == NONCE_LENGTH and set(nonce) <= NONCE_CHARACTERS
+
+
+async def cancel(update: Update, context: HuibaoContext, button: CancelInvite) -> None:
     query = update.callback_query
     assert query is not None
-    nonce = (query.data or "").removeprefix(CANCEL).removeprefix(":")
+    nonce = button.nonce
     async with unit(update, context) as (session, who):
-        if nonce:
+        if nonce is not None and could_be_nonce(nonce):
             await withdraw_offer(session, who.person, nonce)
         text = who._("Cancelled. Nothing was changed.")
+    if nonce is not None and not could_be_nonce(nonce):
+        await menu.stale(update, who)
+        return
     await query.answer()
     await _edit(query, text)
 
@@ -278,5 +291,6 @@ def register(app: HuibaoApp) -> None:
     )
     # Everyone may press these: the presser's own offer, found by the nonce, is the
     # authorization (see redeem_offer).
-    app.add_handler(CallbackQueryHandler(confirm, pattern=f"^{CONFIRM}"))
-    app.add_handler(CallbackQueryHandler(cancel, pattern=f"^{CANCEL}(:|$)"))
+    example = "A" * NONCE_LENGTH
+    menu.add_button(app, ConfirmInvite, confirm, menu.EVERYONE, example=ConfirmInvite(example))
+    menu.add_button(app, CancelInvite, cancel, menu.EVERYONE, example=CancelInvite(example))

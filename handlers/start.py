@@ -10,18 +10,18 @@ from html import escape
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.constants import ChatType
-from telegram.ext import CallbackQueryHandler, CommandHandler
+from telegram.ext import CommandHandler
 
 from handlers import menu, onboarding
 from handlers.context import Who, unit
 from models.invites import looks_like_code
 from models.people import Role
+from texts.callbacks import ChooseLanguage
 from texts.commands import BASE_COMMANDS
 from texts.i18n import LANGUAGES, gettext_for
 from transport.context import HuibaoApp, HuibaoContext
 
 LANGUAGE_NAMES = {"zh_CN": "中文", "en": "English"}
-LANGUAGE_CALLBACK = "lang:"
 
 
 def welcome_text(who: Who, bureau: str) -> str:
@@ -94,7 +94,9 @@ def language_keyboard() -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup(
         [
             [
-                InlineKeyboardButton(LANGUAGE_NAMES[code], callback_data=LANGUAGE_CALLBACK + code)
+                InlineKeyboardButton(
+                    LANGUAGE_NAMES[code], callback_data=ChooseLanguage(code).pack()
+                )
                 for code in LANGUAGES
             ]
         ]
@@ -108,10 +110,12 @@ async def language_command(update: Update, context: HuibaoContext) -> None:
     await update.effective_message.reply_text(text, reply_markup=language_keyboard())
 
 
-async def language_chosen(update: Update, context: HuibaoContext) -> None:
+async def language_chosen(
+    update: Update, context: HuibaoContext, button: ChooseLanguage
+) -> None:
     query = update.callback_query
     assert query is not None
-    choice = (query.data or "").removeprefix(LANGUAGE_CALLBACK)
+    choice = button.code
     async with unit(update, context) as (_session, who):
         known = choice in LANGUAGES
         if known:
@@ -133,4 +137,7 @@ def register(app: HuibaoApp) -> None:
     app.add_handler(CommandHandler("start", start))
     app.add_handler(CommandHandler("help", help_command))
     app.add_handler(CommandHandler("language", language_command))
-    app.add_handler(CallbackQueryHandler(language_chosen, pattern=f"^{LANGUAGE_CALLBACK}"))
+    # Anyone may choose their language, a newcomer included.
+    menu.add_button(
+        app, ChooseLanguage, language_chosen, menu.EVERYONE, example=ChooseLanguage("en")
+    )

@@ -14,23 +14,16 @@ from __future__ import annotations
 
 import io
 import logging
-import re
 from dataclasses import dataclass
 from html import escape
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
-from telegram import (
-    InlineKeyboardButton,
-    InlineKeyboardMarkup,
-    InputFile,
-    Update,
-)
+from telegram import InlineKeyboardMarkup, InputFile, Update
 
 from handlers import menu, report_view
-from handlers.context import Who, unit
+from handlers.context import Who, language_of, unit
 from models import round_service as rs
-from models.base import utcnow
 from models.completeness import (
     Completeness,
     RoundNotFound,
@@ -48,16 +41,27 @@ from models.rounds import Round
 from models.schedules import period_label
 from outputs.summary import counts_line, format_percent
 from outputs.workbook import workbook_bytes
-from texts.i18n import LANGUAGES, N_, choose_language, gettext_for, short
+from texts.callbacks import (
+    ExportRound,
+    RemindDistrict,
+    StatusDistrict,
+    StatusRound,
+    StatusRounds,
+)
+from texts.i18n import LANGUAGES, N_, short
 from texts.labels import status_label
+from texts.status import remind_now_text
+from texts.when import show
 from transport.context import HuibaoApp, HuibaoContext, Services
 
 log = logging.getLogger(__name__)
 
-STATUS = "st"
-EXPORT = "ex"
 MAX_SCHOOL_LINES = 60
-_CALLBACK = re.compile(r"^(st):(l|r|d|m)(?::(\d{1,9}))?(?::(\d{1,9}))?$|^(ex):(\d{1,9})$")
+LABEL_LIMIT = 60
+
+Rows = list[list[tuple[str, str]]]
+# A screen to show in place of the pressed one, or (rows None) an alert to answer with.
+Answer = tuple[str, Rows | None]
 
 
 @dataclass(frozen=True)
@@ -93,23 +97,36 @@ async def _round_title(session: AsyncSession, rnd: Round, language: str) -> str:
     return f"{title} · {period_label(rnd.period, language)}"
 
 
-# --- /status ---------------------------------------------------------------------------
+def _markup(rows: Rows | None) -> InlineKeyboardMarkup | None:
+    return menu.keyboard(rows) if rows else None
+
+
+# --- /status and /export: the round list -----------------------------------------------
 
 
 async def status_command(update: Update, context: HuibaoContext) -> None:
+    await _list_command(update, context, export=False)
+
+
+async def export_command(update: Update, context: HuibaoContext) -> None:
+    await _list_command(update, context, export=True)
+
+
+async def _list_command(update: Update, context: HuibaoContext, *, export: bool) -> None:
+    """/status and /export both start from the list of rounds."""
     assert update.effective_message is not None
     async with unit(update, context) as (session, who):
         viewer = viewer_of(who)
         if viewer is None:
-            text, markup = _refusal(who), None
+            text, rows = _refusal(who), None
         else:
-            text, markup = await _round_list(session, who, viewer, context, STATUS)
-    await update.effective_message.reply_text(text, reply_markup=markup)
+            text, rows = await _round_list(session, who, viewer, context, export=export)
+    await update.effective_message.reply_text(text, reply_markup=_markup(rows))
 
 
 async def _round_list(
-    session: AsyncSession, who: Who, viewer: Viewer, context: HuibaoContext, prefix: str
-) -> tuple[str, InlineKeyboardMarkup | None]:
+    session: AsyncSession, who: Who, viewer: Viewer, context: HuibaoContext, *, export: bool
+) -> Answer:
     _ = who._
     limit = context.services.settings.summary.rounds_listed
     overview = await rounds_overview(session, viewer.district_id, limit=limit)
@@ -118,29 +135,31 @@ async def _round_list(
         overview = [o for o in overview if o.counts.expected]
     if not overview:
         return _("There are no rounds yet."), None
-    buttons = []
+    rows: Rows = []
     for o in overview:
         title = await _round_title(session, o.round, who.language)
         # Past its lock a round is closed for entry, whether or not staff closed it.
-        mark = "🟢" if rs.accepting(o.round, utcnow()) else "⚪"
+        mark = "🟢" if rs.accepting(o.round, context.now()) else "⚪"
         label = f"{mark} {title} · {format_percent(o.counts.reporting_rate)}"
-        data = f"{STATUS}:r:{o.round.id}" if prefix == STATUS else f"{EXPORT}:{o.round.id}"
-        buttons.append([InlineKeyboardButton(label[:60], callback_data=data)])
+        button = ExportRound(o.round.id) if export else StatusRound(o.round.id)
+        rows.append([(label[:LABEL_LIMIT], button.pack())])
     text = (
-        _("Rounds (🟢 open), with their reporting rate. Choose one:")
-        if prefix == STATUS
-        else _("Choose the round to export:")
+        _("Choose the round to export:")
+        if export
+        else _("Rounds (🟢 open), with their reporting rate. Choose one:")
     )
-    return text, InlineKeyboardMarkup(buttons)
+    return text, rows
+
+
+# --- /status: a round, a district --------------------------------------------------------
 
 
 def _round_text(who: Who, title: str, rnd: Round, c: Completeness, tz: ZoneInfo) -> str:
     _ = who._
     t = c.total
-    deadline = rnd.deadline.astimezone(tz).strftime("%Y-%m-%d %H:%M")
     lines = [
         f"<b>{escape(title)}</b>",
-        _("Deadline {deadline}").format(deadline=deadline),
+        _("Deadline {deadline}").format(deadline=show(rnd.deadline, tz, "full")),
         _("Reporting rate {rate} ({submitted} of {expected}), on time {on_time}").format(
             rate=format_percent(t.reporting_rate),
             submitted=t.submitted,
@@ -154,7 +173,7 @@ def _round_text(who: Who, title: str, rnd: Round, c: Completeness, tz: ZoneInfo)
 
 async def _show_round(
     session: AsyncSession, who: Who, viewer: Viewer, rnd: Round, context: HuibaoContext
-) -> tuple[str, InlineKeyboardMarkup]:
+) -> Answer:
     _ = who._
     if viewer.district_id is not None:
         return await _show_district(session, who, viewer, rnd, viewer.district_id, context)
@@ -162,16 +181,14 @@ async def _show_round(
     title = await _round_title(session, rnd, who.language)
     text = _round_text(who, title, rnd, c, context.services.settings.bureau.tz)
     text += "\n\n" + _("Choose a district to see its missing schools:")
-    rows = []
+    rows: Rows = []
     for d in sorted(c.districts, key=lambda d: (d.counts.reporting_rate or 0, d.name)):
         label = _("{district} {rate} · missing {missing}").format(
             district=d.name, rate=format_percent(d.counts.reporting_rate), missing=d.counts.missing
         )
-        rows.append(
-            [InlineKeyboardButton(label[:60], callback_data=f"{STATUS}:d:{rnd.id}:{d.district_id}")]
-        )
-    rows.append([InlineKeyboardButton(_("« Rounds"), callback_data=f"{STATUS}:l")])
-    return text, InlineKeyboardMarkup(rows)
+        rows.append([(label[:LABEL_LIMIT], StatusDistrict(rnd.id, d.district_id).pack())])
+    rows.append([(_("« Rounds"), StatusRounds().pack())])
+    return text, rows
 
 
 def _school_line(who: Who, s: SchoolStatus) -> str:
@@ -186,6 +203,21 @@ def _school_line(who: Who, s: SchoolStatus) -> str:
     return f"• {escape(s.name)} ({status_label(s.status, who.language)}): {names}"
 
 
+def _missing_lines(who: Who, missing: list[SchoolStatus]) -> str:
+    _ = who._
+    if not missing:
+        return _("Every school of this district has reported. 🎉")
+    lines = [_("<b>Missing schools</b> ({count}):").format(count=len(missing))]
+    lines += [_school_line(who, s) for s in missing[:MAX_SCHOOL_LINES]]
+    if len(missing) > MAX_SCHOOL_LINES:
+        lines.append(
+            _("… and {count} more: /export has the full list.").format(
+                count=len(missing) - MAX_SCHOOL_LINES
+            )
+        )
+    return "\n".join(lines)
+
+
 async def _show_district(
     session: AsyncSession,
     who: Who,
@@ -193,90 +225,64 @@ async def _show_district(
     rnd: Round,
     district_id: int,
     context: HuibaoContext,
-) -> tuple[str, InlineKeyboardMarkup]:
+) -> Answer:
     _ = who._
     c = await round_completeness(session, rnd.id, district_id)
     missing = await school_statuses(session, rnd.id, district_id, only_missing=True)
     title = await _round_title(session, rnd, who.language)
     name = c.districts[0].name if c.districts else ""
     text = _round_text(who, f"{title} · {name}", rnd, c, context.services.settings.bureau.tz)
-    if missing:
-        lines = [_("<b>Missing schools</b> ({count}):").format(count=len(missing))]
-        lines += [_school_line(who, s) for s in missing[:MAX_SCHOOL_LINES]]
-        if len(missing) > MAX_SCHOOL_LINES:
-            lines.append(
-                _("… and {count} more: /export has the full list.").format(
-                    count=len(missing) - MAX_SCHOOL_LINES
-                )
-            )
-        text += "\n\n" + "\n".join(lines)
-    else:
-        text += "\n\n" + _("Every school of this district has reported. 🎉")
-    rows = []
-    if missing and rs.accepting(rnd, utcnow()):
-        rows.append(
-            [
-                InlineKeyboardButton(
-                    _("🔔 Remind these now"), callback_data=f"{STATUS}:m:{rnd.id}:{district_id}"
-                )
-            ]
-        )
-    back = f"{STATUS}:l" if viewer.district_id is not None else f"{STATUS}:r:{rnd.id}"
-    rows.append([InlineKeyboardButton(_("« Back"), callback_data=back)])
-    return text, InlineKeyboardMarkup(rows)
+    text += "\n\n" + _missing_lines(who, missing)
+    rows: Rows = []
+    if missing and rs.accepting(rnd, context.now()):
+        rows.append([(_("🔔 Remind these now"), RemindDistrict(rnd.id, district_id).pack())])
+    back = StatusRounds() if viewer.district_id is not None else StatusRound(rnd.id)
+    rows.append([(_("« Back"), back.pack())])
+    return text, rows
 
 
-async def status_button(update: Update, context: HuibaoContext) -> None:
+# --- /status buttons ---------------------------------------------------------------------
+
+StatusButton = StatusRounds | StatusRound | StatusDistrict | RemindDistrict
+
+
+async def status_button(update: Update, context: HuibaoContext, button: StatusButton) -> None:
     query = update.callback_query
     assert query is not None
     # Worked out and committed first: no Bot API call while the transaction is open.
-    text, markup, reminded = await _status_press(update, context, query.data or "")
-    if markup is None:
-        if reminded:
+    async with unit(update, context) as (session, who):
+        text, rows = await _status_press(session, who, context, button)
+    if rows is None:
+        if isinstance(button, RemindDistrict):
             # Committed: the delivery worker may send now rather than at its next poll.
             context.services.wake_outbox()
         await query.answer(text, show_alert=True)
         return
     await query.answer()
-    await query.edit_message_text(text, reply_markup=markup)
+    await query.edit_message_text(text, reply_markup=_markup(rows))
 
 
 async def _status_press(
-    update: Update, context: HuibaoContext, data: str
-) -> tuple[str, InlineKeyboardMarkup | None, bool]:
-    """The screen for a /status button, or (without a keyboard) an alert to show; True when
-    reminders were queued."""
-    m = _CALLBACK.match(data)
-    async with unit(update, context) as (session, who):
-        _ = who._
-        viewer = viewer_of(who)
-        if viewer is None:
-            return _refusal(who), None, False
-        if m is None or m[1] != STATUS:
-            return _("This button is no longer valid."), None, False
-        action = m[2]
-        round_id = int(m[3]) if m[3] else None
-        district_id = int(m[4]) if m[4] else None
-        if action in ("d", "m") and district_id is None:
-            return _("This button is no longer valid."), None, False
-        try:
-            if action == "l":
-                text, markup = await _round_list(session, who, viewer, context, STATUS)
-                return text, markup, False
-            if round_id is None:
-                raise RoundNotFound(0)
-            rnd = await get_round(session, round_id)
-            if action == "r":
-                text, markup = await _show_round(session, who, viewer, rnd, context)
-                return text, markup, False
-            if district_id is None or not _may_see(viewer, district_id):
-                return _("You can only see the schools of your own district."), None, False
-            if action == "m":
-                return await _remind(session, who, rnd, district_id, context), None, True
-            text, markup = await _show_district(session, who, viewer, rnd, district_id, context)
-            return text, markup, False
-        except RoundNotFound:
-            return _("This round no longer exists."), None, False
+    session: AsyncSession, who: Who, context: HuibaoContext, button: StatusButton
+) -> Answer:
+    """The screen for a /status button, or (without rows) an alert to show."""
+    _ = who._
+    viewer = viewer_of(who)
+    if viewer is None:
+        return _refusal(who), None
+    if isinstance(button, StatusRounds):
+        return await _round_list(session, who, viewer, context, export=False)
+    try:
+        rnd = await get_round(session, button.round_id)
+        if isinstance(button, StatusRound):
+            return await _show_round(session, who, viewer, rnd, context)
+        if not _may_see(viewer, button.district_id):
+            return _("You can only see the schools of your own district."), None
+        if isinstance(button, RemindDistrict):
+            return await _remind(session, who, rnd, button.district_id, context), None
+        return await _show_district(session, who, viewer, rnd, button.district_id, context)
+    except RoundNotFound:
+        return _("This round no longer exists."), None
 
 
 def _may_see(viewer: Viewer, district_id: int) -> bool:
@@ -293,16 +299,11 @@ async def _reminders(
         titles = {lang: form.title.get(short(lang)) for lang in LANGUAGES}
     except (FormError, KeyError):
         titles = {lang: rnd.form_code for lang in LANGUAGES}
-    deadline = rnd.deadline.astimezone(tz).strftime("%Y-%m-%d %H:%M")
     out = {}
     for lang in LANGUAGES:
-        _ = gettext_for(lang)
         report = f"{titles[lang]} · {period_label(rnd.period, lang)}"
-        text = _(
-            "⏰ {bureau} reminds you: your school has not yet submitted <b>{report}</b>, "
-            "due {deadline}. Tap below to fill it in; your answers are saved as you go."
-        ).format(bureau=escape(bureau), report=escape(report), deadline=deadline)
-        out[lang] = Reminder(text, _("Fill in now"), report_view.cb("o", rnd.id))
+        text, label = remind_now_text(bureau, report, rnd.deadline, tz, lang)
+        out[lang] = Reminder(text, label, report_view.cb("o", rnd.id))
     return out
 
 
@@ -311,7 +312,8 @@ async def _remind(
 ) -> str:
     """Queue the reminders of a district's missing schools; what to tell the person."""
     _ = who._
-    if not rs.accepting(rnd, utcnow()):
+    now = context.now()
+    if not rs.accepting(rnd, now):
         return _("This round is closed: no more reminders.")
     missing = await school_statuses(session, rnd.id, district_id, only_missing=True)
     if not missing:
@@ -319,13 +321,11 @@ async def _remind(
     settings = context.services.settings
     reminders = await _reminders(session, rnd, settings.bureau.name, settings.bureau.tz)
 
-    def language_of(person: Person) -> str:
-        return choose_language(
-            person.language, person.telegram_language, settings.bureau.default_language
-        )
+    def language(person: Person) -> str:
+        return language_of(person, person.telegram_language, settings)
 
     result = await remind_now(
-        session, rnd, district_id, missing, who.person, utcnow(), reminders, language_of
+        session, rnd, district_id, missing, who.person, now, reminders, language
     )
     if result.recipients:
         text = _("Reminders queued for {people} people at {schools} schools.").format(
@@ -343,44 +343,30 @@ async def _remind(
 # --- /export ---------------------------------------------------------------------------
 
 
-async def export_command(update: Update, context: HuibaoContext) -> None:
-    assert update.effective_message is not None
-    async with unit(update, context) as (session, who):
-        viewer = viewer_of(who)
-        if viewer is None:
-            text, markup = _refusal(who), None
-        else:
-            text, markup = await _round_list(session, who, viewer, context, EXPORT)
-    await update.effective_message.reply_text(text, reply_markup=markup)
-
-
 async def _export_allowed(
-    update: Update, context: HuibaoContext, data: str
-) -> str | tuple[Who, Viewer, int]:
-    """Who asks for which round's workbook, or why not."""
-    m = _CALLBACK.match(data)
+    update: Update, context: HuibaoContext, round_id: int
+) -> str | tuple[Who, Viewer]:
+    """Who asks for this round's workbook, or why not."""
     async with unit(update, context) as (session, who):
-        _ = who._
         viewer = viewer_of(who)
         if viewer is None:
             return _refusal(who)
-        if m is None or m[5] != EXPORT:
-            return _("This button is no longer valid.")
         try:
-            await get_round(session, int(m[6]))
+            await get_round(session, round_id)
         except RoundNotFound:
-            return _("This round no longer exists.")
-        return who, viewer, int(m[6])
+            return who._("This round no longer exists.")
+        return who, viewer
 
 
-async def export_button(update: Update, context: HuibaoContext) -> None:
+async def export_button(update: Update, context: HuibaoContext, button: ExportRound) -> None:
     query = update.callback_query
     assert query is not None
-    allowed = await _export_allowed(update, context, query.data or "")
+    round_id = button.round_id
+    allowed = await _export_allowed(update, context, round_id)
     if isinstance(allowed, str):
         await query.answer(allowed, show_alert=True)
         return
-    who, viewer, round_id = allowed
+    who, viewer = allowed
     _ = who._
     # Between the two sessions: no Bot API call while a transaction is open.
     await query.answer(_("Preparing the workbook…"))
@@ -423,8 +409,13 @@ def register(app: HuibaoApp) -> None:
         app, "status", status_command, N_("Reporting rates and missing schools"), viewers, order=30
     )
     menu.add_command(app, "export", export_command, N_("A round as Excel"), viewers, order=31)
-    menu.add_callback(app, f"{STATUS}:", status_button, viewers, example=f"{STATUS}:r:1")
-    menu.add_callback(app, f"{EXPORT}:", export_button, viewers, example=f"{EXPORT}:1")
+    menu.add_button(app, StatusRounds, status_button, viewers, example=StatusRounds())
+    menu.add_button(app, StatusRound, status_button, viewers, example=StatusRound(1))
+    menu.add_button(app, StatusDistrict, status_button, viewers, example=StatusDistrict(1, 1))
+    menu.add_button(app, RemindDistrict, status_button, viewers, example=RemindDistrict(1, 1))
+    menu.add_button(app, ExportRound, export_button, viewers, example=ExportRound(1))
+    # /status buttons from older versions, or forged: "this button is no longer valid".
+    menu.add_stale_family(app, "st", viewers)
     menu.add_section(menu.Section("status.rounds", viewers, render_rounds, order=20))
 
 
@@ -443,11 +434,11 @@ async def render_rounds(
     if viewer is None:
         return None
     overview = await rounds_overview(session, viewer.district_id, limit=HOME_ROUNDS)
+    now = services.now()
     shown = [
         o
         for o in overview
-        if rs.accepting(o.round, utcnow())
-        and (viewer.district_id is None or o.counts.expected)
+        if rs.accepting(o.round, now) and (viewer.district_id is None or o.counts.expected)
     ]
     staff_buttons = [[(_("📋 Collection rounds"), "rd:l")]] if who.role.is_staff else []
     if not shown:
@@ -458,7 +449,7 @@ async def render_rounds(
     for o in shown:
         title = await _round_title(session, o.round, who.language)
         c = o.counts
-        deadline = o.round.deadline.astimezone(tz).strftime("%m-%d %H:%M")
+        deadline = show(o.round.deadline, tz, "short")
         lines.append(
             _("🟢 {title}: {rate} ({submitted} of {expected}), deadline {deadline}").format(
                 title=escape(title),
@@ -469,5 +460,5 @@ async def render_rounds(
             )
         )
         label = f"🟢 {report_view.short_label(title, 44)} · {format_percent(c.reporting_rate)}"
-        buttons.append([(label, f"{STATUS}:r:{o.round.id}")])
+        buttons.append([(label, StatusRound(o.round.id).pack())])
     return menu.Block(lines, buttons + staff_buttons)

@@ -124,9 +124,129 @@ def _decode(hint: Any, raw: str, data: str) -> Any:
 
 # --- home and start (handlers/menu.py, handlers/start.py) ---
 
+
+@dataclass(frozen=True)
+class Home(Callback, prefix="menu:home"):
+    """Back to the /menu home screen."""
+
+
+@dataclass(frozen=True)
+class ChooseLanguage(Callback, prefix="lang"):
+    code: str  # one of texts.i18n.LANGUAGES; anything else is refused by the handler
+
 # --- onboarding and admin (handlers/onboarding.py, handlers/admin/) ---
 
+
+@dataclass(frozen=True)
+class ConfirmInvite(Callback, prefix="inv:y"):
+    nonce: str  # the offer's one-time nonce, never the code (models.invites.make_offer)
+
+
+@dataclass(frozen=True)
+class CancelInvite(Callback, prefix="inv:n"):
+    nonce: str | None = None  # older buttons carry none: they withdraw nothing
+
+
+@dataclass(frozen=True)
+class DistrictsPage(Callback, prefix="adm:sd"):
+    page: int
+
+
+@dataclass(frozen=True)
+class SchoolsPage(Callback, prefix="adm:sl"):
+    district_id: int
+    page: int
+
+
+@dataclass(frozen=True)
+class SchoolCard(Callback, prefix="adm:ss"):
+    school_id: int
+
+
+@dataclass(frozen=True)
+class PeopleOverview(Callback, prefix="adm:pp"):
+    page: int  # always 0: one page; kept in the data so older buttons stay valid
+
+
+@dataclass(frozen=True)
+class MissingPrincipalsPage(Callback, prefix="adm:pm"):
+    page: int
+
+
+@dataclass(frozen=True)
+class StaffList(Callback, prefix="adm:st"):
+    page: int  # always 0, as PeopleOverview
+
+
+@dataclass(frozen=True)
+class PersonCard(Callback, prefix="adm:pc"):
+    person_id: int
+
+
+@dataclass(frozen=True)
+class AskUnbind(Callback, prefix="adm:ub"):
+    person_id: int
+
+
+@dataclass(frozen=True)
+class Unbind(Callback, prefix="adm:uy"):
+    person_id: int
+    bound_to: int  # the school or district id the person was bound to when it was shown
+
+
+@dataclass(frozen=True)
+class MakeStaff(Callback, prefix="adm:mk"):
+    person_id: int
+
+
+@dataclass(frozen=True)
+class RemoveStaff(Callback, prefix="adm:rm"):
+    person_id: int
+
+
+@dataclass(frozen=True)
+class InviteToSchool(Callback, prefix="adm:iv"):
+    school_id: int
+    kind: str  # p: the principal, r: a principal replacing the current one, d: a deputy
+
+
+@dataclass(frozen=True)
+class InviteDistrictOfficer(Callback, prefix="adm:id"):
+    district_id: int
+
+
+@dataclass(frozen=True)
+class InviteStaff(Callback, prefix="adm:is"):
+    page: int  # always 0, as PeopleOverview
+
 # --- status and exports (handlers/status.py) ---
+
+
+@dataclass(frozen=True)
+class StatusRounds(Callback, prefix="st:l"):
+    """The /status round list."""
+
+
+@dataclass(frozen=True)
+class StatusRound(Callback, prefix="st:r"):
+    round_id: int
+
+
+@dataclass(frozen=True)
+class StatusDistrict(Callback, prefix="st:d"):
+    round_id: int
+    district_id: int
+
+
+@dataclass(frozen=True)
+class RemindDistrict(Callback, prefix="st:m"):
+    round_id: int
+    district_id: int
+
+
+@dataclass(frozen=True)
+class ExportRound(Callback, prefix="ex"):
+    round_id: int
 
 # --- the report (handlers/report/) ---
 

@@ -1,0 +1,214 @@
+"""/schools: the districts, a district's schools, a school's card, and the search."""
+
+from __future__ import annotations
+
+from html import escape
+
+from sqlalchemy.ext.asyncio import AsyncSession
+from telegram import Update
+
+from handlers import menu
+from handlers.admin.screen import (
+    PER_PAGE,
+    SEARCH_CHARACTERS,
+    SEARCH_LIMIT,
+    Rows,
+    Screen,
+    argument,
+    command_screen,
+    home_row,
+    pager,
+    person_text,
+    staff_only,
+)
+from handlers.context import Who, unit
+from models.people import District
+from models.roster import RosterEntry, district_summaries, school_entry, schools_page
+from texts.callbacks import (
+    AskUnbind,
+    DistrictsPage,
+    InviteDistrictOfficer,
+    InviteToSchool,
+    PeopleOverview,
+    SchoolCard,
+    SchoolsPage,
+)
+from texts.i18n import Gettext
+from texts.labels import stage_label
+from transport.context import HuibaoContext, Services
+
+
+def school_line(entry: RosterEntry, _: Gettext) -> str:
+    principal = entry.principal
+    who = person_text(principal) if principal else _("no principal yet")
+    closed = "" if entry.school.active else " · " + _("closed")
+    return (
+        f"<code>{escape(entry.school.code)}</code> {escape(entry.school.name)} · "
+        f"{stage_label(entry.school.stage, _)}{closed} · {who}"
+    )
+
+
+def school_rows(entries: list[RosterEntry]) -> Rows:
+    """One button per school, to its card."""
+    return [
+        [(f"{e.school.code} {e.school.name}", SchoolCard(e.school.id).pack())] for e in entries
+    ]
+
+
+async def districts_screen(session: AsyncSession, who: Who, page: int) -> Screen | None:
+    _ = who._
+    summaries = await district_summaries(session)
+    pages = max(1, -(-len(summaries) // PER_PAGE))
+    if page >= pages:
+        return None
+    schools = sum(s.schools for s in summaries)
+    connected = sum(s.with_principal for s in summaries)
+    lines = [
+        _("<b>Schools by district</b>"),
+        _("{schools} open schools, {connected} with a principal connected.").format(
+            schools=schools, connected=connected
+        ),
+        _("To find a school, send /schools and part of its name or code."),
+    ]
+    if not summaries:
+        lines.append(_("The roster is empty: import it with `huibao schools import FILE`."))
+    rows = [
+        [
+            (
+                f"{s.district.name} · {s.with_principal}/{s.schools}",
+                SchoolsPage(s.district.id, 0).pack(),
+            )
+        ]
+        for s in summaries[page * PER_PAGE : (page + 1) * PER_PAGE]
+    ]
+    rows += pager(DistrictsPage, page, len(summaries), PER_PAGE)
+    rows.append(home_row(_))
+    return Screen("\n".join(lines), rows)
+
+
+async def schools_screen(
+    session: AsyncSession, who: Who, district_id: int, page: int
+) -> Screen | None:
+    _ = who._
+    district = await session.get(District, district_id)
+    if district is None:
+        return None
+    entries, total = await schools_page(
+        session, district_id=district_id, page=page, per_page=PER_PAGE
+    )
+    if not entries and page > 0:
+        return None
+    lines = [
+        _("<b>{district}</b>: {count} schools").format(
+            district=escape(district.name), count=total
+        ),
+        *(school_line(e, _) for e in entries),
+    ]
+    rows = school_rows(entries)
+    rows += pager(lambda p: SchoolsPage(district_id, p), page, total, PER_PAGE)
+    rows.append(
+        [(_("Invite a district officer"), InviteDistrictOfficer(district_id).pack())]
+    )
+    rows.append([(_("« Districts"), DistrictsPage(0).pack())])
+    return Screen("\n".join(lines), rows)
+
+
+async def search_screen(session: AsyncSession, who: Who, text: str) -> Screen:
+    _ = who._
+    entries, total = await schools_page(session, search=text, per_page=SEARCH_LIMIT)
+    if not entries:
+        return Screen(
+            _("No school matches “{text}”. Try part of the name or the code.").format(
+                text=escape(text)
+            ),
+            [[(_("Schools by district"), DistrictsPage(0).pack())]],
+        )
+    lines = [
+        _("<b>Schools matching “{text}”</b>").format(text=escape(text)),
+        *(school_line(e, _) for e in entries),
+    ]
+    if total > len(entries):
+        lines.append(
+            _("… and {more} more: add more of the name or code.").format(
+                more=total - len(entries)
+            )
+        )
+    return Screen("\n".join(lines), school_rows(entries))
+
+
+def _school_lines(entry: RosterEntry, _: Gettext) -> list[str]:
+    school, principal = entry.school, entry.principal
+    lines = [
+        f"<b>{escape(school.name)}</b>",
+        _("Code: {code}").format(code=f"<code>{escape(school.code)}</code>"),
+        _("District: {district}").format(district=escape(entry.district.name)),
+        _("Stage: {stage}").format(stage=stage_label(school.stage, _)),
+        _("Status: {status}").format(status=_("open") if school.active else _("closed")),
+        _("Principal: {person}").format(
+            person=person_text(principal) if principal else _("no principal yet")
+        ),
+    ]
+    if entry.deputies:
+        lines.append(
+            _("Deputies / data clerks: {people}").format(
+                people=", ".join(person_text(p) for p in entry.deputies)
+            )
+        )
+    return lines
+
+
+def _school_rows(entry: RosterEntry, _: Gettext) -> Rows:
+    school = entry.school
+    rows: Rows = []
+    if school.active:
+        if entry.principal is None:
+            rows.append([(_("Invite the principal"), InviteToSchool(school.id, "p").pack())])
+        else:
+            rows.append(
+                [(_("Invite a new principal (replaces)"), InviteToSchool(school.id, "r").pack())]
+            )
+        rows.append([(_("Invite a deputy / data clerk"), InviteToSchool(school.id, "d").pack())])
+    for person in entry.contacts:
+        rows.append(
+            [(_("Unbind {name}").format(name=person.name or "?"), AskUnbind(person.id).pack())]
+        )
+    rows.append([(_("« {district}").format(district=entry.district.name),
+                  SchoolsPage(entry.district.id, 0).pack())])
+    return rows
+
+
+async def school_screen(session: AsyncSession, who: Who, school_id: int) -> Screen | None:
+    entry = await school_entry(session, school_id)
+    if entry is None:
+        return None
+    return Screen("\n".join(_school_lines(entry, who._)), _school_rows(entry, who._))
+
+
+async def schools_command(update: Update, context: HuibaoContext) -> None:
+    text = argument(context)
+    async with unit(update, context) as (session, who):
+        if not staff_only(who):
+            screen = None
+        elif text:
+            screen = await search_screen(session, who, text[:SEARCH_CHARACTERS])
+        else:
+            screen = await districts_screen(session, who, 0)
+    await command_screen(update, who, screen)
+
+
+# --- /menu section -----------------------------------------------------------------------
+
+
+async def render_staff(session: AsyncSession, who: Who, services: Services) -> menu.Block:
+    _ = who._
+    summaries = await district_summaries(session)
+    schools = sum(s.schools for s in summaries)
+    connected = sum(s.with_principal for s in summaries)
+    return menu.Block(
+        [
+            _("Principals connected: {connected} of {schools} open schools.").format(
+                connected=connected, schools=schools
+            )
+        ],
+        [[(_("Schools"), DistrictsPage(0).pack()), (_("People"), PeopleOverview(0).pack())]],
+    )

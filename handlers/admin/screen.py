@@ -1,0 +1,95 @@
+"""What every staff screen of /schools, /people and /invite shares: a screen (text and
+rows of buttons), the pager row, how a person is named, and how a screen is shown."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from html import escape
+
+from telegram import Update
+from telegram.error import BadRequest
+
+from handlers import menu
+from handlers.context import Who
+from models.people import Person, Role
+from texts.callbacks import Callback, Home
+from texts.i18n import Gettext
+from transport.context import HuibaoContext
+
+PER_PAGE = 8
+MISSING_PER_PAGE = 12
+SEARCH_LIMIT = 10
+# A search word is cut to this many characters.
+SEARCH_CHARACTERS = 60
+
+Rows = list[list[tuple[str, str]]]
+
+
+@dataclass
+class Screen:
+    text: str
+    rows: Rows = field(default_factory=list)
+
+
+def pager(page_of: Callable[[int], Callback], page: int, total: int, per_page: int) -> Rows:
+    """The row of ◀ n/m ▶ under a paged list (no row when it has one page)."""
+    pages = max(1, -(-total // per_page))
+    row: list[tuple[str, str]] = []
+    if page > 0:
+        row.append(("◀", page_of(page - 1).pack()))
+    if pages > 1:
+        row.append((f"{page + 1}/{pages}", page_of(page).pack()))
+    if page + 1 < pages:
+        row.append(("▶", page_of(page + 1).pack()))
+    return [row] if row else []
+
+
+def person_text(person: Person) -> str:
+    name = escape(person.name or "?")
+    return f"{name} (@{escape(person.username)})" if person.username else name
+
+
+def home_row(_: Gettext) -> list[tuple[str, str]]:
+    return [(_("« Menu"), Home().pack())]
+
+
+def staff_only(who: Who, roles: frozenset[Role] = menu.STAFF) -> bool:
+    """The role check again, inside the transaction that acts on it."""
+    return who.role in roles
+
+
+def argument(context: HuibaoContext) -> str:
+    return " ".join(context.args or []).strip()
+
+
+async def show(update: Update, screen: Screen) -> None:
+    """In place of the pressed button's message, or as the reply to a command."""
+    markup = menu.keyboard(screen.rows)
+    query = update.callback_query
+    if query is not None:
+        await query.answer()
+        try:
+            await query.edit_message_text(screen.text, reply_markup=markup)
+        except BadRequest as exc:
+            if "not modified" not in str(exc).lower():
+                raise
+        return
+    message = update.effective_message
+    assert message is not None
+    await message.reply_text(screen.text, reply_markup=markup)
+
+
+async def show_or_stale(update: Update, who: Who, screen: Screen | None) -> None:
+    if screen is None or not staff_only(who):
+        await menu.stale(update, who)
+        return
+    await show(update, screen)
+
+
+async def command_screen(update: Update, who: Who, screen: Screen | None) -> None:
+    """A command's screen, or (None: the role check failed) the staff refusal."""
+    if screen is None:
+        await menu.refuse(update, menu.refusal(who, menu.STAFF))
+        return
+    await show(update, screen)
