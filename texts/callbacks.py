@@ -133,3 +133,131 @@ def _decode(hint: Any, raw: str, data: str) -> Any:
 # --- rounds (handlers/rounds/) ---
 
 # --- notices (handlers/notices/) ---
+# The data strings are those the bot has always sent ("nd:send:3", "nv:7:r", "nack:7", "nl:"),
+# so buttons already in people's chats keep working. Kinds whose prefix starts another's
+# ("nd:d" and "nd") are registered most specific first (handlers/notices/__init__.py).
+
+
+def _one_of(value: object, allowed: frozenset[object]) -> None:
+    """A value outside a button's few known ones makes the whole button stale."""
+    if value not in allowed:
+        raise Stale(value)
+
+
+@dataclass(frozen=True)
+class DraftAction(Callback, prefix="nd"):
+    """Composer buttons without a value: start, cancel, resume, new, noatt, pvack."""
+
+    action: str
+
+    def __post_init__(self) -> None:
+        _one_of(self.action, frozenset(
+            {"start", "cancel", "resume", "new", "noatt", "pvack"}
+        ))
+
+
+@dataclass(frozen=True)
+class ChooseAudience(Callback, prefix="nd:aud"):
+    """The audience question ("nd:aud", back to it) and its answers (all, d, s, c)."""
+
+    choice: str | None = None
+
+    def __post_init__(self) -> None:
+        _one_of(self.choice, frozenset({None, "all", "d", "s", "c"}))
+
+
+@dataclass(frozen=True)
+class DistrictsDone(Callback, prefix="nd:d:ok"):
+    pass
+
+
+@dataclass(frozen=True)
+class TickDistrict(Callback, prefix="nd:d"):
+    district_id: int
+
+
+@dataclass(frozen=True)
+class StagesDone(Callback, prefix="nd:s:ok"):
+    pass
+
+
+@dataclass(frozen=True)
+class TickStage(Callback, prefix="nd:s"):
+    stage: str
+
+
+@dataclass(frozen=True)
+class ChooseAck(Callback, prefix="nd:ack"):
+    required: int
+
+    def __post_init__(self) -> None:
+        _one_of(self.required, frozenset({0, 1}))
+
+
+@dataclass(frozen=True)
+class ChooseWhen(Callback, prefix="nd:w"):
+    mode: str
+
+    def __post_init__(self) -> None:
+        _one_of(self.mode, frozenset({"now", "at"}))
+
+
+@dataclass(frozen=True)
+class OpenEdit(Callback, prefix="nd:edit"):
+    version: int
+
+
+@dataclass(frozen=True)
+class EditPart(Callback, prefix="nd:e"):
+    part: str
+    version: int
+
+    def __post_init__(self) -> None:
+        _one_of(self.part, frozenset({"text", "att", "aud", "ack", "when", "back"}))
+
+
+@dataclass(frozen=True)
+class SendDraft(Callback, prefix="nd:send"):
+    version: int
+
+
+@dataclass(frozen=True)
+class ViewNotice(Callback, prefix="nv"):
+    """Staff open a notice's progress; refresh "r" edits the message in place."""
+
+    notice_id: int
+    refresh: str | None = None
+
+    def __post_init__(self) -> None:
+        _one_of(self.refresh, frozenset({None, "r"}))
+
+
+@dataclass(frozen=True)
+class RemindNotice(Callback, prefix="nr"):
+    """The k-th reminder of a notice: the same k twice sends once."""
+
+    notice_id: int
+    k: int
+
+
+@dataclass(frozen=True)
+class RetryNotice(Callback, prefix="nt"):
+    notice_id: int
+
+
+@dataclass(frozen=True)
+class OpenNotice(Callback, prefix="nf"):
+    notice_id: int
+
+
+@dataclass(frozen=True)
+class Acknowledge(Callback, prefix="nack"):
+    notice_id: int
+
+
+@dataclass(frozen=True)
+class ListNotices(Callback, prefix="nl"):
+    """/notices as a button; its data has always been "nl:" with the separator."""
+
+    def pack(self) -> str:
+        return super().pack() + SEPARATOR
