@@ -40,7 +40,7 @@ from sqlalchemy.engine import make_url
 
 from bench.remote_double import RemoteDouble
 from config.settings import DeliverySettings, TelegramSettings
-from handlers.notices_render import renderer
+from texts.notices.messages import renderer
 from models.db import create_engine, create_sessionmaker, transaction
 from models.migrate import upgrade
 from models.notices import Audience, AudienceKind, NewNotice, create_notice

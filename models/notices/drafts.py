@@ -14,7 +14,9 @@ from typing import Any
 
 from models.clock import after_quiet_hours
 from models.notices.audiences import Audience, AudienceKind, Resolved
+from models.notices.sending import NewNotice
 from models.notices.tables import NoticeDraft
+from models.people import Stage
 
 STEP_TEXT = "text"
 STEP_ATTACHMENT = "attachment"
@@ -274,3 +276,27 @@ def take_time(draft: NoticeDraft, at: datetime | None, now: datetime) -> Outcome
         return Outcome.TOO_FAR
     draft.scheduled_at = at
     return changed(draft, now)
+
+
+def tick_stage(draft: NoticeDraft, stage: str, now: datetime) -> Outcome:
+    if stage not in {s.value for s in Stage}:
+        return Outcome.STALE
+    return tick(draft, STEP_STAGES, stage, now)
+
+
+def notice_from_draft(draft: NoticeDraft, author_id: int) -> NewNotice | None:
+    """The notice a finished draft makes (None: the draft is not finished after all)."""
+    audience = Audience.from_json(draft.audience)
+    if audience is None or draft.text is None:
+        return None
+    attachment = draft.attachment_kind if draft.attachment_kind in ("document", "photo") else None
+    return NewNotice(
+        text=draft.text,
+        audience=audience,
+        requires_ack=bool(draft.requires_ack),
+        author_id=author_id,
+        attachment_kind=attachment,
+        attachment_file_id=draft.attachment_file_id if attachment else None,
+        attachment_name=draft.attachment_name if attachment else None,
+        scheduled_at=draft.scheduled_at if draft.send_mode == "at" else None,
+    )

@@ -11,7 +11,7 @@ from datetime import datetime
 from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from handlers.notices_render import renderer, title_of
+from texts.notices.messages import renderer, title_of
 from models.notices import Audience, AudienceKind, Created, NewNotice, create_notice
 from models.people import District, Person, Role, School, Stage
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, tzinfo
 
 from models.notices.acks import RecipientState
-from models.notices.tables import Notice
+from models.notices.tables import Notice, NoticeDraft
 from models.outbox import Button, Kind, Outgoing, OutMessage
 from models.people import Person
 from texts.callbacks import Acknowledge, DraftAction, ViewNotice
@@ -75,6 +75,16 @@ class NoticeContent:
             attachment_file_id=notice.attachment_file_id,
             attachment_name=notice.attachment_name,
             attachment_blob_id=notice.attachment_blob_id,
+        )
+
+    @classmethod
+    def of_draft(cls, draft: NoticeDraft) -> NoticeContent:
+        return cls(
+            text=draft.text or "",
+            requires_ack=bool(draft.requires_ack),
+            attachment_kind=draft.attachment_kind,
+            attachment_file_id=draft.attachment_file_id,
+            attachment_name=draft.attachment_name,
         )
 
     @property
