@@ -20,7 +20,7 @@ from config.settings import Settings
 from handlers.context import Who, unit
 from handlers.notices.replies import Send, ask, refusal, run_sends, send_out_message, unmark
 from models.notices import drafts
-from models.notices.audiences import Audience, districts, resolve_audience
+from models.notices.audiences import Audience, AudienceKind, districts, resolve_audience
 from models.notices.drafts import STEP_DISTRICTS, STEP_PREVIEW, Outcome
 from models.notices.sending import Refused, Sender, send_notice
 from models.notices.tables import NoticeDraft
@@ -154,9 +154,9 @@ async def preview_sends(
 
 
 async def district_names(session: AsyncSession, audience: Audience) -> list[str]:
-    ids = [int(v) for v in audience.values]
-    if audience.kind.value != "districts":
+    if audience.kind is not AudienceKind.DISTRICTS:
         return []
+    ids = [int(v) for v in audience.values]
     return list((await session.execute(select(District.name).where(District.id.in_(ids))))
                 .scalars())
 
