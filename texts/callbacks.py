@@ -138,6 +138,22 @@ def _decode(hint: Any, raw: str, data: str) -> Any:
 # ("nd:d" and "nd") are registered most specific first (handlers/notices/__init__.py).
 
 
+@dataclass(frozen=True)
+class _NoticeButton(Callback):
+    """A notices button owns every data that starts with its prefix, so that data such as
+    "nv999999" (no separator) is answered as stale rather than left unanswered."""
+
+    @classmethod
+    def matches(cls, data: object) -> bool:
+        return isinstance(data, str) and data.startswith(cls.PREFIX)
+
+    @classmethod
+    def unpack(cls, data: object) -> Self:
+        if not Callback.matches.__func__(cls, data):  # type: ignore[attr-defined]
+            raise Stale(data)
+        return super().unpack(data)
+
+
 def _one_of(value: object, allowed: frozenset[object]) -> None:
     """A value outside a button's few known ones makes the whole button stale."""
     if value not in allowed:
@@ -145,7 +161,7 @@ def _one_of(value: object, allowed: frozenset[object]) -> None:
 
 
 @dataclass(frozen=True)
-class DraftAction(Callback, prefix="nd"):
+class DraftAction(_NoticeButton, prefix="nd"):
     """Composer buttons without a value: start, cancel, resume, new, noatt, pvack."""
 
     action: str
@@ -157,7 +173,7 @@ class DraftAction(Callback, prefix="nd"):
 
 
 @dataclass(frozen=True)
-class ChooseAudience(Callback, prefix="nd:aud"):
+class ChooseAudience(_NoticeButton, prefix="nd:aud"):
     """The audience question ("nd:aud", back to it) and its answers (all, d, s, c)."""
 
     choice: str | None = None
@@ -167,27 +183,27 @@ class ChooseAudience(Callback, prefix="nd:aud"):
 
 
 @dataclass(frozen=True)
-class DistrictsDone(Callback, prefix="nd:d:ok"):
+class DistrictsDone(_NoticeButton, prefix="nd:d:ok"):
     pass
 
 
 @dataclass(frozen=True)
-class TickDistrict(Callback, prefix="nd:d"):
+class TickDistrict(_NoticeButton, prefix="nd:d"):
     district_id: int
 
 
 @dataclass(frozen=True)
-class StagesDone(Callback, prefix="nd:s:ok"):
+class StagesDone(_NoticeButton, prefix="nd:s:ok"):
     pass
 
 
 @dataclass(frozen=True)
-class TickStage(Callback, prefix="nd:s"):
+class TickStage(_NoticeButton, prefix="nd:s"):
     stage: str
 
 
 @dataclass(frozen=True)
-class ChooseAck(Callback, prefix="nd:ack"):
+class ChooseAck(_NoticeButton, prefix="nd:ack"):
     required: int
 
     def __post_init__(self) -> None:
@@ -195,7 +211,7 @@ class ChooseAck(Callback, prefix="nd:ack"):
 
 
 @dataclass(frozen=True)
-class ChooseWhen(Callback, prefix="nd:w"):
+class ChooseWhen(_NoticeButton, prefix="nd:w"):
     mode: str
 
     def __post_init__(self) -> None:
@@ -203,12 +219,12 @@ class ChooseWhen(Callback, prefix="nd:w"):
 
 
 @dataclass(frozen=True)
-class OpenEdit(Callback, prefix="nd:edit"):
+class OpenEdit(_NoticeButton, prefix="nd:edit"):
     version: int
 
 
 @dataclass(frozen=True)
-class EditPart(Callback, prefix="nd:e"):
+class EditPart(_NoticeButton, prefix="nd:e"):
     part: str
     version: int
 
@@ -217,12 +233,12 @@ class EditPart(Callback, prefix="nd:e"):
 
 
 @dataclass(frozen=True)
-class SendDraft(Callback, prefix="nd:send"):
+class SendDraft(_NoticeButton, prefix="nd:send"):
     version: int
 
 
 @dataclass(frozen=True)
-class ViewNotice(Callback, prefix="nv"):
+class ViewNotice(_NoticeButton, prefix="nv"):
     """Staff open a notice's progress; refresh "r" edits the message in place."""
 
     notice_id: int
@@ -233,7 +249,7 @@ class ViewNotice(Callback, prefix="nv"):
 
 
 @dataclass(frozen=True)
-class RemindNotice(Callback, prefix="nr"):
+class RemindNotice(_NoticeButton, prefix="nr"):
     """The k-th reminder of a notice: the same k twice sends once."""
 
     notice_id: int
@@ -241,22 +257,22 @@ class RemindNotice(Callback, prefix="nr"):
 
 
 @dataclass(frozen=True)
-class RetryNotice(Callback, prefix="nt"):
+class RetryNotice(_NoticeButton, prefix="nt"):
     notice_id: int
 
 
 @dataclass(frozen=True)
-class OpenNotice(Callback, prefix="nf"):
+class OpenNotice(_NoticeButton, prefix="nf"):
     notice_id: int
 
 
 @dataclass(frozen=True)
-class Acknowledge(Callback, prefix="nack"):
+class Acknowledge(_NoticeButton, prefix="nack"):
     notice_id: int
 
 
 @dataclass(frozen=True)
-class ListNotices(Callback, prefix="nl"):
+class ListNotices(_NoticeButton, prefix="nl"):
     """/notices as a button; its data has always been "nl:" with the separator."""
 
     def pack(self) -> str:

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Sequence
-from datetime import datetime, timedelta, tzinfo
+from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from models.clock import after_quiet_hours
 from models.notices.audiences import Audience, AudienceKind, Resolved
@@ -122,7 +123,7 @@ def waits_for_input(draft: NoticeDraft | None, now: datetime) -> bool:
 
 
 def reminder_due(
-    sent_at: datetime, delay_hours: float, tz: tzinfo, quiet: tuple[Any, Any, bool]
+    sent_at: datetime, delay_hours: float, tz: ZoneInfo, quiet: tuple[Any, Any, bool]
 ) -> datetime | None:
     """When the automatic reminder of a notice sent at `sent_at` is due (None: never)."""
     if delay_hours <= 0:
