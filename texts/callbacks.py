@@ -145,13 +145,28 @@ class _NoticeButton(Callback):
 
     @classmethod
     def matches(cls, data: object) -> bool:
-        return isinstance(data, str) and data.startswith(cls.PREFIX)
+        if _strictly(cls, data):
+            return True
+        if not isinstance(data, str) or not data.startswith(cls.PREFIX):
+            return False
+        # Claimed loosely only when no kind takes it properly, and by the longest prefix.
+        if any(_strictly(kind, data) for kind in KINDS.values()):
+            return False
+        owners = [kind for kind in KINDS.values() if data.startswith(kind.PREFIX)]
+        return max(owners, key=lambda kind: len(kind.PREFIX)) is cls
 
     @classmethod
     def unpack(cls, data: object) -> Self:
-        if not Callback.matches.__func__(cls, data):  # type: ignore[attr-defined]
+        if not _strictly(cls, data):
             raise Stale(data)
         return super().unpack(data)
+
+
+def _strictly(kind: type[Callback], data: object) -> bool:
+    """The codec's own test: the prefix, then the separator or nothing."""
+    return isinstance(data, str) and (
+        data == kind.PREFIX or data.startswith(kind.PREFIX + SEPARATOR)
+    )
 
 
 def _one_of(value: object, allowed: frozenset[object]) -> None:
