@@ -40,7 +40,6 @@ from sqlalchemy.engine import make_url
 
 from bench.remote_double import RemoteDouble
 from config.settings import DeliverySettings, TelegramSettings
-from handlers.notices_render import renderer
 from models.db import create_engine, create_sessionmaker, transaction
 from models.migrate import upgrade
 from models.notices import Audience, AudienceKind, NewNotice, create_notice
@@ -48,6 +47,7 @@ from models.outbox import Delivery
 from scheduler.delivery import DeliveryWorker
 from scheduler.journal import Journal
 from tests.notices.roster import make_roster
+from texts.notices.messages import renderer
 from transport.limiter import build_rate_limiter, outbox_bot
 
 TEXT = (

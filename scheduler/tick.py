@@ -61,6 +61,7 @@ from models.schedules import (
 )
 from models.strangers import prune_strangers
 from outputs.summary import build_summary
+from scheduler import notice_reminders
 from texts.i18n import language_of
 from texts.reminders import (
     escalation_message,
@@ -87,12 +88,16 @@ class TickResult:
     reminders: int = 0
     escalations: int = 0
     summaries: int = 0
+    notice_reminders: int = 0
     missed: list[str] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
 
     @property
     def sent_anything(self) -> bool:
-        return bool(self.opened or self.reminders or self.escalations or self.summaries)
+        return bool(
+            self.opened or self.reminders or self.escalations or self.summaries
+            or self.notice_reminders
+        )
 
 
 async def district_names(session: AsyncSession, ids: Sequence[int]) -> dict[int, str]:
@@ -150,6 +155,9 @@ class Ticker:
             for round_, slot in due:
                 if slot.kind is SlotKind.SUMMARY:
                     await self._summary(round_, slot, now, result)
+            result.notice_reminders = await notice_reminders.send_due(
+                self.settings, self.sessionmaker, now
+            )
             await self._prune_strangers(now)
             if result.sent_anything or result.missed:
                 log.info(

@@ -12,6 +12,7 @@ import asyncio
 import html
 import mimetypes
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,9 @@ from sqlalchemy import select
 
 from bot.cli import CliError
 from config.settings import Settings
+from models.notices.sending import NewNotice, Sender
 from texts.i18n import gettext_for
+from texts.notices.compose import cli_refusal
 
 MAX_UPLOAD = 50 * 1024 * 1024
 PHOTO_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp"}
@@ -88,47 +91,117 @@ def _read_text(path: Path) -> str:
     return text
 
 
-def _parse_at(value: str | None, settings: Settings) -> datetime | None:
+def _parse_at(value: str | None, settings: Settings, now: datetime) -> datetime | None:
     if value is None:
         return None
-    from models.base import utcnow
     from models.clock import parse_when
 
-    at = parse_when(value, settings.bureau.tz, utcnow())
+    at = parse_when(value, settings.bureau.tz, now)
     if at is None:
         raise CliError(f"--at {value!r}: use the form 'YYYY-MM-DD HH:MM' (bureau time)")
     return at
 
 
+def _read_attachment(args: argparse.Namespace) -> tuple[str, bytes, str] | None:
+    if args.attach is None:
+        return None
+    try:
+        content = args.attach.read_bytes()
+    except OSError as exc:
+        raise CliError(f"{args.attach}: cannot be read: {exc}") from None
+    if not content:
+        raise CliError(f"{args.attach}: the file is empty")
+    if len(content) > MAX_UPLOAD:
+        raise CliError(f"{args.attach}: larger than Telegram's 50 MB limit for bots")
+    if args.as_photo and args.attach.suffix.lower() not in PHOTO_SUFFIXES:
+        raise CliError(f"{args.attach}: --as-photo needs a .jpg, .png or .webp file")
+    return (args.attach.name, content, "photo" if args.as_photo else "document")
+
+
+def _sender(settings: Settings) -> Sender:
+    from handlers.notices import reminder_due
+    from texts.notices.compose import notice_title
+    from texts.notices.messages import renderer, telegram_length, text_limit
+
+    bureau = settings.bureau
+    return Sender(
+        render=renderer(bureau.name, bureau.default_language),
+        title=notice_title(gettext_for(bureau.default_language)),
+        owner_language=bureau.default_language,
+        reminder_due=partial(reminder_due, settings=settings),
+        measure=telegram_length,
+        room=partial(text_limit, bureau.name),
+        source="cli",
+    )
+
+
 def _send(settings: Settings, args: argparse.Namespace) -> int:
+    from models.base import utcnow
     from models.migrate import upgrade
+    from models.notices.sending import check
 
     text = html.escape(_read_text(args.text_file))
-    from handlers.notices_render import telegram_length, text_limit
-
-    limit = text_limit(settings.bureau.name, not args.no_ack)
-    if telegram_length(text) > limit:
-        raise CliError(
-            f"{args.text_file}: {telegram_length(text)} characters; Telegram allows 4,096 per "
-            f"message, which leaves {limit} for the text after the bureau's heading. Shorten "
-            f"it by {telegram_length(text) - limit}, or attach the long part as a file."
-        )
-    attachment: tuple[str, bytes, str] | None = None
-    if args.attach is not None:
-        try:
-            content = args.attach.read_bytes()
-        except OSError as exc:
-            raise CliError(f"{args.attach}: cannot be read: {exc}") from None
-        if not content:
-            raise CliError(f"{args.attach}: the file is empty")
-        if len(content) > MAX_UPLOAD:
-            raise CliError(f"{args.attach}: larger than Telegram's 50 MB limit for bots")
-        if args.as_photo and args.attach.suffix.lower() not in PHOTO_SUFFIXES:
-            raise CliError(f"{args.attach}: --as-photo needs a .jpg, .png or .webp file")
-        attachment = (args.attach.name, content, "photo" if args.as_photo else "document")
-    scheduled = _parse_at(args.at, settings)
+    # The text's length first, as before anything else is read.
+    refused = check(NewNotice(text, _no_audience(), not args.no_ack), _sender(settings), utcnow())
+    if refused is not None:
+        raise CliError(cli_refusal(refused, str(args.text_file)))
+    attachment = _read_attachment(args)
+    scheduled = _parse_at(args.at, settings, utcnow())
     upgrade(settings.database.url)
     return asyncio.run(_send_async(settings, args, text, attachment, scheduled))
+
+
+def _no_audience() -> Any:
+    from models.notices.audiences import Audience, AudienceKind
+
+    return Audience(AudienceKind.ALL)
+
+
+async def _audience(session: Any, args: argparse.Namespace) -> Any:
+    """The audience of --districts (names), --stages (codes) or --schools (codes)."""
+    from models.notices.audiences import Audience, AudienceKind, resolve_audience
+    from models.people import District, Stage
+
+    if args.districts:
+        rows = await session.execute(select(District).where(District.name.in_(args.districts)))
+        found = {d.name: d.id for d in rows.scalars()}
+        unknown = [n for n in args.districts if n not in found]
+        if unknown:
+            raise CliError(f"no district named {', '.join(unknown)}")
+        return Audience(AudienceKind.DISTRICTS, tuple(found[n] for n in args.districts))
+    if args.stages:
+        known = {s.value for s in Stage}
+        unknown = [s for s in args.stages if s not in known]
+        if unknown:
+            raise CliError(
+                f"unknown stage {', '.join(unknown)}; stages: {', '.join(sorted(known))}"
+            )
+        return Audience(AudienceKind.STAGES, tuple(args.stages))
+    if not args.schools:
+        return Audience(AudienceKind.ALL)
+    audience = Audience(AudienceKind.SCHOOLS, tuple(args.schools))
+    check = await resolve_audience(session, audience)
+    if check.unknown_codes:
+        raise CliError(f"no school has the code {', '.join(check.unknown_codes)}")
+    if check.inactive:
+        raise CliError(f"closed schools: {', '.join(s.code for s in check.inactive)}")
+    return audience
+
+
+async def _store_file(session: Any, attachment: tuple[str, bytes, str] | None) -> int | None:
+    from models.outbox import OutboxFile
+
+    if attachment is None:
+        return None
+    name, content, _kind = attachment
+    blob = OutboxFile(
+        name=name,
+        content=content,
+        mime_type=mimetypes.guess_type(name)[0] or "application/octet-stream",
+    )
+    session.add(blob)
+    await session.flush()
+    return blob.id
 
 
 async def _send_async(
@@ -138,107 +211,47 @@ async def _send_async(
     attachment: tuple[str, bytes, str] | None,
     scheduled: datetime | None,
 ) -> int:
-    from handlers.notices import reminder_due
-    from handlers.notices_render import renderer, title_of
+    """The same core function as the chat's "Send" (models.notices.sending.send_notice)."""
     from models.base import utcnow
     from models.db import create_engine, create_sessionmaker, transaction
-    from models.notices import Audience, AudienceKind, NewNotice, create_notice, resolve_audience
-    from models.outbox import OutboxFile
-    from models.people import District, Stage
+    from models.notices.sending import Refused, send_notice
 
-    if scheduled is not None and scheduled <= utcnow():
-        raise CliError(f"--at {args.at!r} is in the past")
-    _ = gettext_for(settings.bureau.default_language)
     engine = create_engine(settings.database.url)
     try:
         sessionmaker = create_sessionmaker(engine)
         async with transaction(sessionmaker) as session:
-            if args.districts:
-                found = {
-                    d.name: d.id
-                    for d in (
-                        await session.execute(
-                            select(District).where(District.name.in_(args.districts))
-                        )
-                    ).scalars()
-                }
-                unknown = [n for n in args.districts if n not in found]
-                if unknown:
-                    raise CliError(f"no district named {', '.join(unknown)}")
-                audience = Audience(AudienceKind.DISTRICTS, tuple(found[n] for n in args.districts))
-            elif args.stages:
-                known = {s.value for s in Stage}
-                unknown = [s for s in args.stages if s not in known]
-                if unknown:
-                    raise CliError(
-                        f"unknown stage {', '.join(unknown)}; stages: {', '.join(sorted(known))}"
-                    )
-                audience = Audience(AudienceKind.STAGES, tuple(args.stages))
-            elif args.schools:
-                audience = Audience(AudienceKind.SCHOOLS, tuple(args.schools))
-                check = await resolve_audience(session, audience)
-                if check.unknown_codes:
-                    raise CliError(f"no school has the code {', '.join(check.unknown_codes)}")
-                if check.inactive:
-                    raise CliError(
-                        f"closed schools: {', '.join(s.code for s in check.inactive)}"
-                    )
-            else:
-                audience = Audience(AudienceKind.ALL)
-            blob_id = None
-            if attachment is not None:
-                name, content, _kind = attachment
-                blob = OutboxFile(
-                    name=name,
-                    content=content,
-                    mime_type=mimetypes.guess_type(name)[0] or "application/octet-stream",
-                )
-                session.add(blob)
-                await session.flush()
-                blob_id = blob.id
-            created = await create_notice(
-                session,
-                NewNotice(
-                    text=text,
-                    audience=audience,
-                    requires_ack=not args.no_ack,
-                    attachment_kind=attachment[2] if attachment else None,
-                    attachment_name=attachment[0] if attachment else None,
-                    attachment_blob_id=blob_id,
-                    scheduled_at=scheduled,
-                ),
-                renderer(settings.bureau.name, settings.bureau.default_language),
-                title=lambda notice: _("Notice #{id}: {title}").format(
-                    id=notice.id, title=title_of(notice.text)
-                ),
-                owner_language=settings.bureau.default_language,
-                reminder_due=lambda sent: reminder_due(sent, settings),
+            new = NewNotice(
+                text=text,
+                audience=await _audience(session, args),
+                requires_ack=not args.no_ack,
+                attachment_kind=attachment[2] if attachment else None,
+                attachment_name=attachment[0] if attachment else None,
+                attachment_blob_id=await _store_file(session, attachment),
+                scheduled_at=scheduled,
             )
-            if not created.resolved.recipients:
-                raise CliError("nobody would receive this notice (no connected school contacts)")
-            from models.audit import record
-
-            record(
-                session, "notice.send", target_type="notice", target_id=created.notice.id,
-                recipients=len(created.resolved.recipients), source="cli",
-            )
-        notice_id, batch_id = created.notice.id, created.batch.id
-        resolved = created.resolved
-        print(
-            f"notice #{notice_id}: {len(resolved.recipients)} recipients at "
-            f"{resolved.school_count} schools"
-            + (f", at {args.at}" if scheduled else "")
-        )
-        if resolved.excluded:
-            print(f"left out, nobody connected there yet ({len(resolved.excluded)}):")
-            for school in resolved.excluded:
-                print(f"  {school.code} {school.name}")
-        print("the running bot (huibao run) delivers it")
+            created = await send_notice(session, new, _sender(settings), utcnow())
+            if isinstance(created, Refused):
+                raise CliError(cli_refusal(created, args.at or ""))
+        _report(created, args.at if scheduled else None)
         if args.wait:
-            await _follow(sessionmaker, batch_id)
+            await _follow(sessionmaker, created.batch.id)
     finally:
         await engine.dispose()
     return 0
+
+
+def _report(created: Any, at: str | None) -> None:
+    resolved = created.resolved
+    print(
+        f"notice #{created.notice.id}: {len(resolved.recipients)} recipients at "
+        f"{resolved.school_count} schools"
+        + (f", at {at}" if at else "")
+    )
+    if resolved.excluded:
+        print(f"left out, nobody connected there yet ({len(resolved.excluded)}):")
+        for school in resolved.excluded:
+            print(f"  {school.code} {school.name}")
+    print("the running bot (huibao run) delivers it")
 
 
 async def _follow(sessionmaker: Any, batch_id: int) -> None:
@@ -312,19 +325,20 @@ def _retry(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def _retry_async(settings: Settings, notice_id: int) -> int:
+    """The same core function as the chat's "Send again" button."""
     from models.base import utcnow
     from models.db import create_engine, create_sessionmaker, transaction
-    from models.notices import Notice
-    from models.outbox import purpose_of_notice, requeue_failed
+    from models.notices.sending import Refused, retry
 
     engine = create_engine(settings.database.url)
     try:
         async with transaction(create_sessionmaker(engine)) as session:
-            if await session.get(Notice, notice_id) is None:
-                raise CliError(f"no notice #{notice_id}")
-            again = await requeue_failed(session, purpose_of_notice(notice_id), utcnow())
+            done = await retry(session, notice_id, utcnow(), actor_id=None)
+            if isinstance(done, Refused):
+                raise CliError(cli_refusal(done, str(notice_id)))
     finally:
         await engine.dispose()
+    again = done[1]
     if not again.total:
         print(f"notice #{notice_id}: nothing to retry (no failed or blocked deliveries)")
         return 0

@@ -11,9 +11,9 @@ from datetime import datetime
 from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from handlers.notices_render import renderer, title_of
 from models.notices import Audience, AudienceKind, Created, NewNotice, create_notice
 from models.people import District, Person, Role, School, Stage
+from texts.notices.messages import renderer, title_of
 
 DISTRICT_NAMES = ["城关学区", "东关学区", "西湖学区", "南山学区", "北塘学区", "新区学区",
                   "河口镇中心校", "石桥镇中心校", "柳林乡中心校", "白水乡中心校",

@@ -88,7 +88,8 @@ async def test_the_automatic_reminder_goes_once_and_survives_a_restart(
     async with transaction(sessionmaker) as session:
         roster = await make_roster(session, 2, districts=1)
         await post_notice(session, reminder_due=utcnow() + timedelta(seconds=2))
-    env = {"HUIBAO_QUIET_HOURS__ENABLED": "false"}
+    # The reminder goes on the scheduler's tick: tick often enough for the wait below.
+    env = {"HUIBAO_QUIET_HOURS__ENABLED": "false", "HUIBAO_SCHEDULER__TICK_SECONDS": "5"}
     async with bot(lambda tg: [tg.user(tid) for tid in roster.telegram_ids], **env) as running:
         users = [running.tg.user(tid) for tid in roster.telegram_ids]
         notices = await deliver(running, users)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import html
 
-from handlers.notices_render import (
+from texts.notices.messages import (
     MAX_CAPTION,
     MAX_TEXT,
     NoticeContent,

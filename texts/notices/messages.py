@@ -3,29 +3,31 @@
 Staff see their preview through exactly the function that renders what recipients get, so
 the preview cannot drift from the real thing. Texts are Telegram HTML; limits are counted
 the way Telegram counts them (characters after the tags are parsed, in UTF-16 units).
+What staff read while composing is in texts/notices/compose.py, what staff and
+principals read about sent notices in texts/notices/follow.py.
 """
 
 from __future__ import annotations
 
 import html
 import re
-from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
-from zoneinfo import ZoneInfo
+from datetime import datetime, tzinfo
 
-from models.notices import Notice
+from models.notices.acks import RecipientState
+from models.notices.tables import Notice, NoticeDraft
 from models.outbox import Button, Kind, Outgoing, OutMessage
 from models.people import Person
+from texts.callbacks import Acknowledge, DraftAction, ViewNotice
 from texts.i18n import LANGUAGES, N_, choose_language, gettext_for
+from texts.when import show
 
 MAX_TEXT = 4096
 MAX_CAPTION = 1024
 TITLE_LENGTH = 40
 
-ACK_PREFIX = "nack:"
 # The preview's button looks the same but only says that it is a preview.
-PREVIEW_ACK = "nd:pvack"
+PREVIEW_ACK = DraftAction("pvack").pack()
 
 HEADER = N_("📢 <b>Notice from {bureau}</b>")
 ACK_HINT = N_("Please read it and tap “{button}” below.")
@@ -75,6 +77,16 @@ class NoticeContent:
             attachment_blob_id=notice.attachment_blob_id,
         )
 
+    @classmethod
+    def of_draft(cls, draft: NoticeDraft) -> NoticeContent:
+        return cls(
+            text=draft.text or "",
+            requires_ack=bool(draft.requires_ack),
+            attachment_kind=draft.attachment_kind,
+            attachment_file_id=draft.attachment_file_id,
+            attachment_name=draft.attachment_name,
+        )
+
     @property
     def has_attachment(self) -> bool:
         return self.attachment_kind in ("document", "photo")
@@ -101,10 +113,14 @@ def ack_keyboard(language: str, data: str | None) -> tuple[tuple[Button, ...], .
     return ((Button("✅ " + gettext_for(language)(ACK_BUTTON), callback_data=data),),)
 
 
+def ack_data(notice_id: int) -> str:
+    return Acknowledge(notice_id).pack()
+
+
 def acknowledged_keyboard(
-    language: str, at: datetime, tz: ZoneInfo, data: str
+    language: str, at: datetime, tz: tzinfo, data: str
 ) -> tuple[tuple[Button, ...], ...]:
-    when = at.astimezone(tz).strftime("%m-%d %H:%M")
+    when = show(at, tz, "short", language)
     return ((Button(gettext_for(language)(ACKED_BUTTON).format(time=when), callback_data=data),),)
 
 
@@ -145,31 +161,74 @@ def recipient_language(person: Person, default: str) -> str:
     return choose_language(person.language, person.telegram_language, default)
 
 
-def renderer(bureau: str, default_language: str) -> Callable[[Notice, Person], Outgoing]:
-    """The `render` argument of models.notices.create_notice."""
+def opened_messages(
+    notice: Notice, language: str, bureau: str, tz: tzinfo, acknowledged_at: datetime | None
+) -> list[OutMessage]:
+    """A notice opened again from /notices: as first sent, its button marked when acknowledged."""
+    data = ack_data(notice.id)
+    messages = list(notice_messages(NoticeContent.of(notice), language, bureau, ack_data=data))
+    last = messages[-1]
+    if acknowledged_at is not None and last.keyboard:
+        messages[-1] = OutMessage(
+            kind=last.kind, text=last.text, parse_mode=last.parse_mode,
+            keyboard=acknowledged_keyboard(language, acknowledged_at, tz, data),
+            file_id=last.file_id, file_blob_id=last.file_blob_id, file_name=last.file_name,
+        )
+    return messages
 
-    def render(notice: Notice, person: Person) -> Outgoing:
-        language = recipient_language(person, default_language)
+
+@dataclass(frozen=True)
+class Renderer:
+    """The `render` argument of models.notices.create_notice: what each recipient gets, and
+    the data of the "Details" button under the sender's progress message."""
+
+    bureau: str
+    default_language: str
+
+    def __call__(self, notice: Notice, person: Person) -> Outgoing:
+        language = recipient_language(person, self.default_language)
         messages = notice_messages(
-            NoticeContent.of(notice), language, bureau, ack_data=f"{ACK_PREFIX}{notice.id}"
+            NoticeContent.of(notice), language, self.bureau, ack_data=ack_data(notice.id)
         )
         return Outgoing(person.telegram_id, person.id, messages)
 
-    return render
+    def details(self, notice_id: int) -> str:
+        return ViewNotice(notice_id).pack()
+
+
+def renderer(bureau: str, default_language: str) -> Renderer:
+    return Renderer(bureau, default_language)
 
 
 def reminder_message(
-    notice: Notice, language: str, bureau: str, tz: ZoneInfo, reply_to: int | None
+    notice: Notice, language: str, bureau: str, tz: tzinfo, reply_to: int | None
 ) -> OutMessage:
     _ = gettext_for(language)
     text = _(REMINDER).format(
         title=html.escape(title_of(notice.text)),
-        date=notice.sent_at.astimezone(tz).strftime("%Y-%m-%d"),
+        date=show(notice.sent_at, tz, "day", language),
         bureau=html.escape(bureau),
         button=_(ACK_BUTTON),
     )
     return OutMessage(
         text=text,
-        keyboard=ack_keyboard(language, f"{ACK_PREFIX}{notice.id}"),
+        keyboard=ack_keyboard(language, ack_data(notice.id)),
         reply_to_message_id=reply_to,
     )
+
+
+@dataclass(frozen=True)
+class ReminderRenderer:
+    """The reminder one recipient gets (models.notices.sending.RenderReminder), as a reply to
+    their copy of the notice."""
+
+    bureau: str
+    default_language: str
+    tz: tzinfo
+
+    def __call__(self, notice: Notice, state: RecipientState) -> Outgoing:
+        person = state.person
+        language = recipient_language(person, self.default_language)
+        message = reminder_message(notice, language, self.bureau, self.tz, state.message_id)
+        return Outgoing(person.telegram_id, person.id, (message,))
+
