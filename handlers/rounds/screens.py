@@ -143,7 +143,8 @@ async def round_view(
     tz = services.settings.bureau.tz
     now = services.now()
     title = await form_title(session, round_, who.language)
-    counts = Counter((await rs.submission_statuses(session, round_, now)).values())
+    statuses = await rs.submission_statuses(session, round_, now)
+    counts = Counter(statuses.values())
     state = rs.entry_state(round_, now)
     closes = show(rs.lock_time(round_), tz)
     period = period_label(round_.period, who.language)
@@ -153,6 +154,7 @@ async def round_view(
         _("Entry closes: {time}").format(time=closes)
         if state is rs.EntryState.OPEN
         else _("Entry closed: {time}").format(time=closes),
+        _("Schools expected: {count}").format(count=len(statuses)),
         _counts_line(counts, _),
     ]
     rows = _round_rows(round_, state, _)
