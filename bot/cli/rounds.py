@@ -34,7 +34,7 @@ from config.settings import Settings
 from models.forms import FormDef, FormError, check_forms, load_forms
 
 if TYPE_CHECKING:
-    from models.round_actions import OpenRequest
+    from models.round_actions import OpenRequest, Refused
     from models.round_announce import Told
 
 T = TypeVar("T")
@@ -83,13 +83,13 @@ def _in_db(settings: Settings, work: Callable[[AsyncSession], Awaitable[T]]) -> 
     return asyncio.run(main())
 
 
-def _refused(refused: Any) -> CliError:
+def _refused(refused: Refused) -> CliError:
     from texts.rounds import refusal_line
 
     return CliError(refusal_line(refused))
 
 
-def _done(outcome: T) -> T:
+def _done(outcome: T | Refused) -> T:
     """The action's result; a refusal ends the command (the transaction rolls back)."""
     from models.round_actions import Refused
 

@@ -27,6 +27,7 @@ from models import round_actions as actions
 from models import round_service as rs
 from models.clock import parse_when
 from models.round_announce import BatchOwner, Told
+from models.people import District, School
 from models.rounds import Conversation, Round
 from models.schedules import canonical_period
 from texts.callbacks import (
@@ -160,7 +161,7 @@ async def tick_district(
     session: AsyncSession, services: Services, who: Who, state: State, button: TickDistrict,
     origin: Origin,
 ) -> Outcome:
-    district = await session.get(screens.District, button.district_id)
+    district = await session.get(District, button.district_id)
     if district is None:
         return refused(invalid_button(who._))
     state["districts"] = sorted(set(state.get("districts", [])) ^ {district.id})
@@ -372,7 +373,7 @@ async def typed_school(
 
 
 async def unlock_reply(
-    session: AsyncSession, services: Services, who: Who, round_: Round, school: screens.School
+    session: AsyncSession, services: Services, who: Who, round_: Round, school: School
 ) -> Rendered:
     """Unlock the school (pressed or typed) and say until when it may submit."""
     unlocked = await actions.unlock(
