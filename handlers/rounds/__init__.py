@@ -25,7 +25,7 @@ from models import round_announce
 from models.people import Person
 from models.round_announce import BatchOwner, Told
 from models.rounds import Round
-from texts.callbacks import ShowRound
+from texts.callbacks import RetryRound, ShowRound
 from texts.rounds import announcement_for, batch_title, closing_for, extension_for
 from transport.context import HuibaoApp, HuibaoContext
 
@@ -65,7 +65,7 @@ async def tell_closing(session: AsyncSession, round_: Round, settings: Settings)
 
 
 async def unknown_button(update: Update, context: HuibaoContext) -> None:
-    """"rd:" data of no kind above (an older bot's button, or forged)."""
+    """Data of the rounds' prefixes that fits no kind (an older bot's button, or forged)."""
     from handlers import menu
 
     async with unit(update, context) as (_session, who):
@@ -84,5 +84,7 @@ def register(app: HuibaoApp) -> None:
                      order=20, filters=filters.ChatType.PRIVATE)
     for kind, handler, example in (*ROUND_BUTTONS, *SETUP_BUTTONS):
         menu.add_button(app, kind, handler, menu.STAFF, example=example)
-    # Last: whatever else starts with "rd:" is refused to all but staff, and stale to them.
+    # Last: whatever else starts with "rd:" or "rt" is refused to all but staff, and stale
+    # to them.
     menu.add_callback(app, "rd:", unknown_button, menu.STAFF, example=ShowRound(1).pack())
+    menu.add_callback(app, "rt", unknown_button, menu.STAFF, example=RetryRound(1).pack())

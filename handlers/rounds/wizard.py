@@ -26,8 +26,8 @@ from handlers.rounds.press import Origin, Outcome, press, refused, screen
 from models import round_actions as actions
 from models import round_service as rs
 from models.clock import parse_when
-from models.round_announce import BatchOwner, Told
 from models.people import District, School
+from models.round_announce import BatchOwner, Told
 from models.rounds import Conversation, Round
 from models.schedules import canonical_period
 from texts.callbacks import (
