@@ -251,6 +251,103 @@ class ExportRound(Callback, prefix="ex"):
 # --- the report (handlers/report/) ---
 
 # --- rounds (handlers/rounds/) ---
+# Staff's /round screens ("rd:...") and "send again" ("rt:ID", its own prefix, so the
+# authorization test presses it as every other role).
+
+
+@dataclass(frozen=True)
+class RoundList(Callback, prefix="rd:l"):
+    pass
+
+
+@dataclass(frozen=True)
+class NewRound(Callback, prefix="rd:n"):
+    pass
+
+
+@dataclass(frozen=True)
+class CancelSetUp(Callback, prefix="rd:x"):
+    pass
+
+
+@dataclass(frozen=True)
+class ChooseForm(Callback, prefix="rd:f"):
+    form_code: str
+
+
+@dataclass(frozen=True)
+class ChoosePeriod(Callback, prefix="rd:p"):
+    index: int
+    """Of the suggestions in the set-up's state."""
+
+
+@dataclass(frozen=True)
+class ChooseDeadline(Callback, prefix="rd:d"):
+    days: int
+
+
+@dataclass(frozen=True)
+class TickDistrict(Callback, prefix="rd:td"):
+    district_id: int
+
+
+@dataclass(frozen=True)
+class TickStage(Callback, prefix="rd:ts"):
+    index: int
+    """Of models.forms.STAGES."""
+
+
+@dataclass(frozen=True)
+class SchoolsChosen(Callback, prefix="rd:ok"):
+    pass
+
+
+@dataclass(frozen=True)
+class OpenRound(Callback, prefix="rd:go"):
+    pass
+
+
+@dataclass(frozen=True)
+class ShowRound(Callback, prefix="rd:v"):
+    round_id: int
+
+
+@dataclass(frozen=True)
+class ExtendRound(Callback, prefix="rd:e"):
+    round_id: int
+    days: int
+
+
+@dataclass(frozen=True)
+class TypeDeadline(Callback, prefix="rd:E"):
+    round_id: int
+
+
+@dataclass(frozen=True)
+class AskClose(Callback, prefix="rd:c"):
+    round_id: int
+
+
+@dataclass(frozen=True)
+class CloseRound(Callback, prefix="rd:C"):
+    round_id: int
+
+
+@dataclass(frozen=True)
+class ChooseUnlock(Callback, prefix="rd:u"):
+    round_id: int
+
+
+@dataclass(frozen=True)
+class UnlockSchool(Callback, prefix="rd:U"):
+    round_id: int
+    school_id: int
+
+
+@dataclass(frozen=True)
+class RetryRound(Callback, prefix="rt"):
+    round_id: int
+
 
 # --- notices (handlers/notices/) ---
 # The data strings are those the bot has always sent ("nd:send:3", "nv:7:r", "nack:7", "nl:"),

@@ -24,14 +24,18 @@ from collections import Counter
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.cli import CliError
 from config.settings import Settings
-from models.forms import FormError, check_forms, load_forms
+from models.forms import FormDef, FormError, check_forms, load_forms
+
+if TYPE_CHECKING:
+    from models.round_actions import OpenRequest, Refused
+    from models.round_announce import Told
 
 T = TypeVar("T")
 
@@ -79,71 +83,101 @@ def _in_db(settings: Settings, work: Callable[[AsyncSession], Awaitable[T]]) -> 
     return asyncio.run(main())
 
 
-def _round_error(err: Exception) -> CliError:
-    return CliError(str(err))
+def _refused(refused: Refused) -> CliError:
+    from texts.rounds import refusal_line
+
+    return CliError(refusal_line(refused))
 
 
-def _rounds_open(settings: Settings, args: argparse.Namespace) -> int:
-    from handlers.rounds import Told, announce_round
-    from models import round_service as rs
-    from models.base import utcnow
+def _done(outcome: T | Refused) -> T:
+    """The action's result; a refusal ends the command (the transaction rolls back)."""
+    from models.round_actions import Refused
 
+    if isinstance(outcome, Refused):
+        raise _refused(outcome)
+    return outcome
+
+
+def _show(moment: datetime, settings: Settings) -> str:
+    from texts.when import show
+
+    return f"{show(moment, settings.bureau.tz)} ({settings.bureau.tz})"
+
+
+def _load_form(settings: Settings, code: str) -> FormDef:
     try:
         forms = load_forms(settings.forms.directory)
     except FormError as err:
         raise CliError(
             f"the forms in {settings.forms.directory} have problems; run `huibao forms check`"
         ) from err
-    if args.form not in forms:
+    if code not in forms:
         known = ", ".join(sorted({f.code for f in forms})) or "none"
-        raise CliError(f"no form {args.form!r} in {settings.forms.directory} (known: {known})")
-    form = forms.get(args.form)
-    deadline = _when(args.deadline, settings)
-    lock_at = _when(args.lock_at, settings) if args.lock_at else None
-    grace = settings.rounds.grace_minutes if args.grace is None else args.grace
+        raise CliError(f"no form {code!r} in {settings.forms.directory} (known: {known})")
+    return forms.get(code)
 
-    async def work(session: AsyncSession) -> tuple[Any, int, Told | None]:
-        try:
-            round_ = await rs.open_round(
-                session,
-                form=form,
-                period=args.period,
-                deadline=deadline,
-                grace_minutes=grace,
-                lock_at=lock_at,
-                districts=args.districts,
-                stages=args.stages,
-                school_codes=args.schools,
-                now=utcnow(),
-            )
-        except rs.RoundError as err:
-            raise _round_error(err) from None
-        schools = await rs.expected_school_ids(session, round_.id)
-        # The announcements are delivery rows written with the round; the running bot
-        # (`huibao run`) sends them through its outbox, as it does notices.
-        told = None if args.no_announce else await announce_round(session, round_, settings)
-        return round_, len(schools), told
 
-    round_, schools, told = _in_db(settings, work)
-    tz = settings.bureau.tz
+def _open_request(settings: Settings, args: argparse.Namespace) -> OpenRequest:
+    from models.round_actions import OpenRequest
+
+    return OpenRequest(
+        form=_load_form(settings, args.form),
+        period=args.period,
+        deadline=_when(args.deadline, settings),
+        grace_minutes=settings.rounds.grace_minutes if args.grace is None else args.grace,
+        lock_at=_when(args.lock_at, settings) if args.lock_at else None,
+        districts=args.districts,
+        stages=args.stages,
+        school_codes=args.schools,
+    )
+
+
+def _rounds_open(settings: Settings, args: argparse.Namespace) -> int:
+    from models import round_actions as actions
+    from models.base import utcnow
+    from texts.rounds import announcement_for
+
+    request = _open_request(settings, args)
+    # The announcements are delivery rows written with the round; the running bot
+    # (`huibao run`) sends them through its outbox, as it does notices.
+    announcement = None if args.no_announce else announcement_for(settings)
+
+    async def work(session: AsyncSession) -> actions.Opened:
+        return _done(await actions.open_round(session, request, announcement, now=utcnow()))
+
+    opened = _in_db(settings, work)
+    round_, form = opened.round_, request.form
     print(
         f"round {round_.id} opened: {form.code} v{form.version} for {round_.period}, "
-        f"deadline {round_.deadline.astimezone(tz):%Y-%m-%d %H:%M} ({tz}), {schools} school(s)"
+        f"deadline {_show(round_.deadline, settings)}, {opened.schools} school(s)"
     )
-    if told is not None:
+    if opened.told is not None:
         print(
-            f"announcement queued for {told.people} people at {told.schools} school(s); "
-            "the running bot sends it"
+            f"announcement queued for {opened.told.people} people at {opened.told.schools} "
+            "school(s); the running bot sends it"
         )
-        _print_unconnected(told)
+        _print_unconnected(opened.told)
     return 0
 
 
-def _print_unconnected(told: Any) -> None:
+def _print_unconnected(told: Told) -> None:
     if told.unconnected:
         print(f"not told, nobody connected there yet ({len(told.unconnected)}):")
         for school in told.unconnected:
             print(f"  {school.code} {school.name}")
+
+
+def _round_line(round_: Any, counts: Counter[Any], state: str, settings: Settings) -> str:
+    from models import round_service as rs
+    from texts.when import show
+
+    return (
+        f"{round_.id}\t{round_.form_code} v{round_.form_version}\t{round_.period}\t{state}\t"
+        f"deadline {show(round_.deadline, settings.bureau.tz)}\t"
+        f"on time {counts[rs.ReportStatus.ON_TIME]}, late {counts[rs.ReportStatus.LATE]}, "
+        f"in progress {counts[rs.ReportStatus.IN_PROGRESS]}, "
+        f"not started {counts[rs.ReportStatus.NOT_STARTED]}"
+    )
 
 
 def _rounds_list(settings: Settings, args: argparse.Namespace) -> int:
@@ -153,19 +187,12 @@ def _rounds_list(settings: Settings, args: argparse.Namespace) -> int:
 
     async def work(session: AsyncSession) -> list[str]:
         lines = []
-        tz = settings.bureau.tz
         now = utcnow()
         for r in (await session.execute(select(Round).order_by(Round.id))).scalars():
             counts = Counter((await rs.submission_statuses(session, r, now)).values())
             # Past its lock a round is closed for entry even if staff never closed it.
             state = rs.entry_state(r, now).value.replace("_", " ")
-            lines.append(
-                f"{r.id}\t{r.form_code} v{r.form_version}\t{r.period}\t{state}\t"
-                f"deadline {r.deadline.astimezone(tz):%Y-%m-%d %H:%M}\t"
-                f"on time {counts[rs.ReportStatus.ON_TIME]}, late {counts[rs.ReportStatus.LATE]}, "
-                f"in progress {counts[rs.ReportStatus.IN_PROGRESS]}, "
-                f"not started {counts[rs.ReportStatus.NOT_STARTED]}"
-            )
+            lines.append(_round_line(r, counts, state, settings))
         return lines
 
     lines = _in_db(settings, work)
@@ -173,32 +200,17 @@ def _rounds_list(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
-async def _round(session: AsyncSession, round_id: int) -> Any:
-    from models.rounds import Round
-
-    round_ = await session.get(Round, round_id)
-    if round_ is None:
-        raise CliError(f"no round {round_id}")
-    return round_
-
-
 def _rounds_close(settings: Settings, args: argparse.Namespace) -> int:
-    from handlers.rounds import Told, tell_closing
-    from models import round_service as rs
+    from models import round_actions as actions
     from models.base import utcnow
+    from texts.rounds import closing_for
 
-    async def work(session: AsyncSession) -> Told | None:
-        round_ = await _round(session, args.round)
-        now = utcnow()
-        early = rs.accepting(round_, now)
-        try:
-            await rs.close_round(session, round_, now=now)
-        except rs.RoundError as err:
-            raise _round_error(err) from None
+    async def work(session: AsyncSession) -> actions.Changed:
         # Schools that have not submitted learn it (not when entry had closed already).
-        return await tell_closing(session, round_, settings) if early else None
+        notice = closing_for(settings)
+        return _done(await actions.close(session, args.round, notice, now=utcnow(), by=None))
 
-    told = _in_db(settings, work)
+    told = _in_db(settings, work).told
     print(f"round {args.round} closed")
     if told is not None:
         print(
@@ -209,24 +221,21 @@ def _rounds_close(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _rounds_extend(settings: Settings, args: argparse.Namespace) -> int:
-    from handlers.rounds import Told, tell_extension
-    from models import round_service as rs
+    from models import round_actions as actions
     from models.base import utcnow
+    from texts.rounds import extension_for
 
     deadline = _when(args.deadline, settings)
     lock_at = _when(args.lock_at, settings) if args.lock_at else None
 
-    async def work(session: AsyncSession) -> Told:
-        round_ = await _round(session, args.round)
-        try:
-            await rs.extend_round(session, round_, deadline, lock_at=lock_at, now=utcnow())
-        except rs.RoundError as err:
-            raise _round_error(err) from None
-        return await tell_extension(session, round_, settings)
+    async def work(session: AsyncSession) -> actions.Changed:
+        notice = extension_for(settings)
+        return _done(await actions.extend(session, args.round, deadline, notice,
+                                          now=utcnow(), lock_at=lock_at))
 
-    told = _in_db(settings, work)
-    tz = settings.bureau.tz
-    print(f"round {args.round} now ends {deadline.astimezone(tz):%Y-%m-%d %H:%M} ({tz})")
+    told = _in_db(settings, work).told
+    assert told is not None
+    print(f"round {args.round} now ends {_show(deadline, settings)}")
     print(
         f"{told.people} people at {told.schools} school(s) that have not submitted "
         "will be told; the running bot sends it"
@@ -235,55 +244,33 @@ def _rounds_extend(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _rounds_unlock(settings: Settings, args: argparse.Namespace) -> int:
-    from models import round_service as rs
+    from models import round_actions as actions
     from models.base import utcnow
-    from models.people import School
 
     hours = args.hours or settings.rounds.unlock_hours
 
-    async def work(session: AsyncSession) -> datetime:
-        school = (
-            await session.execute(select(School).where(School.code == args.school))
-        ).scalar_one_or_none()
-        if school is None:
-            raise CliError(f"no school with code {args.school!r}")
-        try:
-            row = await rs.unlock_school(
-                session,
-                await _round(session, args.round),
-                school.id,
-                by=None,
-                now=utcnow(),
-                hours=hours,
-            )
-        except rs.RoundError as err:
-            raise _round_error(err) from None
-        assert row.unlocked_until is not None
-        return row.unlocked_until
+    async def work(session: AsyncSession) -> actions.Unlocked:
+        school = _done(await actions.find_school(session, args.school, by_name=False))
+        round_ = _done(await actions.find_round(session, args.round))
+        return _done(await actions.unlock(session, round_, school, now=utcnow(), hours=hours,
+                                          by=None))
 
-    until = _in_db(settings, work)
-    tz = settings.bureau.tz
+    until = _in_db(settings, work).until
     print(
         f"school {args.school} may submit round {args.round} once more until "
-        f"{until.astimezone(tz):%Y-%m-%d %H:%M} ({tz})"
+        f"{_show(until, settings)}"
     )
     return 0
 
 
 def _rounds_retry(settings: Settings, args: argparse.Namespace) -> int:
-    from models.audit import record
+    from models import round_actions as actions
     from models.base import utcnow
-    from models.outbox import Requeued, purpose_of_round, requeue_failed
 
-    async def work(session: AsyncSession) -> Requeued:
-        round_ = await _round(session, args.round)
-        again = await requeue_failed(session, purpose_of_round(round_.id), utcnow())
-        if again.total:
-            record(session, "round.retry", target_type="round", target_id=round_.id,
-                   failed=again.failed, blocked=again.blocked)
-        return again
+    async def work(session: AsyncSession) -> actions.Retried:
+        return _done(await actions.retry(session, args.round, now=utcnow(), by=None))
 
-    again = _in_db(settings, work)
+    again = _in_db(settings, work).again
     if not again.total:
         print(f"round {args.round}: nothing to retry (no failed or blocked deliveries)")
         return 0

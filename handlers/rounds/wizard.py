@@ -1,0 +1,421 @@
+"""The set-up of a round in chat (form → period → deadline → schools → confirm) and what
+staff type during /round (a period, a deadline, a new deadline, a school to unlock).
+
+Its state is a `conversations` row of kind "round", so it survives restarts like the
+report conversation. Staff role is re-read from the database on every update.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from html import escape
+from typing import Any, TypeVar
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+from telegram import Update
+
+from handlers.context import Who, unit
+from handlers.report import KIND_ROUND, clear_conversation, set_conversation
+from handlers.report_view import Rendered
+from handlers.rounds import screens
+from handlers.rounds.press import Origin, Outcome, press, refused, screen
+from models import round_actions as actions
+from models import round_service as rs
+from models.clock import parse_when
+from models.people import District, School
+from models.round_announce import BatchOwner, Told
+from models.rounds import Conversation, Round
+from models.schedules import canonical_period
+from texts.callbacks import (
+    Callback,
+    ChooseDeadline,
+    ChooseForm,
+    ChoosePeriod,
+    OpenRound,
+    SchoolsChosen,
+    ShowRound,
+    TickDistrict,
+    TickStage,
+)
+from texts.rounds import (
+    announcement_for,
+    batch_title,
+    extension_for,
+    invalid_button,
+    no_school_matches,
+    refusal_text,
+    setup_ended,
+    unconnected_text,
+)
+from texts.when import show
+from transport.context import HuibaoContext, Services
+
+log = logging.getLogger("huibao.rounds")
+
+State = dict[str, Any]
+K = TypeVar("K", bound=Callback)
+Step = Callable[[AsyncSession, Services, Who, State, K, Origin], Awaitable[Outcome]]
+
+
+async def wizard_state(session: AsyncSession, person_id: int) -> State | None:
+    row = (
+        await session.execute(
+            select(Conversation.kind, Conversation.state).where(Conversation.person_id == person_id)
+        )
+    ).first()
+    if row is None or row[0] != KIND_ROUND:
+        return None
+    state: State = json.loads(row[1] or "{}")
+    return state
+
+
+async def save_wizard(session: AsyncSession, person_id: int, state: State) -> None:
+    await set_conversation(session, person_id, KIND_ROUND, None, state)
+
+
+def setup_button(
+    step: Step[K], *, at: str | None = None
+) -> Callable[[Update, HuibaoContext, K], Awaitable[None]]:
+    """A button of the set-up: it works only while the set-up is on, at the step `at`."""
+
+    async def handle(update: Update, context: HuibaoContext, button: K) -> None:
+        async def work(
+            session: AsyncSession, services: Services, who: Who, origin: Origin
+        ) -> Outcome:
+            state = await wizard_state(session, who.person.id)
+            if state is None:
+                return refused(setup_ended(who._))
+            if at is not None and state.get("step") != at:
+                return refused(invalid_button(who._))
+            return await step(session, services, who, state, button, origin)
+
+        await press(update, context, work)
+
+    handle.__qualname__ = step.__qualname__
+    return handle
+
+
+# --- the set-up's buttons --------------------------------------------------------------------
+
+
+async def choose_form(
+    session: AsyncSession, services: Services, who: Who, state: State, button: ChooseForm,
+    origin: Origin,
+) -> Outcome:
+    forms = services.forms
+    if button.form_code not in forms:
+        return refused(who._("This form is no longer available."))
+    form = forms.get(button.form_code)
+    suggestions = screens.period_suggestions(form, services.now(), services)
+    state = {"step": "period", "form": form.code, "suggestions": suggestions}
+    await save_wizard(session, who.person.id, state)
+    return screen(screens.ask_period(form, suggestions, who))
+
+
+async def chosen_period(
+    session: AsyncSession, services: Services, who: Who, state: State, period: str
+) -> Rendered:
+    """The period is chosen or typed: refused if a round collects it already."""
+    refusal = await screens.duplicate_refusal(session, services, who, str(state.get("form")),
+                                              period)
+    if refusal is not None:
+        return refusal
+    state.update(period=period, step="deadline")
+    await save_wizard(session, who.person.id, state)
+    return screens.ask_deadline(services, who)
+
+
+async def choose_period(
+    session: AsyncSession, services: Services, who: Who, state: State, button: ChoosePeriod,
+    origin: Origin,
+) -> Outcome:
+    suggestions = state.get("suggestions", [])
+    if not button.index < len(suggestions):
+        return refused(invalid_button(who._))
+    return screen(await chosen_period(session, services, who, state, suggestions[button.index]))
+
+
+async def chosen_deadline(
+    session: AsyncSession, who: Who, state: State, deadline: datetime
+) -> Rendered:
+    state.update(deadline=deadline.isoformat(), step="audience")
+    await save_wizard(session, who.person.id, state)
+    return await screens.ask_audience(session, who, state)
+
+
+async def choose_deadline(
+    session: AsyncSession, services: Services, who: Who, state: State, button: ChooseDeadline,
+    origin: Origin,
+) -> Outcome:
+    if button.days not in screens.DEADLINE_DAYS:
+        return refused(invalid_button(who._))
+    deadline = screens.deadline_in(button.days, services)
+    return screen(await chosen_deadline(session, who, state, deadline))
+
+
+async def tick_district(
+    session: AsyncSession, services: Services, who: Who, state: State, button: TickDistrict,
+    origin: Origin,
+) -> Outcome:
+    district = await session.get(District, button.district_id)
+    if district is None:
+        return refused(invalid_button(who._))
+    state["districts"] = sorted(set(state.get("districts", [])) ^ {district.id})
+    await save_wizard(session, who.person.id, state)
+    return screen(await screens.ask_audience(session, who, state), in_place=True)
+
+
+async def tick_stage(
+    session: AsyncSession, services: Services, who: Who, state: State, button: TickStage,
+    origin: Origin,
+) -> Outcome:
+    codes = screens.STAGE_CODES
+    if not button.index < len(codes):
+        return refused(invalid_button(who._))
+    ticked = set(state.get("stages", [])) ^ {codes[button.index]}
+    state["stages"] = [s for s in codes if s in ticked]
+    await save_wizard(session, who.person.id, state)
+    return screen(await screens.ask_audience(session, who, state), in_place=True)
+
+
+async def schools_chosen(
+    session: AsyncSession, services: Services, who: Who, state: State, button: SchoolsChosen,
+    origin: Origin,
+) -> Outcome:
+    if await screens.matching_schools(session, state) == 0:
+        return refused(no_school_matches(who._))
+    state["step"] = "confirm"
+    await save_wizard(session, who.person.id, state)
+    return screen(await screens.confirm_screen(session, services, who, state))
+
+
+async def open_confirmed(
+    session: AsyncSession, services: Services, who: Who, state: State, button: OpenRound,
+    origin: Origin,
+) -> Outcome:
+    if state.get("form") not in services.forms:
+        return refused(invalid_button(who._))
+    return await open_from_chat(session, services, who, state, origin)
+
+
+# --- ✅ open the round -------------------------------------------------------------------------
+
+
+async def _not_yet(
+    session: AsyncSession, services: Services, who: Who, state: State
+) -> Outcome | None:
+    """Why the round cannot be opened as set up, found again at ✅ (time has passed)."""
+    _ = who._
+    refusal = await screens.duplicate_refusal(session, services, who, state["form"],
+                                              state["period"])
+    if refusal is not None:
+        # Someone opened the same period meanwhile.
+        await clear_conversation(session, who.person.id)
+        return screen(refusal)
+    if datetime.fromisoformat(state["deadline"]) <= services.now():
+        state["step"] = "deadline"
+        await save_wizard(session, who.person.id, state)
+        ask = screens.ask_deadline(services, who)
+        text = "❌ " + _("The deadline you chose has passed meanwhile. Please choose a new one.")
+        return screen(Rendered(text + "\n" + ask.text, ask.markup))
+    if await screens.matching_schools(session, state) == 0:
+        return refused(no_school_matches(_))
+    return None
+
+
+async def _refused_opening(
+    session: AsyncSession, services: Services, who: Who, state: State, why: actions.Refused
+) -> Outcome:
+    await clear_conversation(session, who.person.id)
+    if why.why is actions.Refusal.DUPLICATE:
+        # Another officer's ✅ for the same period committed a moment before this one.
+        refusal = await screens.duplicate_refusal(session, services, who, state["form"],
+                                                  state["period"])
+        if refusal is not None:
+            return screen(refusal)
+    return screen(Rendered(refusal_text(why, who._)))
+
+
+def _progress(who: Who, round_id: int, told: Told, origin: Origin) -> str:
+    """The confirmation turns into the announcement's live progress line (like a notice's
+    preview)."""
+    _ = who._
+    if told.batch is None:
+        return _(
+            "Round #{id} is open. Nobody at its schools uses the bot yet, so nobody was "
+            "told; they find the round in /report once they connect."
+        ).format(id=round_id)
+    progress = _("<b>{title}</b>\nTelling {people} people at {schools} schools…").format(
+        title=escape(told.batch.title), people=told.people, schools=told.schools
+    )
+    told.batch.progress_text = progress
+    if origin is not None:
+        told.batch.progress_chat_id, told.batch.progress_message_id = origin
+    return progress
+
+
+async def open_from_chat(
+    session: AsyncSession, services: Services, who: Who, state: State, origin: Origin
+) -> Outcome:
+    """✅ Open the round: the round and one announcement per principal and deputy are
+    written in this transaction; the confirmation becomes the announcement's progress
+    line, and the staff member gets the delivery report when it is done."""
+    not_yet = await _not_yet(session, services, who, state)
+    if not_yet is not None:
+        return not_yet
+    settings = services.settings
+    request = actions.OpenRequest(
+        form=services.forms.get(state["form"]),
+        period=state["period"],
+        deadline=datetime.fromisoformat(state["deadline"]),
+        grace_minutes=settings.rounds.grace_minutes,
+        districts=state.get("districts") or None,
+        stages=state.get("stages") or None,
+        created_by=who.person.id,
+    )
+    owner = BatchOwner(who.person.id, who.language, batch_title(who.language),
+                       details_callback=lambda round_id: ShowRound(round_id).pack())
+    opened = await actions.open_round(session, request, announcement_for(settings),
+                                      now=services.now(), owner=owner)
+    if isinstance(opened, actions.Refused):
+        return await _refused_opening(session, services, who, state, opened)
+    await clear_conversation(session, who.person.id)
+    round_, told = opened.round_, opened.told
+    assert told is not None
+    log.info("round opened", extra={"round_id": round_.id, "recipients": told.people})
+    view = await screens.round_view(session, services, who, round_)
+    if told.unconnected:
+        view = Rendered(view.text + "\n\n" + unconnected_text(told.unconnected, who._),
+                        view.markup)
+    progress = _progress(who, round_.id, told, origin)
+    return Outcome(reply=view, wake=told.batch is not None, edit=progress)
+
+
+# --- typed input ---------------------------------------------------------------------------
+
+
+async def on_text(update: Update, context: HuibaoContext) -> None:
+    """Typed input during staff set-up: a period, a deadline or a school to unlock."""
+    message = update.effective_message
+    assert message is not None and message.text is not None
+    services = context.services
+    async with unit(update, context) as (session, who):
+        state = await wizard_state(session, who.person.id)
+        if state is None:
+            return
+        if not who.role.is_staff:
+            await clear_conversation(session, who.person.id)
+            reply = Rendered(who._("Sorry, only bureau staff can manage collection rounds."))
+        else:
+            reply = await wizard_text(session, services, who, state, message.text.strip())
+    if state.get("step") == "extend":
+        services.wake_outbox()  # committed: the schools' notices of the new deadline may go
+    await message.reply_text(reply.text, reply_markup=reply.markup)
+
+
+async def typed_period(
+    session: AsyncSession, services: Services, who: Who, state: State, text: str
+) -> Rendered:
+    period = canonical_period(text)
+    if not period or len(period) > rs.MAX_PERIOD_LENGTH:
+        return Rendered(
+            "❌ "
+            + who._("Please type a period of at most {count} characters.").format(
+                count=rs.MAX_PERIOD_LENGTH
+            )
+        )
+    return await chosen_period(session, services, who, state, period)
+
+
+async def typed_time(services: Services, who: Who, text: str) -> datetime | Rendered:
+    """A deadline typed in bureau time, or why it cannot be one."""
+    now = services.now()
+    when = parse_when(text, services.settings.bureau.tz, now)
+    if when is None:
+        return Rendered(
+            "❌ " + who._("I cannot read that date. Please type it like 2026-12-01 17:00.")
+        )
+    if when <= now:
+        return Rendered("❌ " + who._("That time has already passed. Please type a later one."))
+    return when
+
+
+async def typed_extension(
+    session: AsyncSession, services: Services, who: Who, state: State, when: datetime
+) -> Rendered:
+    await clear_conversation(session, who.person.id)
+    changed = await actions.extend(
+        session, int(state.get("round", 0)), when, extension_for(services.settings),
+        now=services.now(), by=who.person.id,
+    )
+    if isinstance(changed, actions.Refused):
+        return Rendered(refusal_text(changed, who._))
+    assert changed.told is not None
+    return await screens.told_view(session, services, who, changed.round_, changed.told)
+
+
+async def typed_school(
+    session: AsyncSession, services: Services, who: Who, state: State, text: str
+) -> Rendered:
+    round_ = await session.get(Round, int(state.get("round", 0)))
+    school = await actions.find_school(session, text, by_name=True)
+    if round_ is None:
+        await clear_conversation(session, who.person.id)
+        return Rendered(who._("That round no longer exists."))
+    if isinstance(school, actions.Refused):
+        return Rendered(refusal_text(school, who._))
+    await clear_conversation(session, who.person.id)
+    return await unlock_reply(session, services, who, round_, school)
+
+
+async def unlock_reply(
+    session: AsyncSession, services: Services, who: Who, round_: Round, school: School
+) -> Rendered:
+    """Unlock the school (pressed or typed) and say until when it may submit."""
+    unlocked = await actions.unlock(
+        session, round_, school, now=services.now(),
+        hours=services.settings.rounds.unlock_hours, by=who.person.id,
+    )
+    if isinstance(unlocked, actions.Refused):
+        return Rendered(refusal_text(unlocked, who._))
+    until = show(unlocked.until, services.settings.bureau.tz)
+    return Rendered(
+        "🔓 "
+        + who._("{school} may submit once more until {time}.").format(
+            school=escape(school.name), time=until
+        )
+    )
+
+
+async def wizard_text(
+    session: AsyncSession, services: Services, who: Who, state: State, text: str
+) -> Rendered:
+    step = state.get("step")
+    if step == "period":
+        return await typed_period(session, services, who, state, text)
+    if step in ("deadline", "extend"):
+        when = await typed_time(services, who, text)
+        if isinstance(when, Rendered):
+            return when
+        if step == "extend":
+            return await typed_extension(session, services, who, state, when)
+        return await chosen_deadline(session, who, state, when)
+    if step == "unlock":
+        return await typed_school(session, services, who, state, text)
+    return Rendered(who._("Please use the buttons above, or send /cancel."))
+
+
+SETUP_BUTTONS: tuple[tuple[type[Callback], Any, Callback], ...] = (
+    (ChooseForm, setup_button(choose_form), ChooseForm("staffing")),
+    (ChoosePeriod, setup_button(choose_period, at="period"), ChoosePeriod(0)),
+    (ChooseDeadline, setup_button(choose_deadline, at="deadline"), ChooseDeadline(7)),
+    (TickDistrict, setup_button(tick_district, at="audience"), TickDistrict(1)),
+    (TickStage, setup_button(tick_stage, at="audience"), TickStage(0)),
+    (SchoolsChosen, setup_button(schools_chosen, at="audience"), SchoolsChosen()),
+    (OpenRound, setup_button(open_confirmed, at="confirm"), OpenRound()),
+)
+"""(kind, handler, example) of the set-up's buttons."""

@@ -1,0 +1,195 @@
+"""What people are told about a collection round, written once for the chat, the
+scheduler and the shell: the announcement to the schools, a new deadline, an early close;
+for staff, who was told; and why an action on a round was refused."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from html import escape
+
+from config.settings import Settings
+from models.forms import FormDef
+from models.outbox import Button, OutMessage
+from models.people import Person, School
+from models.round_actions import Refusal, Refused
+from models.round_announce import MessageFor, Told
+from models.rounds import Round
+from models.schedules import period_label
+from texts.i18n import Gettext, choose_language, gettext_for
+from texts.when import show
+
+Builder = Callable[[FormDef, Round, School, str, Settings], OutMessage]
+"""A message about a round in one language; `_for_people` makes it the core's MessageFor."""
+
+
+def _language(person: Person, settings: Settings) -> str:
+    """A school contact's language, as the chat chooses it (texts.i18n.choose_language)."""
+    return choose_language(
+        person.language, person.telegram_language, settings.bureau.default_language
+    )
+
+
+def _start_button(round_: Round, _: Gettext) -> tuple[tuple[Button, ...], ...]:
+    # The report's own button (its kind is declared by the report's section).
+    return ((Button(_("📝 Start the report"), callback_data=f"rp:o:{round_.id}"),),)
+
+
+def _names(form: FormDef, round_: Round, lang: str, settings: Settings) -> dict[str, str]:
+    """{bureau}, {form} and {period} of the messages about a round, escaped for HTML."""
+    return {
+        "bureau": escape(settings.bureau.name),
+        "form": escape(form.title.get(lang)),
+        "period": escape(period_label(round_.period, lang)),
+    }
+
+
+def announcement(
+    form: FormDef, round_: Round, school: School, lang: str, settings: Settings
+) -> OutMessage:
+    """The message telling one school's contact that a round is open, in their language,
+    with the button that starts the report."""
+    _ = gettext_for(lang)
+    lines = [
+        "📋 "
+        + _("{bureau} asks for a report: <b>{form}</b> ({period})").format(
+            **_names(form, round_, lang, settings)
+        ),
+        _("School: {school}").format(school=escape(school.name)),
+        _("Deadline: {time}").format(time=show(round_.deadline, settings.bureau.tz)),
+    ]
+    if form.description:
+        lines.append(f"<i>{escape(form.description.get(lang))}</i>")
+    lines.append(_("Press the button to start; you can stop and come back at any time."))
+    return OutMessage(text="\n".join(lines), keyboard=_start_button(round_, _))
+
+
+def extension_notice(
+    form: FormDef, round_: Round, school: School, lang: str, settings: Settings
+) -> OutMessage:
+    """A school that has not submitted learns the new deadline."""
+    _ = gettext_for(lang)
+    lines = [
+        "🕒 "
+        + _("{bureau} has moved the deadline of <b>{form}</b> ({period}).").format(
+            **_names(form, round_, lang, settings)
+        ),
+        _("School: {school}").format(school=escape(school.name)),
+        _("New deadline: {time}").format(time=show(round_.deadline, settings.bureau.tz)),
+        _("Your school has not submitted it yet. Answers already given are kept."),
+    ]
+    return OutMessage(text="\n".join(lines), keyboard=_start_button(round_, _))
+
+
+def closing_notice(
+    form: FormDef, round_: Round, school: School, lang: str, settings: Settings
+) -> OutMessage:
+    """A school that has not submitted learns that the round was closed early."""
+    _ = gettext_for(lang)
+    lines = [
+        "⏹ "
+        + _("{bureau} has closed <b>{form}</b> ({period}) early.").format(
+            **_names(form, round_, lang, settings)
+        ),
+        _("School: {school}").format(school=escape(school.name)),
+        _(
+            "Your school had not submitted it, and reports can no longer be submitted. "
+            "If your school still needs to, please contact the bureau."
+        ),
+    ]
+    return OutMessage(text="\n".join(lines))
+
+
+def _for_people(builder: Builder, settings: Settings) -> MessageFor:
+    def message_for(form: FormDef, round_: Round, school: School, person: Person) -> OutMessage:
+        return builder(form, round_, school, _language(person, settings), settings)
+
+    return message_for
+
+
+def announcement_for(settings: Settings) -> MessageFor:
+    return _for_people(announcement, settings)
+
+
+def extension_for(settings: Settings) -> MessageFor:
+    return _for_people(extension_notice, settings)
+
+
+def closing_for(settings: Settings) -> MessageFor:
+    return _for_people(closing_notice, settings)
+
+
+def batch_title(language: str) -> Callable[[FormDef, Round], str]:
+    """The title of an announcement's deliveries, for the staff member who opened it."""
+
+    def title(form: FormDef, round_: Round) -> str:
+        _ = gettext_for(language)
+        return _("Round #{id}: {form} · {period}").format(
+            id=round_.id,
+            form=form.title.get(language),
+            period=period_label(round_.period, language),
+        )
+
+    return title
+
+
+def told_text(told: Told, _: Gettext) -> str:
+    """For staff: who was told of an extension or closing."""
+    if not told.people:
+        return _("No school that has not submitted has anyone connected, so nobody was told.")
+    return _("Telling the {schools} schools that have not submitted ({people} people).").format(
+        people=told.people, schools=told.schools
+    )
+
+
+def unconnected_text(schools: Sequence[School], _: Gettext, limit: int = 10) -> str:
+    lines = [
+        _("Nobody is connected yet at {count} of the schools, so they were not told:").format(
+            count=len(schools)
+        )
+    ]
+    lines += [f"• {escape(s.code)} {escape(s.name)}" for s in schools[:limit]]
+    if len(schools) > limit:
+        lines.append(_("… and {count} more").format(count=len(schools) - limit))
+    return "\n".join(lines)
+
+
+# --- refusals --------------------------------------------------------------------------------
+
+
+def refusal_text(refused: Refused, _: Gettext) -> str:
+    """Why an action on a round was refused, for staff in chat."""
+    why = refused.why
+    if why is Refusal.NO_ROUND:
+        return _("That round no longer exists.")
+    if why is Refusal.ALREADY_CLOSED:
+        return _("This round is already closed.")
+    if why is Refusal.NO_SCHOOL:
+        return "❌ " + _("No school has that code or name. Please type it again.")
+    if why is Refusal.NOT_EXPECTED:
+        return "❌ " + _("{school} is not expected in this round.").format(
+            school=escape(refused.school)
+        )
+    return "❌ " + _("The round was not opened: {reason}").format(reason=escape(refused.detail))
+
+
+def refusal_line(refused: Refused) -> str:
+    """The same refusal for `huibao rounds` (the shell speaks English, with the core's
+    own words where it has them)."""
+    if refused.why is Refusal.NO_ROUND:
+        return f"no round {refused.round_id}"
+    if refused.why is Refusal.NO_SCHOOL:
+        return f"no school with code {refused.school!r}"
+    return refused.detail
+
+
+def invalid_button(_: Gettext) -> str:
+    """A button of /round that no longer fits where the set-up or the round is."""
+    return _("This button is no longer valid.")
+
+
+def setup_ended(_: Gettext) -> str:
+    return _("This set-up has ended; send /round to start again.")
+
+
+def no_school_matches(_: Gettext) -> str:
+    return _("No active school matches; tick fewer districts or stages.")
