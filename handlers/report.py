@@ -654,7 +654,7 @@ async def locked_text(session: AsyncSession, services: Services, ctx: Ctx) -> st
     _ = ctx._
     tz = services.settings.bureau.tz
     lock = rs.lock_time(ctx.round)
-    if ctx.round.status == RoundStatus.CLOSED.value and lock > utcnow():
+    if ctx.round.status == RoundStatus.CLOSED.value and lock > services.now():
         # Closed early by staff: it closed then, not at the lock time still ahead.
         closed_when = await session.scalar(select(Round.closed_at).where(Round.id == ctx.round.id))
         if closed_when is not None:
@@ -1259,7 +1259,7 @@ async def submit_report(
 ) -> ButtonResult:
     assert ctx.form is not None and ctx.round is not None and ctx.sub_id is not None
     _ = ctx._
-    now = utcnow()
+    now = services.now()
     # Locked first, checked against what this step read: of two people submitting at
     # the same moment the second does the step again and is told who submitted it.
     ctx.version = await rs.claim_draft(session, ctx.sub_id, version=ctx.version, now=now)
@@ -1377,7 +1377,7 @@ async def start_revision(session: AsyncSession, services: Services, ctx: Ctx) ->
         return _("This button is no longer valid."), None, None
     if not ctx.allowed:
         return not_yours_text(_), None, None
-    if rs.is_locked(ctx.round, ctx.lock, utcnow()):
+    if rs.is_locked(ctx.round, ctx.lock, services.now()):
         return None, Rendered(await locked_text(session, services, ctx)), None
     if ctx.status == SubmissionStatus.REVISING.value:
         if not in_this_report(ctx) or ctx.conv_state.get("await"):
@@ -1407,7 +1407,7 @@ async def revision_reason(
             + _("Please type a reason of at most {count} characters.").format(count=MAX_REASON)
         )
     assert ctx.sub_id is not None
-    ctx.version = await rs.claim_draft(session, ctx.sub_id, version=ctx.version, now=utcnow())
+    ctx.version = await rs.claim_draft(session, ctx.sub_id, version=ctx.version, now=services.now())
     submission, round_, round_school = await _orm(session, ctx)
     then = ctx.conv_state.get("then")
     if submission.status == SubmissionStatus.SUBMITTED.value:
@@ -1419,7 +1419,7 @@ async def revision_reason(
                 round_school,
                 reason=reason,
                 by=ctx.person_id,
-                now=utcnow(),
+                now=services.now(),
             )
         except rs.SubmitRefused:
             return Rendered(await locked_text(session, services, ctx))
@@ -1482,7 +1482,7 @@ async def open_in(
             )
         )
     ).scalar_one_or_none()
-    now = utcnow()
+    now = services.now()
     if existing is None:
         if rs.is_locked(round_, round_school, now):
             ctx.round = RoundRow(
@@ -1565,7 +1565,7 @@ async def submitted_summary(session: AsyncSession, services: Services, ctx: Ctx)
         _("Reference number: <code>{reference}</code>").format(reference=last.reference),
     ]
     buttons = []
-    if not rs.is_locked(ctx.round, ctx.lock, utcnow()):
+    if not rs.is_locked(ctx.round, ctx.lock, services.now()):
         buttons.append([InlineKeyboardButton(_("✏️ Revise"), callback_data=cb("v", ctx.sub_id))])
     else:
         lines.append(await locked_text(session, services, ctx))
@@ -1595,7 +1595,7 @@ async def report_list(
                 "connect your school first with the invitation the bureau sent you."
             )
         )
-    now = utcnow()
+    now = services.now()
     reports = await rs.reports_for_school(session, person.school_id, now)
     tz = services.settings.bureau.tz
     lang = choose_language(
@@ -1654,7 +1654,7 @@ async def render_pending(
     person = who.person
     if person.school_id is None:
         return None
-    now = utcnow()
+    now = services.now()
     reports = await rs.pending_for_person(session, person, now)
     if not reports:
         return menu.Block([_("<b>Reports</b>: nothing to fill in at the moment.")])
