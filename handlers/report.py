@@ -852,13 +852,13 @@ async def skip(session: AsyncSession, ctx: Ctx, step: Step) -> Rendered:
     return render_question(ctx, visible, nxt)
 
 
-def guard(ctx: Ctx | None) -> str | None:
+def guard(ctx: Ctx | None, now: datetime) -> str | None:
     """Why this person may not touch the submission now (None: they may)."""
     if ctx is None or ctx.sub_id is None or ctx.round is None:
         return "gone"
     if not ctx.allowed:
         return "not_yours"
-    if rs.is_locked(ctx.round, ctx.lock, utcnow()):
+    if rs.is_locked(ctx.round, ctx.lock, now):
         return "locked"
     if ctx.status == SubmissionStatus.SUBMITTED.value:
         return "submitted"
@@ -955,7 +955,7 @@ def looks_like_other_input(text: str) -> bool:
 
 
 async def report_text(session: AsyncSession, services: Services, ctx: Ctx, text: str) -> Rendered:
-    why = guard(ctx)
+    why = guard(ctx, services.now())
     waiting = ctx.conv_state.get("await")
     if why == "submitted" and waiting == "reason":
         # The reason opens the revision, so the report is still "submitted" here.
@@ -1058,7 +1058,7 @@ async def button(
         return await start_revision(session, services, ctx)
     if action == "x":
         return await pause(session, ctx)
-    why = guard(ctx)
+    why = guard(ctx, services.now())
     if why == "locked":
         return None, await refusal(session, services, ctx, why), None
     if why == "submitted":
@@ -1503,7 +1503,7 @@ async def open_in(
     assert full is not None and full.round is not None and full.form is not None
     if full.allowed and full.status == SubmissionStatus.SUBMITTED.value:
         return await submitted_summary(session, services, full), None
-    why = guard(full)
+    why = guard(full, services.now())
     if why is not None:
         return await refusal(session, services, full, why), None
     if "prev" not in full.sub_state:
