@@ -654,7 +654,7 @@ async def locked_text(session: AsyncSession, services: Services, ctx: Ctx) -> st
     _ = ctx._
     tz = services.settings.bureau.tz
     lock = rs.lock_time(ctx.round)
-    if ctx.round.status == RoundStatus.CLOSED.value and lock > utcnow():
+    if ctx.round.status == RoundStatus.CLOSED.value and lock > services.now():
         # Closed early by staff: it closed then, not at the lock time still ahead.
         closed_when = await session.scalar(select(Round.closed_at).where(Round.id == ctx.round.id))
         if closed_when is not None:
@@ -852,13 +852,13 @@ async def skip(session: AsyncSession, ctx: Ctx, step: Step) -> Rendered:
     return render_question(ctx, visible, nxt)
 
 
-def guard(ctx: Ctx | None) -> str | None:
+def guard(ctx: Ctx | None, now: datetime) -> str | None:
     """Why this person may not touch the submission now (None: they may)."""
     if ctx is None or ctx.sub_id is None or ctx.round is None:
         return "gone"
     if not ctx.allowed:
         return "not_yours"
-    if rs.is_locked(ctx.round, ctx.lock, utcnow()):
+    if rs.is_locked(ctx.round, ctx.lock, now):
         return "locked"
     if ctx.status == SubmissionStatus.SUBMITTED.value:
         return "submitted"
@@ -955,7 +955,7 @@ def looks_like_other_input(text: str) -> bool:
 
 
 async def report_text(session: AsyncSession, services: Services, ctx: Ctx, text: str) -> Rendered:
-    why = guard(ctx)
+    why = guard(ctx, services.now())
     waiting = ctx.conv_state.get("await")
     if why == "submitted" and waiting == "reason":
         # The reason opens the revision, so the report is still "submitted" here.
@@ -1058,7 +1058,7 @@ async def button(
         return await start_revision(session, services, ctx)
     if action == "x":
         return await pause(session, ctx)
-    why = guard(ctx)
+    why = guard(ctx, services.now())
     if why == "locked":
         return None, await refusal(session, services, ctx, why), None
     if why == "submitted":
@@ -1259,7 +1259,7 @@ async def submit_report(
 ) -> ButtonResult:
     assert ctx.form is not None and ctx.round is not None and ctx.sub_id is not None
     _ = ctx._
-    now = utcnow()
+    now = services.now()
     # Locked first, checked against what this step read: of two people submitting at
     # the same moment the second does the step again and is told who submitted it.
     ctx.version = await rs.claim_draft(session, ctx.sub_id, version=ctx.version, now=now)
@@ -1377,7 +1377,7 @@ async def start_revision(session: AsyncSession, services: Services, ctx: Ctx) ->
         return _("This button is no longer valid."), None, None
     if not ctx.allowed:
         return not_yours_text(_), None, None
-    if rs.is_locked(ctx.round, ctx.lock, utcnow()):
+    if rs.is_locked(ctx.round, ctx.lock, services.now()):
         return None, Rendered(await locked_text(session, services, ctx)), None
     if ctx.status == SubmissionStatus.REVISING.value:
         if not in_this_report(ctx) or ctx.conv_state.get("await"):
@@ -1407,7 +1407,7 @@ async def revision_reason(
             + _("Please type a reason of at most {count} characters.").format(count=MAX_REASON)
         )
     assert ctx.sub_id is not None
-    ctx.version = await rs.claim_draft(session, ctx.sub_id, version=ctx.version, now=utcnow())
+    ctx.version = await rs.claim_draft(session, ctx.sub_id, version=ctx.version, now=services.now())
     submission, round_, round_school = await _orm(session, ctx)
     then = ctx.conv_state.get("then")
     if submission.status == SubmissionStatus.SUBMITTED.value:
@@ -1419,7 +1419,7 @@ async def revision_reason(
                 round_school,
                 reason=reason,
                 by=ctx.person_id,
-                now=utcnow(),
+                now=services.now(),
             )
         except rs.SubmitRefused:
             return Rendered(await locked_text(session, services, ctx))
@@ -1482,7 +1482,7 @@ async def open_in(
             )
         )
     ).scalar_one_or_none()
-    now = utcnow()
+    now = services.now()
     if existing is None:
         if rs.is_locked(round_, round_school, now):
             ctx.round = RoundRow(
@@ -1503,7 +1503,7 @@ async def open_in(
     assert full is not None and full.round is not None and full.form is not None
     if full.allowed and full.status == SubmissionStatus.SUBMITTED.value:
         return await submitted_summary(session, services, full), None
-    why = guard(full)
+    why = guard(full, services.now())
     if why is not None:
         return await refusal(session, services, full, why), None
     if "prev" not in full.sub_state:
@@ -1565,7 +1565,7 @@ async def submitted_summary(session: AsyncSession, services: Services, ctx: Ctx)
         _("Reference number: <code>{reference}</code>").format(reference=last.reference),
     ]
     buttons = []
-    if not rs.is_locked(ctx.round, ctx.lock, utcnow()):
+    if not rs.is_locked(ctx.round, ctx.lock, services.now()):
         buttons.append([InlineKeyboardButton(_("✏️ Revise"), callback_data=cb("v", ctx.sub_id))])
     else:
         lines.append(await locked_text(session, services, ctx))
@@ -1595,7 +1595,7 @@ async def report_list(
                 "connect your school first with the invitation the bureau sent you."
             )
         )
-    now = utcnow()
+    now = services.now()
     reports = await rs.reports_for_school(session, person.school_id, now)
     tz = services.settings.bureau.tz
     lang = choose_language(
@@ -1654,7 +1654,7 @@ async def render_pending(
     person = who.person
     if person.school_id is None:
         return None
-    now = utcnow()
+    now = services.now()
     reports = await rs.pending_for_person(session, person, now)
     if not reports:
         return menu.Block([_("<b>Reports</b>: nothing to fill in at the moment.")])
