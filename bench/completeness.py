@@ -30,9 +30,9 @@ from bench.seed import (
     seed_postgres,
     seed_sqlite,
 )
-from models.completeness import round_completeness, rounds_overview, school_statuses
 from models.db import create_engine, create_sessionmaker
-from models.keytotals import key_totals, round_form
+from models.followup.completeness import round_completeness, rounds_overview, school_statuses
+from models.followup.keytotals import key_totals, round_form
 from models.rounds import Round
 
 

@@ -71,11 +71,11 @@ from bench.remote_double import RemoteDouble
 from bot.app import build_application
 from config.logs import setup_logging
 from config.settings import Settings
-from models import round_service as rs
 from models.base import utcnow
 from models.db import create_engine, create_sessionmaker, transaction
 from models.forms import load_forms
 from models.rounds import Answer
+from models.rounds.lifecycle import open_round
 from tests.notices.roster import make_roster, make_staff
 
 ANSWER = "57"
@@ -266,7 +266,7 @@ async def huibao_run(
             async with transaction(sessions) as session:
                 roster = await make_roster(session, principals, districts=12)
                 staff = await make_staff(session, STAFF_ID)
-                await rs.open_round(
+                await open_round(
                     session,
                     form=form,
                     period="2026",

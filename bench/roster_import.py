@@ -23,7 +23,7 @@ from sqlalchemy.engine import make_url
 from bot.demo import synthetic_roster
 from models.db import create_engine, create_sessionmaker, transaction
 from models.migrate import upgrade
-from models.roster import import_roster, read_roster
+from models.roster.roster_file import import_roster, read_roster
 
 
 def write_xlsx(path: Path, count: int) -> None:

@@ -38,13 +38,13 @@ from sqlalchemy.engine import make_url
 
 from config.settings import Settings
 from models.db import create_engine, create_sessionmaker, transaction
+from models.followup.reminders import set_round_policy
 from models.forms import load_forms
 from models.migrate import upgrade_async
 from models.outbox import Delivery
-from models.people import District, Person, Role, School
-from models.reminders import set_round_policy
-from models.round_service import open_round
+from models.roster.tables import District, Person, Role, School
 from models.rounds import Submission, SubmissionStatus
+from models.rounds.lifecycle import open_round
 from scheduler.tick import Ticker
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -33,7 +33,7 @@ from config.logs import add_secret
 from config.settings import Settings
 from handlers import private
 from models.db import create_engine, create_sessionmaker, transaction
-from models.persons import ensure_admins
+from models.roster.people import ensure_admins
 from models.secrets import WEBHOOK_SECRET, shared_secret
 from texts.commands import BASE_COMMANDS
 from texts.i18n import LANGUAGES, gettext_for

@@ -41,7 +41,7 @@ from models import txguard
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
 
-    from models.people import School
+    from models.roster.tables import School
 
 CONSOLE_BOT_ID = 1
 CONSOLE_ID_BASE = 9_000_000_000_000
@@ -426,7 +426,7 @@ async def prepare_identity(settings: Settings, spec: str) -> Identity:
 
 async def _school_of(session: AsyncSession, spec: str, kind: str, code: str) -> School | None:
     """The school a principal or deputy is bound to; None for the other kinds."""
-    from models.roster import school_by_code
+    from models.roster.roster_file import school_by_code
 
     if kind in ("principal", "deputy"):
         if not code:
@@ -441,7 +441,7 @@ async def _school_of(session: AsyncSession, spec: str, kind: str, code: str) -> 
 
 
 async def _identity(session: AsyncSession, kind: str, school: School | None) -> Identity:
-    from models.persons import principal_of
+    from models.roster.people import principal_of
 
     if school is None:
         return _IDENTITIES.get(kind, _NEWCOMER)
@@ -470,8 +470,8 @@ async def _bind(
     session: AsyncSession, identity: Identity, kind: str, school: School | None, spec: str
 ) -> None:
     """The console's person, made once, with the role `--as` asks for."""
-    from models.people import Person, Role
-    from models.persons import get_person, set_role
+    from models.roster.people import get_person, set_role
+    from models.roster.tables import Person, Role
 
     person = await get_person(session, identity.user_id)
     if person is None:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from models.people import Stage
-from models.roster import RosterRow
+from models.roster.roster_file import RosterRow
+from models.roster.tables import Stage
 
 DEMO_BUREAU = "示范县教育局"
 # Fake Telegram ids far above any real user's, so demo people never meet real ones.

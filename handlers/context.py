@@ -10,8 +10,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import Update
 
 from config.settings import Settings
-from models.people import Person, Role
-from models.persons import touch_person
+from models.roster.people import touch_person
+from models.roster.tables import Person, Role
 from texts.i18n import Gettext, choose_language, gettext_for
 from transport.context import HuibaoContext
 

@@ -25,7 +25,7 @@ own `register(app)` and never need to edit it:
         return menu.Block([who._("2 reports are waiting")], [[(who._("Fill in"), "rp:open")]])
 
 Roles: menu.EVERYONE, SCHOOL (principal, deputy), DISTRICT, STAFF (staff, admin), ADMIN,
-CONNECTED (any role but none); any frozenset of models.people.Role works. add_command
+CONNECTED (any role but none); any frozenset of models.roster.tables.Role works. add_command
 takes `filters=` and `order=` (its place in the list). `add_callback` (a prefix string,
 parsed by the callback itself) is the legacy way, kept until every room has moved. No
 handler needs a private-chat filter: handlers/private.py stops every update from a group
@@ -67,8 +67,8 @@ from telegram.ext import CallbackQueryHandler, CommandHandler
 from telegram.ext.filters import BaseFilter
 
 from handlers.context import Who, language_of, unit
-from models.people import District, Role, School
-from models.persons import get_person
+from models.roster.people import get_person
+from models.roster.tables import District, Role, School
 from texts.callbacks import SEPARATOR, Callback, Home, Stale
 from texts.commands import BASE_COMMANDS
 from texts.i18n import gettext_for

@@ -3,7 +3,7 @@
 The bot shows what the code would make of the person ("you are joining as principal of
 <school>, <district>") with Confirm / Cancel; only Confirm binds. The Confirm button
 carries a one-time nonce, never the code: the offer (which invite, for whom) stays in the
-database (models.invites.InviteOffer), so a button pressed by anyone but the person who
+database (models.roster.invites.InviteOffer), so a button pressed by anyone but the person who
 sent the code, a forged or reused nonce, or an older offer's button is refused and changes
 nothing. The invite is checked again on Confirm. All of this happens in private chats
 only (handlers/private.py).
@@ -31,7 +31,7 @@ from telegram.ext import ApplicationHandlerStop, MessageHandler, filters
 
 from handlers import menu
 from handlers.context import Who, language_of, unit
-from models.invites import (
+from models.roster.invites import (
     Check,
     Outcome,
     check_code,
@@ -40,7 +40,7 @@ from models.invites import (
     redeem_offer,
     withdraw_offer,
 )
-from models.people import Person, Role
+from models.roster.tables import Person, Role
 from texts.callbacks import CancelInvite, ConfirmInvite
 from texts.i18n import gettext_for
 from texts.labels import role_label
@@ -48,7 +48,7 @@ from texts.when import show
 from transport.context import HuibaoApp, HuibaoContext
 
 TYPED_CODE_GROUP = -1
-# What models.invites.make_offer's nonces look like (secrets.token_urlsafe(16)).
+# What models.roster.invites.make_offer's nonces look like (secrets.token_urlsafe(16)).
 NONCE_LENGTH = 22
 NONCE_CHARACTERS = frozenset(
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"

@@ -28,7 +28,7 @@ from telegram.error import TelegramError
 from telegram.ext import ApplicationHandlerStop, TypeHandler
 
 from handlers.context import language_of
-from models.persons import get_person
+from models.roster.people import get_person
 from texts.i18n import Gettext, gettext_for
 from transport.context import HuibaoApp, HuibaoContext
 

@@ -57,7 +57,6 @@ from handlers import menu
 from handlers import report_view as view
 from handlers.context import Who, unit
 from handlers.report_view import REVIEW, Rendered, cb, key_text, key_token, parse_key
-from models import round_service as rs
 from models.base import utcnow
 from models.forms import (
     ITEM_DONE,
@@ -80,7 +79,7 @@ from models.forms import (
     steps,
     validate,
 )
-from models.people import Person, Role, School
+from models.roster.tables import Person, Role, School
 from models.rounds import (
     WORKING,
     Conversation,
@@ -89,8 +88,30 @@ from models.rounds import (
     RoundStatus,
     Submission,
     SubmissionStatus,
+    versions,
 )
-from models.schedules import period_label
+from models.rounds.answers import answer_rows, answers_from_rows, previous_answers
+from models.rounds.errors import DraftMoved, SubmitRefused
+from models.rounds.inserts import insert_for
+from models.rounds.lifecycle import get_round_school
+from models.rounds.locks import (
+    is_locked,
+    lock_time,
+    revisable_until,
+    unlocked_end,
+)
+from models.rounds.periods import period_label
+from models.rounds.revisions import begin_revision, revisions_of, submit
+from models.rounds.submissions import (
+    Report,
+    claim_draft,
+    get_or_create_submission,
+    pending_for_person,
+    reports_for_school,
+    save_step,
+    touch_submission,
+)
+from models.rounds.versions import round_form
 from texts.i18n import N_, Gettext, choose_language, gettext_for
 from transport.context import HuibaoApp, HuibaoContext, Services
 
@@ -299,9 +320,9 @@ async def load_ctx(
     ctx.school_name = school_name
     ctx.context = {"stage": stage, "district": district}
     if with_answers and ctx.allowed:
-        ctx.form = await rs.form_version(session, fcode, fver)
-        rows = await rs.answer_rows(session, sid, WORKING)
-        ctx.answers = rs.answers_from_rows(ctx.form, rows)
+        ctx.form = await versions.form_version(session, fcode, fver)
+        rows = await answer_rows(session, sid, WORKING)
+        ctx.answers = answers_from_rows(ctx.form, rows)
     return ctx
 
 
@@ -327,7 +348,7 @@ async def set_conversation(
         "state": json.dumps(state or {}, ensure_ascii=False),
         "updated_at": utcnow(),
     }
-    stmt = rs.insert_for(session.get_bind().dialect.name)(Conversation).values(values)
+    stmt = insert_for(session.get_bind().dialect.name)(Conversation).values(values)
     stmt = stmt.on_conflict_do_update(
         index_elements=["person_id"],
         set_={
@@ -590,12 +611,12 @@ async def save_position(
     }
     now = utcnow()
     if changes is None:
-        ctx.version = await rs.touch_submission(
+        ctx.version = await touch_submission(
             session, ctx.sub_id, version=ctx.version, now=now, **columns
         )
         return
     assert ctx.form is not None
-    ctx.version = await rs.save_step(
+    ctx.version = await save_step(
         session,
         ctx.sub_id,
         ctx.form,
@@ -625,35 +646,11 @@ async def whom_to_ask(session: AsyncSession, services: Services, ctx: Ctx) -> st
     return _("please ask the staff of {bureau} to unlock it for your school.").format(bureau=bureau)
 
 
-def revisable_until(
-    round_: rs.RoundTimes, unlock: rs.Unlock | None, now: datetime
-) -> datetime | None:
-    """Until when the school may still submit or revise: the round's lock while the round
-    is open and the lock is ahead, or the end of a staff unlock, whichever is later;
-    None when neither holds (the report is closed to the school)."""
-    ends: list[datetime] = []
-    lock = rs.lock_time(round_)
-    if round_.status == RoundStatus.OPEN.value and now < lock:
-        ends.append(lock)
-    if unlock is not None and unlock.unlocked_until is not None and rs.is_unlocked(unlock, now):
-        ends.append(unlock.unlocked_until)
-    return max(ends) if ends else None
-
-
-def unlocked_end(round_: rs.RoundTimes, unlock: rs.Unlock | None, now: datetime) -> datetime | None:
-    """The end of a staff unlock that is what lets the school answer now (None if the
-    school is not unlocked, or the round's own lock is later anyway)."""
-    until = revisable_until(round_, unlock, now)
-    if until is None or unlock is None or until != unlock.unlocked_until:
-        return None
-    return until
-
-
 async def locked_text(session: AsyncSession, services: Services, ctx: Ctx) -> str:
     assert ctx.round is not None
     _ = ctx._
     tz = services.settings.bureau.tz
-    lock = rs.lock_time(ctx.round)
+    lock = lock_time(ctx.round)
     if ctx.round.status == RoundStatus.CLOSED.value and lock > services.now():
         # Closed early by staff: it closed then, not at the lock time still ahead.
         closed_when = await session.scalar(select(Round.closed_at).where(Round.id == ctx.round.id))
@@ -681,7 +678,7 @@ async def submitted_by_text(session: AsyncSession, services: Services, ctx: Ctx)
     button, or submitting at the same moment, is told."""
     assert ctx.sub_id is not None
     _ = ctx._
-    revisions = await rs.revisions_of(session, ctx.sub_id)
+    revisions = await revisions_of(session, ctx.sub_id)
     if not revisions:
         return _("This button is no longer valid.")
     last = revisions[-1]
@@ -858,7 +855,7 @@ def guard(ctx: Ctx | None, now: datetime) -> str | None:
         return "gone"
     if not ctx.allowed:
         return "not_yours"
-    if rs.is_locked(ctx.round, ctx.lock, now):
+    if is_locked(ctx.round, ctx.lock, now):
         return "locked"
     if ctx.status == SubmissionStatus.SUBMITTED.value:
         return "submitted"
@@ -927,7 +924,7 @@ async def retrying(services: Services, step: Callable[[AsyncSession], Awaitable[
         try:
             async with services.transaction() as session:
                 return await step(session)
-        except rs.DraftMoved as moved:
+        except DraftMoved as moved:
             log.info(
                 "draft moved meanwhile, step done again",
                 extra={"submission_id": moved.submission_id, "attempt": attempt},
@@ -1248,7 +1245,7 @@ async def _orm(session: AsyncSession, ctx: Ctx) -> tuple[Submission, Round, Roun
     submission = await session.get(Submission, ctx.sub_id)
     round_ = await session.get(Round, ctx.round.id)
     assert submission is not None and round_ is not None
-    return submission, round_, await rs.get_round_school(session, round_.id, ctx.school_id)
+    return submission, round_, await get_round_school(session, round_.id, ctx.school_id)
 
 
 async def submit_report(
@@ -1262,11 +1259,11 @@ async def submit_report(
     now = services.now()
     # Locked first, checked against what this step read: of two people submitting at
     # the same moment the second does the step again and is told who submitted it.
-    ctx.version = await rs.claim_draft(session, ctx.sub_id, version=ctx.version, now=now)
+    ctx.version = await claim_draft(session, ctx.sub_id, version=ctx.version, now=now)
     submission, round_, round_school = await _orm(session, ctx)
     reason = str(ctx.sub_state.get("reason", ""))
     try:
-        revision = await rs.submit(
+        revision = await submit(
             session,
             submission,
             round_,
@@ -1279,7 +1276,7 @@ async def submit_report(
             confirmed_warnings=confirmed or [],
             answers=ctx.answers,
         )
-    except rs.SubmitRefused as refused:
+    except SubmitRefused as refused:
         if refused.locked:
             return None, Rendered(await locked_text(session, services, ctx)), None
         if refused.missing or refused.errors:
@@ -1377,7 +1374,7 @@ async def start_revision(session: AsyncSession, services: Services, ctx: Ctx) ->
         return _("This button is no longer valid."), None, None
     if not ctx.allowed:
         return not_yours_text(_), None, None
-    if rs.is_locked(ctx.round, ctx.lock, services.now()):
+    if is_locked(ctx.round, ctx.lock, services.now()):
         return None, Rendered(await locked_text(session, services, ctx)), None
     if ctx.status == SubmissionStatus.REVISING.value:
         if not in_this_report(ctx) or ctx.conv_state.get("await"):
@@ -1407,12 +1404,12 @@ async def revision_reason(
             + _("Please type a reason of at most {count} characters.").format(count=MAX_REASON)
         )
     assert ctx.sub_id is not None
-    ctx.version = await rs.claim_draft(session, ctx.sub_id, version=ctx.version, now=services.now())
+    ctx.version = await claim_draft(session, ctx.sub_id, version=ctx.version, now=services.now())
     submission, round_, round_school = await _orm(session, ctx)
     then = ctx.conv_state.get("then")
     if submission.status == SubmissionStatus.SUBMITTED.value:
         try:
-            await rs.begin_revision(
+            await begin_revision(
                 session,
                 submission,
                 round_,
@@ -1421,7 +1418,7 @@ async def revision_reason(
                 by=ctx.person_id,
                 now=services.now(),
             )
-        except rs.SubmitRefused:
+        except SubmitRefused:
             return Rendered(await locked_text(session, services, ctx))
     else:
         state = json.loads(submission.state or "{}")
@@ -1472,7 +1469,7 @@ async def open_in(
         return None, _("This button is no longer valid.")
     if not Role(ctx.role).is_school_contact or ctx.person_school_id is None:
         return None, not_yours_text(_)
-    round_school = await rs.get_round_school(session, round_id, ctx.person_school_id)
+    round_school = await get_round_school(session, round_id, ctx.person_school_id)
     if round_school is None:
         return None, not_yours_text(_)
     existing = (
@@ -1484,7 +1481,7 @@ async def open_in(
     ).scalar_one_or_none()
     now = services.now()
     if existing is None:
-        if rs.is_locked(round_, round_school, now):
+        if is_locked(round_, round_school, now):
             ctx.round = RoundRow(
                 round_.id,
                 round_.form_code,
@@ -1497,7 +1494,7 @@ async def open_in(
                 round_.created_by,
             )
             return Rendered(await locked_text(session, services, ctx)), None
-        sub = await rs.get_or_create_submission(session, round_, ctx.person_school_id, now=now)
+        sub = await get_or_create_submission(session, round_, ctx.person_school_id, now=now)
         existing = sub.id
     full = await load_ctx(session, services, update, existing)
     assert full is not None and full.round is not None and full.form is not None
@@ -1509,7 +1506,7 @@ async def open_in(
     if "prev" not in full.sub_state:
         school = await session.get(School, full.school_id)
         assert school is not None
-        prev = await rs.previous_answers(session, school.id, full.form, round_)
+        prev = await previous_answers(session, school.id, full.form, round_)
         full.sub_state["prev"] = {code: dump_value(v) for (code, _i), v in prev.items()}
     point(full)
     visible = steps(full.form, full.answers, full.context)
@@ -1550,7 +1547,7 @@ async def open_in(
 async def submitted_summary(session: AsyncSession, services: Services, ctx: Ctx) -> Rendered:
     assert ctx.sub_id is not None and ctx.form is not None and ctx.round is not None
     _ = ctx._
-    revisions = await rs.revisions_of(session, ctx.sub_id)
+    revisions = await revisions_of(session, ctx.sub_id)
     last = revisions[-1]
     tz = services.settings.bureau.tz
     lines = [
@@ -1565,7 +1562,7 @@ async def submitted_summary(session: AsyncSession, services: Services, ctx: Ctx)
         _("Reference number: <code>{reference}</code>").format(reference=last.reference),
     ]
     buttons = []
-    if not rs.is_locked(ctx.round, ctx.lock, services.now()):
+    if not is_locked(ctx.round, ctx.lock, services.now()):
         buttons.append([InlineKeyboardButton(_("✏️ Revise"), callback_data=cb("v", ctx.sub_id))])
     else:
         lines.append(await locked_text(session, services, ctx))
@@ -1596,7 +1593,7 @@ async def report_list(
             )
         )
     now = services.now()
-    reports = await rs.reports_for_school(session, person.school_id, now)
+    reports = await reports_for_school(session, person.school_id, now)
     tz = services.settings.bureau.tz
     lang = choose_language(
         person.language, person.telegram_language, services.settings.bureau.default_language
@@ -1620,12 +1617,12 @@ REPORT_LABEL = 60
 
 
 async def report_label(
-    session: AsyncSession, r: rs.Report, lang: str, tz: ZoneInfo, now: datetime
+    session: AsyncSession, r: Report, lang: str, tz: ZoneInfo, now: datetime
 ) -> str | None:
     """A report's button: its state, form, period and deadline (or, when a staff unlock
     is what lets the school answer, 🔓 and the unlock's end); None if the form is gone."""
     try:
-        form = await rs.round_form(session, r.round)
+        form = await round_form(session, r.round)
     except Exception:
         log.exception("round form unavailable", extra={"round_id": r.round.id})
         return None
@@ -1655,7 +1652,7 @@ async def render_pending(
     if person.school_id is None:
         return None
     now = services.now()
-    reports = await rs.pending_for_person(session, person, now)
+    reports = await pending_for_person(session, person, now)
     if not reports:
         return menu.Block([_("<b>Reports</b>: nothing to fill in at the moment.")])
     tz = services.settings.bureau.tz

@@ -14,8 +14,8 @@ from telegram.ext import CommandHandler
 
 from handlers import menu, onboarding
 from handlers.context import Who, unit
-from models.invites import looks_like_code
-from models.people import Role
+from models.roster.invites import looks_like_code
+from models.roster.tables import Role
 from texts.callbacks import ChooseLanguage
 from texts.commands import BASE_COMMANDS
 from texts.i18n import LANGUAGES, gettext_for

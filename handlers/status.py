@@ -23,8 +23,7 @@ from telegram import InlineKeyboardMarkup, InputFile, Update
 
 from handlers import menu, report_view
 from handlers.context import Who, language_of, unit
-from models import round_service as rs
-from models.completeness import (
+from models.followup.completeness import (
     Completeness,
     RoundNotFound,
     SchoolStatus,
@@ -33,12 +32,13 @@ from models.completeness import (
     rounds_overview,
     school_statuses,
 )
+from models.followup.keytotals import round_form
+from models.followup.remind_now import Reminder, remind_now
 from models.forms import FormError
-from models.keytotals import round_form
-from models.people import Person, Role
-from models.remind_now import Reminder, remind_now
+from models.roster.tables import Person, Role
 from models.rounds import Round
-from models.schedules import period_label
+from models.rounds.locks import accepting
+from models.rounds.periods import period_label
 from outputs.summary import counts_line, format_percent
 from outputs.workbook import workbook_bytes
 from texts.callbacks import (
@@ -139,7 +139,7 @@ async def _round_list(
     for o in overview:
         title = await _round_title(session, o.round, who.language)
         # Past its lock a round is closed for entry, whether or not staff closed it.
-        mark = "🟢" if rs.accepting(o.round, context.now()) else "⚪"
+        mark = "🟢" if accepting(o.round, context.now()) else "⚪"
         label = f"{mark} {title} · {format_percent(o.counts.reporting_rate)}"
         button = ExportRound(o.round.id) if export else StatusRound(o.round.id)
         rows.append([(label[:LABEL_LIMIT], button.pack())])
@@ -234,7 +234,7 @@ async def _show_district(
     text = _round_text(who, f"{title} · {name}", rnd, c, context.services.settings.bureau.tz)
     text += "\n\n" + _missing_lines(who, missing)
     rows: Rows = []
-    if missing and rs.accepting(rnd, context.now()):
+    if missing and accepting(rnd, context.now()):
         rows.append([(_("🔔 Remind these now"), RemindDistrict(rnd.id, district_id).pack())])
     back = StatusRounds() if viewer.district_id is not None else StatusRound(rnd.id)
     rows.append([(_("« Back"), back.pack())])
@@ -313,7 +313,7 @@ async def _remind(
     """Queue the reminders of a district's missing schools; what to tell the person."""
     _ = who._
     now = context.now()
-    if not rs.accepting(rnd, now):
+    if not accepting(rnd, now):
         return _("This round is closed: no more reminders.")
     missing = await school_statuses(session, rnd.id, district_id, only_missing=True)
     if not missing:
@@ -438,7 +438,7 @@ async def render_rounds(
     shown = [
         o
         for o in overview
-        if rs.accepting(o.round, now) and (viewer.district_id is None or o.counts.expected)
+        if accepting(o.round, now) and (viewer.district_id is None or o.counts.expected)
     ]
     staff_buttons = [[(_("📋 Collection rounds"), "rd:l")]] if who.role.is_staff else []
     if not shown:

@@ -7,5 +7,5 @@ import models.outbox.tables
 import models.roster.invites
 import models.roster.tables
 import models.rounds
-import models.schedules
+import models.rounds.schedules
 import models.secrets  # noqa: F401

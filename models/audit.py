@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from models.people import AuditLog
+from models.roster.tables import AuditLog
 
 
 def record(

@@ -18,9 +18,9 @@ from decimal import Decimal
 from functools import cache
 from typing import Any
 
-from models.completeness import Completeness
+from models.followup.completeness import Completeness
+from models.followup.keytotals import KeyTotals
 from models.forms import FormDef
-from models.keytotals import KeyTotals
 from texts.i18n import gettext_for, short
 from texts.labels import form_stage_label
 

@@ -12,9 +12,9 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import and_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from models.completeness import SchoolStatus, Status
+from models.followup.completeness import SchoolStatus, Status
+from models.followup.keytotals import SchoolValues, latest_values
 from models.forms import ComputedDef, FieldDef, FormDef, FormError, GroupDef, computed
-from models.keytotals import SchoolValues, latest_values
 from models.rounds import Revision, Submission
 from outputs.revisions_sheet import confirmed_warnings_text
 from outputs.workbook_cells import Column, cell, label, local, school_columns, write_table

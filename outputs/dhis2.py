@@ -20,10 +20,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from config.settings import Settings
 from models.cells import inert
-from models.completeness import get_round
+from models.followup.completeness import get_round
+from models.followup.keytotals import SchoolReturn, latest_returns, round_form
 from models.forms import FieldDef, FormDef, FormError, Value, from_rows
-from models.keytotals import SchoolReturn, latest_returns, round_form
-from models.people import School
+from models.roster.tables import School
 from models.rounds import Revision, Submission
 
 DHIS2_COLUMNS = (

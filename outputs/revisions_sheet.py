@@ -10,9 +10,9 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from models.followup.keytotals import raw_value
 from models.forms import FormDef
-from models.keytotals import raw_value
-from models.people import District, Person, School
+from models.roster.tables import District, Person, School
 from models.rounds import Answer, Revision, Submission
 from outputs.workbook_cells import list_separator, local, school_columns, write_table
 from outputs.xlsx import Workbook

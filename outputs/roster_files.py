@@ -18,8 +18,8 @@ from openpyxl.worksheet.worksheet import Worksheet
 from qrcode.constants import ERROR_CORRECT_M
 
 from models.cells import inert
-from models.people import Person
-from models.roster import RosterEntry
+from models.roster.roster_file import RosterEntry
+from models.roster.tables import Person
 from outputs.private_files import open_private
 from texts.i18n import Gettext
 from texts.labels import role_label, stage_label

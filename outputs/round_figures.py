@@ -14,13 +14,13 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from config.settings import Settings
-from models.completeness import Completeness, get_round, round_completeness
-from models.flags import Flag, flagged_values
+from models.followup.completeness import Completeness, get_round, round_completeness
+from models.followup.flags import Flag, flagged_values
+from models.followup.keytotals import KeyTotals, key_totals, round_form
 from models.forms import FormDef, FormError, computed
-from models.keytotals import KeyTotals, key_totals, round_form
-from models.people import District
+from models.roster.tables import District
 from models.rounds import Round
-from models.schedules import period_label
+from models.rounds.periods import period_label
 from texts.i18n import short
 
 

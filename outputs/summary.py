@@ -23,10 +23,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from config.settings import Settings, load_settings
 from models.base import utcnow
-from models.completeness import Completeness, Counts
-from models.flags import Flag, FlagKind
+from models.followup.completeness import Completeness, Counts
+from models.followup.flags import Flag, FlagKind
+from models.followup.keytotals import KeyTotals
 from models.forms import STAGES, FormDef, KeyTotalResult
-from models.keytotals import KeyTotals
 from models.rounds import Round
 from outputs.charts import chart_language, form_chart, reporting_rate_chart
 from outputs.round_figures import RoundFigures, round_figures, round_title, stage_target
@@ -62,7 +62,7 @@ async def build_summary(
     """The summary of one round as at `now`, in `language` ("zh_CN" or "en").
 
     district_id limits everything (text, charts, workbook) to one district, for its
-    district officer. Raises models.completeness.RoundNotFound for an unknown round.
+    district officer. Raises models.followup.completeness.RoundNotFound for an unknown round.
     Read-only: safe to call again (a job that fires twice builds the same summary).
     """
     # Callers should pass the running bot's settings (time zone, thresholds); reading

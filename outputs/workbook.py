@@ -32,12 +32,18 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from config.settings import Settings
 from models.base import utcnow
-from models.completeness import Completeness, Counts, SchoolStatus, school_contacts, school_statuses
-from models.flags import Flag, FlagKind
+from models.followup.completeness import (
+    Completeness,
+    Counts,
+    SchoolStatus,
+    school_contacts,
+    school_statuses,
+)
+from models.followup.flags import Flag, FlagKind
+from models.followup.keytotals import KeyTotals
 from models.forms import FormDef, KeyTotalDef, KeyTotalResult
-from models.keytotals import KeyTotals
 from models.rounds import Round
-from models.schedules import period_label
+from models.rounds.periods import period_label
 from outputs.data_sheets import data_sheets
 from outputs.revisions_sheet import revisions_sheet
 from outputs.round_figures import RoundFigures, round_figures, round_title, stage_target

@@ -13,7 +13,7 @@ from telegram.error import BadRequest, TelegramError
 from models import outbox
 from models.base import utcnow
 from models.outbox import Button, DeliveryBatch, Outgoing, OutMessage, Progress
-from models.people import Person
+from models.roster.tables import Person
 from texts.delivery import progress_text, report_text
 from texts.i18n import gettext_for
 

@@ -22,10 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from config.settings import Settings
 from models.db import transaction
-from models.forms import FormDef, FormError, load_forms
-from models.outbox import OutboxFile, Outgoing, OutMessage, enqueue
-from models.people import District, Person, School
-from models.reminders import (
+from models.followup.reminders import (
     ClaimedSlot,
     Policy,
     QuietHours,
@@ -47,9 +44,14 @@ from models.reminders import (
     staff_members,
     upcoming_slots,
 )
-from models.round_service import DuplicateRound, RoundError, open_round
+from models.forms import FormDef, FormError, load_forms
+from models.outbox import OutboxFile, Outgoing, OutMessage, enqueue
+from models.roster.strangers import prune_strangers
+from models.roster.tables import District, Person, School
 from models.rounds import Round
-from models.schedules import (
+from models.rounds.errors import DuplicateRound, RoundError
+from models.rounds.lifecycle import open_round
+from models.rounds.schedules import (
     Occurrence,
     OccurrenceOutcome,
     Schedule,
@@ -59,7 +61,6 @@ from models.schedules import (
     next_opening,
     occurrence_recorded,
 )
-from models.strangers import prune_strangers
 from outputs.summary import build_summary
 from scheduler import notice_reminders
 from texts.i18n import language_of
@@ -174,7 +175,7 @@ class Ticker:
 
     async def _prune_strangers(self, now: datetime) -> None:
         """Once a bureau day, at the first tick after PRUNE_AT: forget strangers who wrote
-        to the bot but never joined (models/strangers.py), in small transactions so that
+        to the bot but never joined (models/roster/strangers.py), in small transactions so that
         SQLite's writer lock is never held long."""
         local = now.astimezone(self.tz)
         if local.time() < PRUNE_AT or self._pruned_on == local.date():

@@ -139,7 +139,7 @@ class ChooseLanguage(Callback, prefix="lang"):
 
 @dataclass(frozen=True)
 class ConfirmInvite(Callback, prefix="inv:y"):
-    nonce: str  # the offer's one-time nonce, never the code (models.invites.make_offer)
+    nonce: str  # the offer's one-time nonce, never the code (models.roster.invites.make_offer)
 
 
 @dataclass(frozen=True)
@@ -287,12 +287,12 @@ class ChooseDeadline(Callback, prefix="rd:d"):
 
 
 @dataclass(frozen=True)
-class TickDistrict(Callback, prefix="rd:td"):
+class RoundDistrictTick(Callback, prefix="rd:td"):
     district_id: int
 
 
 @dataclass(frozen=True)
-class TickStage(Callback, prefix="rd:ts"):
+class RoundStageTick(Callback, prefix="rd:ts"):
     index: int
     """Of models.forms.STAGES."""
 
@@ -420,7 +420,7 @@ class DistrictsDone(_NoticeButton, prefix="nd:d:ok"):
 
 
 @dataclass(frozen=True)
-class TickDistrict(_NoticeButton, prefix="nd:d"):
+class NoticeDistrictTick(_NoticeButton, prefix="nd:d"):
     district_id: int
 
 
@@ -430,7 +430,7 @@ class StagesDone(_NoticeButton, prefix="nd:s:ok"):
 
 
 @dataclass(frozen=True)
-class TickStage(_NoticeButton, prefix="nd:s"):
+class NoticeStageTick(_NoticeButton, prefix="nd:s"):
     stage: str
 
 

@@ -3,10 +3,10 @@ flagged (translate with the person's gettext, or give their language)."""
 
 from __future__ import annotations
 
-from models.completeness import Status
-from models.flags import Flag, FlagKind
+from models.followup.completeness import Status
+from models.followup.flags import Flag, FlagKind
 from models.forms import STAGES
-from models.people import Role, Stage
+from models.roster.tables import Role, Stage
 from texts.i18n import N_, Gettext, gettext_for, short
 
 STAGE_LABELS: dict[str, str] = {

@@ -6,9 +6,9 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, tzinfo
 from html import escape
 
+from models.followup.reminders import PendingReport, SlotKind
 from models.outbox import Button, OutMessage
-from models.reminders import PendingReport, SlotKind
-from models.schedules import period_label
+from models.rounds.periods import period_label
 from texts.i18n import gettext_for
 from texts.when import show
 

@@ -10,11 +10,11 @@ from html import escape
 from config.settings import Settings
 from models.forms import FormDef
 from models.outbox import Button, OutMessage
-from models.people import Person, School
-from models.round_actions import Refusal, Refused
-from models.round_announce import MessageFor, Told
+from models.roster.tables import Person, School
 from models.rounds import Round
-from models.schedules import period_label
+from models.rounds.actions import Refusal, Refused
+from models.rounds.announce import MessageFor, Told
+from models.rounds.periods import period_label
 from texts.i18n import Gettext, choose_language, gettext_for
 from texts.when import show
 

@@ -57,7 +57,7 @@ def add_commands(sub: Any) -> None:
 
 def export(settings: Settings, args: argparse.Namespace) -> int:
     from bot.cli import CliError
-    from models.completeness import RoundNotFound
+    from models.followup.completeness import RoundNotFound
     from models.forms import FormError
     from models.migrate import upgrade
 
@@ -80,8 +80,8 @@ def export(settings: Settings, args: argparse.Namespace) -> int:
 async def _export(
     settings: Settings, args: argparse.Namespace, language: str
 ) -> tuple[Path, int, str]:
-    from models.completeness import get_round
     from models.db import create_engine, create_sessionmaker
+    from models.followup.completeness import get_round
     from outputs.dhis2 import dhis2_period, write_dhis2_csv
     from outputs.private_files import open_private
     from outputs.workbook import write_workbook

@@ -160,7 +160,7 @@ def _no_audience() -> Any:
 async def _audience(session: Any, args: argparse.Namespace) -> Any:
     """The audience of --districts (names), --stages (codes) or --schools (codes)."""
     from models.notices.audiences import Audience, AudienceKind, resolve_audience
-    from models.people import District, Stage
+    from models.roster.tables import District, Stage
 
     if args.districts:
         rows = await session.execute(select(District).where(District.name.in_(args.districts)))

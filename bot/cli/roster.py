@@ -19,7 +19,7 @@ from bot.cli.printing import bureau_time, joined_cut, print_cut, school_line, wa
 from bot.cli.subcommands import SubCommand, add_command, add_group
 from config.settings import Settings
 from models.db import transaction
-from models.invites import (
+from models.roster.invites import (
     CreatedInvite,
     InviteError,
     create_invites,
@@ -29,8 +29,7 @@ from models.invites import (
     parse_duration,
     resolve_targets,
 )
-from models.people import Person, Role
-from models.roster import (
+from models.roster.roster_file import (
     ImportResult,
     ParsedRoster,
     RosterFileError,
@@ -39,6 +38,7 @@ from models.roster import (
     roster,
     set_active,
 )
+from models.roster.tables import Person, Role
 from texts.i18n import gettext_for
 
 SHOWN_CHANGES = 40
@@ -331,7 +331,7 @@ def demo_data(settings: Settings, args: argparse.Namespace) -> int:
 async def _demo_staff(session: AsyncSession) -> None:
     """The demo's staff member, made once, with the staff role."""
     from bot.demo import DEMO_STAFF_NAME, DEMO_STAFF_TELEGRAM_ID
-    from models.persons import set_role
+    from models.roster.people import set_role
 
     staff = (
         await session.execute(select(Person).where(Person.telegram_id == DEMO_STAFF_TELEGRAM_ID))

@@ -34,8 +34,8 @@ from config.settings import Settings
 from models.forms import FormDef, FormError, check_forms, load_forms
 
 if TYPE_CHECKING:
-    from models.round_actions import OpenRequest, Refused
-    from models.round_announce import Told
+    from models.rounds.actions import OpenRequest, Refused
+    from models.rounds.announce import Told
 
 T = TypeVar("T")
 
@@ -91,7 +91,7 @@ def _refused(refused: Refused) -> CliError:
 
 def _done(outcome: T | Refused) -> T:
     """The action's result; a refusal ends the command (the transaction rolls back)."""
-    from models.round_actions import Refused
+    from models.rounds.actions import Refused
 
     if isinstance(outcome, Refused):
         raise _refused(outcome)
@@ -118,7 +118,7 @@ def _load_form(settings: Settings, code: str) -> FormDef:
 
 
 def _open_request(settings: Settings, args: argparse.Namespace) -> OpenRequest:
-    from models.round_actions import OpenRequest
+    from models.rounds.actions import OpenRequest
 
     return OpenRequest(
         form=_load_form(settings, args.form),
@@ -133,7 +133,7 @@ def _open_request(settings: Settings, args: argparse.Namespace) -> OpenRequest:
 
 
 def _rounds_open(settings: Settings, args: argparse.Namespace) -> int:
-    from models import round_actions as actions
+    from models.rounds import actions as round_actions as actions
     from models.base import utcnow
     from texts.rounds import announcement_for
 
@@ -168,30 +168,31 @@ def _print_unconnected(told: Told) -> None:
 
 
 def _round_line(round_: Any, counts: Counter[Any], state: str, settings: Settings) -> str:
-    from models import round_service as rs
+    from models.rounds.submissions import ReportStatus
     from texts.when import show
 
     return (
         f"{round_.id}\t{round_.form_code} v{round_.form_version}\t{round_.period}\t{state}\t"
         f"deadline {show(round_.deadline, settings.bureau.tz)}\t"
-        f"on time {counts[rs.ReportStatus.ON_TIME]}, late {counts[rs.ReportStatus.LATE]}, "
-        f"in progress {counts[rs.ReportStatus.IN_PROGRESS]}, "
-        f"not started {counts[rs.ReportStatus.NOT_STARTED]}"
+        f"on time {counts[ReportStatus.ON_TIME]}, late {counts[ReportStatus.LATE]}, "
+        f"in progress {counts[ReportStatus.IN_PROGRESS]}, "
+        f"not started {counts[ReportStatus.NOT_STARTED]}"
     )
 
 
 def _rounds_list(settings: Settings, args: argparse.Namespace) -> int:
-    from models import round_service as rs
     from models.base import utcnow
     from models.rounds import Round
+    from models.rounds.locks import entry_state
+    from models.rounds.submissions import submission_statuses
 
     async def work(session: AsyncSession) -> list[str]:
         lines = []
         now = utcnow()
         for r in (await session.execute(select(Round).order_by(Round.id))).scalars():
-            counts = Counter((await rs.submission_statuses(session, r, now)).values())
+            counts = Counter((await submission_statuses(session, r, now)).values())
             # Past its lock a round is closed for entry even if staff never closed it.
-            state = rs.entry_state(r, now).value.replace("_", " ")
+            state = entry_state(r, now).value.replace("_", " ")
             lines.append(_round_line(r, counts, state, settings))
         return lines
 
@@ -201,7 +202,7 @@ def _rounds_list(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _rounds_close(settings: Settings, args: argparse.Namespace) -> int:
-    from models import round_actions as actions
+    from models.rounds import actions as round_actions as actions
     from models.base import utcnow
     from texts.rounds import closing_for
 
@@ -221,7 +222,7 @@ def _rounds_close(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _rounds_extend(settings: Settings, args: argparse.Namespace) -> int:
-    from models import round_actions as actions
+    from models.rounds import actions as round_actions as actions
     from models.base import utcnow
     from texts.rounds import extension_for
 
@@ -244,7 +245,7 @@ def _rounds_extend(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _rounds_unlock(settings: Settings, args: argparse.Namespace) -> int:
-    from models import round_actions as actions
+    from models.rounds import actions as round_actions as actions
     from models.base import utcnow
 
     hours = args.hours or settings.rounds.unlock_hours
@@ -264,7 +265,7 @@ def _rounds_unlock(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _rounds_retry(settings: Settings, args: argparse.Namespace) -> int:
-    from models import round_actions as actions
+    from models.rounds import actions as round_actions as actions
     from models.base import utcnow
 
     async def work(session: AsyncSession) -> actions.Retried:

@@ -19,10 +19,10 @@ from bot.cli.subcommands import SubCommand, add_group
 from config.settings import Settings
 from models.audit import record
 from models.db import transaction
+from models.followup.reminders import Policy
 from models.forms import FormDef, FormError, load_forms
-from models.people import District, Stage
-from models.reminders import Policy
-from models.schedules import (
+from models.roster.tables import District, Stage
+from models.rounds.schedules import (
     KIND_PERIOD_TYPE,
     WEEKDAY_NAMES,
     Schedule,

@@ -17,7 +17,7 @@ from handlers import menu
 from handlers.admin.schools import school_screen, search_screen
 from handlers.admin.screen import SEARCH_CHARACTERS, Screen, argument, show, staff_only
 from handlers.context import Who, unit
-from models.invites import (
+from models.roster.invites import (
     CreatedInvite,
     InviteError,
     create_invites,
@@ -25,8 +25,8 @@ from models.invites import (
     display,
     resolve_targets,
 )
-from models.people import District, Person, Role, School
-from models.roster import district_by_name, school_by_code
+from models.roster.roster_file import district_by_name, school_by_code
+from models.roster.tables import District, Person, Role, School
 from texts.callbacks import InviteDistrictOfficer, InviteStaff, InviteToSchool
 from texts.labels import role_label
 from texts.when import show as show_time

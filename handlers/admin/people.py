@@ -27,9 +27,9 @@ from handlers.admin.screen import (
     staff_only,
 )
 from handlers.context import Who, language_of, unit
-from models.people import District, Person, Role, School
-from models.persons import people_with_role, search_people, set_role
-from models.roster import district_summaries, schools_page
+from models.roster.people import people_with_role, search_people, set_role
+from models.roster.roster_file import district_summaries, schools_page
+from models.roster.tables import District, Person, Role, School
 from texts.callbacks import (
     AskUnbind,
     InviteStaff,

@@ -22,8 +22,8 @@ from handlers.admin.screen import (
     staff_only,
 )
 from handlers.context import Who, unit
-from models.people import District
-from models.roster import RosterEntry, district_summaries, school_entry, schools_page
+from models.roster.roster_file import RosterEntry, district_summaries, school_entry, schools_page
+from models.roster.tables import District
 from texts.callbacks import (
     AskUnbind,
     DistrictsPage,

@@ -12,7 +12,7 @@ from telegram.error import BadRequest
 
 from handlers import menu
 from handlers.context import Who
-from models.people import Person, Role
+from models.roster.tables import Person, Role
 from texts.callbacks import Callback, Home
 from texts.i18n import Gettext
 from transport.context import HuibaoContext

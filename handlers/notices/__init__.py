@@ -13,7 +13,7 @@ from handlers import menu, report
 from handlers.notices import compose, follow
 from handlers.notices.compose import reminder_due
 from handlers.notices.input import DRAFT_GROUP, draft_input, draft_waits
-from models.people import Role
+from models.roster.tables import Role
 from texts import callbacks as cb
 from texts.i18n import N_
 from transport.context import HuibaoApp
@@ -25,9 +25,9 @@ __all__ = ["READERS", "register", "reminder_due"]
 staff = menu.STAFF
 BUTTONS: list[tuple[Any, Any, frozenset[Role], cb.Callback]] = [
     (cb.DistrictsDone, compose.districts_done, staff, cb.DistrictsDone()),
-    (cb.TickDistrict, compose.district_button, staff, cb.TickDistrict(1)),
+    (cb.NoticeDistrictTick, compose.district_button, staff, cb.NoticeDistrictTick(1)),
     (cb.StagesDone, compose.stages_done, staff, cb.StagesDone()),
-    (cb.TickStage, compose.stage_button, staff, cb.TickStage("primary")),
+    (cb.NoticeStageTick, compose.stage_button, staff, cb.NoticeStageTick("primary")),
     (cb.ChooseAudience, compose.audience_button, staff, cb.ChooseAudience("all")),
     (cb.ChooseAck, compose.ack_choice, staff, cb.ChooseAck(1)),
     (cb.ChooseWhen, compose.when_choice, staff, cb.ChooseWhen("now")),

@@ -24,7 +24,7 @@ from models.notices.audiences import Audience, AudienceKind, districts, resolve_
 from models.notices.drafts import STEP_DISTRICTS, STEP_PREVIEW, Outcome
 from models.notices.sending import Refused, Sender, send_notice
 from models.notices.tables import NoticeDraft
-from models.people import District
+from models.roster.tables import District
 from texts.callbacks import (
     ChooseAck,
     ChooseAudience,
@@ -32,11 +32,11 @@ from texts.callbacks import (
     DistrictsDone,
     DraftAction,
     EditPart,
+    NoticeDistrictTick,
+    NoticeStageTick,
     OpenEdit,
     SendDraft,
     StagesDone,
-    TickDistrict,
-    TickStage,
 )
 from texts.notices.compose import (
     PreviewFacts,
@@ -305,7 +305,9 @@ async def audience_button(
         drafts.choose_audience(draft, button.choice, now)))
 
 
-async def district_button(update: Update, context: HuibaoContext, button: TickDistrict) -> None:
+async def district_button(
+    update: Update, context: HuibaoContext, button: NoticeDistrictTick
+) -> None:
     async def change(session: AsyncSession, draft: NoticeDraft, now: datetime) -> Outcome:
         if await session.get(District, button.district_id) is None:
             return Outcome.STALE
@@ -319,7 +321,7 @@ async def districts_done(update: Update, context: HuibaoContext, _button: Distri
         drafts.ticked_done(draft, STEP_DISTRICTS, now)))
 
 
-async def stage_button(update: Update, context: HuibaoContext, button: TickStage) -> None:
+async def stage_button(update: Update, context: HuibaoContext, button: NoticeStageTick) -> None:
     await press(update, context, lambda _s, draft, now: _now(
         drafts.tick_stage(draft, button.stage, now)))
 

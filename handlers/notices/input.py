@@ -32,7 +32,7 @@ from models.notices.drafts import (
     Outcome,
 )
 from models.notices.tables import NoticeDraft
-from models.people import Person
+from models.roster.tables import Person
 from texts.notices.compose import draft_refusal
 from texts.notices.messages import telegram_length, text_limit
 from transport.context import HuibaoApp, HuibaoContext, Services

@@ -6,8 +6,8 @@ it, close it early, unlock one school, send again what did not arrive.
     buttons.py   the buttons of the list and of a round's screen
     press.py     one way to answer a press, after the commit
 
-The rules are in models/round_actions.py (the same actions as `huibao rounds`), who is
-told in models/round_announce.py, the words in texts/rounds.py, the buttons' data in
+The rules are in models/rounds/actions.py (the same actions as `huibao rounds`), who is
+told in models/rounds/announce.py, the words in texts/rounds.py, the buttons' data in
 texts/callbacks.py (section "rounds").
 """
 
@@ -21,10 +21,10 @@ from config.settings import Settings
 from handlers.context import unit
 from handlers.rounds.buttons import ROUND_BUTTONS, round_command
 from handlers.rounds.wizard import SETUP_BUTTONS, on_text
-from models import round_announce
-from models.people import Person
-from models.round_announce import BatchOwner, Told
+from models.roster.tables import Person
 from models.rounds import Round
+from models.rounds import announce as round_announce
+from models.rounds.announce import BatchOwner, Told
 from texts.callbacks import RetryRound, ShowRound
 from texts.rounds import announcement_for, batch_title, closing_for, extension_for
 from transport.context import HuibaoApp, HuibaoContext

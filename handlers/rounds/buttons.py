@@ -1,5 +1,5 @@
 """The buttons of a round's screen and of the list: show, extend, close, unlock, send
-again; each calls one action of models/round_actions.py, as `huibao rounds` does."""
+again; each calls one action of models/rounds/actions.py, as `huibao rounds` does."""
 
 from __future__ import annotations
 
@@ -15,8 +15,8 @@ from handlers.report_view import Rendered
 from handlers.rounds import screens
 from handlers.rounds.press import Origin, Outcome, press, refused, screen
 from handlers.rounds.wizard import save_wizard, unlock_reply
-from models import round_actions as actions
-from models.people import School
+from models.rounds import actions as round_actions as actions
+from models.roster.tables import School
 from models.rounds import Round
 from texts.callbacks import (
     AskClose,

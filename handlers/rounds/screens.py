@@ -15,13 +15,16 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from handlers.context import Who
 from handlers.report_view import Rendered, short_label
-from models import round_service as rs
 from models.forms import STAGES, FormDef
 from models.outbox import Requeued, count_unreached, purpose_of_round
-from models.people import District, School
-from models.round_announce import Told
+from models.roster.tables import District, School
 from models.rounds import Round
-from models.schedules import month_period, period_label, term_code, week_period
+from models.rounds.announce import Told
+from models.rounds.lifecycle import existing_round, recent_rounds
+from models.rounds.locks import EntryState, accepting, entry_state, lock_time
+from models.rounds.periods import month_period, period_label, term_code, week_period
+from models.rounds.submissions import ReportStatus, submission_statuses
+from models.rounds.versions import round_form
 from texts.callbacks import (
     AskClose,
     CancelSetUp,
@@ -34,11 +37,11 @@ from texts.callbacks import (
     NewRound,
     OpenRound,
     RetryRound,
+    RoundDistrictTick,
     RoundList,
+    RoundStageTick,
     SchoolsChosen,
     ShowRound,
-    TickDistrict,
-    TickStage,
     TypeDeadline,
     UnlockSchool,
 )
@@ -70,7 +73,7 @@ def cancel_row(_: Gettext) -> list[InlineKeyboardButton]:
 async def form_title(session: AsyncSession, round_: Round, language: str) -> str:
     """The round's form in this language; its code when the form is no longer loaded."""
     try:
-        return (await rs.round_form(session, round_)).title.get(language)
+        return (await round_form(session, round_)).title.get(language)
     except KeyError:
         return round_.form_code
 
@@ -84,10 +87,10 @@ async def round_list(session: AsyncSession, services: Services, who: Who) -> Ren
     now = services.now()
     tz = services.settings.bureau.tz
     rows: Rows = []
-    for r in await rs.recent_rounds(session, now, MAX_ROUNDS_LISTED):
+    for r in await recent_rounds(session, now, MAX_ROUNDS_LISTED):
         title = await form_title(session, r, who.language)
         # Past its lock a round is closed for entry, whether or not staff closed it.
-        mark = "🟢" if rs.accepting(r, now) else "⚪"
+        mark = "🟢" if accepting(r, now) else "⚪"
         period = period_label(r.period, who.language)
         label = f"{mark} {title} · {period} · {show(r.deadline, tz, 'short')}"
         rows.append([button(short_label(label, 60), ShowRound(r.id))])
@@ -104,26 +107,26 @@ async def round_list(session: AsyncSession, services: Services, who: Who) -> Ren
     return Rendered(text, InlineKeyboardMarkup(rows))
 
 
-def _state_word(state: rs.EntryState, _: Gettext) -> str:
+def _state_word(state: EntryState, _: Gettext) -> str:
     return {
-        rs.EntryState.OPEN: _("open"),
-        rs.EntryState.ENTRY_CLOSED: _("entry closed"),
-        rs.EntryState.CLOSED: _("closed"),
+        EntryState.OPEN: _("open"),
+        EntryState.ENTRY_CLOSED: _("entry closed"),
+        EntryState.CLOSED: _("closed"),
     }[state]
 
 
-def _counts_line(counts: Counter[rs.ReportStatus], _: Gettext) -> str:
+def _counts_line(counts: Counter[ReportStatus], _: Gettext) -> str:
     return _(
         "On time: {on_time} · late: {late} · in progress: {progress} · not started: {none}"
     ).format(
-        on_time=counts[rs.ReportStatus.ON_TIME],
-        late=counts[rs.ReportStatus.LATE],
-        progress=counts[rs.ReportStatus.IN_PROGRESS],
-        none=counts[rs.ReportStatus.NOT_STARTED],
+        on_time=counts[ReportStatus.ON_TIME],
+        late=counts[ReportStatus.LATE],
+        progress=counts[ReportStatus.IN_PROGRESS],
+        none=counts[ReportStatus.NOT_STARTED],
     )
 
 
-def _round_rows(round_: Round, state: rs.EntryState, _: Gettext) -> Rows:
+def _round_rows(round_: Round, state: EntryState, _: Gettext) -> Rows:
     rid = round_.id
     labels = {1: _("+1 day"), 3: _("+3 days"), 7: _("+7 days")}
     rows: Rows = [
@@ -131,7 +134,7 @@ def _round_rows(round_: Round, state: rs.EntryState, _: Gettext) -> Rows:
         [button(_("🕒 Type a new deadline"), TypeDeadline(rid))],
         [button(_("🔓 Unlock a school"), ChooseUnlock(rid))],
     ]
-    if state is rs.EntryState.OPEN:
+    if state is EntryState.OPEN:
         rows.append([button(_("⏹ Close early"), AskClose(rid))])
     return rows
 
@@ -143,16 +146,16 @@ async def round_view(
     tz = services.settings.bureau.tz
     now = services.now()
     title = await form_title(session, round_, who.language)
-    statuses = await rs.submission_statuses(session, round_, now)
+    statuses = await submission_statuses(session, round_, now)
     counts = Counter(statuses.values())
-    state = rs.entry_state(round_, now)
-    closes = show(rs.lock_time(round_), tz)
+    state = entry_state(round_, now)
+    closes = show(lock_time(round_), tz)
     period = period_label(round_.period, who.language)
     lines = [
         f"📋 <b>{escape(title)}</b> · {escape(period)} ({_state_word(state, _)})",
         _("Deadline: {time}").format(time=show(round_.deadline, tz)),
         _("Entry closes: {time}").format(time=closes)
-        if state is rs.EntryState.OPEN
+        if state is EntryState.OPEN
         else _("Entry closed: {time}").format(time=closes),
         _("Schools expected: {count}").format(count=len(statuses)),
         _counts_line(counts, _),
@@ -201,11 +204,11 @@ async def unlock_screen(
 ) -> Rendered:
     """The schools that may be unlocked, those that have not submitted first."""
     _ = who._
-    statuses = await rs.submission_statuses(session, round_, services.now())
+    statuses = await submission_statuses(session, round_, services.now())
     waiting = [
         sid
         for sid, st in statuses.items()
-        if st in (rs.ReportStatus.NOT_STARTED, rs.ReportStatus.IN_PROGRESS)
+        if st in (ReportStatus.NOT_STARTED, ReportStatus.IN_PROGRESS)
     ]
     submitted = [sid for sid in statuses if sid not in waiting]
     order = (waiting + submitted)[:MAX_UNLOCK_BUTTONS]
@@ -298,7 +301,7 @@ async def duplicate_refusal(
 ) -> Rendered | None:
     """There is one round per form and period: said as soon as the period is chosen,
     with the way to the existing round. The set-up stays at the period question."""
-    found = await rs.existing_round(session, form_code, period)
+    found = await existing_round(session, form_code, period)
     if found is None:
         return None
     _ = who._
@@ -338,11 +341,16 @@ async def ask_audience(session: AsyncSession, who: Who, state: dict[str, Any]) -
     ticked_d = set(state.get("districts", []))
     ticked_s = set(state.get("stages", []))
     rows = _threes([
-        button(("✅ " if d.id in ticked_d else "") + short_label(d.name, 20), TickDistrict(d.id))
+        button(
+            ("✅ " if d.id in ticked_d else "") + short_label(d.name, 20), RoundDistrictTick(d.id)
+        )
         for d in districts
     ])
     rows += _threes([
-        button(("✅ " if code in ticked_s else "") + STAGES[code].get(who.language), TickStage(i))
+        button(
+            ("✅ " if code in ticked_s else "") + STAGES[code].get(who.language),
+            RoundStageTick(i),
+        )
         for i, code in enumerate(STAGE_CODES)
     ])
     count = await matching_schools(session, state)

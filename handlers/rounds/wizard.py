@@ -23,23 +23,23 @@ from handlers.report import KIND_ROUND, clear_conversation, set_conversation
 from handlers.report_view import Rendered
 from handlers.rounds import screens
 from handlers.rounds.press import Origin, Outcome, press, refused, screen
-from models import round_actions as actions
-from models import round_service as rs
+from models.rounds import actions as round_actions as actions
 from models.clock import parse_when
-from models.people import District, School
-from models.round_announce import BatchOwner, Told
+from models.roster.tables import District, School
+from models.rounds.announce import BatchOwner, Told
 from models.rounds import Conversation, Round
-from models.schedules import canonical_period
+from models.rounds.lifecycle import MAX_PERIOD_LENGTH
+from models.rounds.periods import canonical_period
 from texts.callbacks import (
     Callback,
     ChooseDeadline,
     ChooseForm,
     ChoosePeriod,
     OpenRound,
+    RoundDistrictTick,
+    RoundStageTick,
     SchoolsChosen,
     ShowRound,
-    TickDistrict,
-    TickStage,
 )
 from texts.rounds import (
     announcement_for,
@@ -158,7 +158,7 @@ async def choose_deadline(
 
 
 async def tick_district(
-    session: AsyncSession, services: Services, who: Who, state: State, button: TickDistrict,
+    session: AsyncSession, services: Services, who: Who, state: State, button: RoundDistrictTick,
     origin: Origin,
 ) -> Outcome:
     district = await session.get(District, button.district_id)
@@ -170,7 +170,7 @@ async def tick_district(
 
 
 async def tick_stage(
-    session: AsyncSession, services: Services, who: Who, state: State, button: TickStage,
+    session: AsyncSession, services: Services, who: Who, state: State, button: RoundStageTick,
     origin: Origin,
 ) -> Outcome:
     codes = screens.STAGE_CODES
@@ -321,11 +321,11 @@ async def typed_period(
     session: AsyncSession, services: Services, who: Who, state: State, text: str
 ) -> Rendered:
     period = canonical_period(text)
-    if not period or len(period) > rs.MAX_PERIOD_LENGTH:
+    if not period or len(period) > MAX_PERIOD_LENGTH:
         return Rendered(
             "❌ "
             + who._("Please type a period of at most {count} characters.").format(
-                count=rs.MAX_PERIOD_LENGTH
+                count=MAX_PERIOD_LENGTH
             )
         )
     return await chosen_period(session, services, who, state, period)
@@ -413,8 +413,8 @@ SETUP_BUTTONS: tuple[tuple[type[Callback], Any, Callback], ...] = (
     (ChooseForm, setup_button(choose_form), ChooseForm("staffing")),
     (ChoosePeriod, setup_button(choose_period, at="period"), ChoosePeriod(0)),
     (ChooseDeadline, setup_button(choose_deadline, at="deadline"), ChooseDeadline(7)),
-    (TickDistrict, setup_button(tick_district, at="audience"), TickDistrict(1)),
-    (TickStage, setup_button(tick_stage, at="audience"), TickStage(0)),
+    (RoundDistrictTick, setup_button(tick_district, at="audience"), RoundDistrictTick(1)),
+    (RoundStageTick, setup_button(tick_stage, at="audience"), RoundStageTick(0)),
     (SchoolsChosen, setup_button(schools_chosen, at="audience"), SchoolsChosen()),
     (OpenRound, setup_button(open_confirmed, at="confirm"), OpenRound()),
 )

@@ -25,8 +25,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from models.base import utcnow
 from models.roster.tables import District, Person, Role, School
-from models.round_service import recent_rounds
 from models.rounds import WORKING, Answer, Round, RoundSchool, Submission
+from models.rounds.lifecycle import recent_rounds
 
 # Working answers (revision 0) of each submission: "in progress" asks whether any exist.
 # Partial, so it holds the drafts only, not every submitted revision (migration 0006).
@@ -266,7 +266,7 @@ async def rounds_overview(
 ) -> list[RoundOverview]:
     """The most recent rounds, open ones first (soonest deadline first), then closed
     ones (latest first), each with its counts; one grouped query for all of them. A
-    round past its lock counts as closed (round_service.recent_rounds)."""
+    round past its lock counts as closed (models.rounds.lifecycle.recent_rounds)."""
     now = now or utcnow()
     rounds = await recent_rounds(session, now, limit)
     if not rounds:

@@ -54,8 +54,8 @@ from models.forms import (
 )
 from models.forms.expr import DECIMAL_CONTEXT, Attr, round_half_up
 from models.roster.tables import School
-from models.round_service import round_form as stored_form
 from models.rounds import Answer, Round, RoundSchool, Submission
+from models.rounds.versions import round_form as stored_form
 
 # --- the form of a round ---------------------------------------------------------------
 

@@ -8,7 +8,7 @@ a double tap, or two officers tapping at once, queues each reminder once; a tap 
 later reminds again. Taps of one round are taken one after the other (the round's row
 is written first), so two at the same moment cannot both find nobody reminded.
 
-The caller commits, then wakes the delivery worker (handlers.delivery.wake), which
+The caller commits, then wakes the delivery worker (Services.wake_outbox), which
 sends the rows through the rate limiter.
 """
 

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from models.notices.tables import Notice, NoticeRecipient
 from models.outbox import Delivery, Status
-from models.people import District, Person, School
+from models.roster.tables import District, Person, School
 
 
 class AckOutcome(enum.Enum):
@@ -103,7 +103,7 @@ class NoticeStats:
     failed: int = 0
     waiting: int = 0
     acknowledged: int = 0
-    # Recipients whose message may have arrived twice (models/outbox.py, Delivery.in_doubt).
+    # Recipients whose message may have arrived twice (models/outbox/, Delivery.in_doubt).
     in_doubt: int = 0
     by_district: list[DistrictCount] = field(default_factory=list)
     not_acknowledged: list[RecipientState] = field(default_factory=list)

@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from models.people import District, Person, Role, School, Stage
+from models.roster.tables import District, Person, Role, School, Stage
 
 CONTACT_ROLES = (Role.PRINCIPAL.value, Role.DEPUTY.value)
 

@@ -17,7 +17,7 @@ from models.clock import after_quiet_hours
 from models.notices.audiences import Audience, AudienceKind, Resolved
 from models.notices.sending import NewNotice
 from models.notices.tables import NoticeDraft
-from models.people import Stage
+from models.roster.tables import Stage
 
 STEP_TEXT = "text"
 STEP_ATTACHMENT = "attachment"

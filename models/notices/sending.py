@@ -31,7 +31,7 @@ from models.outbox import (
     purpose_of_notice,
     requeue_failed,
 )
-from models.people import Person
+from models.roster.tables import Person
 
 
 @dataclass(frozen=True)

@@ -31,7 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from models.audit import record
 from models.forms import FormDef
-from models.people import District, School, Stage
+from models.roster.tables import District, School, Stage
 from models.rounds.errors import DuplicateRound, RoundError
 from models.rounds.inserts import insert_for
 from models.rounds.locks import accepting

@@ -86,7 +86,7 @@ class Schedule(Base):
     lock_days: Mapped[int | None] = mapped_column(Integer, nullable=True)
     # {"districts": [ids], "stages": [codes]}; empty means every active school.
     audience: Mapped[str] = mapped_column(Text, default="{}")
-    # Reminder policy overrides for the rounds it opens (see models.reminders.Policy).
+    # Reminder policy overrides for the rounds it opens (see models.followup.reminders.Policy).
     policy: Mapped[str] = mapped_column(Text, default="{}")
     # No occurrence opening before this day is opened.
     starts_on: Mapped[date] = mapped_column(Date)

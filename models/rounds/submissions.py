@@ -32,7 +32,7 @@ from sqlalchemy import Table, and_, bindparam, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from models.forms import AnswerKey, Context, FormDef, Value
-from models.people import Person, Role, School
+from models.roster.tables import Person, Role, School
 from models.rounds.answers import replace_working_answers, save_answers
 from models.rounds.errors import DraftMoved
 from models.rounds.inserts import insert_for

@@ -16,7 +16,7 @@ from sqlalchemy.engine import make_url
 
 from models.db import create_engine, create_sessionmaker, transaction
 from models.migrate import current_revisions, head_revisions
-from models.people import Person, Role
+from models.roster.tables import Person, Role
 from models.secrets import StoredSecret
 from tests.conftest import POSTGRES_ENV, _asyncpg_dsn, _engines, settings_env
 from tests.double import BotApiDouble

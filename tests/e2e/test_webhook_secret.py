@@ -12,7 +12,7 @@ import aiohttp
 from sqlalchemy import select
 
 from models.db import create_engine, create_sessionmaker, transaction
-from models.people import Person
+from models.roster.tables import Person
 from models.secrets import WEBHOOK_SECRET, StoredSecret
 from tests.conftest import settings_env
 from tests.double import BotApiDouble

@@ -12,7 +12,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from models.notices import Audience, AudienceKind, Created, NewNotice, create_notice
-from models.people import District, Person, Role, School, Stage
+from models.roster.tables import District, Person, Role, School, Stage
 from texts.notices.messages import renderer, title_of
 
 DISTRICT_NAMES = ["城关学区", "东关学区", "西湖学区", "南山学区", "北塘学区", "新区学区",

@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from models.db import transaction
 from models.notices import Notice, NoticeDraft
-from models.people import Person
+from models.roster.tables import Person
 from tests.double import FakeUser, SentMessage
 from tests.notices.conftest import Sessions
 from tests.notices.roster import make_roster, make_staff

@@ -16,7 +16,7 @@ from config.settings import DeliverySettings, TelegramSettings
 from models.base import utcnow
 from models.db import transaction
 from models.outbox import Delivery, DeliveryBatch, OutboxFile
-from models.people import Person
+from models.roster.tables import Person
 from scheduler.delivery import DeliveryWorker
 from tests.double import BotApiDouble
 from tests.notices.conftest import Sessions

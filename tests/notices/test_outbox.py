@@ -11,7 +11,7 @@ from models import outbox
 from models.base import utcnow
 from models.db import create_engine, create_sessionmaker, transaction
 from models.outbox import Delivery, Outgoing, OutMessage, SentItem, Status
-from models.people import Person
+from models.roster.tables import Person
 from tests.notices.conftest import Sessions
 from tests.notices.roster import make_roster
 

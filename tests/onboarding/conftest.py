@@ -16,10 +16,10 @@ from bot.app import build_application
 from bot.demo import demo_rows
 from config.settings import Settings, load_settings
 from models.db import transaction
-from models.invites import create_invites, resolve_targets
-from models.people import Person, Role, School
-from models.persons import set_role
-from models.roster import district_by_name, import_roster, school_by_code
+from models.roster.invites import create_invites, resolve_targets
+from models.roster.people import set_role
+from models.roster.roster_file import district_by_name, import_roster, school_by_code
+from models.roster.tables import Person, Role, School
 from tests.conftest import settings_env
 from tests.double import BotApiDouble
 from transport.context import HuibaoApp

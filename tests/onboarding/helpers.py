@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from models.db import create_engine, create_sessionmaker, transaction
-from models.people import School
+from models.roster.tables import School
 
 T = TypeVar("T")
 

@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from handlers import menu
-from models.people import Role, School
+from models.roster.tables import Role, School
 from tests.onboarding.conftest import OTHER, OWN, make_person
 
 Sessions = async_sessionmaker[AsyncSession]

@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from handlers import menu
 from models.base import utcnow
 from models.db import transaction
-from models.invites import (
+from models.roster.invites import (
     Invite,
     InviteAttempt,
     InviteOffer,
@@ -28,8 +28,8 @@ from models.invites import (
     make_offer,
     redeem_offer,
 )
-from models.people import Person, Role, School
-from models.persons import get_person
+from models.roster.people import get_person
+from models.roster.tables import Person, Role, School
 from tests.double import SentMessage, _Chat
 from tests.onboarding.conftest import OTHER, OWN, make_invite, make_person
 from texts.commands import BASE_COMMANDS

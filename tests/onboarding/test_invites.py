@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.cli import main
 from models.base import utcnow
 from models.db import transaction
-from models.invites import (
+from models.roster.invites import (
     ALPHABET,
     CODE_LENGTH,
     Invite,
@@ -31,7 +31,7 @@ from models.invites import (
     redeem,
     resolve_targets,
 )
-from models.people import AuditLog, Person, Role, School
+from models.roster.tables import AuditLog, Person, Role, School
 from tests.onboarding.conftest import OTHER, OWN, make_invite, make_person, seed_county
 from tests.onboarding.helpers import look
 
@@ -237,7 +237,7 @@ def test_cli_prints_links_and_writes_a_printable_workbook(
 
     async def seed(session: AsyncSession) -> None:
         from bot.demo import demo_rows
-        from models.roster import import_roster
+        from models.roster.roster_file import import_roster
 
         await import_roster(session, demo_rows())
 

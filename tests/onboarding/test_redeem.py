@@ -15,9 +15,9 @@ from handlers import menu
 from handlers.menu import commands_for
 from models.base import utcnow
 from models.db import transaction
-from models.invites import display, new_code
-from models.people import AuditLog, Person, Role, School
-from models.persons import get_person
+from models.roster.invites import display, new_code
+from models.roster.people import get_person
+from models.roster.tables import AuditLog, Person, Role, School
 from tests.onboarding.conftest import OTHER, OWN, make_invite, make_person
 from texts.i18n import gettext_for
 from transport.context import HuibaoApp

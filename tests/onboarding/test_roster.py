@@ -11,9 +11,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.cli import main
 from bot.demo import synthetic_roster
-from models.people import AuditLog, District, Person, Role, School
-from models.persons import set_role
-from models.roster import parse_stage, read_roster
+from models.roster.people import set_role
+from models.roster.roster_file import parse_stage, read_roster
+from models.roster.tables import AuditLog, District, Person, Role, School
 from tests.onboarding.helpers import look, school_count, schools, write_csv, write_xlsx
 
 CHINESE_HEADER = ["序号", "学校代码", "学校名称", "乡镇", "学段"]

@@ -14,10 +14,10 @@ from config.settings import Settings
 from models.audit import record
 from models.base import utcnow
 from models.db import transaction
-from models.invites import Invite, InviteAttempt, InviteOffer, make_offer
-from models.people import Person, Role, School
-from models.persons import get_person, set_role, touch_person
-from models.strangers import prune_strangers
+from models.roster.invites import Invite, InviteAttempt, InviteOffer, make_offer
+from models.roster.people import get_person, set_role, touch_person
+from models.roster.strangers import prune_strangers
+from models.roster.tables import Person, Role, School
 from scheduler.tick import PRUNE_BATCH, Ticker
 from tests.onboarding.conftest import OWN, make_invite, make_person
 

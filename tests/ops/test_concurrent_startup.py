@@ -15,8 +15,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from models.db import create_engine, create_sessionmaker, transaction
 from models.migrate import current_revisions, head_revisions
-from models.people import Person, Role
-from models.persons import ensure_admins
+from models.roster.people import ensure_admins
+from models.roster.tables import Person, Role
 from models.secrets import StoredSecret, shared_secret
 from tests.conftest import POSTGRES_ENV, _asyncpg_dsn, settings_env
 from tests.e2e.proc import child_env, huibao_command

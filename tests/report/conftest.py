@@ -19,11 +19,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.app import build_application
 from config.settings import Settings
-from models import round_service as rs
 from models.base import utcnow
 from models.db import create_engine, create_sessionmaker
 from models.forms import FormDef, load_forms
-from models.rounds import Answer, Round
+from models.rounds import Answer, Round, lifecycle
 from tests.double import BotApiDouble, FakeUser
 from tests.report.roster import FORMS, Roster, make_roster
 from transport.context import HuibaoApp
@@ -59,7 +58,7 @@ class County:
     ) -> Round:
         form: FormDef = load_forms(self.forms_dir).get(code)
         async with self.sessionmaker() as session, session.begin():
-            round_ = await rs.open_round(
+            round_ = await lifecycle.open_round(
                 session,
                 form=form,
                 period=period,

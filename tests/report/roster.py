@@ -8,7 +8,7 @@ from pathlib import Path
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from models.forms import FormDef, FormRegistry, load_forms
-from models.people import District, Person, Role, School
+from models.roster.tables import District, Person, Role, School
 
 ROOT = Path(__file__).resolve().parents[2]
 FORMS = ROOT / "forms"

@@ -6,9 +6,12 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from models import round_service as rs
 from models.base import utcnow
 from models.rounds import WORKING, Conversation, Submission
+from models.rounds.answers import load_answers, save_answers
+from models.rounds.lifecycle import get_round_school
+from models.rounds.revisions import submit
+from models.rounds.submissions import get_or_create_submission, school_context
 from tests.double import FakeUser, SentMessage
 from tests.report.conftest import County
 from tests.report.roster import staffing
@@ -29,7 +32,7 @@ async def working(county: County, round_id: int | None = None) -> dict[tuple[str
         sub = (await session.execute(query)).scalar_one_or_none()
         if sub is None:
             return {}
-        return dict(await rs.load_answers(session, sub.id, WORKING, staffing()))
+        return dict(await load_answers(session, sub.id, WORKING, staffing()))
 
 
 async def test_pause_and_the_deputy_continues_at_the_same_question(county: County) -> None:
@@ -61,13 +64,13 @@ async def test_back_keep_skip_and_last_periods_value(county: County) -> None:
     last_year = await county.open_round(period="2025", days=1)
     school = county.roster.schools["S001"]
     async with county.sessionmaker() as session, session.begin():
-        sub = await rs.get_or_create_submission(session, last_year, school.id, now=utcnow())
+        sub = await get_or_create_submission(session, last_year, school.id, now=utcnow())
         from tests.report.test_round_service import GOOD
 
-        await rs.save_answers(session, sub.id, form, GOOD, by=None, now=utcnow())
-        rsch = await rs.get_round_school(session, last_year.id, school.id)
-        await rs.submit(
-            session, sub, last_year, rsch, form, rs.school_context(school), by=None, now=utcnow()
+        await save_answers(session, sub.id, form, GOOD, by=None, now=utcnow())
+        rsch = await get_round_school(session, last_year.id, school.id)
+        await submit(
+            session, sub, last_year, rsch, form, school_context(school), by=None, now=utcnow()
         )
     this_year = await county.open_round(period="2026")
     user = county.user("principal:S001")

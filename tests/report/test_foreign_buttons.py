@@ -12,9 +12,12 @@ import pytest
 from sqlalchemy import select
 
 from handlers.report_view import key_token
-from models import round_service as rs
 from models.base import utcnow
 from models.rounds import WORKING, Submission
+from models.rounds.answers import load_answers, save_answers
+from models.rounds.lifecycle import get_round_school
+from models.rounds.revisions import submit
+from models.rounds.submissions import get_or_create_submission, school_context
 from tests.report.conftest import County
 from tests.report.roster import staffing
 from tests.report.test_conversation import start
@@ -34,7 +37,7 @@ async def school_working(county: County, school: str, round_id: int) -> dict[obj
                 )
             )
         ).scalar_one()
-        return dict(await rs.load_answers(session, sub.id, WORKING, staffing()))
+        return dict(await load_answers(session, sub.id, WORKING, staffing()))
 
 
 def label(n: int) -> str:
@@ -74,15 +77,15 @@ async def test_a_refused_button_leaves_the_presser_s_conversation_going(
     last_year = await county.open_round(period="2025", days=1)
     s002 = county.roster.schools["S002"]
     async with county.sessionmaker() as session, session.begin():
-        old = await rs.get_or_create_submission(session, last_year, s002.id, now=utcnow())
-        await rs.save_answers(session, old.id, form, GOOD, by=None, now=utcnow())
-        await rs.submit(
+        old = await get_or_create_submission(session, last_year, s002.id, now=utcnow())
+        await save_answers(session, old.id, form, GOOD, by=None, now=utcnow())
+        await submit(
             session,
             old,
             last_year,
-            await rs.get_round_school(session, last_year.id, s002.id),
+            await get_round_school(session, last_year.id, s002.id),
             form,
-            rs.school_context(s002),
+            school_context(s002),
             by=county.roster.people["principal:S002"].id,
             now=utcnow() - timedelta(minutes=5),
             confirmed_warnings=[

@@ -11,10 +11,13 @@ from zoneinfo import ZoneInfo
 import openpyxl
 from sqlalchemy import select
 
-from models import round_service as rs
 from models.base import utcnow
 from models.notices import Notice, NoticeRecipient
 from models.rounds import Round, Submission, SubmissionStatus
+from models.rounds.answers import save_answers
+from models.rounds.lifecycle import close_round, unlock_school
+from models.rounds.locks import lock_time
+from models.rounds.submissions import get_or_create_submission
 from outputs.workbook import workbook_bytes
 from tests.double import FakeUser, SentMessage
 from tests.report.conftest import County
@@ -54,7 +57,7 @@ async def unlock(county: County, round_id: int, school: str = "S001", hours: int
     async with county.sessionmaker() as session, session.begin():
         round_ = await session.get(Round, round_id)
         assert round_ is not None
-        place = await rs.unlock_school(
+        place = await unlock_school(
             session, round_, county.roster.schools[school].id, by=None, now=utcnow(), hours=hours
         )
         assert place.unlocked_until is not None
@@ -107,7 +110,7 @@ async def test_the_principals_home_lists_pending_reports_and_recent_notices(
     # Once submitted, nothing waits any more.
     async with county.sessionmaker() as session, session.begin():
         sub = (await session.execute(select(Submission))).scalar_one()
-        await rs.save_answers(session, sub.id, staffing(), GOOD, by=None, now=utcnow())
+        await save_answers(session, sub.id, staffing(), GOOD, by=None, now=utcnow())
     question = await open_from_list(user, round_.id, "欢迎回来")
     await user.press(question, "核对")
     await submit_from_review(user, await user.wait_for("请核对答案"))
@@ -147,7 +150,7 @@ async def test_a_receipt_promises_the_lock_while_the_round_is_open(county: Count
     user = county.user("principal:S001")
     receipt = await submit_from_review(user, await open_from_list(user, round_.id, "请核对答案"))
     stored = await stored_round(county, round_.id)
-    assert f"在 {full(rs.lock_time(stored))} 之前可修改：发送 /report。" in receipt
+    assert f"在 {full(lock_time(stored))} 之前可修改：发送 /report。" in receipt
 
 
 async def test_after_a_staff_unlock_the_receipt_promises_nothing_already_past(
@@ -185,7 +188,7 @@ async def test_a_round_closed_early_and_unlocked_promises_no_future_deadline(
     async with county.sessionmaker() as session, session.begin():
         stored = await session.get(Round, round_.id)
         assert stored is not None
-        await rs.close_round(session, stored, now=utcnow())
+        await close_round(session, stored, now=utcnow())
     user = county.user("principal:S001")
     # Closed: gone from the list, and the report says when it closed (now, not the
     # deadline still ahead).
@@ -248,10 +251,10 @@ async def test_the_workbook_shows_the_confirmed_warnings_and_the_comment(
     answers = dict(GOOD)
     answers[("substitute_teachers", 0)] = 20  # more than 20 % of 52 teachers: a warning
     async with county.sessionmaker() as session, session.begin():
-        sub = await rs.get_or_create_submission(
+        sub = await get_or_create_submission(
             session, round_, county.roster.schools["S001"].id, now=utcnow()
         )
-        await rs.save_answers(session, sub.id, staffing(), answers, by=None, now=utcnow())
+        await save_answers(session, sub.id, staffing(), answers, by=None, now=utcnow())
     user = county.user("principal:S001")
     await user.press(await open_from_list(user, round_.id, "请核对答案"), "✅ 提交")
     ask = await user.wait_for("提交前请确认")

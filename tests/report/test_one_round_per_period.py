@@ -23,7 +23,7 @@ from bot.cli import main
 from models.base import utcnow
 from models.db import create_engine, create_sessionmaker
 from models.migrate import alembic_config, upgrade
-from models.people import Person, Role
+from models.roster.tables import Person, Role
 from models.rounds import FormVersion, Round, lifecycle
 from models.rounds.errors import DuplicateRound
 from tests.conftest import POSTGRES_ENV, _engines, postgres_admin

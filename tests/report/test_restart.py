@@ -8,8 +8,8 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from models import round_service as rs
 from models.rounds import WORKING, Submission
+from models.rounds.answers import load_answers
 from tests.conftest import settings_env
 from tests.double import BotApiDouble
 from tests.e2e.proc import BotProcess, child_env
@@ -48,7 +48,7 @@ async def test_sigkill_mid_form_then_restart_continues_at_the_same_question(
             await user.wait_for("其中：专科学历")
         async with sessionmaker() as session:
             sub = (await session.execute(select(Submission))).scalar_one()
-            answers = await rs.load_answers(session, sub.id, WORKING, staffing())
+            answers = await load_answers(session, sub.id, WORKING, staffing())
     assert answers == {
         ("authorized_posts", 0): 60,
         ("on_payroll", 0): 57,

@@ -7,10 +7,11 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from models import round_service as rs
 from models.base import utcnow
-from models.people import AuditLog
+from models.roster.tables import AuditLog
 from models.rounds import Revision, Round
+from models.rounds.answers import load_answers, save_answers
+from models.rounds.submissions import get_or_create_submission
 from tests.double import FakeUser, SentMessage
 from tests.report.conftest import County
 from tests.report.roster import staffing
@@ -21,10 +22,10 @@ async def prefilled(county: County, school: str = "S001") -> Round:
     """A round whose school has answered everything but not submitted."""
     round_ = await county.open_round()
     async with county.sessionmaker() as session, session.begin():
-        sub = await rs.get_or_create_submission(
+        sub = await get_or_create_submission(
             session, round_, county.roster.schools[school].id, now=utcnow()
         )
-        await rs.save_answers(session, sub.id, staffing(), GOOD, by=None, now=utcnow())
+        await save_answers(session, sub.id, staffing(), GOOD, by=None, now=utcnow())
     return round_
 
 
@@ -65,8 +66,8 @@ async def test_revise_then_locked_then_unlocked_once(county: County) -> None:
             (await session.execute(select(Revision).order_by(Revision.number))).scalars()
         )
         sub_id = revisions[0].submission_id
-        first = await rs.load_answers(session, sub_id, 1, staffing())
-        second = await rs.load_answers(session, sub_id, 2, staffing())
+        first = await load_answers(session, sub_id, 1, staffing())
+        second = await load_answers(session, sub_id, 2, staffing())
     assert [(r.number, r.reason) for r in revisions] == [(1, ""), (2, "骨干教师少报一人")]
     assert first[("key_teachers", 0)] == 8 and second[("key_teachers", 0)] == 9
 
@@ -109,10 +110,10 @@ async def test_submitting_needs_every_warning_confirmed_with_a_comment(county: C
     answers = dict(GOOD)
     answers[("substitute_teachers", 0)] = 20  # more than 20 % of 52 teachers: a warning
     async with county.sessionmaker() as session, session.begin():
-        sub = await rs.get_or_create_submission(
+        sub = await get_or_create_submission(
             session, round_, county.roster.schools["S001"].id, now=utcnow()
         )
-        await rs.save_answers(session, sub.id, staffing(), answers, by=None, now=utcnow())
+        await save_answers(session, sub.id, staffing(), answers, by=None, now=utcnow())
     user = county.user("principal:S001")
     review = await open_from_list(user, round_.id, "请核对答案")
     assert "代课教师（20人）超过专任教师" in (review.plain or "")
@@ -134,10 +135,10 @@ async def test_errors_block_submission_naming_the_fields(county: County) -> None
     answers = dict(GOOD)
     answers[("degree_bachelor", 0)] = 31
     async with county.sessionmaker() as session, session.begin():
-        sub = await rs.get_or_create_submission(
+        sub = await get_or_create_submission(
             session, round_, county.roster.schools["S001"].id, now=utcnow()
         )
-        await rs.save_answers(session, sub.id, staffing(), answers, by=None, now=utcnow())
+        await save_answers(session, sub.id, staffing(), answers, by=None, now=utcnow())
     user = county.user("principal:S001")
     review = await open_from_list(user, round_.id, "请核对答案")
     text = review.plain or ""

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.cli import main
 from handlers.rounds import announce_round
 from models.base import utcnow
+from models.followup.remind_now import purpose_key
 from models.outbox import (
     Delivery,
     Outgoing,
@@ -27,8 +28,7 @@ from models.outbox import (
     purpose_of_round,
     requeue_failed,
 )
-from models.people import Person, Role
-from models.remind_now import purpose_key
+from models.roster.tables import Person, Role
 from models.rounds import Round
 from tests.report.conftest import County
 from tests.report.roster import FORMS

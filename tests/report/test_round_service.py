@@ -10,10 +10,29 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from models import round_service as rs
 from models.forms import Answers
-from models.people import AuditLog
+from models.roster.tables import AuditLog
 from models.rounds import WORKING, Answer, FormVersion, SubmissionStatus
+from models.rounds.answers import load_answers, previous_answers, save_answer, save_answers
+from models.rounds.errors import RoundError, SubmitRefused
+from models.rounds.lifecycle import (
+    close_round,
+    expected_school_ids,
+    extend_round,
+    get_round_school,
+    open_round,
+    unlock_school,
+)
+from models.rounds.locks import is_locked, lock_time
+from models.rounds.revisions import begin_revision, check_submission, revisions_of, submit
+from models.rounds.submissions import (
+    ReportStatus,
+    get_or_create_submission,
+    pending_for_person,
+    school_context,
+    submission_statuses,
+)
+from models.rounds.versions import round_form
 from tests.report.roster import Roster, make_roster, real_forms, staffing
 
 NOW = datetime(2026, 11, 2, 2, 0, tzinfo=UTC)
@@ -49,10 +68,10 @@ async def test_open_round_fixes_expected_schools_by_audience(
 ) -> None:
     async with sessionmaker() as session, session.begin():
         roster = await setup(session)
-        everyone = await rs.open_round(
+        everyone = await open_round(
             session, form=staffing(), period="2026", deadline=DEADLINE, now=NOW
         )
-        west = await rs.open_round(
+        west = await open_round(
             session,
             form=real_forms().get("training"),
             period="2026 秋季学期",
@@ -61,8 +80,8 @@ async def test_open_round_fixes_expected_schools_by_audience(
             stages=["senior"],
             now=NOW,
         )
-        all_ids = await rs.expected_school_ids(session, everyone.id)
-        west_ids = await rs.expected_school_ids(session, west.id)
+        all_ids = await expected_school_ids(session, everyone.id)
+        west_ids = await expected_school_ids(session, west.id)
     assert len(all_ids) == 4
     assert west_ids == [roster.schools["S004"].id]
     assert json.loads(west.audience) == {"districts": ["河西学区"], "stages": ["senior"]}
@@ -74,18 +93,18 @@ async def test_open_round_refuses_bad_requests(
     async with sessionmaker() as session, session.begin():
         await setup(session)
         form = staffing()
-        with pytest.raises(rs.RoundError, match="already passed"):
-            await rs.open_round(session, form=form, period="2026", deadline=NOW, now=NOW)
-        with pytest.raises(rs.RoundError, match="unknown district"):
-            await rs.open_round(
+        with pytest.raises(RoundError, match="already passed"):
+            await open_round(session, form=form, period="2026", deadline=NOW, now=NOW)
+        with pytest.raises(RoundError, match="unknown district"):
+            await open_round(
                 session, form=form, period="2026", deadline=DEADLINE, districts=["东山"], now=NOW
             )
-        with pytest.raises(rs.RoundError, match="unknown stage"):
-            await rs.open_round(
+        with pytest.raises(RoundError, match="unknown stage"):
+            await open_round(
                 session, form=form, period="2026", deadline=DEADLINE, stages=["college"], now=NOW
             )
-        with pytest.raises(rs.RoundError, match="no active school"):
-            await rs.open_round(
+        with pytest.raises(RoundError, match="no active school"):
+            await open_round(
                 session,
                 form=form,
                 period="2026",
@@ -94,9 +113,9 @@ async def test_open_round_refuses_bad_requests(
                 stages=["senior"],
                 now=NOW,
             )
-        await rs.open_round(session, form=form, period="2026", deadline=DEADLINE, now=NOW)
-        with pytest.raises(rs.RoundError, match="already collects"):
-            await rs.open_round(session, form=form, period="2026", deadline=DEADLINE, now=NOW)
+        await open_round(session, form=form, period="2026", deadline=DEADLINE, now=NOW)
+        with pytest.raises(RoundError, match="already collects"):
+            await open_round(session, form=form, period="2026", deadline=DEADLINE, now=NOW)
 
 
 async def test_form_version_is_kept_and_a_changed_file_needs_a_new_version(
@@ -105,12 +124,12 @@ async def test_form_version_is_kept_and_a_changed_file_needs_a_new_version(
     form = staffing()
     async with sessionmaker() as session, session.begin():
         await setup(session)
-        await rs.open_round(session, form=form, period="2025", deadline=DEADLINE, now=NOW)
+        await open_round(session, form=form, period="2025", deadline=DEADLINE, now=NOW)
         stored = (await session.execute(select(FormVersion))).scalar_one()
         assert "degree_split_adds_up" in stored.source
         changed = stored.source.replace("max = 5000", "max = 6000")
-        with pytest.raises(rs.RoundError, match="new version"):
-            await rs.open_round(
+        with pytest.raises(RoundError, match="new version"):
+            await open_round(
                 session, form=form, period="2026", deadline=DEADLINE, now=NOW, source=changed
             )
 
@@ -123,13 +142,13 @@ async def test_answers_are_typed_and_submitted_as_immutable_revisions(
         roster = await setup(session)
         school = roster.schools["S001"]
         principal = roster.people["principal:S001"]
-        round_ = await rs.open_round(session, form=form, period="2026", deadline=DEADLINE, now=NOW)
-        sub = await rs.get_or_create_submission(session, round_, school.id, now=NOW)
-        await rs.save_answers(session, sub.id, form, GOOD, by=principal.id, now=NOW)
-        assert await rs.load_answers(session, sub.id, WORKING, form) == GOOD
-        rsch = await rs.get_round_school(session, round_.id, school.id)
-        ctx = rs.school_context(school)
-        rev = await rs.submit(session, sub, round_, rsch, form, ctx, by=principal.id, now=NOW)
+        round_ = await open_round(session, form=form, period="2026", deadline=DEADLINE, now=NOW)
+        sub = await get_or_create_submission(session, round_, school.id, now=NOW)
+        await save_answers(session, sub.id, form, GOOD, by=principal.id, now=NOW)
+        assert await load_answers(session, sub.id, WORKING, form) == GOOD
+        rsch = await get_round_school(session, round_.id, school.id)
+        ctx = school_context(school)
+        rev = await submit(session, sub, round_, rsch, form, ctx, by=principal.id, now=NOW)
         assert (rev.number, rev.on_time) == (1, True)
         assert rev.reference.startswith("HB-") and len(rev.reference) == 12
         # SQL can add the figures up: typed columns, one per value.
@@ -142,20 +161,20 @@ async def test_answers_are_typed_and_submitted_as_immutable_revisions(
         ).scalar_one()
         assert total == 52
         # Editing the draft afterwards does not change revision 1.
-        await rs.save_answer(
+        await save_answer(
             session, sub.id, form, ("key_teachers", 0), 9, by=principal.id, now=NOW
         )
-        assert (await rs.load_answers(session, sub.id, 1, form))[("key_teachers", 0)] == 8
+        assert (await load_answers(session, sub.id, 1, form))[("key_teachers", 0)] == 8
         # A revision needs a reason.
         later = NOW + timedelta(days=1)
-        await rs.begin_revision(
+        await begin_revision(
             session, sub, round_, rsch, reason="骨干教师少报一人", by=principal.id, now=later
         )
         assert sub.status == SubmissionStatus.REVISING.value
-        with pytest.raises(rs.SubmitRefused) as refused:
-            await rs.submit(session, sub, round_, rsch, form, ctx, by=principal.id, now=later)
+        with pytest.raises(SubmitRefused) as refused:
+            await submit(session, sub, round_, rsch, form, ctx, by=principal.id, now=later)
         assert refused.value.reason_needed
-        rev2 = await rs.submit(
+        rev2 = await submit(
             session,
             sub,
             round_,
@@ -167,8 +186,8 @@ async def test_answers_are_typed_and_submitted_as_immutable_revisions(
             reason="骨干教师少报一人",
         )
         assert (rev2.number, rev2.reason) == (2, "骨干教师少报一人")
-        assert (await rs.load_answers(session, sub.id, 2, form))[("key_teachers", 0)] == 9
-        assert [r.number for r in await rs.revisions_of(session, sub.id)] == [1, 2]
+        assert (await load_answers(session, sub.id, 2, form))[("key_teachers", 0)] == 9
+        assert [r.number for r in await revisions_of(session, sub.id)] == [1, 2]
 
 
 async def test_submit_refuses_missing_errors_and_unconfirmed_warnings(
@@ -178,20 +197,20 @@ async def test_submit_refuses_missing_errors_and_unconfirmed_warnings(
     async with sessionmaker() as session, session.begin():
         roster = await setup(session)
         school = roster.schools["S001"]
-        round_ = await rs.open_round(session, form=form, period="2026", deadline=DEADLINE, now=NOW)
-        sub = await rs.get_or_create_submission(session, round_, school.id, now=NOW)
-        ctx = rs.school_context(school)
+        round_ = await open_round(session, form=form, period="2026", deadline=DEADLINE, now=NOW)
+        sub = await get_or_create_submission(session, round_, school.id, now=NOW)
+        ctx = school_context(school)
         bad = dict(GOOD)
         bad[("degree_bachelor", 0)] = 31  # the split no longer adds up
         bad[("substitute_teachers", 0)] = 20  # over 20 % of teachers: a warning
         del bad[("rural_exchange", 0)]
-        await rs.save_answers(session, sub.id, form, bad, by=None, now=NOW)
-        with pytest.raises(rs.SubmitRefused) as refused:
-            await rs.submit(session, sub, round_, None, form, ctx, by=None, now=NOW)
+        await save_answers(session, sub.id, form, bad, by=None, now=NOW)
+        with pytest.raises(SubmitRefused) as refused:
+            await submit(session, sub, round_, None, form, ctx, by=None, now=NOW)
         assert refused.value.missing == (("rural_exchange", 0),)
         assert [r.rule for r in refused.value.errors] == ["degree_split_adds_up"]
         assert [r.rule for r in refused.value.unconfirmed] == ["substitute_share"]
-        await rs.save_answers(
+        await save_answers(
             session,
             sub.id,
             form,
@@ -200,7 +219,7 @@ async def test_submit_refuses_missing_errors_and_unconfirmed_warnings(
             now=NOW,
         )
         warning = [{"rule": "substitute_share", "comment": "两名教师产假", "message": "..."}]
-        rev = await rs.submit(
+        rev = await submit(
             session, sub, round_, None, form, ctx, by=None, now=NOW, confirmed_warnings=warning
         )
         assert json.loads(rev.confirmed_warnings)[0]["comment"] == "两名教师产假"
@@ -213,53 +232,53 @@ async def test_lock_grace_unlock_and_status(
     async with sessionmaker() as session, session.begin():
         roster = await setup(session)
         staff = roster.people["staff"]
-        round_ = await rs.open_round(
+        round_ = await open_round(
             session, form=form, period="2026", deadline=DEADLINE, grace_minutes=60, now=NOW
         )
         a, b, c = (roster.schools[k] for k in ("S001", "S002", "S003"))
-        rs_a = await rs.get_round_school(session, round_.id, a.id)
-        assert rs.lock_time(round_) == DEADLINE + timedelta(minutes=60)
-        assert not rs.is_locked(round_, rs_a, DEADLINE + timedelta(minutes=59))
+        rs_a = await get_round_school(session, round_.id, a.id)
+        assert lock_time(round_) == DEADLINE + timedelta(minutes=60)
+        assert not is_locked(round_, rs_a, DEADLINE + timedelta(minutes=59))
         after = DEADLINE + timedelta(minutes=61)
-        assert rs.is_locked(round_, rs_a, after)
+        assert is_locked(round_, rs_a, after)
 
         # On time within the grace; late only through an unlock; never started is
         # not started.
-        sub_a = await rs.get_or_create_submission(session, round_, a.id, now=NOW)
-        await rs.save_answers(session, sub_a.id, form, GOOD, by=None, now=NOW)
-        await rs.submit(
+        sub_a = await get_or_create_submission(session, round_, a.id, now=NOW)
+        await save_answers(session, sub_a.id, form, GOOD, by=None, now=NOW)
+        await submit(
             session,
             sub_a,
             round_,
             rs_a,
             form,
-            rs.school_context(a),
+            school_context(a),
             by=None,
             now=DEADLINE + timedelta(minutes=30),
         )
-        sub_b = await rs.get_or_create_submission(session, round_, b.id, now=NOW)
-        rs_b = await rs.get_round_school(session, round_.id, b.id)
+        sub_b = await get_or_create_submission(session, round_, b.id, now=NOW)
+        rs_b = await get_round_school(session, round_.id, b.id)
         answers_b = dict(GOOD)
         answers_b[("degree_college", 0)] = 0
         answers_b[("degree_bachelor", 0)] = 48
-        await rs.save_answers(session, sub_b.id, form, answers_b, by=None, now=NOW)
-        with pytest.raises(rs.SubmitRefused) as refused:
-            await rs.submit(
-                session, sub_b, round_, rs_b, form, rs.school_context(b), by=None, now=after
+        await save_answers(session, sub_b.id, form, answers_b, by=None, now=NOW)
+        with pytest.raises(SubmitRefused) as refused:
+            await submit(
+                session, sub_b, round_, rs_b, form, school_context(b), by=None, now=after
             )
         assert refused.value.locked
-        await rs.unlock_school(session, round_, b.id, by=staff.id, now=after, hours=24)
-        assert not rs.is_locked(round_, rs_b, after)
-        rev = await rs.submit(
-            session, sub_b, round_, rs_b, form, rs.school_context(b), by=None, now=after
+        await unlock_school(session, round_, b.id, by=staff.id, now=after, hours=24)
+        assert not is_locked(round_, rs_b, after)
+        rev = await submit(
+            session, sub_b, round_, rs_b, form, school_context(b), by=None, now=after
         )
         assert not rev.on_time
         # The unlock was for one submission.
-        assert rs.is_locked(round_, rs_b, after)
-        statuses = await rs.submission_statuses(session, round_, after)
-        assert statuses[a.id] is rs.ReportStatus.ON_TIME
-        assert statuses[b.id] is rs.ReportStatus.LATE
-        assert statuses[c.id] is rs.ReportStatus.NOT_STARTED
+        assert is_locked(round_, rs_b, after)
+        statuses = await submission_statuses(session, round_, after)
+        assert statuses[a.id] is ReportStatus.ON_TIME
+        assert statuses[b.id] is ReportStatus.LATE
+        assert statuses[c.id] is ReportStatus.NOT_STARTED
         audit = (await session.execute(select(AuditLog.action))).scalars().all()
         assert "round.unlock" in audit
 
@@ -271,25 +290,25 @@ async def test_close_extend_and_pending_reports(
     async with sessionmaker() as session, session.begin():
         roster = await setup(session)
         principal = roster.people["principal:S002"]
-        round_ = await rs.open_round(session, form=form, period="2026", deadline=DEADLINE, now=NOW)
-        training = await rs.open_round(
+        round_ = await open_round(session, form=form, period="2026", deadline=DEADLINE, now=NOW)
+        training = await open_round(
             session,
             form=real_forms().get("training"),
             period="2026 秋季学期",
             deadline=DEADLINE + timedelta(days=3),
             now=NOW,
         )
-        pending = await rs.pending_for_person(session, principal, NOW)
+        pending = await pending_for_person(session, principal, NOW)
         assert [r.round.id for r in pending] == [round_.id, training.id]
-        await rs.close_round(session, round_, now=NOW)
-        pending = await rs.pending_for_person(session, principal, NOW)
+        await close_round(session, round_, now=NOW)
+        pending = await pending_for_person(session, principal, NOW)
         assert [r.round.id for r in pending] == [training.id]
-        with pytest.raises(rs.RoundError):
-            await rs.close_round(session, round_, now=NOW)
-        await rs.extend_round(session, round_, DEADLINE + timedelta(days=7), now=NOW)
+        with pytest.raises(RoundError):
+            await close_round(session, round_, now=NOW)
+        await extend_round(session, round_, DEADLINE + timedelta(days=7), now=NOW)
         assert round_.status == "open"
-        assert not rs.is_locked(round_, None, DEADLINE + timedelta(days=1))
-        assert await rs.pending_for_person(session, roster.people["staff"], NOW) == []
+        assert not is_locked(round_, None, DEADLINE + timedelta(days=1))
+        assert await pending_for_person(session, roster.people["staff"], NOW) == []
 
 
 async def test_previous_answers_come_from_the_latest_earlier_submission(
@@ -299,22 +318,22 @@ async def test_previous_answers_come_from_the_latest_earlier_submission(
     async with sessionmaker() as session, session.begin():
         roster = await setup(session)
         school = roster.schools["S001"]
-        last_year = await rs.open_round(
+        last_year = await open_round(
             session, form=form, period="2025", deadline=DEADLINE, now=NOW
         )
-        sub = await rs.get_or_create_submission(session, last_year, school.id, now=NOW)
-        await rs.save_answers(session, sub.id, form, GOOD, by=None, now=NOW)
-        await rs.submit(
-            session, sub, last_year, None, form, rs.school_context(school), by=None, now=NOW
+        sub = await get_or_create_submission(session, last_year, school.id, now=NOW)
+        await save_answers(session, sub.id, form, GOOD, by=None, now=NOW)
+        await submit(
+            session, sub, last_year, None, form, school_context(school), by=None, now=NOW
         )
-        this_year = await rs.open_round(
+        this_year = await open_round(
             session, form=form, period="2026", deadline=DEADLINE, now=NOW + timedelta(hours=1)
         )
-        prev = await rs.previous_answers(session, school.id, form, this_year)
+        prev = await previous_answers(session, school.id, form, this_year)
         assert prev[("full_time_teachers", 0)] == 52
         assert prev[("shortage_subjects", 0)] == ["english", "pe"]
         other = roster.schools["S002"]
-        assert await rs.previous_answers(session, other.id, form, this_year) == {}
+        assert await previous_answers(session, other.id, form, this_year) == {}
 
 
 async def test_decimal_and_date_answers_round_trip(
@@ -324,13 +343,13 @@ async def test_decimal_and_date_answers_round_trip(
     decimal_field = next(f for f in form.fields if f.type == "decimal")
     async with sessionmaker() as session, session.begin():
         roster = await setup(session)
-        round_ = await rs.open_round(
+        round_ = await open_round(
             session, form=form, period="2026 秋季学期", deadline=DEADLINE, now=NOW
         )
-        sub = await rs.get_or_create_submission(session, round_, roster.schools["S001"].id, now=NOW)
+        sub = await get_or_create_submission(session, round_, roster.schools["S001"].id, now=NOW)
         key = (decimal_field.code, 0)
-        await rs.save_answer(session, sub.id, form, key, Decimal("12.5"), by=None, now=NOW)
-        loaded = await rs.load_answers(session, sub.id, WORKING, form)
+        await save_answer(session, sub.id, form, key, Decimal("12.5"), by=None, now=NOW)
+        loaded = await load_answers(session, sub.id, WORKING, form)
         assert loaded[key] == Decimal("12.5")
 
 
@@ -345,22 +364,22 @@ async def test_a_round_of_staffing_version_1_keeps_it_when_version_2_arrives(
     async with sessionmaker() as session, session.begin():
         roster = await setup(session)
         school = roster.schools["S001"]
-        old = await rs.open_round(session, form=v1, period="2025", deadline=DEADLINE, now=NOW)
-        new = await rs.open_round(session, form=v2, period="2026", deadline=DEADLINE, now=NOW)
+        old = await open_round(session, form=v1, period="2025", deadline=DEADLINE, now=NOW)
+        new = await open_round(session, form=v2, period="2026", deadline=DEADLINE, now=NOW)
         assert (old.form_version, new.form_version) == (1, 2)
-        context = rs.school_context(school)
-        place = await rs.get_round_school(session, old.id, school.id)
-        sub = await rs.get_or_create_submission(session, old, school.id, now=NOW)
-        await rs.save_answers(session, sub.id, v1, more_teachers, by=None, now=NOW)
+        context = school_context(school)
+        place = await get_round_school(session, old.id, school.id)
+        sub = await get_or_create_submission(session, old, school.id, now=NOW)
+        await save_answers(session, sub.id, v1, more_teachers, by=None, now=NOW)
         # The old round's form is read back as stored: version 1, without the new rule.
-        stored = await rs.round_form(session, old)
+        stored = await round_form(session, old)
         assert stored.version == 1
         assert "teachers_within_payroll" not in {r.code for r in stored.rules}
-        revision = await rs.submit(session, sub, old, place, stored, context, by=None, now=NOW)
+        revision = await submit(session, sub, old, place, stored, context, by=None, now=NOW)
         assert revision.number == 1
         # The same figures in the new round meet the new warning.
-        later = await rs.round_form(session, new)
-        _missing, _errors, warnings = rs.check_submission(later, more_teachers, context)
+        later = await round_form(session, new)
+        _missing, _errors, warnings = check_submission(later, more_teachers, context)
         assert [w.rule for w in warnings] == ["teachers_within_payroll"]
         versions = (await session.execute(select(FormVersion.version))).scalars().all()
         assert sorted(versions) == [1, 2]

@@ -15,13 +15,17 @@ from sqlalchemy import select
 
 from bot.cli import main
 from handlers.rounds import tell_closing
-from models import round_service as rs
 from models.base import utcnow
 from models.forms import load_forms
 from models.outbox import Delivery
-from models.people import AuditLog, School
+from models.roster.tables import AuditLog, School
 from models.rounds import Round
-from models.schedules import period_label, term_code
+from models.rounds.answers import save_answers
+from models.rounds.errors import DuplicateRound
+from models.rounds.lifecycle import get_round_school, open_round
+from models.rounds.periods import period_label, term_code
+from models.rounds.revisions import check_submission, submit
+from models.rounds.submissions import get_or_create_submission, school_context
 from tests.double import FakeUser, SentMessage
 from tests.report.conftest import County
 from tests.report.roster import FORMS, staffing
@@ -69,13 +73,13 @@ async def submit_for(county: County, round_: Round, school: str) -> None:
         assert school_row is not None
         stored = await session.get(Round, round_.id)
         assert stored is not None
-        sub = await rs.get_or_create_submission(session, stored, school_row.id, now=utcnow())
-        await rs.save_answers(session, sub.id, staffing(), GOOD, by=None, now=utcnow())
-        place = await rs.get_round_school(session, stored.id, school_row.id)
-        context = rs.school_context(school_row)
-        _missing, _errors, warnings = rs.check_submission(staffing(), GOOD, context)
+        sub = await get_or_create_submission(session, stored, school_row.id, now=utcnow())
+        await save_answers(session, sub.id, staffing(), GOOD, by=None, now=utcnow())
+        place = await get_round_school(session, stored.id, school_row.id)
+        context = school_context(school_row)
+        _missing, _errors, warnings = check_submission(staffing(), GOOD, context)
         confirmed = [{"rule": w.rule, "comment": "已核实", "message": ""} for w in warnings]
-        await rs.submit(
+        await submit(
             session, sub, stored, place, staffing(), context,
             by=None, now=utcnow(), confirmed_warnings=confirmed,
         )
@@ -232,9 +236,9 @@ async def test_a_term_is_one_period_however_it_is_written(county: County) -> Non
     await staff.send(typed)
     assert "已在第" in ((await staff.wait_for("已在第")).plain or "")
     # And a schedule's round for it is found from the command line too.
-    with pytest.raises(rs.DuplicateRound):
+    with pytest.raises(DuplicateRound):
         async with county.sessionmaker() as session:
-            await rs.open_round(
+            await open_round(
                 session,
                 form=load_forms(FORMS).get("training"),
                 period=f"{year} {season} term",

@@ -15,11 +15,14 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from models import round_service as rs
 from models.base import utcnow
 from models.db import create_engine, create_sessionmaker
 from models.forms import AnswerKey, Step, Value, load_forms, steps
 from models.rounds import WORKING, Answer, Revision, Submission
+from models.rounds.answers import load_answers
+from models.rounds.errors import DraftMoved
+from models.rounds.lifecycle import open_round
+from models.rounds.submissions import get_or_create_submission, save_step
 from tests.report.conftest import County
 from tests.report.roster import FORMS, make_roster, staffing
 from tests.report.test_conversation import start, working
@@ -111,14 +114,14 @@ async def test_two_sessions_writing_one_draft_never_lose_or_misfile_an_answer(
     try:
         async with maker() as session, session.begin():
             roster = await make_roster(session)
-            round_ = await rs.open_round(
+            round_ = await open_round(
                 session,
                 form=load_forms(FORMS).get("staffing"),
                 period="2026",
                 deadline=utcnow() + timedelta(days=3),
                 now=utcnow(),
             )
-            sub = await rs.get_or_create_submission(
+            sub = await get_or_create_submission(
                 session, round_, roster.schools["S001"].id, now=utcnow()
             )
             sid = sub.id
@@ -140,14 +143,14 @@ async def test_two_sessions_writing_one_draft_never_lose_or_misfile_an_answer(
         version_a, _pos = await read(a)
         version_b, _pos = await read(b)
         assert version_a == version_b
-        await rs.save_step(
+        await save_step(
             a, sid, form, {first: 60}, version=version_a, by=principal, now=utcnow(),
             position="on_payroll:0",
         )  # fmt: skip
         # The second writer's UPDATE waits for the first (PostgreSQL's row lock, or
         # SQLite's one writer) and then finds the version moved.
         late = asyncio.create_task(
-            rs.save_step(
+            save_step(
                 b,
                 sid,
                 form,
@@ -159,7 +162,7 @@ async def test_two_sessions_writing_one_draft_never_lose_or_misfile_an_answer(
             )
         )
         await a.commit()
-        with pytest.raises(rs.DraftMoved):
+        with pytest.raises(DraftMoved):
             await asyncio.wait_for(late, 30)
         await b.rollback()
         await a.close()
@@ -169,7 +172,7 @@ async def test_two_sessions_writing_one_draft_never_lose_or_misfile_an_answer(
         async with maker() as session, session.begin():
             version, position = await read(session)
             assert position == "on_payroll:0"
-            await rs.save_step(
+            await save_step(
                 session, sid, form, {second: 61}, version=version, by=deputy, now=utcnow(),
                 position="full_time_teachers:0",
             )  # fmt: skip
@@ -202,7 +205,7 @@ async def test_many_concurrent_writers_each_answer_lands_where_its_writer_saw_it
     try:
         async with maker() as session, session.begin():
             roster = await make_roster(session)
-            round_ = await rs.open_round(
+            round_ = await open_round(
                 session,
                 form=load_forms(FORMS).get("staffing"),
                 period="2026",
@@ -210,7 +213,7 @@ async def test_many_concurrent_writers_each_answer_lands_where_its_writer_saw_it
                 now=utcnow(),
             )
             sid = (
-                await rs.get_or_create_submission(
+                await get_or_create_submission(
                     session, round_, roster.schools["S001"].id, now=utcnow()
                 )
             ).id
@@ -229,13 +232,13 @@ async def test_many_concurrent_writers_each_answer_lands_where_its_writer_saw_it
                         ).one()
                         here = order[0] if row[1] is None else _key(row[1])
                         nxt = order[order.index(here) + 1]
-                        await rs.save_step(
+                        await save_step(
                             session, sid, form, {here: value}, version=row[0], by=None,
                             now=utcnow(), position=f"{nxt[0]}:{nxt[1]}",
                         )  # fmt: skip
                     meant[here] = value
                     return
-                except rs.DraftMoved:
+                except DraftMoved:
                     await asyncio.sleep(0)
 
         async def writer(n: int) -> None:
@@ -244,7 +247,7 @@ async def test_many_concurrent_writers_each_answer_lands_where_its_writer_saw_it
 
         await asyncio.wait_for(asyncio.gather(*(writer(n) for n in range(1, 5))), 60)
         async with maker() as session:
-            stored = await rs.load_answers(session, sid, WORKING, form)
+            stored = await load_answers(session, sid, WORKING, form)
         assert len(meant) == 12
         assert dict(stored) == meant
         assert set(meant) == set(order[:12])

@@ -16,9 +16,9 @@ from collections.abc import Awaitable, Callable
 import pytest
 from sqlalchemy import select
 
-from models import round_service as rs
 from models import txguard
 from models.rounds import WORKING, Submission
+from models.rounds.answers import load_answers
 from tests.double import FakeUser, SentMessage
 from tests.report.conftest import County
 from tests.report.roster import staffing
@@ -38,7 +38,7 @@ async def on_payroll(county: County) -> object:
                 )
             )
         ).scalar_one()
-        answers = dict(await rs.load_answers(session, sub.id, WORKING, staffing()))
+        answers = dict(await load_answers(session, sub.id, WORKING, staffing()))
         return answers.get(("on_payroll", 0))
 
 

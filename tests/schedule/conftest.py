@@ -17,12 +17,12 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from config.settings import Settings
 from models.db import transaction
+from models.followup.reminders import set_round_policy
 from models.forms import FormDef, load_forms
 from models.outbox import Delivery
-from models.people import District, Person, Role, School
-from models.reminders import set_round_policy
-from models.round_service import open_round
+from models.roster.tables import District, Person, Role, School
 from models.rounds import Round, Submission, SubmissionStatus
+from models.rounds.lifecycle import open_round
 from scheduler.tick import Ticker
 from tests.double import BotApiDouble
 from transport.context import HuibaoApp

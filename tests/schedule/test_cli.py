@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.cli import main
 from models.db import transaction
-from models.schedules import Schedule
+from models.rounds.schedules import Schedule
 from tests.schedule.conftest import County
 
 

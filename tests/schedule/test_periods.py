@@ -8,15 +8,13 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from models.schedules import (
+from models.rounds.periods import canonical_period, period_label, term_code
+from models.rounds.schedules import (
     Schedule,
     ScheduleError,
-    canonical_period,
     check_params,
     latest_occurrence,
     next_opening,
-    period_label,
-    term_code,
 )
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")

@@ -14,9 +14,9 @@ import pytest
 
 from models.base import utcnow
 from models.db import create_engine, create_sessionmaker, transaction
+from models.followup.reminders import set_round_policy
 from models.forms import load_forms
-from models.reminders import set_round_policy
-from models.round_service import open_round
+from models.rounds.lifecycle import open_round
 from tests.conftest import settings_env
 from tests.double import BotApiDouble
 from tests.e2e.proc import BotProcess, child_env

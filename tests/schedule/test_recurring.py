@@ -12,9 +12,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from config.settings import Settings
 from models.db import create_engine, create_sessionmaker, transaction
-from models.reminders import RoundPolicy
+from models.followup.reminders import RoundPolicy
 from models.rounds import Round, RoundSchool
-from models.schedules import Schedule, ScheduleOccurrence, add_schedule
+from models.rounds.schedules import Schedule, ScheduleOccurrence, add_schedule
 from scheduler.tick import Ticker
 from tests.schedule.conftest import ROOT, County, Outbox, local, open_round_at
 

@@ -23,9 +23,9 @@ from sqlalchemy import and_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from models.db import transaction
-from models.people import Person, Role, School
+from models.roster.tables import Person, Role, School
 from models.rounds import Answer, Round, Submission
-from models.schedules import add_schedule
+from models.rounds.schedules import add_schedule
 from scheduler.jobs import Scheduler
 from tests.double import BotApiDouble, FakeUser, SentMessage
 from tests.report.test_staffing_e2e import Chat

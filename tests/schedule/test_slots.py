@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from models.reminders import Policy, QuietHours, SlotKind, defer_for_quiet_hours, slots_for
+from models.followup.reminders import Policy, QuietHours, SlotKind, defer_for_quiet_hours, slots_for
 from models.rounds import Round
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")

@@ -13,9 +13,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from config.settings import Settings
 from models.db import create_engine, create_sessionmaker, transaction
-from models.reminders import ReminderLog, RoundSlot, set_round_policy
-from models.round_service import open_round
+from models.followup.reminders import ReminderLog, RoundSlot, set_round_policy
 from models.rounds import Round
+from models.rounds.lifecycle import open_round
 from scheduler.tick import Ticker
 from tests.schedule.conftest import (
     ROOT,

@@ -19,7 +19,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from models.forms import ITEM_COUNT, ITEM_DONE, Answers, FormDef, Value, clean, load_form
-from models.people import District, Person, Role, School
+from models.roster.tables import District, Person, Role, School
 from models.rounds import (
     WORKING,
     Answer,

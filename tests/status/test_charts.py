@@ -6,7 +6,7 @@ import pytest
 from matplotlib.figure import Figure
 from matplotlib.text import Text
 
-from models.completeness import Completeness, Counts, DistrictCounts
+from models.followup.completeness import Completeness, Counts, DistrictCounts
 from outputs import charts
 from tests.status.factories import at
 

@@ -6,14 +6,14 @@ from decimal import Decimal
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from models.completeness import (
+from models.followup.completeness import (
     Counts,
     Status,
     round_completeness,
     rounds_overview,
     school_statuses,
 )
-from models.people import Role
+from models.roster.tables import Role
 from models.rounds import RoundStatus
 from tests.status.factories import Factory, at, real_form, staffing_answers
 

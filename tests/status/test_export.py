@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from config.settings import Settings
-from models.people import Role
+from models.roster.tables import Role
 from models.rounds import Answer, RoundStatus, Submission
 from outputs.dhis2 import dhis2_period, write_dhis2_csv
 from outputs.workbook import workbook_bytes

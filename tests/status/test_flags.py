@@ -7,7 +7,7 @@ from decimal import Decimal
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from models.flags import FlagKind, flagged_values
+from models.followup.flags import FlagKind, flagged_values
 from models.forms import Answers
 from models.rounds import Round, RoundStatus
 from tests.status.factories import Factory, at, real_form, staffing_answers

@@ -16,8 +16,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from config.settings import Settings
 from models.cells import inert, typed
 from models.forms import Answers
-from models.people import District, Person, Role, School
-from models.roster import RosterEntry, parse_roster, read_rows
+from models.roster.roster_file import RosterEntry, parse_roster, read_rows
+from models.roster.tables import District, Person, Role, School
 from outputs.dhis2 import write_dhis2_csv
 from outputs.roster_files import InviteLine, invites_workbook, roster_workbook
 from outputs.workbook import workbook_bytes

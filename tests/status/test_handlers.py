@@ -13,7 +13,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from models.base import utcnow
-from models.people import Role, School
+from models.roster.tables import Role, School
 from models.rounds import FormVersion
 from tests.double import BotApiDouble, FakeUser, SentMessage
 from tests.status.factories import Factory, at, real_form, staffing_answers

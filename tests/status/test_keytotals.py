@@ -9,8 +9,8 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from models.followup.keytotals import key_totals, python_key_totals, round_form, sql_key_totals
 from models.forms import FormDef, load_form
-from models.keytotals import key_totals, python_key_totals, round_form, sql_key_totals
 from models.rounds import Answer, Round, Submission
 from tests.status.factories import Factory, at, random_answers, real_form
 

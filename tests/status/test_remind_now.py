@@ -9,10 +9,10 @@ from datetime import UTC, datetime
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from models.completeness import school_statuses
+from models.followup.completeness import school_statuses
+from models.followup.remind_now import Reminder, RemindResult, remind_now
 from models.outbox import Delivery
-from models.people import Person, Role
-from models.remind_now import Reminder, RemindResult, remind_now
+from models.roster.tables import Person, Role
 from models.rounds import Round
 from tests.status.factories import Factory, at, real_form
 

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from config.settings import Settings
-from models.completeness import RoundNotFound
+from models.followup.completeness import RoundNotFound
 from outputs.summary import build_summary
 from tests.status.factories import at
 from tests.status.test_export import _round

@@ -9,10 +9,13 @@ import openpyxl
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from config.settings import Settings
-from models import round_service as rs
-from models.completeness import Counts, round_completeness
-from models.keytotals import python_key_totals, round_form, sql_key_totals
+from models.followup.completeness import Counts, round_completeness
+from models.followup.keytotals import python_key_totals, round_form, sql_key_totals
 from models.rounds import Round, RoundSchool
+from models.rounds.answers import save_answers
+from models.rounds.lifecycle import open_round
+from models.rounds.revisions import submit
+from models.rounds.submissions import get_or_create_submission, school_context
 from outputs.workbook import workbook_bytes
 from tests.status.factories import Factory, at, real_form, staffing_answers
 
@@ -25,19 +28,19 @@ async def test_rows_from_the_round_service(
         f = Factory(session)
         east = await f.district("东城学区")
         schools = [await f.school(east, code=f"E{i}") for i in range(4)]
-        rnd = await rs.open_round(
+        rnd = await open_round(
             session, form=form, period="2026", deadline=at(20, 10), lock_at=at(25), now=at(1)
         )
         figures = [staffing_answers(48), staffing_answers(60, 58, (2, 50, 6, 0), new_hires=2)]
         for school, answers, when in zip(schools[:2], figures, (at(15), at(21)), strict=True):
-            sub = await rs.get_or_create_submission(session, rnd, school.id, now=when)
-            await rs.save_answers(session, sub.id, form, answers, by=None, now=when)
+            sub = await get_or_create_submission(session, rnd, school.id, now=when)
+            await save_answers(session, sub.id, form, answers, by=None, now=when)
             rs_row = await session.get(RoundSchool, (rnd.id, school.id))
-            await rs.submit(
-                session, sub, rnd, rs_row, form, rs.school_context(school), by=None, now=when
+            await submit(
+                session, sub, rnd, rs_row, form, school_context(school), by=None, now=when
             )
-        draft = await rs.get_or_create_submission(session, rnd, schools[2].id, now=at(16))
-        await rs.save_answers(
+        draft = await get_or_create_submission(session, rnd, schools[2].id, now=at(16))
+        await save_answers(
             session, draft.id, form, {("authorized_posts", 0): 9}, by=None, now=at(16)
         )
         round_id = rnd.id

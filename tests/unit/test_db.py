@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import select, text
 
 from models.db import create_engine, create_sessionmaker, transaction
-from models.people import District
+from models.roster.tables import District
 
 
 @pytest.fixture

@@ -24,7 +24,7 @@ from models.notices.drafts import (
 from models.notices.sending import Refusal, Refused
 from models.notices.tables import Notice, NoticeDraft
 from models.outbox import Button
-from models.people import District, School
+from models.roster.tables import District, School
 from texts.callbacks import (
     Callback,
     ChooseAck,
@@ -33,11 +33,11 @@ from texts.callbacks import (
     DistrictsDone,
     DraftAction,
     EditPart,
+    NoticeDistrictTick,
+    NoticeStageTick,
     OpenEdit,
     SendDraft,
     StagesDone,
-    TickDistrict,
-    TickStage,
 )
 from texts.i18n import Gettext
 from texts.labels import STAGE_LABELS, stage_label
@@ -204,13 +204,13 @@ def prompt(draft: NoticeDraft, facts: PromptFacts, _: Gettext) -> tuple[str, Row
     """The question for the draft's current step, with its buttons."""
     if draft.step == STEP_DISTRICTS:
         chosen = {int(v) for v in draft.selection}
-        items = [(d.name, TickDistrict(d.id), d.id in chosen) for d in facts.districts]
+        items = [(d.name, NoticeDistrictTick(d.id), d.id in chosen) for d in facts.districts]
         rows = [*_ticks(items),
                 (button(_("Done"), DistrictsDone()), button(_("Back"), ChooseAudience()))]
         return _("Step 3 of 5 · Tick the districts, then tap “Done”."), tuple(rows)
     if draft.step == STEP_STAGES:
         chosen_stages = {str(v) for v in draft.selection}
-        stage_items = [(_(label), TickStage(code), code in chosen_stages)
+        stage_items = [(_(label), NoticeStageTick(code), code in chosen_stages)
                        for code, label in STAGE_LABELS.items()]
         rows = [*_ticks(stage_items),
                 (button(_("Done"), StagesDone()), button(_("Back"), ChooseAudience()))]

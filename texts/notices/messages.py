@@ -17,7 +17,7 @@ from datetime import datetime, tzinfo
 from models.notices.acks import RecipientState
 from models.notices.tables import Notice, NoticeDraft
 from models.outbox import Button, Kind, Outgoing, OutMessage
-from models.people import Person
+from models.roster.tables import Person
 from texts.callbacks import Acknowledge, DraftAction, ViewNotice
 from texts.i18n import LANGUAGES, N_, choose_language, gettext_for
 from texts.when import show

@@ -36,7 +36,7 @@ log = logging.getLogger(__name__)
 INDEX = "uq_rounds_form_code_period"
 PERIOD_LENGTH = 40
 
-# A copy of models.schedules.canonical_period as of this revision: a migration must do
+# A copy of models.rounds.periods.canonical_period as of this revision: a migration must do
 # the same thing forever, whatever the application's code becomes.
 _TERM_WORDS = re.compile(
     r"^(?P<year>\d{4})\s*(?:年\s*)?(?:-\s*)?"

@@ -3,7 +3,7 @@ rounds`): open, extend, close, unlock one school, send again what did not arrive
 
 Each action runs in the caller's transaction and returns what it did, or a `Refused`
 saying why not (texts/rounds.py words it for the chat and for the shell). Who is told is
-decided by models/round_announce.py; the words come in as a message builder.
+decided by models/rounds/announce.py; the words come in as a message builder.
 """
 
 from __future__ import annotations
@@ -16,12 +16,12 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from models import round_service as rs
 from models.audit import record
 from models.forms import FormDef
 from models.outbox import Requeued, purpose_of_round, requeue_failed
-from models.people import School
-from models.round_announce import (
+from models.roster.tables import School
+from models.rounds import Round, RoundStatus, lifecycle
+from models.rounds.announce import (
     BatchOwner,
     MessageFor,
     Told,
@@ -29,7 +29,9 @@ from models.round_announce import (
     tell_closing,
     tell_extension,
 )
-from models.rounds import Round, RoundStatus
+from models.rounds.errors import DuplicateRound, RoundError
+from models.rounds.lifecycle import close_round, expected_school_ids, extend_round, unlock_school
+from models.rounds.locks import accepting
 
 
 class Refusal(enum.Enum):
@@ -39,7 +41,7 @@ class Refusal(enum.Enum):
     NOT_EXPECTED = "not_expected"
     DUPLICATE = "duplicate"
     INVALID = "invalid"
-    """Any other reason of the core (models.round_service.RoundError), in `detail`."""
+    """Any other reason of the core (models.rounds.errors.RoundError), in `detail`."""
 
 
 @dataclass(frozen=True)
@@ -53,8 +55,8 @@ class Refused:
     """NO_SCHOOL: what was typed; NOT_EXPECTED: the school's name."""
 
 
-def _refused(err: rs.RoundError) -> Refused:
-    if isinstance(err, rs.DuplicateRound):
+def _refused(err: RoundError) -> Refused:
+    if isinstance(err, DuplicateRound):
         return Refused(Refusal.DUPLICATE, str(err), round_id=err.round_id)
     return Refused(Refusal.INVALID, str(err))
 
@@ -109,7 +111,7 @@ async def open_round(
     """Open the round and, with an announcement, queue it for every principal and deputy
     of the expected schools in the same transaction (the running bot sends it)."""
     try:
-        round_ = await rs.open_round(
+        round_ = await lifecycle.open_round(
             session,
             form=request.form,
             period=request.period,
@@ -122,9 +124,9 @@ async def open_round(
             created_by=request.created_by,
             now=now,
         )
-    except rs.RoundError as err:
+    except RoundError as err:
         return _refused(err)
-    schools = len(await rs.expected_school_ids(session, round_.id))
+    schools = len(await expected_school_ids(session, round_.id))
     if announcement is None:
         return Opened(round_, schools, None)
     told = await announce_round(session, round_, announcement, owner=owner)
@@ -157,8 +159,8 @@ async def extend(
     if isinstance(round_, Refused):
         return round_
     try:
-        await rs.extend_round(session, round_, deadline, lock_at=lock_at, by=by, now=now)
-    except rs.RoundError as err:
+        await extend_round(session, round_, deadline, lock_at=lock_at, by=by, now=now)
+    except RoundError as err:
         return _refused(err)
     return Changed(round_, await tell_extension(session, round_, notice))
 
@@ -183,8 +185,8 @@ async def close(
         return round_
     if round_.status == RoundStatus.CLOSED.value:
         return Refused(Refusal.ALREADY_CLOSED, f"round {round_.id} is already closed")
-    early = rs.accepting(round_, now)
-    await rs.close_round(session, round_, by=by, now=now)
+    early = accepting(round_, now)
+    await close_round(session, round_, by=by, now=now)
     if not early:
         # Entry had closed at the lock already: nobody learns anything new.
         return Changed(round_, None)
@@ -212,8 +214,8 @@ async def unlock(
 ) -> Unlocked | Refused:
     """The school may submit once more for `hours`, even after the lock."""
     try:
-        row = await rs.unlock_school(session, round_, school.id, by=by, now=now, hours=hours)
-    except rs.RoundError as err:
+        row = await unlock_school(session, round_, school.id, by=by, now=now, hours=hours)
+    except RoundError as err:
         return Refused(Refusal.NOT_EXPECTED, str(err), school=school.name)
     assert row.unlocked_until is not None
     return Unlocked(round_, school, row.unlocked_until)

@@ -19,12 +19,13 @@ from datetime import UTC, datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from models import round_service as rs
+from models.followup.reminders import school_contacts, unsubmitted_school_ids
 from models.forms import FormDef
 from models.outbox import DeliveryBatch, Outgoing, OutMessage, create_batch, enqueue
-from models.people import Person, School
-from models.reminders import school_contacts, unsubmitted_school_ids
+from models.roster.tables import Person, School
 from models.rounds import Round
+from models.rounds.lifecycle import expected_school_ids
+from models.rounds.versions import round_form
 
 MessageFor = Callable[[FormDef, Round, School, Person], OutMessage]
 """One person's message about a round (of this form, to this school), in their language."""
@@ -82,7 +83,7 @@ async def _queue(
     told = Told()
     if not school_ids:
         return told
-    form = await rs.round_form(session, round_)
+    form = await round_form(session, round_)
     schools = (
         await session.execute(select(School).where(School.id.in_(school_ids)).order_by(School.code))
     ).scalars().all()
@@ -114,11 +115,11 @@ async def announce_round(
     principal and deputy of the expected schools, in their own language. With an owner
     (staff in chat), the deliveries form a batch (`told.batch`) whose progress and final
     report go to them; the caller sets its progress message."""
-    school_ids = await rs.expected_school_ids(session, round_.id)
+    school_ids = await expected_school_ids(session, round_.id)
     contacts = await school_contacts(session, school_ids)
     batch = None
     if owner is not None and contacts:
-        form = await rs.round_form(session, round_)
+        form = await round_form(session, round_)
         batch = await create_batch(
             session,
             "round",
