@@ -133,8 +133,8 @@ def _open_request(settings: Settings, args: argparse.Namespace) -> OpenRequest:
 
 
 def _rounds_open(settings: Settings, args: argparse.Namespace) -> int:
-    from models.rounds import actions as round_actions as actions
     from models.base import utcnow
+    from models.rounds import actions as actions
     from texts.rounds import announcement_for
 
     request = _open_request(settings, args)
@@ -202,8 +202,8 @@ def _rounds_list(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _rounds_close(settings: Settings, args: argparse.Namespace) -> int:
-    from models.rounds import actions as round_actions as actions
     from models.base import utcnow
+    from models.rounds import actions as actions
     from texts.rounds import closing_for
 
     async def work(session: AsyncSession) -> actions.Changed:
@@ -222,8 +222,8 @@ def _rounds_close(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _rounds_extend(settings: Settings, args: argparse.Namespace) -> int:
-    from models.rounds import actions as round_actions as actions
     from models.base import utcnow
+    from models.rounds import actions as actions
     from texts.rounds import extension_for
 
     deadline = _when(args.deadline, settings)
@@ -245,8 +245,8 @@ def _rounds_extend(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _rounds_unlock(settings: Settings, args: argparse.Namespace) -> int:
-    from models.rounds import actions as round_actions as actions
     from models.base import utcnow
+    from models.rounds import actions as actions
 
     hours = args.hours or settings.rounds.unlock_hours
 
@@ -265,8 +265,8 @@ def _rounds_unlock(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _rounds_retry(settings: Settings, args: argparse.Namespace) -> int:
-    from models.rounds import actions as round_actions as actions
     from models.base import utcnow
+    from models.rounds import actions as actions
 
     async def work(session: AsyncSession) -> actions.Retried:
         return _done(await actions.retry(session, args.round, now=utcnow(), by=None))

@@ -15,9 +15,9 @@ from handlers.report_view import Rendered
 from handlers.rounds import screens
 from handlers.rounds.press import Origin, Outcome, press, refused, screen
 from handlers.rounds.wizard import save_wizard, unlock_reply
-from models.rounds import actions as round_actions as actions
 from models.roster.tables import School
 from models.rounds import Round
+from models.rounds import actions as actions
 from texts.callbacks import (
     AskClose,
     CancelSetUp,

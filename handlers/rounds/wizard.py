@@ -23,11 +23,11 @@ from handlers.report import KIND_ROUND, clear_conversation, set_conversation
 from handlers.report_view import Rendered
 from handlers.rounds import screens
 from handlers.rounds.press import Origin, Outcome, press, refused, screen
-from models.rounds import actions as round_actions as actions
 from models.clock import parse_when
 from models.roster.tables import District, School
-from models.rounds.announce import BatchOwner, Told
 from models.rounds import Conversation, Round
+from models.rounds import actions as actions
+from models.rounds.announce import BatchOwner, Told
 from models.rounds.lifecycle import MAX_PERIOD_LENGTH
 from models.rounds.periods import canonical_period
 from texts.callbacks import (
