@@ -14,7 +14,7 @@ def remind_now_text(
 ) -> tuple[str, str]:
     """The reminder to a school that has not yet submitted `report`, and its button's label.
 
-    (scheduler/messages.py words the scheduled reminder; this one is sent on a tap.)"""
+    (texts/reminders.py words the scheduled reminder; this one is sent on a tap.)"""
     _ = gettext_for(language)
     text = _(
         "⏰ {bureau} reminds you: your school has not yet submitted <b>{report}</b>, "
