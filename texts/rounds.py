@@ -188,7 +188,7 @@ def invalid_button(_: Gettext) -> str:
 
 
 def setup_ended(_: Gettext) -> str:
-    return _("This set-up has ended; send /round to start again.")
+    return _("This button is no longer valid: the set-up has ended. Send /round to start again.")
 
 
 def no_school_matches(_: Gettext) -> str:

@@ -78,14 +78,19 @@ async def save_wizard(session: AsyncSession, person_id: int, state: State) -> No
 
 
 def setup_button(
-    step: Step[K], *, at: str | None = None
+    step: Step[K], *, at: str | None = None, known: Callable[[Services, K], bool] | None = None
 ) -> Callable[[Update, HuibaoContext, K], Awaitable[None]]:
-    """A button of the set-up: it works only while the set-up is on, at the step `at`."""
+    """A button of the set-up: it works only while the set-up is on, at the step `at`.
+
+    `known` says whether what the button names exists at all: a button naming nothing
+    (forged, or from an older set of forms) is invalid whatever the set-up's state."""
 
     async def handle(update: Update, context: HuibaoContext, button: K) -> None:
         async def work(
             session: AsyncSession, services: Services, who: Who, origin: Origin
         ) -> Outcome:
+            if known is not None and not known(services, button):
+                return refused(invalid_button(who._))
             state = await wizard_state(session, who.person.id)
             if state is None:
                 return refused(setup_ended(who._))
@@ -409,8 +414,12 @@ async def wizard_text(
     return Rendered(who._("Please use the buttons above, or send /cancel."))
 
 
+def _form_exists(services: Services, button: ChooseForm) -> bool:
+    return button.form_code in services.forms
+
+
 SETUP_BUTTONS: tuple[tuple[type[Callback], Any, Callback], ...] = (
-    (ChooseForm, setup_button(choose_form), ChooseForm("staffing")),
+    (ChooseForm, setup_button(choose_form, known=_form_exists), ChooseForm("staffing")),
     (ChoosePeriod, setup_button(choose_period, at="period"), ChoosePeriod(0)),
     (ChooseDeadline, setup_button(choose_deadline, at="deadline"), ChooseDeadline(7)),
     (RoundDistrictTick, setup_button(tick_district, at="audience"), RoundDistrictTick(1)),
