@@ -46,6 +46,7 @@ from handlers.report.walk import (
 from handlers.report_view import REVIEW, Rendered, key_text, key_token
 from models.forms import (
     ITEM_DONE,
+    FieldDef,
     ParseError,
     Step,
     remove_item,
@@ -169,31 +170,55 @@ async def act(
 ) -> ButtonResult:
     """Do what a checked button of the person's own report asks."""
     assert ctx.form is not None and ctx.sub_id is not None
-    _ = ctx._
     if action == "r":
         await save_position(session, ctx, REVIEW)
         return None, render_review(ctx), None
     if action == "S":
         return await submit_report(session, services, ctx)
     if action == "e":
-        target = next((s for s in visible if key_token(s.key) == args[0]), None) if args else None
-        if target is None:
-            return _("This question is no longer part of the form."), None, None
-        if ctx.position == REVIEW:
-            ctx.sub_state["return"] = REVIEW
-        ctx.sub_state.pop("walk", None)
-        await save_position(session, ctx, key_text(target.key))
-        return None, render_question(ctx, visible, target), None
+        return await edit(session, ctx, args, visible)
     if action == "D":
         return await remove_group_item(session, ctx, args)
     assert step is not None
+    return await act_on_step(session, ctx, action, args, visible, step)
+
+
+async def edit(
+    session: AsyncSession, ctx: Ctx, args: list[str], visible: list[Step]
+) -> ButtonResult:
+    """Go to a question chosen on the review (and come back to the review after it)."""
+    target = next((s for s in visible if key_token(s.key) == args[0]), None) if args else None
+    if target is None:
+        return ctx._("This question is no longer part of the form."), None, None
+    if ctx.position == REVIEW:
+        ctx.sub_state["return"] = REVIEW
+    ctx.sub_state.pop("walk", None)
+    await save_position(session, ctx, key_text(target.key))
+    return None, render_question(ctx, visible, target), None
+
+
+async def back(session: AsyncSession, ctx: Ctx, visible: list[Step], step: Step) -> ButtonResult:
+    i = index_of(visible, step.key)
+    if not i:
+        return ctx._("This is the first question."), None, None
+    ctx.sub_state["walk"] = True
+    await save_position(session, ctx, key_text(visible[i - 1].key))
+    return None, render_question(ctx, visible, visible[i - 1]), None
+
+
+async def act_on_step(
+    session: AsyncSession,
+    ctx: Ctx,
+    action: str,
+    args: list[str],
+    visible: list[Step],
+    step: Step,
+) -> ButtonResult:
+    """The buttons of the question shown: back, skip, add an item or not, then the
+    buttons of its field."""
+    _ = ctx._
     if action == "b":
-        i = index_of(visible, step.key)
-        if not i:
-            return _("This is the first question."), None, None
-        ctx.sub_state["walk"] = True
-        await save_position(session, ctx, key_text(visible[i - 1].key))
-        return None, render_question(ctx, visible, visible[i - 1]), None
+        return await back(session, ctx, visible, step)
     if action == "s":
         if step.field is None or step.field.required:
             return _("This question cannot be skipped."), None, None
@@ -206,12 +231,7 @@ async def act(
     if f is None:
         return _("This button is no longer valid."), None, None
     if action == "k":
-        value = ctx.answers.get(step.key)
-        if value is None:
-            value = previous_value(ctx, step)
-        if value is None:
-            return _("There is no value to keep."), None, None
-        return None, await apply_changes(session, ctx, step.key, {step.key: value}), None
+        return await keep(session, ctx, step)
     if action == "c":
         index = _index(args, len(f.choices))
         if f.type != "choice" or index is None:
@@ -222,32 +242,57 @@ async def act(
             None,
         )
     if action == "t":
-        index = _index(args, len(f.choices))
-        if f.type != "multi_choice" or index is None:
-            return _("This button is no longer valid."), None, None
-        picked = set(ticked_codes(ctx, step)) ^ {f.choices[index].code}
-        ctx.conv_state["ticked"] = {
-            "key": key_text(step.key),
-            "codes": [c.code for c in f.choices if c.code in picked],
-        }
-        return None, None, question_markup(ctx, visible, step)
+        return tick(ctx, args, visible, step, f)
     if action == "d":
-        if f.type != "multi_choice":
-            return _("This button is no longer valid."), None, None
-        codes = ticked_codes(ctx, step)
-        err: ParseError | None = None
-        if isinstance(f.min, int) and len(codes) < f.min:
-            err = ParseError("too_few_choices", {"min": f.min})
-        elif isinstance(f.max, int) and len(codes) > f.max:
-            err = ParseError("too_many_choices", {"max": f.max})
-        elif not codes and f.required:
-            err = ParseError("required")
-        if err is not None:
-            text = view.parse_error(err, f, ctx.lang, _)
-            return None, Rendered(text, question_markup(ctx, visible, step)), None
-        return None, await apply_changes(session, ctx, step.key, {step.key: codes}), None
+        return await done_ticking(session, ctx, visible, step, f)
     return _("This button is no longer valid."), None, None
 
+
+async def keep(session: AsyncSession, ctx: Ctx, step: Step) -> ButtonResult:
+    """Keep the answer given (or the one of the previous period)."""
+    value = ctx.answers.get(step.key)
+    if value is None:
+        value = previous_value(ctx, step)
+    if value is None:
+        return ctx._("There is no value to keep."), None, None
+    return None, await apply_changes(session, ctx, step.key, {step.key: value}), None
+
+
+def tick(ctx: Ctx, args: list[str], visible: list[Step], step: Step, f: FieldDef) -> ButtonResult:
+    """Tick or untick one choice of a multiple-choice question (stored on Done)."""
+    index = _index(args, len(f.choices))
+    if f.type != "multi_choice" or index is None:
+        return ctx._("This button is no longer valid."), None, None
+    picked = set(ticked_codes(ctx, step)) ^ {f.choices[index].code}
+    ctx.conv_state["ticked"] = {
+        "key": key_text(step.key),
+        "codes": [c.code for c in f.choices if c.code in picked],
+    }
+    return None, None, question_markup(ctx, visible, step)
+
+
+async def done_ticking(
+    session: AsyncSession, ctx: Ctx, visible: list[Step], step: Step, f: FieldDef
+) -> ButtonResult:
+    """Done on a multiple-choice question: the ticked choices checked, then stored."""
+    if f.type != "multi_choice":
+        return ctx._("This button is no longer valid."), None, None
+    codes = ticked_codes(ctx, step)
+    err = ticked_error(f, codes)
+    if err is not None:
+        text = view.parse_error(err, f, ctx.lang, ctx._)
+        return None, Rendered(text, question_markup(ctx, visible, step)), None
+    return None, await apply_changes(session, ctx, step.key, {step.key: codes}), None
+
+
+def ticked_error(f: FieldDef, codes: list[str]) -> ParseError | None:
+    if isinstance(f.min, int) and len(codes) < f.min:
+        return ParseError("too_few_choices", {"min": f.min})
+    if isinstance(f.max, int) and len(codes) > f.max:
+        return ParseError("too_many_choices", {"max": f.max})
+    if not codes and f.required:
+        return ParseError("required")
+    return None
 
 
 def _index(args: list[str], size: int) -> int | None:
