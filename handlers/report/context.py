@@ -73,6 +73,8 @@ class Ctx:
     _: Gettext
     conv_kind: str | None
     conv_state: dict[str, Any]
+    now: datetime
+    """The step's time (services.now(), so that tests moving the clock are followed)."""
     conv_sub_id: int | None = None
     """The submission the person's conversation points at (not always `sub_id`: a
     button may name another report)."""
@@ -215,6 +217,7 @@ async def load_ctx(
     lang = choose_language(plang, user.language_code, services.settings.bureau.default_language)
     ctx = Ctx(
         person_id=pid,
+        now=services.now(),
         role=role,
         person_school_id=pschool,
         lang=lang,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import Table, bindparam, delete, select, update
@@ -28,13 +29,15 @@ async def set_conversation(
     kind: str,
     submission_id: int | None,
     state: dict[str, Any] | None = None,
+    now: datetime | None = None,
 ) -> None:
+    # `now` is optional only for the rounds' set-up wizard, which does not pass it yet.
     values = {
         "person_id": person_id,
         "kind": kind,
         "submission_id": submission_id,
         "state": json.dumps(state or {}, ensure_ascii=False),
-        "updated_at": utcnow(),
+        "updated_at": now or utcnow(),
     }
     stmt = insert_for(session.get_bind().dialect.name)(Conversation).values(values)
     stmt = stmt.on_conflict_do_update(
@@ -58,10 +61,10 @@ they were shown), so it is a prepared Core statement like the step's other write
 
 
 async def save_conversation_state(
-    session: AsyncSession, person_id: int, state: dict[str, Any] | str
+    session: AsyncSession, person_id: int, state: dict[str, Any] | str, now: datetime
 ) -> None:
     text = state if isinstance(state, str) else json.dumps(state, ensure_ascii=False)
-    await session.execute(_SAVE_STATE, {"pid": person_id, "state": text, "now": utcnow()})
+    await session.execute(_SAVE_STATE, {"pid": person_id, "state": text, "now": now})
 
 
 async def clear_conversation(session: AsyncSession, person_id: int) -> None:
@@ -94,11 +97,11 @@ async def sync_conversation(session: AsyncSession, ctx: Ctx) -> None:
     stored_kind, stored_sub, stored_state = ctx.conv_stored
     if (kind, sub) == (stored_kind, stored_sub):
         if kind is not None and state != stored_state:
-            await save_conversation_state(session, ctx.person_id, state)
+            await save_conversation_state(session, ctx.person_id, state, ctx.now)
     elif kind is None:
         await clear_conversation(session, ctx.person_id)
     else:
-        await set_conversation(session, ctx.person_id, kind, sub, ctx.conv_state)
+        await set_conversation(session, ctx.person_id, kind, sub, ctx.conv_state, ctx.now)
     ctx.conv_stored = (kind, sub, state)
 
 

@@ -15,7 +15,6 @@ from handlers import report_view as view
 from handlers.report.context import Ctx
 from handlers.report.conversation import in_this_report
 from handlers.report_view import REVIEW, Rendered, cb, key_text, parse_key
-from models.base import utcnow
 from models.forms import (
     AnswerKey,
     Answers,
@@ -235,7 +234,7 @@ async def save_position(
         "state": json.dumps(ctx.sub_state, ensure_ascii=False),
         "status": status,
     }
-    now = utcnow()
+    now = ctx.now
     if changes is None:
         ctx.version = await touch_submission(
             session, ctx.sub_id, version=ctx.version, now=now, **columns
