@@ -7,9 +7,7 @@ from html import escape
 
 from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
-from telegram.ext import (
-    ApplicationHandlerStop,
-)
+from telegram.ext import ApplicationHandlerStop
 
 from handlers import report_view as view
 from handlers.report.context import KIND_REPORT, KIND_ROUND, Ctx, load_ctx
@@ -50,12 +48,8 @@ from models.forms import (
     steps,
     validate,
 )
-from models.rounds import (
-    SubmissionStatus,
-)
-from models.rounds.locks import (
-    is_locked,
-)
+from models.rounds import SubmissionStatus
+from models.rounds.locks import is_locked
 from transport.context import HuibaoContext, Services
 
 # --- the answer step ----------------------------------------------------------------------

@@ -15,9 +15,7 @@ from telegram import Message
 from handlers.report.context import KIND_REPORT, Ctx, T, log
 from handlers.report_view import Rendered
 from models.base import utcnow
-from models.rounds import (
-    Conversation,
-)
+from models.rounds import Conversation
 from models.rounds.errors import DraftMoved
 from models.rounds.inserts import insert_for
 from transport.context import Services

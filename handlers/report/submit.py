@@ -38,9 +38,7 @@ from models.rounds.locks import (
 )
 from models.rounds.periods import period_label
 from models.rounds.revisions import begin_revision, submit
-from models.rounds.submissions import (
-    claim_draft,
-)
+from models.rounds.submissions import claim_draft
 from transport.context import Services
 
 # --- submitting and revising --------------------------------------------------------------

@@ -31,9 +31,7 @@ from models.rounds import (
     RoundStatus,
     SubmissionStatus,
 )
-from models.rounds.locks import (
-    lock_time,
-)
+from models.rounds.locks import lock_time
 from models.rounds.periods import period_label
 from models.rounds.revisions import revisions_of
 from models.rounds.submissions import (
