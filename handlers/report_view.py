@@ -151,89 +151,113 @@ class QuestionView:
 
 def question(view: QuestionView, _: Gettext, before: Iterable[str] = ()) -> Rendered:
     step, lang, form = view.step, view.lang, view.form
-    tok = key_token(step.key)
-    sub = view.submission_id
     lines = [*before]
     lines.append(
         f"📋 {escape(form.title.get(lang))} · {escape(view.period)} · {step.position}/{step.total}"
     )
     buttons: list[list[InlineKeyboardButton]] = []
     if step.kind == "add_item":
-        g = step.group
-        assert g is not None
-        prompt = g.add_prompt.get(lang) if g.add_prompt else None
-        if prompt is None:
-            prompt = (_("Add a {item}?") if step.item == 0 else _("Add another {item}?")).format(
-                item=g.label.get(lang)
-            )
-        lines.append(f"<b>{escape(prompt)}</b>")
-        if step.item:
-            lines.append(_("{count} added so far.").format(count=step.item))
-        if g.hint:
-            lines.append(f"<i>{escape(g.hint.get(lang))}</i>")
-        buttons.append(
-            [
-                InlineKeyboardButton(_("Yes, add one"), callback_data=cb("y", sub, tok)),
-                InlineKeyboardButton(_("No more"), callback_data=cb("n", sub, tok)),
-            ]
-        )
+        lines.extend(_add_item_lines(view, _))
+        buttons.append(_add_item_row(view, _))
     else:
         f = step.field
         assert f is not None
-        label = escape(step_label(step, lang))
-        unit = _(" ({unit})").format(unit=escape(f.unit.get(lang))) if f.unit else ""
-        lines.append(f"<b>{label}</b>{unit}")
-        allowed = range_text(f, lang, _)
-        if allowed:
-            lines.append(escape(allowed))
-        if f.hint:
-            lines.append(f"<i>{escape(f.hint.get(lang))}</i>")
-        if f.type in ("choice", "multi_choice"):
-            lines.extend(
-                f"{i}. {escape(c.label.get(lang))}" for i, c in enumerate(f.choices, start=1)
+        lines.extend(_field_lines(view, f, _))
+        buttons.extend(_field_rows(view, f, _))
+    buttons.append(_nav_row(view, _))
+    return Rendered("\n".join(lines), InlineKeyboardMarkup(buttons))
+
+
+def _add_item_lines(view: QuestionView, _: Gettext) -> list[str]:
+    """The question "add (another) item to this group?"."""
+    step, lang = view.step, view.lang
+    g = step.group
+    assert g is not None
+    prompt = g.add_prompt.get(lang) if g.add_prompt else None
+    if prompt is None:
+        prompt = (_("Add a {item}?") if step.item == 0 else _("Add another {item}?")).format(
+            item=g.label.get(lang)
+        )
+    lines = [f"<b>{escape(prompt)}</b>"]
+    if step.item:
+        lines.append(_("{count} added so far.").format(count=step.item))
+    if g.hint:
+        lines.append(f"<i>{escape(g.hint.get(lang))}</i>")
+    return lines
+
+
+def _add_item_row(view: QuestionView, _: Gettext) -> list[InlineKeyboardButton]:
+    sub, tok = view.submission_id, key_token(view.step.key)
+    return [
+        InlineKeyboardButton(_("Yes, add one"), callback_data=cb("y", sub, tok)),
+        InlineKeyboardButton(_("No more"), callback_data=cb("n", sub, tok)),
+    ]
+
+
+def _field_lines(view: QuestionView, f: FieldDef, _: Gettext) -> list[str]:
+    """A field's question: label, what is allowed, its choices, the answer so far."""
+    lang = view.lang
+    label = escape(step_label(view.step, lang))
+    unit = _(" ({unit})").format(unit=escape(f.unit.get(lang))) if f.unit else ""
+    lines = [f"<b>{label}</b>{unit}"]
+    allowed = range_text(f, lang, _)
+    if allowed:
+        lines.append(escape(allowed))
+    if f.hint:
+        lines.append(f"<i>{escape(f.hint.get(lang))}</i>")
+    if f.type in ("choice", "multi_choice"):
+        lines.extend(f"{i}. {escape(c.label.get(lang))}" for i, c in enumerate(f.choices, start=1))
+    if not f.required:
+        lines.append(_("(optional)"))
+    if view.current is not None:
+        lines.append(
+            _("Current answer: {value}").format(value=escape(format_value(f, view.current, lang)))
+        )
+    elif view.previous is not None:
+        lines.append(
+            _("Last period: {value}").format(value=escape(format_value(f, view.previous, lang)))
+        )
+    lines.append(f"<i>{escape(type_hint(f, _))}</i>")
+    return lines
+
+
+def _field_rows(view: QuestionView, f: FieldDef, _: Gettext) -> list[list[InlineKeyboardButton]]:
+    """A field's buttons: its choices (or ticks and Done), and Keep."""
+    sub, tok, lang = view.submission_id, key_token(view.step.key), view.lang
+    rows: list[list[InlineKeyboardButton]] = []
+    if f.type == "choice":
+        choice_buttons = [
+            InlineKeyboardButton(
+                ("✓ " if view.current == c.code else "") + short_label(c.label.get(lang)),
+                callback_data=cb("c", sub, tok, i),
             )
-        if not f.required:
-            lines.append(_("(optional)"))
-        if view.current is not None:
-            lines.append(
-                _("Current answer: {value}").format(
-                    value=escape(format_value(f, view.current, lang))
-                )
+            for i, c in enumerate(f.choices)
+        ]
+        rows.extend(_rows(choice_buttons, 2))
+    elif f.type == "multi_choice":
+        ticked = set(view.ticked or ())
+        tick_buttons = [
+            InlineKeyboardButton(
+                ("✅ " if c.code in ticked else "") + short_label(c.label.get(lang), 20),
+                callback_data=cb("t", sub, tok, i),
             )
-        elif view.previous is not None:
-            lines.append(
-                _("Last period: {value}").format(value=escape(format_value(f, view.previous, lang)))
-            )
-        lines.append(f"<i>{escape(type_hint(f, _))}</i>")
-        if f.type == "choice":
-            choice_buttons = [
-                InlineKeyboardButton(
-                    ("✓ " if view.current == c.code else "") + short_label(c.label.get(lang)),
-                    callback_data=cb("c", sub, tok, i),
-                )
-                for i, c in enumerate(f.choices)
-            ]
-            buttons.extend(_rows(choice_buttons, 2))
-        elif f.type == "multi_choice":
-            ticked = set(view.ticked or ())
-            tick_buttons = [
-                InlineKeyboardButton(
-                    ("✅ " if c.code in ticked else "") + short_label(c.label.get(lang), 20),
-                    callback_data=cb("t", sub, tok, i),
-                )
-                for i, c in enumerate(f.choices)
-            ]
-            buttons.extend(_rows(tick_buttons, 3))
-            buttons.append([InlineKeyboardButton(_("Done ✓"), callback_data=cb("d", sub, tok))])
-        keep = view.current if view.current is not None else view.previous
-        if keep is not None and f.type != "choice":
-            shown = short_label(format_value(f, keep, lang), 30)
-            text = (
-                _("Keep {value}") if view.current is not None else _("Same as last period: {value}")
-            )
-            buttons.append(
-                [InlineKeyboardButton(text.format(value=shown), callback_data=cb("k", sub, tok))]
-            )
+            for i, c in enumerate(f.choices)
+        ]
+        rows.extend(_rows(tick_buttons, 3))
+        rows.append([InlineKeyboardButton(_("Done ✓"), callback_data=cb("d", sub, tok))])
+    keep = view.current if view.current is not None else view.previous
+    if keep is not None and f.type != "choice":
+        shown = short_label(format_value(f, keep, lang), 30)
+        text = _("Keep {value}") if view.current is not None else _("Same as last period: {value}")
+        rows.append(
+            [InlineKeyboardButton(text.format(value=shown), callback_data=cb("k", sub, tok))]
+        )
+    return rows
+
+
+def _nav_row(view: QuestionView, _: Gettext) -> list[InlineKeyboardButton]:
+    """Back, Skip, Review and Pause."""
+    step, sub, tok = view.step, view.submission_id, key_token(view.step.key)
     nav = []
     if view.can_go_back:
         nav.append(InlineKeyboardButton(_("⬅ Back"), callback_data=cb("b", sub, tok)))
@@ -242,17 +266,12 @@ def question(view: QuestionView, _: Gettext, before: Iterable[str] = ()) -> Rend
     if view.complete:
         nav.append(InlineKeyboardButton(_("Review"), callback_data=cb("r", sub)))
     nav.append(InlineKeyboardButton(_("⏸ Pause"), callback_data=cb("x", sub)))
-    buttons.append(nav)
-    return Rendered("\n".join(lines), InlineKeyboardMarkup(buttons))
+    return nav
 
 
-def parse_error(err: ParseError, f: FieldDef, lang: str, _: Gettext) -> str:
-    """Why an answer was refused and what is allowed, in the person's language."""
+def _refusal(err: ParseError, f: FieldDef, lang: str, _: Gettext) -> str:
+    """The first line of parse_error: why the answer was refused."""
     p = err.params
-
-    def fmt(v: object) -> str:
-        return escape(format_value(f, v, lang)) if v is not None else ""  # type: ignore[arg-type]
-
     kind = err.kind
     if kind == "required":
         msg = _("This question needs an answer.")
@@ -261,17 +280,7 @@ def parse_error(err: ParseError, f: FieldDef, lang: str, _: Gettext) -> str:
     elif kind == "not_integer":
         msg = _("Please type a whole number, without decimals.")
     elif kind in ("below_min", "above_max"):
-        lo, hi = p.get("min"), p.get("max")
-        if f.type == "date":
-            msg = _("That date is outside the allowed dates.")
-        elif kind == "below_min":
-            msg = _("That is less than {low}.").format(low=fmt(lo))
-        else:
-            msg = (
-                _("That is more than {high}.").format(high=fmt(hi))
-                if hi is not None
-                else _("That number is too large.")
-            )
+        msg = _out_of_range(err, f, lang, _)
     elif kind == "too_many_decimals":
         msg = _("Please use at most {count} decimal places.").format(count=p.get("decimals"))
     elif kind == "wrong_unit":
@@ -293,6 +302,30 @@ def parse_error(err: ParseError, f: FieldDef, lang: str, _: Gettext) -> str:
         msg = _("That is {length} characters; at most {count} are allowed.").format(
             length=p.get("length"), count=p.get("max_length")
         )
+    return msg
+
+
+def _out_of_range(err: ParseError, f: FieldDef, lang: str, _: Gettext) -> str:
+    """A number (or date) below the least or above the most allowed."""
+    lo, hi = err.params.get("min"), err.params.get("max")
+
+    def fmt(v: object) -> str:
+        return escape(format_value(f, v, lang)) if v is not None else ""  # type: ignore[arg-type]
+
+    if f.type == "date":
+        return _("That date is outside the allowed dates.")
+    if err.kind == "below_min":
+        return _("That is less than {low}.").format(low=fmt(lo))
+    return (
+        _("That is more than {high}.").format(high=fmt(hi))
+        if hi is not None
+        else _("That number is too large.")
+    )
+
+
+def parse_error(err: ParseError, f: FieldDef, lang: str, _: Gettext) -> str:
+    """Why an answer was refused and what is allowed, in the person's language."""
+    msg = _refusal(err, f, lang, _)
     lines = ["❌ " + msg]
     allowed = range_text(f, lang, _)
     if allowed:
@@ -352,6 +385,27 @@ class ReviewView:
     missing: Sequence[Step]
     submission_id: int
     revising: bool
+
+
+def _review_last_row(view: ReviewView, _: Gettext) -> list[InlineKeyboardButton]:
+    """Continue answering (or Submit, once nothing is missing or wrong), and Pause."""
+    sub = view.submission_id
+    last: list[InlineKeyboardButton] = []
+    if view.missing:
+        last.append(
+            InlineKeyboardButton(
+                _("Continue answering"), callback_data=cb("e", sub, key_token(view.missing[0].key))
+            )
+        )
+    elif not view.errors:
+        last.append(
+            InlineKeyboardButton(
+                _("✅ Submit revision") if view.revising else _("✅ Submit"),
+                callback_data=cb("S", sub),
+            )
+        )
+    last.append(InlineKeyboardButton(_("⏸ Pause"), callback_data=cb("x", sub)))
+    return last
 
 
 def review(view: ReviewView, _: Gettext, before: Iterable[str] = ()) -> Rendered:
@@ -417,21 +471,7 @@ def review(view: ReviewView, _: Gettext, before: Iterable[str] = ()) -> Rendered
         lines.extend(rule_lines(view.warnings, form, lang, _))
     buttons = _rows(edit_buttons, 6)
     buttons.extend(_rows(remove_buttons, 2))
-    last: list[InlineKeyboardButton] = []
-    if view.missing:
-        last.append(
-            InlineKeyboardButton(
-                _("Continue answering"), callback_data=cb("e", sub, key_token(view.missing[0].key))
-            )
-        )
-    elif not view.errors:
-        last.append(
-            InlineKeyboardButton(
-                _("✅ Submit revision") if view.revising else _("✅ Submit"),
-                callback_data=cb("S", sub),
-            )
-        )
-    last.append(InlineKeyboardButton(_("⏸ Pause"), callback_data=cb("x", sub)))
+    last = _review_last_row(view, _)
     buttons.append(last)
     text = "\n".join(lines)
     if len(text) > MAX_MESSAGE:

@@ -1,0 +1,256 @@
+"""Everything one step of the report conversation needs, loaded in one query (Ctx)."""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, TypeVar
+
+from sqlalchemy import and_, bindparam, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from telegram import InlineKeyboardMarkup, Update
+
+from handlers.report_view import Rendered
+from models.forms import (
+    Answers,
+    Context,
+    FormDef,
+)
+from models.roster.tables import Person, Role, School
+from models.rounds import (
+    WORKING,
+    Conversation,
+    Round,
+    RoundSchool,
+    Submission,
+    versions,
+)
+from models.rounds.answers import answer_rows, answers_from_rows
+from texts.i18n import Gettext, choose_language, gettext_for
+from transport.context import Services
+
+log = logging.getLogger("huibao.report")
+
+T = TypeVar("T")
+
+TEXT_GROUP = -10
+"""Handler group of the conversation's plain-text handler (before group 0)."""
+KIND_REPORT = "report"
+KIND_ROUND = "round"
+MAX_REASON = 500
+
+# --- loading everything one step needs in one query -------------------------------------
+
+
+@dataclass
+class RoundRow:
+    id: int
+    form_code: str
+    form_version: int
+    period: str
+    deadline: datetime
+    grace_minutes: int
+    lock_at: datetime | None
+    status: str
+    created_by: int | None
+
+
+@dataclass
+class Lock:
+    unlocked_until: datetime | None
+
+
+@dataclass
+class Ctx:
+    """A person, their conversation and (if any) the submission it points at."""
+
+    person_id: int
+    role: str
+    person_school_id: int | None
+    lang: str
+    _: Gettext
+    conv_kind: str | None
+    conv_state: dict[str, Any]
+    now: datetime
+    """The step's time (services.now(), so that tests moving the clock are followed)."""
+    conv_sub_id: int | None = None
+    """The submission the person's conversation points at (not always `sub_id`: a
+    button may name another report)."""
+    sub_id: int | None = None
+    school_id: int | None = None
+    status: str = ""
+    current_revision: int = 0
+    position: str | None = None
+    skipped: list[str] = field(default_factory=list)
+    sub_state: dict[str, Any] = field(default_factory=dict)
+    round: RoundRow | None = None
+    lock: Lock = field(default_factory=lambda: Lock(None))
+    school_name: str = ""
+    context: Context = field(default_factory=dict)
+    form: FormDef | None = None
+    answers: Answers = field(default_factory=dict)
+    message_id: int | None = None
+    """The Telegram message being answered, remembered so that a redelivered update
+    (the bot died before Telegram heard it was handled) is not answered twice."""
+    version: int = 0
+    """The draft's version as read: every write of it is a compare-and-set on this."""
+    shown: str | None = None
+    """The question (key text) or REVIEW that the reply being built shows this person;
+    kept in their conversation state as "at", so that their next typed answer applies
+    to what they saw, not to where a colleague has moved the shared draft since."""
+    conv_stored: tuple[str | None, int | None, str] = (None, None, "{}")
+    """The conversation as stored (kind, submission, state JSON): the step writes it
+    once at the end, and only if it changed."""
+
+    @property
+    def allowed(self) -> bool:
+        """May this person fill this submission? (principal or deputy of its school)"""
+        return (
+            Role(self.role).is_school_contact
+            and self.person_school_id is not None
+            and self.person_school_id == self.school_id
+        )
+
+
+# The hot path's query is Core over the tables (not ORM entities): it returns plain rows
+# and skips the ORM's per-statement bookkeeping, which costs more than the query itself.
+_PT, _CT, _ST, _RT, _RST, _SCT = (
+    m.__table__ for m in (Person, Conversation, Submission, Round, RoundSchool, School)
+)
+_P, _C, _S, _R, _RS, _SC = (t.c for t in (_PT, _CT, _ST, _RT, _RST, _SCT))
+_CTX_COLUMNS = (
+    _P.id,
+    _P.role,
+    _P.school_id,
+    _P.language,
+    _P.telegram_language,
+    _P.name,
+    _P.username,
+    _P.reachable,
+    _C.kind,
+    _C.state,
+    _C.submission_id,
+    _S.id,
+    _S.school_id,
+    _S.status,
+    _S.current_revision,
+    _S.position,
+    _S.skipped,
+    _S.state,
+    _S.version,
+    _R.id,
+    _R.form_code,
+    _R.form_version,
+    _R.period,
+    _R.deadline,
+    _R.grace_minutes,
+    _R.lock_at,
+    _R.status,
+    _R.created_by,
+    _RS.unlocked_until,
+    _SC.name,
+    _SC.stage,
+    _SC.district_id,
+)
+
+
+def _ctx_query(pointed: bool) -> Any:
+    """The person and their submission: the one their conversation points at (`pointed`),
+    or the one given as the `sid` parameter. Built once: bound parameters, not values."""
+    sub_on = _S.id == (_C.submission_id if pointed else bindparam("sid"))
+    return (
+        select(*_CTX_COLUMNS)
+        .select_from(
+            _PT
+            .outerjoin(_CT, _C.person_id == _P.id)
+            .outerjoin(_ST, sub_on)
+            .outerjoin(_RT, _R.id == _S.round_id)
+            .outerjoin(
+                _RST,
+                and_(_RS.round_id == _S.round_id, _RS.school_id == _S.school_id),
+            )
+            .outerjoin(_SCT, _SC.id == _S.school_id)
+        )
+        .where(_P.telegram_id == bindparam("tid"))
+    )
+
+
+_CTX_POINTED, _CTX_GIVEN = _ctx_query(True), _ctx_query(False)
+
+
+async def load_ctx(
+    session: AsyncSession,
+    services: Services,
+    update: Update,
+    submission_id: int | None = None,
+    *,
+    with_answers: bool = True,
+) -> Ctx | None:
+    """Everything about the sender and their submission (the pointed-at one, or
+    `submission_id`); None for someone who never talked to the bot."""
+    user = update.effective_user
+    assert user is not None
+    if submission_id is None:
+        found = await session.execute(_CTX_POINTED, {"tid": user.id})
+    else:
+        found = await session.execute(_CTX_GIVEN, {"tid": user.id, "sid": submission_id})
+    row = found.first()
+    if row is None:
+        return None
+    (
+        pid, role, pschool, plang, tlang, name, username, reachable,
+        ckind, cstate, csub,
+        sid, sschool, sstatus, scur, spos, sskipped, sstate, sversion,
+        rid, fcode, fver, period, deadline, grace, lock_at, rstatus, created_by,
+        unlocked, school_name, stage, district,
+    ) = row  # fmt: skip
+    if (name, username, tlang, reachable) != (
+        user.full_name,
+        user.username,
+        user.language_code,
+        True,
+    ):
+        # Principle 6 re-reads the person every time; keep their details fresh too.
+        await session.execute(update_person(pid, user.full_name, user.username, user.language_code))
+    lang = choose_language(plang, user.language_code, services.settings.bureau.default_language)
+    ctx = Ctx(
+        person_id=pid,
+        now=services.now(),
+        role=role,
+        person_school_id=pschool,
+        lang=lang,
+        _=gettext_for(lang),
+        conv_kind=ckind,
+        conv_state=json.loads(cstate) if cstate else {},
+        conv_sub_id=csub,
+        conv_stored=(ckind, csub, cstate or "{}"),
+    )
+    if sid is None:
+        return ctx
+    ctx.sub_id, ctx.school_id, ctx.status, ctx.current_revision = sid, sschool, sstatus, scur
+    ctx.position = spos
+    ctx.version = sversion
+    ctx.skipped = json.loads(sskipped or "[]")
+    ctx.sub_state = json.loads(sstate or "{}")
+    ctx.round = RoundRow(rid, fcode, fver, period, deadline, grace, lock_at, rstatus, created_by)
+    ctx.lock = Lock(unlocked)
+    ctx.school_name = school_name
+    ctx.context = {"stage": stage, "district": district}
+    if with_answers and ctx.allowed:
+        ctx.form = await versions.form_version(session, fcode, fver)
+        rows = await answer_rows(session, sid, WORKING)
+        ctx.answers = answers_from_rows(ctx.form, rows)
+    return ctx
+
+
+def update_person(pid: int, name: str, username: str | None, tlang: str | None) -> Any:
+    return (
+        update(Person)
+        .where(Person.id == pid)
+        .values(name=name, username=username, telegram_language=tlang, reachable=True)
+    )
+
+
+ButtonResult = tuple[str | None, Rendered | None, InlineKeyboardMarkup | None]

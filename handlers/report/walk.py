@@ -1,0 +1,345 @@
+"""Walking the form: which question is open, what is shown, where the draft stands;
+and the texts of a refusal."""
+
+from __future__ import annotations
+
+import json
+from html import escape
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+
+from handlers import report_view as view
+from handlers.report.context import Ctx
+from handlers.report.conversation import in_this_report
+from handlers.report_view import REVIEW, Rendered, cb, key_text, parse_key
+from models.forms import (
+    AnswerKey,
+    Answers,
+    Step,
+    Value,
+    computed,
+    load_value,
+    steps,
+    validate,
+)
+from models.roster.tables import Person
+from models.rounds import (
+    Round,
+    RoundStatus,
+    SubmissionStatus,
+)
+from models.rounds.locks import lock_time
+from models.rounds.periods import period_label
+from models.rounds.revisions import revisions_of
+from models.rounds.submissions import (
+    save_step,
+    touch_submission,
+)
+from texts.i18n import Gettext
+from transport.context import Services
+
+# --- walking the form --------------------------------------------------------------------
+
+
+def is_open(step: Step, answers: Answers, skipped: set[str]) -> bool:
+    """Still to be asked: unanswered (a group not finished) and not skipped."""
+    if key_text(step.key) in skipped:
+        return False
+    if step.kind == "add_item":
+        return answers.get(step.key) is not True
+    return answers.get(step.key) is None
+
+
+def first_open(
+    visible: list[Step], answers: Answers, skipped: set[str], start: int = 0
+) -> Step | None:
+    for s in visible[start:]:
+        if is_open(s, answers, skipped):
+            return s
+    return None
+
+
+def is_complete(visible: list[Step], answers: Answers) -> bool:
+    for s in visible:
+        if s.kind == "add_item":
+            if answers.get(s.key) is not True:
+                return False
+        elif s.field is not None and s.field.required and answers.get(s.key) is None:
+            return False
+    return True
+
+
+def current_step(ctx: Ctx, visible: list[Step]) -> Step | None:
+    """The question the submission stands at; None means the review screen."""
+    if ctx.position == REVIEW:
+        return None
+    key = parse_key(ctx.position)
+    if key is not None:
+        for s in visible:
+            if s.key == key:
+                return s
+    return first_open(visible, ctx.answers, set(ctx.skipped))
+
+
+def index_of(visible: list[Step], key: AnswerKey) -> int | None:
+    for i, s in enumerate(visible):
+        if s.key == key:
+            return i
+    return None
+
+
+def next_after(ctx: Ctx, visible: list[Step], key: AnswerKey) -> Step | None:
+    """Where to go once `key` is answered: the very next question while walking back
+    through answered ones, the review when editing from it, else the next open one."""
+    skipped = set(ctx.skipped)
+    i = index_of(visible, key)
+    nxt: Step | None
+    if ctx.sub_state.get("walk") and i is not None and i + 1 < len(visible):
+        nxt = visible[i + 1]
+        if is_open(nxt, ctx.answers, skipped):
+            ctx.sub_state.pop("walk", None)
+        return nxt
+    ctx.sub_state.pop("walk", None)
+    if ctx.sub_state.get("return") == REVIEW:
+        nxt = first_open(visible, ctx.answers, skipped)
+        if nxt is None:
+            ctx.sub_state.pop("return", None)
+        return nxt
+    if i is not None:
+        nxt = first_open(visible, ctx.answers, skipped, i + 1)
+        if nxt is not None:
+            return nxt
+    return first_open(visible, ctx.answers, skipped)
+
+
+def previous_value(ctx: Ctx, step: Step) -> Value | None:
+    if step.field is None or step.group is not None:
+        return None
+    raw = ctx.sub_state.get("prev", {}).get(step.field.code)
+    if raw is None:
+        return None
+    try:
+        return load_value(step.field, raw)
+    except Exception:
+        return None
+
+
+def render_question(
+    ctx: Ctx,
+    visible: list[Step],
+    step: Step,
+    before: list[str] | None = None,
+    extra: list[list[InlineKeyboardButton]] | None = None,
+) -> Rendered:
+    assert ctx.form is not None and ctx.round is not None and ctx.sub_id is not None
+    ticked = None
+    if step.field is not None and step.field.type == "multi_choice":
+        ticked = ticked_codes(ctx, step)
+    i = index_of(visible, step.key)
+    ctx.shown = key_text(step.key)
+    rendered = view.question(
+        view.QuestionView(
+            form=ctx.form,
+            period=period_label(ctx.round.period, ctx.lang),
+            step=step,
+            lang=ctx.lang,
+            current=ctx.answers.get(step.key) if step.kind == "field" else None,
+            previous=previous_value(ctx, step),
+            ticked=ticked,
+            submission_id=ctx.sub_id,
+            can_go_back=bool(i),
+            complete=is_complete(visible, ctx.answers),
+        ),
+        ctx._,
+        before or (),
+    )
+    if extra and rendered.markup is not None:
+        rows = [list(r) for r in rendered.markup.inline_keyboard]
+        rendered = Rendered(rendered.text, InlineKeyboardMarkup([*extra, *rows]))
+    return rendered
+
+
+def render_review(ctx: Ctx, before: list[str] | None = None) -> Rendered:
+    assert ctx.form is not None and ctx.round is not None and ctx.sub_id is not None
+    form, answers = ctx.form, ctx.answers
+    visible = steps(form, answers, ctx.context)
+    results = validate(form, answers, ctx.context)
+    missing = [
+        s
+        for s in visible
+        if s.kind == "field"
+        and s.field is not None
+        and s.field.required
+        and answers.get(s.key) is None
+    ] + [s for s in visible if s.kind == "add_item" and answers.get(s.key) is not True]
+    missing.sort(key=lambda s: s.position)
+    ctx.shown = REVIEW
+    return view.review(
+        view.ReviewView(
+            form=form,
+            period=period_label(ctx.round.period, ctx.lang),
+            lang=ctx.lang,
+            steps=visible,
+            answers=answers,
+            computed=computed(form, answers, ctx.context),
+            errors=[r for r in results if r.severity == "error"],
+            warnings=[r for r in results if r.severity == "warning"],
+            missing=missing,
+            submission_id=ctx.sub_id,
+            revising=ctx.current_revision > 0,
+        ),
+        ctx._,
+        before or (),
+    )
+
+
+def render_position(
+    ctx: Ctx, before: list[str] | None = None, extra: list[list[InlineKeyboardButton]] | None = None
+) -> Rendered:
+    assert ctx.form is not None
+    visible = steps(ctx.form, ctx.answers, ctx.context)
+    step = current_step(ctx, visible)
+    if step is None:
+        return render_review(ctx, before)
+    return render_question(ctx, visible, step, before, extra)
+
+
+async def save_position(
+    session: AsyncSession,
+    ctx: Ctx,
+    position: str | None,
+    changes: dict[AnswerKey, Value | None] | None = None,
+    *,
+    replace: bool = False,
+) -> None:
+    """Write where the draft stands now (and the answers that moved it there) if no
+    colleague changed the draft since it was read (else rs.DraftMoved, nothing written:
+    the step is done again from what is there now)."""
+    assert ctx.sub_id is not None and (ctx.form is not None or changes is None)
+    ctx.position = position
+    status = ctx.status
+    if status == SubmissionStatus.NOT_STARTED.value:
+        status = SubmissionStatus.DRAFT.value
+    ctx.status = status
+    if ctx.message_id is not None:
+        ctx.sub_state.setdefault("seen", {})[str(ctx.person_id)] = ctx.message_id
+    columns = {
+        "position": position,
+        "skipped": json.dumps(ctx.skipped),
+        "state": json.dumps(ctx.sub_state, ensure_ascii=False),
+        "status": status,
+    }
+    now = ctx.now
+    if changes is None:
+        ctx.version = await touch_submission(
+            session, ctx.sub_id, version=ctx.version, now=now, **columns
+        )
+        return
+    assert ctx.form is not None
+    ctx.version = await save_step(
+        session,
+        ctx.sub_id,
+        ctx.form,
+        changes,
+        version=ctx.version,
+        by=ctx.person_id,
+        now=now,
+        replace=replace,
+        **columns,
+    )
+
+
+# --- refusals ----------------------------------------------------------------------------
+
+
+async def whom_to_ask(session: AsyncSession, services: Services, ctx: Ctx) -> str:
+    _ = ctx._
+    bureau = escape(services.settings.bureau.name)
+    creator = None
+    if ctx.round is not None and ctx.round.created_by is not None:
+        creator = await session.get(Person, ctx.round.created_by)
+    if creator is not None and creator.name:
+        who = escape(creator.name) + (f" (@{escape(creator.username)})" if creator.username else "")
+        return _("please ask {person} at {bureau} to unlock it for your school.").format(
+            person=who, bureau=bureau
+        )
+    return _("please ask the staff of {bureau} to unlock it for your school.").format(bureau=bureau)
+
+
+async def locked_text(session: AsyncSession, services: Services, ctx: Ctx) -> str:
+    assert ctx.round is not None
+    _ = ctx._
+    tz = services.settings.bureau.tz
+    lock = lock_time(ctx.round)
+    if ctx.round.status == RoundStatus.CLOSED.value and lock > services.now():
+        # Closed early by staff: it closed then, not at the lock time still ahead.
+        closed_when = await session.scalar(select(Round.closed_at).where(Round.id == ctx.round.id))
+        if closed_when is not None:
+            lock = min(lock, closed_when)
+    closed_at = view.local(lock, tz)
+    return (
+        "🔒 "
+        + _("Sorry, this report closed on {time} and can no longer be changed here.").format(
+            time=closed_at
+        )
+        + "\n"
+        + _("If something must still be changed, {ask}").format(
+            ask=await whom_to_ask(session, services, ctx)
+        )
+    )
+
+
+def not_yours_text(_: Gettext) -> str:
+    return _("Sorry, this report is not for your school, or you are no longer its contact.")
+
+
+async def submitted_by_text(session: AsyncSession, services: Services, ctx: Ctx) -> str:
+    """Who submitted the report and when (bureau time): what a colleague pressing an old
+    button, or submitting at the same moment, is told."""
+    assert ctx.sub_id is not None
+    _ = ctx._
+    revisions = await revisions_of(session, ctx.sub_id)
+    if not revisions:
+        return _("This button is no longer valid.")
+    last = revisions[-1]
+    who = await session.get(Person, last.submitted_by) if last.submitted_by else None
+    return _("This report was already submitted by {person} on {time} (revision {number}).").format(
+        person=who.name if who is not None and who.name else _("a colleague"),
+        time=view.local(last.submitted_at, services.settings.bureau.tz),
+        number=last.number,
+    )
+
+
+def submitted_text(ctx: Ctx) -> Rendered:
+    _ = ctx._
+    assert ctx.sub_id is not None
+    return Rendered(
+        _("This report has already been submitted (revision {number}).").format(
+            number=ctx.current_revision
+        ),
+        InlineKeyboardMarkup(
+            [[InlineKeyboardButton(_("✏️ Revise"), callback_data=cb("v", ctx.sub_id))]]
+        ),
+    )
+
+
+def ticked_codes(ctx: Ctx, step: Step) -> list[str]:
+    """The choices ticked so far on a multiple-choice question (the stored answer
+    until the person ticks something)."""
+    tick = ctx.conv_state.get("ticked") if in_this_report(ctx) else None
+    if isinstance(tick, dict) and tick.get("key") == key_text(step.key):
+        return [str(c) for c in tick.get("codes", [])]
+    current = ctx.answers.get(step.key)
+    return list(current) if isinstance(current, list) else []
+
+def revision_not_begun(conv_state: dict[str, Any], status: str | None) -> bool:
+    """Asked for the reason of a revision that has not begun: the report is still the
+    submitted one, so leaving here changes nothing."""
+    return conv_state.get("await") == "reason" and status == SubmissionStatus.SUBMITTED.value
+
+
+def nothing_changed_text(_: Gettext) -> str:
+    return _("Nothing was changed: the submitted report stays as it is.")
