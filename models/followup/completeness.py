@@ -27,6 +27,7 @@ from models.base import utcnow
 from models.roster.tables import District, Person, Role, School
 from models.rounds import WORKING, Answer, Round, RoundSchool, Submission
 from models.rounds.lifecycle import recent_rounds
+from models.rounds.tables import submission_of_expected
 
 # Working answers (revision 0) of each submission: "in progress" asks whether any exist.
 # Partial, so it holds the drafts only, not every submitted revision (migration 0006).
@@ -225,13 +226,7 @@ async def round_completeness(
         select(School.district_id, code, func.count().label("n"))
         .select_from(RoundSchool)
         .join(School, School.id == RoundSchool.school_id)
-        .outerjoin(
-            Submission,
-            and_(
-                Submission.round_id == RoundSchool.round_id,
-                Submission.school_id == RoundSchool.school_id,
-            ),
-        )
+        .outerjoin(Submission, submission_of_expected())
         .where(RoundSchool.round_id == round_id)
         .group_by(School.district_id, code)
     )
@@ -293,13 +288,7 @@ async def _counts_of_rounds(
     query = (
         select(RoundSchool.round_id, code, func.count())
         .select_from(RoundSchool)
-        .outerjoin(
-            Submission,
-            and_(
-                Submission.round_id == RoundSchool.round_id,
-                Submission.school_id == RoundSchool.school_id,
-            ),
-        )
+        .outerjoin(Submission, submission_of_expected())
         .where(RoundSchool.round_id.in_([r.id for r in rounds]))
         .group_by(RoundSchool.round_id, code)
     )
@@ -340,13 +329,7 @@ async def school_statuses(
         .select_from(RoundSchool)
         .join(School, School.id == RoundSchool.school_id)
         .join(District, District.id == School.district_id)
-        .outerjoin(
-            Submission,
-            and_(
-                Submission.round_id == RoundSchool.round_id,
-                Submission.school_id == RoundSchool.school_id,
-            ),
-        )
+        .outerjoin(Submission, submission_of_expected())
         .where(RoundSchool.round_id == round_id)
         .order_by(District.name, School.code)
     )

@@ -31,23 +31,7 @@ from sqlalchemy import (
 from sqlalchemy.sql.selectable import Subquery
 
 from models.forms import FieldDef, FormDef
-from models.forms.expr import (
-    Attr,
-    BoolLit,
-    Call,
-    Chain,
-    Compare,
-    ListLit,
-    Logic,
-    Missing,
-    Name,
-    Neg,
-    Node,
-    Not,
-    Num,
-    Str,
-    parse,
-)
+from models.forms import expr_parse as syntax
 from models.rounds import Answer
 
 Number = int | Decimal
@@ -124,7 +108,7 @@ class Compiler:
         self.needs.fields[f.code] = kind
         raw = self.column(f"f_{f.code}")
         if f.show_if is not None:
-            cond = self.node(parse(f.show_if.source))
+            cond = self.node(syntax.parse(f.show_if.source))
             raw = case((cond.expr, raw), else_=null())
         return Sql(raw, kind)
 
@@ -132,9 +116,9 @@ class Compiler:
         g = self.form.group(group)
         if g.show_if is None:
             return None
-        return self.node(parse(g.show_if.source)).expr
+        return self.node(syntax.parse(g.show_if.source)).expr
 
-    def group_agg(self, agg: str, attr: Attr) -> Sql:
+    def group_agg(self, agg: str, attr: syntax.Attr) -> Sql:
         if not self.form.has_group(attr.group):
             raise Unsupported(f"unknown group {attr.group}")
         f = self.form.field(attr.field)
@@ -171,7 +155,7 @@ class Compiler:
         if name in self.computed:
             if name not in self.memo:
                 c = self.computed[name]
-                value = self.node(parse(c.expr.source))
+                value = self.node(syntax.parse(c.expr.source))
                 if c.decimals is not None and value.kind in ("dec", "any"):
                     value = Sql(func.round(value.expr, c.decimals), "dec")
                 self.memo[name] = value
@@ -187,7 +171,7 @@ class Compiler:
 
     # -- the tree -----------------------------------------------------------------------
 
-    def node(self, node: Node) -> Sql:
+    def node(self, node: syntax.Node) -> Sql:
         self.depth += 1
         if self.depth > 200:
             raise Unsupported("expression nests too deeply for SQL")
@@ -196,32 +180,32 @@ class Compiler:
         finally:
             self.depth -= 1
 
-    def _node(self, node: Node) -> Sql:
+    def _node(self, node: syntax.Node) -> Sql:
         constant = _literal(node)
         if constant is not None:
             return constant
-        if isinstance(node, Name):
+        if isinstance(node, syntax.Name):
             return self.name(node.name)
-        if isinstance(node, Attr):
+        if isinstance(node, syntax.Attr):
             # A bare group column only makes sense inside sum/min/max/count.
             raise Unsupported("group column outside an aggregate")
-        if isinstance(node, Neg):
+        if isinstance(node, syntax.Neg):
             neg = self.node(node.operand)
             return Sql(-neg.expr, neg.kind)
-        if isinstance(node, Chain):
+        if isinstance(node, syntax.Chain):
             return self.chain(node)
-        if isinstance(node, Compare):
+        if isinstance(node, syntax.Compare):
             return self.compare(node)
-        if isinstance(node, Logic):
+        if isinstance(node, syntax.Logic):
             parts = [self.node(o).expr for o in node.operands]
             return Sql(and_(*parts) if node.op == "and" else or_(*parts), "bool")
-        if isinstance(node, Not):
+        if isinstance(node, syntax.Not):
             return Sql(not_(self.node(node.operand).expr), "bool")
-        if isinstance(node, Call):
+        if isinstance(node, syntax.Call):
             return self.call(node)
         raise Unsupported(f"cannot translate {type(node).__name__}")
 
-    def chain(self, node: Chain) -> Sql:
+    def chain(self, node: syntax.Chain) -> Sql:
         acc = self.node(node.first)
         for op, operand in node.rest:
             right = self.node(operand)
@@ -238,11 +222,11 @@ class Compiler:
                 acc = Sql(cast(acc.expr, exact) / func.nullif(right.expr, 0), "dec")
         return acc
 
-    def compare(self, node: Compare) -> Sql:
+    def compare(self, node: syntax.Compare) -> Sql:
         if node.op in ("in", "not in"):
             right = node.right
-            if not isinstance(right, ListLit) or not all(
-                isinstance(x, Num | Str) for x in right.items
+            if not isinstance(right, syntax.ListLit) or not all(
+                isinstance(x, syntax.Num | syntax.Str) for x in right.items
             ):
                 raise Unsupported("`in` over a non-constant list")
             left = self.node(node.left).expr
@@ -252,7 +236,7 @@ class Compiler:
                 return Sql(case((left.is_(None), null()), else_=found), "bool")
             expr = left.in_(consts) if node.op == "in" else left.not_in(consts)
             return Sql(expr, "bool")
-        if isinstance(node.left, Missing) or isinstance(node.right, Missing):
+        if isinstance(node.left, syntax.Missing) or isinstance(node.right, syntax.Missing):
             return Sql(null(), "bool")
         a = self.node(node.left).expr
         b = self.node(node.right).expr
@@ -266,8 +250,8 @@ class Compiler:
         }
         return Sql(ops[node.op](a, b), "bool")
 
-    def call(self, node: Call) -> Sql:
-        functions: dict[str, Callable[[str, Sequence[Node]], Sql]] = {
+    def call(self, node: syntax.Call) -> Sql:
+        functions: dict[str, Callable[[str, Sequence[syntax.Node]], Sql]] = {
             "if": self.call_if,
             "count": self.call_count,
             "sum": self.call_aggregate,
@@ -283,7 +267,7 @@ class Compiler:
             raise Unsupported(f"function {node.func}")
         return translate(node.func, node.args)
 
-    def call_if(self, name: str, args: Sequence[Node]) -> Sql:
+    def call_if(self, name: str, args: Sequence[syntax.Node]) -> Sql:
         whens = []
         kinds = []
         for i in range(0, len(args) - 1, 2):
@@ -295,17 +279,19 @@ class Compiler:
         kinds.append(otherwise.kind)
         return Sql(case(*whens, else_=otherwise.expr), _common(kinds))
 
-    def call_count(self, name: str, args: Sequence[Node]) -> Sql:
+    def call_count(self, name: str, args: Sequence[syntax.Node]) -> Sql:
         arg = args[0]
-        if isinstance(arg, Name) and self.form.has_group(arg.name):
+        if isinstance(arg, syntax.Name) and self.form.has_group(arg.name):
             return self.item_count(arg.name)
-        if isinstance(arg, Attr):
+        if isinstance(arg, syntax.Attr):
             return self.group_agg("count", arg)
         raise Unsupported("count() of a multi-choice field")
 
-    def call_aggregate(self, name: str, args: Sequence[Node]) -> Sql:
+    def call_aggregate(self, name: str, args: Sequence[syntax.Node]) -> Sql:
         """sum, min or max, of values or of a group's column."""
-        parts = [self.group_agg(name, a) if isinstance(a, Attr) else self.node(a) for a in args]
+        parts = [
+            self.group_agg(name, a) if isinstance(a, syntax.Attr) else self.node(a) for a in args
+        ]
         kind = _common([p.kind for p in parts])
         if name == "sum":
             total: ColumnElement[Any] = func.coalesce(parts[0].expr, 0)
@@ -314,21 +300,21 @@ class Compiler:
             return Sql(total, kind if kind != "any" else "int")
         return Sql(self.extreme(name, [p.expr for p in parts]), kind)
 
-    def call_abs(self, name: str, args: Sequence[Node]) -> Sql:
+    def call_abs(self, name: str, args: Sequence[syntax.Node]) -> Sql:
         v = self.node(args[0])
         return Sql(func.abs(v.expr), v.kind)
 
-    def call_round(self, name: str, args: Sequence[Node]) -> Sql:
+    def call_round(self, name: str, args: Sequence[syntax.Node]) -> Sql:
         v = self.node(args[0])
-        places = args[1].value if len(args) == 2 and isinstance(args[1], Num) else 0
+        places = args[1].value if len(args) == 2 and isinstance(args[1], syntax.Num) else 0
         if v.kind == "int":
             return v
         return Sql(func.round(v.expr, int(places)), "dec" if places else "int")
 
-    def call_answered(self, name: str, args: Sequence[Node]) -> Sql:
+    def call_answered(self, name: str, args: Sequence[syntax.Node]) -> Sql:
         return Sql(self.node(args[0]).expr.is_not(None), "bool")
 
-    def call_coalesce(self, name: str, args: Sequence[Node]) -> Sql:
+    def call_coalesce(self, name: str, args: Sequence[syntax.Node]) -> Sql:
         parts = [self.node(a) for a in args]
         return Sql(func.coalesce(*[p.expr for p in parts]), _common([p.kind for p in parts]))
 
@@ -345,18 +331,18 @@ class Compiler:
         return func.max(*rotated) if name == "max" else func.min(*rotated)
 
 
-def _literal(node: Node) -> Sql | None:
+def _literal(node: syntax.Node) -> Sql | None:
     """A constant of the language as SQL; None for anything else."""
-    if isinstance(node, Num):
+    if isinstance(node, syntax.Num):
         v = node.value
         if isinstance(v, int):
             return Sql(literal(v), "int")
         return Sql(literal(v, Numeric(38, 10)), "dec")
-    if isinstance(node, Str):
+    if isinstance(node, syntax.Str):
         return Sql(literal(node.value), "text")
-    if isinstance(node, BoolLit):
+    if isinstance(node, syntax.BoolLit):
         return Sql(true() if node.value else false(), "bool")
-    if isinstance(node, Missing):
+    if isinstance(node, syntax.Missing):
         return Sql(null(), "any")
     return None
 

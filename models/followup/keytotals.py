@@ -52,7 +52,8 @@ from models.forms import (
     aggregate_key_totals,
     from_rows,
 )
-from models.forms.expr import DECIMAL_CONTEXT, Attr, round_half_up
+from models.forms.engine import key_total_value
+from models.forms.expr import DECIMAL_CONTEXT, Attr
 from models.roster.tables import School
 from models.rounds import Answer, Round, RoundSchool, Submission
 from models.rounds.versions import round_form as stored_form
@@ -111,16 +112,6 @@ def _add(a: Number, b: Number) -> Number:
     return DECIMAL_CONTEXT.add(Decimal(a), Decimal(b))
 
 
-def _finish(kt: KeyTotalDef, a: _Acc) -> Number | None:
-    # The same rounding as models.forms.engine, so both paths agree to the digit.
-    if kt.aggregate == "sum":
-        return round_half_up(a.num, kt.decimals) if isinstance(a.num, Decimal) else a.num
-    if a.den == 0:
-        return None
-    ratio = DECIMAL_CONTEXT.multiply(DECIMAL_CONTEXT.divide(a.num, a.den), kt.scale)
-    return round_half_up(ratio, kt.decimals)
-
-
 def _result(kt: KeyTotalDef, overall: _Acc, buckets: dict[str, _Acc]) -> KeyTotalResult:
     ratio = kt.aggregate == "ratio"
     has = overall.schools > 0
@@ -128,9 +119,9 @@ def _result(kt: KeyTotalDef, overall: _Acc, buckets: dict[str, _Acc]) -> KeyTota
         code=kt.code,
         label=kt.label,
         aggregate=kt.aggregate,
-        value=_finish(kt, overall) if has else None,
+        value=key_total_value(kt, overall.num, overall.den) if has else None,
         schools=overall.schools,
-        by={k: _finish(kt, b) for k, b in sorted(buckets.items())},
+        by={k: key_total_value(kt, b.num, b.den) for k, b in sorted(buckets.items())},
         unit=kt.unit,
         numerator=overall.num if has else None,
         denominator=overall.den if has and ratio else None,

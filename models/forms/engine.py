@@ -336,6 +336,14 @@ def _message(form: FormDef, rule: RuleDef, env: Env) -> dict[str, str]:
     return {"zh": fill(rule.message.zh, "zh"), "en": fill(rule.message.en, "en")}
 
 
+def _failed(form: FormDef, rule: RuleDef, env: Env, item: int | None) -> RuleResult:
+    """The result of a rule that failed (on one group item, or on the whole form)."""
+    message = _message(form, rule, env)
+    return RuleResult(
+        rule.code, rule.severity, message, rule.fields, _keys(form, rule, env, item), item
+    )
+
+
 def _keys(form: FormDef, rule: RuleDef, env: Env, item: int | None) -> tuple[AnswerKey, ...]:
     out: list[AnswerKey] = []
     for code in rule.fields:
@@ -373,15 +381,7 @@ def validate(
         if any(code in pending_codes for code in rule.uses):
             continue
         if rule.expr.evaluate(env) is False:
-            results.append(
-                RuleResult(
-                    rule.code,
-                    rule.severity,
-                    _message(form, rule, env),
-                    rule.fields,
-                    _keys(form, rule, env, None),
-                )
-            )
+            results.append(_failed(form, rule, env, None))
     for g in form.groups:
         if not g.rules:
             continue
@@ -395,16 +395,7 @@ def validate(
                 ):
                     continue
                 if rule.expr.evaluate(env) is False:
-                    results.append(
-                        RuleResult(
-                            rule.code,
-                            rule.severity,
-                            _message(form, rule, env),
-                            rule.fields,
-                            _keys(form, rule, env, i),
-                            i,
-                        )
-                    )
+                    results.append(_failed(form, rule, env, i))
         env.item = None
     return results
 
@@ -534,9 +525,9 @@ def aggregate_key_totals(
             code=kt.code,
             label=kt.label,
             aggregate=kt.aggregate,
-            value=_finish(kt, a) if a.schools else None,
+            value=key_total_value(kt, a.num, a.den) if a.schools else None,
             schools=a.schools,
-            by={k: _finish(kt, b) for k, b in sorted(buckets[i].items())},
+            by={k: key_total_value(kt, b.num, b.den) for k, b in sorted(buckets[i].items())},
             unit=kt.unit,
             numerator=a.num if a.schools else None,
             denominator=a.den if a.schools and ratio else None,
@@ -585,10 +576,14 @@ def _reader(ref: str | None) -> Callable[[Env], int | Decimal | None]:
     return value
 
 
-def _finish(kt: KeyTotalDef, a: _Acc) -> int | Decimal | None:
+def key_total_value(
+    kt: KeyTotalDef, num: int | Decimal, den: int | Decimal
+) -> int | Decimal | None:
+    """A key total from its summed numerator (and denominator, for a ratio), rounded as
+    the form says; the SQL path (models.followup.keytotals) uses it too, so both agree."""
     if kt.aggregate == "sum":
-        return round_half_up(a.num, kt.decimals) if isinstance(a.num, Decimal) else a.num
-    if a.den == 0:
+        return round_half_up(num, kt.decimals) if isinstance(num, Decimal) else num
+    if den == 0:
         return None
-    ratio = DECIMAL_CONTEXT.multiply(DECIMAL_CONTEXT.divide(a.num, a.den), kt.scale)
+    ratio = DECIMAL_CONTEXT.multiply(DECIMAL_CONTEXT.divide(num, den), kt.scale)
     return round_half_up(ratio, kt.decimals)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, case, func, literal, or_, select, tuple_, update
+from sqlalchemy import ColumnElement, and_, case, func, literal, or_, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from models.base import UTCDateTime
@@ -42,9 +42,7 @@ async def claim(
     again.
     """
     order = (Delivery.next_attempt_at, Delivery.id)
-    candidates = (
-        select(Delivery.id, Delivery.status).where(_due(now)).order_by(*order).limit(limit)
-    )
+    candidates = select(Delivery.id, Delivery.status).where(_due(now)).order_by(*order).limit(limit)
     if dialect_of(session) == "postgresql":
         candidates = candidates.with_for_update(skip_locked=True)
     found = (await session.execute(candidates)).all()
@@ -110,9 +108,7 @@ async def mark_part_sent(
     result = await session.execute(
         update(Delivery)
         .where(_held_by(delivery_id, token))
-        .values(
-            status=Status.CLAIMED.value, parts_sent=parts_sent, telegram_message_id=message_id
-        )
+        .values(status=Status.CLAIMED.value, parts_sent=parts_sent, telegram_message_id=message_id)
     )
     return _rowcount(result) == 1
 
@@ -187,11 +183,15 @@ async def reschedule(
     the next try may repeat it. `failing_since`: when this failure happened, kept only if
     it is the row's first (the start of its retry budget).
     """
-    failing = {} if failing_since is None else {
-        "failing_since": func.coalesce(
-            Delivery.failing_since, literal(failing_since, UTCDateTime())
-        )
-    }
+    failing = (
+        {}
+        if failing_since is None
+        else {
+            "failing_since": func.coalesce(
+                Delivery.failing_since, literal(failing_since, UTCDateTime())
+            )
+        }
+    )
     result = await session.execute(
         update(Delivery)
         .where(_held_by(delivery_id, token))
@@ -242,19 +242,21 @@ async def mark_failed(
     return bool(person_ids)
 
 
-async def renew(
-    session: AsyncSession, held: Sequence[tuple[int, str]], until: datetime
-) -> int:
+def _still_held(held: Sequence[tuple[int, str]]) -> tuple[ColumnElement[bool], ...]:
+    """The rows named by (delivery id, claim token) pairs, if their claim is still ours."""
+    ids = [delivery_id for delivery_id, _token in held]
+    tokens = sorted({token for _id, token in held})
+    return Delivery.id.in_(ids), Delivery.claim_token.in_(tokens)
+
+
+async def renew(session: AsyncSession, held: Sequence[tuple[int, str]], until: datetime) -> int:
     """Extend the lease of rows this worker still holds (so nobody takes them over)."""
     if not held:
         return 0
-    ids = [delivery_id for delivery_id, _token in held]
-    tokens = sorted({token for _id, token in held})
     result = await session.execute(
         update(Delivery)
         .where(
-            Delivery.id.in_(ids),
-            Delivery.claim_token.in_(tokens),
+            *_still_held(held),
             Delivery.status.in_(HELD),
         )
         .values(lease_until=until)
@@ -266,13 +268,10 @@ async def release(session: AsyncSession, held: Sequence[tuple[int, str]]) -> int
     """Give back rows claimed but never handed to Telegram (graceful stop)."""
     if not held:
         return 0
-    ids = [delivery_id for delivery_id, _token in held]
-    tokens = sorted({token for _id, token in held})
     result = await session.execute(
         update(Delivery)
         .where(
-            Delivery.id.in_(ids),
-            Delivery.claim_token.in_(tokens),
+            *_still_held(held),
             Delivery.status == Status.CLAIMED.value,
         )
         .values(status=Status.PENDING.value, lease_until=None, claim_token=None)

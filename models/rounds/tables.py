@@ -15,6 +15,7 @@ from decimal import Decimal
 from sqlalchemy import (
     BigInteger,
     Boolean,
+    ColumnElement,
     Date,
     ForeignKey,
     Index,
@@ -23,6 +24,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    and_,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -125,6 +127,14 @@ class Submission(Base):
     version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     started_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+
+
+def submission_of_expected() -> ColumnElement[bool]:
+    """The ON clause joining an expected school (RoundSchool) to its submission, if any."""
+    return and_(
+        Submission.round_id == RoundSchool.round_id,
+        Submission.school_id == RoundSchool.school_id,
+    )
 
 
 class Revision(Base):

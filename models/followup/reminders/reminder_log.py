@@ -40,7 +40,6 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
-    and_,
     or_,
     select,
     update,
@@ -62,6 +61,7 @@ from models.followup.reminders.slots import (
 )
 from models.roster.tables import Person, Role, School
 from models.rounds import FormVersion, Round, RoundSchool, RoundStatus, Submission
+from models.rounds.tables import submission_of_expected
 
 # Rounds whose deadline is older than this are not looked at any more: their last slot
 # (the overdue notice, at most a grace and a night of quiet hours after the deadline)
@@ -217,13 +217,7 @@ async def unsubmitted_school_ids(session: AsyncSession, round_id: int) -> list[i
     query = (
         select(RoundSchool.school_id)
         .join(School, School.id == RoundSchool.school_id)
-        .outerjoin(
-            Submission,
-            and_(
-                Submission.round_id == RoundSchool.round_id,
-                Submission.school_id == RoundSchool.school_id,
-            ),
-        )
+        .outerjoin(Submission, submission_of_expected())
         .where(
             RoundSchool.round_id == round_id,
             School.active.is_(True),
@@ -488,13 +482,7 @@ async def pending_reports(
         await session.execute(
             select(Round, RoundSchool, Submission)
             .join(RoundSchool, RoundSchool.round_id == Round.id)
-            .outerjoin(
-                Submission,
-                and_(
-                    Submission.round_id == Round.id,
-                    Submission.school_id == RoundSchool.school_id,
-                ),
-            )
+            .outerjoin(Submission, submission_of_expected())
             .where(
                 RoundSchool.school_id.in_(school_ids),
                 Round.status == RoundStatus.OPEN.value,
