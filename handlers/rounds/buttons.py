@@ -4,7 +4,7 @@ again; each calls one action of models/rounds/actions.py, as `huibao rounds` doe
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import Update
@@ -54,6 +54,29 @@ def staff_button(act: Act[K]) -> Callable[[Update, HuibaoContext, K], Awaitable[
     return handle
 
 
+class NamesRound(Protocol):
+    @property
+    def round_id(self) -> int: ...
+
+
+R = TypeVar("R", bound=NamesRound)
+RoundAct = Callable[[AsyncSession, Services, Who, Round, R], Awaitable[Outcome]]
+
+
+def round_button(act: RoundAct[R]) -> Callable[[Update, HuibaoContext, R], Awaitable[None]]:
+    """The handler of a button naming a round: a round that no longer exists (or a forged
+    id) is refused before `act` runs, with the same answer for every such button."""
+
+    async def found(session: AsyncSession, services: Services, who: Who, button: R) -> Outcome:
+        round_ = await actions.find_round(session, button.round_id)
+        if isinstance(round_, actions.Refused):
+            return refused(refusal_text(round_, who._))
+        return await act(session, services, who, round_, button)
+
+    found.__qualname__ = act.__qualname__
+    return staff_button(found)
+
+
 async def round_command(update: Update, context: HuibaoContext) -> None:
     message = update.effective_message
     assert message is not None
@@ -83,11 +106,8 @@ async def cancel(
 
 
 async def show_round(
-    session: AsyncSession, services: Services, who: Who, button: ShowRound
+    session: AsyncSession, services: Services, who: Who, round_: Round, button: ShowRound
 ) -> Outcome:
-    round_ = await actions.find_round(session, button.round_id)
-    if isinstance(round_, actions.Refused):
-        return refused(refusal_text(round_, who._))
     return screen(await screens.round_view(session, services, who, round_))
 
 
@@ -104,35 +124,27 @@ async def _changed(
 
 
 async def extend(
-    session: AsyncSession, services: Services, who: Who, button: ExtendRound
+    session: AsyncSession, services: Services, who: Who, round_: Round, button: ExtendRound
 ) -> Outcome:
-    if await session.get(Round, button.round_id) is None:
-        return refused(refusal_text(actions.Refused(actions.Refusal.NO_ROUND), who._))
     if button.days not in screens.EXTEND_DAYS:
         return refused(invalid_button(who._))
     changed = await actions.extend_by_days(
-        session, button.round_id, button.days, extension_for(services.settings),
+        session, round_.id, button.days, extension_for(services.settings),
         now=services.now(), by=who.person.id,
     )
     return await _changed(session, services, who, changed)
 
 
 async def type_deadline(
-    session: AsyncSession, services: Services, who: Who, button: TypeDeadline
+    session: AsyncSession, services: Services, who: Who, round_: Round, button: TypeDeadline
 ) -> Outcome:
-    round_ = await actions.find_round(session, button.round_id)
-    if isinstance(round_, actions.Refused):
-        return refused(refusal_text(round_, who._))
     await save_wizard(session, who.person.id, {"step": "extend", "round": round_.id})
     return screen(Rendered(who._("Type the new deadline, like 2026-12-01 17:00 (bureau time).")))
 
 
 async def ask_close(
-    session: AsyncSession, services: Services, who: Who, button: AskClose
+    session: AsyncSession, services: Services, who: Who, round_: Round, button: AskClose
 ) -> Outcome:
-    round_ = await actions.find_round(session, button.round_id)
-    if isinstance(round_, actions.Refused):
-        return refused(refusal_text(round_, who._))
     return screen(screens.ask_close(round_.id, who._))
 
 
@@ -147,22 +159,16 @@ async def close(
 
 
 async def choose_unlock(
-    session: AsyncSession, services: Services, who: Who, button: ChooseUnlock
+    session: AsyncSession, services: Services, who: Who, round_: Round, button: ChooseUnlock
 ) -> Outcome:
-    round_ = await actions.find_round(session, button.round_id)
-    if isinstance(round_, actions.Refused):
-        return refused(refusal_text(round_, who._))
     reply = await screens.unlock_screen(session, services, who, round_)
     await save_wizard(session, who.person.id, {"step": "unlock", "round": round_.id})
     return screen(reply)
 
 
 async def unlock(
-    session: AsyncSession, services: Services, who: Who, button: UnlockSchool
+    session: AsyncSession, services: Services, who: Who, round_: Round, button: UnlockSchool
 ) -> Outcome:
-    round_ = await actions.find_round(session, button.round_id)
-    if isinstance(round_, actions.Refused):
-        return refused(refusal_text(round_, who._))
     school = await session.get(School, button.school_id)
     if school is None:
         return refused(invalid_button(who._))
@@ -190,13 +196,13 @@ ROUND_BUTTONS: tuple[tuple[type[Any], Any, Any], ...] = (
     (RoundList, staff_button(show_list), RoundList()),
     (NewRound, staff_button(new_round), NewRound()),
     (CancelSetUp, staff_button(cancel), CancelSetUp()),
-    (ShowRound, staff_button(show_round), ShowRound(1)),
-    (ExtendRound, staff_button(extend), ExtendRound(1, 3)),
-    (TypeDeadline, staff_button(type_deadline), TypeDeadline(1)),
-    (AskClose, staff_button(ask_close), AskClose(1)),
+    (ShowRound, round_button(show_round), ShowRound(1)),
+    (ExtendRound, round_button(extend), ExtendRound(1, 3)),
+    (TypeDeadline, round_button(type_deadline), TypeDeadline(1)),
+    (AskClose, round_button(ask_close), AskClose(1)),
     (CloseRound, staff_button(close), CloseRound(1)),
-    (ChooseUnlock, staff_button(choose_unlock), ChooseUnlock(1)),
-    (UnlockSchool, staff_button(unlock), UnlockSchool(1, 1)),
+    (ChooseUnlock, round_button(choose_unlock), ChooseUnlock(1)),
+    (UnlockSchool, round_button(unlock), UnlockSchool(1, 1)),
     (RetryRound, staff_button(retry), RetryRound(1)),
 )
 """(kind, handler, example) of the buttons of the list and of a round's screen."""
