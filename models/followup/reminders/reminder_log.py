@@ -35,6 +35,7 @@ from datetime import datetime, timedelta, tzinfo
 from typing import Any
 
 from sqlalchemy import (
+    ColumnElement,
     ForeignKey,
     Integer,
     String,
@@ -47,7 +48,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import InstrumentedAttribute, Mapped, mapped_column
 
 from models.base import Base, UTCDateTime, utcnow
 from models.followup.reminders.slots import (
@@ -228,6 +229,21 @@ async def unsubmitted_school_ids(session: AsyncSession, round_id: int) -> list[i
     return list((await session.execute(query)).scalars())
 
 
+async def _live_slots(
+    session: AsyncSession, now: datetime, tz: tzinfo, quiet: QuietHours | None, defaults: Policy
+) -> list[tuple[Round, Slot]]:
+    """Every slot of the live rounds, past or future, handled or not, in round order."""
+    rounds = await live_rounds(session, now)
+    if not rounds:
+        return []
+    policies = await load_policies(session, [r.id for r in rounds], defaults)
+    return [
+        (round_, slot)
+        for round_ in rounds
+        for slot in slots_for(round_, policies[round_.id], tz, quiet)
+    ]
+
+
 async def due_slots(
     session: AsyncSession,
     *,
@@ -237,18 +253,12 @@ async def due_slots(
     defaults: Policy,
 ) -> list[tuple[Round, Slot]]:
     """Slots whose time has come and that no one has handled yet (read only)."""
-    rounds = await live_rounds(session, now)
-    if not rounds:
+    past = [(r, s) for r, s in await _live_slots(session, now, tz, quiet, defaults)
+            if s.send_at <= now]
+    if not past:
         return []
-    ids = [r.id for r in rounds]
-    policies = await load_policies(session, ids, defaults)
-    done = await handled_slots(session, ids)
-    due: list[tuple[Round, Slot]] = []
-    for round_ in rounds:
-        for slot in slots_for(round_, policies[round_.id], tz, quiet):
-            if slot.send_at <= now and (round_.id, slot.key) not in done:
-                due.append((round_, slot))
-    return due
+    done = await handled_slots(session, sorted({r.id for r, _ in past}))
+    return [(r, s) for r, s in past if (r.id, s.key) not in done]
 
 
 async def upcoming_slots(
@@ -261,16 +271,8 @@ async def upcoming_slots(
     defaults: Policy,
 ) -> list[tuple[Round, Slot]]:
     """Slots not yet due that fall before `until` (for exact-time jobs)."""
-    rounds = await live_rounds(session, now)
-    if not rounds:
-        return []
-    policies = await load_policies(session, [r.id for r in rounds], defaults)
-    return [
-        (round_, slot)
-        for round_ in rounds
-        for slot in slots_for(round_, policies[round_.id], tz, quiet)
-        if now < slot.send_at <= until
-    ]
+    return [(r, s) for r, s in await _live_slots(session, now, tz, quiet, defaults)
+            if now < s.send_at <= until]
 
 
 async def claim_slots(
@@ -389,46 +391,40 @@ async def record_recipients(session: AsyncSession, entries: Sequence[Recipients]
 # --- who is told, and about what -------------------------------------------------------
 
 
+async def _people_by(
+    session: AsyncSession,
+    key: InstrumentedAttribute[int | None],
+    ids: Sequence[int],
+    roles: Sequence[str],
+    *order: ColumnElement[Any] | InstrumentedAttribute[Any],
+) -> dict[int, list[Person]]:
+    """People with one of `roles`, grouped by their school or district (`key`)."""
+    rows = await session.execute(
+        select(key, Person).where(key.in_(ids), Person.role.in_(roles)).order_by(*order)
+    )
+    out: dict[int, list[Person]] = {}
+    for owner, person in rows:
+        assert owner is not None
+        out.setdefault(owner, []).append(person)
+    return out
+
+
 async def school_contacts(
     session: AsyncSession, school_ids: Sequence[int]
 ) -> dict[int, list[Person]]:
     """Principals and deputies of each school (reachable or not: the outbox records
     the ones who blocked the bot)."""
-    rows = (
-        await session.execute(
-            select(Person)
-            .where(
-                Person.school_id.in_(school_ids),
-                Person.role.in_([Role.PRINCIPAL.value, Role.DEPUTY.value]),
-            )
-            .order_by(Person.role.desc(), Person.id)
-        )
-    ).scalars()
-    out: dict[int, list[Person]] = {}
-    for person in rows:
-        assert person.school_id is not None
-        out.setdefault(person.school_id, []).append(person)
-    return out
+    roles = [Role.PRINCIPAL.value, Role.DEPUTY.value]
+    return await _people_by(
+        session, Person.school_id, school_ids, roles, Person.role.desc(), Person.id
+    )
 
 
 async def district_officers(
     session: AsyncSession, district_ids: Sequence[int]
 ) -> dict[int, list[Person]]:
-    rows = (
-        await session.execute(
-            select(Person)
-            .where(
-                Person.district_id.in_(district_ids),
-                Person.role == Role.DISTRICT_OFFICER.value,
-            )
-            .order_by(Person.id)
-        )
-    ).scalars()
-    out: dict[int, list[Person]] = {}
-    for person in rows:
-        assert person.district_id is not None
-        out.setdefault(person.district_id, []).append(person)
-    return out
+    roles = [Role.DISTRICT_OFFICER.value]
+    return await _people_by(session, Person.district_id, district_ids, roles, Person.id)
 
 
 async def staff_members(session: AsyncSession) -> list[Person]:
