@@ -179,7 +179,7 @@ async def after(
                 else preview_keyboard(draft.version, _))
         return [query.answer, partial(query.edit_message_reply_markup, keyboard_markup(rows))]
     if outcome is Outcome.SEND:
-        return await send_draft(session, draft, who, context, query, chat_id)
+        return await send_draft(session, draft, who, context, query)
     return [partial(query.answer, draft_refusal(outcome, _), show_alert=True)]
 
 
@@ -199,14 +199,11 @@ async def press(update: Update, context: HuibaoContext, change: Change) -> None:
 
 
 async def send_draft(
-    session: AsyncSession,
-    draft: NoticeDraft,
-    who: Who,
-    context: HuibaoContext,
+    session: AsyncSession, draft: NoticeDraft, who: Who, context: HuibaoContext,
     query: CallbackQuery,
-    chat_id: int,
 ) -> list[Send]:
-    """Turn the draft into a notice with one delivery per recipient, in this transaction."""
+    """Turn the draft into a notice with one delivery per recipient, in this transaction;
+    the pressed preview's summary message becomes the live progress message."""
     _ = who._
     services = context.services
     new = drafts.notice_from_draft(draft, who.person.id)
@@ -216,10 +213,10 @@ async def send_draft(
     if isinstance(created, Refused):
         return [partial(query.answer, send_refusal(created, _), show_alert=True)]
     batch = created.batch
-    assert query.message is not None
-    # The preview's summary message becomes the live progress message.
-    batch.progress_chat_id = chat_id
-    batch.progress_message_id = query.message.message_id
+    summary = query.message
+    assert summary is not None
+    batch.progress_chat_id = summary.chat.id
+    batch.progress_message_id = summary.message_id
     await session.delete(draft)
     scheduled = new.scheduled_at
     batch.progress_text = text = progress_text(
