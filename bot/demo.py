@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from models.roster.roster_file import RosterRow
+from pathlib import Path
+
+from models.roster.roster_file import RosterRow, read_roster
 from models.roster.tables import Stage
 
 DEMO_BUREAU = "示范县教育局"
@@ -10,72 +12,16 @@ DEMO_BUREAU = "示范县教育局"
 DEMO_STAFF_TELEGRAM_ID = 9_000_000_000_100
 DEMO_STAFF_NAME = "张晓燕（人事科）"
 
-_SCHOOLS: list[tuple[str, list[tuple[str, Stage]]]] = [
-    (
-        "城关学区",
-        [
-            ("示范县第一中学", Stage.SENIOR),
-            ("示范县第二中学", Stage.COMPLETE_SECONDARY),
-            ("城关初级中学", Stage.JUNIOR),
-            ("示范县实验小学", Stage.PRIMARY),
-            ("城关中心小学", Stage.PRIMARY),
-            ("城关第二小学", Stage.PRIMARY),
-            ("示范县实验幼儿园", Stage.KINDERGARTEN),
-            ("示范县职业中等专业学校", Stage.VOCATIONAL),
-        ],
-    ),
-    (
-        "东河镇",
-        [
-            ("东河中学", Stage.JUNIOR),
-            ("东河镇中心小学", Stage.PRIMARY),
-            ("东河镇柳树湾小学", Stage.PRIMARY),
-            ("东河镇杨家坪小学", Stage.PRIMARY),
-            ("东河镇中心幼儿园", Stage.KINDERGARTEN),
-            ("东河镇石桥教学点", Stage.TEACHING_POINT),
-        ],
-    ),
-    (
-        "西山乡",
-        [
-            ("西山九年一贯制学校", Stage.NINE_YEAR),
-            ("西山初级中学", Stage.JUNIOR),
-            ("西山乡中心小学", Stage.PRIMARY),
-            ("西山乡桃源小学", Stage.PRIMARY),
-            ("西山乡中心幼儿园", Stage.KINDERGARTEN),
-            ("西山乡龙潭教学点", Stage.TEACHING_POINT),
-            ("西山乡高岭教学点", Stage.TEACHING_POINT),
-        ],
-    ),
-    (
-        "南湖镇",
-        [
-            ("南湖中学", Stage.JUNIOR),
-            ("南湖九年一贯制学校", Stage.NINE_YEAR),
-            ("南湖镇中心小学", Stage.PRIMARY),
-            ("南湖镇新华小学", Stage.PRIMARY),
-            ("南湖镇渔村小学", Stage.PRIMARY),
-            ("南湖镇中心幼儿园", Stage.KINDERGARTEN),
-            ("南湖镇第二幼儿园", Stage.KINDERGARTEN),
-            ("南湖镇莲花教学点", Stage.TEACHING_POINT),
-        ],
-    ),
-]
-
-# 10-digit codes in the style of the national school identification code.
-COUNTY_CODE = "361123"
+# The demo county is a roster file like the ones bureaus upload (学校代码, 学校名称, 学区,
+# 学段), read by the same reader, so the demo also shows what such a file looks like. The
+# codes are 10 digits in the style of the national school identification code.
+DEMO_ROSTER = Path(__file__).with_name("demo_roster.csv")
 
 
 def demo_rows() -> list[RosterRow]:
-    rows: list[RosterRow] = []
-    number = 0
-    for district, schools in _SCHOOLS:
-        for name, stage in schools:
-            number += 1
-            rows.append(
-                RosterRow(number + 1, f"{COUNTY_CODE}{number:04d}", name, district, stage, None)
-            )
-    return rows
+    parsed = read_roster(DEMO_ROSTER)
+    assert not parsed.problems, parsed.problems
+    return parsed.rows
 
 
 _TOWNS = "东河西山南湖北岭城关青石白沙黄土桃源柳溪龙潭梅岭竹林石门新华莲花杨柳清水高坪"
