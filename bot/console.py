@@ -29,7 +29,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TextIO
 
-from telegram import Update
+from telegram import Update, User
 from telegram._utils.defaultvalue import DEFAULT_NONE
 from telegram._utils.types import ODVInput
 from telegram.request import BaseRequest, RequestData
@@ -80,12 +80,9 @@ class ConsoleTransport(BaseRequest):
         user_chat_id: int,
         output: Callable[[str], None],
     ) -> None:
-        self.bot_user = {
-            "id": CONSOLE_BOT_ID,
-            "is_bot": True,
-            "first_name": "Huibao",
-            "username": bot_username,
-        }
+        self.bot_user = User(
+            CONSOLE_BOT_ID, "Huibao", is_bot=True, username=bot_username
+        ).to_dict()
         self.user_chat_id = user_chat_id
         self.output = output
         self.messages: dict[tuple[int, int], Shown] = {}
@@ -225,12 +222,8 @@ class ConsoleTransport(BaseRequest):
         return True
 
     def _api_setMyCommands(self, params: dict[str, Any], files: Any) -> bool:
-        scope = params.get("scope") or {"type": "default"}
-        if isinstance(scope, str):
-            scope = json.loads(scope)
-        commands = params.get("commands") or []
-        if isinstance(commands, str):
-            commands = json.loads(commands)
+        scope = _json_param(params, "scope", {"type": "default"})
+        commands = _json_param(params, "commands", [])
         names = [f"/{c['command']}" for c in commands]
         key = json.dumps(scope, sort_keys=True)
         changed = self.commands.get(key) != names
@@ -240,9 +233,7 @@ class ConsoleTransport(BaseRequest):
         return True
 
     def _api_deleteMyCommands(self, params: dict[str, Any], files: Any) -> bool:
-        scope = params.get("scope") or {"type": "default"}
-        if isinstance(scope, str):
-            scope = json.loads(scope)
+        scope = _json_param(params, "scope", {"type": "default"})
         self.commands.pop(json.dumps(scope, sort_keys=True), None)
         return True
 
@@ -270,6 +261,12 @@ class ConsoleTransport(BaseRequest):
         return None
 
 
+def _json_param(params: dict[str, Any], name: str, default: Any) -> Any:
+    """A parameter that may come as JSON text (how PTB sends nested objects) or as is."""
+    value = params.get(name) or default
+    return json.loads(value) if isinstance(value, str) else value
+
+
 def _buttons(markup: Any) -> list[list[tuple[str, str | None]]]:
     if not isinstance(markup, dict):
         return []
@@ -293,12 +290,9 @@ class Console:
     ) -> None:
         from bot.app import build_application
 
-        self.user = {
-            "id": user_id,
-            "is_bot": False,
-            "first_name": first_name,
-            "language_code": language_code,
-        }
+        self.user = User(
+            user_id, first_name, is_bot=False, language_code=language_code
+        ).to_dict()
         self.chat = {"id": user_id, "type": "private", "first_name": first_name}
         self.output = output
         username = settings.telegram.bot_username or "huibao_demo_bot"
