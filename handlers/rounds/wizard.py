@@ -170,8 +170,7 @@ async def tick_district(
     if district is None:
         return refused(invalid_button(who._))
     state["districts"] = sorted(set(state.get("districts", [])) ^ {district.id})
-    await save_wizard(session, who.person.id, state)
-    return screen(await screens.ask_audience(session, who, state), in_place=True)
+    return await _ticked(session, who, state)
 
 
 async def tick_stage(
@@ -183,6 +182,11 @@ async def tick_stage(
         return refused(invalid_button(who._))
     ticked = set(state.get("stages", [])) ^ {codes[button.index]}
     state["stages"] = [s for s in codes if s in ticked]
+    return await _ticked(session, who, state)
+
+
+async def _ticked(session: AsyncSession, who: Who, state: State) -> Outcome:
+    """A district or stage ticked: the same audience screen changes in place."""
     await save_wizard(session, who.person.id, state)
     return screen(await screens.ask_audience(session, who, state), in_place=True)
 
