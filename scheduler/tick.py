@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from config.settings import Settings
 from models.db import transaction
+from models.followup import reminders
 from models.followup.reminders import (
     ClaimedSlot,
     Policy,
@@ -30,19 +31,6 @@ from models.followup.reminders import (
     Slot,
     SlotKind,
     SlotOutcome,
-    claim_slots,
-    district_officers,
-    due_slots,
-    form_titles,
-    is_deadline_summary,
-    mark_slot,
-    pending_reports,
-    record_recipients,
-    round_district_ids,
-    school_contacts,
-    set_round_policy,
-    staff_members,
-    upcoming_slots,
 )
 from models.forms import FormDef, FormError, load_forms
 from models.outbox import OutboxFile, Outgoing, OutMessage, enqueue
@@ -142,13 +130,13 @@ class Ticker:
             result = TickResult()
             await self._open_schedules(now, result)
             async with transaction(self.sessionmaker) as session:
-                due = await due_slots(
+                due = await reminders.due_slots(
                     session, now=now, tz=self.tz, quiet=self.quiet, defaults=self.defaults
                 )
             to_people = [(r, s) for r, s in due if s.kind is not SlotKind.SUMMARY]
             if to_people:
                 async with transaction(self.sessionmaker) as session:
-                    plan = await claim_slots(
+                    plan = await reminders.claim_slots(
                         session, to_people, now=now, misfire_grace=self.misfire_grace
                     )
                     self._log_missed(plan.missed, now, result)
@@ -320,7 +308,7 @@ class Ticker:
             stages=audience.get("stages") or None,
             now=now,
         )
-        await set_round_policy(
+        await reminders.set_round_policy(
             session, round_.id, schedule.policy_overrides, schedule_id=schedule.id
         )
         return round_
@@ -351,10 +339,10 @@ class Ticker:
         outgoing: dict[str, list[Outgoing]] = defaultdict(list)
         if by_school:
             school_ids = sorted(by_school)
-            contacts = await school_contacts(session, school_ids)
-            pending = await pending_reports(session, school_ids, now)
+            contacts = await reminders.school_contacts(session, school_ids)
+            pending = await reminders.pending_reports(session, school_ids, now)
             rounds = {r.round.id: r.round for reports in pending.values() for r in reports}
-            titles = await form_titles(session, rounds.values())
+            titles = await reminders.form_titles(session, rounds.values())
             for school_id in school_ids:
                 claims = sorted(by_school[school_id], key=lambda c: (c.round.id, c.slot.key))
                 people = contacts.get(school_id, [])
@@ -397,11 +385,13 @@ class Ticker:
             result.reminders += await enqueue(session, purpose, items)
         for claim in escalations:
             records += await self._escalate(session, claim, result)
-        await record_recipients(session, records)
+        await reminders.record_recipients(session, records)
         told = {r.log_id for r in records if r.people}
         for claim in claimed:
             if not told & set(claim.log_ids.values()):
-                await mark_slot(session, claim.round.id, claim.slot.key, SlotOutcome.NOTHING)
+                await reminders.mark_slot(
+                    session, claim.round.id, claim.slot.key, SlotOutcome.NOTHING
+                )
 
     async def _escalate(
         self, session: AsyncSession, claim: ClaimedSlot, result: TickResult
@@ -419,9 +409,9 @@ class Ticker:
         by_district: dict[int, list[School]] = defaultdict(list)
         for school in schools:
             by_district[school.district_id].append(school)
-        officers = await district_officers(session, sorted(by_district))
+        officers = await reminders.district_officers(session, sorted(by_district))
         names = await district_names(session, sorted(by_district))
-        titles = (await form_titles(session, [round_]))[round_.id]
+        titles = (await reminders.form_titles(session, [round_]))[round_.id]
         records = []
         for district_id, late in sorted(by_district.items()):
             people = officers.get(district_id, [])
@@ -459,7 +449,7 @@ class Ticker:
         failed one is tried again each tick until the misfire grace runs out."""
         try:
             async with transaction(self.sessionmaker) as session:
-                plan = await claim_slots(
+                plan = await reminders.claim_slots(
                     session, [(round_, slot)], now=now, misfire_grace=self.misfire_grace
                 )
                 self._log_missed(plan.missed, now, result)
@@ -467,7 +457,7 @@ class Ticker:
                     sent = await self._send_summary(session, claim, now)
                     result.summaries += sent
                     if not sent:
-                        await mark_slot(session, round_.id, slot.key, SlotOutcome.NOTHING)
+                        await reminders.mark_slot(session, round_.id, slot.key, SlotOutcome.NOTHING)
         except Exception:
             result.failed.append(f"round {round_.id} {slot.key}")
             log.exception(
@@ -476,16 +466,16 @@ class Ticker:
 
     async def _send_summary(self, session: AsyncSession, claim: ClaimedSlot, now: datetime) -> int:
         round_ = claim.round
-        district_ids = await round_district_ids(session, round_.id)
-        officers = await district_officers(session, district_ids)
+        district_ids = await reminders.round_district_ids(session, round_.id)
+        officers = await reminders.district_officers(session, district_ids)
         recipients: list[tuple[Person, int | None]] = [
-            (person, None) for person in await staff_members(session)
+            (person, None) for person in await reminders.staff_members(session)
         ]
         recipients += [(p, d) for d in district_ids for p in officers.get(d, [])]
         if not recipients:
             return 0
         names = await district_names(session, district_ids)
-        titles = (await form_titles(session, [round_]))[round_.id]
+        titles = (await reminders.form_titles(session, [round_]))[round_.id]
         built: dict[tuple[str, int | None], tuple[OutMessage, ...]] = {}
         items = []
         for person, district_id in recipients:
@@ -506,7 +496,7 @@ class Ticker:
                 )
                 header = summary_header(
                     language=language,
-                    at_deadline=is_deadline_summary(claim.slot),
+                    at_deadline=reminders.is_deadline_summary(claim.slot),
                     titles=titles,
                     period=round_.period,
                     deadline=round_.deadline,
@@ -531,7 +521,7 @@ class Ticker:
         """(stable job id, when) of every slot and schedule opening before now + horizon."""
         out: list[tuple[str, datetime]] = []
         async with transaction(self.sessionmaker) as session:
-            for round_, slot in await upcoming_slots(
+            for round_, slot in await reminders.upcoming_slots(
                 session,
                 now=now,
                 until=now + horizon,
