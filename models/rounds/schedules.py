@@ -35,7 +35,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.base import Base, UTCDateTime, utcnow
-from models.rounds.inserts import insert_for
+from models.rounds.inserts import claim_row
 from models.rounds.periods import TERM_CODE, month_period, week_period, year_period
 
 
@@ -489,22 +489,20 @@ async def claim_occurrence(
     The unique (schedule, period) row is inserted first, so two ticks, in one process or
     two, never open the same period twice; the caller fills in what became of it.
     """
-    insert = insert_for(session.get_bind().dialect.name)
-    found = (
-        await session.execute(
-            insert(ScheduleOccurrence)
-            .values(
-                schedule_id=schedule.id,
-                period=occurrence.period,
-                outcome=OccurrenceOutcome.OPENED.value,
-                detail="",
-                opens_at=occurrence.opens_at,
-                recorded_at=now,
-            )
-            .on_conflict_do_nothing(index_elements=["schedule_id", "period"])
-            .returning(ScheduleOccurrence.id)
-        )
-    ).first()
+    found = await claim_row(
+        session,
+        ScheduleOccurrence,
+        {
+            "schedule_id": schedule.id,
+            "period": occurrence.period,
+            "outcome": OccurrenceOutcome.OPENED.value,
+            "detail": "",
+            "opens_at": occurrence.opens_at,
+            "recorded_at": now,
+        },
+        ["schedule_id", "period"],
+        ScheduleOccurrence.id,
+    )
     if found is None:
         return None
-    return await session.get(ScheduleOccurrence, found[0])
+    return await session.get(ScheduleOccurrence, found)

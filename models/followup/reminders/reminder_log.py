@@ -45,8 +45,6 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute, Mapped, mapped_column
 
@@ -62,6 +60,7 @@ from models.followup.reminders.slots import (
 )
 from models.roster.tables import Person, Role, School
 from models.rounds import FormVersion, Round, RoundSchool, RoundStatus, Submission
+from models.rounds.inserts import claim_row, insert_for
 from models.rounds.tables import submission_of_expected
 
 # Rounds whose deadline is older than this are not looked at any more: their last slot
@@ -139,10 +138,6 @@ class ClaimedSlot:
 class TickPlan:
     claimed: list[ClaimedSlot]
     missed: list[tuple[Round, Slot]]
-
-
-def _insert(session: AsyncSession) -> Any:
-    return pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
 
 
 async def load_policies(
@@ -290,24 +285,22 @@ async def claim_slots(
     same way. The caller writes the outbox rows in the same transaction.
     """
     plan = TickPlan(claimed=[], missed=[])
-    insert = _insert(session)
     for round_, slot in due:
         missed = now - slot.send_at > misfire_grace
         outcome = SlotOutcome.MISSED if missed else SlotOutcome.DONE
-        owned = (
-            await session.execute(
-                insert(RoundSlot)
-                .values(
-                    round_id=round_.id,
-                    slot=slot.key,
-                    send_at=slot.send_at,
-                    outcome=outcome.value,
-                    recorded_at=now,
-                )
-                .on_conflict_do_nothing(index_elements=["round_id", "slot"])
-                .returning(RoundSlot.slot)
-            )
-        ).first()
+        owned = await claim_row(
+            session,
+            RoundSlot,
+            {
+                "round_id": round_.id,
+                "slot": slot.key,
+                "send_at": slot.send_at,
+                "outcome": outcome.value,
+                "recorded_at": now,
+            },
+            ["round_id", "slot"],
+            RoundSlot.slot,
+        )
         if owned is None:
             continue
         if missed:
@@ -330,7 +323,7 @@ CLAIM_CHUNK = 500
 async def _claim_schools(
     session: AsyncSession, round_id: int, slot_key: str, school_ids: Sequence[int], now: datetime
 ) -> dict[int, int]:
-    insert = _insert(session)
+    insert = insert_for(session.get_bind().dialect.name)
     claimed: dict[int, int] = {}
     for start in range(0, len(school_ids), CLAIM_CHUNK):
         rows = [
