@@ -166,6 +166,18 @@ async def mark_sent_many(
     return {row[0] for row in result.all()}
 
 
+def _try_ended(error: str, *, count_attempt: bool, in_doubt: bool) -> dict[str, Any]:
+    """The columns of a try that did not get through: counted (unless a RetryAfter), in
+    doubt if the request may have reached Telegram, its error kept, the claim let go."""
+    return {
+        "attempts": Delivery.attempts + (1 if count_attempt else 0),
+        "in_doubt": Delivery.in_doubt + (1 if in_doubt else 0),
+        "last_error": error[:ERROR_LENGTH],
+        "lease_until": None,
+        "claim_token": None,
+    }
+
+
 async def reschedule(
     session: AsyncSession,
     delivery_id: int,
@@ -197,13 +209,9 @@ async def reschedule(
         .where(_held_by(delivery_id, token))
         .values(
             status=Status.PENDING.value,
-            attempts=Delivery.attempts + (1 if count_attempt else 0),
-            in_doubt=Delivery.in_doubt + (1 if in_doubt else 0),
-            **failing,
             next_attempt_at=at,
-            last_error=error[:ERROR_LENGTH],
-            lease_until=None,
-            claim_token=None,
+            **failing,
+            **_try_ended(error, count_attempt=count_attempt, in_doubt=in_doubt),
         )
     )
     return _rowcount(result) == 1
@@ -226,11 +234,7 @@ async def mark_failed(
         .where(_held_by(delivery_id, token))
         .values(
             status=(Status.BLOCKED if blocked else Status.FAILED).value,
-            attempts=Delivery.attempts + (1 if count_attempt else 0),
-            in_doubt=Delivery.in_doubt + (1 if in_doubt else 0),
-            last_error=error[:ERROR_LENGTH],
-            lease_until=None,
-            claim_token=None,
+            **_try_ended(error, count_attempt=count_attempt, in_doubt=in_doubt),
         )
         .returning(Delivery.person_id)
     )
