@@ -34,6 +34,7 @@ from handlers.context import Who, language_of, unit
 from models.roster.invites import (
     Check,
     Outcome,
+    Throttle,
     check_code,
     looks_like_code,
     make_offer,
@@ -55,9 +56,9 @@ NONCE_CHARACTERS = frozenset(
 )
 
 
-def _limits(context: HuibaoContext) -> tuple[int, timedelta]:
+def _throttle(context: HuibaoContext) -> Throttle:
     settings = context.services.settings.invites
-    return settings.max_wrong_codes, timedelta(minutes=settings.wrong_code_window_minutes)
+    return Throttle(settings.max_wrong_codes, timedelta(minutes=settings.wrong_code_window_minutes))
 
 
 def describe(check: Check, who: Who, bureau: str) -> str:
@@ -153,14 +154,8 @@ async def offer(update: Update, context: HuibaoContext, text: str) -> None:
     message = update.effective_message
     assert message is not None
     async with unit(update, context) as (session, who):
-        max_wrong, window = _limits(context)
         check = await check_code(
-            session,
-            text,
-            who.person.telegram_id,
-            now=context.now(),
-            max_wrong=max_wrong,
-            window=window,
+            session, text, who.person.telegram_id, now=context.now(), throttle=_throttle(context)
         )
         nonce = ""
         if check.ok:

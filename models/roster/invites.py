@@ -8,7 +8,8 @@ Only the SHA-256 of the code is stored, so a copy of the database cannot be used
 join as anyone.
 
 Wrong codes are counted in `invite_attempts` (in the database, so a restart or a second
-process does not reset the count); after `max_wrong` of them in `window` a user must wait.
+process does not reset the count); after a `Throttle`'s `max_wrong` of them in its `window`
+a user must wait.
 """
 
 from __future__ import annotations
@@ -51,8 +52,17 @@ _SEPARATORS = re.compile(r"[\s\-_.]+")
 # Text a person might type or paste as a code: groups of letters and digits.
 CODE_SHAPED = re.compile(r"^\s*[A-Za-z0-9]{2,}(?:[\s\-_.]+[A-Za-z0-9]+)*\s*$")
 
-DEFAULT_MAX_WRONG = 5
-DEFAULT_WINDOW = timedelta(minutes=10)
+
+
+@dataclass(frozen=True)
+class Throttle:
+    """After `max_wrong` wrong codes within `window`, a Telegram user must wait."""
+
+    max_wrong: int = 5
+    window: timedelta = timedelta(minutes=10)
+
+
+DEFAULT_THROTTLE = Throttle()
 # How long a Confirm button stays good: enough to read the offer, short enough that an
 # old message found later in the chat binds nobody.
 OFFER_TTL = timedelta(hours=24)
@@ -315,14 +325,10 @@ class Check:
 
 
 async def throttled_until(
-    session: AsyncSession,
-    telegram_id: int,
-    *,
-    now: datetime,
-    max_wrong: int = DEFAULT_MAX_WRONG,
-    window: timedelta = DEFAULT_WINDOW,
+    session: AsyncSession, telegram_id: int, *, now: datetime, throttle: Throttle
 ) -> datetime | None:
     """When this user may try codes again, or None if they may now."""
+    max_wrong, window = throttle.max_wrong, throttle.window
     recent = list(
         (
             await session.execute(
@@ -358,8 +364,7 @@ async def check_code(
     telegram_id: int,
     *,
     now: datetime | None = None,
-    max_wrong: int = DEFAULT_MAX_WRONG,
-    window: timedelta = DEFAULT_WINDOW,
+    throttle: Throttle = DEFAULT_THROTTLE,
 ) -> Check:
     """What redeeming this code would do, without doing it.
 
@@ -367,9 +372,7 @@ async def check_code(
     codes a person was given, so they are explained rather than counted.
     """
     now = now or utcnow()
-    retry_at = await throttled_until(
-        session, telegram_id, now=now, max_wrong=max_wrong, window=window
-    )
+    retry_at = await throttled_until(session, telegram_id, now=now, throttle=throttle)
     if retry_at is not None:
         return Check(Outcome.THROTTLED, retry_at=retry_at)
     code = normalize(text)
@@ -379,7 +382,7 @@ async def check_code(
             await session.execute(select(Invite).where(Invite.code_hash == hash_code(code)))
         ).scalar_one_or_none()
     if invite is None:
-        await _wrong_attempt(session, telegram_id, now, window)
+        await _wrong_attempt(session, telegram_id, now, throttle.window)
         return Check(Outcome.UNKNOWN)
     return await _assess(session, invite, telegram_id, now)
 
@@ -415,14 +418,11 @@ async def redeem(
     person: Person,
     *,
     now: datetime | None = None,
-    max_wrong: int = DEFAULT_MAX_WRONG,
-    window: timedelta = DEFAULT_WINDOW,
+    throttle: Throttle = DEFAULT_THROTTLE,
 ) -> Check:
     """Check the code again and, if it still works, bind the person and use the code up."""
     now = now or utcnow()
-    check = await check_code(
-        session, text, person.telegram_id, now=now, max_wrong=max_wrong, window=window
-    )
+    check = await check_code(session, text, person.telegram_id, now=now, throttle=throttle)
     return await _claim(session, check, person, now)
 
 
