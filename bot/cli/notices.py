@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import select
 
 from bot.cli import CliError
+from bot.cli.printing import print_requeued
 from config.settings import Settings
 from models.notices.sending import NewNotice, Sender
 from texts.i18n import gettext_for
@@ -338,13 +339,5 @@ async def _retry_async(settings: Settings, notice_id: int) -> int:
                 raise CliError(cli_refusal(done, str(notice_id)))
     finally:
         await engine.dispose()
-    again = done[1]
-    if not again.total:
-        print(f"notice #{notice_id}: nothing to retry (no failed or blocked deliveries)")
-        return 0
-    print(
-        f"notice #{notice_id}: {again.total} deliveries queued again ({again.failed} failed, "
-        f"{again.blocked} to people who had blocked the bot: they get it only if they "
-        "have unblocked it); the running bot sends them"
-    )
+    print_requeued(f"notice #{notice_id}", done[1])
     return 0

@@ -1,12 +1,15 @@
 """What the command line prints again and again, said once: times in the bureau's zone,
-lists of schools, long lists cut short, warnings on standard error."""
+lists of schools, long lists cut short, warnings on standard error, what `retry` queued."""
 
 from __future__ import annotations
 
 import sys
 from collections.abc import Iterable, Sequence
 from datetime import datetime, tzinfo
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from models.outbox.requeue import Requeued
 
 
 class NamedSchool(Protocol):
@@ -47,3 +50,15 @@ def print_cut(lines: Sequence[str], limit: int) -> None:
 
 def warn(text: str) -> None:
     print(text, file=sys.stderr)
+
+
+def print_requeued(what: str, again: Requeued) -> None:
+    """What `huibao notices retry` and `huibao rounds retry` put back in the queue."""
+    if not again.total:
+        print(f"{what}: nothing to retry (no failed or blocked deliveries)")
+        return
+    print(
+        f"{what}: {again.total} deliveries queued again ({again.failed} failed, "
+        f"{again.blocked} to people who had blocked the bot: they get it only if they "
+        "have unblocked it); the running bot sends them"
+    )

@@ -30,6 +30,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.cli import CliError
+from bot.cli.printing import print_requeued
 from config.settings import Settings
 from models.forms import FormDef, FormError, check_forms, load_forms
 
@@ -271,15 +272,7 @@ def _rounds_retry(settings: Settings, args: argparse.Namespace) -> int:
     async def work(session: AsyncSession) -> actions.Retried:
         return _done(await actions.retry(session, args.round, now=utcnow(), by=None))
 
-    again = _in_db(settings, work).again
-    if not again.total:
-        print(f"round {args.round}: nothing to retry (no failed or blocked deliveries)")
-        return 0
-    print(
-        f"round {args.round}: {again.total} deliveries queued again ({again.failed} failed, "
-        f"{again.blocked} to people who had blocked the bot: they get it only if they "
-        "have unblocked it); the running bot sends them"
-    )
+    print_requeued(f"round {args.round}", _in_db(settings, work).again)
     return 0
 
 
