@@ -5,6 +5,7 @@ missing values."""
 from __future__ import annotations
 
 import difflib
+import operator
 from collections.abc import Callable, Sequence
 from decimal import Decimal
 from typing import Any, TypeAlias
@@ -111,15 +112,7 @@ class _Compiler:
     def compile_neg(self, node: Neg) -> Compiled:
         fn, t = self.compile(node.operand)
         self.want(t, NUMBER, "`-`")
-
-        def neg(env: Env) -> Result:
-            v = fn(env)
-            if v is None:
-                return None
-            n = as_number(v)
-            return -n if type(n) is int else DECIMAL_CONTEXT.minus(n)
-
-        return neg, NUMBER
+        return _on_number(fn, operator.neg, DECIMAL_CONTEXT.minus), NUMBER
 
     def compile_not(self, node: Not) -> Compiled:
         fn, t = self.compile(node.operand)
@@ -298,31 +291,21 @@ class _Compiler:
             fn, t = self.compile(operand)
             self.want(t, BOOL, f"`{node.op}`")
             fns.append(fn)
-        if node.op == "and":
+        # Three-valued: one operand equal to `settles` (false for and, true for or) decides,
+        # whatever the others; else a missing operand makes the result missing.
+        settles = node.op == "or"
 
-            def and_(env: Env) -> Result:
-                missing = False
-                for fn in fns:
-                    v = fn(env)
-                    if v is None:
-                        missing = True
-                    elif not v:
-                        return False
-                return None if missing else True
-
-            return and_, BOOL
-
-        def or_(env: Env) -> Result:
+        def logic(env: Env) -> Result:
             missing = False
             for fn in fns:
                 v = fn(env)
                 if v is None:
                     missing = True
-                elif v:
-                    return True
-            return None if missing else False
+                elif bool(v) is settles:
+                    return settles
+            return None if missing else not settles
 
-        return or_, BOOL
+        return logic, BOOL
 
     def compile_call(self, node: Call) -> Compiled:
         name = node.func
@@ -335,15 +318,7 @@ class _Compiler:
         self.arity(name, args, 1, 1)
         fn, t = self.compile(args[0])
         self.want(t, NUMBER, "abs()")
-
-        def abs_(env: Env) -> Result:
-            v = fn(env)
-            if v is None:
-                return None
-            n = as_number(v)
-            return abs(n) if type(n) is int else DECIMAL_CONTEXT.abs(n)
-
-        return abs_, NUMBER
+        return _on_number(fn, abs, DECIMAL_CONTEXT.abs), NUMBER
 
     def compile_round(self, name: str, args: Sequence[Node]) -> Compiled:
         self.arity(name, args, 1, 2)
@@ -530,6 +505,22 @@ def _suggest(name: str, scope: Scope) -> str:
     candidates = [*scope.names, *scope.groups]
     close = difflib.get_close_matches(name, candidates, n=1)
     return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+def _on_number(
+    fn: Fn, on_int: Callable[[int], int], on_decimal: Callable[[int | Decimal], Decimal]
+) -> Fn:
+    """A function of one number: missing stays missing, a whole number stays whole, a
+    decimal is worked out in the forms' decimal context."""
+
+    def on_value(env: Env) -> Result:
+        v = fn(env)
+        if v is None:
+            return None
+        n = as_number(v)
+        return on_int(n) if type(n) is int else on_decimal(n)
+
+    return on_value
 
 
 def compile_expression(source: str, scope: Scope) -> Expr:
