@@ -30,7 +30,7 @@ from telegram.error import TelegramError
 from telegram.ext import ApplicationHandlerStop, MessageHandler, filters
 
 from handlers import menu
-from handlers.context import Who, language_of, unit
+from handlers.context import Who, unit
 from models.roster.invites import (
     Check,
     Outcome,
@@ -42,7 +42,7 @@ from models.roster.invites import (
 )
 from models.roster.tables import Person, Role
 from texts.callbacks import CancelInvite, ConfirmInvite
-from texts.i18n import gettext_for
+from texts.i18n import gettext_for, language_of
 from texts.labels import role_label
 from texts.when import show
 from transport.context import HuibaoApp, HuibaoContext
@@ -228,7 +228,7 @@ async def _edit(query: object, text: str) -> None:
 
 async def _tell_replaced(context: HuibaoContext, person: Person, check: Check) -> None:
     """The previous principal learns they were replaced, and loses the principal's menu."""
-    language = language_of(person, person.telegram_language, context.services.settings)
+    language = language_of(person, context.services.settings.bureau.default_language)
     _ = gettext_for(language)
     school = escape(check.school.name) if check.school else ""
     await menu.refresh_commands(context.bot, person.telegram_id, Role.NONE, language)

@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import InlineKeyboardMarkup, InputFile, Update
 
 from handlers import menu, report_view
-from handlers.context import Who, language_of, unit
+from handlers.context import Who, unit
 from models.followup.completeness import (
     Completeness,
     RoundNotFound,
@@ -33,8 +33,10 @@ from models.followup.completeness import (
     school_statuses,
 )
 from models.followup.keytotals import round_form
-from models.followup.remind_now import Reminder, remind_now
+from models.followup.remind_now import remind_now
+from models.followup.reminders import PendingReport, form_titles, pending_reports
 from models.forms import FormError
+from models.outbox import OutMessage
 from models.roster.tables import Person, Role
 from models.rounds import Round
 from models.rounds.locks import accepting
@@ -48,9 +50,9 @@ from texts.callbacks import (
     StatusRound,
     StatusRounds,
 )
-from texts.i18n import LANGUAGES, N_, short
+from texts.i18n import N_, language_of, short
 from texts.labels import status_label
-from texts.status import remind_now_text
+from texts.reminders import remind_now_message
 from texts.when import show
 from transport.context import HuibaoApp, HuibaoContext, Services
 
@@ -289,24 +291,6 @@ def _may_see(viewer: Viewer, district_id: int) -> bool:
     return viewer.district_id is None or viewer.district_id == district_id
 
 
-async def _reminders(
-    session: AsyncSession, rnd: Round, bureau: str, tz: ZoneInfo
-) -> dict[str, Reminder]:
-    """The reminder in each language; its button opens the school's report in the
-    report conversation (handlers/report.py)."""
-    try:
-        form = await round_form(session, rnd)
-        titles = {lang: form.title.get(short(lang)) for lang in LANGUAGES}
-    except (FormError, KeyError):
-        titles = {lang: rnd.form_code for lang in LANGUAGES}
-    out = {}
-    for lang in LANGUAGES:
-        report = f"{titles[lang]} · {period_label(rnd.period, lang)}"
-        text, label = remind_now_text(bureau, report, rnd.deadline, tz, lang)
-        out[lang] = Reminder(text, label, report_view.cb("o", rnd.id))
-    return out
-
-
 async def _remind(
     session: AsyncSession, who: Who, rnd: Round, district_id: int, context: HuibaoContext
 ) -> str:
@@ -319,14 +303,25 @@ async def _remind(
     if not missing:
         return _("Every school of this district has reported.")
     settings = context.services.settings
-    reminders = await _reminders(session, rnd, settings.bureau.name, settings.bureau.tz)
+    # The scheduler's own facts (pending_reports, form_titles): the words come out the same.
+    pending = await pending_reports(session, [s.school_id for s in missing], now)
+    titles = await form_titles(session, [rnd])
 
-    def language(person: Person) -> str:
-        return language_of(person, person.telegram_language, settings)
+    def message_for(person: Person) -> OutMessage:
+        school_id = person.school_id or 0
+        report = next(
+            (r for r in pending.get(school_id, []) if r.round.id == rnd.id),
+            PendingReport(rnd, school_id, started=False, open_for_entry=True),
+        )
+        return remind_now_message(
+            language=language_of(person, settings.bureau.default_language),
+            report=report,
+            titles=titles,
+            tz=settings.bureau.tz,
+            now=now,
+        )
 
-    result = await remind_now(
-        session, rnd, district_id, missing, who.person, now, reminders, language
-    )
+    result = await remind_now(session, rnd, district_id, missing, who.person, now, message_for)
     if result.recipients:
         text = _("Reminders queued for {people} people at {schools} schools.").format(
             people=result.recipients, schools=result.schools

@@ -15,18 +15,11 @@ from models.rounds import Round
 from models.rounds.actions import Refusal, Refused
 from models.rounds.announce import MessageFor, Told
 from models.rounds.periods import period_label
-from texts.i18n import Gettext, choose_language, gettext_for
+from texts.i18n import Gettext, gettext_for, language_of
 from texts.when import show
 
 Builder = Callable[[FormDef, Round, School, str, Settings], OutMessage]
 """A message about a round in one language; `_for_people` makes it the core's MessageFor."""
-
-
-def _language(person: Person, settings: Settings) -> str:
-    """A school contact's language, as the chat chooses it (texts.i18n.choose_language)."""
-    return choose_language(
-        person.language, person.telegram_language, settings.bureau.default_language
-    )
 
 
 def _start_button(round_: Round, _: Gettext) -> tuple[tuple[Button, ...], ...]:
@@ -101,7 +94,8 @@ def closing_notice(
 
 def _for_people(builder: Builder, settings: Settings) -> MessageFor:
     def message_for(form: FormDef, round_: Round, school: School, person: Person) -> OutMessage:
-        return builder(form, round_, school, _language(person, settings), settings)
+        language = language_of(person, settings.bureau.default_language)
+        return builder(form, round_, school, language, settings)
 
     return message_for
 

@@ -26,7 +26,7 @@ from handlers.admin.screen import (
     show,
     staff_only,
 )
-from handlers.context import Who, language_of, unit
+from handlers.context import Who, unit
 from models.roster.people import people_with_role, search_people, set_role
 from models.roster.roster_file import district_summaries, schools_page
 from models.roster.tables import District, Person, Role, School
@@ -41,7 +41,7 @@ from texts.callbacks import (
     StaffList,
     Unbind,
 )
-from texts.i18n import N_, Gettext, gettext_for
+from texts.i18n import N_, Gettext, gettext_for, language_of
 from texts.labels import role_label
 from transport.context import HuibaoContext
 
@@ -329,7 +329,7 @@ async def _tell(
     context: HuibaoContext, person: Person, message: str, *, binding_of: str = ""
 ) -> None:
     """Tell someone their role changed and give them the matching commands (best effort)."""
-    language = language_of(person, person.telegram_language, context.services.settings)
+    language = language_of(person, context.services.settings.bureau.default_language)
     _ = gettext_for(language)
     await menu.refresh_commands(context.bot, person.telegram_id, Role(person.role), language)
     try:

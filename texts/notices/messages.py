@@ -19,7 +19,7 @@ from models.notices.tables import Notice, NoticeDraft
 from models.outbox import Button, Kind, Outgoing, OutMessage
 from models.roster.tables import Person
 from texts.callbacks import Acknowledge, DraftAction, ViewNotice
-from texts.i18n import LANGUAGES, N_, choose_language, gettext_for
+from texts.i18n import LANGUAGES, N_, gettext_for, language_of
 from texts.when import show
 
 MAX_TEXT = 4096
@@ -158,7 +158,7 @@ def notice_messages(
 
 
 def recipient_language(person: Person, default: str) -> str:
-    return choose_language(person.language, person.telegram_language, default)
+    return language_of(person, default)
 
 
 def opened_messages(
