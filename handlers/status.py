@@ -14,13 +14,16 @@ from __future__ import annotations
 
 import io
 import logging
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from html import escape
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import InlineKeyboardMarkup, InputFile, Update
 
+from config.settings import Settings
 from handlers import menu, report_view
 from handlers.context import Who, unit
 from models.followup.completeness import (
@@ -291,20 +294,17 @@ def _may_see(viewer: Viewer, district_id: int) -> bool:
     return viewer.district_id is None or viewer.district_id == district_id
 
 
-async def _remind(
-    session: AsyncSession, who: Who, rnd: Round, district_id: int, context: HuibaoContext
-) -> str:
-    """Queue the reminders of a district's missing schools; what to tell the person."""
-    _ = who._
-    now = context.now()
-    if not accepting(rnd, now):
-        return _("This round is closed: no more reminders.")
-    missing = await school_statuses(session, rnd.id, district_id, only_missing=True)
-    if not missing:
-        return _("Every school of this district has reported.")
-    settings = context.services.settings
-    # The scheduler's own facts (pending_reports, form_titles): the words come out the same.
-    pending = await pending_reports(session, [s.school_id for s in missing], now)
+async def reminder_for(
+    session: AsyncSession,
+    rnd: Round,
+    schools: Sequence[SchoolStatus],
+    now: datetime,
+    settings: Settings,
+) -> Callable[[Person], OutMessage]:
+    """The reminder each contact of these schools gets on "remind these now": the
+    scheduled reminder (texts.reminders) of this round, from the scheduler's own facts
+    (pending_reports, form_titles), so a school hears the same words either way."""
+    pending = await pending_reports(session, [s.school_id for s in schools], now)
     titles = await form_titles(session, [rnd])
 
     def message_for(person: Person) -> OutMessage:
@@ -321,6 +321,21 @@ async def _remind(
             now=now,
         )
 
+    return message_for
+
+
+async def _remind(
+    session: AsyncSession, who: Who, rnd: Round, district_id: int, context: HuibaoContext
+) -> str:
+    """Queue the reminders of a district's missing schools; what to tell the person."""
+    _ = who._
+    now = context.now()
+    if not accepting(rnd, now):
+        return _("This round is closed: no more reminders.")
+    missing = await school_statuses(session, rnd.id, district_id, only_missing=True)
+    if not missing:
+        return _("Every school of this district has reported.")
+    message_for = await reminder_for(session, rnd, missing, now, context.services.settings)
     result = await remind_now(session, rnd, district_id, missing, who.person, now, message_for)
     if result.recipients:
         text = _("Reminders queued for {people} people at {schools} schools.").format(
