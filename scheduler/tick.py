@@ -25,7 +25,6 @@ from models.db import transaction
 from models.followup.keytotals import round_form
 from models.followup.reminders import (
     ClaimedSlot,
-    PendingReport,
     Policy,
     QuietHours,
     Recipients,
@@ -46,6 +45,7 @@ from models.followup.reminders import (
     staff_members,
     upcoming_slots,
 )
+from models.followup.reminders.reminder_log import PendingReport
 from models.forms import FormDef, FormError, load_forms
 from models.outbox import OutboxFile, Outgoing, OutMessage, enqueue
 from models.roster.strangers import prune_strangers
