@@ -41,6 +41,7 @@ from models.roster.invites import (
     withdraw_offer,
 )
 from models.roster.tables import Person, Role
+from texts.admin import invited_as
 from texts.callbacks import CancelInvite, ConfirmInvite
 from texts.i18n import gettext_for, language_of
 from texts.labels import role_label
@@ -62,19 +63,8 @@ def _limits(context: HuibaoContext) -> tuple[int, timedelta]:
 
 def describe(check: Check, who: Who, bureau: str) -> str:
     """'principal of <school>, <district>' for the invite in a check."""
-    _ = who._
-    invite = check.invite
-    assert invite is not None
-    role = role_label(invite.role, _)
-    if check.school is not None and check.district is not None:
-        return _("{role} of <b>{school}</b>, {district}").format(
-            role=role, school=escape(check.school.name), district=escape(check.district.name)
-        )
-    if check.district is not None:
-        return _("{role} of <b>{district}</b>").format(
-            role=role, district=escape(check.district.name)
-        )
-    return _("{role} of <b>{bureau}</b>").format(role=role, bureau=escape(bureau))
+    assert check.invite is not None
+    return invited_as(who._, check.invite.role, check.school, check.district, bureau)
 
 
 def refusal_text(check: Check, who: Who, context: HuibaoContext) -> str:

@@ -22,7 +22,6 @@ from handlers.admin.screen import (
     command_screen,
     home_row,
     pager,
-    person_text,
     show,
     staff_only,
 )
@@ -30,6 +29,7 @@ from handlers.context import Who, unit
 from models.roster.people import people_with_role, search_people, set_role
 from models.roster.roster_file import district_summaries, schools_page
 from models.roster.tables import District, Person, Role, School
+from texts.admin import people_text, person_text
 from texts.callbacks import (
     AskUnbind,
     InviteStaff,
@@ -74,32 +74,20 @@ async def _count_with_role(session: AsyncSession, role: Role) -> int:
 async def people_screen(session: AsyncSession, who: Who) -> Screen:
     _ = who._
     summaries = await district_summaries(session)
-    schools = sum(s.schools for s in summaries)
-    connected = sum(s.with_principal for s in summaries)
     staff = await people_with_role(session, Role.STAFF, Role.ADMIN)
-    deputies = await _count_with_role(session, Role.DEPUTY)
-    officers = await _count_with_role(session, Role.DISTRICT_OFFICER)
-    lines = [
-        _("<b>People</b>"),
-        _("Principals connected: {connected} of {schools} open schools.").format(
-            connected=connected, schools=schools
-        ),
-        _("Deputies / data clerks: {deputies}. District officers: {officers}. "
-          "Bureau staff: {staff}.").format(deputies=deputies, officers=officers, staff=len(staff)),
-    ]
-    missing = [s for s in summaries if s.without_principal]
-    if missing:
-        lines.append("")
-        lines.append(_("<b>Schools without a principal, by district</b>"))
-        lines.extend(f"{escape(s.district.name)}: {s.without_principal}" for s in missing)
-    lines.append("")
-    lines.append(_("To find someone, send /people and part of their name, @username or school."))
+    text = people_text(
+        _,
+        summaries,
+        deputies=await _count_with_role(session, Role.DEPUTY),
+        officers=await _count_with_role(session, Role.DISTRICT_OFFICER),
+        staff=len(staff),
+    )
     rows: Rows = []
-    if missing:
+    if any(s.without_principal for s in summaries):
         rows.append([(_("Schools without a principal"), MissingPrincipalsPage(0).pack())])
     rows.append([(_("Bureau staff"), StaffList(0).pack())])
     rows.append(home_row(_))
-    return Screen("\n".join(lines), rows)
+    return Screen(text, rows)
 
 
 async def missing_screen(session: AsyncSession, who: Who, page: int) -> Screen | None:
@@ -261,12 +249,11 @@ async def on_unbind(update: Update, context: HuibaoContext, button: Unbind) -> N
                 [_back_to_people(_)],
             )
             affected = person
-    if screen is None or affected is None:
-        await menu.stale(update, who)
-        return
-    await show(update, screen)
-    await _tell(
+    await _show_and_tell(
+        update,
         context,
+        who,
+        screen,
         affected,
         N_("The bureau has disconnected you from {binding}. If this is a mistake, please "
            "contact the bureau."),
@@ -312,17 +299,35 @@ async def _change_staff(
             ).format(person=person_text(person))
             screen = Screen(text, [[(_("« Bureau staff"), StaffList(0).pack())]])
             affected = person
-    if screen is None or affected is None:
-        await menu.stale(update, who)
-        return
-    await show(update, screen)
-    await _tell(
+    await _show_and_tell(
+        update,
         context,
+        who,
+        screen,
         affected,
         N_("You are now bureau staff. Send /menu to see what you can do.")
         if make
         else N_("You are no longer bureau staff in this bot."),
     )
+
+
+async def _show_and_tell(
+    update: Update,
+    context: HuibaoContext,
+    who: Who,
+    screen: Screen | None,
+    affected: Person | None,
+    message: str,
+    *,
+    binding_of: str = "",
+) -> None:
+    """After a change of someone's role: the staff member sees the result (or, when the
+    button no longer applied, the stale answer), then the person is told."""
+    if screen is None or affected is None:
+        await menu.stale(update, who)
+        return
+    await show(update, screen)
+    await _tell(context, affected, message, binding_of=binding_of)
 
 
 async def _tell(

@@ -1,18 +1,17 @@
 """What every staff screen of /schools, /people and /invite shares: a screen (text and
-rows of buttons), the pager row, how a person is named, and how a screen is shown."""
+rows of buttons), the pager row, and how a screen is shown (the words are texts/admin.py)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from html import escape
 
 from telegram import Update
 from telegram.error import BadRequest
 
 from handlers import menu
 from handlers.context import Who
-from models.roster.tables import Person, Role
+from models.roster.tables import Role
 from texts.callbacks import Callback, Home
 from texts.i18n import Gettext
 from transport.context import HuibaoContext
@@ -43,11 +42,6 @@ def pager(page_of: Callable[[int], Callback], page: int, total: int, per_page: i
     if page + 1 < pages:
         row.append(("▶", page_of(page + 1).pack()))
     return [row] if row else []
-
-
-def person_text(person: Person) -> str:
-    name = escape(person.name or "?")
-    return f"{name} (@{escape(person.username)})" if person.username else name
 
 
 def home_row(_: Gettext) -> list[tuple[str, str]]:
