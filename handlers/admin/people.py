@@ -14,14 +14,12 @@ from handlers import menu
 from handlers.admin.schools import school_rows
 from handlers.admin.screen import (
     MISSING_PER_PAGE,
-    SEARCH_CHARACTERS,
     SEARCH_LIMIT,
     Rows,
     Screen,
-    argument,
-    command_screen,
     home_row,
     pager,
+    search_command,
     show,
     staff_only,
 )
@@ -216,15 +214,7 @@ async def unbind_question_screen(
 
 
 async def people_command(update: Update, context: HuibaoContext) -> None:
-    text = argument(context)
-    async with unit(update, context) as (session, who):
-        if not staff_only(who):
-            screen = None
-        elif text:
-            screen = await people_search_screen(session, who, text[:SEARCH_CHARACTERS])
-        else:
-            screen = await people_screen(session, who)
-    await command_screen(update, who, screen)
+    await search_command(update, context, people_search_screen, people_screen)
 
 
 # --- buttons that change things ----------------------------------------------------------
@@ -249,16 +239,11 @@ async def on_unbind(update: Update, context: HuibaoContext, button: Unbind) -> N
                 [_back_to_people(_)],
             )
             affected = person
-    await _show_and_tell(
-        update,
-        context,
-        who,
-        screen,
-        affected,
-        N_("The bureau has disconnected you from {binding}. If this is a mistake, please "
-           "contact the bureau."),
-        binding_of=was,
+    told = N_(
+        "The bureau has disconnected you from {binding}. If this is a mistake, please "
+        "contact the bureau."
     )
+    await _show_and_tell(update, context, who, screen, affected, told, binding_of=was)
 
 
 def _may_change_staff(who: Who, person: Person | None, make: bool) -> bool:
@@ -299,16 +284,12 @@ async def _change_staff(
             ).format(person=person_text(person))
             screen = Screen(text, [[(_("« Bureau staff"), StaffList(0).pack())]])
             affected = person
-    await _show_and_tell(
-        update,
-        context,
-        who,
-        screen,
-        affected,
+    told = (
         N_("You are now bureau staff. Send /menu to see what you can do.")
         if make
-        else N_("You are no longer bureau staff in this bot."),
+        else N_("You are no longer bureau staff in this bot.")
     )
+    await _show_and_tell(update, context, who, screen, affected, told)
 
 
 async def _show_and_tell(

@@ -10,17 +10,14 @@ from telegram import Update
 from handlers import menu
 from handlers.admin.screen import (
     PER_PAGE,
-    SEARCH_CHARACTERS,
     SEARCH_LIMIT,
     Rows,
     Screen,
-    argument,
-    command_screen,
     home_row,
     pager,
-    staff_only,
+    search_command,
 )
-from handlers.context import Who, unit
+from handlers.context import Who
 from models.roster.roster_file import RosterEntry, district_summaries, school_entry, schools_page
 from models.roster.tables import District
 from texts.admin import connected_line, school_card, school_line
@@ -153,15 +150,11 @@ async def school_screen(session: AsyncSession, who: Who, school_id: int) -> Scre
 
 
 async def schools_command(update: Update, context: HuibaoContext) -> None:
-    text = argument(context)
-    async with unit(update, context) as (session, who):
-        if not staff_only(who):
-            screen = None
-        elif text:
-            screen = await search_screen(session, who, text[:SEARCH_CHARACTERS])
-        else:
-            screen = await districts_screen(session, who, 0)
-    await command_screen(update, who, screen)
+    await search_command(update, context, search_screen, _first_districts)
+
+
+async def _first_districts(session: AsyncSession, who: Who) -> Screen | None:
+    return await districts_screen(session, who, 0)
 
 
 # --- /menu section -----------------------------------------------------------------------

@@ -3,14 +3,15 @@ rows of buttons), the pager row, and how a screen is shown (the words are texts/
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
+from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import Update
 from telegram.error import BadRequest
 
 from handlers import menu
-from handlers.context import Who
+from handlers.context import Who, unit
 from models.roster.tables import Role
 from texts.callbacks import Callback, Home
 from texts.i18n import Gettext
@@ -79,6 +80,25 @@ async def show_or_stale(update: Update, who: Who, screen: Screen | None) -> None
         await menu.stale(update, who)
         return
     await show(update, screen)
+
+
+async def search_command(
+    update: Update,
+    context: HuibaoContext,
+    search: Callable[[AsyncSession, Who, str], Awaitable[Screen]],
+    overview: Callable[[AsyncSession, Who], Awaitable[Screen | None]],
+) -> None:
+    """/schools and /people: with words after the command, what matches them; without,
+    the overview. Staff only, checked in the transaction that reads."""
+    text = argument(context)
+    async with unit(update, context) as (session, who):
+        if not staff_only(who):
+            screen = None
+        elif text:
+            screen = await search(session, who, text[:SEARCH_CHARACTERS])
+        else:
+            screen = await overview(session, who)
+    await command_screen(update, who, screen)
 
 
 async def command_screen(update: Update, who: Who, screen: Screen | None) -> None:
