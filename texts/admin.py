@@ -137,3 +137,39 @@ def school_card(entry: RosterEntry, _: Gettext) -> str:
             )
         )
     return "\n".join(lines)
+
+
+def missing_principals_text(_: Gettext, entries: Sequence[RosterEntry], total: int) -> str:
+    """One page of the schools without a principal, grouped under their district."""
+    lines = [_("<b>Schools without a principal</b>: {count}").format(count=total)]
+    current = None
+    for entry in sorted(entries, key=lambda e: (e.district.name, e.school.code)):
+        if entry.district.name != current:
+            current = entry.district.name
+            lines.append(f"<b>{escape(current)}</b>")
+        lines.append(f"  <code>{escape(entry.school.code)}</code> {escape(entry.school.name)}")
+    return "\n".join(lines)
+
+
+def staff_text(_: Gettext, staff: Sequence[Person], *, for_admin: bool) -> str:
+    """The bureau's staff and administrators; an admin also learns how to add one."""
+    lines = [_("<b>Bureau staff</b>")]
+    lines.extend(f"{person_text(p)} · {role_label(p.role, _)}" for p in staff)
+    if for_admin:
+        lines.append("")
+        lines.append(
+            _("To make someone staff, find them with /people and a name, and open their card.")
+        )
+    return "\n".join(lines)
+
+
+def person_card(_: Gettext, person: Person, binding: str) -> str:
+    """A person's card; `binding` is what they answer for ("principal of …")."""
+    lines = [
+        f"<b>{person_text(person)}</b>",
+        _("Telegram id: {id}").format(id=person.telegram_id),
+        _("Role: {role}").format(role=binding),
+    ]
+    if not person.reachable:
+        lines.append(_("Has blocked the bot: messages do not reach them."))
+    return "\n".join(lines)

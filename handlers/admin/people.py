@@ -27,7 +27,13 @@ from handlers.context import Who, unit
 from models.roster.people import people_with_role, search_people, set_role
 from models.roster.roster_file import district_summaries, schools_page
 from models.roster.tables import District, Person, Role, School
-from texts.admin import people_text, person_text
+from texts.admin import (
+    missing_principals_text,
+    people_text,
+    person_card,
+    person_text,
+    staff_text,
+)
 from texts.callbacks import (
     AskUnbind,
     InviteStaff,
@@ -96,30 +102,17 @@ async def missing_screen(session: AsyncSession, who: Who, page: int) -> Screen |
     if not entries and page > 0:
         return None
     entries.sort(key=lambda e: (e.district.name, e.school.code))
-    lines = [_("<b>Schools without a principal</b>: {count}").format(count=total)]
-    current = None
-    for entry in entries:
-        if entry.district.name != current:
-            current = entry.district.name
-            lines.append(f"<b>{escape(current)}</b>")
-        lines.append(f"  <code>{escape(entry.school.code)}</code> {escape(entry.school.name)}")
     rows = school_rows(entries)
     rows += pager(MissingPrincipalsPage, page, total, MISSING_PER_PAGE)
     rows.append(_back_to_people(_))
-    return Screen("\n".join(lines), rows)
+    return Screen(missing_principals_text(_, entries, total), rows)
 
 
 async def staff_screen(session: AsyncSession, who: Who) -> Screen:
     _ = who._
     staff = await people_with_role(session, Role.STAFF, Role.ADMIN)
-    lines = [_("<b>Bureau staff</b>")]
-    lines.extend(f"{person_text(p)} · {role_label(p.role, _)}" for p in staff)
     rows: Rows = []
     if who.role is Role.ADMIN:
-        lines.append("")
-        lines.append(
-            _("To make someone staff, find them with /people and a name, and open their card.")
-        )
         for person in staff:
             if person.role == Role.STAFF.value:
                 rows.append(
@@ -128,7 +121,7 @@ async def staff_screen(session: AsyncSession, who: Who) -> Screen:
                 )
         rows.append([(_("Invite a staff member"), InviteStaff(0).pack())])
     rows.append(_back_to_people(_))
-    return Screen("\n".join(lines), rows)
+    return Screen(staff_text(_, staff, for_admin=who.role is Role.ADMIN), rows)
 
 
 def _person_rows(who: Who, person: Person) -> Rows:
@@ -150,14 +143,8 @@ async def person_screen(session: AsyncSession, who: Who, person_id: int) -> Scre
     person = await session.get(Person, person_id)
     if person is None:
         return None
-    lines = [
-        f"<b>{person_text(person)}</b>",
-        _("Telegram id: {id}").format(id=person.telegram_id),
-        _("Role: {role}").format(role=await binding_text(session, person, _)),
-    ]
-    if not person.reachable:
-        lines.append(_("Has blocked the bot: messages do not reach them."))
-    return Screen("\n".join(lines), _person_rows(who, person))
+    card = person_card(_, person, await binding_text(session, person, _))
+    return Screen(card, _person_rows(who, person))
 
 
 async def people_search_screen(session: AsyncSession, who: Who, text: str) -> Screen:
