@@ -358,6 +358,8 @@ class Ticker:
             pending = await pending_reports(session, school_ids, now)
             rounds = {r.round.id: r.round for reports in pending.values() for r in reports}
             titles = await form_titles(session, rounds.values())
+            schools = await session.scalars(select(School).where(School.id.in_(school_ids)))
+            school_of = {school.id: school for school in schools}
             for school_id in school_ids:
                 claims = sorted(by_school[school_id], key=lambda c: (c.round.id, c.slot.key))
                 people = contacts.get(school_id, [])
@@ -369,7 +371,9 @@ class Ticker:
                     for r in pending.get(school_id, [])
                     if r.open_for_entry or r.round.id in claimed_rounds
                 ]
-                messages = await self._messages(session, school_id, claims, reports, titles, now)
+                messages = await self._messages(
+                    session, school_of[school_id], claims, reports, titles, now
+                )
                 items = [
                     Outgoing(
                         chat_id=person.telegram_id, person_id=person.id, messages=messages(person)
@@ -397,7 +401,7 @@ class Ticker:
     async def _messages(
         self,
         session: AsyncSession,
-        school_id: int,
+        school: School,
         claims: Sequence[ClaimedSlot],
         reports: Sequence[PendingReport],
         titles: Mapping[int, Mapping[str, str]],
@@ -411,7 +415,6 @@ class Ticker:
         claimed = {c.round.id for c in claims}
         opening = kinds == {SlotKind.OPEN}
         opened = [r for r in reports if r.open_for_entry and r.round.id in claimed and opening]
-        school = await session.get(School, school_id) if opened else None
         forms = []
         for report in opened:
             try:
@@ -419,7 +422,7 @@ class Ticker:
             except (FormError, KeyError):
                 forms = []  # an unreadable form version: the reminder names it by its code
                 break
-        if school is not None and forms:
+        if forms:
             return lambda person: tuple(
                 announcement(form, round_, school, self._language(person), self.settings)
                 for form, round_ in forms
