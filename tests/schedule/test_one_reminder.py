@@ -70,16 +70,22 @@ async def _both(
     county: County,
     ticker: Ticker,
     outbox: Outbox,
-    round_id: int,
     at: str,
-) -> tuple[dict[int, tuple[tuple[str, ...], object]], dict[int, tuple[tuple[str, ...], object]]]:
+    *,
+    lock_days: int = 0,
+) -> tuple[int, dict[int, tuple[tuple[str, ...], object]]]:
+    """The scheduler's reminder at `at`, then a tap on "remind now" at the same moment:
+    the same message to the same people. Returns the round and the messages by chat."""
+    round_id = await _open(sessionmaker, county, lock_days=lock_days)
     await ticker.run(local("2026-11-02 12:00"))  # the opening slot, out of the way
     await outbox.new()
     await ticker.run(local(at))
     scheduled = _by_chat(await outbox.new(), "reminder:")
     await _tap_remind_now(sessionmaker, settings, county, round_id, local(at))
     tapped = _by_chat(await outbox.new(), "remind-now:")
-    return scheduled, tapped
+    assert set(scheduled) == {ZH, EN, 5002, 5003}
+    assert tapped == scheduled
+    return round_id, tapped
 
 
 async def test_scheduled_and_remind_now_say_the_same_before_the_deadline(
@@ -89,18 +95,15 @@ async def test_scheduled_and_remind_now_say_the_same_before_the_deadline(
     ticker: Ticker,
     outbox: Outbox,
 ) -> None:
-    round_id = await _open(sessionmaker, county)
     # 3 days before the deadline: the scheduler's "before" slot.
-    scheduled, tapped = await _both(
-        sessionmaker, settings, county, ticker, outbox, round_id, "2026-11-17 09:00"
+    round_id, sent = await _both(
+        sessionmaker, settings, county, ticker, outbox, "2026-11-17 09:00"
     )
-    assert set(scheduled) == {ZH, EN, 5002, 5003}
-    assert tapped == scheduled
-    [zh], zh_buttons = scheduled[ZH]
-    [en], en_buttons = scheduled[EN]
+    [zh], zh_buttons = sent[ZH]
+    [en], en_buttons = sent[EN]
     assert "提醒" in zh and "已开始填写，尚未提交" in zh and "11月20日（周五）17:00" in zh
     assert "Reminder" in en and "started, not yet submitted" in en
-    assert "尚未开始" in scheduled[5002][0][0]  # S002 has not begun
+    assert "尚未开始" in sent[5002][0][0]  # S002 has not begun
     assert zh_buttons == (("填报：编制与师资配备 · 2026", f"rp:o:{round_id}"),)
     assert en_buttons == (("Fill in: Staffing and teachers · 2026", f"rp:o:{round_id}"),)
     assert "overdue" not in en and "逾期" not in zh
@@ -114,14 +117,11 @@ async def test_after_the_deadline_both_say_the_report_is_overdue(
     outbox: Outbox,
 ) -> None:
     # Entry stays open three days past the deadline, so both still carry the button.
-    round_id = await _open(sessionmaker, county, lock_days=3)
-    scheduled, tapped = await _both(
-        sessionmaker, settings, county, ticker, outbox, round_id, "2026-11-20 17:05"
+    _round_id, sent = await _both(
+        sessionmaker, settings, county, ticker, outbox, "2026-11-20 17:05", lock_days=3
     )
-    assert set(scheduled) == {ZH, EN, 5002, 5003}
-    assert tapped == scheduled
-    [zh], zh_buttons = tapped[ZH]
-    [en], en_buttons = tapped[EN]
+    [zh], zh_buttons = sent[ZH]
+    [en], en_buttons = sent[EN]
     assert "截止时间已过" in zh and "已逾期，请尽快上报" in zh
     assert "The deadline has passed" in en and "overdue, please submit now" in en
     assert zh_buttons and en_buttons
