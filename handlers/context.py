@@ -9,10 +9,9 @@ from dataclasses import dataclass
 from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import Update
 
-from config.settings import Settings
 from models.roster.people import touch_person
 from models.roster.tables import Person, Role
-from texts.i18n import Gettext, choose_language, gettext_for
+from texts.i18n import Gettext, gettext_for, language_of
 from transport.context import HuibaoContext
 
 
@@ -29,12 +28,6 @@ class Who:
         return Role(self.person.role)
 
 
-def language_of(person: Person | None, telegram_code: str | None, settings: Settings) -> str:
-    return choose_language(
-        person.language if person else None, telegram_code, settings.bureau.default_language
-    )
-
-
 async def identify(session: AsyncSession, update: Update, context: HuibaoContext) -> Who:
     user = update.effective_user
     if user is None:
@@ -46,7 +39,9 @@ async def identify(session: AsyncSession, update: Update, context: HuibaoContext
         username=user.username,
         telegram_language=user.language_code,
     )
-    language = language_of(person, user.language_code, context.services.settings)
+    language = language_of(
+        person, context.services.settings.bureau.default_language, user.language_code
+    )
     return Who(person=person, language=language, _=gettext_for(language))
 
 

@@ -7,8 +7,7 @@ import logging
 from telegram import Update
 from telegram.error import Forbidden, NetworkError
 
-from handlers.context import language_of
-from texts.i18n import gettext_for
+from texts.i18n import gettext_for, language_of
 from transport.context import HuibaoApp, HuibaoContext
 
 log = logging.getLogger("huibao.errors")
@@ -30,7 +29,8 @@ async def on_error(update: object, context: HuibaoContext) -> None:
         return
     user = update.effective_user
     # The database may be what failed, so the language comes from Telegram here.
-    language = language_of(None, user.language_code if user else None, context.services.settings)
+    code = user.language_code if user else None
+    language = language_of(None, context.services.settings.bureau.default_language, code)
     _ = gettext_for(language)
     text = _(
         "Sorry, something went wrong on our side. Nothing you entered before this step "

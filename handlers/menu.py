@@ -66,12 +66,12 @@ from telegram.error import TelegramError
 from telegram.ext import CallbackQueryHandler, CommandHandler
 from telegram.ext.filters import BaseFilter
 
-from handlers.context import Who, language_of, unit
+from handlers.context import Who, unit
 from models.roster.people import get_person
 from models.roster.tables import District, Role, School
 from texts.callbacks import SEPARATOR, Callback, Home, Stale
 from texts.commands import BASE_COMMANDS
-from texts.i18n import gettext_for
+from texts.i18n import gettext_for, language_of
 from texts.labels import role_label
 from transport.context import HuibaoApp, HuibaoContext, Services
 
@@ -447,6 +447,6 @@ async def on_startup(app: HuibaoApp) -> None:
         admins = [await get_person(session, tid) for tid in services.settings.bureau.admins]
     for person in admins:
         if person is not None:
-            language = language_of(person, person.telegram_language, services.settings)
+            language = language_of(person, services.settings.bureau.default_language)
             await refresh_commands(app.bot, person.telegram_id, Role(person.role), language)
 

@@ -30,7 +30,7 @@ from telegram.error import TelegramError
 from telegram.ext import ApplicationHandlerStop, MessageHandler, filters
 
 from handlers import menu
-from handlers.context import Who, language_of, unit
+from handlers.context import Who, unit
 from models.roster.invites import (
     Check,
     Outcome,
@@ -42,8 +42,9 @@ from models.roster.invites import (
     withdraw_offer,
 )
 from models.roster.tables import Person, Role
+from texts.admin import invited_as
 from texts.callbacks import CancelInvite, ConfirmInvite
-from texts.i18n import gettext_for
+from texts.i18n import gettext_for, language_of
 from texts.labels import role_label
 from texts.when import show
 from transport.context import HuibaoApp, HuibaoContext
@@ -63,19 +64,8 @@ def _throttle(context: HuibaoContext) -> Throttle:
 
 def describe(check: Check, who: Who, bureau: str) -> str:
     """'principal of <school>, <district>' for the invite in a check."""
-    _ = who._
-    invite = check.invite
-    assert invite is not None
-    role = role_label(invite.role, _)
-    if check.school is not None and check.district is not None:
-        return _("{role} of <b>{school}</b>, {district}").format(
-            role=role, school=escape(check.school.name), district=escape(check.district.name)
-        )
-    if check.district is not None:
-        return _("{role} of <b>{district}</b>").format(
-            role=role, district=escape(check.district.name)
-        )
-    return _("{role} of <b>{bureau}</b>").format(role=role, bureau=escape(bureau))
+    assert check.invite is not None
+    return invited_as(who._, check.invite.role, check.school, check.district, bureau)
 
 
 def refusal_text(check: Check, who: Who, context: HuibaoContext) -> str:
@@ -223,7 +213,7 @@ async def _edit(query: object, text: str) -> None:
 
 async def _tell_replaced(context: HuibaoContext, person: Person, check: Check) -> None:
     """The previous principal learns they were replaced, and loses the principal's menu."""
-    language = language_of(person, person.telegram_language, context.services.settings)
+    language = language_of(person, context.services.settings.bureau.default_language)
     _ = gettext_for(language)
     school = escape(check.school.name) if check.school else ""
     await menu.refresh_commands(context.bot, person.telegram_id, Role.NONE, language)

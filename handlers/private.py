@@ -27,9 +27,8 @@ from telegram.constants import ChatType
 from telegram.error import TelegramError
 from telegram.ext import ApplicationHandlerStop, TypeHandler
 
-from handlers.context import language_of
 from models.roster.people import get_person
-from texts.i18n import Gettext, gettext_for
+from texts.i18n import Gettext, gettext_for, language_of
 from transport.context import HuibaoApp, HuibaoContext
 
 log = logging.getLogger("huibao.private")
@@ -98,7 +97,8 @@ async def _gettext_for_sender(update: Update, context: HuibaoContext) -> Gettext
     if user is not None:
         async with context.services.transaction() as session:
             person = await get_person(session, user.id)
-    return gettext_for(language_of(person, user.language_code if user else None, settings))
+    code = user.language_code if user else None
+    return gettext_for(language_of(person, settings.bureau.default_language, code))
 
 
 async def _ask_for_private_chat(

@@ -14,17 +14,18 @@ from __future__ import annotations
 
 import io
 import logging
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from html import escape
-from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import InlineKeyboardMarkup, InputFile, Update
 
+from config.settings import Settings
 from handlers import menu, report_view
-from handlers.context import Who, language_of, unit
+from handlers.context import Who, unit
 from models.followup.completeness import (
-    Completeness,
     RoundNotFound,
     SchoolStatus,
     get_round,
@@ -33,14 +34,16 @@ from models.followup.completeness import (
     school_statuses,
 )
 from models.followup.keytotals import round_form
-from models.followup.remind_now import Reminder, remind_now
+from models.followup.remind_now import remind_now
+from models.followup.reminders import PendingReport, form_titles, pending_reports
 from models.forms import FormError
+from models.outbox import OutMessage
 from models.roster.tables import Person, Role
 from models.rounds import Round
 from models.rounds.locks import accepting
 from models.rounds.periods import period_label
-from outputs.summary import counts_line, format_percent
 from outputs.workbook import workbook_bytes
+from texts import status as status_texts
 from texts.callbacks import (
     ExportRound,
     RemindDistrict,
@@ -48,15 +51,14 @@ from texts.callbacks import (
     StatusRound,
     StatusRounds,
 )
-from texts.i18n import LANGUAGES, N_, short
-from texts.labels import status_label
-from texts.status import remind_now_text
+from texts.i18n import N_, language_of, short
+from texts.reminders import remind_now_message
+from texts.status import format_percent
 from texts.when import show
 from transport.context import HuibaoApp, HuibaoContext, Services
 
 log = logging.getLogger(__name__)
 
-MAX_SCHOOL_LINES = 60
 LABEL_LIMIT = 60
 
 Rows = list[list[tuple[str, str]]]
@@ -78,14 +80,6 @@ def viewer_of(who: Who) -> Viewer | None:
     if role is Role.DISTRICT_OFFICER and who.person.district_id is not None:
         return Viewer(who.person.district_id)
     return None
-
-
-def _refusal(who: Who) -> str:
-    if who.role is Role.DISTRICT_OFFICER:
-        return who._(
-            "Your account is not linked to a district yet. Please ask the bureau to set it."
-        )
-    return who._("This is for bureau staff and district officers only.")
 
 
 async def _round_title(session: AsyncSession, rnd: Round, language: str) -> str:
@@ -118,7 +112,7 @@ async def _list_command(update: Update, context: HuibaoContext, *, export: bool)
     async with unit(update, context) as (session, who):
         viewer = viewer_of(who)
         if viewer is None:
-            text, rows = _refusal(who), None
+            text, rows = status_texts.refusal(who._, who.role), None
         else:
             text, rows = await _round_list(session, who, viewer, context, export=export)
     await update.effective_message.reply_text(text, reply_markup=_markup(rows))
@@ -154,23 +148,6 @@ async def _round_list(
 # --- /status: a round, a district --------------------------------------------------------
 
 
-def _round_text(who: Who, title: str, rnd: Round, c: Completeness, tz: ZoneInfo) -> str:
-    _ = who._
-    t = c.total
-    lines = [
-        f"<b>{escape(title)}</b>",
-        _("Deadline {deadline}").format(deadline=show(rnd.deadline, tz, "full")),
-        _("Reporting rate {rate} ({submitted} of {expected}), on time {on_time}").format(
-            rate=format_percent(t.reporting_rate),
-            submitted=t.submitted,
-            expected=t.expected,
-            on_time=format_percent(t.on_time_rate),
-        ),
-        counts_line(_, t),
-    ]
-    return "\n".join(lines)
-
-
 async def _show_round(
     session: AsyncSession, who: Who, viewer: Viewer, rnd: Round, context: HuibaoContext
 ) -> Answer:
@@ -179,7 +156,9 @@ async def _show_round(
         return await _show_district(session, who, viewer, rnd, viewer.district_id, context)
     c = await round_completeness(session, rnd.id)
     title = await _round_title(session, rnd, who.language)
-    text = _round_text(who, title, rnd, c, context.services.settings.bureau.tz)
+    text = status_texts.round_text(
+        _, title, rnd.deadline, context.services.settings.bureau.tz, c.total
+    )
     text += "\n\n" + _("Choose a district to see its missing schools:")
     rows: Rows = []
     for d in sorted(c.districts, key=lambda d: (d.counts.reporting_rate or 0, d.name)):
@@ -189,33 +168,6 @@ async def _show_round(
         rows.append([(label[:LABEL_LIMIT], StatusDistrict(rnd.id, d.district_id).pack())])
     rows.append([(_("« Rounds"), StatusRounds().pack())])
     return text, rows
-
-
-def _school_line(who: Who, s: SchoolStatus) -> str:
-    _ = who._
-    principals = [c for c in s.contacts if c.role is Role.PRINCIPAL]
-    if principals:
-        names = "、".join(
-            escape(c.name) + ("" if c.reachable else " " + _("(unreachable)")) for c in principals
-        )
-    else:
-        names = _("no principal registered")
-    return f"• {escape(s.name)} ({status_label(s.status, who.language)}): {names}"
-
-
-def _missing_lines(who: Who, missing: list[SchoolStatus]) -> str:
-    _ = who._
-    if not missing:
-        return _("Every school of this district has reported. 🎉")
-    lines = [_("<b>Missing schools</b> ({count}):").format(count=len(missing))]
-    lines += [_school_line(who, s) for s in missing[:MAX_SCHOOL_LINES]]
-    if len(missing) > MAX_SCHOOL_LINES:
-        lines.append(
-            _("… and {count} more: /export has the full list.").format(
-                count=len(missing) - MAX_SCHOOL_LINES
-            )
-        )
-    return "\n".join(lines)
 
 
 async def _show_district(
@@ -231,8 +183,9 @@ async def _show_district(
     missing = await school_statuses(session, rnd.id, district_id, only_missing=True)
     title = await _round_title(session, rnd, who.language)
     name = c.districts[0].name if c.districts else ""
-    text = _round_text(who, f"{title} · {name}", rnd, c, context.services.settings.bureau.tz)
-    text += "\n\n" + _missing_lines(who, missing)
+    tz = context.services.settings.bureau.tz
+    text = status_texts.round_text(_, f"{title} · {name}", rnd.deadline, tz, c.total)
+    text += "\n\n" + status_texts.missing_text(_, who.language, missing)
     rows: Rows = []
     if missing and accepting(rnd, context.now()):
         rows.append([(_("🔔 Remind these now"), RemindDistrict(rnd.id, district_id).pack())])
@@ -269,7 +222,7 @@ async def _status_press(
     _ = who._
     viewer = viewer_of(who)
     if viewer is None:
-        return _refusal(who), None
+        return status_texts.refusal(who._, who.role), None
     if isinstance(button, StatusRounds):
         return await _round_list(session, who, viewer, context, export=False)
     try:
@@ -289,22 +242,34 @@ def _may_see(viewer: Viewer, district_id: int) -> bool:
     return viewer.district_id is None or viewer.district_id == district_id
 
 
-async def _reminders(
-    session: AsyncSession, rnd: Round, bureau: str, tz: ZoneInfo
-) -> dict[str, Reminder]:
-    """The reminder in each language; its button opens the school's report in the
-    report conversation (handlers/report.py)."""
-    try:
-        form = await round_form(session, rnd)
-        titles = {lang: form.title.get(short(lang)) for lang in LANGUAGES}
-    except (FormError, KeyError):
-        titles = {lang: rnd.form_code for lang in LANGUAGES}
-    out = {}
-    for lang in LANGUAGES:
-        report = f"{titles[lang]} · {period_label(rnd.period, lang)}"
-        text, label = remind_now_text(bureau, report, rnd.deadline, tz, lang)
-        out[lang] = Reminder(text, label, report_view.cb("o", rnd.id))
-    return out
+async def reminder_for(
+    session: AsyncSession,
+    rnd: Round,
+    schools: Sequence[SchoolStatus],
+    now: datetime,
+    settings: Settings,
+) -> Callable[[Person], OutMessage]:
+    """The reminder each contact of these schools gets on "remind these now": the
+    scheduled reminder (texts.reminders) of this round, from the scheduler's own facts
+    (pending_reports, form_titles), so a school hears the same words either way."""
+    pending = await pending_reports(session, [s.school_id for s in schools], now)
+    titles = await form_titles(session, [rnd])
+
+    def message_for(person: Person) -> OutMessage:
+        school_id = person.school_id or 0
+        report = next(
+            (r for r in pending.get(school_id, []) if r.round.id == rnd.id),
+            PendingReport(rnd, school_id, started=False, open_for_entry=True),
+        )
+        return remind_now_message(
+            language=language_of(person, settings.bureau.default_language),
+            report=report,
+            titles=titles,
+            tz=settings.bureau.tz,
+            now=now,
+        )
+
+    return message_for
 
 
 async def _remind(
@@ -318,26 +283,9 @@ async def _remind(
     missing = await school_statuses(session, rnd.id, district_id, only_missing=True)
     if not missing:
         return _("Every school of this district has reported.")
-    settings = context.services.settings
-    reminders = await _reminders(session, rnd, settings.bureau.name, settings.bureau.tz)
-
-    def language(person: Person) -> str:
-        return language_of(person, person.telegram_language, settings)
-
-    result = await remind_now(
-        session, rnd, district_id, missing, who.person, now, reminders, language
-    )
-    if result.recipients:
-        text = _("Reminders queued for {people} people at {schools} schools.").format(
-            people=result.recipients, schools=result.schools
-        )
-    else:
-        text = _("These schools were reminded a moment ago; nothing more was sent.")
-    if result.unreachable:
-        text += "\n" + _("{count} contacts blocked the bot: please phone them.").format(
-            count=result.unreachable
-        )
-    return text
+    message_for = await reminder_for(session, rnd, missing, now, context.services.settings)
+    result = await remind_now(session, rnd, district_id, missing, who.person, now, message_for)
+    return status_texts.reminded_text(_, result)
 
 
 # --- /export ---------------------------------------------------------------------------
@@ -350,7 +298,7 @@ async def _export_allowed(
     async with unit(update, context) as (session, who):
         viewer = viewer_of(who)
         if viewer is None:
-            return _refusal(who)
+            return status_texts.refusal(who._, who.role)
         try:
             await get_round(session, round_id)
         except RoundNotFound:

@@ -12,7 +12,6 @@ and the flagged figures; the workbook carries everything in full.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -23,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from config.settings import Settings, load_settings
 from models.base import utcnow
-from models.followup.completeness import Completeness, Counts
+from models.followup.completeness import Completeness
 from models.followup.flags import Flag, FlagKind
 from models.followup.keytotals import KeyTotals
 from models.forms import STAGES, FormDef, KeyTotalResult
@@ -33,6 +32,7 @@ from outputs.round_figures import RoundFigures, round_figures, round_title, stag
 from outputs.workbook import workbook_bytes
 from texts.i18n import Gettext, gettext_for, short
 from texts.labels import flag_reason, form_stage_label
+from texts.status import counts_line, format_percent
 
 MAX_TEXT = 4000  # Telegram allows 4,096 characters in a message
 MAX_DISTRICT_LINES = 25
@@ -125,10 +125,6 @@ def format_number(value: int | Decimal | None) -> str:
     return f"{value:,}"
 
 
-def format_percent(value: Decimal | None) -> str:
-    return "—" if value is None else f"{value}%"
-
-
 def _key_total_line(form: FormDef, r: KeyTotalResult, language: str) -> list[str]:
     _ = gettext_for(language)
     lang = short(language)
@@ -164,12 +160,6 @@ def _flag_line(form: FormDef, f: Flag, language: str, change_percent: int) -> st
         f"• {escape(f.school_name)} ({escape(f.district)}): {escape(label)} {figures}, "
         f"{escape(flag_reason(f, language, change_percent))}"
     )
-
-
-def counts_line(_: Callable[[str], str], t: Counts) -> str:
-    return _(
-        "On time {on_time} · late {late} · in progress {in_progress} · not started {not_started}"
-    ).format(on_time=t.on_time, late=t.late, in_progress=t.in_progress, not_started=t.not_started)
 
 
 def summary_text(

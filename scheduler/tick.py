@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from config.settings import Settings
 from models.db import transaction
 from models.followup import reminders
+from models.followup.keytotals import round_form
 from models.followup.reminders import (
     ClaimedSlot,
     Policy,
@@ -32,6 +33,7 @@ from models.followup.reminders import (
     SlotKind,
     SlotOutcome,
 )
+from models.followup.reminders.reminder_log import PendingReport
 from models.forms import FormDef, FormError, load_forms
 from models.outbox import OutboxFile, Outgoing, OutMessage, enqueue
 from models.roster.strangers import prune_strangers
@@ -58,6 +60,7 @@ from texts.reminders import (
     summary_header,
     summary_messages,
 )
+from texts.rounds import announcement
 
 log = logging.getLogger("huibao.scheduler")
 
@@ -343,6 +346,8 @@ class Ticker:
             pending = await reminders.pending_reports(session, school_ids, now)
             rounds = {r.round.id: r.round for reports in pending.values() for r in reports}
             titles = await reminders.form_titles(session, rounds.values())
+            schools = await session.scalars(select(School).where(School.id.in_(school_ids)))
+            school_of = {school.id: school for school in schools}
             for school_id in school_ids:
                 claims = sorted(by_school[school_id], key=lambda c: (c.round.id, c.slot.key))
                 people = contacts.get(school_id, [])
@@ -354,22 +359,12 @@ class Ticker:
                     for r in pending.get(school_id, [])
                     if r.open_for_entry or r.round.id in claimed_rounds
                 ]
-                kinds = {c.slot.kind for c in claims}
+                messages = await self._messages(
+                    session, school_of[school_id], claims, reports, titles, now
+                )
                 items = [
                     Outgoing(
-                        chat_id=person.telegram_id,
-                        person_id=person.id,
-                        messages=(
-                            reminder_message(
-                                language=self._language(person),
-                                kinds=kinds,
-                                reports=reports,
-                                titles=titles,
-                                tz=self.tz,
-                                now=now,
-                                bureau=self.settings.bureau.name,
-                            ),
-                        ),
+                        chat_id=person.telegram_id, person_id=person.id, messages=messages(person)
                     )
                     for person in people
                 ]
@@ -392,6 +387,46 @@ class Ticker:
                 await reminders.mark_slot(
                     session, claim.round.id, claim.slot.key, SlotOutcome.NOTHING
                 )
+
+    async def _messages(
+        self,
+        session: AsyncSession,
+        school: School,
+        claims: Sequence[ClaimedSlot],
+        reports: Sequence[PendingReport],
+        titles: Mapping[int, Mapping[str, str]],
+        now: datetime,
+    ) -> Callable[[Person], tuple[OutMessage, ...]]:
+        """What a school's contacts get for the slots claimed for it: when all they say
+        is "a round opened", the announcement of each such round, in the words of a round
+        opened in chat (texts.rounds.announcement); else one reminder listing every report
+        the school owes (texts.reminders.reminder_message)."""
+        kinds = {c.slot.kind for c in claims}
+        claimed = {c.round.id for c in claims}
+        opening = kinds == {SlotKind.OPEN}
+        opened = [r for r in reports if r.open_for_entry and r.round.id in claimed and opening]
+        forms = []
+        for report in opened:
+            try:
+                forms.append((await round_form(session, report.round), report.round))
+            except (FormError, KeyError):
+                forms = []  # an unreadable form version: the reminder names it by its code
+                break
+        if forms:
+            return lambda person: tuple(
+                announcement(form, round_, school, self._language(person), self.settings)
+                for form, round_ in forms
+            )
+        return lambda person: (
+            reminder_message(
+                language=self._language(person),
+                kinds=kinds,
+                reports=reports,
+                titles=titles,
+                tz=self.tz,
+                now=now,
+            ),
+        )
 
     async def _escalate(
         self, session: AsyncSession, claim: ClaimedSlot, result: TickResult

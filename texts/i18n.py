@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import io
 from collections.abc import Callable
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+from typing import Protocol
 
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.support import NullTranslations, Translations
-
-from models.roster.tables import Person
 
 LANGUAGES = ("zh_CN", "en")
 DEFAULT_LANGUAGE = "zh_CN"
@@ -73,20 +73,34 @@ def from_telegram(language_code: str | None) -> str | None:
     return None
 
 
-def choose_language(stored: str | None, telegram_code: str | None, default: str) -> str:
-    """The person's choice, else their Telegram language, else the bureau's default."""
-    if stored in LANGUAGES:
-        return stored
-    return from_telegram(telegram_code) or (default if default in LANGUAGES else DEFAULT_LANGUAGE)
+class Speaker(Protocol):
+    """Whom a message is for, as far as its language goes: a Person row, or the same two
+    columns read by a joined query (Stated)."""
+
+    @property
+    def language(self) -> str | None: ...
+
+    @property
+    def telegram_language(self) -> str | None: ...
 
 
-def language_of(person: Person | None, default: str, telegram_code: str | None = None) -> str:
+@dataclass(frozen=True)
+class Stated:
+    """A person's two language columns, for callers holding them without the row."""
+
+    language: str | None
+    telegram_language: str | None = None
+
+
+def language_of(person: Speaker | None, default: str, telegram_code: str | None = None) -> str:
     """The one rule for the language a person is spoken to in: their choice (/language),
     else their Telegram app's language (from this update, or as last seen), else the
-    bureau's default."""
-    if person is None:
-        return choose_language(None, telegram_code, default)
-    return choose_language(person.language, telegram_code or person.telegram_language, default)
+    bureau's default. Chat, scheduler and CLI all call this one."""
+    stored = person.language if person is not None else None
+    if stored is not None and stored in LANGUAGES:
+        return stored
+    seen = telegram_code or (person.telegram_language if person is not None else None)
+    return from_telegram(seen) or (default if default in LANGUAGES else DEFAULT_LANGUAGE)
 
 
 def short(language: str) -> str:

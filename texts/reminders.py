@@ -1,4 +1,9 @@
-"""What reminders, escalations and summaries say, in each person's language."""
+"""What reminders, escalations and summaries say, in each person's language.
+
+The reminder is written once (`reminder_message`): the scheduler's slots and the "remind
+now" button of /status both send it, so a school hears the same words whichever chased
+it; past the deadline it says the report is overdue. "A round is open for your school"
+is texts.rounds.announcement, also for the scheduler's opening slot."""
 
 from __future__ import annotations
 
@@ -38,10 +43,6 @@ def _button_label(text: str) -> str:
     return text if len(text) <= MAX_BUTTON else text[: MAX_BUTTON - 1] + "…"
 
 
-# Strongest first: a message that carries several slots speaks as the strongest.
-_URGENCY = (SlotKind.OVERDUE, SlotKind.DEADLINE_DAY, SlotKind.BEFORE, SlotKind.WEEKLY)
-
-
 def reminder_message(
     *,
     language: str,
@@ -50,17 +51,14 @@ def reminder_message(
     titles: Mapping[int, Mapping[str, str]],
     tz: tzinfo,
     now: datetime,
-    bureau: str,
 ) -> OutMessage:
     """One message listing all of a school contact's pending reports, each with a button
-    that starts it; worded after the most urgent slot it carries."""
+    that starts it; worded after the most urgent slot it carries (overdue, or not yet)."""
     _ = gettext_for(language)
     if SlotKind.OVERDUE in kinds:
         header = _("⚠️ The deadline has passed and your school's report is still missing:")
-    elif kinds & set(_URGENCY):
-        header = _("⏰ Reminder: your school still has reports to submit:")
     else:
-        header = _("📋 {bureau} asks your school for a new report:").format(bureau=escape(bureau))
+        header = _("⏰ Reminder: your school still has reports to submit:")
     lines = [header, ""]
     keyboard: list[tuple[Button, ...]] = []
     for report in reports:
@@ -94,6 +92,22 @@ def reminder_message(
     if len(text) > MAX_TEXT:
         text = text[: MAX_TEXT - 1] + "…"
     return OutMessage(text=text, keyboard=tuple(keyboard))
+
+
+def remind_now_message(
+    *,
+    language: str,
+    report: PendingReport,
+    titles: Mapping[int, Mapping[str, str]],
+    tz: tzinfo,
+    now: datetime,
+) -> OutMessage:
+    """Staff tapped "remind now" on /status: the scheduled reminder of this one report,
+    as the slot of this moment would word it (overdue once the deadline has passed)."""
+    kinds = {SlotKind.OVERDUE} if now > report.round.deadline else {SlotKind.BEFORE}
+    return reminder_message(
+        language=language, kinds=kinds, reports=(report,), titles=titles, tz=tz, now=now
+    )
 
 
 def escalation_message(

@@ -1,6 +1,13 @@
 """What people are told about a collection round, written once for the chat, the
 scheduler and the shell: the announcement to the schools, a new deadline, an early close;
-for staff, who was told; and why an action on a round was refused."""
+for staff, who was told; and why an action on a round was refused.
+
+`announcement` is the one "a round is open for your school": a round opened in chat or
+from the shell, and the scheduler's opening slot of a round opened by a schedule, send
+it alike. The scheduler sends one announcement per round opened (rarely more than one at
+a tick) instead of a list of every report the school owes: an opening is about that
+round, with its deadline, description and start button, and the school's other pending
+reports have their own reminders (texts/reminders.py), which list them all."""
 
 from __future__ import annotations
 
@@ -15,18 +22,11 @@ from models.rounds import Round
 from models.rounds.actions import Refusal, Refused
 from models.rounds.announce import MessageFor, Told
 from models.rounds.periods import period_label
-from texts.i18n import Gettext, choose_language, gettext_for
+from texts.i18n import Gettext, gettext_for, language_of
 from texts.when import show
 
 Builder = Callable[[FormDef, Round, School, str, Settings], OutMessage]
 """A message about a round in one language; `_for_people` makes it the core's MessageFor."""
-
-
-def _language(person: Person, settings: Settings) -> str:
-    """A school contact's language, as the chat chooses it (texts.i18n.choose_language)."""
-    return choose_language(
-        person.language, person.telegram_language, settings.bureau.default_language
-    )
 
 
 def _start_button(round_: Round, _: Gettext) -> tuple[tuple[Button, ...], ...]:
@@ -101,7 +101,8 @@ def closing_notice(
 
 def _for_people(builder: Builder, settings: Settings) -> MessageFor:
     def message_for(form: FormDef, round_: Round, school: School, person: Person) -> OutMessage:
-        return builder(form, round_, school, _language(person, settings), settings)
+        language = language_of(person, settings.bureau.default_language)
+        return builder(form, round_, school, language, settings)
 
     return message_for
 

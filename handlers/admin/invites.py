@@ -27,9 +27,8 @@ from models.roster.invites import (
 )
 from models.roster.roster_file import district_by_name, school_by_code
 from models.roster.tables import District, Person, Role, School
+from texts.admin import invitation_text, invite_help, invited_as
 from texts.callbacks import InviteDistrictOfficer, InviteStaff, InviteToSchool
-from texts.labels import role_label
-from texts.when import show as show_time
 from transport.context import HuibaoContext
 
 log = logging.getLogger("huibao.admin")
@@ -48,23 +47,7 @@ class Outcome:
 
 
 def _help_screen(who: Who) -> Screen:
-    _ = who._
-    return Screen(
-        "\n".join(
-            [
-                _("<b>Invitations</b>"),
-                _("/invite CODE: invite the principal or a deputy of a school"),
-                _("/invite NAME: find a school by part of its name"),
-                _("/invite district NAME: invite a district officer"),
-                _("/invite staff: invite a bureau staff member (administrators)"),
-                _(
-                    "To invite every school at once, use `huibao invites create --all "
-                    "--xlsx invitations.xlsx` on the server: it makes a printable sheet "
-                    "with QR codes."
-                ),
-            ]
-        )
-    )
+    return Screen(invite_help(who._))
 
 
 async def _request(
@@ -149,39 +132,21 @@ async def _create(
     return created[0], ""
 
 
-def _what(who: Who, context: HuibaoContext, created: CreatedInvite) -> str:
-    """'principal of <school>, <district>' for a new invitation."""
-    _ = who._
-    role = role_label(created.invite.role, _)
-    if created.school is not None and created.district is not None:
-        return _("{role} of <b>{school}</b>, {district}").format(
-            role=role, school=escape(created.school.name), district=escape(created.district.name)
-        )
-    if created.district is not None:
-        return _("{role} of <b>{district}</b>").format(
-            role=role, district=escape(created.district.name)
-        )
-    bureau = context.services.settings.bureau.name
-    return _("{role} of <b>{bureau}</b>").format(role=role, bureau=escape(bureau))
-
-
 def _invite_text(who: Who, context: HuibaoContext, created: CreatedInvite) -> str:
-    _ = who._
-    tz = context.services.settings.bureau.tz
-    lines = [
-        _("Invitation: {what}").format(what=_what(who, context, created)),
-        _("Code: {code}").format(code=f"<code>{display(created.code)}</code>"),
-        _("Link: {link}").format(link=deep_link(context.bot.username, created.code)),
-        _("Valid until {time}, and only once.").format(
-            time=show_time(created.invite.expires_at, tz, "full")
-        ),
-    ]
-    if created.invite.replaces_principal:
-        lines.append(_("When it is used, the school's current principal is unbound."))
-    lines.append(
-        _("Forward this message to the person, or let them scan the QR code with their phone.")
+    settings = context.services.settings
+    invite = created.invite
+    what = invited_as(
+        who._, invite.role, created.school, created.district, settings.bureau.name
     )
-    return "\n".join(lines)
+    return invitation_text(
+        who._,
+        what,
+        code=display(created.code),
+        link=deep_link(context.bot.username, created.code),
+        expires_at=invite.expires_at,
+        tz=settings.bureau.tz,
+        replaces_principal=invite.replaces_principal,
+    )
 
 
 async def _send_invite(

@@ -14,22 +14,26 @@ from handlers import menu
 from handlers.admin.schools import school_rows
 from handlers.admin.screen import (
     MISSING_PER_PAGE,
-    SEARCH_CHARACTERS,
     SEARCH_LIMIT,
     Rows,
     Screen,
-    argument,
-    command_screen,
     home_row,
     pager,
-    person_text,
+    search_command,
     show,
     staff_only,
 )
-from handlers.context import Who, language_of, unit
+from handlers.context import Who, unit
 from models.roster.people import people_with_role, search_people, set_role
 from models.roster.roster_file import district_summaries, schools_page
 from models.roster.tables import District, Person, Role, School
+from texts.admin import (
+    missing_principals_text,
+    people_text,
+    person_card,
+    person_text,
+    staff_text,
+)
 from texts.callbacks import (
     AskUnbind,
     InviteStaff,
@@ -41,7 +45,7 @@ from texts.callbacks import (
     StaffList,
     Unbind,
 )
-from texts.i18n import N_, Gettext, gettext_for
+from texts.i18n import N_, Gettext, gettext_for, language_of
 from texts.labels import role_label
 from transport.context import HuibaoContext
 
@@ -74,32 +78,20 @@ async def _count_with_role(session: AsyncSession, role: Role) -> int:
 async def people_screen(session: AsyncSession, who: Who) -> Screen:
     _ = who._
     summaries = await district_summaries(session)
-    schools = sum(s.schools for s in summaries)
-    connected = sum(s.with_principal for s in summaries)
     staff = await people_with_role(session, Role.STAFF, Role.ADMIN)
-    deputies = await _count_with_role(session, Role.DEPUTY)
-    officers = await _count_with_role(session, Role.DISTRICT_OFFICER)
-    lines = [
-        _("<b>People</b>"),
-        _("Principals connected: {connected} of {schools} open schools.").format(
-            connected=connected, schools=schools
-        ),
-        _("Deputies / data clerks: {deputies}. District officers: {officers}. "
-          "Bureau staff: {staff}.").format(deputies=deputies, officers=officers, staff=len(staff)),
-    ]
-    missing = [s for s in summaries if s.without_principal]
-    if missing:
-        lines.append("")
-        lines.append(_("<b>Schools without a principal, by district</b>"))
-        lines.extend(f"{escape(s.district.name)}: {s.without_principal}" for s in missing)
-    lines.append("")
-    lines.append(_("To find someone, send /people and part of their name, @username or school."))
+    text = people_text(
+        _,
+        summaries,
+        deputies=await _count_with_role(session, Role.DEPUTY),
+        officers=await _count_with_role(session, Role.DISTRICT_OFFICER),
+        staff=len(staff),
+    )
     rows: Rows = []
-    if missing:
+    if any(s.without_principal for s in summaries):
         rows.append([(_("Schools without a principal"), MissingPrincipalsPage(0).pack())])
     rows.append([(_("Bureau staff"), StaffList(0).pack())])
     rows.append(home_row(_))
-    return Screen("\n".join(lines), rows)
+    return Screen(text, rows)
 
 
 async def missing_screen(session: AsyncSession, who: Who, page: int) -> Screen | None:
@@ -110,30 +102,17 @@ async def missing_screen(session: AsyncSession, who: Who, page: int) -> Screen |
     if not entries and page > 0:
         return None
     entries.sort(key=lambda e: (e.district.name, e.school.code))
-    lines = [_("<b>Schools without a principal</b>: {count}").format(count=total)]
-    current = None
-    for entry in entries:
-        if entry.district.name != current:
-            current = entry.district.name
-            lines.append(f"<b>{escape(current)}</b>")
-        lines.append(f"  <code>{escape(entry.school.code)}</code> {escape(entry.school.name)}")
     rows = school_rows(entries)
     rows += pager(MissingPrincipalsPage, page, total, MISSING_PER_PAGE)
     rows.append(_back_to_people(_))
-    return Screen("\n".join(lines), rows)
+    return Screen(missing_principals_text(_, entries, total), rows)
 
 
 async def staff_screen(session: AsyncSession, who: Who) -> Screen:
     _ = who._
     staff = await people_with_role(session, Role.STAFF, Role.ADMIN)
-    lines = [_("<b>Bureau staff</b>")]
-    lines.extend(f"{person_text(p)} · {role_label(p.role, _)}" for p in staff)
     rows: Rows = []
     if who.role is Role.ADMIN:
-        lines.append("")
-        lines.append(
-            _("To make someone staff, find them with /people and a name, and open their card.")
-        )
         for person in staff:
             if person.role == Role.STAFF.value:
                 rows.append(
@@ -142,7 +121,7 @@ async def staff_screen(session: AsyncSession, who: Who) -> Screen:
                 )
         rows.append([(_("Invite a staff member"), InviteStaff(0).pack())])
     rows.append(_back_to_people(_))
-    return Screen("\n".join(lines), rows)
+    return Screen(staff_text(_, staff, for_admin=who.role is Role.ADMIN), rows)
 
 
 def _person_rows(who: Who, person: Person) -> Rows:
@@ -164,14 +143,8 @@ async def person_screen(session: AsyncSession, who: Who, person_id: int) -> Scre
     person = await session.get(Person, person_id)
     if person is None:
         return None
-    lines = [
-        f"<b>{person_text(person)}</b>",
-        _("Telegram id: {id}").format(id=person.telegram_id),
-        _("Role: {role}").format(role=await binding_text(session, person, _)),
-    ]
-    if not person.reachable:
-        lines.append(_("Has blocked the bot: messages do not reach them."))
-    return Screen("\n".join(lines), _person_rows(who, person))
+    card = person_card(_, person, await binding_text(session, person, _))
+    return Screen(card, _person_rows(who, person))
 
 
 async def people_search_screen(session: AsyncSession, who: Who, text: str) -> Screen:
@@ -228,15 +201,7 @@ async def unbind_question_screen(
 
 
 async def people_command(update: Update, context: HuibaoContext) -> None:
-    text = argument(context)
-    async with unit(update, context) as (session, who):
-        if not staff_only(who):
-            screen = None
-        elif text:
-            screen = await people_search_screen(session, who, text[:SEARCH_CHARACTERS])
-        else:
-            screen = await people_screen(session, who)
-    await command_screen(update, who, screen)
+    await search_command(update, context, people_search_screen, people_screen)
 
 
 # --- buttons that change things ----------------------------------------------------------
@@ -261,17 +226,11 @@ async def on_unbind(update: Update, context: HuibaoContext, button: Unbind) -> N
                 [_back_to_people(_)],
             )
             affected = person
-    if screen is None or affected is None:
-        await menu.stale(update, who)
-        return
-    await show(update, screen)
-    await _tell(
-        context,
-        affected,
-        N_("The bureau has disconnected you from {binding}. If this is a mistake, please "
-           "contact the bureau."),
-        binding_of=was,
+    told = N_(
+        "The bureau has disconnected you from {binding}. If this is a mistake, please "
+        "contact the bureau."
     )
+    await _show_and_tell(update, context, who, screen, affected, told, binding_of=was)
 
 
 def _may_change_staff(who: Who, person: Person | None, make: bool) -> bool:
@@ -312,24 +271,38 @@ async def _change_staff(
             ).format(person=person_text(person))
             screen = Screen(text, [[(_("« Bureau staff"), StaffList(0).pack())]])
             affected = person
+    told = (
+        N_("You are now bureau staff. Send /menu to see what you can do.")
+        if make
+        else N_("You are no longer bureau staff in this bot.")
+    )
+    await _show_and_tell(update, context, who, screen, affected, told)
+
+
+async def _show_and_tell(
+    update: Update,
+    context: HuibaoContext,
+    who: Who,
+    screen: Screen | None,
+    affected: Person | None,
+    message: str,
+    *,
+    binding_of: str = "",
+) -> None:
+    """After a change of someone's role: the staff member sees the result (or, when the
+    button no longer applied, the stale answer), then the person is told."""
     if screen is None or affected is None:
         await menu.stale(update, who)
         return
     await show(update, screen)
-    await _tell(
-        context,
-        affected,
-        N_("You are now bureau staff. Send /menu to see what you can do.")
-        if make
-        else N_("You are no longer bureau staff in this bot."),
-    )
+    await _tell(context, affected, message, binding_of=binding_of)
 
 
 async def _tell(
     context: HuibaoContext, person: Person, message: str, *, binding_of: str = ""
 ) -> None:
     """Tell someone their role changed and give them the matching commands (best effort)."""
-    language = language_of(person, person.telegram_language, context.services.settings)
+    language = language_of(person, context.services.settings.bureau.default_language)
     _ = gettext_for(language)
     await menu.refresh_commands(context.bot, person.telegram_id, Role(person.role), language)
     try:

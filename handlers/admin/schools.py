@@ -10,20 +10,17 @@ from telegram import Update
 from handlers import menu
 from handlers.admin.screen import (
     PER_PAGE,
-    SEARCH_CHARACTERS,
     SEARCH_LIMIT,
     Rows,
     Screen,
-    argument,
-    command_screen,
     home_row,
     pager,
-    person_text,
-    staff_only,
+    search_command,
 )
-from handlers.context import Who, unit
+from handlers.context import Who
 from models.roster.roster_file import RosterEntry, district_summaries, school_entry, schools_page
 from models.roster.tables import District
+from texts.admin import connected_line, school_card, school_line
 from texts.callbacks import (
     AskUnbind,
     DistrictsPage,
@@ -34,18 +31,7 @@ from texts.callbacks import (
     SchoolsPage,
 )
 from texts.i18n import Gettext
-from texts.labels import stage_label
 from transport.context import HuibaoContext, Services
-
-
-def school_line(entry: RosterEntry, _: Gettext) -> str:
-    principal = entry.principal
-    who = person_text(principal) if principal else _("no principal yet")
-    closed = "" if entry.school.active else " · " + _("closed")
-    return (
-        f"<code>{escape(entry.school.code)}</code> {escape(entry.school.name)} · "
-        f"{stage_label(entry.school.stage, _)}{closed} · {who}"
-    )
 
 
 def school_rows(entries: list[RosterEntry]) -> Rows:
@@ -136,27 +122,6 @@ async def search_screen(session: AsyncSession, who: Who, text: str) -> Screen:
     return Screen("\n".join(lines), school_rows(entries))
 
 
-def _school_lines(entry: RosterEntry, _: Gettext) -> list[str]:
-    school, principal = entry.school, entry.principal
-    lines = [
-        f"<b>{escape(school.name)}</b>",
-        _("Code: {code}").format(code=f"<code>{escape(school.code)}</code>"),
-        _("District: {district}").format(district=escape(entry.district.name)),
-        _("Stage: {stage}").format(stage=stage_label(school.stage, _)),
-        _("Status: {status}").format(status=_("open") if school.active else _("closed")),
-        _("Principal: {person}").format(
-            person=person_text(principal) if principal else _("no principal yet")
-        ),
-    ]
-    if entry.deputies:
-        lines.append(
-            _("Deputies / data clerks: {people}").format(
-                people=", ".join(person_text(p) for p in entry.deputies)
-            )
-        )
-    return lines
-
-
 def _school_rows(entry: RosterEntry, _: Gettext) -> Rows:
     school = entry.school
     rows: Rows = []
@@ -181,19 +146,15 @@ async def school_screen(session: AsyncSession, who: Who, school_id: int) -> Scre
     entry = await school_entry(session, school_id)
     if entry is None:
         return None
-    return Screen("\n".join(_school_lines(entry, who._)), _school_rows(entry, who._))
+    return Screen(school_card(entry, who._), _school_rows(entry, who._))
 
 
 async def schools_command(update: Update, context: HuibaoContext) -> None:
-    text = argument(context)
-    async with unit(update, context) as (session, who):
-        if not staff_only(who):
-            screen = None
-        elif text:
-            screen = await search_screen(session, who, text[:SEARCH_CHARACTERS])
-        else:
-            screen = await districts_screen(session, who, 0)
-    await command_screen(update, who, screen)
+    await search_command(update, context, search_screen, _first_districts)
+
+
+async def _first_districts(session: AsyncSession, who: Who) -> Screen | None:
+    return await districts_screen(session, who, 0)
 
 
 # --- /menu section -----------------------------------------------------------------------
@@ -202,13 +163,7 @@ async def schools_command(update: Update, context: HuibaoContext) -> None:
 async def render_staff(session: AsyncSession, who: Who, services: Services) -> menu.Block:
     _ = who._
     summaries = await district_summaries(session)
-    schools = sum(s.schools for s in summaries)
-    connected = sum(s.with_principal for s in summaries)
     return menu.Block(
-        [
-            _("Principals connected: {connected} of {schools} open schools.").format(
-                connected=connected, schools=schools
-            )
-        ],
+        [connected_line(_, summaries)],
         [[(_("Schools"), DistrictsPage(0).pack()), (_("People"), PeopleOverview(0).pack())]],
     )

@@ -1,18 +1,18 @@
 """What every staff screen of /schools, /people and /invite shares: a screen (text and
-rows of buttons), the pager row, how a person is named, and how a screen is shown."""
+rows of buttons), the pager row, and how a screen is shown (the words are texts/admin.py)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from html import escape
 
+from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import Update
 from telegram.error import BadRequest
 
 from handlers import menu
-from handlers.context import Who
-from models.roster.tables import Person, Role
+from handlers.context import Who, unit
+from models.roster.tables import Role
 from texts.callbacks import Callback, Home
 from texts.i18n import Gettext
 from transport.context import HuibaoContext
@@ -43,11 +43,6 @@ def pager(page_of: Callable[[int], Callback], page: int, total: int, per_page: i
     if page + 1 < pages:
         row.append(("▶", page_of(page + 1).pack()))
     return [row] if row else []
-
-
-def person_text(person: Person) -> str:
-    name = escape(person.name or "?")
-    return f"{name} (@{escape(person.username)})" if person.username else name
 
 
 def home_row(_: Gettext) -> list[tuple[str, str]]:
@@ -85,6 +80,25 @@ async def show_or_stale(update: Update, who: Who, screen: Screen | None) -> None
         await menu.stale(update, who)
         return
     await show(update, screen)
+
+
+async def search_command(
+    update: Update,
+    context: HuibaoContext,
+    search: Callable[[AsyncSession, Who, str], Awaitable[Screen]],
+    overview: Callable[[AsyncSession, Who], Awaitable[Screen | None]],
+) -> None:
+    """/schools and /people: with words after the command, what matches them; without,
+    the overview. Staff only, checked in the transaction that reads."""
+    text = argument(context)
+    async with unit(update, context) as (session, who):
+        if not staff_only(who):
+            screen = None
+        elif text:
+            screen = await search(session, who, text[:SEARCH_CHARACTERS])
+        else:
+            screen = await overview(session, who)
+    await command_screen(update, who, screen)
 
 
 async def command_screen(update: Update, who: Who, screen: Screen | None) -> None:

@@ -28,7 +28,7 @@ from models.rounds import (
     versions,
 )
 from models.rounds.answers import answer_rows, answers_from_rows
-from texts.i18n import Gettext, choose_language, gettext_for
+from texts.i18n import Gettext, Stated, gettext_for, language_of
 from transport.context import Services
 
 log = logging.getLogger("huibao.report")
@@ -214,7 +214,7 @@ async def load_ctx(
     ):
         # Principle 6 re-reads the person every time; keep their details fresh too.
         await session.execute(update_person(pid, user.full_name, user.username, user.language_code))
-    lang = choose_language(plang, user.language_code, services.settings.bureau.default_language)
+    lang = language_of(Stated(plang), services.settings.bureau.default_language, user.language_code)
     ctx = Ctx(
         person_id=pid,
         now=services.now(),

@@ -59,7 +59,7 @@ from models.rounds.submissions import (
     reports_for_school,
 )
 from models.rounds.versions import round_form
-from texts.i18n import Gettext, choose_language, gettext_for
+from texts.i18n import Gettext, gettext_for, language_of
 from transport.context import HuibaoContext, Services
 
 # --- opening a report ----------------------------------------------------------------------
@@ -220,9 +220,7 @@ async def report_list(
     now = services.now()
     reports = await reports_for_school(session, person.school_id, now)
     tz = services.settings.bureau.tz
-    lang = choose_language(
-        person.language, person.telegram_language, services.settings.bureau.default_language
-    )
+    lang = language_of(person, services.settings.bureau.default_language)
     rows = []
     for r in reports:
         label = await report_label(session, r, lang, tz, now)

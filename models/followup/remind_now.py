@@ -14,7 +14,7 @@ sends the rows through the rate limiter.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -23,21 +23,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from models import audit
 from models.followup.completeness import SchoolStatus
-from models.outbox import Button, Delivery, Outgoing, OutMessage, enqueue
+from models.outbox import Delivery, Outgoing, OutMessage, enqueue
 from models.roster.tables import Person
 from models.rounds import Round
 
 PRESS_WINDOW_MINUTES = 10
-
-
-@dataclass(frozen=True)
-class Reminder:
-    """The reminder in one language: its text (Telegram HTML) and the button that
-    opens the report (callback data `start_callback`)."""
-
-    text: str
-    button: str
-    start_callback: str
 
 
 @dataclass(frozen=True)
@@ -95,11 +85,10 @@ async def remind_now(
     schools: Sequence[SchoolStatus],
     requested_by: Person,
     now: datetime,
-    reminders: Mapping[str, Reminder],
-    language_of: Callable[[Person], str],
+    message_for: Callable[[Person], OutMessage],
 ) -> RemindResult:
     """Queue a reminder for every reachable principal and deputy of these schools, each
-    in their own language (reminders: language → Reminder)."""
+    as `message_for` words it for them (their language, their school's report)."""
     purpose = purpose_key(rnd.id, district_id, now)
     # One tap of this round at a time: the no-op write takes the round's row lock on
     # PostgreSQL and the writer's turn on SQLite before the look-up below.
@@ -117,12 +106,7 @@ async def remind_now(
         if reachable
         else []
     )
-    fallback = next(iter(reminders.values()))
-    recipients = [
-        (p, reminders.get(language_of(p), fallback))
-        for p in people
-        if p.telegram_id not in reminded
-    ]
+    recipients = [(p, message_for(p)) for p in people if p.telegram_id not in reminded]
     queued = await _enqueue(session, purpose, recipients)
     audit.record(
         session,
@@ -138,20 +122,11 @@ async def remind_now(
 
 
 async def _enqueue(
-    session: AsyncSession, purpose: str, recipients: Sequence[tuple[Person, Reminder]]
+    session: AsyncSession, purpose: str, recipients: Sequence[tuple[Person, OutMessage]]
 ) -> int:
     """One delivery per person under `purpose`; returns how many were new."""
     items = [
-        Outgoing(
-            chat_id=person.telegram_id,
-            person_id=person.id,
-            messages=(
-                OutMessage(
-                    text=r.text,
-                    keyboard=((Button(r.button, callback_data=r.start_callback),),),
-                ),
-            ),
-        )
-        for person, r in recipients
+        Outgoing(chat_id=person.telegram_id, person_id=person.id, messages=(message,))
+        for person, message in recipients
     ]
     return await enqueue(session, purpose, items)

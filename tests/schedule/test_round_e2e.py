@@ -122,7 +122,7 @@ async def fill_in(
     user: FakeUser, invitation: SentMessage, script: Sequence[tuple[str, str]]
 ) -> Chat:
     chat = Chat(user)
-    await chat.press(invitation, "编制与师资配备", "核定编制数")
+    await chat.press(invitation, "开始填报", "核定编制数")
     for typed, expect in script:
         await chat.say(typed, expect)
     return chat
@@ -285,7 +285,7 @@ async def test_a_round_from_its_schedule_to_the_deadline_summary(
             # 1. The schedule fires: the round opens and every connected contact is told.
             invitations = {
                 chat: await users[chat].wait_for(
-                    "Staffing and teachers" if chat == 5011 else "请贵校填报新的报表",
+                    "asks for a report" if chat == 5011 else "请您填报",
                     timeout=20,
                     after=0,
                 )
@@ -299,12 +299,16 @@ async def test_a_round_from_its_schedule_to_the_deadline_summary(
             for chat, invitation in invitations.items():
                 label, callback = start_button(invitation)
                 assert callback == f"rp:o:{round_.id}"
+                # The announcement of a round opened in chat (texts.rounds.announcement).
                 if chat == 5011:
-                    assert label == f"Fill in: Staffing and teachers · {period}"
+                    assert "Staffing and teachers" in (invitation.plain or "")
+                    assert label == "📝 Start the report"
                 else:
                     assert "青山县教育局" in (invitation.plain or "")
-                    assert label == f"填报：编制与师资配备 · {period}"
-                    assert "尚未开始" in (invitation.plain or "")
+                    assert "编制与师资配备" in (invitation.plain or "")
+                    assert f"（{period}" in (invitation.plain or "")
+                    assert "截止时间：" in (invitation.plain or "")
+                    assert label == "📝 开始填报"
             opened = await outbox.new()
             assert {q.chat_id for q in opened} == TOLD
             assert {q.purpose for q in opened} == {f"reminder:{round_.id}:open"}
@@ -318,7 +322,7 @@ async def test_a_round_from_its_schedule_to_the_deadline_summary(
                 assert "第 1 版" in (receipt.plain or "")
             drafter = users[DRAFTER[1]]
             draft = Chat(drafter)
-            await draft.press(invitations[DRAFTER[1]], "编制与师资配备", "核定编制数")
+            await draft.press(invitations[DRAFTER[1]], "开始填报", "核定编制数")
             await draft.say("30", "在编教职工数")
 
             # 3. The day before the deadline, 09:00: only the schools still owing it.

@@ -179,8 +179,10 @@ async def test_remind_button_reaches_the_principals_once(
     first = await _alert(staff)
     assert "Reminders queued for 1 people at 2 schools" in first
     assert "1 contacts blocked the bot" in first  # W02's principal: phone them
-    reminder = await principal.wait_for("尚未提交", timeout=10)
+    # The scheduled reminder's words (texts.reminders): W01 has not begun.
+    reminder = await principal.wait_for("未上报", timeout=10)
     assert "编制与师资配备 · 2026" in (reminder.plain or "")
+    assert "尚未开始" in (reminder.plain or "")
     [[(_label, data)]] = reminder.buttons()
     assert data == f"rp:o:{world['round']}"  # opens the school's report
     seen = principal.mark()

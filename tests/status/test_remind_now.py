@@ -10,13 +10,15 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from models.followup.completeness import school_statuses
-from models.followup.remind_now import Reminder, RemindResult, remind_now
-from models.outbox import Delivery
+from models.followup.remind_now import RemindResult, remind_now
+from models.outbox import Button, Delivery, OutMessage
 from models.roster.tables import Person, Role
 from models.rounds import Round
 from tests.status.factories import Factory, at, real_form
 
-REMINDERS = {"zh_CN": Reminder("⏰ 请尽快填报", "立即填报", "rp:o:1")}
+REMINDER = OutMessage(
+    text="⏰ 请尽快填报", keyboard=((Button("立即填报", callback_data="rp:o:1"),),)
+)
 
 
 async def _world(session: AsyncSession) -> dict[str, int]:
@@ -45,7 +47,7 @@ async def _tap(
         staff = await session.get_one(Person, ids["staff"])
         missing = await school_statuses(session, rnd.id, district_id, now, only_missing=True)
         return await remind_now(
-            session, rnd, district_id, missing, staff, now, REMINDERS, lambda _p: "zh_CN"
+            session, rnd, district_id, missing, staff, now, lambda _p: REMINDER
         )
 
 

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from texts.i18n import catalog_messages, choose_language, gettext_for, untranslated
+from texts.i18n import Stated, catalog_messages, gettext_for, language_of, untranslated
 
 PLACEHOLDER = re.compile(r"\{[a-z_]*\}")
 
@@ -37,7 +37,14 @@ def test_translations_keep_every_placeholder() -> None:
 def test_language_choice(
     stored: str | None, telegram: str | None, default: str, expected: str
 ) -> None:
-    assert choose_language(stored, telegram, default) == expected
+    assert language_of(Stated(stored), default, telegram) == expected
+    # Telegram's code as last seen counts when the update brings none.
+    assert language_of(Stated(stored, telegram), default) == expected
+
+
+def test_language_of_nobody_is_telegrams_then_the_default() -> None:
+    assert language_of(None, "en", "zh-hans") == "zh_CN"
+    assert language_of(None, "fr") == "zh_CN"
 
 
 def test_catalogs_translate() -> None:

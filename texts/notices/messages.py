@@ -19,7 +19,7 @@ from models.notices.tables import Notice, NoticeDraft
 from models.outbox import Button, Kind, Outgoing, OutMessage
 from models.roster.tables import Person
 from texts.callbacks import Acknowledge, DraftAction, ViewNotice
-from texts.i18n import LANGUAGES, N_, choose_language, gettext_for
+from texts.i18n import LANGUAGES, N_, gettext_for, language_of
 from texts.when import show
 
 MAX_TEXT = 4096
@@ -157,10 +157,6 @@ def notice_messages(
     return (file_message(caption, ()), OutMessage(text=text, keyboard=keyboard))
 
 
-def recipient_language(person: Person, default: str) -> str:
-    return choose_language(person.language, person.telegram_language, default)
-
-
 def opened_messages(
     notice: Notice, language: str, bureau: str, tz: tzinfo, acknowledged_at: datetime | None
 ) -> list[OutMessage]:
@@ -186,7 +182,7 @@ class Renderer:
     default_language: str
 
     def __call__(self, notice: Notice, person: Person) -> Outgoing:
-        language = recipient_language(person, self.default_language)
+        language = language_of(person, self.default_language)
         messages = notice_messages(
             NoticeContent.of(notice), language, self.bureau, ack_data=ack_data(notice.id)
         )
@@ -228,7 +224,7 @@ class ReminderRenderer:
 
     def __call__(self, notice: Notice, state: RecipientState) -> Outgoing:
         person = state.person
-        language = recipient_language(person, self.default_language)
+        language = language_of(person, self.default_language)
         message = reminder_message(notice, language, self.bureau, self.tz, state.message_id)
         return Outgoing(person.telegram_id, person.id, (message,))
 
