@@ -43,7 +43,9 @@ from outputs.summary import counts_line, format_percent
 from outputs.workbook import workbook_bytes
 from texts.callbacks import (
     ExportRound,
+    OpenReport,
     RemindDistrict,
+    RoundList,
     StatusDistrict,
     StatusRound,
     StatusRounds,
@@ -303,7 +305,7 @@ async def _reminders(
     for lang in LANGUAGES:
         report = f"{titles[lang]} · {period_label(rnd.period, lang)}"
         text, label = remind_now_text(bureau, report, rnd.deadline, tz, lang)
-        out[lang] = Reminder(text, label, report_view.cb("o", rnd.id))
+        out[lang] = Reminder(text, label, OpenReport(rnd.id).pack())
     return out
 
 
@@ -440,7 +442,7 @@ async def render_rounds(
         for o in overview
         if accepting(o.round, now) and (viewer.district_id is None or o.counts.expected)
     ]
-    staff_buttons = [[(_("📋 Collection rounds"), "rd:l")]] if who.role.is_staff else []
+    staff_buttons = [[(_("📋 Collection rounds"), RoundList().pack())]] if who.role.is_staff else []
     if not shown:
         return menu.Block([_("<b>Rounds</b>: none open.")], staff_buttons)
     tz = services.settings.bureau.tz

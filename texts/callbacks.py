@@ -4,7 +4,7 @@ A kind is a frozen dataclass whose fields are the values the button carries:
 
     @dataclass(frozen=True)
     class OpenReport(Callback, prefix="rp:o"):
-        round_id: int
+        round_id: RowId
 
     OpenReport(7).pack() == "rp:o:7"
     OpenReport.unpack("rp:o:7") == OpenReport(7)
@@ -14,13 +14,28 @@ Callback data comes from the presser's phone and is untrusted (DESIGN principle 
 that a row id can hold, no separator inside a text) and raises `Stale` for anything else,
 which handlers answer in one way ("this button is no longer valid", handlers/menu.py).
 Telegram allows 64 bytes of callback data; `pack` refuses more.
+
+A field is an `int` (digits, below ID_LIMIT), a `str` (no separator), either of them
+optional (`| None`, left empty), or one of the shaped types below (`RowId`, `Token`,
+`Index`): an int or str whose text on the wire must also match a pattern, checked by
+`unpack` and by `pack` alike.
 """
 
 from __future__ import annotations
 
+import re
 import types
 from dataclasses import MISSING, dataclass, fields
-from typing import Any, ClassVar, Self, Union, get_args, get_origin, get_type_hints
+from typing import (
+    Annotated,
+    Any,
+    ClassVar,
+    Self,
+    Union,
+    get_args,
+    get_origin,
+    get_type_hints,
+)
 
 SEPARATOR = ":"
 MAX_BYTES = 64
@@ -33,6 +48,22 @@ KINDS: dict[str, type[Callback]] = {}
 
 class Stale(ValueError):
     """Callback data that is malformed, forged or from an older version of the bot."""
+
+
+@dataclass(frozen=True)
+class Shape:
+    """The exact text of a field on the wire, beyond its type (see the types below)."""
+
+    pattern: re.Pattern[str]
+
+
+# Shaped field types: to mypy and to the code building buttons they are plain int and str.
+RowId = Annotated[int, Shape(re.compile(r"[1-9][0-9]{0,8}"))]
+"""A row id: at most nine digits, no leading zero, so always inside PostgreSQL's integer."""
+Token = Annotated[str, Shape(re.compile(r"[0-9a-f]{1,8}"))]
+"""A short hex name, e.g. of a question (handlers.report_view.key_token: a CRC-32)."""
+Index = Annotated[int, Shape(re.compile(r"[0-9]{1,3}"))]
+"""A position in a short list (a question's choices, a group's items)."""
 
 
 @dataclass(frozen=True)
@@ -51,7 +82,10 @@ class Callback:
         KINDS[prefix] = cls
 
     def pack(self) -> str:
-        parts = [self.PREFIX, *(_encode(getattr(self, f.name)) for f in fields(self))]
+        hints = _hints(type(self))
+        parts = [
+            self.PREFIX, *(_encode(hints[f.name], getattr(self, f.name)) for f in fields(self))
+        ]
         while len(parts) > 1 and parts[-1] == "":
             parts.pop()  # optional values left out at the end
         data = SEPARATOR.join(parts)
@@ -76,7 +110,7 @@ class Callback:
         own = fields(cls)
         if len(parts) > len(own):
             raise Stale(data)
-        hints = get_type_hints(cls)
+        hints = _hints(cls)
         values: dict[str, Any] = {}
         for index, field in enumerate(own):
             if index < len(parts):
@@ -92,23 +126,54 @@ def kind_of(data: object) -> type[Callback] | None:
     return max(found, key=lambda kind: len(kind.PREFIX), default=None)
 
 
-def _encode(value: object) -> str:
+_HINTS: dict[type[Callback], dict[str, Any]] = {}
+
+
+def _hints(kind: type[Callback]) -> dict[str, Any]:
+    """The fields' types with their shapes; kept, as a screen packs many buttons."""
+    hints = _HINTS.get(kind)
+    if hints is None:
+        hints = _HINTS[kind] = get_type_hints(kind, include_extras=True)
+    return hints
+
+
+def _shape_of(hint: Any) -> tuple[Any, Shape | None]:
+    """The plain type of a field (its optional wrapper left on) and its shape, if any."""
+    if get_origin(hint) is not Annotated:
+        return hint, None
+    plain, *extras = get_args(hint)
+    return plain, next((e for e in extras if isinstance(e, Shape)), None)
+
+
+def _unoptional(hint: Any) -> tuple[Any, bool]:
+    if get_origin(hint) in (Union, types.UnionType) and type(None) in get_args(hint):
+        return next(arg for arg in get_args(hint) if arg is not type(None)), True
+    return hint, False
+
+
+def _encode(hint: Any, value: object) -> str:
     if value is None:
         return ""
     text = str(value)
     if SEPARATOR in text:
         raise ValueError(f"{SEPARATOR!r} inside a callback value: {text!r}")
+    _plain, shape = _shape_of(_unoptional(hint)[0])
+    if shape is not None and shape.pattern.fullmatch(text) is None:
+        # A button that its own decoder would refuse is a bug where it is built.
+        raise ValueError(f"callback value {text!r} is not of the shape {shape.pattern.pattern}")
     return text
 
 
 def _decode(hint: Any, raw: str, data: str) -> Any:
-    optional = get_origin(hint) in (Union, types.UnionType) and type(None) in get_args(hint)
-    if optional:
-        if raw == "":
-            return None
-        hint = next(arg for arg in get_args(hint) if arg is not type(None))
+    hint, optional = _unoptional(hint)
+    if optional and raw == "":
+        return None
+    hint, shape = _shape_of(hint)
+    if shape is not None and shape.pattern.fullmatch(raw) is None:
+        raise Stale(data)
     if hint is int:
-        if not raw.isdigit() or len(raw) > 10 or int(raw) >= ID_LIMIT:
+        # ASCII only: str.isdigit() also accepts digits int() cannot read, such as "²".
+        if not (raw.isascii() and raw.isdigit()) or len(raw) > 10 or int(raw) >= ID_LIMIT:
             raise Stale(data)
         return int(raw)
     if hint is str:
@@ -249,6 +314,107 @@ class ExportRound(Callback, prefix="ex"):
     round_id: int
 
 # --- the report (handlers/report/) ---
+# "rp:<action>:..." with one letter per action; the data strings are those the bot has
+# always sent, so buttons already in chats keep working. A report's button names the
+# submission (not the round), and a question's button names the question too, so that a
+# button of an earlier question is refused rather than answering the wrong one.
+
+
+@dataclass(frozen=True)
+class OpenReport(Callback, prefix="rp:o"):
+    """Open the presser's school's report in a round (the announcement, /report, reminders)."""
+
+    round_id: RowId
+
+
+@dataclass(frozen=True)
+class ReportButton(Callback):
+    """A button of one school's report, on any of its screens."""
+
+    submission_id: RowId
+
+
+@dataclass(frozen=True)
+class PauseReport(ReportButton, prefix="rp:x"):
+    """Pause (or cancel the reason prompt); answers are kept."""
+
+
+@dataclass(frozen=True)
+class ReviewReport(ReportButton, prefix="rp:r"):
+    pass
+
+
+@dataclass(frozen=True)
+class SubmitReport(ReportButton, prefix="rp:S"):
+    pass
+
+
+@dataclass(frozen=True)
+class ReviseReport(ReportButton, prefix="rp:v"):
+    """Revise a submitted report."""
+
+
+@dataclass(frozen=True)
+class EditAnswer(ReportButton, prefix="rp:e"):
+    """Go to a question from the review (its ✏️, or "Continue answering")."""
+
+    token: Token  # the question's key_token
+
+
+@dataclass(frozen=True)
+class RemoveItem(ReportButton, prefix="rp:D"):
+    """Remove an added item of a group, from the review."""
+
+    token: Token  # key_token of the group's "add an item" question
+    index: Index
+
+
+@dataclass(frozen=True)
+class QuestionButton(ReportButton):
+    """A button of the question shown: refused once the report has moved past it."""
+
+    token: Token  # the question's key_token
+
+
+@dataclass(frozen=True)
+class KeepAnswer(QuestionButton, prefix="rp:k"):
+    """Keep the value shown (the current answer or last period's)."""
+
+
+@dataclass(frozen=True)
+class PickChoice(QuestionButton, prefix="rp:c"):
+    index: Index
+
+
+@dataclass(frozen=True)
+class TickChoice(QuestionButton, prefix="rp:t"):
+    index: Index
+
+
+@dataclass(frozen=True)
+class DoneTicking(QuestionButton, prefix="rp:d"):
+    pass
+
+
+@dataclass(frozen=True)
+class SkipQuestion(QuestionButton, prefix="rp:s"):
+    pass
+
+
+@dataclass(frozen=True)
+class AddItem(QuestionButton, prefix="rp:y"):
+    pass
+
+
+@dataclass(frozen=True)
+class NoMoreItems(QuestionButton, prefix="rp:n"):
+    pass
+
+
+@dataclass(frozen=True)
+class GoBack(QuestionButton, prefix="rp:b"):
+    pass
+
 
 # --- rounds (handlers/rounds/) ---
 # Staff's /round screens ("rd:...") and "send again" ("rt:ID", its own prefix, so the

@@ -3,7 +3,7 @@ by forged callback data, and nobody sees another school's data.
 
 The matrix is read from the registry in handlers.menu after the Application is built, so
 a command or button that any capability registers through menu.add_command /
-menu.add_callback is covered here without editing this file.
+menu.add_button / menu.add_stale_family is covered here without editing this file.
 """
 
 from __future__ import annotations
