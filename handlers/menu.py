@@ -30,7 +30,7 @@ own `register(app)` and never need to edit it:
 Roles: menu.EVERYONE, SCHOOL (principal, deputy), DISTRICT, STAFF (staff, admin), ADMIN,
 CONNECTED (any role but none); any frozenset of models.roster.tables.Role works. add_command
 takes `filters=` and `order=` (its place in the list). Callback data is only ever built
-by a kind's `pack()` and read by `add_button`'s decoder (tests/test_callback_literals.py
+by a kind's `pack()` and read by `add_button`'s decoder (tests/unit/test_callback_literals.py
 checks that no module writes it by hand). No handler needs a private-chat filter:
 handlers/private.py stops every update from a group or channel (but /help) before any
 handler group runs.
