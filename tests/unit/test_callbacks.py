@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pytest
 
+from texts import callback_codec
 from texts import callbacks as cb
 from texts.callbacks import (
     KINDS,
@@ -143,5 +144,5 @@ def test_plain_numbers_refuse_digits_int_cannot_read() -> None:
 
 def test_every_kind_packs_within_telegram_s_limit() -> None:
     longest = PickChoice(999_999_999, "ffffffff", 999).pack()
-    assert len(longest.encode()) <= cb.MAX_BYTES
+    assert len(longest.encode()) <= callback_codec.MAX_BYTES
     assert all(prefix == kind.PREFIX for prefix, kind in KINDS.items())
