@@ -15,6 +15,8 @@ own `register(app)` and never need to edit it:
         # authorization test presses it as every unauthorized role
         # (tests/onboarding/test_authorization.py).
         menu.add_button(app, CloseRound, on_close, menu.STAFF, example=CloseRound(1))
+        # Then, if your kinds share a family ("rd:..."), the stale answer for the rest of it.
+        menu.add_stale_family(app, "rd", menu.STAFF)
         # A block of the /menu home screen, for the roles that should see it.
         menu.add_section(menu.Section("report.pending", menu.SCHOOL, render_pending, order=10))
 
@@ -22,14 +24,16 @@ own `register(app)` and never need to edit it:
         # The open session of this update, the person (re-read, with their gettext `who._`)
         # and the Services. Return lines (HTML, escape user text) and rows of
         # (label, callback_data) buttons, or None to show nothing.
-        return menu.Block([who._("2 reports are waiting")], [[(who._("Fill in"), "rp:open")]])
+        return menu.Block([who._("2 reports are waiting")],
+                          [[(who._("Fill in"), OpenReport(round_id).pack())]])
 
 Roles: menu.EVERYONE, SCHOOL (principal, deputy), DISTRICT, STAFF (staff, admin), ADMIN,
 CONNECTED (any role but none); any frozenset of models.roster.tables.Role works. add_command
-takes `filters=` and `order=` (its place in the list). `add_callback` (a prefix string,
-parsed by the callback itself) is the legacy way, kept until every room has moved. No
-handler needs a private-chat filter: handlers/private.py stops every update from a group
-or channel (but /help) before any handler group runs.
+takes `filters=` and `order=` (its place in the list). Callback data is only ever built
+by a kind's `pack()` and read by `add_button`'s decoder (tests/unit/test_callback_literals.py
+checks that no module writes it by hand). No handler needs a private-chat filter:
+handlers/private.py stops every update from a group or channel (but /help) before any
+handler group runs.
 When a person's role changes outside this module, call `await menu.refresh_commands(bot,
 telegram_id, role, language)`.
 
@@ -48,7 +52,6 @@ adds commands reaches people the next time they open the menu.
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from html import escape
@@ -69,7 +72,7 @@ from telegram.ext.filters import BaseFilter
 from handlers.context import Who, unit
 from models.roster.people import get_person
 from models.roster.tables import District, Role, School
-from texts.callbacks import SEPARATOR, Callback, Home, Stale
+from texts.callbacks import SEPARATOR, Callback, Home, Stale, kind_of
 from texts.commands import BASE_COMMANDS
 from texts.i18n import gettext_for, language_of
 from texts.labels import role_label
@@ -102,6 +105,8 @@ class CommandSpec:
 
 @dataclass(frozen=True)
 class CallbackSpec:
+    """What the authorization test presses: `example`, and garbage after `prefix`."""
+
     prefix: str
     roles: frozenset[Role]
     example: str
@@ -147,19 +152,6 @@ def add_command(
     app.add_handler(CommandHandler(name, guarded(callback, roles), filters=filters))
 
 
-def add_callback(
-    app: HuibaoApp, prefix: str, callback: Handler, roles: frozenset[Role], *, example: str
-) -> None:
-    """Legacy: register a callback for every data starting with `prefix`, which the callback
-    parses itself. Use `add_button` with a kind from texts/callbacks.py instead; this goes
-    once every room has moved."""
-    if not example.startswith(prefix):
-        raise ValueError(f"example {example!r} must start with {prefix!r}")
-    CALLBACKS[prefix] = CallbackSpec(prefix, frozenset(roles), example)
-    handler = guarded(in_range(callback), roles)
-    app.add_handler(CallbackQueryHandler(handler, pattern=_prefix_pattern(prefix)))
-
-
 def add_button(
     app: HuibaoApp,
     kind: type[K],
@@ -173,8 +165,8 @@ def add_button(
     The presser's role is checked first; then the data is decoded, and data that does not
     have the kind's exact shape gets the one answer for stale buttons; the handler gets the
     decoded button."""
-    # Listed with the separator, as the legacy prefixes are, so that whatever follows the
-    # prefix in the authorization test reaches this kind's decoder.
+    # Listed with the separator, so that whatever the authorization test puts after the
+    # prefix reaches this kind's decoder.
     prefix = kind.PREFIX + SEPARATOR
     CALLBACKS[prefix] = CallbackSpec(prefix, frozenset(roles), example.pack())
     handler = guarded(_decoded(kind, callback), roles)
@@ -184,8 +176,13 @@ def add_button(
 def add_stale_family(app: HuibaoApp, family: str, roles: frozenset[Role]) -> None:
     """Answer every other `family:` data with the stale answer (call it after the family's
     kinds are registered): a room whose buttons share a family prefix keeps answering
-    data under it that no kind of it takes, as its one prefix handler used to."""
+    data under it that no kind of it takes, as its one prefix handler used to. Listed in
+    CALLBACKS, so that the authorization test presses the family's leftovers too."""
     prefix = family + SEPARATOR
+    example = prefix + "?"
+    if kind_of(example) is not None:
+        raise ValueError(f"the example {example!r} of family {family!r} is a kind's data")
+    CALLBACKS[prefix] = CallbackSpec(prefix, frozenset(roles), example)
 
     async def stale_button(update: Update, context: HuibaoContext) -> None:
         async with unit(update, context) as (_session, who):
@@ -277,31 +274,6 @@ def guarded(callback: Handler, roles: frozenset[Role]) -> Handler:
     guard.__module__ = callback.__module__
     guard.__wrapped__ = callback  # type: ignore[attr-defined]
     return guard
-
-
-# Every id a button carries is a row id, a 32-bit integer on PostgreSQL.
-_ID_LIMIT = 2**31
-_NUMBER = re.compile(r"\d+")
-
-
-def in_range(callback: Handler) -> Handler:
-    """Refuse a button whose data carries a number no row can have (forged data), before
-    it reaches a query that the database would reject."""
-
-    async def check(update: Update, context: HuibaoContext) -> Any:
-        data = update.callback_query.data if update.callback_query else None
-        if isinstance(data, str) and any(
-            len(n) > 10 or int(n) >= _ID_LIMIT for n in _NUMBER.findall(data)
-        ):
-            async with unit(update, context) as (_session, who):
-                pass
-            await stale(update, who)
-            return None
-        return await callback(update, context)
-
-    check.__qualname__ = callback.__qualname__
-    check.__module__ = callback.__module__
-    return check
 
 
 async def stale(update: Update, who: Who) -> None:

@@ -2,18 +2,10 @@
 and their buttons. Pure functions of the form, the answers and the person's language;
 handlers/report.py decides which one to send.
 
-Callback data (all under 64 bytes; every part is checked again on the server):
-    rp:o:{round}           open the school's report in a round (announcement, /report)
-    rp:k:{sub}:{tok}       keep the value shown (the current answer or last period's)
-    rp:c:{sub}:{tok}:{i}   choose choice i          rp:t:{sub}:{tok}:{i}  tick choice i
-    rp:d:{sub}:{tok}       done ticking             rp:s:{sub}:{tok}      skip (optional)
-    rp:y:{sub}:{tok}       add an item              rp:n:{sub}:{tok}      no more items
-    rp:b:{sub}:{tok}       back                     rp:x:{sub}            pause
-    rp:r:{sub}             review                   rp:e:{sub}:{tok}      edit that answer
-    rp:D:{sub}:{tok}:{i}   remove item i of a group rp:S:{sub}            submit
-    rp:v:{sub}             revise a submitted report
-`tok` names a question (see key_token); a button whose question is no longer the
-current one is refused politely instead of answering the wrong question.
+The buttons' data are the report's kinds in texts/callbacks.py (section "report"): most
+name the submission, and a question's buttons name the question by its `key_token`, so
+that a button whose question is no longer the current one is refused politely instead of
+answering the wrong question.
 """
 
 from __future__ import annotations
@@ -38,9 +30,23 @@ from models.forms import (
     Value,
     format_value,
 )
+from texts.callbacks import (
+    AddItem,
+    DoneTicking,
+    EditAnswer,
+    GoBack,
+    KeepAnswer,
+    NoMoreItems,
+    PauseReport,
+    PickChoice,
+    RemoveItem,
+    ReviewReport,
+    SkipQuestion,
+    SubmitReport,
+    TickChoice,
+)
 from texts.i18n import Gettext
 
-PREFIX = "rp"
 REVIEW = "review"
 MAX_MESSAGE = 4000
 BUTTON_LABEL = 40
@@ -63,10 +69,6 @@ def parse_key(text: str | None) -> AnswerKey | None:
         return code, int(item)
     except ValueError:
         return None
-
-
-def cb(action: str, *parts: object) -> str:
-    return ":".join((PREFIX, action, *(str(p) for p in parts)))
 
 
 def local(dt: datetime, tz: ZoneInfo) -> str:
@@ -189,8 +191,8 @@ def _add_item_lines(view: QuestionView, _: Gettext) -> list[str]:
 def _add_item_row(view: QuestionView, _: Gettext) -> list[InlineKeyboardButton]:
     sub, tok = view.submission_id, key_token(view.step.key)
     return [
-        InlineKeyboardButton(_("Yes, add one"), callback_data=cb("y", sub, tok)),
-        InlineKeyboardButton(_("No more"), callback_data=cb("n", sub, tok)),
+        InlineKeyboardButton(_("Yes, add one"), callback_data=AddItem(sub, tok).pack()),
+        InlineKeyboardButton(_("No more"), callback_data=NoMoreItems(sub, tok).pack()),
     ]
 
 
@@ -229,7 +231,7 @@ def _field_rows(view: QuestionView, f: FieldDef, _: Gettext) -> list[list[Inline
         choice_buttons = [
             InlineKeyboardButton(
                 ("✓ " if view.current == c.code else "") + short_label(c.label.get(lang)),
-                callback_data=cb("c", sub, tok, i),
+                callback_data=PickChoice(sub, tok, i).pack(),
             )
             for i, c in enumerate(f.choices)
         ]
@@ -239,18 +241,24 @@ def _field_rows(view: QuestionView, f: FieldDef, _: Gettext) -> list[list[Inline
         tick_buttons = [
             InlineKeyboardButton(
                 ("✅ " if c.code in ticked else "") + short_label(c.label.get(lang), 20),
-                callback_data=cb("t", sub, tok, i),
+                callback_data=TickChoice(sub, tok, i).pack(),
             )
             for i, c in enumerate(f.choices)
         ]
         rows.extend(_rows(tick_buttons, 3))
-        rows.append([InlineKeyboardButton(_("Done ✓"), callback_data=cb("d", sub, tok))])
+        rows.append(
+            [InlineKeyboardButton(_("Done ✓"), callback_data=DoneTicking(sub, tok).pack())]
+        )
     keep = view.current if view.current is not None else view.previous
     if keep is not None and f.type != "choice":
         shown = short_label(format_value(f, keep, lang), 30)
         text = _("Keep {value}") if view.current is not None else _("Same as last period: {value}")
         rows.append(
-            [InlineKeyboardButton(text.format(value=shown), callback_data=cb("k", sub, tok))]
+            [
+                InlineKeyboardButton(
+                    text.format(value=shown), callback_data=KeepAnswer(sub, tok).pack()
+                )
+            ]
         )
     return rows
 
@@ -260,12 +268,12 @@ def _nav_row(view: QuestionView, _: Gettext) -> list[InlineKeyboardButton]:
     step, sub, tok = view.step, view.submission_id, key_token(view.step.key)
     nav = []
     if view.can_go_back:
-        nav.append(InlineKeyboardButton(_("⬅ Back"), callback_data=cb("b", sub, tok)))
+        nav.append(InlineKeyboardButton(_("⬅ Back"), callback_data=GoBack(sub, tok).pack()))
     if step.kind == "field" and step.field is not None and not step.field.required:
-        nav.append(InlineKeyboardButton(_("Skip"), callback_data=cb("s", sub, tok)))
+        nav.append(InlineKeyboardButton(_("Skip"), callback_data=SkipQuestion(sub, tok).pack()))
     if view.complete:
-        nav.append(InlineKeyboardButton(_("Review"), callback_data=cb("r", sub)))
-    nav.append(InlineKeyboardButton(_("⏸ Pause"), callback_data=cb("x", sub)))
+        nav.append(InlineKeyboardButton(_("Review"), callback_data=ReviewReport(sub).pack()))
+    nav.append(InlineKeyboardButton(_("⏸ Pause"), callback_data=PauseReport(sub).pack()))
     return nav
 
 
@@ -365,7 +373,7 @@ def fix_buttons(
     buttons = [
         InlineKeyboardButton(
             "✏️ " + short_label(step_label(by_key[k], lang), 24),
-            callback_data=cb("e", sub, key_token(k)),
+            callback_data=EditAnswer(sub, key_token(k)).pack(),
         )
         for k in seen[:limit]
     ]
@@ -394,17 +402,18 @@ def _review_last_row(view: ReviewView, _: Gettext) -> list[InlineKeyboardButton]
     if view.missing:
         last.append(
             InlineKeyboardButton(
-                _("Continue answering"), callback_data=cb("e", sub, key_token(view.missing[0].key))
+                _("Continue answering"),
+                callback_data=EditAnswer(sub, key_token(view.missing[0].key)).pack(),
             )
         )
     elif not view.errors:
         last.append(
             InlineKeyboardButton(
                 _("✅ Submit revision") if view.revising else _("✅ Submit"),
-                callback_data=cb("S", sub),
+                callback_data=SubmitReport(sub).pack(),
             )
         )
-    last.append(InlineKeyboardButton(_("⏸ Pause"), callback_data=cb("x", sub)))
+    last.append(InlineKeyboardButton(_("⏸ Pause"), callback_data=PauseReport(sub).pack()))
     return last
 
 
@@ -432,7 +441,9 @@ def review(view: ReviewView, _: Gettext, before: Iterable[str] = ()) -> Rendered
             )
         )
         edit_buttons.append(
-            InlineKeyboardButton(f"✏️ {number}", callback_data=cb("e", sub, key_token(step.key)))
+            InlineKeyboardButton(
+                f"✏️ {number}", callback_data=EditAnswer(sub, key_token(step.key)).pack()
+            )
         )
         g = step.group
         if g is not None and step.item is not None and step.field is g.fields[0]:
@@ -440,7 +451,9 @@ def review(view: ReviewView, _: Gettext, before: Iterable[str] = ()) -> Rendered
                 remove_buttons.append(
                     InlineKeyboardButton(
                         "🗑 " + short_label(f"{g.label.get(lang)} {step.item + 1}", 24),
-                        callback_data=cb("D", sub, key_token((g.code, ITEM_DONE)), step.item),
+                        callback_data=RemoveItem(
+                            sub, key_token((g.code, ITEM_DONE)), step.item
+                        ).pack(),
                     )
                 )
     shown_computed = [

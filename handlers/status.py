@@ -47,6 +47,7 @@ from texts import status as status_texts
 from texts.callbacks import (
     ExportRound,
     RemindDistrict,
+    RoundList,
     StatusDistrict,
     StatusRound,
     StatusRounds,
@@ -388,7 +389,7 @@ async def render_rounds(
         for o in overview
         if accepting(o.round, now) and (viewer.district_id is None or o.counts.expected)
     ]
-    staff_buttons = [[(_("📋 Collection rounds"), "rd:l")]] if who.role.is_staff else []
+    staff_buttons = [[(_("📋 Collection rounds"), RoundList().pack())]] if who.role.is_staff else []
     if not shown:
         return menu.Block([_("<b>Rounds</b>: none open.")], staff_buttons)
     tz = services.settings.bureau.tz

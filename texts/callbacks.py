@@ -4,7 +4,7 @@ A kind is a frozen dataclass whose fields are the values the button carries:
 
     @dataclass(frozen=True)
     class OpenReport(Callback, prefix="rp:o"):
-        round_id: int
+        round_id: RowId
 
     OpenReport(7).pack() == "rp:o:7"
     OpenReport.unpack("rp:o:7") == OpenReport(7)
@@ -14,109 +14,26 @@ Callback data comes from the presser's phone and is untrusted (DESIGN principle 
 that a row id can hold, no separator inside a text) and raises `Stale` for anything else,
 which handlers answer in one way ("this button is no longer valid", handlers/menu.py).
 Telegram allows 64 bytes of callback data; `pack` refuses more.
+
+A field is an `int` (digits, below ID_LIMIT), a `str` (no separator), either of them
+optional (`| None`, left empty), or a shaped type (`RowId`, `Token`, `Index`): an int or
+str whose text on the wire must also match a pattern, checked by `unpack` and by `pack`
+alike. The machinery (the base class, the types, the wire format) is in
+texts/callback_codec.py; the kinds are all here.
 """
 
 from __future__ import annotations
 
-import types
-from dataclasses import MISSING, dataclass, fields
-from typing import Any, ClassVar, Self, Union, get_args, get_origin, get_type_hints
+from dataclasses import dataclass
+from typing import Self
 
-SEPARATOR = ":"
-MAX_BYTES = 64
-# Every id a button carries is a row id, a 32-bit integer on PostgreSQL.
-ID_LIMIT = 2**31
-
-# prefix -> kind; filled as the kinds below are defined.
-KINDS: dict[str, type[Callback]] = {}
-
-
-class Stale(ValueError):
-    """Callback data that is malformed, forged or from an older version of the bot."""
-
-
-@dataclass(frozen=True)
-class Callback:
-    """The base of every kind of button; see the module's docstring."""
-
-    PREFIX: ClassVar[str] = ""
-
-    def __init_subclass__(cls, prefix: str = "", **kwargs: Any) -> None:
-        super().__init_subclass__(**kwargs)
-        if not prefix:
-            return
-        if prefix in KINDS:
-            raise ValueError(f"callback prefix {prefix!r} is declared twice")
-        cls.PREFIX = prefix
-        KINDS[prefix] = cls
-
-    def pack(self) -> str:
-        parts = [self.PREFIX, *(_encode(getattr(self, f.name)) for f in fields(self))]
-        while len(parts) > 1 and parts[-1] == "":
-            parts.pop()  # optional values left out at the end
-        data = SEPARATOR.join(parts)
-        if len(data.encode()) > MAX_BYTES:
-            raise ValueError(f"callback data over {MAX_BYTES} bytes: {data!r}")
-        return data
-
-    @classmethod
-    def matches(cls, data: object) -> bool:
-        """Whether `data` is meant for this kind (its shape is checked by `unpack`)."""
-        return isinstance(data, str) and (
-            data == cls.PREFIX or data.startswith(cls.PREFIX + SEPARATOR)
-        )
-
-    @classmethod
-    def unpack(cls, data: object) -> Self:
-        if not cls.matches(data):
-            raise Stale(data)
-        assert isinstance(data, str)
-        rest = data[len(cls.PREFIX) + 1 :]
-        parts = rest.split(SEPARATOR) if rest else []
-        own = fields(cls)
-        if len(parts) > len(own):
-            raise Stale(data)
-        hints = get_type_hints(cls)
-        values: dict[str, Any] = {}
-        for index, field in enumerate(own):
-            if index < len(parts):
-                values[field.name] = _decode(hints[field.name], parts[index], data)
-            elif field.default is MISSING and field.default_factory is MISSING:
-                raise Stale(data)
-        return cls(**values)
-
-
-def kind_of(data: object) -> type[Callback] | None:
-    """The kind a button's data is meant for, by its longest matching prefix."""
-    found = [kind for kind in KINDS.values() if kind.matches(data)]
-    return max(found, key=lambda kind: len(kind.PREFIX), default=None)
-
-
-def _encode(value: object) -> str:
-    if value is None:
-        return ""
-    text = str(value)
-    if SEPARATOR in text:
-        raise ValueError(f"{SEPARATOR!r} inside a callback value: {text!r}")
-    return text
-
-
-def _decode(hint: Any, raw: str, data: str) -> Any:
-    optional = get_origin(hint) in (Union, types.UnionType) and type(None) in get_args(hint)
-    if optional:
-        if raw == "":
-            return None
-        hint = next(arg for arg in get_args(hint) if arg is not type(None))
-    if hint is int:
-        if not raw.isdigit() or len(raw) > 10 or int(raw) >= ID_LIMIT:
-            raise Stale(data)
-        return int(raw)
-    if hint is str:
-        if raw == "" and not optional:
-            raise Stale(data)
-        return raw
-    raise TypeError(f"unsupported callback field type {hint!r}")
-
+# The codec's machinery (texts/callback_codec.py), imported from here with the kinds.
+from texts.callback_codec import KINDS as KINDS
+from texts.callback_codec import SEPARATOR as SEPARATOR
+from texts.callback_codec import Callback as Callback
+from texts.callback_codec import Index, RowId, Token
+from texts.callback_codec import Stale as Stale
+from texts.callback_codec import kind_of as kind_of
 
 # --- the kinds, one section per capability -----------------------------------------------
 # Each capability declares its buttons in its own section below, so that every prefix in
@@ -249,6 +166,107 @@ class ExportRound(Callback, prefix="ex"):
     round_id: int
 
 # --- the report (handlers/report/) ---
+# "rp:<action>:..." with one letter per action; the data strings are those the bot has
+# always sent, so buttons already in chats keep working. A report's button names the
+# submission (not the round), and a question's button names the question too, so that a
+# button of an earlier question is refused rather than answering the wrong one.
+
+
+@dataclass(frozen=True)
+class OpenReport(Callback, prefix="rp:o"):
+    """Open the presser's school's report in a round (the announcement, /report, reminders)."""
+
+    round_id: RowId
+
+
+@dataclass(frozen=True)
+class ReportButton(Callback):
+    """A button of one school's report, on any of its screens."""
+
+    submission_id: RowId
+
+
+@dataclass(frozen=True)
+class PauseReport(ReportButton, prefix="rp:x"):
+    """Pause (or cancel the reason prompt); answers are kept."""
+
+
+@dataclass(frozen=True)
+class ReviewReport(ReportButton, prefix="rp:r"):
+    pass
+
+
+@dataclass(frozen=True)
+class SubmitReport(ReportButton, prefix="rp:S"):
+    pass
+
+
+@dataclass(frozen=True)
+class ReviseReport(ReportButton, prefix="rp:v"):
+    """Revise a submitted report."""
+
+
+@dataclass(frozen=True)
+class EditAnswer(ReportButton, prefix="rp:e"):
+    """Go to a question from the review (its ✏️, or "Continue answering")."""
+
+    token: Token  # the question's key_token
+
+
+@dataclass(frozen=True)
+class RemoveItem(ReportButton, prefix="rp:D"):
+    """Remove an added item of a group, from the review."""
+
+    token: Token  # key_token of the group's "add an item" question
+    index: Index
+
+
+@dataclass(frozen=True)
+class QuestionButton(ReportButton):
+    """A button of the question shown: refused once the report has moved past it."""
+
+    token: Token  # the question's key_token
+
+
+@dataclass(frozen=True)
+class KeepAnswer(QuestionButton, prefix="rp:k"):
+    """Keep the value shown (the current answer or last period's)."""
+
+
+@dataclass(frozen=True)
+class PickChoice(QuestionButton, prefix="rp:c"):
+    index: Index
+
+
+@dataclass(frozen=True)
+class TickChoice(QuestionButton, prefix="rp:t"):
+    index: Index
+
+
+@dataclass(frozen=True)
+class DoneTicking(QuestionButton, prefix="rp:d"):
+    pass
+
+
+@dataclass(frozen=True)
+class SkipQuestion(QuestionButton, prefix="rp:s"):
+    pass
+
+
+@dataclass(frozen=True)
+class AddItem(QuestionButton, prefix="rp:y"):
+    pass
+
+
+@dataclass(frozen=True)
+class NoMoreItems(QuestionButton, prefix="rp:n"):
+    pass
+
+
+@dataclass(frozen=True)
+class GoBack(QuestionButton, prefix="rp:b"):
+    pass
+
 
 # --- rounds (handlers/rounds/) ---
 # Staff's /round screens ("rd:...") and "send again" ("rt:ID", its own prefix, so the

@@ -14,6 +14,7 @@ from html import escape
 from models.followup.reminders import PendingReport, SlotKind
 from models.outbox import Button, OutMessage
 from models.rounds.periods import period_label
+from texts.callbacks import OpenReport
 from texts.i18n import gettext_for
 from texts.when import show
 
@@ -23,8 +24,8 @@ MAX_LISTED_SCHOOLS = 60
 
 
 def start_callback(round_id: int) -> str:
-    """The button that opens the school's report of a round (the report's `rp:o:` kind)."""
-    return f"rp:o:{round_id}"
+    """The button that opens the school's report of a round."""
+    return OpenReport(round_id).pack()
 
 
 def when(moment: datetime, tz: tzinfo, language: str) -> str:

@@ -22,6 +22,7 @@ from models.rounds import Round
 from models.rounds.actions import Refusal, Refused
 from models.rounds.announce import MessageFor, Told
 from models.rounds.periods import period_label
+from texts.callbacks import OpenReport
 from texts.i18n import Gettext, gettext_for, language_of
 from texts.when import show
 
@@ -31,7 +32,7 @@ Builder = Callable[[FormDef, Round, School, str, Settings], OutMessage]
 
 def _start_button(round_: Round, _: Gettext) -> tuple[tuple[Button, ...], ...]:
     # The report's own button (its kind is declared by the report's section).
-    return ((Button(_("📝 Start the report"), callback_data=f"rp:o:{round_.id}"),),)
+    return ((Button(_("📝 Start the report"), callback_data=OpenReport(round_.id).pack()),),)
 
 
 def _names(form: FormDef, round_: Round, lang: str, settings: Settings) -> dict[str, str]:

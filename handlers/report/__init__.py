@@ -38,11 +38,11 @@ buttons (the rp: buttons).
 
 from __future__ import annotations
 
-from telegram.ext import CallbackQueryHandler, MessageHandler, filters
+from telegram.ext import MessageHandler, filters
 
 from handlers import menu
 from handlers.report.answer import on_text
-from handlers.report.buttons import on_button
+from handlers.report.buttons import register_buttons
 from handlers.report.context import KIND_REPORT, KIND_ROUND, TEXT_GROUP
 from handlers.report.conversation import (
     OTHER_INPUT,
@@ -77,7 +77,7 @@ def register(app: HuibaoApp) -> None:
     # Whoever has conversations: principals and deputies (reports), staff (set-ups).
     menu.add_command(app, "cancel", cancel_command, N_("Pause a report or leave a set-up"),
                      menu.SCHOOL | menu.STAFF, order=90, filters=private)
-    app.add_handler(CallbackQueryHandler(on_button, pattern=r"^rp:"))
+    register_buttons(app)
     menu.add_section(menu.Section("report.pending", menu.SCHOOL, render_pending, order=10))
     app.add_handler(
         MessageHandler(filters.TEXT & ~filters.COMMAND & private, on_text), group=TEXT_GROUP

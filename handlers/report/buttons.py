@@ -1,15 +1,17 @@
-"""The report's buttons (callback data `rp:<action>:<round>:<version>[:args]`)."""
+"""The report's buttons: their kinds (callback data "rp:...") are declared in
+texts/callbacks.py, section "report"; `register_buttons` registers each through the menu
+registry for principals and deputies, and the handlers get the decoded button."""
 
 from __future__ import annotations
 
-import re
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import Message, Update
 from telegram.error import BadRequest
 
+from handlers import menu
 from handlers import report_view as view
-from handlers.context import unit
 from handlers.report.answer import (
     add_or_finish,
     apply_changes,
@@ -52,54 +54,48 @@ from models.forms import (
     remove_item,
     steps,
 )
+from texts.callbacks import (
+    AddItem,
+    DoneTicking,
+    EditAnswer,
+    GoBack,
+    KeepAnswer,
+    NoMoreItems,
+    OpenReport,
+    PauseReport,
+    PickChoice,
+    QuestionButton,
+    RemoveItem,
+    ReportButton,
+    ReviewReport,
+    ReviseReport,
+    SkipQuestion,
+    SubmitReport,
+    TickChoice,
+)
 from texts.i18n import gettext_for
-from transport.context import HuibaoContext, Services
+from transport.context import HuibaoApp, HuibaoContext, Services
 
 # --- buttons -----------------------------------------------------------------------------
 
-_STEP_ACTIONS = frozenset("kctdsynb")
-_ACTIONS = _STEP_ACTIONS | frozenset("oxreDSv")
-# Ids are row ids: at most nine digits keeps them inside PostgreSQL's 32-bit integers.
-_ID, _TOKEN, _INDEX = r"[1-9]\d{0,8}", r"[0-9a-f]{1,8}", r"\d{1,3}"
-_SHAPES = {
-    **dict.fromkeys("oxrSv", re.compile(rf"{_ID}")),
-    **dict.fromkeys("kdsynbe", re.compile(rf"{_ID}:{_TOKEN}")),
-    **dict.fromkeys("ctD", re.compile(rf"{_ID}:{_TOKEN}:{_INDEX}")),
-}
-"""Every report button's exact shape (see report_view): callback data is untrusted, so
-anything else (a part too many, a sign, a letter in an id) is refused as a whole."""
+
+async def open_button(update: Update, context: HuibaoContext, pressed: OpenReport) -> None:
+    await open_report(update, context, pressed.round_id)
 
 
-def parse_callback(data: str | None) -> tuple[str, list[str]] | None:
-    prefix, _sep, rest = (data or "").partition(":")
-    action, _sep, tail = rest.partition(":")
-    shape = _SHAPES.get(action)
-    if prefix != view.PREFIX or shape is None or shape.fullmatch(tail) is None:
-        return None
-    return action, tail.split(":")
-
-
-async def on_button(update: Update, context: HuibaoContext) -> None:
+async def on_button(update: Update, context: HuibaoContext, pressed: ReportButton) -> None:
+    """Any button of a report but "open": done in one retrying transaction, answered and
+    the reply sent after the commit (principle 7)."""
     query = update.callback_query
     assert query is not None and update.effective_user is not None
-    parsed = parse_callback(query.data)
     services = context.services
-    if parsed is None:
-        async with unit(update, context) as (_session, who):
-            invalid = who._("This button is no longer valid.")
-        await query.answer(invalid, show_alert=True)  # after the commit (principle 7)
-        return
-    action, args = parsed
-    if action == "o":
-        await open_report(update, context, int(args[0]))
-        return
 
     async def step(session: AsyncSession) -> ButtonResult:
-        ctx = await load_ctx(session, services, update, int(args[0]))
+        ctx = await load_ctx(session, services, update, pressed.submission_id)
         if ctx is None or ctx.sub_id is None:
             gone = gettext_for(ctx.lang if ctx else services.settings.bureau.default_language)
             return gone("This button is no longer valid."), None, None
-        result = await button(session, services, ctx, action, args[1:])
+        result = await button(session, services, ctx, pressed)
         await sync_conversation(session, ctx)
         return result
 
@@ -119,18 +115,45 @@ async def on_button(update: Update, context: HuibaoContext) -> None:
         await send(message, reply)
 
 
+REPORT_BUTTONS: tuple[tuple[type[Any], Any, Any], ...] = (
+    (OpenReport, open_button, OpenReport(1)),
+    (PauseReport, on_button, PauseReport(1)),
+    (ReviewReport, on_button, ReviewReport(1)),
+    (SubmitReport, on_button, SubmitReport(1)),
+    (ReviseReport, on_button, ReviseReport(1)),
+    (EditAnswer, on_button, EditAnswer(1, "1f")),
+    (RemoveItem, on_button, RemoveItem(1, "1f", 1)),
+    (KeepAnswer, on_button, KeepAnswer(1, "1f")),
+    (PickChoice, on_button, PickChoice(1, "1f", 0)),
+    (TickChoice, on_button, TickChoice(1, "1f", 0)),
+    (DoneTicking, on_button, DoneTicking(1, "1f")),
+    (SkipQuestion, on_button, SkipQuestion(1, "1f")),
+    (AddItem, on_button, AddItem(1, "1f")),
+    (NoMoreItems, on_button, NoMoreItems(1, "1f")),
+    (GoBack, on_button, GoBack(1, "1f")),
+)
+"""(kind, handler, example) of every report button."""
+
+
+def register_buttons(app: HuibaoApp) -> None:
+    # Principals and deputies: anyone else is refused before the handler runs; the
+    # handlers still check that the report is of the presser's own school.
+    for kind, handler, example in REPORT_BUTTONS:
+        menu.add_button(app, kind, handler, menu.SCHOOL, example=example)
+    # Whatever else starts with "rp:" (an older bot's button, or forged) is stale.
+    menu.add_stale_family(app, "rp", menu.SCHOOL)
 
 
 async def button(
-    session: AsyncSession, services: Services, ctx: Ctx, action: str, args: list[str]
+    session: AsyncSession, services: Services, ctx: Ctx, pressed: ReportButton
 ) -> ButtonResult:
     """One report button, checked against the presser's school and where the report
     stands. A refusal (another school's button, an old one, a forged one) answers the
     press and changes nothing: the presser's own conversation goes on as it was."""
     _ = ctx._
-    if action == "v":
+    if isinstance(pressed, ReviseReport):
         return await start_revision(session, services, ctx)
-    if action == "x":
+    if isinstance(pressed, PauseReport):
         return await pause(session, ctx)
     why = guard(ctx, services.now())
     if why == "locked":
@@ -142,7 +165,9 @@ async def button(
     assert ctx.form is not None and ctx.sub_id is not None
     visible = steps(ctx.form, ctx.answers, ctx.context)
     step = current_step(ctx, visible)
-    if action in _STEP_ACTIONS and (step is None or key_token(step.key) != args[0]):
+    if isinstance(pressed, QuestionButton) and (
+        step is None or key_token(step.key) != pressed.token
+    ):
         stale = _("That button belongs to an earlier question. Here is the current one.")
         if not in_this_report(ctx):
             return _("This button is no longer valid."), None, None
@@ -151,7 +176,7 @@ async def button(
     if not in_this_report(ctx) or ctx.conv_state.get("await"):
         # Pressing a report's button (e.g. on another phone) makes it the current one.
         point(ctx)
-    alert, reply, markup = await act(session, services, ctx, action, args, visible, step)
+    alert, reply, markup = await act(session, services, ctx, pressed, visible, step)
     if alert is not None and reply is None and markup is None:
         # Refused (a forged choice, nothing to keep, ...): the conversation stays as it was.
         ctx.conv_kind, ctx.conv_sub_id, ctx.conv_state = stored
@@ -163,31 +188,30 @@ async def act(
     session: AsyncSession,
     services: Services,
     ctx: Ctx,
-    action: str,
-    args: list[str],
+    pressed: ReportButton,
     visible: list[Step],
     step: Step | None,
 ) -> ButtonResult:
     """Do what a checked button of the person's own report asks."""
     assert ctx.form is not None and ctx.sub_id is not None
-    if action == "r":
+    if isinstance(pressed, ReviewReport):
         await save_position(session, ctx, REVIEW)
         return None, render_review(ctx), None
-    if action == "S":
+    if isinstance(pressed, SubmitReport):
         return await submit_report(session, services, ctx)
-    if action == "e":
-        return await edit(session, ctx, args, visible)
-    if action == "D":
-        return await remove_group_item(session, ctx, args)
+    if isinstance(pressed, EditAnswer):
+        return await edit(session, ctx, pressed.token, visible)
+    if isinstance(pressed, RemoveItem):
+        return await remove_group_item(session, ctx, pressed.token, pressed.index)
+    if not isinstance(pressed, QuestionButton):
+        return ctx._("This button is no longer valid."), None, None
     assert step is not None
-    return await act_on_step(session, ctx, action, args, visible, step)
+    return await act_on_step(session, ctx, pressed, visible, step)
 
 
-async def edit(
-    session: AsyncSession, ctx: Ctx, args: list[str], visible: list[Step]
-) -> ButtonResult:
+async def edit(session: AsyncSession, ctx: Ctx, token: str, visible: list[Step]) -> ButtonResult:
     """Go to a question chosen on the review (and come back to the review after it)."""
-    target = next((s for s in visible if key_token(s.key) == args[0]), None) if args else None
+    target = next((s for s in visible if key_token(s.key) == token), None)
     if target is None:
         return ctx._("This question is no longer part of the form."), None, None
     if ctx.position == REVIEW:
@@ -209,31 +233,30 @@ async def back(session: AsyncSession, ctx: Ctx, visible: list[Step], step: Step)
 async def act_on_step(
     session: AsyncSession,
     ctx: Ctx,
-    action: str,
-    args: list[str],
+    pressed: QuestionButton,
     visible: list[Step],
     step: Step,
 ) -> ButtonResult:
     """The buttons of the question shown: back, skip, add an item or not, then the
     buttons of its field."""
     _ = ctx._
-    if action == "b":
+    if isinstance(pressed, GoBack):
         return await back(session, ctx, visible, step)
-    if action == "s":
+    if isinstance(pressed, SkipQuestion):
         if step.field is None or step.field.required:
             return _("This question cannot be skipped."), None, None
         return None, await skip(session, ctx, step), None
-    if action in ("y", "n"):
+    if isinstance(pressed, AddItem | NoMoreItems):
         if step.kind != "add_item":
             return _("This button is no longer valid."), None, None
-        return None, await add_or_finish(session, ctx, step, action == "y"), None
+        return None, await add_or_finish(session, ctx, step, isinstance(pressed, AddItem)), None
     f = step.field
     if f is None:
         return _("This button is no longer valid."), None, None
-    if action == "k":
+    if isinstance(pressed, KeepAnswer):
         return await keep(session, ctx, step)
-    if action == "c":
-        index = _index(args, len(f.choices))
+    if isinstance(pressed, PickChoice):
+        index = _choice(pressed.index, len(f.choices))
         if f.type != "choice" or index is None:
             return _("This button is no longer valid."), None, None
         return (
@@ -241,9 +264,9 @@ async def act_on_step(
             await apply_changes(session, ctx, step.key, {step.key: f.choices[index].code}),
             None,
         )
-    if action == "t":
-        return tick(ctx, args, visible, step, f)
-    if action == "d":
+    if isinstance(pressed, TickChoice):
+        return tick(ctx, pressed.index, visible, step, f)
+    if isinstance(pressed, DoneTicking):
         return await done_ticking(session, ctx, visible, step, f)
     return _("This button is no longer valid."), None, None
 
@@ -258,9 +281,9 @@ async def keep(session: AsyncSession, ctx: Ctx, step: Step) -> ButtonResult:
     return None, await apply_changes(session, ctx, step.key, {step.key: value}), None
 
 
-def tick(ctx: Ctx, args: list[str], visible: list[Step], step: Step, f: FieldDef) -> ButtonResult:
+def tick(ctx: Ctx, pressed: int, visible: list[Step], step: Step, f: FieldDef) -> ButtonResult:
     """Tick or untick one choice of a multiple-choice question (stored on Done)."""
-    index = _index(args, len(f.choices))
+    index = _choice(pressed, len(f.choices))
     if f.type != "multi_choice" or index is None:
         return ctx._("This button is no longer valid."), None, None
     picked = set(ticked_codes(ctx, step)) ^ {f.choices[index].code}
@@ -295,23 +318,19 @@ def ticked_error(f: FieldDef, codes: list[str]) -> ParseError | None:
     return None
 
 
-def _index(args: list[str], size: int) -> int | None:
-    if len(args) < 2 or not args[1].isdigit():
-        return None
-    i = int(args[1])
-    return i if 0 <= i < size else None
+def _choice(index: int, size: int) -> int | None:
+    """The index of a choice the question has (a forged or older button may name none)."""
+    return index if 0 <= index < size else None
 
 
-async def remove_group_item(session: AsyncSession, ctx: Ctx, args: list[str]) -> ButtonResult:
+async def remove_group_item(
+    session: AsyncSession, ctx: Ctx, token: str, index: int
+) -> ButtonResult:
     assert ctx.form is not None and ctx.sub_id is not None
     _ = ctx._
-    group = next(
-        (g for g in ctx.form.groups if key_token((g.code, ITEM_DONE)) == (args[0] if args else "")),
-        None,
-    )
-    if group is None or len(args) < 2 or not args[1].isdigit():
+    group = next((g for g in ctx.form.groups if key_token((g.code, ITEM_DONE)) == token), None)
+    if group is None:
         return _("This button is no longer valid."), None, None
-    index = int(args[1])
     from models.forms import item_count
 
     if not (view.item_removable(group.min_items, index) and index < item_count(group, ctx.answers)):

@@ -32,7 +32,7 @@ from handlers.report.walk import (
     revision_not_begun,
     save_position,
 )
-from handlers.report_view import REVIEW, Rendered, cb, key_text
+from handlers.report_view import REVIEW, Rendered, key_text
 from models.forms import (
     dump_value,
     steps,
@@ -59,6 +59,7 @@ from models.rounds.submissions import (
     reports_for_school,
 )
 from models.rounds.versions import round_form
+from texts.callbacks import OpenReport, ReviseReport
 from texts.i18n import Gettext, gettext_for, language_of
 from transport.context import HuibaoContext, Services
 
@@ -188,7 +189,8 @@ async def submitted_summary(session: AsyncSession, services: Services, ctx: Ctx)
     ]
     buttons = []
     if not is_locked(ctx.round, ctx.lock, services.now()):
-        buttons.append([InlineKeyboardButton(_("✏️ Revise"), callback_data=cb("v", ctx.sub_id))])
+        revise = ReviseReport(ctx.sub_id).pack()
+        buttons.append([InlineKeyboardButton(_("✏️ Revise"), callback_data=revise)])
     else:
         lines.append(await locked_text(session, services, ctx))
     return Rendered("\n".join(lines), InlineKeyboardMarkup(buttons) if buttons else None)
@@ -225,7 +227,7 @@ async def report_list(
     for r in reports:
         label = await report_label(session, r, lang, tz, now)
         if label is not None:
-            rows.append([InlineKeyboardButton(label, callback_data=cb("o", r.round.id))])
+            rows.append([InlineKeyboardButton(label, callback_data=OpenReport(r.round.id).pack())])
     if not rows:
         return Rendered(_("There is no report for your school to fill in at the moment."))
     text = _(
@@ -283,7 +285,7 @@ async def render_pending(
     for r in reports:
         label = await report_label(session, r, who.language, tz, now)
         if label is not None:
-            buttons.append([(label, cb("o", r.round.id))])
+            buttons.append([(label, OpenReport(r.round.id).pack())])
     line = _("<b>Reports</b>: {count} waiting for your school. Press one to fill it in:").format(
         count=len(buttons)
     )

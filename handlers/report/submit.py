@@ -18,7 +18,7 @@ from handlers.report.walk import (
     save_position,
     whom_to_ask,
 )
-from handlers.report_view import REVIEW, Rendered, cb
+from handlers.report_view import REVIEW, Rendered
 from models.forms import (
     RuleResult,
     steps,
@@ -39,6 +39,7 @@ from models.rounds.locks import (
 from models.rounds.periods import period_label
 from models.rounds.revisions import begin_revision, submit
 from models.rounds.submissions import claim_draft
+from texts.callbacks import PauseReport, ReviewReport
 from transport.context import Services
 
 # --- submitting and revising --------------------------------------------------------------
@@ -145,7 +146,11 @@ async def ask_comment(session: AsyncSession, ctx: Ctx, warnings: list[RuleResult
     visible = steps(ctx.form, ctx.answers, ctx.context)
     buttons = view.fix_buttons(warnings, visible, ctx.sub_id, ctx.lang)
     buttons.append(
-        [InlineKeyboardButton(_("Back to the review"), callback_data=cb("r", ctx.sub_id))]
+        [
+            InlineKeyboardButton(
+                _("Back to the review"), callback_data=ReviewReport(ctx.sub_id).pack()
+            )
+        ]
     )
     return Rendered("\n".join(lines), InlineKeyboardMarkup(buttons))
 
@@ -192,7 +197,7 @@ async def start_revision(session: AsyncSession, services: Services, ctx: Ctx) ->
         "until you submit the new revision.\nPlease type in one line why you are revising."
     ).format(number=ctx.current_revision)
     markup = InlineKeyboardMarkup(
-        [[InlineKeyboardButton(_("✖ Cancel"), callback_data=cb("x", ctx.sub_id))]]
+        [[InlineKeyboardButton(_("✖ Cancel"), callback_data=PauseReport(ctx.sub_id).pack())]]
     )
     return None, Rendered(text, markup), None
 

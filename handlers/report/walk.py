@@ -14,7 +14,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 from handlers import report_view as view
 from handlers.report.context import Ctx
 from handlers.report.conversation import in_this_report
-from handlers.report_view import REVIEW, Rendered, cb, key_text, parse_key
+from handlers.report_view import REVIEW, Rendered, key_text, parse_key
 from models.forms import (
     AnswerKey,
     Answers,
@@ -38,6 +38,7 @@ from models.rounds.submissions import (
     save_step,
     touch_submission,
 )
+from texts.callbacks import ReviseReport
 from texts.i18n import Gettext
 from transport.context import Services
 
@@ -321,7 +322,7 @@ def submitted_text(ctx: Ctx) -> Rendered:
             number=ctx.current_revision
         ),
         InlineKeyboardMarkup(
-            [[InlineKeyboardButton(_("✏️ Revise"), callback_data=cb("v", ctx.sub_id))]]
+            [[InlineKeyboardButton(_("✏️ Revise"), callback_data=ReviseReport(ctx.sub_id).pack())]]
         ),
     )
 

@@ -14,20 +14,18 @@ texts/callbacks.py (section "rounds").
 from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession
-from telegram import Update
 from telegram.ext import filters
 
 from config.settings import Settings
-from handlers.context import unit
 from handlers.rounds.buttons import ROUND_BUTTONS, round_command
 from handlers.rounds.wizard import SETUP_BUTTONS, on_text
 from models.roster.tables import Person
 from models.rounds import Round
 from models.rounds import announce as round_announce
 from models.rounds.announce import BatchOwner, Told
-from texts.callbacks import RetryRound, ShowRound
+from texts.callbacks import ShowRound
 from texts.rounds import announcement_for, batch_title, closing_for, extension_for
-from transport.context import HuibaoApp, HuibaoContext
+from transport.context import HuibaoApp
 
 __all__ = ["Told", "announce_round", "on_text", "register", "tell_closing", "tell_extension"]
 
@@ -64,15 +62,6 @@ async def tell_closing(session: AsyncSession, round_: Round, settings: Settings)
     )
 
 
-async def unknown_button(update: Update, context: HuibaoContext) -> None:
-    """Data of the rounds' prefixes that fits no kind (an older bot's button, or forged)."""
-    from handlers import menu
-
-    async with unit(update, context) as (_session, who):
-        pass
-    await menu.stale(update, who)
-
-
 def register(app: HuibaoApp) -> None:
     from handlers import menu
     from texts.i18n import N_
@@ -84,7 +73,6 @@ def register(app: HuibaoApp) -> None:
                      order=20, filters=filters.ChatType.PRIVATE)
     for kind, handler, example in (*ROUND_BUTTONS, *SETUP_BUTTONS):
         menu.add_button(app, kind, handler, menu.STAFF, example=example)
-    # Last: whatever else starts with "rd:" or "rt" is refused to all but staff, and stale
-    # to them.
-    menu.add_callback(app, "rd:", unknown_button, menu.STAFF, example=ShowRound(1).pack())
-    menu.add_callback(app, "rt", unknown_button, menu.STAFF, example=RetryRound(1).pack())
+    # Last: whatever else starts with "rd:" is refused to all but staff, and stale to them
+    # ("rt:..." is all RetryRound's: its decoder answers what is not of its shape).
+    menu.add_stale_family(app, "rd", menu.STAFF)
