@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import importlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -21,7 +20,6 @@ from telegram.ext import (
 )
 from telegram.request import BaseRequest
 
-import handlers
 from bot.lifecycle import (
     load_form_folder,
     start_delivery,
@@ -31,7 +29,7 @@ from bot.lifecycle import (
 )
 from config.logs import add_secret
 from config.settings import Settings
-from handlers import private
+from handlers import routing
 from models.db import create_engine, create_sessionmaker, transaction
 from models.roster.people import ensure_admins
 from models.secrets import WEBHOOK_SECRET, shared_secret
@@ -156,10 +154,7 @@ def build_application(
             log.info("admins from settings", extra={"telegram_ids": made})
         await set_base_commands(app)
         await start_delivery(app, services)
-        for module in _modules():
-            hook = getattr(module, "on_startup", None)
-            if hook is not None:
-                await hook(app)
+        await routing.on_startup(app)
         await start_scheduler(app, services)
         for extra_hook in startup_hooks or []:
             await extra_hook(app)
@@ -204,17 +199,11 @@ def build_application(
         )
     )
     app: HuibaoApp = builder.build()
-    for module in _modules():
-        module.register(app)
-    _wrap_handlers(app)
-    # After the wrapping: the guard runs for every update and logs only what it stops, so
-    # "update handled" stays one line per update.
-    private.install(app)
+    # Every handler, its group and its order: handlers/routing.py. The logging wrapper
+    # goes on every handler but the guard, which logs only what it stops, so "update
+    # handled" stays one line per update.
+    routing.register(app, wrap=_wrap_handlers)
     return app
-
-
-def _modules() -> list[Any]:
-    return [importlib.import_module(name) for name in handlers.MODULES]
 
 
 async def webhook_secret(settings: Settings) -> str:

@@ -1,14 +1,5 @@
-"""Telegram in, Telegram out: one module per capability, each with register(app)."""
+"""Telegram in, Telegram out: one room per capability, each with register(app).
 
-# Order matters only where handlers could both match; later capabilities append here.
-MODULES = [
-    "handlers.start",
-    "handlers.errors",
-    "handlers.menu",
-    "handlers.onboarding",
-    "handlers.admin",
-    "handlers.report",
-    "handlers.rounds",
-    "handlers.notices",
-    "handlers.status",
-]
+Which rooms there are, in which order, in which handler groups, and where a message that
+is not a command goes: handlers/routing.py, the one place.
+"""

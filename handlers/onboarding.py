@@ -8,16 +8,12 @@ sent the code, a forged or reused nonce, or an older offer's button is refused a
 nothing. The invite is checked again on Confirm. All of this happens in private chats
 only (handlers/private.py).
 
-Typed codes and plain text from other conversations: the typed-code handler runs in
-handler group -1 (TYPED_CODE_GROUP), for private chats only, and takes the text only from
-people with **no role**: everyone who can be in a report or any other conversation has a
-role. For those it stops further handling (ApplicationHandlerStop), answering either the
-code or a hint how to join. For anyone with a role it returns without a word, so the text
-goes on to the groups after it (group 0 and later), where conversations may live; a
-conversation may also claim text earlier, in a group below -1, as long as it leaves alone
-the text of people it has no conversation with. So a principal typing "1234" into a report
-is never read as a code, and a newcomer's code never reaches a conversation. People who
-already have a role join with a second invitation by its link or `/start CODE`.
+Typed codes: handlers/routing.py hands typed_text the plain text of people with **no
+role** who are in no round set-up; it answers the code, or a hint how to join. Everyone
+who can be in a report or any other conversation has a role, and their text goes to that
+conversation: a principal typing "1234" into a report is never read as a code, and a
+newcomer's code never reaches a conversation. People who already have a role join with a
+second invitation by its link or `/start CODE`.
 """
 
 from __future__ import annotations
@@ -27,7 +23,6 @@ from html import escape
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.error import TelegramError
-from telegram.ext import ApplicationHandlerStop, MessageHandler, filters
 
 from handlers import menu
 from handlers.context import Who, unit
@@ -49,7 +44,6 @@ from texts.labels import role_label
 from texts.when import show
 from transport.context import HuibaoApp, HuibaoContext
 
-TYPED_CODE_GROUP = -1
 # What models.roster.invites.make_offer's nonces look like (secrets.token_urlsafe(16)).
 NONCE_LENGTH = 22
 NONCE_CHARACTERS = frozenset(
@@ -250,7 +244,8 @@ async def cancel(update: Update, context: HuibaoContext, button: CancelInvite) -
 
 
 async def typed_text(update: Update, context: HuibaoContext) -> None:
-    """Plain text from someone without a role: an invitation code, or a hint how to join."""
+    """Plain text from someone without a role (routing.Doing.JOINING): an invitation code,
+    or a hint how to join."""
     message = update.effective_message
     if message is None or not message.text:
         return
@@ -261,19 +256,15 @@ async def typed_text(update: Update, context: HuibaoContext) -> None:
             "the invitation code here (16 letters and digits, like ABCD-EFGH-JKMN-PQRS)."
         )
     if not newcomer:
-        return  # someone with a role: the text belongs to their conversations (group 0)
+        return  # given a role since the router read them: not a joining text any more
     if looks_like_code(message.text):
         await offer(update, context, message.text)
     else:
         await message.reply_text(hint)
-    raise ApplicationHandlerStop
 
 
 def register(app: HuibaoApp) -> None:
-    app.add_handler(
-        MessageHandler(filters.ChatType.PRIVATE & filters.TEXT & ~filters.COMMAND, typed_text),
-        group=TYPED_CODE_GROUP,
-    )
+    # Typed codes come through handlers/routing.py (typed_text).
     # Everyone may press these: the presser's own offer, found by the nonce, is the
     # authorization (see redeem_offer).
     example = "A" * NONCE_LENGTH

@@ -3,7 +3,7 @@
 Everything Huibao does is about one person (their school, their codes, their reports),
 and anything it says in a group is read by every member: an invitation's Confirm
 button, a staff screen with names and live codes. So one guard, registered by
-bot/app.py in the first handler group (GUARD_GROUP), sees every update before any
+handlers/routing.py in the first handler group (GUARD_GROUP), sees every update before any
 capability does; no handler, however it was registered, can forget it:
 
 - private chats: the guard does nothing and the update goes on as usual;
@@ -25,22 +25,16 @@ import logging
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, MessageEntity, Update
 from telegram.constants import ChatType
 from telegram.error import TelegramError
-from telegram.ext import ApplicationHandlerStop, TypeHandler
+from telegram.ext import ApplicationHandlerStop
 
 from models.roster.people import get_person
 from texts.i18n import Gettext, gettext_for, language_of
-from transport.context import HuibaoApp, HuibaoContext
+from transport.context import HuibaoContext
 
 log = logging.getLogger("huibao.private")
 
-# Before every handler group the capabilities use (the lowest so far is -10).
-GUARD_GROUP = -1000
 # The one command that is the same for everyone and shows no data.
 ANYWHERE = frozenset({"help"})
-
-
-def install(app: HuibaoApp) -> None:
-    app.add_handler(TypeHandler(Update, guard), group=GUARD_GROUP)
 
 
 async def guard(update: Update, context: HuibaoContext) -> None:

@@ -4,15 +4,13 @@ them again. Automatic reminders run on the scheduler (scheduler/notice_reminders
 
 from __future__ import annotations
 
-from functools import partial
 from typing import Any
 
-from telegram.ext import MessageHandler, filters
+from telegram.ext import filters
 
-from handlers import menu, report
+from handlers import menu
 from handlers.notices import compose, follow
 from handlers.notices.compose import reminder_due
-from handlers.notices.input import DRAFT_GROUP, draft_input, draft_waits
 from models.roster.tables import Role
 from texts import callbacks as cb
 from texts.i18n import N_
@@ -56,11 +54,4 @@ def register(app: HuibaoApp) -> None:
         menu.add_button(app, kind, handler, roles, example=example)
     # After the admin block (50): its buttons keep their places on the home screen.
     menu.add_section(menu.Section("notices", READERS, follow.render_section, order=60))
-    app.add_handler(
-        MessageHandler(
-            private & (filters.TEXT | filters.Document.ALL | filters.PHOTO) & ~filters.COMMAND,
-            draft_input,
-        ),
-        group=DRAFT_GROUP,
-    )
-    report.STAFF_INPUT.append(partial(draft_waits, app))
+    # What staff type or send for a draft comes through handlers/routing.py (input.py).

@@ -1,21 +1,18 @@
 """Typed input for a notice draft (its text, a file, school codes, a time).
 
-Draft input is caught before onboarding's typed codes (group -1), and only when the person
-has a draft waiting for exactly that input; everything else passes on untouched. It comes
-after the report conversation (group -10), which stops principals' answers before this
-handler has to look for a draft, and which gives a staff member's text to the draft first
-(report.STAFF_INPUT) when one is waiting.
+handlers/routing.py hands a message here when the sender is staff and their draft waits
+for exactly that input (draft_waits_for): before their round set-up, after a report.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from functools import partial
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import Message, Update
-from telegram.ext import ApplicationHandlerStop
 
 from handlers.context import unit
 from handlers.notices.compose import load_draft, prompt_sends
@@ -35,45 +32,33 @@ from models.notices.tables import NoticeDraft
 from models.roster.tables import Person
 from texts.notices.compose import draft_refusal
 from texts.notices.messages import telegram_length, text_limit
-from transport.context import HuibaoApp, HuibaoContext, Services
+from transport.context import HuibaoContext
 
-DRAFT_GROUP = -5
 Taken = tuple[Outcome, dict[str, object]]
 Take = Callable[[AsyncSession, NoticeDraft, Message, HuibaoContext], Awaitable[Taken]]
 
 
-async def draft_waits(app: HuibaoApp, session: AsyncSession, person_id: int) -> bool:
-    """Does this person's notice draft wait for typed input? (report.STAFF_INPUT)"""
-    services: Services = app.bot_data["services"]
+async def draft_waits_for(session: AsyncSession, telegram_id: int, now: datetime) -> bool:
+    """Does this person's notice draft wait for typed input? (one cheap read)"""
     draft = (
-        await session.execute(select(NoticeDraft).where(NoticeDraft.author_id == person_id))
+        await session.execute(
+            select(NoticeDraft)
+            .join(Person, Person.id == NoticeDraft.author_id)
+            .where(Person.telegram_id == telegram_id)
+        )
     ).scalar_one_or_none()
-    return drafts.waits_for_input(draft, services.now())
+    return drafts.waits_for_input(draft, now)
 
 
 async def draft_input(update: Update, context: HuibaoContext) -> None:
-    """Messages from staff with a draft waiting for input; others pass on untouched."""
+    """A message for the draft that waits for it (routing.Doing.NOTICE_DRAFT)."""
     message = update.effective_message
     chat = update.effective_chat
-    user = update.effective_user
-    if message is None or chat is None or user is None or chat.type != "private":
+    if message is None or chat is None:
         return
-    async with context.services.sessionmaker() as session:
-        # A cheap read first: the text may be anybody's.
-        draft = (
-            await session.execute(
-                select(NoticeDraft)
-                .join(Person, Person.id == NoticeDraft.author_id)
-                .where(Person.telegram_id == user.id)
-            )
-        ).scalar_one_or_none()
-        if not drafts.waits_for_input(draft, context.now()):
-            return
     sends = await draft_answer(update, context, message, chat.id)
-    if sends is None:
-        return
-    await run_sends(sends)
-    raise ApplicationHandlerStop
+    if sends is not None:
+        await run_sends(sends)
 
 
 async def draft_answer(

@@ -6,12 +6,9 @@ State lives in the database (principle 1): the current question is the submissio
 is given, and `conversations` says which report a person's plain text goes to. A bot
 killed at any moment continues at the same question with every earlier answer kept.
 
-Plain text is routed in handler group TEXT_GROUP (before the default group 0): if the
-person is in a conversation (a report, or staff setting up a round) the text is taken
-and handling stops (ApplicationHandlerStop); otherwise it passes on untouched to later
-groups, e.g. onboarding's invitation-code handler. A person in a conversation who types
-something that looks like an invitation code is the only exception: see
-`looks_like_other_input`.
+Plain text reaches the report through handlers/routing.py: when the person's
+conversation is a report, whatever they type is for it (answer_step), even text shaped
+like an invitation code.
 
 The answer step (text in, answer checked, committed, next question out) is the hot path:
 one query loads person, conversation, submission, round, school and lock together, one
@@ -38,15 +35,12 @@ buttons (the rp: buttons).
 
 from __future__ import annotations
 
-from telegram.ext import MessageHandler, filters
+from telegram.ext import filters
 
 from handlers import menu
-from handlers.report.answer import on_text
 from handlers.report.buttons import register_buttons
-from handlers.report.context import KIND_REPORT, KIND_ROUND, TEXT_GROUP
+from handlers.report.context import KIND_REPORT, KIND_ROUND
 from handlers.report.conversation import (
-    OTHER_INPUT,
-    STAFF_INPUT,
     clear_conversation,
     get_conversation_kind,
     set_conversation,
@@ -58,9 +52,6 @@ from transport.context import HuibaoApp
 __all__ = [
     "KIND_REPORT",
     "KIND_ROUND",
-    "OTHER_INPUT",
-    "STAFF_INPUT",
-    "TEXT_GROUP",
     "clear_conversation",
     "get_conversation_kind",
     "register",
@@ -79,6 +70,4 @@ def register(app: HuibaoApp) -> None:
                      menu.SCHOOL | menu.STAFF, order=90, filters=private)
     register_buttons(app)
     menu.add_section(menu.Section("report.pending", menu.SCHOOL, render_pending, order=10))
-    app.add_handler(
-        MessageHandler(filters.TEXT & ~filters.COMMAND & private, on_text), group=TEXT_GROUP
-    )
+    # Typed answers come through handlers/routing.py (answer.answer_step).

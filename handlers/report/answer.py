@@ -7,16 +7,12 @@ from html import escape
 
 from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
-from telegram.ext import ApplicationHandlerStop
 
 from handlers import report_view as view
-from handlers.report.context import KIND_REPORT, KIND_ROUND, Ctx, load_ctx
+from handlers.report.context import Ctx
 from handlers.report.conversation import (
-    STAFF_INPUT,
     in_this_report,
     leave,
-    looks_like_other_input,
-    retrying,
     send,
     sync_conversation,
 )
@@ -223,41 +219,23 @@ async def refusal(session: AsyncSession, services: Services, ctx: Ctx, why: str)
     return Rendered(_("This report is no longer available. Send /report to see your reports."))
 
 
-async def on_text(update: Update, context: HuibaoContext) -> None:
-    """Plain text: an answer, a reason or a comment if the person is in a conversation;
-    otherwise left for later handler groups."""
+async def answer_step(
+    session: AsyncSession, services: Services, ctx: Ctx, text: str, message_id: int
+) -> Rendered:
+    """Plain text from a person whose conversation is a report: an answer, a reason or a
+    comment. handlers/routing.py calls it in the transaction of its read (`ctx`, the one
+    query of the hot path) and sends the reply after the commit (send_answer)."""
+    ctx.message_id = message_id
+    reply = await report_text(session, services, ctx, text)
+    await sync_conversation(session, ctx)
+    return reply
+
+
+async def send_answer(update: Update, context: HuibaoContext, reply: Rendered | None) -> None:
+    """The reply answer_step built, sent after its transaction has committed (principle 7)."""
     message = update.effective_message
-    if message is None or message.text is None or update.effective_user is None:
-        return
-    services = context.services
-    text, message_id = message.text, message.message_id
-
-    async def step(session: AsyncSession) -> tuple[str | None, Rendered | None]:
-        ctx = await load_ctx(session, services, update)
-        if ctx is None or ctx.conv_kind is None or looks_like_other_input(text):
-            return None, None
-        if ctx.conv_kind == KIND_REPORT:
-            ctx.message_id = message_id
-            reply = await report_text(session, services, ctx, text)
-            await sync_conversation(session, ctx)
-            return KIND_REPORT, reply
-        if ctx.conv_kind == KIND_ROUND:
-            for waiting in STAFF_INPUT:
-                if await waiting(session, ctx.person_id):
-                    return None, None
-        return ctx.conv_kind, None
-
-    kind, reply = await retrying(services, step)
-    if kind is None:
-        return
-    # Sent after the transaction has committed (principle 7).
-    if kind == KIND_ROUND:
-        from handlers import rounds
-
-        await rounds.on_text(update, context)
-    elif reply is not None:
+    if message is not None and reply is not None:
         await send(message, reply)
-    raise ApplicationHandlerStop
 
 
 async def report_text(session: AsyncSession, services: Services, ctx: Ctx, text: str) -> Rendered:

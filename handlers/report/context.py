@@ -35,8 +35,6 @@ log = logging.getLogger("huibao.report")
 
 T = TypeVar("T")
 
-TEXT_GROUP = -10
-"""Handler group of the conversation's plain-text handler (before group 0)."""
 KIND_REPORT = "report"
 KIND_ROUND = "round"
 MAX_REASON = 500

@@ -132,22 +132,5 @@ async def retrying(services: Services, step: Callable[[AsyncSession], Awaitable[
     raise AssertionError("unreachable")
 
 
-OTHER_INPUT: list[Callable[[str], bool]] = []
-"""Predicates of other capabilities for text they must see even while the person is in
-a conversation (e.g. onboarding appends "looks like an invitation code" in its
-register()). Such text is passed on to later handler groups untouched."""
-
-
-STAFF_INPUT: list[Callable[[AsyncSession, int], Awaitable[bool]]] = []
-"""Checks of other capabilities (person id in, "I am waiting for this person's text"
-out) that take a staff member's text before their round set-up does, e.g. a notice
-draft waiting for its text. Their handlers run in a later group than this one, so the
-principals' answers, the hot path, never pay for those checks."""
-
-
-def looks_like_other_input(text: str) -> bool:
-    return any(predicate(text) for predicate in OTHER_INPUT)
-
-
 async def send(message: Message, reply: Rendered) -> None:
     await message.reply_text(reply.text, reply_markup=reply.markup, do_quote=False)

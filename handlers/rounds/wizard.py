@@ -308,7 +308,8 @@ async def open_from_chat(
 
 
 async def on_text(update: Update, context: HuibaoContext) -> None:
-    """Typed input during staff set-up: a period, a deadline or a school to unlock."""
+    """Typed input during staff set-up: a period, a deadline or a school to unlock
+    (handlers/routing.py: Doing.ROUND_SETUP, unless a notice draft waits for it)."""
     message = update.effective_message
     assert message is not None and message.text is not None
     services = context.services
