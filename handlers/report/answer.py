@@ -20,12 +20,8 @@ from handlers.report.conversation import (
     send,
     sync_conversation,
 )
-from handlers.report.submit import revision_reason, warning_comment
-from handlers.report.walk import (
-    current_step,
-    is_open,
+from handlers.report.screens import (
     locked_text,
-    next_after,
     not_yours_text,
     render_position,
     render_question,
@@ -34,6 +30,7 @@ from handlers.report.walk import (
     submitted_by_text,
     submitted_text,
 )
+from handlers.report.submit import revision_reason, warning_comment
 from handlers.report_view import REVIEW, Rendered, key_text, parse_key
 from models.forms import (
     AnswerKey,
@@ -43,6 +40,7 @@ from models.forms import (
     Value,
     add_item,
     finish_group,
+    is_open,
     parse_answer,
     parse_yes_no,
     steps,
@@ -92,7 +90,7 @@ async def apply_changes(
         )
         if not ctx.sub_state["failing"]:
             del ctx.sub_state["failing"]
-    nxt = next_after(ctx, visible, key)
+    nxt = ctx.after(visible, key)
     before: list[str] = []
     extra: list[list[InlineKeyboardButton]] = []
     if resolved and not failing:
@@ -119,7 +117,7 @@ async def answer_text(session: AsyncSession, services: Services, ctx: Ctx, text:
     or else nothing is stored and they are shown where the draft stands now)."""
     assert ctx.form is not None
     visible = steps(ctx.form, ctx.answers, ctx.context)
-    step = current_step(ctx, visible)
+    step = ctx.current(visible)
     _ = ctx._
     moved = moved_since_shown(ctx, visible, step)
     if moved is not None:
@@ -162,7 +160,7 @@ def moved_since_shown(ctx: Ctx, visible: list[Step], step: Step | None) -> str |
     _ = ctx._
     key = parse_key(at)
     shown = next((s for s in visible if s.key == key), None) if key is not None else None
-    if at != REVIEW and (shown is None or not is_open(shown, ctx.answers, set(ctx.skipped))):
+    if at != REVIEW and (shown is None or not is_open(shown, ctx.answers, ctx.skipped_keys)):
         return "ℹ️ " + _(
             "A colleague has already answered that question, so your answer was not saved. "
             "This is where the report stands now:"
@@ -189,7 +187,7 @@ async def skip(session: AsyncSession, ctx: Ctx, step: Step) -> Rendered:
         ctx.skipped.append(kt)
     ctx.answers.pop(step.key, None)
     visible = steps(ctx.form, ctx.answers, ctx.context)
-    nxt = next_after(ctx, visible, step.key)
+    nxt = ctx.after(visible, step.key)
     await save_position(
         session, ctx, REVIEW if nxt is None else key_text(nxt.key), {step.key: None}
     )

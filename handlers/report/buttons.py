@@ -28,10 +28,7 @@ from handlers.report.conversation import (
     sync_conversation,
 )
 from handlers.report.open import open_report
-from handlers.report.submit import start_revision, submit_report
-from handlers.report.walk import (
-    current_step,
-    index_of,
+from handlers.report.screens import (
     not_yours_text,
     nothing_changed_text,
     previous_value,
@@ -43,13 +40,16 @@ from handlers.report.walk import (
     submitted_by_text,
     ticked_codes,
 )
+from handlers.report.submit import start_revision, submit_report
 from handlers.report_view import REVIEW, Rendered, key_text, key_token
 from models.forms import (
     ITEM_DONE,
     FieldDef,
     ParseError,
     Step,
+    Walk,
     remove_item,
+    step_before,
     steps,
 )
 from texts.i18n import gettext_for
@@ -141,8 +141,8 @@ async def button(
         return (await refusal(session, services, ctx, why)).text, None, None
     assert ctx.form is not None and ctx.sub_id is not None
     visible = steps(ctx.form, ctx.answers, ctx.context)
-    step = current_step(ctx, visible)
-    if action in _STEP_ACTIONS and (step is None or key_token(step.key) != args[0]):
+    step = ctx.current(visible)
+    if action in _STEP_ACTIONS and not pressed_on(ctx, step, action, args[0]):
         stale = _("That button belongs to an earlier question. Here is the current one.")
         if not in_this_report(ctx):
             return _("This button is no longer valid."), None, None
@@ -190,20 +190,38 @@ async def edit(
     target = next((s for s in visible if key_token(s.key) == args[0]), None) if args else None
     if target is None:
         return ctx._("This question is no longer part of the form."), None, None
-    if ctx.position == REVIEW:
-        ctx.sub_state["return"] = REVIEW
-    ctx.sub_state.pop("walk", None)
+    ctx.walk = Walk(review=ctx.walk.review or ctx.position == REVIEW)
     await save_position(session, ctx, key_text(target.key))
     return None, render_question(ctx, visible, target), None
 
 
+def pressed_on(ctx: Ctx, step: Step | None, action: str, token: str) -> bool:
+    """Was the button pressed on the question the draft shows? "Back" may also be
+    pressed on the question the draft stands at when that one has just become hidden
+    (a colleague changed an earlier answer): the person goes back from what they see."""
+    if step is not None and key_token(step.key) == token:
+        return True
+    return action == "b" and step is not None and _hidden_at(ctx, step) == token
+
+
+def _hidden_at(ctx: Ctx, step: Step) -> str | None:
+    """The token of the draft's position if the draft shows another question (its own
+    is no longer asked)."""
+    at = ctx.at
+    return key_token(at) if isinstance(at, tuple) and at != step.key else None
+
+
 async def back(session: AsyncSession, ctx: Ctx, visible: list[Step], step: Step) -> ButtonResult:
-    i = index_of(visible, step.key)
-    if not i:
+    """The question before the one the draft stands at: the engine's step_before, which
+    also knows where to go from a question that has just become hidden."""
+    assert ctx.form is not None
+    at = ctx.at
+    before = step_before(ctx.form, visible, at if isinstance(at, tuple) else step.key)
+    if before is None:
         return ctx._("This is the first question."), None, None
-    ctx.sub_state["walk"] = True
-    await save_position(session, ctx, key_text(visible[i - 1].key))
-    return None, render_question(ctx, visible, visible[i - 1]), None
+    ctx.walk = Walk(back=True, review=ctx.walk.review)
+    await save_position(session, ctx, key_text(before.key))
+    return None, render_question(ctx, visible, before), None
 
 
 async def act_on_step(

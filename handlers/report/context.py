@@ -12,11 +12,18 @@ from sqlalchemy import and_, bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import InlineKeyboardMarkup, Update
 
-from handlers.report_view import Rendered
+from handlers.report_view import Rendered, parse_key
 from models.forms import (
+    REVIEW,
+    AnswerKey,
     Answers,
     Context,
     FormDef,
+    Position,
+    Step,
+    Walk,
+    current_step,
+    step_after,
 )
 from models.roster.tables import Person, Role, School
 from models.rounds import (
@@ -112,6 +119,42 @@ class Ctx:
             and self.person_school_id is not None
             and self.person_school_id == self.school_id
         )
+
+    # --- where the draft stands, as the forms engine (models/forms/walk.py) walks it ---
+
+    @property
+    def skipped_keys(self) -> frozenset[AnswerKey]:
+        return frozenset(k for k in map(parse_key, self.skipped) if k is not None)
+
+    @property
+    def at(self) -> Position:
+        """The draft's position: a question's key, the review, or not yet set."""
+        return REVIEW if self.position == REVIEW else parse_key(self.position)
+
+    @property
+    def walk(self) -> Walk:
+        return Walk(
+            back=bool(self.sub_state.get("walk")), review=self.sub_state.get("return") == REVIEW
+        )
+
+    @walk.setter
+    def walk(self, walk: Walk) -> None:
+        state = self.sub_state
+        state.pop("walk", None)
+        state.pop("return", None)
+        if walk.back:
+            state["walk"] = True
+        if walk.review:
+            state["return"] = REVIEW
+
+    def current(self, visible: list[Step]) -> Step | None:
+        """The question the draft shows; None means the review screen."""
+        return current_step(visible, self.answers, self.skipped_keys, self.at)
+
+    def after(self, visible: list[Step], key: AnswerKey) -> Step | None:
+        """Where the draft goes once `key` is answered (the walk moves on with it)."""
+        nxt, self.walk = step_after(visible, self.answers, self.skipped_keys, key, self.walk)
+        return nxt
 
 
 # The hot path's query is Core over the tables (not ORM entities): it returns plain rows

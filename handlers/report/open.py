@@ -23,8 +23,7 @@ from handlers.report.conversation import (
     send,
     sync_conversation,
 )
-from handlers.report.walk import (
-    current_step,
+from handlers.report.screens import (
     locked_text,
     not_yours_text,
     nothing_changed_text,
@@ -135,7 +134,7 @@ async def open_in(
         full.sub_state["prev"] = {code: dump_value(v) for (code, _i), v in prev.items()}
     point(full)
     visible = steps(full.form, full.answers, full.context)
-    step = current_step(full, visible)
+    step = full.current(visible)
     await save_position(session, full, REVIEW if step is None else key_text(step.key))
     tz = services.settings.bureau.tz
     intro = [

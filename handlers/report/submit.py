@@ -10,7 +10,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 from handlers import report_view as view
 from handlers.report.context import MAX_REASON, ButtonResult, Ctx, log
 from handlers.report.conversation import in_this_report, leave, point
-from handlers.report.walk import (
+from handlers.report.screens import (
     locked_text,
     not_yours_text,
     render_position,
