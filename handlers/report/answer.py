@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 from html import escape
 
@@ -75,7 +76,7 @@ async def apply_changes(
     kt = key_text(key)
     if kt in ctx.skipped:
         ctx.skipped.remove(kt)
-    ctx.conv_state.pop("ticked", None)  # the question is answered: its ticks are done
+    ctx.talk = replace(ctx.talk, ticked=None)  # the question is answered: its ticks are done
     visible = steps(form, ctx.answers, ctx.context)
     failing: list[RuleResult] = []
     announced: list[str] = list(ctx.sub_state.get("failing", []))
@@ -153,7 +154,7 @@ def moved_since_shown(ctx: Ctx, visible: list[Step], step: Step | None) -> str |
     Principal and deputy share the draft: while one looked at a question the other may
     have answered it (or moved the draft elsewhere). A typed answer is meant for the
     question its writer saw, so it is not filed under another one."""
-    at = ctx.conv_state.get("at") if in_this_report(ctx) else None
+    at = ctx.talk.at if in_this_report(ctx) else None
     here = REVIEW if step is None else key_text(step.key)
     if not isinstance(at, str) or at == here:
         return None  # nothing recorded (a conversation from before "at" existed): as shown
@@ -260,7 +261,7 @@ async def on_text(update: Update, context: HuibaoContext) -> None:
 
 async def report_text(session: AsyncSession, services: Services, ctx: Ctx, text: str) -> Rendered:
     why = guard(ctx, services.now())
-    waiting = ctx.conv_state.get("await")
+    waiting = ctx.talk.awaiting
     if why == "submitted" and waiting == "reason":
         # The reason opens the revision, so the report is still "submitted" here.
         return await revision_reason(session, services, ctx, text)

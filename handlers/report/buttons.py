@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
 from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import Message, Update
@@ -42,6 +43,7 @@ from handlers.report.screens import (
 )
 from handlers.report.submit import start_revision, submit_report
 from handlers.report_view import REVIEW, Rendered, key_text, key_token
+from models.conversations import Ticked
 from models.forms import (
     ITEM_DONE,
     FieldDef,
@@ -147,14 +149,14 @@ async def button(
         if not in_this_report(ctx):
             return _("This button is no longer valid."), None, None
         return stale, render_position(ctx), None
-    stored = (ctx.conv_kind, ctx.conv_sub_id, dict(ctx.conv_state))
-    if not in_this_report(ctx) or ctx.conv_state.get("await"):
+    stored = (ctx.conv_kind, ctx.conv_sub_id, ctx.talk)
+    if not in_this_report(ctx) or ctx.talk.awaiting:
         # Pressing a report's button (e.g. on another phone) makes it the current one.
         point(ctx)
     alert, reply, markup = await act(session, services, ctx, action, args, visible, step)
     if alert is not None and reply is None and markup is None:
         # Refused (a forged choice, nothing to keep, ...): the conversation stays as it was.
-        ctx.conv_kind, ctx.conv_sub_id, ctx.conv_state = stored
+        ctx.conv_kind, ctx.conv_sub_id, ctx.talk = stored
         ctx.shown = None
     return alert, reply, markup
 
@@ -282,10 +284,8 @@ def tick(ctx: Ctx, args: list[str], visible: list[Step], step: Step, f: FieldDef
     if f.type != "multi_choice" or index is None:
         return ctx._("This button is no longer valid."), None, None
     picked = set(ticked_codes(ctx, step)) ^ {f.choices[index].code}
-    ctx.conv_state["ticked"] = {
-        "key": key_text(step.key),
-        "codes": [c.code for c in f.choices if c.code in picked],
-    }
+    codes = tuple(c.code for c in f.choices if c.code in picked)
+    ctx.talk = replace(ctx.talk, ticked=Ticked(key_text(step.key), codes))
     return None, None, question_markup(ctx, visible, step)
 
 
@@ -349,7 +349,7 @@ async def pause(session: AsyncSession, ctx: Ctx) -> ButtonResult:
         return not_yours_text(_), None, None
     if not in_this_report(ctx):
         return _("This button is no longer valid."), None, None
-    not_begun = revision_not_begun(ctx.conv_state, ctx.status)
+    not_begun = revision_not_begun(ctx.talk, ctx.status)
     leave(ctx)
     if not_begun:
         return None, Rendered(nothing_changed_text(_)), None

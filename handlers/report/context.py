@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import InlineKeyboardMarkup, Update
 
 from handlers.report_view import Rendered, parse_key
+from models.conversations import Kind, ReportTalk
 from models.forms import (
     REVIEW,
     AnswerKey,
@@ -44,8 +45,8 @@ T = TypeVar("T")
 
 TEXT_GROUP = -10
 """Handler group of the conversation's plain-text handler (before group 0)."""
-KIND_REPORT = "report"
-KIND_ROUND = "round"
+KIND_REPORT = Kind.REPORT
+KIND_ROUND = Kind.ROUND
 MAX_REASON = 500
 
 # --- loading everything one step needs in one query -------------------------------------
@@ -78,8 +79,9 @@ class Ctx:
     person_school_id: int | None
     lang: str
     _: Gettext
-    conv_kind: str | None
-    conv_state: dict[str, Any]
+    conv_kind: Kind | None
+    talk: ReportTalk
+    """The state of the person's report conversation (empty for another kind)."""
     now: datetime
     """The step's time (services.now(), so that tests moving the clock are followed)."""
     conv_sub_id: int | None = None
@@ -105,11 +107,11 @@ class Ctx:
     """The draft's version as read: every write of it is a compare-and-set on this."""
     shown: str | None = None
     """The question (key text) or REVIEW that the reply being built shows this person;
-    kept in their conversation state as "at", so that their next typed answer applies
+    kept in their conversation state (ReportTalk.at), so that their next typed answer applies
     to what they saw, not to where a colleague has moved the shared draft since."""
-    conv_stored: tuple[str | None, int | None, str] = (None, None, "{}")
-    """The conversation as stored (kind, submission, state JSON): the step writes it
-    once at the end, and only if it changed."""
+    conv_stored: tuple[Kind | None, int | None, ReportTalk] = (None, None, ReportTalk())
+    """The conversation as stored (kind, submission, state): the step writes it once at
+    the end, and only if it changed."""
 
     @property
     def allowed(self) -> bool:
@@ -258,6 +260,8 @@ async def load_ctx(
         # Principle 6 re-reads the person every time; keep their details fresh too.
         await session.execute(update_person(pid, user.full_name, user.username, user.language_code))
     lang = choose_language(plang, user.language_code, services.settings.bureau.default_language)
+    kind = Kind.of(ckind)
+    talk = ReportTalk.from_json(cstate) if kind is Kind.REPORT else ReportTalk()
     ctx = Ctx(
         person_id=pid,
         now=services.now(),
@@ -265,10 +269,10 @@ async def load_ctx(
         person_school_id=pschool,
         lang=lang,
         _=gettext_for(lang),
-        conv_kind=ckind,
-        conv_state=json.loads(cstate) if cstate else {},
+        conv_kind=kind,
+        talk=talk,
         conv_sub_id=csub,
-        conv_stored=(ckind, csub, cstate or "{}"),
+        conv_stored=(kind, csub, talk),
     )
     if sid is None:
         return ctx

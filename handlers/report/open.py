@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from html import escape
 from zoneinfo import ZoneInfo
@@ -32,6 +31,7 @@ from handlers.report.screens import (
     save_position,
 )
 from handlers.report_view import REVIEW, Rendered, cb, key_text
+from models.conversations import ReportTalk
 from models.forms import (
     dump_value,
     steps,
@@ -306,7 +306,7 @@ async def cancel_command(update: Update, context: HuibaoContext) -> None:
     _ = who._
     kind = row[0] if row is not None else None
     if kind == KIND_REPORT and row is not None and revision_not_begun(
-        json.loads(row[1] or "{}"), row[2]
+        ReportTalk.from_json(row[1]), row[2]
     ):
         text = nothing_changed_text(_)
     elif kind == KIND_REPORT:

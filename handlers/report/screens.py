@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 from html import escape
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -16,6 +15,7 @@ from handlers import report_view as view
 from handlers.report.context import Ctx
 from handlers.report.conversation import in_this_report
 from handlers.report_view import REVIEW, Rendered, cb, key_text
+from models.conversations import ReportTalk
 from models.forms import (
     AnswerKey,
     Step,
@@ -252,16 +252,16 @@ def submitted_text(ctx: Ctx) -> Rendered:
 def ticked_codes(ctx: Ctx, step: Step) -> list[str]:
     """The choices ticked so far on a multiple-choice question (the stored answer
     until the person ticks something)."""
-    tick = ctx.conv_state.get("ticked") if in_this_report(ctx) else None
-    if isinstance(tick, dict) and tick.get("key") == key_text(step.key):
-        return [str(c) for c in tick.get("codes", [])]
+    tick = ctx.talk.ticked if in_this_report(ctx) else None
+    if tick is not None and tick.key == key_text(step.key):
+        return list(tick.codes)
     current = ctx.answers.get(step.key)
     return list(current) if isinstance(current, list) else []
 
-def revision_not_begun(conv_state: dict[str, Any], status: str | None) -> bool:
+def revision_not_begun(talk: ReportTalk, status: str | None) -> bool:
     """Asked for the reason of a revision that has not begun: the report is still the
     submitted one, so leaving here changes nothing."""
-    return conv_state.get("await") == "reason" and status == SubmissionStatus.SUBMITTED.value
+    return talk.awaiting == "reason" and status == SubmissionStatus.SUBMITTED.value
 
 
 def nothing_changed_text(_: Gettext) -> str:
