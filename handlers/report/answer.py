@@ -79,18 +79,16 @@ async def apply_changes(
     ctx.talk = replace(ctx.talk, ticked=None)  # the question is answered: its ticks are done
     visible = steps(form, ctx.answers, ctx.context)
     failing: list[RuleResult] = []
-    announced: list[str] = list(ctx.sub_state.get("failing", []))
+    announced = list(ctx.draft.failing)
     resolved: list[str] = []
     if any(key[0] in r.fields for r in form.all_rules()) or announced:
         errors = [r for r in validate(form, ctx.answers, ctx.context) if r.severity == "error"]
         failing = [r for r in errors if key in r.keys]
         still = {r.rule for r in errors}
         resolved = [code for code in announced if code not in still]
-        ctx.sub_state["failing"] = sorted(
+        ctx.draft.failing = sorted(
             {c for c in announced if c in still} | {r.rule for r in failing}
         )
-        if not ctx.sub_state["failing"]:
-            del ctx.sub_state["failing"]
     nxt = ctx.after(visible, key)
     before: list[str] = []
     extra: list[list[InlineKeyboardButton]] = []
@@ -274,8 +272,8 @@ async def report_text(session: AsyncSession, services: Services, ctx: Ctx, text:
         return await revision_reason(session, services, ctx, text)
     if waiting == "comment":
         return await warning_comment(session, services, ctx, text)
-    seen = ctx.sub_state.get("seen", {}).get(str(ctx.person_id))
-    if ctx.message_id is not None and isinstance(seen, int) and ctx.message_id <= seen:
+    seen = ctx.draft.seen.get(ctx.person_id)
+    if ctx.message_id is not None and seen is not None and ctx.message_id <= seen:
         # Already stored before a crash: ask the current question again instead.
         return render_position(ctx)
     return await answer_text(session, services, ctx, text)

@@ -192,7 +192,7 @@ async def edit(
     target = next((s for s in visible if key_token(s.key) == args[0]), None) if args else None
     if target is None:
         return ctx._("This question is no longer part of the form."), None, None
-    ctx.walk = Walk(review=ctx.walk.review or ctx.position == REVIEW)
+    ctx.draft.walk = Walk(review=ctx.draft.walk.review or ctx.position == REVIEW)
     await save_position(session, ctx, key_text(target.key))
     return None, render_question(ctx, visible, target), None
 
@@ -221,7 +221,7 @@ async def back(session: AsyncSession, ctx: Ctx, visible: list[Step], step: Step)
     before = step_before(ctx.form, visible, at if isinstance(at, tuple) else step.key)
     if before is None:
         return ctx._("This is the first question."), None, None
-    ctx.walk = Walk(back=True, review=ctx.walk.review)
+    ctx.draft.walk = Walk(back=True, review=ctx.draft.walk.review)
     await save_position(session, ctx, key_text(before.key))
     return None, render_question(ctx, visible, before), None
 

@@ -22,7 +22,6 @@ from models.forms import (
     FormDef,
     Position,
     Step,
-    Walk,
     current_step,
     step_after,
 )
@@ -36,6 +35,7 @@ from models.rounds import (
     versions,
 )
 from models.rounds.answers import answer_rows, answers_from_rows
+from models.rounds.draft_state import DraftState
 from texts.i18n import Gettext, choose_language, gettext_for
 from transport.context import Services
 
@@ -93,7 +93,8 @@ class Ctx:
     current_revision: int = 0
     position: str | None = None
     skipped: list[str] = field(default_factory=list)
-    sub_state: dict[str, Any] = field(default_factory=dict)
+    draft: DraftState = field(default_factory=DraftState)
+    """The draft's own state (shared with the colleague): the walk, last period's values..."""
     round: RoundRow | None = None
     lock: Lock = field(default_factory=lambda: Lock(None))
     school_name: str = ""
@@ -133,29 +134,14 @@ class Ctx:
         """The draft's position: a question's key, the review, or not yet set."""
         return REVIEW if self.position == REVIEW else parse_key(self.position)
 
-    @property
-    def walk(self) -> Walk:
-        return Walk(
-            back=bool(self.sub_state.get("walk")), review=self.sub_state.get("return") == REVIEW
-        )
-
-    @walk.setter
-    def walk(self, walk: Walk) -> None:
-        state = self.sub_state
-        state.pop("walk", None)
-        state.pop("return", None)
-        if walk.back:
-            state["walk"] = True
-        if walk.review:
-            state["return"] = REVIEW
-
     def current(self, visible: list[Step]) -> Step | None:
         """The question the draft shows; None means the review screen."""
         return current_step(visible, self.answers, self.skipped_keys, self.at)
 
     def after(self, visible: list[Step], key: AnswerKey) -> Step | None:
         """Where the draft goes once `key` is answered (the walk moves on with it)."""
-        nxt, self.walk = step_after(visible, self.answers, self.skipped_keys, key, self.walk)
+        draft = self.draft
+        nxt, draft.walk = step_after(visible, self.answers, self.skipped_keys, key, draft.walk)
         return nxt
 
 
@@ -280,7 +266,7 @@ async def load_ctx(
     ctx.position = spos
     ctx.version = sversion
     ctx.skipped = json.loads(sskipped or "[]")
-    ctx.sub_state = json.loads(sstate or "{}")
+    ctx.draft = DraftState.from_json(sstate)
     ctx.round = RoundRow(rid, fcode, fver, period, deadline, grace, lock_at, rstatus, created_by)
     ctx.lock = Lock(unlocked)
     ctx.school_name = school_name

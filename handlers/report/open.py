@@ -127,11 +127,11 @@ async def open_in(
     why = guard(full, services.now())
     if why is not None:
         return await refusal(session, services, full, why), None
-    if "prev" not in full.sub_state:
+    if full.draft.previous is None:
         school = await session.get(School, full.school_id)
         assert school is not None
         prev = await previous_answers(session, school.id, full.form, round_)
-        full.sub_state["prev"] = {code: dump_value(v) for (code, _i), v in prev.items()}
+        full.draft.previous = {code: dump_value(v) for (code, _i), v in prev.items()}
     point(full)
     visible = steps(full.form, full.answers, full.context)
     step = full.current(visible)

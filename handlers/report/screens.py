@@ -50,7 +50,7 @@ from transport.context import Services
 def previous_value(ctx: Ctx, step: Step) -> Value | None:
     if step.field is None or step.group is not None:
         return None
-    raw = ctx.sub_state.get("prev", {}).get(step.field.code)
+    raw = (ctx.draft.previous or {}).get(step.field.code)
     if raw is None:
         return None
     try:
@@ -148,11 +148,11 @@ async def save_position(
         status = SubmissionStatus.DRAFT.value
     ctx.status = status
     if ctx.message_id is not None:
-        ctx.sub_state.setdefault("seen", {})[str(ctx.person_id)] = ctx.message_id
+        ctx.draft.seen[ctx.person_id] = ctx.message_id
     columns = {
         "position": position,
         "skipped": json.dumps(ctx.skipped),
-        "state": json.dumps(ctx.sub_state, ensure_ascii=False),
+        "state": ctx.draft.to_json(),
         "status": status,
     }
     now = ctx.now

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
 from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
@@ -31,6 +29,7 @@ from models.rounds import (
     Submission,
     SubmissionStatus,
 )
+from models.rounds.draft_state import DraftState
 from models.rounds.errors import SubmitRefused
 from models.rounds.lifecycle import get_round_school
 from models.rounds.locks import (
@@ -66,7 +65,7 @@ async def submit_report(
     # the same moment the second does the step again and is told who submitted it.
     ctx.version = await claim_draft(session, ctx.sub_id, version=ctx.version, now=now)
     submission, round_, round_school = await _orm(session, ctx)
-    reason = str(ctx.sub_state.get("reason", ""))
+    reason = ctx.draft.reason
     try:
         revision = await submit(
             session,
@@ -226,10 +225,10 @@ async def revision_reason(
         except SubmitRefused:
             return Rendered(await locked_text(session, services, ctx))
     else:
-        state = json.loads(submission.state or "{}")
-        state["reason"] = reason
-        submission.state = json.dumps(state, ensure_ascii=False)
-    ctx.sub_state = json.loads(submission.state)
+        state = DraftState.from_json(submission.state)
+        state.reason = reason
+        submission.state = state.to_json()
+    ctx.draft = DraftState.from_json(submission.state)
     ctx.status = submission.status
     ctx.position = REVIEW
     submission.position = REVIEW
