@@ -33,6 +33,10 @@ async def back(user: FakeUser, message: SentMessage, expect: str) -> SentMessage
     return await user.wait_for(expect)
 
 
+def is_review(message: SentMessage) -> bool:
+    return "✏️" in str(message.buttons()) and "提交" in str(message.buttons())
+
+
 async def test_back_from_a_question_that_has_just_become_hidden(county: County) -> None:
     """The principal looks at "of whom: special-post teachers" when the draft's total of
     new hires becomes 0 beneath them (a colleague's figure): that question is no longer
@@ -46,11 +50,9 @@ async def test_back_from_a_question_that_has_just_become_hidden(county: County) 
     ):
         shown = await back(principal, shown, label)
     async with county.sessionmaker() as session, session.begin():
-        sub_id = (
-            await session.execute(
-                select(Submission.id).where(Submission.school_id == county.roster.schools["S001"].id)
-            )
-        ).scalar_one()
+        school_id = county.roster.schools["S001"].id
+        query = select(Submission.id).where(Submission.school_id == school_id)
+        sub_id = (await session.execute(query)).scalar_one()
         await save_answers(
             session, sub_id, staffing(), {("new_hires_total", 0): 0}, by=None, now=utcnow()
         )
@@ -77,14 +79,12 @@ async def test_walk_back_then_forward_skip_and_edit_from_the_review(county: Coun
     shown = await principal.wait_for("紧缺学科")
     # The last question is optional: skipped, the review follows.
     await principal.press(shown, "跳过")
-    review = await principal.wait_for(lambda m: "✏️" in str(m.buttons()) and "提交" in str(m.buttons()))
+    review = await principal.wait_for(is_review)
     # Edit from the review: after the answer, back to the review (not the next question).
     await principal.press(review, "✏️ 14")  # the 14th question: famous teachers
     await principal.wait_for("名师")
     await principal.send("2")
-    again = await principal.wait_for(
-        lambda m: "✏️" in str(m.buttons()) and "提交" in str(m.buttons()) and m is not review
-    )
+    again = await principal.wait_for(lambda m: is_review(m) and m is not review)
     assert "名师" in (again.plain or "")
     answers = await working(county)
     assert answers[("substitute_teachers", 0)] == 5
