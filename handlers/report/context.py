@@ -79,11 +79,11 @@ class Ctx:
     person_school_id: int | None
     lang: str
     _: Gettext
-    conv_kind: Kind | None
-    talk: ReportTalk
-    """The state of the person's report conversation (empty for another kind)."""
     now: datetime
     """The step's time (services.now(), so that tests moving the clock are followed)."""
+    conv_kind: Kind | None = None
+    talk: ReportTalk = field(default_factory=ReportTalk)
+    """The state of the person's report conversation (empty for another kind)."""
     conv_sub_id: int | None = None
     """The submission the person's conversation points at (not always `sub_id`: a
     button may name another report)."""
@@ -246,20 +246,12 @@ async def load_ctx(
         # Principle 6 re-reads the person every time; keep their details fresh too.
         await session.execute(update_person(pid, user.full_name, user.username, user.language_code))
     lang = choose_language(plang, user.language_code, services.settings.bureau.default_language)
+    ctx = Ctx(pid, role, pschool, lang, gettext_for(lang), services.now())
     kind = Kind.of(ckind)
     talk = ReportTalk.from_json(cstate) if kind is Kind.REPORT else ReportTalk()
-    ctx = Ctx(
-        person_id=pid,
-        now=services.now(),
-        role=role,
-        person_school_id=pschool,
-        lang=lang,
-        _=gettext_for(lang),
-        conv_kind=kind,
-        talk=talk,
-        conv_sub_id=csub,
-        conv_stored=(kind, csub, talk),
-    )
+    # The conversation as read is the one stored: sync_conversation writes what changes.
+    ctx.conv_kind, ctx.conv_sub_id, ctx.talk = kind, csub, talk
+    ctx.conv_stored = (kind, csub, talk)
     if sid is None:
         return ctx
     ctx.sub_id, ctx.school_id, ctx.status, ctx.current_revision = sid, sschool, sstatus, scur
