@@ -28,7 +28,7 @@ API call is made inside a transaction: replies are built inside, sent after the 
 
 
 Modules: context (Ctx, load_ctx), conversation (who is in which conversation, the
-retrying transaction), walk (the form's questions, refusal texts), answer (typed
+retrying transaction), screens (what is shown, refusal texts), answer (typed
 answers, on_text), submit (submitting, revising), open (/report, /cancel, the list),
 buttons (the rp: buttons).
 """

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 from html import escape
 
@@ -16,12 +17,8 @@ from handlers.report.conversation import (
     send,
     sync_conversation,
 )
-from handlers.report.submit import revision_reason, warning_comment
-from handlers.report.walk import (
-    current_step,
-    is_open,
+from handlers.report.screens import (
     locked_text,
-    next_after,
     not_yours_text,
     render_position,
     render_question,
@@ -30,6 +27,7 @@ from handlers.report.walk import (
     submitted_by_text,
     submitted_text,
 )
+from handlers.report.submit import revision_reason, warning_comment
 from handlers.report_view import REVIEW, Rendered, key_text, parse_key
 from models.forms import (
     AnswerKey,
@@ -39,6 +37,7 @@ from models.forms import (
     Value,
     add_item,
     finish_group,
+    is_open,
     parse_answer,
     parse_yes_no,
     steps,
@@ -73,22 +72,20 @@ async def apply_changes(
     kt = key_text(key)
     if kt in ctx.skipped:
         ctx.skipped.remove(kt)
-    ctx.conv_state.pop("ticked", None)  # the question is answered: its ticks are done
+    ctx.talk = replace(ctx.talk, ticked=None)  # the question is answered: its ticks are done
     visible = steps(form, ctx.answers, ctx.context)
     failing: list[RuleResult] = []
-    announced: list[str] = list(ctx.sub_state.get("failing", []))
+    announced = list(ctx.draft.failing)
     resolved: list[str] = []
     if any(key[0] in r.fields for r in form.all_rules()) or announced:
         errors = [r for r in validate(form, ctx.answers, ctx.context) if r.severity == "error"]
         failing = [r for r in errors if key in r.keys]
         still = {r.rule for r in errors}
         resolved = [code for code in announced if code not in still]
-        ctx.sub_state["failing"] = sorted(
+        ctx.draft.failing = sorted(
             {c for c in announced if c in still} | {r.rule for r in failing}
         )
-        if not ctx.sub_state["failing"]:
-            del ctx.sub_state["failing"]
-    nxt = next_after(ctx, visible, key)
+    nxt = ctx.after(visible, key)
     before: list[str] = []
     extra: list[list[InlineKeyboardButton]] = []
     if resolved and not failing:
@@ -115,7 +112,7 @@ async def answer_text(session: AsyncSession, services: Services, ctx: Ctx, text:
     or else nothing is stored and they are shown where the draft stands now)."""
     assert ctx.form is not None
     visible = steps(ctx.form, ctx.answers, ctx.context)
-    step = current_step(ctx, visible)
+    step = ctx.current(visible)
     _ = ctx._
     moved = moved_since_shown(ctx, visible, step)
     if moved is not None:
@@ -151,14 +148,14 @@ def moved_since_shown(ctx: Ctx, visible: list[Step], step: Step | None) -> str |
     Principal and deputy share the draft: while one looked at a question the other may
     have answered it (or moved the draft elsewhere). A typed answer is meant for the
     question its writer saw, so it is not filed under another one."""
-    at = ctx.conv_state.get("at") if in_this_report(ctx) else None
+    at = ctx.talk.at if in_this_report(ctx) else None
     here = REVIEW if step is None else key_text(step.key)
     if not isinstance(at, str) or at == here:
         return None  # nothing recorded (a conversation from before "at" existed): as shown
     _ = ctx._
     key = parse_key(at)
     shown = next((s for s in visible if s.key == key), None) if key is not None else None
-    if at != REVIEW and (shown is None or not is_open(shown, ctx.answers, set(ctx.skipped))):
+    if at != REVIEW and (shown is None or not is_open(shown, ctx.answers, ctx.skipped_keys)):
         return "ℹ️ " + _(
             "A colleague has already answered that question, so your answer was not saved. "
             "This is where the report stands now:"
@@ -185,7 +182,7 @@ async def skip(session: AsyncSession, ctx: Ctx, step: Step) -> Rendered:
         ctx.skipped.append(kt)
     ctx.answers.pop(step.key, None)
     visible = steps(ctx.form, ctx.answers, ctx.context)
-    nxt = next_after(ctx, visible, step.key)
+    nxt = ctx.after(visible, step.key)
     await save_position(
         session, ctx, REVIEW if nxt is None else key_text(nxt.key), {step.key: None}
     )
@@ -240,7 +237,7 @@ async def send_answer(update: Update, context: HuibaoContext, reply: Rendered | 
 
 async def report_text(session: AsyncSession, services: Services, ctx: Ctx, text: str) -> Rendered:
     why = guard(ctx, services.now())
-    waiting = ctx.conv_state.get("await")
+    waiting = ctx.talk.awaiting
     if why == "submitted" and waiting == "reason":
         # The reason opens the revision, so the report is still "submitted" here.
         return await revision_reason(session, services, ctx, text)
@@ -253,8 +250,8 @@ async def report_text(session: AsyncSession, services: Services, ctx: Ctx, text:
         return await revision_reason(session, services, ctx, text)
     if waiting == "comment":
         return await warning_comment(session, services, ctx, text)
-    seen = ctx.sub_state.get("seen", {}).get(str(ctx.person_id))
-    if ctx.message_id is not None and isinstance(seen, int) and ctx.message_id <= seen:
+    seen = ctx.draft.seen.get(ctx.person_id)
+    if ctx.message_id is not None and seen is not None and ctx.message_id <= seen:
         # Already stored before a crash: ask the current question again instead.
         return render_position(ctx)
     return await answer_text(session, services, ctx, text)

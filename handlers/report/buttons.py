@@ -4,6 +4,7 @@ registry for principals and deputies, and the handlers get the decoded button.""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -30,10 +31,7 @@ from handlers.report.conversation import (
     sync_conversation,
 )
 from handlers.report.open import open_report
-from handlers.report.submit import start_revision, submit_report
-from handlers.report.walk import (
-    current_step,
-    index_of,
+from handlers.report.screens import (
     not_yours_text,
     nothing_changed_text,
     previous_value,
@@ -45,13 +43,17 @@ from handlers.report.walk import (
     submitted_by_text,
     ticked_codes,
 )
+from handlers.report.submit import start_revision, submit_report
 from handlers.report_view import REVIEW, Rendered, key_text, key_token
+from models.conversations import Ticked
 from models.forms import (
     ITEM_DONE,
     FieldDef,
     ParseError,
     Step,
+    Walk,
     remove_item,
+    step_before,
     steps,
 )
 from texts.callbacks import (
@@ -164,22 +166,22 @@ async def button(
         return (await refusal(session, services, ctx, why)).text, None, None
     assert ctx.form is not None and ctx.sub_id is not None
     visible = steps(ctx.form, ctx.answers, ctx.context)
-    step = current_step(ctx, visible)
-    if isinstance(pressed, QuestionButton) and (
-        step is None or key_token(step.key) != pressed.token
+    step = ctx.current(visible)
+    if isinstance(pressed, QuestionButton) and not pressed_on(
+        ctx, step, isinstance(pressed, GoBack), pressed.token
     ):
         stale = _("That button belongs to an earlier question. Here is the current one.")
         if not in_this_report(ctx):
             return _("This button is no longer valid."), None, None
         return stale, render_position(ctx), None
-    stored = (ctx.conv_kind, ctx.conv_sub_id, dict(ctx.conv_state))
-    if not in_this_report(ctx) or ctx.conv_state.get("await"):
+    stored = (ctx.conv_kind, ctx.conv_sub_id, ctx.talk)
+    if not in_this_report(ctx) or ctx.talk.awaiting:
         # Pressing a report's button (e.g. on another phone) makes it the current one.
         point(ctx)
     alert, reply, markup = await act(session, services, ctx, pressed, visible, step)
     if alert is not None and reply is None and markup is None:
         # Refused (a forged choice, nothing to keep, ...): the conversation stays as it was.
-        ctx.conv_kind, ctx.conv_sub_id, ctx.conv_state = stored
+        ctx.conv_kind, ctx.conv_sub_id, ctx.talk = stored
         ctx.shown = None
     return alert, reply, markup
 
@@ -214,20 +216,38 @@ async def edit(session: AsyncSession, ctx: Ctx, token: str, visible: list[Step])
     target = next((s for s in visible if key_token(s.key) == token), None)
     if target is None:
         return ctx._("This question is no longer part of the form."), None, None
-    if ctx.position == REVIEW:
-        ctx.sub_state["return"] = REVIEW
-    ctx.sub_state.pop("walk", None)
+    ctx.draft.walk = Walk(review=ctx.draft.walk.review or ctx.position == REVIEW)
     await save_position(session, ctx, key_text(target.key))
     return None, render_question(ctx, visible, target), None
 
 
+def pressed_on(ctx: Ctx, step: Step | None, back: bool, token: str) -> bool:
+    """Was the button pressed on the question the draft shows? "Back" may also be
+    pressed on the question the draft stands at when that one has just become hidden
+    (a colleague changed an earlier answer): the person goes back from what they see."""
+    if step is not None and key_token(step.key) == token:
+        return True
+    return back and step is not None and _hidden_at(ctx, step) == token
+
+
+def _hidden_at(ctx: Ctx, step: Step) -> str | None:
+    """The token of the draft's position if the draft shows another question (its own
+    is no longer asked)."""
+    at = ctx.at
+    return key_token(at) if isinstance(at, tuple) and at != step.key else None
+
+
 async def back(session: AsyncSession, ctx: Ctx, visible: list[Step], step: Step) -> ButtonResult:
-    i = index_of(visible, step.key)
-    if not i:
+    """The question before the one the draft stands at: the engine's step_before, which
+    also knows where to go from a question that has just become hidden."""
+    assert ctx.form is not None
+    at = ctx.at
+    before = step_before(ctx.form, visible, at if isinstance(at, tuple) else step.key)
+    if before is None:
         return ctx._("This is the first question."), None, None
-    ctx.sub_state["walk"] = True
-    await save_position(session, ctx, key_text(visible[i - 1].key))
-    return None, render_question(ctx, visible, visible[i - 1]), None
+    ctx.draft.walk = Walk(back=True, review=ctx.draft.walk.review)
+    await save_position(session, ctx, key_text(before.key))
+    return None, render_question(ctx, visible, before), None
 
 
 async def act_on_step(
@@ -287,10 +307,8 @@ def tick(ctx: Ctx, pressed: int, visible: list[Step], step: Step, f: FieldDef) -
     if f.type != "multi_choice" or index is None:
         return ctx._("This button is no longer valid."), None, None
     picked = set(ticked_codes(ctx, step)) ^ {f.choices[index].code}
-    ctx.conv_state["ticked"] = {
-        "key": key_text(step.key),
-        "codes": [c.code for c in f.choices if c.code in picked],
-    }
+    codes = tuple(c.code for c in f.choices if c.code in picked)
+    ctx.talk = replace(ctx.talk, ticked=Ticked(key_text(step.key), codes))
     return None, None, question_markup(ctx, visible, step)
 
 
@@ -350,7 +368,7 @@ async def pause(session: AsyncSession, ctx: Ctx) -> ButtonResult:
         return not_yours_text(_), None, None
     if not in_this_report(ctx):
         return _("This button is no longer valid."), None, None
-    not_begun = revision_not_begun(ctx.conv_state, ctx.status)
+    not_begun = revision_not_begun(ctx.talk, ctx.status)
     leave(ctx)
     if not_begun:
         return None, Rendered(nothing_changed_text(_)), None

@@ -12,11 +12,18 @@ from sqlalchemy import and_, bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import InlineKeyboardMarkup, Update
 
-from handlers.report_view import Rendered
+from handlers.report_view import Rendered, parse_key
+from models.conversations import Kind, ReportTalk
 from models.forms import (
+    REVIEW,
+    AnswerKey,
     Answers,
     Context,
     FormDef,
+    Position,
+    Step,
+    current_step,
+    step_after,
 )
 from models.roster.tables import Person, Role, School
 from models.rounds import (
@@ -28,6 +35,7 @@ from models.rounds import (
     versions,
 )
 from models.rounds.answers import answer_rows, answers_from_rows
+from models.rounds.draft_state import DraftState
 from texts.i18n import Gettext, Stated, gettext_for, language_of
 from transport.context import Services
 
@@ -35,8 +43,8 @@ log = logging.getLogger("huibao.report")
 
 T = TypeVar("T")
 
-KIND_REPORT = "report"
-KIND_ROUND = "round"
+KIND_REPORT = Kind.REPORT
+KIND_ROUND = Kind.ROUND
 MAX_REASON = 500
 
 # --- loading everything one step needs in one query -------------------------------------
@@ -69,10 +77,11 @@ class Ctx:
     person_school_id: int | None
     lang: str
     _: Gettext
-    conv_kind: str | None
-    conv_state: dict[str, Any]
     now: datetime
     """The step's time (services.now(), so that tests moving the clock are followed)."""
+    conv_kind: Kind | None = None
+    talk: ReportTalk = field(default_factory=ReportTalk)
+    """The state of the person's report conversation (empty for another kind)."""
     conv_sub_id: int | None = None
     """The submission the person's conversation points at (not always `sub_id`: a
     button may name another report)."""
@@ -82,7 +91,8 @@ class Ctx:
     current_revision: int = 0
     position: str | None = None
     skipped: list[str] = field(default_factory=list)
-    sub_state: dict[str, Any] = field(default_factory=dict)
+    draft: DraftState = field(default_factory=DraftState)
+    """The draft's own state (shared with the colleague): the walk, last period's values..."""
     round: RoundRow | None = None
     lock: Lock = field(default_factory=lambda: Lock(None))
     school_name: str = ""
@@ -96,11 +106,11 @@ class Ctx:
     """The draft's version as read: every write of it is a compare-and-set on this."""
     shown: str | None = None
     """The question (key text) or REVIEW that the reply being built shows this person;
-    kept in their conversation state as "at", so that their next typed answer applies
+    kept in their conversation state (ReportTalk.at), so that their next typed answer applies
     to what they saw, not to where a colleague has moved the shared draft since."""
-    conv_stored: tuple[str | None, int | None, str] = (None, None, "{}")
-    """The conversation as stored (kind, submission, state JSON): the step writes it
-    once at the end, and only if it changed."""
+    conv_stored: tuple[Kind | None, int | None, ReportTalk] = (None, None, ReportTalk())
+    """The conversation as stored (kind, submission, state): the step writes it once at
+    the end, and only if it changed."""
 
     @property
     def allowed(self) -> bool:
@@ -110,6 +120,27 @@ class Ctx:
             and self.person_school_id is not None
             and self.person_school_id == self.school_id
         )
+
+    # --- where the draft stands, as the forms engine (models/forms/walk.py) walks it ---
+
+    @property
+    def skipped_keys(self) -> frozenset[AnswerKey]:
+        return frozenset(k for k in map(parse_key, self.skipped) if k is not None)
+
+    @property
+    def at(self) -> Position:
+        """The draft's position: a question's key, the review, or not yet set."""
+        return REVIEW if self.position == REVIEW else parse_key(self.position)
+
+    def current(self, visible: list[Step]) -> Step | None:
+        """The question the draft shows; None means the review screen."""
+        return current_step(visible, self.answers, self.skipped_keys, self.at)
+
+    def after(self, visible: list[Step], key: AnswerKey) -> Step | None:
+        """Where the draft goes once `key` is answered (the walk moves on with it)."""
+        draft = self.draft
+        nxt, draft.walk = step_after(visible, self.answers, self.skipped_keys, key, draft.walk)
+        return nxt
 
 
 # The hot path's query is Core over the tables (not ORM entities): it returns plain rows
@@ -213,25 +244,19 @@ async def load_ctx(
         # Principle 6 re-reads the person every time; keep their details fresh too.
         await session.execute(update_person(pid, user.full_name, user.username, user.language_code))
     lang = language_of(Stated(plang), services.settings.bureau.default_language, user.language_code)
-    ctx = Ctx(
-        person_id=pid,
-        now=services.now(),
-        role=role,
-        person_school_id=pschool,
-        lang=lang,
-        _=gettext_for(lang),
-        conv_kind=ckind,
-        conv_state=json.loads(cstate) if cstate else {},
-        conv_sub_id=csub,
-        conv_stored=(ckind, csub, cstate or "{}"),
-    )
+    ctx = Ctx(pid, role, pschool, lang, gettext_for(lang), services.now())
+    kind = Kind.of(ckind)
+    talk = ReportTalk.from_json(cstate) if kind is Kind.REPORT else ReportTalk()
+    # The conversation as read is the one stored: sync_conversation writes what changes.
+    ctx.conv_kind, ctx.conv_sub_id, ctx.talk = kind, csub, talk
+    ctx.conv_stored = (kind, csub, talk)
     if sid is None:
         return ctx
     ctx.sub_id, ctx.school_id, ctx.status, ctx.current_revision = sid, sschool, sstatus, scur
     ctx.position = spos
     ctx.version = sversion
     ctx.skipped = json.loads(sskipped or "[]")
-    ctx.sub_state = json.loads(sstate or "{}")
+    ctx.draft = DraftState.from_json(sstate)
     ctx.round = RoundRow(rid, fcode, fver, period, deadline, grace, lock_at, rstatus, created_by)
     ctx.lock = Lock(unlocked)
     ctx.school_name = school_name

@@ -3,85 +3,51 @@ retrying transaction every step runs in."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Awaitable, Callable
-from datetime import datetime
-from typing import Any, cast
+from dataclasses import replace
 
-from sqlalchemy import Table, bindparam, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import Message
 
-from handlers.report.context import KIND_REPORT, Ctx, T, log
+from handlers.report.context import Ctx, T, log
 from handlers.report_view import Rendered
-from models.base import utcnow
-from models.rounds import Conversation
+from models.conversations import (
+    Kind,
+    ReportTalk,
+    clear_conversation,
+    save_state,
+    set_conversation,
+)
+from models.conversations import conversation_kind as get_conversation_kind
 from models.rounds.errors import DraftMoved
-from models.rounds.inserts import insert_for
 from transport.context import Services
 
-
-async def set_conversation(
-    session: AsyncSession,
-    person_id: int,
-    kind: str,
-    submission_id: int | None,
-    state: dict[str, Any] | None = None,
-    now: datetime | None = None,
-) -> None:
-    # `now` is optional only for the rounds' set-up wizard, which does not pass it yet.
-    values = {
-        "person_id": person_id,
-        "kind": kind,
-        "submission_id": submission_id,
-        "state": json.dumps(state or {}, ensure_ascii=False),
-        "updated_at": now or utcnow(),
-    }
-    stmt = insert_for(session.get_bind().dialect.name)(Conversation).values(values)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=["person_id"],
-        set_={
-            k: getattr(stmt.excluded, k) for k in ("kind", "submission_id", "state", "updated_at")
-        },
-    )
-    await session.execute(stmt)
+__all__ = [
+    "clear_conversation",
+    "get_conversation_kind",
+    "in_this_report",
+    "leave",
+    "point",
+    "retrying",
+    "send",
+    "set_conversation",
+    "sync_conversation",
+]
 
 
-_C = cast(Table, Conversation.__table__).c
-
-_SAVE_STATE = (
-    update(cast(Table, Conversation.__table__))
-    .where(_C.person_id == bindparam("pid"))
-    .values(state=bindparam("state"), updated_at=bindparam("now"))
-)
-"""Built once: the answer step writes the person's conversation state every time (what
-they were shown), so it is a prepared Core statement like the step's other writes."""
-
-
-async def save_conversation_state(
-    session: AsyncSession, person_id: int, state: dict[str, Any] | str, now: datetime
-) -> None:
-    text = state if isinstance(state, str) else json.dumps(state, ensure_ascii=False)
-    await session.execute(_SAVE_STATE, {"pid": person_id, "state": text, "now": now})
-
-
-async def clear_conversation(session: AsyncSession, person_id: int) -> None:
-    await session.execute(delete(Conversation).where(Conversation.person_id == person_id))
-
-
-def point(ctx: Ctx, state: dict[str, Any] | None = None) -> None:
+def point(ctx: Ctx, talk: ReportTalk | None = None) -> None:
     """Make the submission in `ctx` the person's conversation (written by sync_conversation)."""
-    ctx.conv_kind, ctx.conv_sub_id, ctx.conv_state = KIND_REPORT, ctx.sub_id, dict(state or {})
+    ctx.conv_kind, ctx.conv_sub_id, ctx.talk = Kind.REPORT, ctx.sub_id, talk or ReportTalk()
 
 
 def leave(ctx: Ctx) -> None:
     """End the person's conversation (written by sync_conversation)."""
-    ctx.conv_kind, ctx.conv_sub_id, ctx.conv_state = None, None, {}
+    ctx.conv_kind, ctx.conv_sub_id, ctx.talk = None, None, ReportTalk()
 
 
 def in_this_report(ctx: Ctx) -> bool:
     """Is the person's conversation the report `ctx` is about?"""
-    return ctx.conv_kind == KIND_REPORT and ctx.sub_id is not None and ctx.conv_sub_id == ctx.sub_id
+    return ctx.conv_kind is Kind.REPORT and ctx.sub_id is not None and ctx.conv_sub_id == ctx.sub_id
 
 
 async def sync_conversation(session: AsyncSession, ctx: Ctx) -> None:
@@ -89,24 +55,18 @@ async def sync_conversation(session: AsyncSession, ctx: Ctx) -> None:
     with "at": what the reply shows them (when it shows their report's question or
     review)."""
     if in_this_report(ctx) and ctx.shown is not None:
-        ctx.conv_state["at"] = ctx.shown
-    kind, sub = ctx.conv_kind, ctx.conv_sub_id
-    state = json.dumps(ctx.conv_state, ensure_ascii=False)
-    stored_kind, stored_sub, stored_state = ctx.conv_stored
+        ctx.talk = replace(ctx.talk, at=ctx.shown)
+    kind, sub, talk = ctx.conv_kind, ctx.conv_sub_id, ctx.talk
+    stored_kind, stored_sub, stored_talk = ctx.conv_stored
     if (kind, sub) == (stored_kind, stored_sub):
-        if kind is not None and state != stored_state:
-            await save_conversation_state(session, ctx.person_id, state, ctx.now)
+        # Another kind's state (a round set-up's) is not the step's to write.
+        if kind is Kind.REPORT and talk != stored_talk:
+            await save_state(session, ctx.person_id, talk, now=ctx.now)
     elif kind is None:
         await clear_conversation(session, ctx.person_id)
     else:
-        await set_conversation(session, ctx.person_id, kind, sub, ctx.conv_state, ctx.now)
-    ctx.conv_stored = (kind, sub, state)
-
-
-async def get_conversation_kind(session: AsyncSession, person_id: int) -> str | None:
-    return (
-        await session.execute(select(Conversation.kind).where(Conversation.person_id == person_id))
-    ).scalar_one_or_none()
+        await set_conversation(session, ctx.person_id, kind, sub, talk, now=ctx.now)
+    ctx.conv_stored = (kind, sub, talk)
 
 
 ATTEMPTS = 5

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from html import escape
 from zoneinfo import ZoneInfo
@@ -23,8 +22,7 @@ from handlers.report.conversation import (
     send,
     sync_conversation,
 )
-from handlers.report.walk import (
-    current_step,
+from handlers.report.screens import (
     locked_text,
     not_yours_text,
     nothing_changed_text,
@@ -33,6 +31,7 @@ from handlers.report.walk import (
     save_position,
 )
 from handlers.report_view import REVIEW, Rendered, key_text
+from models.conversations import ReportTalk
 from models.forms import (
     dump_value,
     steps,
@@ -129,14 +128,14 @@ async def open_in(
     why = guard(full, services.now())
     if why is not None:
         return await refusal(session, services, full, why), None
-    if "prev" not in full.sub_state:
+    if full.draft.previous is None:
         school = await session.get(School, full.school_id)
         assert school is not None
         prev = await previous_answers(session, school.id, full.form, round_)
-        full.sub_state["prev"] = {code: dump_value(v) for (code, _i), v in prev.items()}
+        full.draft.previous = {code: dump_value(v) for (code, _i), v in prev.items()}
     point(full)
     visible = steps(full.form, full.answers, full.context)
-    step = current_step(full, visible)
+    step = full.current(visible)
     await save_position(session, full, REVIEW if step is None else key_text(step.key))
     tz = services.settings.bureau.tz
     intro = [
@@ -307,7 +306,7 @@ async def cancel_command(update: Update, context: HuibaoContext) -> None:
     _ = who._
     kind = row[0] if row is not None else None
     if kind == KIND_REPORT and row is not None and revision_not_begun(
-        json.loads(row[1] or "{}"), row[2]
+        ReportTalk.from_json(row[1]), row[2]
     ):
         text = nothing_changed_text(_)
     elif kind == KIND_REPORT:

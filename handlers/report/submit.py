@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import json
-
 from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from handlers import report_view as view
 from handlers.report.context import MAX_REASON, ButtonResult, Ctx, log
 from handlers.report.conversation import in_this_report, leave, point
-from handlers.report.walk import (
+from handlers.report.screens import (
     locked_text,
     not_yours_text,
     render_position,
@@ -19,6 +17,7 @@ from handlers.report.walk import (
     whom_to_ask,
 )
 from handlers.report_view import REVIEW, Rendered
+from models.conversations import ReportTalk
 from models.forms import (
     RuleResult,
     steps,
@@ -30,6 +29,7 @@ from models.rounds import (
     Submission,
     SubmissionStatus,
 )
+from models.rounds.draft_state import DraftState
 from models.rounds.errors import SubmitRefused
 from models.rounds.lifecycle import get_round_school
 from models.rounds.locks import (
@@ -66,7 +66,7 @@ async def submit_report(
     # the same moment the second does the step again and is told who submitted it.
     ctx.version = await claim_draft(session, ctx.sub_id, version=ctx.version, now=now)
     submission, round_, round_school = await _orm(session, ctx)
-    reason = str(ctx.sub_state.get("reason", ""))
+    reason = ctx.draft.reason
     try:
         revision = await submit(
             session,
@@ -94,7 +94,7 @@ async def submit_report(
         if refused.unconfirmed:
             return None, await ask_comment(session, ctx, list(refused.unconfirmed)), None
         # A revision without a reason: ask for it.
-        point(ctx, {"await": "reason", "then": "submit"})
+        point(ctx, ReportTalk(awaiting="reason", then="submit"))
         return None, Rendered(_("Please type in one line why you are revising this report.")), None
     leave(ctx)
     tz = services.settings.bureau.tz
@@ -133,7 +133,7 @@ async def submit_report(
 async def ask_comment(session: AsyncSession, ctx: Ctx, warnings: list[RuleResult]) -> Rendered:
     assert ctx.form is not None and ctx.sub_id is not None
     _ = ctx._
-    point(ctx, {"await": "comment"})
+    point(ctx, ReportTalk(awaiting="comment"))
     lines = ["<b>" + _("Please confirm before submitting") + "</b>"]
     lines.extend(view.rule_lines(warnings, ctx.form, ctx.lang, _))
     lines.append("")
@@ -186,12 +186,12 @@ async def start_revision(session: AsyncSession, services: Services, ctx: Ctx) ->
     if is_locked(ctx.round, ctx.lock, services.now()):
         return None, Rendered(await locked_text(session, services, ctx)), None
     if ctx.status == SubmissionStatus.REVISING.value:
-        if not in_this_report(ctx) or ctx.conv_state.get("await"):
+        if not in_this_report(ctx) or ctx.talk.awaiting:
             point(ctx)
         return None, render_position(ctx), None
     if ctx.current_revision == 0:
         return _("This report has not been submitted yet."), None, None
-    point(ctx, {"await": "reason"})
+    point(ctx, ReportTalk(awaiting="reason"))
     text = _(
         "You are revising revision {number}. The submitted figures stay with the bureau "
         "until you submit the new revision.\nPlease type in one line why you are revising."
@@ -215,7 +215,7 @@ async def revision_reason(
     assert ctx.sub_id is not None
     ctx.version = await claim_draft(session, ctx.sub_id, version=ctx.version, now=services.now())
     submission, round_, round_school = await _orm(session, ctx)
-    then = ctx.conv_state.get("then")
+    then = ctx.talk.then
     if submission.status == SubmissionStatus.SUBMITTED.value:
         try:
             await begin_revision(
@@ -230,10 +230,10 @@ async def revision_reason(
         except SubmitRefused:
             return Rendered(await locked_text(session, services, ctx))
     else:
-        state = json.loads(submission.state or "{}")
-        state["reason"] = reason
-        submission.state = json.dumps(state, ensure_ascii=False)
-    ctx.sub_state = json.loads(submission.state)
+        state = DraftState.from_json(submission.state)
+        state.reason = reason
+        submission.state = state.to_json()
+    ctx.draft = DraftState.from_json(submission.state)
     ctx.status = submission.status
     ctx.position = REVIEW
     submission.position = REVIEW

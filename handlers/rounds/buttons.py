@@ -15,6 +15,7 @@ from handlers.report_view import Rendered
 from handlers.rounds import screens
 from handlers.rounds.press import Origin, Outcome, press, refused, screen
 from handlers.rounds.wizard import save_wizard, unlock_reply
+from models.conversations import RoundSetup, SetupStep
 from models.roster.tables import School
 from models.rounds import Round
 from models.rounds import actions as actions
@@ -94,7 +95,7 @@ async def show_list(
 async def new_round(
     session: AsyncSession, services: Services, who: Who, button: NewRound
 ) -> Outcome:
-    await save_wizard(session, who.person.id, {"step": "form"})
+    await save_wizard(session, who.person.id, RoundSetup(), now=services.now())
     return screen(screens.ask_form(services, who))
 
 
@@ -138,7 +139,9 @@ async def extend(
 async def type_deadline(
     session: AsyncSession, services: Services, who: Who, round_: Round, button: TypeDeadline
 ) -> Outcome:
-    await save_wizard(session, who.person.id, {"step": "extend", "round": round_.id})
+    await save_wizard(
+        session, who.person.id, RoundSetup(SetupStep.EXTEND, round_id=round_.id), now=services.now()
+    )
     return screen(Rendered(who._("Type the new deadline, like 2026-12-01 17:00 (bureau time).")))
 
 
@@ -162,7 +165,9 @@ async def choose_unlock(
     session: AsyncSession, services: Services, who: Who, round_: Round, button: ChooseUnlock
 ) -> Outcome:
     reply = await screens.unlock_screen(session, services, who, round_)
-    await save_wizard(session, who.person.id, {"step": "unlock", "round": round_.id})
+    await save_wizard(
+        session, who.person.id, RoundSetup(SetupStep.UNLOCK, round_id=round_.id), now=services.now()
+    )
     return screen(reply)
 
 

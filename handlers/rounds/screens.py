@@ -15,6 +15,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from handlers.context import Who
 from handlers.report_view import Rendered, short_label
+from models.conversations import RoundSetup
 from models.forms import STAGES, FormDef
 from models.outbox import Requeued, count_unreached, purpose_of_round
 from models.roster.tables import District, School
@@ -322,12 +323,12 @@ async def duplicate_refusal(
     return Rendered(text, InlineKeyboardMarkup(rows))
 
 
-async def matching_schools(session: AsyncSession, state: dict[str, Any]) -> int:
+async def matching_schools(session: AsyncSession, state: RoundSetup) -> int:
     query = select(func.count()).select_from(School).where(School.active.is_(True))
-    if state.get("districts"):
-        query = query.where(School.district_id.in_(state["districts"]))
-    if state.get("stages"):
-        query = query.where(School.stage.in_(state["stages"]))
+    if state.districts:
+        query = query.where(School.district_id.in_(state.districts))
+    if state.stages:
+        query = query.where(School.stage.in_(state.stages))
     return int((await session.execute(query)).scalar_one())
 
 
@@ -335,11 +336,11 @@ def _threes(buttons: Sequence[InlineKeyboardButton]) -> Rows:
     return [list(buttons[i : i + 3]) for i in range(0, len(buttons), 3)]
 
 
-async def ask_audience(session: AsyncSession, who: Who, state: dict[str, Any]) -> Rendered:
+async def ask_audience(session: AsyncSession, who: Who, state: RoundSetup) -> Rendered:
     _ = who._
     districts = (await session.execute(select(District).order_by(District.name))).scalars().all()
-    ticked_d = set(state.get("districts", []))
-    ticked_s = set(state.get("stages", []))
+    ticked_d = set(state.districts)
+    ticked_s = set(state.stages)
     rows = _threes([
         button(
             ("✅ " if d.id in ticked_d else "") + short_label(d.name, 20), RoundDistrictTick(d.id)
@@ -365,21 +366,22 @@ async def ask_audience(session: AsyncSession, who: Who, state: dict[str, Any]) -
     )
 
 
-async def _audience(session: AsyncSession, who: Who, state: dict[str, Any]) -> str:
+async def _audience(session: AsyncSession, who: Who, state: RoundSetup) -> str:
     names: list[str] = []
-    if state.get("districts"):
-        query = select(District.name).where(District.id.in_(state["districts"]))
+    if state.districts:
+        query = select(District.name).where(District.id.in_(state.districts))
         names = list((await session.execute(query)).scalars())
-    stages = [STAGES[s].get(who.language) for s in state.get("stages", [])]
+    stages = [STAGES[s].get(who.language) for s in state.stages]
     return "、".join([*names, *stages]) or who._("all active schools")
 
 
 async def confirm_screen(
-    session: AsyncSession, services: Services, who: Who, state: dict[str, Any]
+    session: AsyncSession, services: Services, who: Who, state: RoundSetup
 ) -> Rendered:
     _ = who._
-    form = services.forms.get(state["form"])
-    deadline = datetime.fromisoformat(state["deadline"])
+    form = services.forms.get(state.form)
+    assert state.deadline is not None  # the confirmation follows the deadline's step
+    deadline = state.deadline
     audience = await _audience(session, who, state)
     count = await matching_schools(session, state)
     text = "\n".join(
@@ -389,7 +391,7 @@ async def confirm_screen(
                 form=escape(form.title.get(who.language)), version=form.version
             ),
             _("Period: {period}").format(
-                period=escape(period_label(state["period"], who.language))
+                period=escape(period_label(state.period, who.language))
             ),
             _("Deadline: {time}").format(time=show(deadline, services.settings.bureau.tz)),
             _("Schools: {audience} ({count})").format(audience=escape(audience), count=count),

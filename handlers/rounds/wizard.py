@@ -1,31 +1,37 @@
 """The set-up of a round in chat (form → period → deadline → schools → confirm) and what
 staff type during /round (a period, a deadline, a new deadline, a school to unlock).
 
-Its state is a `conversations` row of kind "round", so it survives restarts like the
-report conversation. Staff role is re-read from the database on every update.
+Its state is a `conversations` row of kind "round" (models.conversations.RoundSetup),
+so it survives restarts like the report conversation. Staff role is re-read from the
+database on every update.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from html import escape
 from typing import Any, TypeVar
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import Update
 
 from handlers.context import Who, unit
-from handlers.report import KIND_ROUND, clear_conversation, set_conversation
 from handlers.report_view import Rendered
 from handlers.rounds import screens
 from handlers.rounds.press import Origin, Outcome, press, refused, screen
 from models.clock import parse_when
+from models.conversations import (
+    Kind,
+    RoundSetup,
+    SetupStep,
+    clear_conversation,
+    round_setup,
+    set_conversation,
+)
 from models.roster.tables import District, School
-from models.rounds import Conversation, Round
+from models.rounds import Round
 from models.rounds import actions as actions
 from models.rounds.announce import BatchOwner, Told
 from models.rounds.lifecycle import MAX_PERIOD_LENGTH
@@ -56,29 +62,26 @@ from transport.context import HuibaoContext, Services
 
 log = logging.getLogger("huibao.rounds")
 
-State = dict[str, Any]
+State = RoundSetup
 K = TypeVar("K", bound=Callback)
 Step = Callable[[AsyncSession, Services, Who, State, K, Origin], Awaitable[Outcome]]
 
 
 async def wizard_state(session: AsyncSession, person_id: int) -> State | None:
-    row = (
-        await session.execute(
-            select(Conversation.kind, Conversation.state).where(Conversation.person_id == person_id)
-        )
-    ).first()
-    if row is None or row[0] != KIND_ROUND:
-        return None
-    state: State = json.loads(row[1] or "{}")
-    return state
+    return await round_setup(session, person_id)
 
 
-async def save_wizard(session: AsyncSession, person_id: int, state: State) -> None:
-    await set_conversation(session, person_id, KIND_ROUND, None, state)
+async def save_wizard(
+    session: AsyncSession, person_id: int, state: State, *, now: datetime
+) -> None:
+    await set_conversation(session, person_id, Kind.ROUND, None, state, now=now)
 
 
 def setup_button(
-    step: Step[K], *, at: str | None = None, known: Callable[[Services, K], bool] | None = None
+    step: Step[K],
+    *,
+    at: SetupStep | None = None,
+    known: Callable[[Services, K], bool] | None = None,
 ) -> Callable[[Update, HuibaoContext, K], Awaitable[None]]:
     """A button of the set-up: it works only while the set-up is on, at the step `at`.
 
@@ -94,7 +97,7 @@ def setup_button(
             state = await wizard_state(session, who.person.id)
             if state is None:
                 return refused(setup_ended(who._))
-            if at is not None and state.get("step") != at:
+            if at is not None and state.step is not at:
                 return refused(invalid_button(who._))
             return await step(session, services, who, state, button, origin)
 
@@ -116,8 +119,8 @@ async def choose_form(
         return refused(who._("This form is no longer available."))
     form = forms.get(button.form_code)
     suggestions = screens.period_suggestions(form, services.now(), services)
-    state = {"step": "period", "form": form.code, "suggestions": suggestions}
-    await save_wizard(session, who.person.id, state)
+    state = RoundSetup(SetupStep.PERIOD, form=form.code, suggestions=suggestions)
+    await save_wizard(session, who.person.id, state, now=services.now())
     return screen(screens.ask_period(form, suggestions, who))
 
 
@@ -125,12 +128,11 @@ async def chosen_period(
     session: AsyncSession, services: Services, who: Who, state: State, period: str
 ) -> Rendered:
     """The period is chosen or typed: refused if a round collects it already."""
-    refusal = await screens.duplicate_refusal(session, services, who, str(state.get("form")),
-                                              period)
+    refusal = await screens.duplicate_refusal(session, services, who, state.form, period)
     if refusal is not None:
         return refusal
-    state.update(period=period, step="deadline")
-    await save_wizard(session, who.person.id, state)
+    state.period, state.step = period, SetupStep.DEADLINE
+    await save_wizard(session, who.person.id, state, now=services.now())
     return screens.ask_deadline(services, who)
 
 
@@ -138,17 +140,17 @@ async def choose_period(
     session: AsyncSession, services: Services, who: Who, state: State, button: ChoosePeriod,
     origin: Origin,
 ) -> Outcome:
-    suggestions = state.get("suggestions", [])
+    suggestions = state.suggestions
     if not button.index < len(suggestions):
         return refused(invalid_button(who._))
     return screen(await chosen_period(session, services, who, state, suggestions[button.index]))
 
 
 async def chosen_deadline(
-    session: AsyncSession, who: Who, state: State, deadline: datetime
+    session: AsyncSession, services: Services, who: Who, state: State, deadline: datetime
 ) -> Rendered:
-    state.update(deadline=deadline.isoformat(), step="audience")
-    await save_wizard(session, who.person.id, state)
+    state.deadline, state.step = deadline, SetupStep.AUDIENCE
+    await save_wizard(session, who.person.id, state, now=services.now())
     return await screens.ask_audience(session, who, state)
 
 
@@ -159,7 +161,7 @@ async def choose_deadline(
     if button.days not in screens.DEADLINE_DAYS:
         return refused(invalid_button(who._))
     deadline = screens.deadline_in(button.days, services)
-    return screen(await chosen_deadline(session, who, state, deadline))
+    return screen(await chosen_deadline(session, services, who, state, deadline))
 
 
 async def tick_district(
@@ -169,8 +171,8 @@ async def tick_district(
     district = await session.get(District, button.district_id)
     if district is None:
         return refused(invalid_button(who._))
-    state["districts"] = sorted(set(state.get("districts", [])) ^ {district.id})
-    return await _ticked(session, who, state)
+    state.districts = sorted(set(state.districts) ^ {district.id})
+    return await _ticked(session, services, who, state)
 
 
 async def tick_stage(
@@ -180,14 +182,14 @@ async def tick_stage(
     codes = screens.STAGE_CODES
     if not button.index < len(codes):
         return refused(invalid_button(who._))
-    ticked = set(state.get("stages", [])) ^ {codes[button.index]}
-    state["stages"] = [s for s in codes if s in ticked]
-    return await _ticked(session, who, state)
+    ticked = set(state.stages) ^ {codes[button.index]}
+    state.stages = [s for s in codes if s in ticked]
+    return await _ticked(session, services, who, state)
 
 
-async def _ticked(session: AsyncSession, who: Who, state: State) -> Outcome:
+async def _ticked(session: AsyncSession, services: Services, who: Who, state: State) -> Outcome:
     """A district or stage ticked: the same audience screen changes in place."""
-    await save_wizard(session, who.person.id, state)
+    await save_wizard(session, who.person.id, state, now=services.now())
     return screen(await screens.ask_audience(session, who, state), in_place=True)
 
 
@@ -197,8 +199,8 @@ async def schools_chosen(
 ) -> Outcome:
     if await screens.matching_schools(session, state) == 0:
         return refused(no_school_matches(who._))
-    state["step"] = "confirm"
-    await save_wizard(session, who.person.id, state)
+    state.step = SetupStep.CONFIRM
+    await save_wizard(session, who.person.id, state, now=services.now())
     return screen(await screens.confirm_screen(session, services, who, state))
 
 
@@ -206,7 +208,7 @@ async def open_confirmed(
     session: AsyncSession, services: Services, who: Who, state: State, button: OpenRound,
     origin: Origin,
 ) -> Outcome:
-    if state.get("form") not in services.forms:
+    if state.form not in services.forms:
         return refused(invalid_button(who._))
     return await open_from_chat(session, services, who, state, origin)
 
@@ -219,15 +221,14 @@ async def _not_yet(
 ) -> Outcome | None:
     """Why the round cannot be opened as set up, found again at ✅ (time has passed)."""
     _ = who._
-    refusal = await screens.duplicate_refusal(session, services, who, state["form"],
-                                              state["period"])
+    refusal = await screens.duplicate_refusal(session, services, who, state.form, state.period)
     if refusal is not None:
         # Someone opened the same period meanwhile.
         await clear_conversation(session, who.person.id)
         return screen(refusal)
-    if datetime.fromisoformat(state["deadline"]) <= services.now():
-        state["step"] = "deadline"
-        await save_wizard(session, who.person.id, state)
+    if state.deadline is None or state.deadline <= services.now():
+        state.step = SetupStep.DEADLINE
+        await save_wizard(session, who.person.id, state, now=services.now())
         ask = screens.ask_deadline(services, who)
         text = "❌ " + _("The deadline you chose has passed meanwhile. Please choose a new one.")
         return screen(Rendered(text + "\n" + ask.text, ask.markup))
@@ -242,8 +243,8 @@ async def _refused_opening(
     await clear_conversation(session, who.person.id)
     if why.why is actions.Refusal.DUPLICATE:
         # Another officer's ✅ for the same period committed a moment before this one.
-        refusal = await screens.duplicate_refusal(session, services, who, state["form"],
-                                                  state["period"])
+        refusal = await screens.duplicate_refusal(session, services, who, state.form,
+                                                  state.period)
         if refusal is not None:
             return screen(refusal)
     return screen(Rendered(refusal_text(why, who._)))
@@ -277,13 +278,14 @@ async def open_from_chat(
     if not_yet is not None:
         return not_yet
     settings = services.settings
+    assert state.deadline is not None  # _not_yet asked for one otherwise
     request = actions.OpenRequest(
-        form=services.forms.get(state["form"]),
-        period=state["period"],
-        deadline=datetime.fromisoformat(state["deadline"]),
+        form=services.forms.get(state.form),
+        period=state.period,
+        deadline=state.deadline,
         grace_minutes=settings.rounds.grace_minutes,
-        districts=state.get("districts") or None,
-        stages=state.get("stages") or None,
+        districts=state.districts or None,
+        stages=state.stages or None,
         created_by=who.person.id,
     )
     owner = BatchOwner(who.person.id, who.language, batch_title(who.language),
@@ -322,7 +324,7 @@ async def on_text(update: Update, context: HuibaoContext) -> None:
             reply = Rendered(who._("Sorry, only bureau staff can manage collection rounds."))
         else:
             reply = await wizard_text(session, services, who, state, message.text.strip())
-    if state.get("step") == "extend":
+    if state.step is SetupStep.EXTEND:
         services.wake_outbox()  # committed: the schools' notices of the new deadline may go
     await message.reply_text(reply.text, reply_markup=reply.markup)
 
@@ -359,7 +361,7 @@ async def typed_extension(
 ) -> Rendered:
     await clear_conversation(session, who.person.id)
     changed = await actions.extend(
-        session, int(state.get("round", 0)), when, extension_for(services.settings),
+        session, state.round_id, when, extension_for(services.settings),
         now=services.now(), by=who.person.id,
     )
     if isinstance(changed, actions.Refused):
@@ -371,7 +373,7 @@ async def typed_extension(
 async def typed_school(
     session: AsyncSession, services: Services, who: Who, state: State, text: str
 ) -> Rendered:
-    round_ = await session.get(Round, int(state.get("round", 0)))
+    round_ = await session.get(Round, state.round_id)
     school = await actions.find_school(session, text, by_name=True)
     if round_ is None:
         await clear_conversation(session, who.person.id)
@@ -404,17 +406,17 @@ async def unlock_reply(
 async def wizard_text(
     session: AsyncSession, services: Services, who: Who, state: State, text: str
 ) -> Rendered:
-    step = state.get("step")
-    if step == "period":
+    step = state.step
+    if step is SetupStep.PERIOD:
         return await typed_period(session, services, who, state, text)
-    if step in ("deadline", "extend"):
+    if step in (SetupStep.DEADLINE, SetupStep.EXTEND):
         when = await typed_time(services, who, text)
         if isinstance(when, Rendered):
             return when
-        if step == "extend":
+        if step is SetupStep.EXTEND:
             return await typed_extension(session, services, who, state, when)
-        return await chosen_deadline(session, who, state, when)
-    if step == "unlock":
+        return await chosen_deadline(session, services, who, state, when)
+    if step is SetupStep.UNLOCK:
         return await typed_school(session, services, who, state, text)
     return Rendered(who._("Please use the buttons above, or send /cancel."))
 
@@ -425,11 +427,11 @@ def _form_exists(services: Services, button: ChooseForm) -> bool:
 
 SETUP_BUTTONS: tuple[tuple[type[Callback], Any, Callback], ...] = (
     (ChooseForm, setup_button(choose_form, known=_form_exists), ChooseForm("staffing")),
-    (ChoosePeriod, setup_button(choose_period, at="period"), ChoosePeriod(0)),
-    (ChooseDeadline, setup_button(choose_deadline, at="deadline"), ChooseDeadline(7)),
-    (RoundDistrictTick, setup_button(tick_district, at="audience"), RoundDistrictTick(1)),
-    (RoundStageTick, setup_button(tick_stage, at="audience"), RoundStageTick(0)),
-    (SchoolsChosen, setup_button(schools_chosen, at="audience"), SchoolsChosen()),
-    (OpenRound, setup_button(open_confirmed, at="confirm"), OpenRound()),
+    (ChoosePeriod, setup_button(choose_period, at=SetupStep.PERIOD), ChoosePeriod(0)),
+    (ChooseDeadline, setup_button(choose_deadline, at=SetupStep.DEADLINE), ChooseDeadline(7)),
+    (RoundDistrictTick, setup_button(tick_district, at=SetupStep.AUDIENCE), RoundDistrictTick(1)),
+    (RoundStageTick, setup_button(tick_stage, at=SetupStep.AUDIENCE), RoundStageTick(0)),
+    (SchoolsChosen, setup_button(schools_chosen, at=SetupStep.AUDIENCE), SchoolsChosen()),
+    (OpenRound, setup_button(open_confirmed, at=SetupStep.CONFIRM), OpenRound()),
 )
 """(kind, handler, example) of the set-up's buttons."""

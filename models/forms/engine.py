@@ -1,4 +1,5 @@
-"""Walking a form: which question comes next, what the rules say, what is computed.
+"""The form engine: which questions are visible, what the rules say, what is computed
+(walking them, question by question, is models/forms/walk.py).
 
 Every function is stateless: it takes the form, the answers so far and the school's
 context, and derives everything from them, so the conversation state can live in the
@@ -171,12 +172,6 @@ def _compute(form: FormDef, env: Env, only: frozenset[str] | None = None) -> Non
         env.values[c.code] = v
 
 
-def _answered(key: AnswerKey, kind: StepKind, answers: Mapping[AnswerKey, Value]) -> bool:
-    if kind == "add_item":
-        return answers.get(key) is True
-    return answers.get(key) is not None
-
-
 def _to_steps(raw: list[_RawStep]) -> list[Step]:
     total = len(raw)
     return [
@@ -192,90 +187,6 @@ def steps(
 ) -> list[Step]:
     """The visible questions in order, given the answers so far."""
     return _to_steps(_resolve(form, answers, context).steps)
-
-
-def next_step(
-    form: FormDef,
-    answers: Mapping[AnswerKey, Value],
-    context: Mapping[str, Value | None],
-    skipped: Iterable[AnswerKey] = frozenset(),
-) -> Step | None:
-    """The first visible question neither answered nor skipped; None when done."""
-    skip = set(skipped)
-    for step in steps(form, answers, context):
-        if step.key not in skip and not _answered(step.key, step.kind, answers):
-            return step
-    return None
-
-
-def _order(form: FormDef, key: AnswerKey) -> tuple[int, int, int] | None:
-    code, item = key
-    for pos, entry in enumerate(form.items):
-        if isinstance(entry, FieldDef):
-            if entry.code == code:
-                return (pos, 0, 0)
-            continue
-        if entry.code == code:
-            return (pos, 1 << 30, 0)
-        for fpos, f in enumerate(entry.fields):
-            if f.code == code:
-                return (pos, item, fpos)
-    return None
-
-
-def _step_order(form: FormDef, step: Step) -> tuple[int, int, int]:
-    order = _order(form, step.key)
-    assert order is not None
-    return order
-
-
-def previous_step(
-    form: FormDef,
-    answers: Mapping[AnswerKey, Value],
-    context: Mapping[str, Value | None],
-    current: AnswerKey | None,
-) -> Step | None:
-    """The question before `current` ("back"); from the review screen (current None)
-    the last question. Works even if `current` has just become hidden."""
-    visible = steps(form, answers, context)
-    if current is None:
-        return visible[-1] if visible else None
-    for i, step in enumerate(visible):
-        if step.key == current:
-            return visible[i - 1] if i > 0 else None
-    where = _order(form, current)
-    if where is None:
-        return None
-    before = [s for s in visible if _step_order(form, s) < where]
-    return before[-1] if before else None
-
-
-def is_complete(
-    form: FormDef, answers: Mapping[AnswerKey, Value], context: Mapping[str, Value | None]
-) -> bool:
-    """True when nothing is left to ask: every visible required field is answered and
-    every group is finished (or full). Rules are not considered: see validate()."""
-    for key, kind, f, _g, _i in _resolve(form, answers, context).steps:
-        if kind == "add_item":
-            if answers.get(key) is not True:
-                return False
-        elif f is not None and f.required and answers.get(key) is None:
-            return False
-    return True
-
-
-def missing_required(
-    form: FormDef, answers: Mapping[AnswerKey, Value], context: Mapping[str, Value | None]
-) -> list[Step]:
-    """The visible required questions still unanswered (for a "still missing" list)."""
-    return [
-        s
-        for s in steps(form, answers, context)
-        if s.kind == "field"
-        and s.field is not None
-        and s.field.required
-        and answers.get(s.key) is None
-    ]
 
 
 def clean(

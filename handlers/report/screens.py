@@ -1,11 +1,11 @@
-"""Walking the form: which question is open, what is shown, where the draft stands;
-and the texts of a refusal."""
+"""What the report shows: a question, the review, where the draft stands (saved), and
+the texts of a refusal. Which question that is, the forms engine decides
+(models/forms/walk.py, through Ctx.current / Ctx.after)."""
 
 from __future__ import annotations
 
 import json
 from html import escape
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -14,14 +14,17 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 from handlers import report_view as view
 from handlers.report.context import Ctx
 from handlers.report.conversation import in_this_report
-from handlers.report_view import REVIEW, Rendered, key_text, parse_key
+from handlers.report_view import REVIEW, Rendered, key_text
+from models.conversations import ReportTalk
 from models.forms import (
     AnswerKey,
-    Answers,
     Step,
     Value,
+    complete,
     computed,
+    index_of,
     load_value,
+    missing,
     steps,
     validate,
 )
@@ -42,84 +45,13 @@ from texts.callbacks import ReviseReport
 from texts.i18n import Gettext
 from transport.context import Services
 
-# --- walking the form --------------------------------------------------------------------
-
-
-def is_open(step: Step, answers: Answers, skipped: set[str]) -> bool:
-    """Still to be asked: unanswered (a group not finished) and not skipped."""
-    if key_text(step.key) in skipped:
-        return False
-    if step.kind == "add_item":
-        return answers.get(step.key) is not True
-    return answers.get(step.key) is None
-
-
-def first_open(
-    visible: list[Step], answers: Answers, skipped: set[str], start: int = 0
-) -> Step | None:
-    for s in visible[start:]:
-        if is_open(s, answers, skipped):
-            return s
-    return None
-
-
-def is_complete(visible: list[Step], answers: Answers) -> bool:
-    for s in visible:
-        if s.kind == "add_item":
-            if answers.get(s.key) is not True:
-                return False
-        elif s.field is not None and s.field.required and answers.get(s.key) is None:
-            return False
-    return True
-
-
-def current_step(ctx: Ctx, visible: list[Step]) -> Step | None:
-    """The question the submission stands at; None means the review screen."""
-    if ctx.position == REVIEW:
-        return None
-    key = parse_key(ctx.position)
-    if key is not None:
-        for s in visible:
-            if s.key == key:
-                return s
-    return first_open(visible, ctx.answers, set(ctx.skipped))
-
-
-def index_of(visible: list[Step], key: AnswerKey) -> int | None:
-    for i, s in enumerate(visible):
-        if s.key == key:
-            return i
-    return None
-
-
-def next_after(ctx: Ctx, visible: list[Step], key: AnswerKey) -> Step | None:
-    """Where to go once `key` is answered: the very next question while walking back
-    through answered ones, the review when editing from it, else the next open one."""
-    skipped = set(ctx.skipped)
-    i = index_of(visible, key)
-    nxt: Step | None
-    if ctx.sub_state.get("walk") and i is not None and i + 1 < len(visible):
-        nxt = visible[i + 1]
-        if is_open(nxt, ctx.answers, skipped):
-            ctx.sub_state.pop("walk", None)
-        return nxt
-    ctx.sub_state.pop("walk", None)
-    if ctx.sub_state.get("return") == REVIEW:
-        nxt = first_open(visible, ctx.answers, skipped)
-        if nxt is None:
-            ctx.sub_state.pop("return", None)
-        return nxt
-    if i is not None:
-        nxt = first_open(visible, ctx.answers, skipped, i + 1)
-        if nxt is not None:
-            return nxt
-    return first_open(visible, ctx.answers, skipped)
+# --- what the person is shown ---------------------------------------------------------
 
 
 def previous_value(ctx: Ctx, step: Step) -> Value | None:
     if step.field is None or step.group is not None:
         return None
-    raw = ctx.sub_state.get("prev", {}).get(step.field.code)
+    raw = (ctx.draft.previous or {}).get(step.field.code)
     if raw is None:
         return None
     try:
@@ -152,7 +84,7 @@ def render_question(
             ticked=ticked,
             submission_id=ctx.sub_id,
             can_go_back=bool(i),
-            complete=is_complete(visible, ctx.answers),
+            complete=complete(visible, ctx.answers),
         ),
         ctx._,
         before or (),
@@ -168,15 +100,6 @@ def render_review(ctx: Ctx, before: list[str] | None = None) -> Rendered:
     form, answers = ctx.form, ctx.answers
     visible = steps(form, answers, ctx.context)
     results = validate(form, answers, ctx.context)
-    missing = [
-        s
-        for s in visible
-        if s.kind == "field"
-        and s.field is not None
-        and s.field.required
-        and answers.get(s.key) is None
-    ] + [s for s in visible if s.kind == "add_item" and answers.get(s.key) is not True]
-    missing.sort(key=lambda s: s.position)
     ctx.shown = REVIEW
     return view.review(
         view.ReviewView(
@@ -188,7 +111,7 @@ def render_review(ctx: Ctx, before: list[str] | None = None) -> Rendered:
             computed=computed(form, answers, ctx.context),
             errors=[r for r in results if r.severity == "error"],
             warnings=[r for r in results if r.severity == "warning"],
-            missing=missing,
+            missing=missing(visible, answers),
             submission_id=ctx.sub_id,
             revising=ctx.current_revision > 0,
         ),
@@ -202,7 +125,7 @@ def render_position(
 ) -> Rendered:
     assert ctx.form is not None
     visible = steps(ctx.form, ctx.answers, ctx.context)
-    step = current_step(ctx, visible)
+    step = ctx.current(visible)
     if step is None:
         return render_review(ctx, before)
     return render_question(ctx, visible, step, before, extra)
@@ -226,11 +149,11 @@ async def save_position(
         status = SubmissionStatus.DRAFT.value
     ctx.status = status
     if ctx.message_id is not None:
-        ctx.sub_state.setdefault("seen", {})[str(ctx.person_id)] = ctx.message_id
+        ctx.draft.seen[ctx.person_id] = ctx.message_id
     columns = {
         "position": position,
         "skipped": json.dumps(ctx.skipped),
-        "state": json.dumps(ctx.sub_state, ensure_ascii=False),
+        "state": ctx.draft.to_json(),
         "status": status,
     }
     now = ctx.now
@@ -330,16 +253,16 @@ def submitted_text(ctx: Ctx) -> Rendered:
 def ticked_codes(ctx: Ctx, step: Step) -> list[str]:
     """The choices ticked so far on a multiple-choice question (the stored answer
     until the person ticks something)."""
-    tick = ctx.conv_state.get("ticked") if in_this_report(ctx) else None
-    if isinstance(tick, dict) and tick.get("key") == key_text(step.key):
-        return [str(c) for c in tick.get("codes", [])]
+    tick = ctx.talk.ticked if in_this_report(ctx) else None
+    if tick is not None and tick.key == key_text(step.key):
+        return list(tick.codes)
     current = ctx.answers.get(step.key)
     return list(current) if isinstance(current, list) else []
 
-def revision_not_begun(conv_state: dict[str, Any], status: str | None) -> bool:
+def revision_not_begun(talk: ReportTalk, status: str | None) -> bool:
     """Asked for the reason of a revision that has not begun: the report is still the
     submitted one, so leaving here changes nothing."""
-    return conv_state.get("await") == "reason" and status == SubmissionStatus.SUBMITTED.value
+    return talk.awaiting == "reason" and status == SubmissionStatus.SUBMITTED.value
 
 
 def nothing_changed_text(_: Gettext) -> str:
