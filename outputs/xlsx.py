@@ -61,9 +61,10 @@ MAX_CELL_TEXT = 32_767
 
 
 class _FastZip(zipfile.ZipFile):
-    """XlsxWriter's package at zlib level 1: the sheets' XML is most of a big workbook,
-    and level 6 took twice as long for a file 15 % smaller. XlsxWriter has no option for
-    it, so its ZipFile is this one (the workbooks in this process are all Huibao's)."""
+    """XlsxWriter's package at zlib level 1 rather than 6: the benchmark's 33 MB of sheet
+    XML took 0.14 s instead of 0.8 s, for a file of 4.8 MB instead of 3.6 MB. XlsxWriter
+    has no option for it, so its ZipFile is this one (every workbook this process writes
+    with XlsxWriter is Huibao's)."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("compresslevel", 1)
