@@ -111,7 +111,10 @@ def confirmed_warnings_text(raw: str | None, language: str) -> str | None:
         _add_once(comments, str(item.get("comment") or "").strip())
     if not messages and not comments:
         return None
-    sep = "；" if short(language) == "zh" else "; "
+    zh = short(language) == "zh"
+    sep = "；" if zh else "; "
+    # A message's own full stop would stand before the separator ("…核实。；…").
+    messages = [m.rstrip("。；;.") if zh else m.rstrip("; ") for m in messages]
     if not comments:
         return sep.join(messages)
     return _("{warnings} — comment: {comment}").format(

@@ -26,7 +26,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import IO, Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -47,10 +46,20 @@ from models.rounds.periods import period_label
 from outputs.data_sheets import data_sheets
 from outputs.revisions_sheet import revisions_sheet
 from outputs.round_figures import RoundFigures, round_figures, round_title, stage_target
-from outputs.workbook_cells import HEADER_HEIGHT, label, number, school_columns, write_table
-from outputs.xlsx import HEADER, ONE_DECIMAL, PLAIN, TITLE, Cell, Sheet, Workbook
-from texts.i18n import gettext_for, short
+from outputs.workbook_cells import label, number, school_columns, write_table
+from outputs.xlsx import (
+    ONE_DECIMAL,
+    PLAIN,
+    TOTAL,
+    TOTAL_ONE_DECIMAL,
+    Cell,
+    Heading,
+    Sheet,
+    Workbook,
+)
+from texts.i18n import gettext_for, ngettext_for, short
 from texts.labels import flag_reason, form_stage_label, status_label
+from texts.when import show
 
 
 def safe_filename(text: str) -> str:
@@ -104,8 +113,9 @@ async def write_workbook(
     )
     rnd, form = figures.rnd, figures.form
     statuses = await school_statuses(session, round_id, district_id, now, with_contacts=False)
-    with Workbook(target) as book:
-        _summary_sheet(book, _, language, tz, figures, now)
+    heading = _heading(_, language, settings, figures, now)
+    with Workbook(target, language, heading) as book:
+        _summary_sheet(book, _, language, figures)
         submitted = await data_sheets(
             session, book, _, language, tz, form, rnd.id, statuses, district_id
         )
@@ -132,12 +142,35 @@ async def workbook_bytes(
     return buffer.getvalue(), result
 
 
+def bureau_name(settings: Settings, language: str) -> str:
+    """The bureau as the workbook names it: its English name in English where the
+    settings give one (`bureau.name_en`, where they have it), else its name."""
+    english = getattr(settings.bureau, "name_en", None)
+    if not short(language) == "zh" and isinstance(english, str) and english:
+        return english
+    return settings.bureau.name
+
+
+def _heading(
+    _: Any, language: str, settings: Settings, figures: RoundFigures, now: datetime
+) -> Heading:
+    """Above every sheet: the bureau, the form and the period (and the district); then
+    the reporting unit, and when the workbook was made against the round's deadline."""
+    bureau = bureau_name(settings, language)
+    tz = settings.bureau.tz
+    title = round_title(figures.form, figures.rnd, language, figures.district_name)
+    unit = _("Reporting unit: {unit}").format(unit=bureau)
+    made = _("Made at: {now}    Deadline: {deadline}").format(
+        now=show(now, tz, "full", language),
+        deadline=show(figures.rnd.deadline, tz, "full", language),
+    )
+    return Heading(f"{bureau} · {title}", (unit, made))
+
+
 # --- Summary ---------------------------------------------------------------------------
 
 
-def _summary_sheet(
-    book: Workbook, _: Any, language: str, tz: ZoneInfo, figures: RoundFigures, now: datetime
-) -> None:
+def _summary_sheet(book: Workbook, _: Any, language: str, figures: RoundFigures) -> None:
     form, c, totals = figures.form, figures.completeness, figures.totals
     kts = list(form.key_totals)
     head = [
@@ -152,26 +185,31 @@ def _summary_sheet(
     ]
     head += [label(kt.label, language, kt.unit) for kt in kts]
     widths = [34.0, 9, 9, 9, 10, 10, 12, 12] + [14.0] * len(kts)
-    styles = [PLAIN, PLAIN, PLAIN, PLAIN, PLAIN, PLAIN, ONE_DECIMAL, ONE_DECIMAL]
-    styles += [ONE_DECIMAL if kt.aggregate == "ratio" else PLAIN for kt in kts]
-    with book.sheet(_("Summary"), widths, freeze_rows=4, freeze_cols=1) as sheet:
-        sheet.row([round_title(form, figures.rnd, language, figures.district_name)], TITLE)
-        # One text cell: dates in the narrow count columns would show as ####.
-        sheet.row(
-            [
-                _("Deadline {deadline} · as at {now}").format(
-                    deadline=f"{figures.rnd.deadline.astimezone(tz):%Y-%m-%d %H:%M}",
-                    now=f"{now.astimezone(tz):%Y-%m-%d %H:%M}",
-                )
-            ]
-        )
-        sheet.rows(1)
-        sheet.row(head, HEADER, HEADER_HEIGHT)
+    decimals = [False] * 6 + [True, True] + [kt.aggregate == "ratio" for kt in kts]
+    styles = [ONE_DECIMAL if d else PLAIN for d in decimals]
+    with book.sheet(_("Summary"), widths, freeze_cols=1) as sheet:
+        sheet.table(head)
         for d in c.districts:
             results = totals.by_district.get(d.district_id, {})
             sheet.row(_counts_row(d.name, d.counts, results, kts), styles)
-        sheet.row(_counts_row(_("Total"), c.total, totals.overall, kts), [HEADER, *styles[1:]])
+        sheet.row(
+            _counts_row(total_label(language, c.total), c.total, totals.overall, kts),
+            [TOTAL_ONE_DECIMAL if d else TOTAL for d in decimals],
+        )
+        if c.total.submitted < c.total.expected:
+            sheet.line(_("The figures add up the schools that reported only."))
         _breakdowns(sheet, _, language, form, totals)
+
+
+def total_label(language: str, counts: Counts) -> str:
+    """The total row's name, saying how many schools its figures cover:
+    合计（已上报 4/29 所） / Total (4 of 29 schools reported)."""
+    ngettext = ngettext_for(language)
+    return ngettext(
+        "Total ({reported} of {expected} school reported)",
+        "Total ({reported} of {expected} schools reported)",
+        counts.expected,
+    ).format(reported=counts.submitted, expected=counts.expected)
 
 
 def _counts_row(
@@ -199,7 +237,7 @@ def _breakdowns(sheet: Sheet, _: Any, language: str, form: FormDef, totals: KeyT
     if not breakdowns:
         return
     sheet.rows(1)
-    sheet.row([_("Key total"), _("Value"), _("Target")], HEADER, 20)
+    sheet.table([_("Key total"), _("Value"), _("Target")], 20)
     for kt in breakdowns:
         name = label(kt.label, language, kt.unit)
         for stage, value in totals.overall[kt.code].by.items():
@@ -231,6 +269,7 @@ async def _missing_sheet(
         (_("Deputies and data clerks"), 24),
     ]
     yes, no, none = _("yes"), _("no (blocked the bot)"), _("nobody registered")
+    blocked = _("{name} (blocked the bot)")
     rows = []
     for s in missing:
         people = contacts.get(s.school_id, [])
@@ -246,7 +285,8 @@ async def _missing_sheet(
                 status_label(s.status, language),
                 "、".join(p.name for p in principals) or None,
                 reach,
-                "、".join(p.name + ("" if p.reachable else f" ({no})") for p in deputies) or None,
+                "、".join(p.name if p.reachable else blocked.format(name=p.name) for p in deputies)
+                or None,
             ]
         )
     write_table(book, _("Missing"), columns, rows)

@@ -10,10 +10,10 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from models.forms import ComputedDef, FieldDef, Value
-from outputs.xlsx import HEADER, Cell, Workbook
+from outputs.xlsx import HEADER_HEIGHT, Cell, Workbook
 from texts.i18n import short
 
-HEADER_HEIGHT = 48  # points: three lines of wrapped labels
+__all__ = ["HEADER_HEIGHT"]
 
 Column = tuple[str, float]
 """A column of a sheet: its header and its width (in characters)."""
@@ -31,11 +31,9 @@ def write_table(
     rows: Iterable[Sequence[Cell]],
     freeze_cols: int = 0,
 ) -> None:
-    """A sheet of one header row (frozen) and the rows under it."""
-    with book.sheet(
-        name, [w for _h, w in columns], freeze_rows=1, freeze_cols=freeze_cols
-    ) as sheet:
-        sheet.row([h for h, _w in columns], HEADER, HEADER_HEIGHT)
+    """A sheet of the heading, one header row (frozen, filtered) and the rows under it."""
+    with book.sheet(name, [w for _h, w in columns], freeze_cols=freeze_cols) as sheet:
+        sheet.table([h for h, _w in columns])
         for row in rows:
             sheet.row(row)
 
@@ -76,10 +74,12 @@ def list_separator(language: str) -> str:
 
 
 def label(text: Any, language: str, unit: Any = None) -> str:
-    """A field's (or key total's) label, with its unit in brackets when it has one."""
-    name: str = text.get(short(language))
+    """A field's (or key total's) label, with its unit in brackets when it has one
+    (full-width brackets in Chinese: 核定编制数（人）)."""
+    lang = short(language)
+    name: str = text.get(lang)
     if unit is not None:
-        u: str = unit.get(short(language))
+        u: str = unit.get(lang)
         if u:
-            name = f"{name} ({u})"
+            name = f"{name}（{u}）" if lang == "zh" else f"{name} ({u})"
     return name

@@ -137,11 +137,13 @@ def catalog_messages(language: str) -> dict[str, str]:
         with po_file.open("rb") as handle:
             for message in read_po(handle, locale=language):
                 if message.id:
-                    key = message.id if isinstance(message.id, str) else message.id[0]
+                    # A plural message answers for its singular and its plural id.
+                    keys = (message.id,) if isinstance(message.id, str) else message.id
                     value = message.string if isinstance(message.string, str) else (
                         message.string[0] if message.string else ""
                     )
-                    messages[key] = value
+                    for key in keys:
+                        messages[key] = value
     return messages
 
 

@@ -50,10 +50,10 @@ def _export(round_id: int, out: Path) -> Rows:
 
 def _undated(value: object) -> object:
     """The time the workbook was made is not part of the data (a minute may pass between)."""
-    return _MADE_AT.sub("统计时间 …", value) if isinstance(value, str) else value
+    return _MADE_AT.sub("制表时间：…", value) if isinstance(value, str) else value
 
 
-_MADE_AT = re.compile(r"统计时间 \d{4}-\d\d-\d\d \d\d:\d\d")
+_MADE_AT = re.compile(r"制表时间：\d{4}-\d\d-\d\d \d\d:\d\d")
 
 
 def _wipe(db_url: str) -> None:
@@ -89,7 +89,7 @@ def test_backup_wipe_restore_gives_the_same_export(
     monkeypatch.setenv("HUIBAO_DATABASE__URL", db_url)
     round_id = _fill(db_url)
     before = _export(round_id, tmp_path / "before.xlsx")
-    assert len(before["明细"]) == 7  # header + six schools, four of them submitted
+    assert len(before["明细"]) == 3 + 7  # heading, header + six schools, four submitted
 
     backup = tmp_path / "backups" / "huibao.backup"
     backup.parent.mkdir()

@@ -24,6 +24,7 @@ from tests.report.conftest import County
 from tests.report.roster import staffing
 from tests.report.test_revisions import open_from_list, prefilled
 from tests.report.test_round_service import GOOD
+from tests.sheets import table_rows
 
 TZ = ZoneInfo("Asia/Shanghai")
 
@@ -266,7 +267,7 @@ async def test_the_workbook_shows_the_confirmed_warnings_and_the_comment(
     async with county.sessionmaker() as session:
         data, _result = await workbook_bytes(session, round_.id, "zh_CN", settings)
     book = openpyxl.load_workbook(io.BytesIO(data))
-    revisions = [tuple(r) for r in book["修订记录"].iter_rows(values_only=True)]
+    revisions = table_rows(book, "修订记录")
     head = revisions[0]
     column = head.index("已确认的提示 / 说明")
     [row] = [r for r in revisions[1:] if r[0] == "S001"]
@@ -274,7 +275,7 @@ async def test_the_workbook_shows_the_confirmed_warnings_and_the_comment(
     assert "代课教师（20人）超过专任教师（52人）的 20%" in cell
     assert cell.endswith("——说明：两名教师产假、一名病休，临时聘用代课")
     # The Data sheet says the same beside the figures it concerns.
-    data_rows = [tuple(r) for r in book["明细"].iter_rows(values_only=True)]
+    data_rows = table_rows(book, "明细")
     data_column = data_rows[0].index("已确认的提示 / 说明")
     by_code = {r[0]: r for r in data_rows[1:]}
     assert by_code["S001"][data_column] == row[column]

@@ -108,9 +108,9 @@ def at(day: date, hour: int) -> datetime:
 
 
 def zh_header(item: Any) -> str:
-    """A column header as the workbook writes it: "核定编制数 (人)"."""
+    """A column header as the workbook writes it: "核定编制数（人）"."""
     unit = item.unit.zh if item.unit is not None else ""
-    return f"{item.label.zh} ({unit})" if unit else str(item.label.zh)
+    return f"{item.label.zh}（{unit}）" if unit else str(item.label.zh)
 
 
 def start_button(message: SentMessage) -> tuple[str, str | None]:
@@ -389,7 +389,11 @@ async def test_a_round_from_its_schedule_to_the_deadline_summary(
     # The workbook's Summary sheet: counts by district and key totals equal the database.
     head, rows = sheet_rows(book, "汇总", "学区")
     lines = {row[0]: row for row in rows}
-    assert set(lines) == {"城关学区", "河西学区", "合计"}
+    # The total says it covers the 2 schools that reported of 5, and a note says so.
+    note = "注：各项合计只含已上报学校的数据。"
+    assert set(lines) == {"城关学区", "河西学区", "合计（已上报 2/5 所）", note}
+    lines["合计"] = lines.pop("合计（已上报 2/5 所）")
+    del lines[note]
     expected_counts = {
         # expected, on time, late, in progress, not started
         "城关学区": (2, 1, 0, 0, 1),
@@ -437,5 +441,6 @@ async def test_a_round_from_its_schedule_to_the_deadline_summary(
     assert {row[0] for row in rows} == {"S001", "S002"}
     head, rows = sheet_rows(officer_book, "汇总", "学区")
     officer_lines = {row[0]: row for row in rows}
-    assert officer_lines["合计"][head["应报"]] == 2
-    assert officer_lines["合计"][head[headers["authorized_posts"]]] == 48
+    officer_total = officer_lines["合计（已上报 1/2 所）"]
+    assert officer_total[head["应报"]] == 2
+    assert officer_total[head[headers["authorized_posts"]]] == 48

@@ -16,6 +16,7 @@ from models.roster.tables import Role
 from models.rounds import Answer, RoundStatus, Submission
 from outputs.dhis2 import dhis2_period, write_dhis2_csv
 from outputs.workbook import workbook_bytes
+from tests.sheets import table_rows
 from tests.status.factories import Factory, at, real_form, staffing_answers
 
 
@@ -89,10 +90,12 @@ async def test_workbook_totals_match_the_database(
 
     summary = _sheet_rows(book, names[0])
     header = summary[3]
-    total = next(r for r in summary if r[0] == ("Total" if en else "合计"))
+    # The total says how many schools its figures cover.
+    total_name = "Total (4 of 6 schools reported)" if en else "合计（已上报 4/6 所）"
+    total = next(r for r in summary if r[0] == total_name)
     col = {h: i for i, h in enumerate(header)}
-    posts = "Authorized posts (people)" if en else "核定编制数 (人)"
-    payroll = "Staff on payroll (people)" if en else "在编教职工数 (人)"
+    posts = "Authorized posts (people)" if en else "核定编制数（人）"
+    payroll = "Staff on payroll (people)" if en else "在编教职工数（人）"
     assert total[col[posts]] == sums["authorized_posts"] == 50 + 60 + 15 + 120
     assert total[col[payroll]] == sums["on_payroll"]
     assert total[1:6] == (6, 3, 1, 1, 1)  # expected, on time, late, in progress, not started
@@ -101,8 +104,8 @@ async def test_workbook_totals_match_the_database(
     assert sum(r[col[posts]] for r in districts) == total[col[posts]]
     assert book[names[0]].freeze_panes == "B5"
 
-    rows = _sheet_rows(book, names[1])
-    assert book[names[1]].freeze_panes == "C2"
+    rows = table_rows(book, names[1])
+    assert book[names[1]].freeze_panes == "C5"  # under the heading and the header row
     head = rows[0]
     assert len(rows) == 7  # header + one row per expected school
     by_code = {r[0]: r for r in rows[1:]}
@@ -116,17 +119,17 @@ async def test_workbook_totals_match_the_database(
     )
     assert by_code["W02"][head.index(posts)] is None  # a draft is not reported
 
-    missing = _sheet_rows(book, names[2])
+    missing = table_rows(book, names[2])
     assert [(r[0], r[5]) for r in missing[1:]] == [("W02", "赵校长"), ("W03", None)]
     assert missing[1][6] == ("no (blocked the bot)" if en else "否（已屏蔽机器人）")
 
-    revisions = _sheet_rows(book, names[3])
+    revisions = table_rows(book, names[3])
     a_revs = [r for r in revisions[1:] if r[0] == "E01"]
     assert [r[3] for r in a_revs] == [1, 2]
     assert a_revs[1][6] == "王校长" and a_revs[1][7] == "编制数填错"
     assert a_revs[1][9] == ("Authorized posts" if en else "核定编制数")
 
-    flagged = _sheet_rows(book, names[4])
+    flagged = table_rows(book, names[4])
     assert [(r[0], r[4], r[5]) for r in flagged[1:]] == [("E01", 20, 50)]
 
 
@@ -140,7 +143,7 @@ async def test_district_workbook_holds_only_that_district(
             session, ids["round"], "zh_CN", Settings(), district_id=ids["west"], now=at(22)
         )
     book = openpyxl.load_workbook(io.BytesIO(data))
-    codes = [r[0] for r in _sheet_rows(book, "明细")[1:]]
+    codes = [r[0] for r in table_rows(book, "明细")[1:]]
     assert codes == ["W01", "W02", "W03"]
     assert "西城学区" in result.filename
     summary = _sheet_rows(book, "汇总")

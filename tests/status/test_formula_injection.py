@@ -21,6 +21,8 @@ from models.roster.tables import District, Person, Role, School
 from outputs.dhis2 import write_dhis2_csv
 from outputs.roster_files import InviteLine, invites_workbook, roster_workbook
 from outputs.workbook import workbook_bytes
+from outputs.xlsx import HEADING_ROWS
+from tests.sheets import table_rows
 from tests.status.factories import Factory, at, real_form, staffing_answers
 from texts.i18n import gettext_for
 
@@ -86,10 +88,10 @@ async def test_round_workbook_names_are_text_and_figures_numbers(
         data, _result = await workbook_bytes(session, round_id, "en", Settings(), now=at(22))
     book = openpyxl.load_workbook(io.BytesIO(data))
     assert_inert(book, set(NASTY))
-    rows = [tuple(r) for r in book["Data"].iter_rows(values_only=True)]
+    rows = table_rows(book, "Data")
     vacancies = rows[0].index("Vacant posts (people)")
     assert rows[1][vacancies] == -5  # a negative figure is still a number cell
-    assert book["Data"].cell(row=2, column=vacancies + 1).data_type == "n"
+    assert book["Data"].cell(row=HEADING_ROWS + 2, column=vacancies + 1).data_type == "n"
 
 
 async def _remarks_round(session: AsyncSession) -> int:

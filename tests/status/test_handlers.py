@@ -16,6 +16,7 @@ from models.base import utcnow
 from models.roster.tables import Role, School
 from models.rounds import FormVersion
 from tests.double import BotApiDouble, FakeUser, SentMessage
+from tests.sheets import table_rows
 from tests.status.factories import Factory, at, real_form, staffing_answers
 
 STAFF, OFFICER, PRINCIPAL, DEPUTY, STRANGER, LOST_OFFICER = 501, 502, 503, 504, 505, 506
@@ -113,7 +114,7 @@ async def test_district_officer_sees_only_their_district(
     await officer.press(choose, "编制与师资配备")
     document = await officer.wait_for(lambda m: m.kind == "document")
     book = openpyxl.load_workbook(io.BytesIO(await officer.download(document)))
-    codes = [r[0] for r in book["明细"].iter_rows(min_row=2, values_only=True)]
+    codes = [r[0] for r in table_rows(book, "明细")[1:]]
     assert codes == ["W01", "W02"]
 
 

@@ -17,6 +17,7 @@ from models.rounds.lifecycle import open_round
 from models.rounds.revisions import submit
 from models.rounds.submissions import get_or_create_submission, school_context
 from outputs.workbook import workbook_bytes
+from tests.sheets import table_rows
 from tests.status.factories import Factory, at, real_form, staffing_answers
 
 
@@ -54,6 +55,6 @@ async def test_rows_from_the_round_service(
         assert sql.overall["authorized_posts"].value == 48 + 60
         assert sql.overall["new_hires_total"].value == 2
         data, _result = await workbook_bytes(session, round_id, "en", Settings(), now=at(22))
-    rows = list(openpyxl.load_workbook(io.BytesIO(data))["Data"].iter_rows(values_only=True))
+    rows = table_rows(openpyxl.load_workbook(io.BytesIO(data)), "Data")
     col = rows[0].index("Authorized posts (people)")
     assert sum(r[col] or 0 for r in rows[1:]) == 108
