@@ -33,6 +33,7 @@ QUIET_ZONE = 4  # modules, as ISO/IEC 18004 asks
 CHAT_PIXELS_PER_MODULE = 8
 SHEET_PIXELS_PER_MODULE = 6
 MAX_TITLE_LINES = 3
+MAX_SUBTITLE_LINES = 2  # "Joins as: principal (replaces the current one)"
 # (file, index in a collection): Simplified Chinese faces first.
 SYSTEM_CJK_FONTS = (
     ("/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc", 2),
@@ -52,12 +53,26 @@ def qr_matrix(text: str) -> list[list[bool]]:
 def _qr(text: str) -> qrcode.QRCode[Any]:
     # A fixed mask saves trying all eight, which makes a 2,000-school sheet 2-3x faster;
     # any mask scans equally well. Medium error correction survives a smudged printout.
+    # The link is one chunk of bytes, so the smallest version that holds it depends on
+    # its length alone: found once per length instead of once per code.
+    data = text.encode()
     code = qrcode.QRCode(
-        version=None, error_correction=ERROR_CORRECT_M, border=QUIET_ZONE, mask_pattern=0
+        version=_version(len(data)),
+        error_correction=ERROR_CORRECT_M,
+        border=QUIET_ZONE,
+        mask_pattern=0,
     )
-    code.add_data(text)
-    code.make(fit=True)
+    code.add_data(data, optimize=0)
+    code.make(fit=False)
     return code
+
+
+@cache
+def _version(length: int) -> int:
+    """The smallest QR version that holds `length` bytes at medium error correction."""
+    code = qrcode.QRCode(error_correction=ERROR_CORRECT_M)
+    code.add_data(b"\0" * length, optimize=0)
+    return int(code.best_fit())
 
 
 # Module values (0 light, 1 dark) to grey levels.
@@ -143,7 +158,7 @@ def captioned_qr_png(
     title_font = caption_font(max(12, round(box_size * 2.6)))
     subtitle_font = caption_font(max(10, round(box_size * 2.1)))
     title_lines = _wrap(title, title_font, width - 2 * margin, MAX_TITLE_LINES)
-    subtitle_lines = _wrap(subtitle, subtitle_font, width - 2 * margin, 1)
+    subtitle_lines = _wrap(subtitle, subtitle_font, width - 2 * margin, MAX_SUBTITLE_LINES)
     spacing = box_size
     rows = [(line, title_font) for line in title_lines]
     rows += [(line, subtitle_font) for line in subtitle_lines]

@@ -121,10 +121,14 @@ STEPS = (  # the steps on joining, printed in every block
 CUT = Border(bottom=Side(style="dashed", color="808080"))
 LEFT = Alignment(vertical="center")
 CENTRED = Alignment(horizontal="center", vertical="center")
-NAME_FONT = Font(bold=True, size=14)
-LABEL_FONT = Font(color="606060")
+# One face with Chinese glyphs for every cell: Excel's default Latin face would leave the
+# names to a fallback and print a patchwork. 微软雅黑 is on every Chinese Windows.
+SHEET_FONT = "Microsoft YaHei"
+TEXT_FONT = Font(name=SHEET_FONT, size=10)
+NAME_FONT = Font(name=SHEET_FONT, bold=True, size=14)
+LABEL_FONT = Font(name=SHEET_FONT, size=10, color="606060")
 CODE_FONT = Font(name="Consolas", size=13, bold=True)
-LINK_FONT = Font(color="1F4E79", underline="single")
+LINK_FONT = Font(name=SHEET_FONT, size=10, color="1F4E79", underline="single")
 
 
 def _capital(text: str) -> str:
@@ -143,11 +147,11 @@ def _title(lines: Sequence[InviteLine], _: Gettext) -> str:
 def _heading(sheet: Worksheet, title: str, made: str, *, bureau: str, _: Gettext) -> int:
     """The bureau's heading over the first block; returns its last row."""
     texts = (
-        (bureau, Font(bold=True, size=16)),
-        (title, Font(bold=True, size=14)),
-        (_("Made on {date}").format(date=made), Font(size=11)),
-        (_("Each code can be used once, until the date shown."), Font(size=10, italic=True)),
-        ("", Font()),
+        (bureau, Font(name=SHEET_FONT, bold=True, size=16)),
+        (title, Font(name=SHEET_FONT, bold=True, size=14)),
+        (_("Made on {date}").format(date=made), TEXT_FONT),
+        (_("Each code can be used once, until the date shown."), TEXT_FONT),
+        ("", TEXT_FONT),
     )
     for row, ((text, font), height) in enumerate(zip(texts, HEADING_POINTS, strict=True), 1):
         cell = sheet.cell(row=row, column=1, value=inert(text) if text else None)
@@ -180,7 +184,7 @@ def _block(
     for offset, (label, value) in enumerate(fields, start=1):
         sheet.cell(row=top + offset, column=2, value=inert(label)).font = LABEL_FONT
         cell = sheet.cell(row=top + offset, column=3, value=inert(value) if value else None)
-        cell.alignment = LEFT
+        cell.font, cell.alignment = TEXT_FONT, LEFT
     code = sheet.cell(row=top + 4, column=3)
     code.font = CODE_FONT
     link = sheet.cell(row=top + 5, column=3)
@@ -189,7 +193,8 @@ def _block(
     # The name and the steps run on over the empty column C: merging the cells instead
     # costs openpyxl time quadratic in the number of merges (a minute for 2,000 schools).
     for offset, step in enumerate(STEPS, start=len(fields) + 1):
-        sheet.cell(row=top + offset, column=2, value=_(step)).alignment = LEFT
+        cell = sheet.cell(row=top + offset, column=2, value=_(step))
+        cell.font, cell.alignment = TEXT_FONT, LEFT
     cut = top + len(BLOCK_POINTS) - 1
     for column in range(1, 4):
         sheet.cell(row=cut, column=column).border = CUT
