@@ -33,6 +33,7 @@ QUIET_ZONE = 4  # modules, as ISO/IEC 18004 asks
 CHAT_PIXELS_PER_MODULE = 8
 SHEET_PIXELS_PER_MODULE = 6
 MAX_TITLE_LINES = 3
+MAX_CAPTION_CHARACTERS = 160
 MAX_SUBTITLE_LINES = 2  # "Joins as: principal (replaces the current one)"
 # (file, index in a collection): Simplified Chinese faces first.
 SYSTEM_CJK_FONTS = (
@@ -127,7 +128,9 @@ def _wrap(text: str, font: FontType, width: int, max_lines: int) -> list[str]:
     """`text` in lines no wider than `width`: Chinese breaks between any two characters,
     other text at spaces where it can; the last line ends in "…" if text is left over."""
     lines: list[str] = []
-    rest = " ".join(text.split())
+    # Three lines hold a few dozen characters: more of a very long name is never drawn,
+    # and measuring it would only cost time.
+    rest = " ".join(text.split())[:MAX_CAPTION_CHARACTERS]
     while rest and len(lines) < max_lines:
         cut = len(rest)
         while cut > 1 and font.getlength(rest[:cut]) > width:

@@ -91,6 +91,10 @@ def test_a_long_name_wraps_under_the_code_and_stays_whole() -> None:
     name = "示范县城关镇第一中心小学附属幼儿园东河村教学点"
     long = Image.open(io.BytesIO(captioned_qr_png(LINK, name, "加入身份：校长")))
     assert long.width == short.width and long.height > short.height
+    # However long, the caption stops at three lines for the name, ending in "…".
+    endless = Image.open(io.BytesIO(captioned_qr_png(LINK, name * 40, "加入身份：校长")))
+    three = Image.open(io.BytesIO(captioned_qr_png(LINK, name * 3, "加入身份：校长")))
+    assert endless.size == three.size
 
 
 def _created(role: Role, *, school: bool = True, replaces: bool = False) -> CreatedInvite:
