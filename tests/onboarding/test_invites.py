@@ -250,6 +250,7 @@ def test_cli_prints_links_and_writes_a_printable_workbook(
     assert len(links) == 7 and "7 invitation(s)" in out and "西山九年一贯制学校" in out
     printed = read_invitation_sheet(sheet_path)
     assert printed.heading[:2] == ["示范县教育局", "校长邀请码"]
+    assert re.fullmatch(r"制表日期：\d{4}-\d{2}-\d{2}", printed.heading[2])
     blocks = printed.blocks
     assert len(blocks) == 7
     assert {b.fields["学区"] for b in blocks} == {"西山乡"}
