@@ -267,10 +267,11 @@ def write_invites_workbook(
     ]
     invites_workbook(
         lines,
-        gettext_for(settings.bureau.default_language),
+        settings.bureau.default_language,
         settings.bureau.tz,
         path,
         bureau=settings.bureau.name,
+        made_at=max(item.invite.created_at for item in created),
     )
 
 

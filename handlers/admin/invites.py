@@ -152,7 +152,7 @@ def _invite_text(who: Who, context: HuibaoContext, created: CreatedInvite) -> st
 async def _send_invite(
     update: Update, context: HuibaoContext, text: str, created: CreatedInvite
 ) -> None:
-    from outputs.roster_files import qr_png
+    from outputs.invite_qr import invite_png
 
     message = update.effective_message
     assert message is not None
@@ -160,7 +160,12 @@ async def _send_invite(
     link = deep_link(context.bot.username, created.code)
     try:
         await message.reply_photo(
-            qr_png(link, box_size=8),
+            invite_png(
+                link,
+                created,
+                bureau=context.services.settings.bureau.name,
+                language=context.services.settings.bureau.default_language,
+            ),
             caption=display(created.code),
             filename=f"invitation-{created.code}.png",
         )

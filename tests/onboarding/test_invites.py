@@ -9,7 +9,6 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from openpyxl import load_workbook
 from sqlalchemy import select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -34,6 +33,7 @@ from models.roster.invites import (
 from models.roster.tables import AuditLog, Person, Role, School
 from tests.onboarding.conftest import OTHER, OWN, make_invite, make_person, seed_county
 from tests.onboarding.helpers import look
+from tests.onboarding.invitation_sheet import read_invitation_sheet
 
 Sessions = async_sessionmaker[AsyncSession]
 PAYLOAD = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
@@ -248,14 +248,16 @@ def test_cli_prints_links_and_writes_a_printable_workbook(
     out = capsys.readouterr().out
     links = re.findall(r"https://t\.me/shifan_edu_bot\?start=([0-9A-Z]{16})", out)
     assert len(links) == 7 and "7 invitation(s)" in out and "西山九年一贯制学校" in out
-    book = load_workbook(sheet_path)
-    sheet = book.active
-    assert sheet is not None
-    rows = [r for r in sheet.iter_rows(min_row=2, values_only=True)]
-    assert len(rows) == 7
-    assert {r[0] for r in rows} == {"西山乡"} and {r[3] for r in rows} == {"校长"}
-    assert {str(r[6]).rsplit("=", 1)[1] for r in rows} == set(links)
-    assert len(sheet._images) == 7  # one QR code per row
+    printed = read_invitation_sheet(sheet_path)
+    assert printed.heading[:2] == ["示范县教育局", "校长邀请码"]
+    assert re.fullmatch(r"制表日期：\d{4}-\d{2}-\d{2}", printed.heading[2])
+    blocks = printed.blocks
+    assert len(blocks) == 7
+    assert {b.fields["学区"] for b in blocks} == {"西山乡"}
+    assert {b.fields["加入身份"] for b in blocks} == {"校长"}
+    assert {b.fields["链接"].rsplit("=", 1)[1] for b in blocks} == set(links)
+    assert "西山九年一贯制学校" in {b.name for b in blocks}
+    assert [b.images for b in blocks] == [1] * 7  # one QR code per block
 
     assert main(["invites", "create", "--district", "西山乡", "--role", "district_officer"]) == 0
     assert "西山乡\tdistrict_officer\t" in capsys.readouterr().out

@@ -172,7 +172,10 @@ def test_schools_export_and_invitations_hold_no_formulas(tmp_path: Path) -> None
         district="@SUM(A1)",
         expires_at=datetime(2026, 12, 1, tzinfo=UTC),
     )
-    invites_workbook([line], _, ZoneInfo("Asia/Shanghai"), invites, bureau="青山县教育局")
+    invites_workbook(
+        [line], "zh_CN", ZoneInfo("Asia/Shanghai"), invites, bureau="青山县教育局",
+        made_at=datetime(2026, 11, 17, tzinfo=UTC),
+    )
     assert_inert(
         openpyxl.load_workbook(invites), {"@SUM(A1)", "+1", '=HYPERLINK("http://x","click")'}
     )
