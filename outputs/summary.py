@@ -32,7 +32,7 @@ from outputs.round_figures import RoundFigures, round_figures, round_title, stag
 from outputs.workbook import workbook_bytes
 from texts.i18n import Gettext, gettext_for, short
 from texts.labels import flag_reason, form_stage_label
-from texts.status import counts_line, format_percent
+from texts.status import capped, counts_line, format_percent
 
 MAX_TEXT = 4000  # Telegram allows 4,096 characters in a message
 MAX_DISTRICT_LINES = 25
@@ -250,15 +250,13 @@ def _key_totals_section(
 def _flags_section(
     _: Gettext, form: FormDef, flags: list[Flag], language: str, change_percent: int
 ) -> str:
-    lines = [_("<b>Figures to check: {count}</b>").format(count=len(flags))]
-    lines += [_flag_line(form, f, language, change_percent) for f in flags[:MAX_FLAG_LINES]]
-    if len(flags) > MAX_FLAG_LINES:
-        lines.append(
-            _("… and {count} more on the workbook's Flagged sheet.").format(
-                count=len(flags) - MAX_FLAG_LINES
-            )
-        )
-    return "\n".join(lines)
+    return capped(
+        _("<b>Figures to check: {count}</b>").format(count=len(flags)),
+        flags,
+        lambda f: _flag_line(form, f, language, change_percent),
+        MAX_FLAG_LINES,
+        _("… and {count} more on the workbook's Flagged sheet."),
+    )
 
 
 def _fit(_: Gettext, text: str) -> str:

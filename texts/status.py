@@ -7,10 +7,11 @@ deadline summary's too (outputs/summary.py)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime, tzinfo
 from decimal import Decimal
 from html import escape
+from typing import TypeVar
 
 from models.followup.completeness import Counts, SchoolStatus
 from models.followup.remind_now import RemindResult
@@ -20,6 +21,7 @@ from texts.labels import status_label
 from texts.when import show
 
 MAX_SCHOOL_LINES = 60
+T = TypeVar("T")
 
 
 def format_percent(value: Decimal | None) -> str:
@@ -67,19 +69,28 @@ def school_line(_: Gettext, language: str, s: SchoolStatus) -> str:
     return f"• {escape(s.name)} ({status_label(s.status, language)}): {names}"
 
 
+def capped(
+    header: str, items: Sequence[T], line: Callable[[T], str], limit: int, more: str
+) -> str:
+    """A header and the lines of at most `limit` items; `more` (with {count}) says how
+    many were left out and where they are."""
+    shown = [header, *(line(item) for item in items[:limit])]
+    if len(items) > limit:
+        shown.append(more.format(count=len(items) - limit))
+    return "\n".join(shown)
+
+
 def missing_text(_: Gettext, language: str, missing: Sequence[SchoolStatus]) -> str:
     """A district's missing schools, the first MAX_SCHOOL_LINES of them."""
     if not missing:
         return _("Every school of this district has reported. 🎉")
-    lines = [_("<b>Missing schools</b> ({count}):").format(count=len(missing))]
-    lines += [school_line(_, language, s) for s in missing[:MAX_SCHOOL_LINES]]
-    if len(missing) > MAX_SCHOOL_LINES:
-        lines.append(
-            _("… and {count} more: /export has the full list.").format(
-                count=len(missing) - MAX_SCHOOL_LINES
-            )
-        )
-    return "\n".join(lines)
+    return capped(
+        _("<b>Missing schools</b> ({count}):").format(count=len(missing)),
+        missing,
+        lambda s: school_line(_, language, s),
+        MAX_SCHOOL_LINES,
+        _("… and {count} more: /export has the full list."),
+    )
 
 
 def reminded_text(_: Gettext, result: RemindResult) -> str:
