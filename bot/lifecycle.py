@@ -51,33 +51,29 @@ async def start_delivery(app: HuibaoApp, services: Services) -> None:
     # The worker shares the application's bot (aiohttp transport and rate limiter), so
     # handlers' replies and the outbox together keep to the configured rate.
     path = journal_path(services.settings)
-    journal = Journal.open(path) if path is not None else None
     worker = DeliveryWorker(app.bot, services.sessionmaker, services.settings.delivery,
-                            journal=journal)
+                            journal=Journal.open(path) if path is not None else None)
     services.outbox = worker
     await worker.start()
 
 
 async def stop_delivery(services: Services) -> None:
     # Called before the application's bot closes (post_stop), so sends in flight finish.
-    worker = services.outbox
+    worker, services.outbox = services.outbox, None
     if isinstance(worker, DeliveryWorker):
         await worker.stop()
         if worker.journal is not None:
             worker.journal.close()
-    services.outbox = None
 
 
 async def start_scheduler(app: HuibaoApp, services: Services) -> None:
-    if not services.settings.scheduler.enabled:
+    if services.settings.scheduler.enabled:
+        services.scheduler = Scheduler(app, services)
+        await services.scheduler.start()
+    else:
         log.info("scheduler disabled in this process (scheduler.enabled = false)")
-        return
-    scheduler = Scheduler(app, services)
-    services.scheduler = scheduler
-    await scheduler.start()
 
 
 async def stop_scheduler(services: Services) -> None:
-    scheduler = services.scheduler
-    if isinstance(scheduler, Scheduler):
-        await scheduler.stop()
+    if isinstance(services.scheduler, Scheduler):
+        await services.scheduler.stop()

@@ -53,7 +53,8 @@ from models.forms import (
     from_rows,
 )
 from models.forms.engine import key_total_value
-from models.forms.expr import DECIMAL_CONTEXT, Attr
+from models.forms.expr import Attr
+from models.forms.expr_values import DECIMAL_CONTEXT
 from models.roster.tables import School
 from models.rounds import Answer, Round, RoundSchool, Submission
 from models.rounds.versions import round_form as stored_form

@@ -38,7 +38,8 @@ from models.forms.engine import (
     steps,
     validate,
 )
-from models.forms.expr import Expr, evaluate
+from models.forms.expr import evaluate
+from models.forms.expr_values import Expr
 from models.forms.loader import FormRegistry, check_forms, load_form, load_forms
 from models.forms.parsing import (
     ParsedValue,
@@ -48,7 +49,7 @@ from models.forms.parsing import (
     parse_answer,
     parse_yes_no,
 )
-from models.forms.storage import dump_value, from_rows, load_value, to_rows
+from models.forms.storage import carried_over, dump_value, from_rows, load_value, to_rows
 from models.forms.walk import (
     REVIEW,
     Position,
@@ -99,6 +100,7 @@ __all__ = [
     "Walk",
     "add_item",
     "aggregate_key_totals",
+    "carried_over",
     "check_forms",
     "clean",
     "complete",

@@ -28,50 +28,12 @@ from collections.abc import Mapping
 from models.forms.definition import Value
 from models.forms.expr_compile import compile_expression
 from models.forms.expr_parse import MAX_DEPTH, RESERVED, Attr, parse
-from models.forms.expr_values import (
-    ANY,
-    BOOL,
-    DATE,
-    DECIMAL_CONTEXT,
-    GROUP,
-    NUMBER,
-    TEXT,
-    Env,
-    Expr,
-    Scope,
-    Symbol,
-    SymbolKind,
-    is_list,
-    list_of,
-    round_half_up,
-    type_of_value,
-)
+from models.forms.expr_values import Env, Scope, Symbol, type_of_value
 
-# The names the rest of the code takes from the language's front door; the syntax
-# tree's node classes live in expr_parse (import that module to walk a tree).
-__all__ = [
-    "ANY",
-    "BOOL",
-    "DATE",
-    "DECIMAL_CONTEXT",
-    "GROUP",
-    "MAX_DEPTH",
-    "NUMBER",
-    "RESERVED",
-    "TEXT",
-    "Attr",
-    "Env",
-    "Expr",
-    "Scope",
-    "Symbol",
-    "SymbolKind",
-    "compile_expression",
-    "evaluate",
-    "is_list",
-    "list_of",
-    "parse",
-    "round_half_up",
-]
+# The language's front door: parse, compile and evaluate. The types, scope and values
+# that compiled expressions work with are imported from expr_values, the syntax tree's
+# node classes from expr_parse.
+__all__ = ["MAX_DEPTH", "RESERVED", "Attr", "compile_expression", "evaluate", "parse"]
 
 
 def evaluate(source: str, values: Mapping[str, Value | None] | None = None) -> Value | None:

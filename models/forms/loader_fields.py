@@ -19,7 +19,7 @@ from models.forms.definition import (
     FieldType,
     GroupDef,
 )
-from models.forms.expr import DATE, NUMBER, TEXT, Symbol, SymbolKind, list_of
+from models.forms.expr_values import DATE, NUMBER, TEXT, Symbol, SymbolKind, list_of
 from models.forms.loader_tables import TableReader, is_whole
 
 FIELD_KEYS = (

@@ -25,7 +25,8 @@ from models.forms.definition import (
     RuleDef,
     Text,
 )
-from models.forms.expr import ANY, BOOL, GROUP, NUMBER, RESERVED, TEXT, Expr, Scope, Symbol, is_list
+from models.forms.expr import RESERVED
+from models.forms.expr_values import ANY, BOOL, GROUP, NUMBER, TEXT, Expr, Scope, Symbol, is_list
 from models.forms.loader_fields import field_symbol, read_field, read_group
 from models.forms.loader_rules import KeyTotalRefs, read_chart, read_key_totals, read_rule
 from models.forms.loader_tables import CODE_RE, TableReader, is_whole, quiet_tables

@@ -9,7 +9,7 @@ from decimal import Decimal
 from typing import Any, cast
 
 from models.forms.definition import SEVERITIES, ChartHint, KeyTotalDef, RuleDef, Severity, Text
-from models.forms.expr import ANY, BOOL, Expr, Scope
+from models.forms.expr_values import ANY, BOOL, Expr, Scope
 from models.forms.loader_tables import TableReader, is_whole
 
 PLACEHOLDER_RE = re.compile(r"\{([^{}]*)\}")

@@ -12,7 +12,8 @@ from collections.abc import Mapping
 from typing import Any, cast
 
 from models.forms.definition import FormError, Problem, Text
-from models.forms.expr import RESERVED, Expr, Scope, compile_expression
+from models.forms.expr import RESERVED, compile_expression
+from models.forms.expr_values import Expr, Scope
 
 CODE_RE = re.compile(r"^[a-z][a-z0-9_]*$")
 MAX_CODE_LENGTH = 50

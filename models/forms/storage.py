@@ -91,3 +91,18 @@ def from_rows(form: FormDef, rows: Iterable[tuple[str, int, object]]) -> Answers
         else:
             raise FormError(f"form {form.code} v{form.version} has no answer key {(code, item)}")
     return out
+
+
+def carried_over(form: FormDef, rows: Iterable[tuple[str, int, object]]) -> Answers:
+    """The top-level answers of an earlier report that still fit this form version, to
+    offer as this report's starting figures. The earlier report may have used another
+    version, so a value that no longer fits is left out rather than an error."""
+    out: Answers = {}
+    for code, item, raw in rows:
+        if item != 0 or not form.has_field(code) or form.field(code).group is not None:
+            continue
+        try:
+            out[(code, 0)] = load_value(form.field(code), raw)
+        except FormError:
+            continue
+    return out

@@ -276,10 +276,7 @@ async def create_invites(
         created.append(CreatedInvite(invite, code, school, shown_district))
     await session.flush()
     record(
-        session,
-        "invite.create",
-        actor_id=created_by,
-        target_type="invite",
+        session, "invite.create", actor_id=created_by,
         role=role.value,
         count=len(created),
         schools=[s.code for s, _ in plans if s is not None][:50],
@@ -359,11 +356,7 @@ async def _wrong_attempt(
 
 
 async def check_code(
-    session: AsyncSession,
-    text: str,
-    telegram_id: int,
-    *,
-    now: datetime | None = None,
+    session: AsyncSession, text: str, telegram_id: int, *, now: datetime | None = None,
     throttle: Throttle = DEFAULT_THROTTLE,
 ) -> Check:
     """What redeeming this code would do, without doing it.
@@ -413,11 +406,7 @@ async def _assess(
 
 
 async def redeem(
-    session: AsyncSession,
-    text: str,
-    person: Person,
-    *,
-    now: datetime | None = None,
+    session: AsyncSession, text: str, person: Person, *, now: datetime | None = None,
     throttle: Throttle = DEFAULT_THROTTLE,
 ) -> Check:
     """Check the code again and, if it still works, bind the person and use the code up."""
@@ -520,11 +509,7 @@ async def _claim(session: AsyncSession, check: Check, person: Person, now: datet
     else:
         await set_role(session, person, role, reason=reason)
     record(
-        session,
-        "invite.redeem",
-        actor_id=person.id,
-        target_type="invite",
-        target_id=invite.id,
+        session, "invite.redeem", invite.id, actor_id=person.id,
         role=invite.role,
         school=check.school.code if check.school else None,
         district=check.district.name if check.district else None,

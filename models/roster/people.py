@@ -133,14 +133,8 @@ class BindingError(ValueError):
 
 
 async def set_role(
-    session: AsyncSession,
-    person: Person,
-    role: Role,
-    *,
-    school_id: int | None = None,
-    district_id: int | None = None,
-    actor_id: int | None = None,
-    reason: str = "",
+    session: AsyncSession, person: Person, role: Role, *, school_id: int | None = None,
+    district_id: int | None = None, actor_id: int | None = None, reason: str = "",
 ) -> bool:
     """Give a person a role and its binding, writing who changed what in the audit log.
 
@@ -164,11 +158,7 @@ async def set_role(
         return False
     person.role, person.school_id, person.district_id = new
     record(
-        session,
-        "role.change",
-        actor_id=actor_id,
-        target_type="person",
-        target_id=person.id,
+        session, "role.change", person.id, actor_id=actor_id, target_type="person",
         old_role=old[0],
         new_role=new[0],
         old_school_id=old[1],

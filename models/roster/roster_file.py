@@ -420,10 +420,7 @@ async def import_roster(
         await session.execute(update(School), updates)
     if inserts or updates or wanted:
         record(
-            session,
-            "roster.import",
-            actor_id=actor_id,
-            target_type="roster",
+            session, "roster.import", actor_id=actor_id,
             source=source,
             added=len(result.added),
             updated=len(result.updated),
@@ -448,11 +445,7 @@ async def set_active(
     for school in changed:
         school.active = active
         record(
-            session,
-            "school.reopen" if active else "school.close",
-            actor_id=actor_id,
-            target_type="school",
-            target_id=school.id,
+            session, "school.reopen" if active else "school.close", school.id, actor_id=actor_id,
             code=school.code,
         )
     return changed, [c for c in codes if c not in found]

@@ -237,6 +237,6 @@ async def retry(
         return round_
     again = await requeue_failed(session, purpose_of_round(round_.id), now)
     if again.total:
-        record(session, "round.retry", actor_id=by, target_type="round",
-               target_id=round_.id, failed=again.failed, blocked=again.blocked)
+        record(session, "round.retry", round_.id, actor_id=by,
+               failed=again.failed, blocked=again.blocked)
     return Retried(round_, again)

@@ -29,12 +29,10 @@ from models.forms import (
     ITEM_DONE,
     AnswerKey,
     Answers,
-    FieldDef,
     FormDef,
-    FormError,
     Value,
+    carried_over,
     from_rows,
-    load_value,
 )
 from models.rounds.inserts import insert_for
 from models.rounds.tables import WORKING, Answer, Round, Submission
@@ -192,13 +190,6 @@ async def replace_working_answers(
     await save_answers(session, submission_id, form, dict(answers), by=by, now=now)
 
 
-def _decode(f: FieldDef, raw: Any) -> Value | None:
-    try:
-        return load_value(f, raw)
-    except FormError:
-        return None
-
-
 async def previous_answers(
     session: AsyncSession, school_id: int, form: FormDef, before: Round
 ) -> Answers:
@@ -220,14 +211,4 @@ async def previous_answers(
     if found is None:
         return {}
     rows = await answer_rows(session, found[0], found[1])
-    out: Answers = {}
-    for code, item, *values in rows:
-        if item != 0 or not form.has_field(code):
-            continue
-        f = form.field(code)
-        if f.group is not None:
-            continue
-        v = _decode(f, raw_value(values))
-        if v is not None:
-            out[(code, 0)] = v
-    return out
+    return carried_over(form, ((code, item, raw_value(values)) for code, item, *values in rows))

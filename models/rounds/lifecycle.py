@@ -203,20 +203,13 @@ def _record_open(
     schools: int,
     audience: Audience,
 ) -> None:
-    record(
-        session,
-        "round.open",
-        actor_id=round_.created_by,
-        target_type="round",
-        target_id=round_.id,
-        form=form.code,
-        version=form.version,
-        period=round_.period,
-        deadline=deadline.isoformat(),
-        schools=schools,
-        # The audience's own "schools" (the codes given) must not clash with the count.
-        **{("school_codes" if key == "schools" else key): value for key, value in audience.items()},
-    )
+    # The audience's own "schools" (the codes given) must not clash with the count.
+    chosen: dict[str, Any] = {
+        ("school_codes" if key == "schools" else key): value for key, value in audience.items()
+    }
+    record(session, "round.open", round_.id, actor_id=round_.created_by, form=form.code,
+           version=form.version, period=round_.period, deadline=deadline.isoformat(),
+           schools=schools, **chosen)
 
 
 def _duplicate(found: Round) -> DuplicateRound:
@@ -259,17 +252,12 @@ async def close_round(
         raise RoundError(f"round {round_.id} is already closed")
     round_.status = RoundStatus.CLOSED.value
     round_.closed_at = now
-    record(session, "round.close", actor_id=by, target_type="round", target_id=round_.id)
+    record(session, "round.close", round_.id, actor_id=by)
 
 
 async def extend_round(
-    session: AsyncSession,
-    round_: Round,
-    deadline: datetime,
-    *,
-    lock_at: datetime | None = None,
-    by: int | None = None,
-    now: datetime,
+    session: AsyncSession, round_: Round, deadline: datetime, *,
+    lock_at: datetime | None = None, by: int | None = None, now: datetime,
 ) -> None:
     _aware(deadline, "the deadline")
     if deadline <= now:
@@ -282,11 +270,7 @@ async def extend_round(
     round_.status = RoundStatus.OPEN.value
     round_.closed_at = None
     record(
-        session,
-        "round.extend",
-        actor_id=by,
-        target_type="round",
-        target_id=round_.id,
+        session, "round.extend", round_.id, actor_id=by,
         old=old.isoformat(),
         new=deadline.isoformat(),
         reopened=reopened,
@@ -355,11 +339,7 @@ async def unlock_school(
         raise RoundError(f"school {name} is not expected in round {round_.id}")
     rs.unlocked_until = now + timedelta(hours=hours)
     record(
-        session,
-        "round.unlock",
-        actor_id=by,
-        target_type="round",
-        target_id=round_.id,
+        session, "round.unlock", round_.id, actor_id=by,
         school_id=school_id,
         until=rs.unlocked_until.isoformat(),
     )

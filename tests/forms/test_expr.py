@@ -10,7 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from models.forms import FormError, evaluate
-from models.forms.expr import MAX_DEPTH, Scope, Symbol, compile_expression, parse
+from models.forms.expr import MAX_DEPTH, compile_expression, parse
+from models.forms.expr_values import Scope, Symbol
 
 # --- examples --------------------------------------------------------------------------
 
@@ -70,7 +71,7 @@ def test_missing_semantics(source: str, expected: object) -> None:
 
 
 def test_count_of_unanswered_multi_choice_is_zero() -> None:
-    from models.forms.expr import Env
+    from models.forms.expr_values import Env
 
     e = compile_expression("count(a)", Scope(names={"a": Symbol("list[text]")}))
     assert e.evaluate(Env({"a": None})) == 0
@@ -204,7 +205,7 @@ def _hostile_scope() -> Scope:
 
 
 def _check_never_crashes(source: str) -> None:
-    from models.forms.expr import Env
+    from models.forms.expr_values import Env
 
     try:
         e = compile_expression(source, _hostile_scope())
