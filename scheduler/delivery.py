@@ -76,6 +76,8 @@ class _Held:
 
 @dataclass
 class WorkerStats:
+    """What this worker has done since it started, for logs, the bench and the tests."""
+
     sent: int = 0
     failed: int = 0
     blocked: int = 0

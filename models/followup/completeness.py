@@ -72,6 +72,8 @@ def percent(part: int, whole: int) -> Decimal | None:
 
 @dataclass(frozen=True, slots=True)
 class Counts:
+    """How many schools a round expects, and how many are in each status."""
+
     expected: int = 0
     on_time: int = 0
     late: int = 0
@@ -303,12 +305,8 @@ async def _counts_of_rounds(
 
 
 async def school_statuses(
-    session: AsyncSession,
-    round_id: int,
-    district_id: int | None = None,
-    now: datetime | None = None,
-    only_missing: bool = False,
-    with_contacts: bool = True,
+    session: AsyncSession, round_id: int, district_id: int | None = None,
+    now: datetime | None = None, only_missing: bool = False, with_contacts: bool = True,
 ) -> list[SchoolStatus]:
     """Each expected school with its status (and its principal and deputies), by
     district then school code. only_missing: the schools that have not submitted."""

@@ -87,17 +87,20 @@ async def mark_sending_many(session: AsyncSession, held: Sequence[tuple[int, str
     if not held:
         return set()
     table = deliveries_table()
-    result = await session.execute(
-        table.update()
-        .where(
-            # id IN (...) as well: SQLite scans the whole table for a row-value IN alone.
-            table.c.id.in_([delivery_id for delivery_id, _token in held]),
-            tuple_(table.c.id, table.c.claim_token).in_(list(held)),
-            table.c.status.in_(HELD),
-        )
-        .values(status=Status.SENDING.value)
-        .returning(table.c.id)
-    )
+    statement = table.update().where(_all_held(held), table.c.status.in_(HELD))
+    return await _updated_ids(session, statement.values(status=Status.SENDING.value))
+
+
+def _all_held(held: Sequence[tuple[int, str]]) -> Any:
+    """The rows given, as long as each is still held with its claim token."""
+    table = deliveries_table()
+    # id IN (...) as well: SQLite scans the whole table for a row-value IN alone.
+    return and_(table.c.id.in_([delivery_id for delivery_id, _token in held]),
+                tuple_(table.c.id, table.c.claim_token).in_(list(held)))
+
+
+async def _updated_ids(session: AsyncSession, statement: Any) -> set[int]:
+    result = await session.execute(statement.returning(deliveries_table().c.id))
     return {row[0] for row in result.all()}
 
 
@@ -141,29 +144,19 @@ async def mark_sent_many(
     if not items:
         return set()
     table = deliveries_table()
-    result = await session.execute(
-        table.update()
-        .where(
-            table.c.id.in_([item.delivery_id for item in items]),  # see mark_sending_many
-            tuple_(table.c.id, table.c.claim_token).in_(
-                [(item.delivery_id, item.token) for item in items]
-            ),
-        )
-        .values(
-            status=Status.SENT.value,
-            parts_sent=case(
-                {item.delivery_id: item.parts_sent for item in items}, value=table.c.id
-            ),
-            telegram_message_id=case(
-                {item.delivery_id: item.message_id for item in items}, value=table.c.id
-            ),
-            sent_at=now,
-            lease_until=None,
-            claim_token=None,
-        )
-        .returning(table.c.id)
+    held = [(item.delivery_id, item.token) for item in items]
+    # One statement for the batch: each row's own part count and message id by CASE on id.
+    sent = table.update().where(_all_held(held)).values(
+        status=Status.SENT.value,
+        parts_sent=case({item.delivery_id: item.parts_sent for item in items}, value=table.c.id),
+        telegram_message_id=case(
+            {item.delivery_id: item.message_id for item in items}, value=table.c.id
+        ),
+        sent_at=now,
+        lease_until=None,
+        claim_token=None,
     )
-    return {row[0] for row in result.all()}
+    return await _updated_ids(session, sent)
 
 
 def _try_ended(error: str, *, count_attempt: bool, in_doubt: bool) -> dict[str, Any]:
@@ -179,15 +172,8 @@ def _try_ended(error: str, *, count_attempt: bool, in_doubt: bool) -> dict[str, 
 
 
 async def reschedule(
-    session: AsyncSession,
-    delivery_id: int,
-    token: str,
-    *,
-    at: datetime,
-    error: str,
-    count_attempt: bool = True,
-    in_doubt: bool = False,
-    failing_since: datetime | None = None,
+    session: AsyncSession, delivery_id: int, token: str, *, at: datetime, error: str,
+    count_attempt: bool = True, in_doubt: bool = False, failing_since: datetime | None = None,
 ) -> bool:
     """A transient error (or RetryAfter, which does not count): try again at `at`.
 
@@ -218,14 +204,8 @@ async def reschedule(
 
 
 async def mark_failed(
-    session: AsyncSession,
-    delivery_id: int,
-    token: str,
-    *,
-    error: str,
-    blocked: bool = False,
-    count_attempt: bool = True,
-    in_doubt: bool = False,
+    session: AsyncSession, delivery_id: int, token: str, *, error: str, blocked: bool = False,
+    count_attempt: bool = True, in_doubt: bool = False,
 ) -> bool:
     """A permanent failure. `blocked`: the person blocked the bot; they become unreachable.
     `in_doubt`: the last try may have reached Telegram all the same (see reschedule)."""

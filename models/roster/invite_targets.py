@@ -95,13 +95,8 @@ async def _active_schools(session: AsyncSession, district_name: str | None) -> l
 
 
 async def resolve_targets(
-    session: AsyncSession,
-    role: Role,
-    *,
-    school_code: str | None = None,
-    district_name: str | None = None,
-    all_schools: bool = False,
-    replace: bool = False,
+    session: AsyncSession, role: Role, *, school_code: str | None = None,
+    district_name: str | None = None, all_schools: bool = False, replace: bool = False,
 ) -> Targets:
     """Which schools or districts get one invite each, by the rules of each role."""
     _check_request(role, school_code, district_name, all_schools)

@@ -43,15 +43,9 @@ async def touch_person(
     now = now or utcnow()
     person = await get_person(session, telegram_id)
     if person is None:
-        person = Person(
-            telegram_id=telegram_id,
-            name=name,
-            username=username,
-            telegram_language=telegram_language,
-            role=Role.NONE.value,
-            created_at=now,
-            updated_at=now,
-        )
+        person = Person(telegram_id=telegram_id, name=name, username=username,
+                        telegram_language=telegram_language, role=Role.NONE.value,
+                        created_at=now, updated_at=now)
         session.add(person)
         await session.flush()
         return person
