@@ -13,13 +13,15 @@ the one room waiting for it (MESSAGE_ROUTES). The order of the questions is `doi
 
 1. answering a report (their conversation is a report): the report takes it, whatever the
    text looks like; "1234" or an ID number is an answer, never an invitation code;
-2. staff whose notice draft waits for typed input: the draft, even during a round set-up
+2. writing to the inbox (their conversation is /ask's, or staff's ✍️ answer): the inbox,
+   text, a photo or a document alike;
+3. staff whose notice draft waits for typed input: the draft, even during a round set-up
    (the draft's prompt is the last thing they were asked);
-3. setting up a round (their conversation is a round set-up): the set-up;
-4. no role yet (a newcomer, or someone Telegram never showed us): onboarding, which reads
+4. setting up a round (their conversation is a round set-up): the set-up;
+5. no role yet (a newcomer, or someone Telegram never showed us): onboarding, which reads
    an invitation code or says how to join; people with a role join with a second
    invitation by its link or `/start CODE`;
-5. nothing waits for it: no answer (yet: issue 11 answers here).
+6. nothing waits for it: no answer (yet: issue 11 answers here).
 
 The report answer is the hot path (bench/report_step.py): the question is asked of the
 report's own read (load_ctx: person, conversation, submission, round, school and lock in
@@ -41,6 +43,7 @@ from telegram.ext import ApplicationHandlerStop, MessageHandler, TypeHandler, fi
 from handlers import (
     admin,
     errors,
+    inbox,
     menu,
     notices,
     onboarding,
@@ -55,6 +58,7 @@ from handlers.report.answer import answer_step, send_answer
 from handlers.report.context import KIND_REPORT, KIND_ROUND, load_ctx
 from handlers.report.conversation import retrying
 from handlers.report_view import Rendered
+from models.conversations import Kind, conversation_of
 from models.roster.tables import Role
 from transport.context import HuibaoApp, HuibaoContext
 
@@ -72,7 +76,7 @@ the first match wins, so ROOMS' order is the order of the buttons' prefixes too.
 
 # --- the rooms, in the order their handlers are added ----------------------------------------
 
-ROOMS = (start, errors, menu, onboarding, admin, report, rounds, notices, status)
+ROOMS = (start, errors, menu, onboarding, admin, report, rounds, notices, status, inbox)
 """Each has register(app) (and may have on_startup(app), run by bot/app.py's post_init).
 start and errors first: /start, /help and the error handler exist before any room's; the
 rounds' catch-all prefixes ("rd:", "rt") come after the report's buttons and before the
@@ -83,6 +87,7 @@ notices', as they always have."""
 
 class Doing(Enum):
     REPORT = "answering a report"
+    ASKING = "writing to the inbox"
     NOTICE_DRAFT = "their notice draft waits for typed input"
     ROUND_SETUP = "setting up a round"
     JOINING = "no role yet: joining with an invitation code"
@@ -110,6 +115,7 @@ async def _nothing(update: Update, context: HuibaoContext) -> None:
 MESSAGE_ROUTES: Mapping[Doing, Route] = MappingProxyType(
     {
         Doing.REPORT: send_answer,
+        Doing.ASKING: _reads_itself(inbox.on_message),
         Doing.NOTICE_DRAFT: _reads_itself(draft_input),
         Doing.ROUND_SETUP: _reads_itself(rounds.on_text),
         Doing.JOINING: _reads_itself(onboarding.typed_text),
@@ -126,6 +132,8 @@ async def doing(
     `draft_waits` is asked only of staff, so principals never pay for it."""
     if conversation == KIND_REPORT:
         return Doing.REPORT
+    if conversation == Kind.ASK.value:
+        return Doing.ASKING
     if role.is_staff and await draft_waits():
         return Doing.NOTICE_DRAFT
     if conversation == KIND_ROUND:
@@ -151,8 +159,10 @@ async def on_message(update: Update, context: HuibaoContext) -> None:
 
 
 async def _read_file(context: HuibaoContext, telegram_id: int) -> Doing:
-    """A document or a photo: only a notice draft waiting for its attachment takes one."""
+    """A document or a photo: a question to the bureau, or a notice draft's attachment."""
     async with context.services.sessionmaker() as session:
+        if await conversation_of(session, telegram_id) is Kind.ASK:
+            return Doing.ASKING
         waits = await draft_waits_for(session, telegram_id, context.now())
     return Doing.NOTICE_DRAFT if waits else Doing.NOTHING
 

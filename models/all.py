@@ -2,6 +2,7 @@
 
 import models.followup.completeness  # the ix_answers_working index
 import models.followup.reminders.reminder_log
+import models.inbox
 import models.notices
 import models.outbox.tables
 import models.roster.invites

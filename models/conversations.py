@@ -18,6 +18,7 @@ from typing import Any, Literal, Self, cast
 from sqlalchemy import Table, bindparam, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from models.roster.tables import Person
 from models.rounds.inserts import insert_for
 from models.rounds.tables import Conversation
 
@@ -27,6 +28,8 @@ class Kind(StrEnum):
     """Filling in a school's report: typed text is an answer, a reason or a comment."""
     ROUND = "round"
     """A staff member's round set-up (or a new deadline, or a school to unlock)."""
+    ASK = "ask"
+    """Writing to the inbox: a school's question, or staff's answer to one (models/inbox)."""
 
     @classmethod
     def of(cls, stored: str | None) -> Kind | None:
@@ -168,7 +171,29 @@ class RoundSetup:
         })
 
 
-State = ReportTalk | RoundSetup
+# --- writing to the inbox ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Asking:
+    """The state of an inbox conversation (kind ASK): the next message is a school's
+    question (question_id 0), or staff's answer to question `question_id`."""
+
+    question_id: int = 0
+
+    @classmethod
+    def from_json(cls, text: str | None) -> Self:
+        raw = _load(text)
+        try:
+            return cls(question_id=int(raw.get("question") or 0))
+        except (TypeError, ValueError):
+            return cls()
+
+    def to_json(self) -> str:
+        return _dump({"question": self.question_id or None})
+
+
+State = ReportTalk | RoundSetup | Asking
 
 
 # --- the store ---------------------------------------------------------------------------------
@@ -228,13 +253,34 @@ async def conversation_kind(session: AsyncSession, person_id: int) -> Kind | Non
     return Kind.of(stored)
 
 
-async def round_setup(session: AsyncSession, person_id: int) -> RoundSetup | None:
-    """The person's round set-up; None when they are in no round conversation."""
+async def conversation_of(session: AsyncSession, telegram_id: int) -> Kind | None:
+    """The kind of conversation the person with this Telegram id is in, if any."""
+    stored = (
+        await session.execute(
+            select(Conversation.kind).join(Person, Person.id == Conversation.person_id)
+            .where(Person.telegram_id == telegram_id)
+        )
+    ).scalar_one_or_none()
+    return Kind.of(stored)
+
+
+async def _state_of(session: AsyncSession, person_id: int, kind: Kind) -> str | None:
+    """The stored state of the person's conversation if it is of this kind, else None."""
     row = (
         await session.execute(
             select(Conversation.kind, Conversation.state).where(Conversation.person_id == person_id)
         )
     ).first()
-    if row is None or Kind.of(row[0]) is not Kind.ROUND:
-        return None
-    return RoundSetup.from_json(row[1])
+    return row[1] or "{}" if row is not None and Kind.of(row[0]) is kind else None
+
+
+async def round_setup(session: AsyncSession, person_id: int) -> RoundSetup | None:
+    """The person's round set-up; None when they are in no round conversation."""
+    text = await _state_of(session, person_id, Kind.ROUND)
+    return None if text is None else RoundSetup.from_json(text)
+
+
+async def asking(session: AsyncSession, person_id: int) -> Asking | None:
+    """The person's inbox conversation; None when they are in no inbox conversation."""
+    text = await _state_of(session, person_id, Kind.ASK)
+    return None if text is None else Asking.from_json(text)

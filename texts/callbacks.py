@@ -527,3 +527,46 @@ class ListNotices(_NoticeButton, prefix="nl"):
 
     def pack(self) -> str:
         return super().pack() + SEPARATOR
+
+# --- the inbox (handlers/inbox.py) ---
+
+
+@dataclass(frozen=True)
+class InboxList(Callback, prefix="ib:l"):
+    """/inbox as a button."""
+
+
+@dataclass(frozen=True)
+class OpenQuestion(Callback, prefix="ib:o"):
+    question_id: RowId
+
+
+@dataclass(frozen=True)
+class AnswerQuestion(Callback, prefix="ib:a"):
+    question_id: RowId
+
+
+@dataclass(frozen=True)
+class QuestionDone(Callback, prefix="ib:d"):
+    question_id: RowId
+
+
+@dataclass(frozen=True)
+class ChooseColleague(Callback, prefix="ib:h"):
+    question_id: RowId
+
+
+@dataclass(frozen=True)
+class HandOver(Callback, prefix="ib:H"):
+    question_id: RowId
+    person_id: RowId
+
+
+@dataclass(frozen=True)
+class AskBureau(Callback, prefix="ib:q"):
+    """A school's "ask the bureau": the next message is the question."""
+
+
+@dataclass(frozen=True)
+class CancelAsking(Callback, prefix="ib:x"):
+    """Leave the inbox conversation without sending anything."""
