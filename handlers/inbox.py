@@ -200,7 +200,7 @@ async def open_question(update: Update, context: HuibaoContext, button: OpenQues
         except InboxError:
             thread = None
     if thread is None:
-        await show(update, Screen(words.not_found(who._), [home_row(who._)]))
+        await menu.refuse(update, words.not_found(who._))
         return
     await show(update, _thread_screen(context.services, who, thread))
     await _send_files(update, thread)
@@ -250,7 +250,7 @@ async def answer_button(update: Update, context: HuibaoContext, button: AnswerQu
             await set_conversation(session, who.person.id, Kind.ASK, None,
                                    Asking(thread.question.id), now=context.now())
     if thread is None or asks_for(who.person) is not None:
-        await show(update, Screen(words.not_found(who._), [home_row(who._)]))
+        await menu.refuse(update, words.not_found(who._))
         return
     prompt = words.answer_prompt(who._, thread.school.name)
     await show(update, Screen(prompt, [[(who._("Cancel"), CancelAsking().pack())]]))
@@ -262,23 +262,23 @@ async def _take_answer(
     services = context.services
     async with unit(update, context) as (session, who):
         if not text:
-            screen = Screen(words.empty_question(who._))
+            screen: Screen | None = Screen(words.empty_question(who._))
         else:
             screen = await _answered(session, services, who, question_id, text, context)
     services.wake_outbox()
-    await show(update, screen)
+    await (show(update, screen) if screen else menu.refuse(update, words.not_found(who._)))
 
 
 async def _answered(
     session: AsyncSession, services: Services, who: Who, question_id: int, text: str,
     context: HuibaoContext,
-) -> Screen:
+) -> Screen | None:
     await clear_conversation(session, who.person.id)
     try:
         thread, line_id = await answer(session, question_id, who.person, text[:QUESTION_LENGTH],
                                        now=context.now())
     except InboxError:
-        return Screen(words.not_found(who._), [home_row(who._)])
+        return None
     people = await school_people(session, thread.school.id)
     items = []
     for person in people:
@@ -297,7 +297,7 @@ async def done_button(update: Update, context: HuibaoContext, button: QuestionDo
         except InboxError:
             thread = None
     if thread is None or asks_for(who.person) is not None:
-        await show(update, Screen(words.not_found(who._), [home_row(who._)]))
+        await menu.refuse(update, words.not_found(who._))
         return
     screen = _thread_screen(context.services, who, thread)
     screen.text = words.marked_done(who._) + "\n\n" + screen.text
@@ -313,7 +313,7 @@ async def colleague_button(
         except InboxError:
             people = None
     if people is None:
-        await show(update, Screen(words.not_found(who._), [home_row(who._)]))
+        await menu.refuse(update, words.not_found(who._))
         return
     rows: Rows = [[(p.name, HandOver(button.question_id, p.id).pack())] for p in people]
     rows.append([(who._("« Back"), OpenQuestion(button.question_id).pack())])
@@ -326,17 +326,17 @@ async def hand_over_button(update: Update, context: HuibaoContext, button: HandO
     async with unit(update, context) as (session, who):
         screen = await _handed(session, context, who, button)
     services.wake_outbox()
-    await show(update, screen)
+    await (show(update, screen) if screen else menu.refuse(update, words.not_found(who._)))
 
 
 async def _handed(
     session: AsyncSession, context: HuibaoContext, who: Who, button: HandOver
-) -> Screen:
+) -> Screen | None:
     try:
         thread, colleague = await hand_over(session, button.question_id, who.person,
                                             button.person_id, now=context.now())
     except InboxError:
-        return Screen(words.not_found(who._), [home_row(who._)])
+        return None
     _language, _ = _speaks(context.services, colleague)
     note = words.handed_to_you(_, who.person.name, thread.school.name)
     row = ((_("Open"), OpenQuestion(thread.question.id).pack()),)

@@ -1,0 +1,135 @@
+"""End to end through the Bot API double: a principal's question reaches /inbox, staff
+answer, the principal and the deputy both receive the answer, the thread is marked done;
+a district officer of another district can neither see nor answer it, forged buttons
+included."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import func, select
+
+from models.db import transaction
+from models.inbox import Question, QuestionMessage, ThreadStatus
+from models.roster.tables import Person, Role
+from tests.notices.conftest import Sessions
+from tests.notices.roster import make_roster, make_staff
+from texts.callbacks import AnswerQuestion, OpenQuestion, QuestionDone
+
+STAFF_ID, COLLEAGUE_ID, OFFICER_ID, OTHER_OFFICER_ID = 900, 901, 910, 911
+QUESTION = "你好，请问编制表里的“代课教师”要不要算进专任教师？"
+ANSWER = "不算。代课教师单独填在第 9 题。"
+
+
+async def seed(sessions: Sessions, language: str | None = None) -> list[int]:
+    """Two districts; school S00001 (district 1) has a principal and a deputy."""
+    async with transaction(sessions) as session:
+        roster = await make_roster(session, 2, districts=2, deputies_every=1, language=language)
+        await make_staff(session, STAFF_ID)
+        await make_staff(session, COLLEAGUE_ID, "李老师")
+        for telegram_id, district_id in ((OFFICER_ID, roster.district_ids[0]),
+                                         (OTHER_OFFICER_ID, roster.district_ids[1])):
+            session.add(Person(telegram_id=telegram_id, name=f"学区{telegram_id}",
+                               role=Role.DISTRICT_OFFICER.value, district_id=district_id))
+    return roster.telegram_ids
+
+
+async def thread_state(sessions: Sessions) -> tuple[str, int]:
+    async with sessions() as session:
+        status = (await session.execute(select(Question.status))).scalar_one()
+        count = (await session.execute(select(func.count(QuestionMessage.id)))).scalar_one()
+    return status, count
+
+
+async def test_question_answered_by_staff_reaches_principal_and_deputy(
+    bot: Any, sessionmaker: Sessions
+) -> None:
+    principal_id, deputy_id, *_ = await seed(sessionmaker)
+    async with bot() as running:
+        tg = running.tg
+        principal = tg.user(principal_id, "校长1")
+        deputy = tg.user(deputy_id, "副校长1")
+        staff = tg.user(STAFF_ID, "王科长")
+        officer = tg.user(OFFICER_ID, "学区910")
+        other = tg.user(OTHER_OFFICER_ID, "学区911")
+
+        await principal.send("/ask")
+        prompt = await principal.wait_for("请在这里写下给青山县教育局的问题")
+        assert prompt.buttons() == [[("取消", "ib:x")]]
+        await principal.send(QUESTION)
+        await principal.wait_for("已发给青山县教育局。回复会发到这个对话")
+
+        # Staff and the school's district officer hear of it; the other district does not.
+        told = await staff.wait_for("📩 第1小学")
+        assert QUESTION in (told.plain or "") and "校长1 提问" in (told.plain or "")
+        await officer.wait_for("📩 第1小学")
+        await other.expect_silence(0.5)
+
+        await staff.send("/inbox")
+        inbox = await staff.wait_for("学校来信")
+        assert "待回复 1 条" in (inbox.plain or "")
+        await staff.press(inbox, "🟠 第1小学")
+        thread = await staff.wait_for(lambda m: QUESTION in (m.plain or "") and m.edited)
+        assert "待教育局回复" in (thread.plain or "")
+        await staff.press(thread, "✍️ 回复")
+        await staff.wait_for("请输入给第1小学的回复")
+        await staff.send(ANSWER)
+        await staff.wait_for("回复已发给第1小学（2 人）。")
+
+        for person in (principal, deputy):
+            got = await person.wait_for("📨 青山县教育局回复")
+            assert ANSWER in (got.plain or "")
+            assert got.buttons() == [[("✍️ 继续提问", "ib:q")]]
+
+        assert await thread_state(sessionmaker) == (ThreadStatus.ANSWERED.value, 2)
+        await staff.send("/inbox")
+        again = await staff.wait_for("学校来信")
+        await staff.press(again, "✉️ 第1小学")
+        opened = await staff.wait_for(lambda m: ANSWER in (m.plain or "") and m.edited)
+        await staff.press(opened, "✅ 办结")
+        await staff.wait_for("已办结。学校再来信时会重新打开。")
+        assert (await thread_state(sessionmaker))[0] == ThreadStatus.DONE.value
+
+
+async def test_other_district_cannot_see_or_answer_even_with_forged_buttons(
+    bot: Any, sessionmaker: Sessions
+) -> None:
+    principal_id, *_ = await seed(sessionmaker, language="en")
+    async with bot() as running:
+        tg = running.tg
+        principal = tg.user(principal_id, "校长1", language_code="en")
+        other = tg.user(OTHER_OFFICER_ID, "学区911", language_code="en")
+        await principal.send("/ask Do substitute teachers count as full-time teachers?")
+        await principal.wait_for("Sent to 青山县教育局.")
+        async with sessionmaker() as session:
+            question_id = (await session.execute(select(Question.id))).scalar_one()
+
+        await other.send("/inbox")
+        inbox = await other.wait_for("Questions from schools")
+        assert "0 questions wait for an answer" in (inbox.plain or "")
+        assert "第1小学" not in str(inbox.buttons())
+        for forged in (OpenQuestion(question_id), AnswerQuestion(question_id),
+                       QuestionDone(question_id)):
+            await other.press_data(inbox, forged.pack())
+            refused = await other.wait_for_answer()
+            assert refused.show_alert
+            assert refused.text == "This question does not exist or is not yours to see."
+        assert await thread_state(sessionmaker) == (ThreadStatus.OPEN.value, 1)
+
+
+async def test_a_staff_member_cannot_ask_and_a_principal_cannot_read_the_inbox(
+    bot: Any, sessionmaker: Sessions
+) -> None:
+    principal_id, *_ = await seed(sessionmaker, language="en")
+    async with bot() as running:
+        tg = running.tg
+        principal = tg.user(principal_id, "校长1", language_code="en")
+        staff = tg.user(STAFF_ID, "王科长", language_code="en")
+        await principal.send("/inbox")
+        refusal = await principal.wait_for(lambda m: True)
+        assert "Questions from schools" not in (refusal.plain or "")
+        await staff.send("/ask hello")
+        answer = await staff.wait_for(lambda m: True)
+        assert "Sent to" not in (answer.plain or "")
+    async with sessionmaker() as session:
+        assert (await session.execute(select(func.count(Question.id)))).scalar_one() == 0
