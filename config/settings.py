@@ -162,6 +162,12 @@ class NoticesSettings(Section):
     ack_reminder_delay_hours: float = Field(24.0, ge=0, le=24 * 60)
 
 
+class InboxSettings(Section):
+    # Working days (Monday to Friday, bureau time) a question may wait for an answer before
+    # whoever may answer it is reminded, once; 0 = never.
+    remind_after_working_days: int = Field(1, ge=0, le=30)
+
+
 class SummarySettings(Section):
     flag_change_percent: int = Field(50, ge=1, le=1000)
     flag_unchanged_periods: int = Field(4, ge=2, le=20)
@@ -278,6 +284,7 @@ class Settings(BaseSettings):
     invites: InvitesSettings = InvitesSettings()
     delivery: DeliverySettings = DeliverySettings()
     notices: NoticesSettings = NoticesSettings()
+    inbox: InboxSettings = InboxSettings()
     summary: SummarySettings = SummarySettings()
     export: ExportSettings = ExportSettings()
     reminders: RemindersSettings = RemindersSettings()

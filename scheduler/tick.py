@@ -52,7 +52,7 @@ from models.rounds.schedules import (
     occurrence_recorded,
 )
 from outputs.summary import build_summary
-from scheduler import notice_reminders
+from scheduler import inbox_reminders, notice_reminders
 from texts.i18n import language_of
 from texts.reminders import (
     escalation_message,
@@ -81,6 +81,7 @@ class TickResult:
     escalations: int = 0
     summaries: int = 0
     notice_reminders: int = 0
+    inbox_reminders: int = 0
     missed: list[str] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
 
@@ -88,7 +89,7 @@ class TickResult:
     def sent_anything(self) -> bool:
         return bool(
             self.opened or self.reminders or self.escalations or self.summaries
-            or self.notice_reminders
+            or self.notice_reminders or self.inbox_reminders
         )
 
 
@@ -148,6 +149,9 @@ class Ticker:
                 if slot.kind is SlotKind.SUMMARY:
                     await self._summary(round_, slot, now, result)
             result.notice_reminders = await notice_reminders.send_due(
+                self.settings, self.sessionmaker, now
+            )
+            result.inbox_reminders = await inbox_reminders.send_due(
                 self.settings, self.sessionmaker, now
             )
             await self._prune_strangers(now)
