@@ -21,6 +21,7 @@ COMMAND_MODULES: list[str] = [
     "bot.cli.export",
     "bot.cli.notices",
     "bot.cli.schedules",
+    "bot.cli.inbox",
 ]
 
 EXIT_CONFIG = 2
