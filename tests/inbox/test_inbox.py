@@ -25,12 +25,13 @@ async def seed(sessions: Sessions, language: str | None = None) -> list[int]:
     """Two districts; school S00001 (district 1) has a principal and a deputy."""
     async with transaction(sessions) as session:
         roster = await make_roster(session, 2, districts=2, deputies_every=1, language=language)
-        await make_staff(session, STAFF_ID)
-        await make_staff(session, COLLEAGUE_ID, "李老师")
+        (await make_staff(session, STAFF_ID)).language = language
+        (await make_staff(session, COLLEAGUE_ID, "李老师")).language = language
         for telegram_id, district_id in ((OFFICER_ID, roster.district_ids[0]),
                                          (OTHER_OFFICER_ID, roster.district_ids[1])):
             session.add(Person(telegram_id=telegram_id, name=f"学区{telegram_id}",
-                               role=Role.DISTRICT_OFFICER.value, district_id=district_id))
+                               role=Role.DISTRICT_OFFICER.value, district_id=district_id,
+                               language=language))
     return roster.telegram_ids
 
 
@@ -133,3 +134,49 @@ async def test_a_staff_member_cannot_ask_and_a_principal_cannot_read_the_inbox(
         assert "Sent to" not in (answer.plain or "")
     async with sessionmaker() as session:
         assert (await session.execute(select(func.count(Question.id)))).scalar_one() == 0
+
+
+PNG = bytes.fromhex(
+    "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
+    "1f15c4890000000d49444154789c6360000002000154a24f5d0000000049454e44ae426082"
+)
+
+
+async def test_photo_question_own_thread_and_hand_over(bot: Any, sessionmaker: Sessions) -> None:
+    principal_id, deputy_id, *_ = await seed(sessionmaker, language="en")
+    async with bot() as running:
+        tg = running.tg
+        deputy = tg.user(deputy_id, "副校长1", language_code="en")
+        staff = tg.user(STAFF_ID, "王科长", language_code="en")
+        colleague = tg.user(COLLEAGUE_ID, "李老师", language_code="en")
+
+        await deputy.send("/ask")
+        await deputy.wait_for("Write your question to 青山县教育局")
+        await deputy.send_photo(PNG, caption="The form shows an error, see the photo")
+        await deputy.wait_for("Sent to 青山县教育局.")
+        told = await staff.wait_for("📩 Question from 第1小学")
+        assert "[with a photo or document]" in (told.plain or "")
+
+        # Staff open it from the notification: the photo is sent again with the thread.
+        await staff.press(told, "Open")
+        await staff.wait_for("[photo]")
+        photo = await staff.wait_for(lambda m: m.photo is not None)
+        assert await staff.download(photo) == PNG
+
+        await staff.send("/inbox")
+        inbox = await staff.wait_for("1 question waits for an answer")
+        await staff.press(inbox, "🟠 第1小学")
+        thread = await staff.wait_for(lambda m: m.edited and "The form shows" in (m.plain or ""))
+        await staff.press(thread, "👤 Hand to a colleague")
+        choose = await staff.wait_for("Hand this question to:")
+        assert [label for row in choose.buttons() for label, _ in row][:2] == ["李老师", "学区910"]
+        await staff.press(choose, "李老师")
+        await staff.wait_for("Handed to 李老师; they have been told.")
+        handed = await colleague.wait_for("📩 王科长 handed you the question from 第1小学.")
+        await colleague.press(handed, "Open")
+        await colleague.wait_for("Handed to 李老师.")
+
+        # The school sees its own thread with /ask.
+        await deputy.send("/ask")
+        own = await deputy.wait_for("第1小学 (城关学区) · 🟠 waiting for the bureau")
+        assert "The form shows an error, see the photo [photo]" in (own.plain or "")
