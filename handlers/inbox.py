@@ -200,7 +200,7 @@ async def open_question(update: Update, context: HuibaoContext, button: OpenQues
         except InboxError:
             thread = None
     if thread is None:
-        await menu.refuse(update, words.not_found(who._))
+        await menu.stale(update, who)
         return
     await show(update, _thread_screen(context.services, who, thread))
     await _send_files(update, thread)
@@ -250,7 +250,7 @@ async def answer_button(update: Update, context: HuibaoContext, button: AnswerQu
             await set_conversation(session, who.person.id, Kind.ASK, None,
                                    Asking(thread.question.id), now=context.now())
     if thread is None or asks_for(who.person) is not None:
-        await menu.refuse(update, words.not_found(who._))
+        await menu.stale(update, who)
         return
     prompt = words.answer_prompt(who._, thread.school.name)
     await show(update, Screen(prompt, [[(who._("Cancel"), CancelAsking().pack())]]))
@@ -266,7 +266,7 @@ async def _take_answer(
         else:
             screen = await _answered(session, services, who, question_id, text, context)
     services.wake_outbox()
-    await (show(update, screen) if screen else menu.refuse(update, words.not_found(who._)))
+    await (show(update, screen) if screen else menu.stale(update, who))
 
 
 async def _answered(
@@ -297,7 +297,7 @@ async def done_button(update: Update, context: HuibaoContext, button: QuestionDo
         except InboxError:
             thread = None
     if thread is None or asks_for(who.person) is not None:
-        await menu.refuse(update, words.not_found(who._))
+        await menu.stale(update, who)
         return
     screen = _thread_screen(context.services, who, thread)
     screen.text = words.marked_done(who._) + "\n\n" + screen.text
@@ -313,7 +313,7 @@ async def colleague_button(
         except InboxError:
             people = None
     if people is None:
-        await menu.refuse(update, words.not_found(who._))
+        await menu.stale(update, who)
         return
     rows: Rows = [[(p.name, HandOver(button.question_id, p.id).pack())] for p in people]
     rows.append([(who._("« Back"), OpenQuestion(button.question_id).pack())])
@@ -326,7 +326,7 @@ async def hand_over_button(update: Update, context: HuibaoContext, button: HandO
     async with unit(update, context) as (session, who):
         screen = await _handed(session, context, who, button)
     services.wake_outbox()
-    await (show(update, screen) if screen else menu.refuse(update, words.not_found(who._)))
+    await (show(update, screen) if screen else menu.stale(update, who))
 
 
 async def _handed(

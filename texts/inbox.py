@@ -39,10 +39,6 @@ def empty_question(_: Gettext) -> str:
     return _("Please write what you want to ask, or send a photo or a document.")
 
 
-def not_found(_: Gettext) -> str:
-    return _("This question does not exist or is not yours to see.")
-
-
 def school_only(_: Gettext) -> str:
     return _("Only a principal or deputy asks the bureau for a school. Staff answer in /inbox.")
 

@@ -114,7 +114,7 @@ async def test_other_district_cannot_see_or_answer_even_with_forged_buttons(
             await other.press_data(inbox, forged.pack())
             refused = await other.wait_for_answer()
             assert refused.show_alert
-            assert refused.text == "This question does not exist or is not yours to see."
+            assert refused.text == "This button is no longer valid. Send /menu to start again."
         assert await thread_state(sessionmaker) == (ThreadStatus.OPEN.value, 1)
 
 
@@ -143,7 +143,7 @@ PNG = bytes.fromhex(
 
 
 async def test_photo_question_own_thread_and_hand_over(bot: Any, sessionmaker: Sessions) -> None:
-    principal_id, deputy_id, *_ = await seed(sessionmaker, language="en")
+    _principal_id, deputy_id, *_ = await seed(sessionmaker, language="en")
     async with bot() as running:
         tg = running.tg
         deputy = tg.user(deputy_id, "副校长1", language_code="en")
