@@ -88,7 +88,7 @@ async def test_the_submitted_report_is_shown_read_only(county: County) -> None:
 
 
 async def test_the_deputy_reads_it_in_english(county: County) -> None:
-    round_id, sub = await submitted(county, county.user("principal:S001"))
+    _round_id, sub = await submitted(county, county.user("principal:S001"))
     deputy = county.user("deputy:S001")
     await deputy.send("/report")
     listing = await deputy.wait_for("Your school's reports")
