@@ -3,9 +3,9 @@
 
 The answer depends on who sent it: a principal or deputy is shown their pending report
 (named, with a button to go on with it), their reports and home, and whom to ask; staff
-and district officers their home; someone without a role how to join. The words are
-texts/fallback.py's. This path is never the report's hot path: a report answer is taken
-by the router before anything here runs.
+and district officers their home screen as /menu shows it; someone without a role how
+to join. The words are texts/fallback.py's. This path is never the report's hot path: a
+report answer is taken by the router before anything here runs.
 """
 
 from __future__ import annotations
@@ -15,8 +15,9 @@ import logging
 from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import Update
 
+from handlers import menu
 from handlers.context import Who, unit
-from models.outbox import OutMessage
+from models.outbox import Button, OutMessage
 from models.roster.tables import Role
 from models.rounds import SubmissionStatus
 from models.rounds.periods import period_label
@@ -67,7 +68,10 @@ async def _answer_for(
         reports = await pending_for_person(session, who.person, services.now())
         pending = [p for r in reports[:NAMED] if (p := await _pending(session, r, who)) is not None]
         return for_school(sent, pending, who.language, services.settings.bureau, command)
-    return for_staff(sent, who.language, command)
+    text, block = await menu.home(session, who, services)
+    buttons = tuple(tuple(Button(label, callback_data=data) for label, data in row)
+                    for row in block.buttons)
+    return for_staff(sent, who.language, text, buttons, command)
 
 
 async def _pending(session: AsyncSession, report: Report, who: Who) -> Pending | None:

@@ -124,18 +124,23 @@ def for_school(
     return OutMessage(text="\n".join(lines), keyboard=tuple(rows))
 
 
-def for_staff(sent: Sent, lang: str, command: str = "") -> OutMessage:
-    """Staff's and district officers' answer: their home screen and /help."""
+def for_staff(
+    sent: Sent,
+    lang: str,
+    home: str,
+    home_buttons: tuple[tuple[Button, ...], ...],
+    command: str = "",
+) -> OutMessage:
+    """Staff's and district officers' answer: their home screen (its text and buttons, as
+    /menu shows it), and /help."""
     _ = gettext_for(lang)
     lines = [
         _opening(sent, command, _),
+        _("Here is your home screen; /help lists all your commands."),
         "",
-        _("Send /menu for your home screen, or /help for all your commands."),
+        home,
     ]
-    return OutMessage(
-        text="\n".join(lines),
-        keyboard=((Button(_("🏠 Home"), callback_data=Home().pack()),),),
-    )
+    return OutMessage(text="\n".join(lines), keyboard=home_buttons)
 
 
 def for_newcomer(sent: Sent, lang: str, command: str = "") -> OutMessage:

@@ -146,12 +146,15 @@ async def test_a_photo_out_of_context_is_answered(county: County) -> None:
 
 async def test_staff_and_district_officers_get_their_home(county: County) -> None:
     staff = county.user("staff")
+    await staff.send("/menu")
+    home = await staff.wait_for("主页")
     answer = await one_answer(staff, "你好")
-    assert (answer.plain or "").startswith(NOT_WAITING_ZH)
-    assert "发送 /menu 打开您的主页，发送 /help 查看全部命令。" in (answer.plain or "")
-    assert answer.buttons() == [[("🏠 我的主页", "menu:home")]]
+    text = answer.plain or ""
+    assert text.startswith(NOT_WAITING_ZH + "我也无法回答在这里输入的问题。\n以下是您的主页；")
+    assert text.endswith(home.plain or "")  # the home screen as /menu shows it
+    assert answer.buttons() == home.buttons() and answer.buttons()
     answer = await one_answer(staff, "/foo")
-    assert (answer.plain or "").startswith("没有这个命令：/foo。")
+    assert (answer.plain or "").startswith("没有这个命令：/foo。\n以下是您的主页；")
 
     district = county.roster.districts["河西学区"]
     async with county.sessionmaker() as session, session.begin():
@@ -166,13 +169,10 @@ async def test_staff_and_district_officers_get_their_home(county: County) -> Non
         )
     officer = county.tg.user(8001, "河西学区李主任", language_code="en")
     answer = await one_answer(officer, "status?")
-    assert (answer.plain or "").startswith(NOT_WAITING_EN)
-    assert "Send /menu for your home screen, or /help for all your commands." in (
-        answer.plain or ""
-    )
-    assert answer.buttons() == [[("🏠 Home", "menu:home")]]
-    await officer.press(answer, "🏠 Home")
-    await officer.wait_for(lambda m: m.edited and "Home" in (m.plain or ""))
+    text = answer.plain or ""
+    assert text.startswith(NOT_WAITING_EN)
+    assert "Here is your home screen; /help lists all your commands." in text
+    assert "\n\nHome · 河西学区李主任\n\n" in text and "河西学区." in text
 
 
 async def test_newcomers_keep_the_onboarding_answer(county: County) -> None:
