@@ -458,8 +458,13 @@ def computed_lines(
     return lines
 
 
+def discard_button(sub: int, _: Gettext) -> InlineKeyboardButton:
+    """"Discard changes" of a revision under way (asks to confirm)."""
+    return InlineKeyboardButton(_("🗑 Discard changes"), callback_data=AskDiscard(sub).pack())
+
+
 def _discard_row(sub: int, _: Gettext) -> list[InlineKeyboardButton]:
-    return [InlineKeyboardButton(_("🗑 Discard changes"), callback_data=AskDiscard(sub).pack())]
+    return [discard_button(sub, _)]
 
 
 def review(view: ReviewView, _: Gettext, before: Iterable[str] = ()) -> Rendered:

@@ -58,7 +58,7 @@ from models.rounds.submissions import (
     reports_for_school,
 )
 from models.rounds.versions import round_form
-from texts.callbacks import AskDiscard, OpenReport, ReviseReport
+from texts.callbacks import OpenReport, ReviseReport
 from texts.i18n import Gettext, gettext_for, language_of
 from transport.context import HuibaoContext, Services
 
@@ -176,10 +176,7 @@ def with_revision_row(ctx: Ctx, rendered: Rendered) -> Rendered:
         return rendered
     _ = ctx._
     rows = [list(row) for row in rendered.markup.inline_keyboard] if rendered.markup else []
-    discard = InlineKeyboardButton(
-        _("🗑 Discard changes"), callback_data=AskDiscard(ctx.sub_id).pack()
-    )
-    rows.append([view.view_button(ctx.sub_id, _), discard])
+    rows.append([view.view_button(ctx.sub_id, _), view.discard_button(ctx.sub_id, _)])
     return Rendered(rendered.text, InlineKeyboardMarkup(rows))
 
 
