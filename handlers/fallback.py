@@ -29,9 +29,6 @@ from transport.markup import keyboard_markup
 
 log = logging.getLogger("huibao.fallback")
 
-NAMED = 3
-"""Pending reports read for the answer: the first is named, the rest only counted."""
-
 
 async def on_unexpected(update: Update, context: HuibaoContext) -> None:
     """Text or a file that nothing waits for."""
@@ -66,7 +63,8 @@ async def _answer_for(
         return for_newcomer(sent, who.language, command)
     if who.role.is_school_contact and who.person.school_id is not None:
         reports = await pending_for_person(session, who.person, services.now())
-        pending = [p for r in reports[:NAMED] if (p := await _pending(session, r, who)) is not None]
+        # By deadline: the first is named, the others counted (a school owes a few at most).
+        pending = [p for r in reports if (p := await _pending(session, r, who)) is not None]
         return for_school(sent, pending, who.language, services.settings.bureau, command)
     text, block = await menu.home(session, who, services)
     buttons = tuple(tuple(Button(label, callback_data=data) for label, data in row)

@@ -19,7 +19,7 @@ from html import escape
 from config.settings import BureauSettings
 from models.outbox import Button, OutMessage
 from texts.callbacks import Home, OpenReport, ReportList
-from texts.i18n import Gettext, gettext_for
+from texts.i18n import Gettext, gettext_for, ngettext_for
 from texts.when import show
 
 BUTTON_TITLE = 24
@@ -76,7 +76,14 @@ def _pending_lines(pending: Sequence[Pending], lang: str, bureau: BureauSettings
         )
     ]
     if len(pending) > 1:
-        lines.append(_("Send /report to see all the reports waiting for your school."))
+        more = len(pending) - 1
+        lines.append(
+            ngettext_for(lang)(
+                "{count} more report is waiting for your school (/report).",
+                "{count} more reports are waiting for your school (/report).",
+                more,
+            ).format(count=more)
+        )
     return lines
 
 

@@ -78,12 +78,14 @@ async def test_the_deputy_in_english_is_named_the_report_not_yet_started(
     county: County,
 ) -> None:
     round_ = await county.open_round("key_teacher_assessment", period="2026")
+    await county.open_round(days=20)  # due later: counted, not named
     deputy = county.user("deputy:S001")
     answer = await one_answer(deputy, "hello, how do I fill this in?")
     text = answer.plain or ""
     assert text.startswith(NOT_WAITING_EN)
     assert "I cannot answer questions typed here." in text
     assert "Still to submit: Annual assessment of famous and key teachers (2026), deadline" in text
+    assert "\n1 more report is waiting for your school (/report).\n" in text
     assert text.endswith("Questions about a report? Please contact 青山县教育局.")
     [[(start_label, start_data)], school_row] = answer.buttons()
     assert start_label.startswith("📝 Start: ") and start_label.endswith(" · 2026")
@@ -137,11 +139,20 @@ async def test_the_bureaus_contact_is_named_when_set(county: County) -> None:
 
 
 async def test_a_photo_out_of_context_is_answered(county: County) -> None:
+    first = await county.open_round(days=5)
+    for period in ("2027", "2028"):
+        await county.open_round(period=period, days=10)
     principal = county.user("principal:S001")
     await principal.send_photo(b"\x89PNG\r\n\x1a\n" + b"0" * 64)
     answer = await principal.wait_for("不接收文件或图片")
-    assert (answer.plain or "").startswith("抱歉，这里不接收文件或图片，未作任何处理。")
-    assert answer.buttons() == [SCHOOL_BUTTONS_ZH]
+    text = answer.plain or ""
+    assert text.startswith("抱歉，这里不接收文件或图片，未作任何处理。")
+    assert "待提交：编制与师资配备（2026），截止时间：" in text
+    assert "\n本校另有 2 份报表待提交（/report）。\n" in text
+    assert answer.buttons() == [
+        [("📝 开始填报：编制与师资配备 · 2026", f"rp:o:{first.id}")],
+        SCHOOL_BUTTONS_ZH,
+    ]
 
 
 async def test_staff_and_district_officers_get_their_home(county: County) -> None:
