@@ -5,10 +5,16 @@ ask; staff and district officers get their home; newcomers the onboarding answer
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from datetime import datetime
 
+import pytest
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from handlers import fallback
 from models.roster.tables import Person, Role
 from models.rounds import Submission, SubmissionStatus
+from models.rounds.submissions import Report
 from tests.double import FakeUser, SentMessage
 from tests.report.conftest import County
 from tests.report.test_conversation import start, working
@@ -195,3 +201,27 @@ async def test_newcomers_keep_the_onboarding_answer(county: County) -> None:
     await newcomer.send_photo(b"\x89PNG\r\n\x1a\n" + b"0" * 64)
     answer = await newcomer.wait_for("不接收文件或图片")
     assert (answer.plain or "").endswith(HOW_TO_JOIN)
+
+
+async def test_a_report_answer_never_reaches_the_fallback(
+    county: County, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The hot path stays as it was: a report's answer pays for no fallback read."""
+    reads: list[int] = []
+    real = fallback.pending_for_person
+
+    async def counted(session: AsyncSession, person: Person, now: datetime) -> list[Report]:
+        reads.append(person.id)
+        return await real(session, person, now)
+
+    monkeypatch.setattr(fallback, "pending_for_person", counted)
+    round_ = await county.open_round()
+    principal = county.user("principal:S001")
+    await start(county, principal, round_.id, "核定编制数")
+    await principal.send("60")
+    await principal.wait_for("在编教职工数")
+    assert await working(county) == {("authorized_posts", 0): 60}
+    assert reads == []
+    await principal.send("/foo")  # and the fallback is what answers the rest
+    await principal.wait_for("没有这个命令")
+    assert reads == [county.roster.people["principal:S001"].id]
