@@ -88,6 +88,9 @@ class BureauSettings(Section):
     timezone: str = "Asia/Shanghai"
     default_language: Literal["zh_CN", "en"] = "zh_CN"
     admins: list[int] = []
+    # Whom principals may ask (e.g. "人事科 0795-1234567"), shown when the bot cannot
+    # answer what they typed; empty: only the bureau's name is shown.
+    contact: str = ""
 
     @field_validator("timezone")
     @classmethod

@@ -32,18 +32,24 @@ from models.forms import (
 )
 from texts.callbacks import (
     AddItem,
+    AskDiscard,
+    DiscardRevision,
     DoneTicking,
     EditAnswer,
     GoBack,
     KeepAnswer,
     NoMoreItems,
+    OpenReport,
     PauseReport,
     PickChoice,
     RemoveItem,
+    ReportList,
     ReviewReport,
+    ReviseReport,
     SkipQuestion,
     SubmitReport,
     TickChoice,
+    ViewSubmitted,
 )
 from texts.i18n import Gettext
 
@@ -417,6 +423,50 @@ def _review_last_row(view: ReviewView, _: Gettext) -> list[InlineKeyboardButton]
     return last
 
 
+def answered_steps(steps: Iterable[Step]) -> Iterable[tuple[int, Step]]:
+    """The questions that hold an answer (not "add another item?"), numbered from 1."""
+    fields = (s for s in steps if s.kind != "add_item")
+    return enumerate(fields, start=1)
+
+
+def answer_line(
+    number: int, step: Step, answers: Mapping[AnswerKey, Value], lang: str, _: Gettext
+) -> str:
+    """"3. 专任教师数：<b>57人</b>": the label, and the answer with its unit."""
+    assert step.field is not None
+    value = answers.get(step.key)
+    shown = format_value(step.field, value, lang) if value is not None else _("(no answer)")
+    return f"{number}. " + _("{label}: {value}").format(
+        label=escape(step_label(step, lang)), value=f"<b>{escape(shown)}</b>"
+    )
+
+
+def computed_lines(
+    form: FormDef, computed: Mapping[str, Value | None], lang: str, _: Gettext
+) -> list[str]:
+    """The form's computed figures that have a value, under their heading."""
+    shown = [(c, computed.get(c.code)) for c in form.computed if computed.get(c.code) is not None]
+    if not shown:
+        return []
+    lines = ["", "<b>" + _("Computed") + "</b>"]
+    for c, v in shown:
+        lines.append(
+            _("{label}: {value}").format(
+                label=escape(c.label.get(lang)), value=escape(format_value(c, v, lang))
+            )
+        )
+    return lines
+
+
+def discard_button(sub: int, _: Gettext) -> InlineKeyboardButton:
+    """"Discard changes" of a revision under way (asks to confirm)."""
+    return InlineKeyboardButton(_("🗑 Discard changes"), callback_data=AskDiscard(sub).pack())
+
+
+def _discard_row(sub: int, _: Gettext) -> list[InlineKeyboardButton]:
+    return [discard_button(sub, _)]
+
+
 def review(view: ReviewView, _: Gettext, before: Iterable[str] = ()) -> Rendered:
     lang, form, sub = view.lang, view.form, view.submission_id
     lines = [*before]
@@ -426,20 +476,8 @@ def review(view: ReviewView, _: Gettext, before: Iterable[str] = ()) -> Rendered
     )
     edit_buttons: list[InlineKeyboardButton] = []
     remove_buttons: list[InlineKeyboardButton] = []
-    number = 0
-    for step in view.steps:
-        if step.kind == "add_item":
-            continue
-        assert step.field is not None
-        number += 1
-        value = view.answers.get(step.key)
-        shown = format_value(step.field, value, lang) if value is not None else _("(no answer)")
-        lines.append(
-            f"{number}. "
-            + _("{label}: {value}").format(
-                label=escape(step_label(step, lang)), value=f"<b>{escape(shown)}</b>"
-            )
-        )
+    for number, step in answered_steps(view.steps):
+        lines.append(answer_line(number, step, view.answers, lang, _))
         edit_buttons.append(
             InlineKeyboardButton(
                 f"✏️ {number}", callback_data=EditAnswer(sub, key_token(step.key)).pack()
@@ -456,20 +494,7 @@ def review(view: ReviewView, _: Gettext, before: Iterable[str] = ()) -> Rendered
                         ).pack(),
                     )
                 )
-    shown_computed = [
-        (c, view.computed.get(c.code))
-        for c in form.computed
-        if view.computed.get(c.code) is not None
-    ]
-    if shown_computed:
-        lines.append("")
-        lines.append("<b>" + _("Computed") + "</b>")
-        for c, v in shown_computed:
-            lines.append(
-                _("{label}: {value}").format(
-                    label=escape(c.label.get(lang)), value=escape(format_value(c, v, lang))
-                )
-            )
+    lines.extend(computed_lines(form, view.computed, lang, _))
     if view.missing:
         lines.append("")
         lines.append("<b>" + _("Still to answer") + "</b>")
@@ -486,6 +511,8 @@ def review(view: ReviewView, _: Gettext, before: Iterable[str] = ()) -> Rendered
     buttons.extend(_rows(remove_buttons, 2))
     last = _review_last_row(view, _)
     buttons.append(last)
+    if view.revising:
+        buttons.append(_discard_row(sub, _))
     text = "\n".join(lines)
     if len(text) > MAX_MESSAGE:
         text = text[: MAX_MESSAGE - 2] + "\n…"
@@ -535,3 +562,116 @@ def receipt(
     elif closed:
         lines.append(closed)
     return "\n".join(lines)
+
+
+# --- the submitted report, read-only, and discarding a revision ------------------------------
+
+
+@dataclass(frozen=True)
+class SubmittedView:
+    """What the school submitted last (a revision's answers), shown without changing it."""
+
+    form: FormDef
+    period: str
+    lang: str
+    steps: Sequence[Step]
+    answers: Mapping[AnswerKey, Value]
+    computed: Mapping[str, Value | None]
+    number: int
+    reference: str
+    submitted_at: datetime
+    tz: ZoneInfo
+    submission_id: int
+    round_id: int
+    may_revise: bool
+    """Entry is open for the school: a revision may begin (or go on)."""
+    revising: bool
+    """A revision is under way: its draft is not what is shown here."""
+
+
+def submitted_view(view: SubmittedView, _: Gettext) -> Rendered:
+    lang = view.lang
+    lines = [
+        "📄 "
+        + _("Submitted report: <b>{form}</b> ({period})").format(
+            form=escape(view.form.title.get(lang)), period=escape(view.period)
+        ),
+        _("Revision {number}, received {time} ({zone})").format(
+            number=view.number, time=local(view.submitted_at, view.tz), zone=escape(str(view.tz))
+        ),
+        _("Reference number: <code>{reference}</code>").format(reference=view.reference),
+    ]
+    if view.revising:
+        lines.append(
+            _("A revision is under way; this is what the bureau has until it is submitted.")
+        )
+    lines.append("")
+    lines.extend(answer_line(n, s, view.answers, lang, _) for n, s in answered_steps(view.steps))
+    lines.extend(computed_lines(view.form, view.computed, lang, _))
+    text = "\n".join(lines)
+    if len(text) > MAX_MESSAGE:
+        text = text[: MAX_MESSAGE - 2] + "\n…"
+    return Rendered(text, InlineKeyboardMarkup(_submitted_rows(view, _)))
+
+
+def _submitted_rows(view: SubmittedView, _: Gettext) -> list[list[InlineKeyboardButton]]:
+    sub = view.submission_id
+    rows: list[list[InlineKeyboardButton]] = []
+    if view.may_revise and view.revising:
+        rows.append(
+            [
+                InlineKeyboardButton(
+                    _("▶️ Continue the revision"), callback_data=OpenReport(view.round_id).pack()
+                )
+            ]
+        )
+        rows.append(_discard_row(sub, _))
+    elif view.may_revise:
+        rows.append([InlineKeyboardButton(_("✏️ Revise"), callback_data=ReviseReport(sub).pack())])
+    back = InlineKeyboardButton(_("⬅ Back to my reports"), callback_data=ReportList().pack())
+    rows.append([back])
+    return rows
+
+
+def view_button(submission_id: int, _: Gettext) -> InlineKeyboardButton:
+    return InlineKeyboardButton(
+        _("👁 View the submitted report"), callback_data=ViewSubmitted(submission_id).pack()
+    )
+
+
+def discard_question(
+    submission_id: int, number: int, reference: str, _: Gettext
+) -> Rendered:
+    """The one-step confirmation of "Discard changes"."""
+    text = _(
+        "Discard the changes of this revision? Revision {number} as submitted (reference "
+        "{reference}) stays exactly as it is with the bureau; what was changed since "
+        "“✏️ Revise” is deleted."
+    ).format(number=number, reference=f"<code>{escape(reference)}</code>")
+    rows = [
+        [
+            InlineKeyboardButton(
+                _("🗑 Yes, discard the changes"),
+                callback_data=DiscardRevision(submission_id, number).pack(),
+            )
+        ],
+        [
+            InlineKeyboardButton(
+                _("⬅ No, keep revising"), callback_data=ReviewReport(submission_id).pack()
+            )
+        ],
+    ]
+    return Rendered(text, InlineKeyboardMarkup(rows))
+
+
+def discarded(submission_id: int, number: int, reference: str, _: Gettext) -> Rendered:
+    """After the discard: the submitted report is as it was."""
+    text = "↩️ " + _(
+        "The changes were discarded. Revision {number} (reference {reference}) stays as "
+        "submitted."
+    ).format(number=number, reference=f"<code>{escape(reference)}</code>")
+    rows = [
+        [view_button(submission_id, _)],
+        [InlineKeyboardButton(_("📋 My reports"), callback_data=ReportList().pack())],
+    ]
+    return Rendered(text, InlineKeyboardMarkup(rows))

@@ -21,7 +21,12 @@ the one room waiting for it (MESSAGE_ROUTES). The order of the questions is `doi
 5. no role yet (a newcomer, or someone Telegram never showed us): onboarding, which reads
    an invitation code or says how to join; people with a role join with a second
    invitation by its link or `/start CODE`;
-6. nothing waits for it: no answer (yet: issue 11 answers here).
+6. nothing waits for it: handlers/fallback.py answers it all the same (what the person
+   can do now, with buttons, and whom to ask), so that no message meets silence.
+
+Commands no room has ("/foo") reach the last handler of the default group
+(`_unknown_commands`): within a group the first match wins, so it sees only the commands
+that no room's CommandHandler took, and answers them with the same help.
 
 The report answer is the hot path (bench/report_step.py): the question is asked of the
 report's own read (load_ctx: person, conversation, submission, round, school and lock in
@@ -43,6 +48,7 @@ from telegram.ext import ApplicationHandlerStop, MessageHandler, TypeHandler, fi
 from handlers import (
     admin,
     errors,
+    fallback,
     inbox,
     menu,
     notices,
@@ -108,10 +114,6 @@ def _reads_itself(handler: Callable[[Update, HuibaoContext], Awaitable[None]]) -
     return route
 
 
-async def _nothing(update: Update, context: HuibaoContext) -> None:
-    """Nobody waits for this message; issue 11 will answer it here."""
-
-
 MESSAGE_ROUTES: Mapping[Doing, Route] = MappingProxyType(
     {
         Doing.REPORT: send_answer,
@@ -119,7 +121,7 @@ MESSAGE_ROUTES: Mapping[Doing, Route] = MappingProxyType(
         Doing.NOTICE_DRAFT: _reads_itself(draft_input),
         Doing.ROUND_SETUP: _reads_itself(rounds.on_text),
         Doing.JOINING: _reads_itself(onboarding.typed_text),
-        Doing.NOTHING: _reads_itself(_nothing),
+        Doing.NOTHING: _reads_itself(fallback.on_unexpected),
     }
 )
 
@@ -144,7 +146,8 @@ async def doing(
 
 
 async def on_message(update: Update, context: HuibaoContext) -> None:
-    """Every private message that is not a command: one room takes it, or none."""
+    """Every private message that is not a command: one room takes it (the fallback's
+    answer when nothing waits for it), and no later group sees it."""
     message = update.effective_message
     user = update.effective_user
     if message is None or user is None:
@@ -154,8 +157,7 @@ async def on_message(update: Update, context: HuibaoContext) -> None:
     else:
         now_doing, answer = await _read_text(update, context, message.text, message.message_id)
     await MESSAGE_ROUTES[now_doing](update, context, answer)
-    if now_doing is not Doing.NOTHING:
-        raise ApplicationHandlerStop
+    raise ApplicationHandlerStop
 
 
 async def _read_file(context: HuibaoContext, telegram_id: int) -> Doing:
@@ -197,11 +199,18 @@ def _message_handler(app: HuibaoApp) -> None:
     )
 
 
+def _unknown_commands(app: HuibaoApp) -> None:
+    """Last in the default group: the commands no room took."""
+    command = filters.ChatType.PRIVATE & filters.COMMAND & filters.UpdateType.MESSAGE
+    app.add_handler(MessageHandler(command, fallback.unknown_command), group=DEFAULT_GROUP)
+
+
 def register(app: HuibaoApp, wrap: Callable[[HuibaoApp], None]) -> None:
     """Every handler of the bot, in order. `wrap` is bot/app.py's logging of each handled
     update; the guard is added after it, since it logs only what it stops itself."""
     for room in ROOMS:
         room.register(app)
+    _unknown_commands(app)
     _message_handler(app)
     wrap(app)
     app.add_handler(TypeHandler(Update, private.guard), group=GUARD_GROUP)

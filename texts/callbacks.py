@@ -268,6 +268,28 @@ class GoBack(QuestionButton, prefix="rp:b"):
     pass
 
 
+@dataclass(frozen=True)
+class ReportList(Callback, prefix="rp:l"):
+    """The presser's school's reports, as /report lists them."""
+
+
+@dataclass(frozen=True)
+class ViewSubmitted(ReportButton, prefix="rp:w"):
+    """The submitted report, read-only: its latest revision's answers."""
+
+
+@dataclass(frozen=True)
+class AskDiscard(ReportButton, prefix="rp:q"):
+    """"Discard the changes" of a revision under way: asks to confirm."""
+
+
+@dataclass(frozen=True)
+class DiscardRevision(ReportButton, prefix="rp:Q"):
+    """The confirmation: the revision begun after submitted revision `revision` goes."""
+
+    revision: RowId  # the submitted revision shown; another one since refuses the press
+
+
 # --- rounds (handlers/rounds/) ---
 # Staff's /round screens ("rd:...") and "send again" ("rt:ID", its own prefix, so the
 # authorization test presses it as every other role).

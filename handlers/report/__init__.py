@@ -30,7 +30,8 @@ API call is made inside a transaction: replies are built inside, sent after the 
 Modules: context (Ctx, load_ctx), conversation (who is in which conversation, the
 retrying transaction), screens (what is shown, refusal texts), answer (typed
 answers, on_text), submit (submitting, revising), open (/report, /cancel, the list),
-buttons (the rp: buttons).
+buttons (the rp: buttons), submitted (the submitted report read-only, discarding a
+revision, the list as a button).
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ from handlers.report.conversation import (
     set_conversation,
 )
 from handlers.report.open import cancel_command, render_pending, report_command
+from handlers.report.submitted import register_submitted
 from texts.i18n import N_
 from transport.context import HuibaoApp
 
@@ -68,6 +70,7 @@ def register(app: HuibaoApp) -> None:
     # Whoever has conversations: principals and deputies (reports), staff (set-ups).
     menu.add_command(app, "cancel", cancel_command, N_("Pause a report or leave a set-up"),
                      menu.SCHOOL | menu.STAFF, order=90, filters=private)
+    register_submitted(app)  # before register_buttons: it ends with the "rp:" stale family
     register_buttons(app)
     menu.add_section(menu.Section("report.pending", menu.SCHOOL, render_pending, order=10))
     # Typed answers come through handlers/routing.py (answer.answer_step).

@@ -164,9 +164,20 @@ async def open_in(
             ).format(count=len(visible))
         )
     intro.append("")
-    rendered = render_position(full, intro)
+    rendered = with_revision_row(full, render_position(full, intro))
     await sync_conversation(session, full)
     return rendered, None
+
+
+def with_revision_row(ctx: Ctx, rendered: Rendered) -> Rendered:
+    """A revision under way, opened again: what was submitted, and giving the revision up,
+    are one press away (below the question's own buttons)."""
+    if ctx.status != SubmissionStatus.REVISING.value or ctx.sub_id is None:
+        return rendered
+    _ = ctx._
+    rows = [list(row) for row in rendered.markup.inline_keyboard] if rendered.markup else []
+    rows.append([view.view_button(ctx.sub_id, _), view.discard_button(ctx.sub_id, _)])
+    return Rendered(rendered.text, InlineKeyboardMarkup(rows))
 
 
 async def submitted_summary(session: AsyncSession, services: Services, ctx: Ctx) -> Rendered:
@@ -186,13 +197,13 @@ async def submitted_summary(session: AsyncSession, services: Services, ctx: Ctx)
         ),
         _("Reference number: <code>{reference}</code>").format(reference=last.reference),
     ]
-    buttons = []
+    buttons = [[view.view_button(ctx.sub_id, _)]]
     if not is_locked(ctx.round, ctx.lock, services.now()):
         revise = ReviseReport(ctx.sub_id).pack()
         buttons.append([InlineKeyboardButton(_("✏️ Revise"), callback_data=revise)])
     else:
         lines.append(await locked_text(session, services, ctx))
-    return Rendered("\n".join(lines), InlineKeyboardMarkup(buttons) if buttons else None)
+    return Rendered("\n".join(lines), InlineKeyboardMarkup(buttons))
 
 
 # --- /report ---------------------------------------------------------------------------------
@@ -227,6 +238,9 @@ async def report_list(
         label = await report_label(session, r, lang, tz, now)
         if label is not None:
             rows.append([InlineKeyboardButton(label, callback_data=OpenReport(r.round.id).pack())])
+            if r.submitted and r.submission is not None:
+                # What was submitted can be read without beginning a revision.
+                rows.append([view.view_button(r.submission.id, _)])
     if not rows:
         return Rendered(_("There is no report for your school to fill in at the moment."))
     text = _(

@@ -11,6 +11,9 @@ is opened again for revision with a reason.
         Check (complete, no error rules, every warning confirmed), then copy the
         working answers into the next immutable revision with a receipt reference.
         SubmitRefused says why not.
+    discard_revision(session, submission, *, by, now) -> Revision
+        A revision under way is given up: the report is again exactly the submitted
+        one (its answers, status and times), the revision's draft is gone.
     revisions_of(session, submission_id) -> list[Revision]
 """
 
@@ -21,7 +24,7 @@ import secrets
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import delete, insert, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from models.audit import record
@@ -38,7 +41,16 @@ from models.forms import (
 from models.rounds.answers import load_answers, save_answers
 from models.rounds.errors import RoundError, SubmitRefused
 from models.rounds.locks import grace_end, is_locked
-from models.rounds.tables import WORKING, Revision, Round, RoundSchool, Submission, SubmissionStatus
+from models.rounds.tables import (
+    WORKING,
+    Answer,
+    Conversation,
+    Revision,
+    Round,
+    RoundSchool,
+    Submission,
+    SubmissionStatus,
+)
 
 _REFERENCE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford: no I, L, O, U
 
@@ -189,4 +201,68 @@ async def revisions_of(session: AsyncSession, submission_id: int) -> list[Revisi
                 .order_by(Revision.number)
             )
         ).scalars()
+    )
+
+
+async def discard_revision(
+    session: AsyncSession, submission: Submission, *, by: int | None, now: datetime
+) -> Revision:
+    """Give up the revision under way: the working answers become the submitted ones
+    again, the draft's state (position, skipped, reason) goes, and so does every
+    conversation still pointing at it (the principal's and the deputy's alike), so that
+    the school sees one state. The submitted revisions, the status "submitted" and the
+    submission times are those before the revision began. Returns the revision kept.
+
+    The caller holds the draft (claim_draft), so that no answer lands meanwhile."""
+    if submission.status != SubmissionStatus.REVISING.value or submission.current_revision == 0:
+        raise RoundError("no revision is under way")
+    kept = submission.current_revision
+    reason = _reason_of(submission.state)
+    await _restore_working(session, submission.id, kept)
+    await session.execute(
+        delete(Conversation).where(
+            Conversation.submission_id == submission.id, Conversation.kind == "report"
+        )
+    )
+    submission.status = SubmissionStatus.SUBMITTED.value
+    submission.position = None
+    submission.skipped = "[]"
+    submission.state = "{}"
+    submission.updated_at = now
+    record(
+        session,
+        "submission.discard_revision",
+        actor_id=by,
+        target_type="submission",
+        target_id=submission.id,
+        revision=kept,
+        reason=reason,
+    )
+    found = await session.execute(
+        select(Revision).where(Revision.submission_id == submission.id, Revision.number == kept)
+    )
+    return found.scalar_one()
+
+
+def _reason_of(state: str | None) -> str:
+    try:
+        raw = json.loads(state or "{}")
+    except ValueError:
+        return ""
+    return str(raw.get("reason") or "") if isinstance(raw, dict) else ""
+
+
+async def _restore_working(session: AsyncSession, submission_id: int, revision: int) -> None:
+    """The working answers become a copy of submitted `revision`'s, row for row."""
+    a = Answer.__table__.c
+    await session.execute(
+        delete(Answer).where(Answer.submission_id == submission_id, Answer.revision == WORKING)
+    )
+    columns = ("field", "item", "value_int", "value_dec", "value_text", "value_date",
+               "answered_at", "answered_by")
+    copied = select(
+        a.submission_id, literal(WORKING).label("revision"), *(a[c] for c in columns)
+    ).where(a.submission_id == submission_id, a.revision == revision)
+    await session.execute(
+        insert(Answer).from_select(["submission_id", "revision", *columns], copied)
     )

@@ -11,7 +11,9 @@ from texts import callbacks as cb
 from texts.callbacks import (
     KINDS,
     AddItem,
+    AskDiscard,
     ChooseForm,
+    DiscardRevision,
     DistrictsPage,
     DoneTicking,
     EditAnswer,
@@ -22,12 +24,14 @@ from texts.callbacks import (
     PauseReport,
     PickChoice,
     RemoveItem,
+    ReportList,
     ReviewReport,
     ReviseReport,
     SkipQuestion,
     Stale,
     SubmitReport,
     TickChoice,
+    ViewSubmitted,
     kind_of,
 )
 
@@ -48,6 +52,11 @@ REPORT_DATA = {
     "rp:y:12:ab": AddItem(12, "ab"),
     "rp:n:12:ab": NoMoreItems(12, "ab"),
     "rp:b:999999999:0": GoBack(999999999, "0"),
+    # Issue 11: the list, the submitted report read-only, discarding a revision.
+    "rp:l": ReportList(),
+    "rp:w:12": ViewSubmitted(12),
+    "rp:q:12": AskDiscard(12),
+    "rp:Q:12:3": DiscardRevision(12, 3),
 }
 
 
@@ -61,7 +70,7 @@ def test_report_buttons_keep_their_data(data: str) -> None:
 
 def test_every_report_action_has_one_kind() -> None:
     actions = {p.split(":")[1] for p in KINDS if p.startswith("rp:")}
-    assert actions == set("oxreDSvkctdsynb")
+    assert actions == set("oxreDSvkctdsynblwqQ")
     assert {type(b).PREFIX.split(":")[1] for b in REPORT_DATA.values()} == actions
 
 
