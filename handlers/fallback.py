@@ -15,7 +15,7 @@ import logging
 from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import Update
 
-from handlers import menu
+from handlers import inbox, menu
 from handlers.context import Who, unit
 from models.outbox import Button, OutMessage
 from models.roster.tables import Role
@@ -51,13 +51,17 @@ async def answer(update: Update, context: HuibaoContext, sent: Sent, command: st
     message = update.message
     assert message is not None
     async with unit(update, context) as (session, who):
-        out = await _answer_for(session, context.services, who, sent, command)
+        # A school's text or file may be a question for the bureau: kept for one press.
+        offered = sent is not Sent.COMMAND and await inbox.offer(session, who, update,
+                                                                 context.now())
+        out = await _answer_for(session, context.services, who, sent, command, offered)
     markup = keyboard_markup(out.keyboard) if out.keyboard else None
     await message.reply_text(out.text, reply_markup=markup, do_quote=False)
 
 
 async def _answer_for(
-    session: AsyncSession, services: Services, who: Who, sent: Sent, command: str
+    session: AsyncSession, services: Services, who: Who, sent: Sent, command: str,
+    offered: bool = False,
 ) -> OutMessage:
     if who.role is Role.NONE:
         return for_newcomer(sent, who.language, command)
@@ -65,7 +69,8 @@ async def _answer_for(
         reports = await pending_for_person(session, who.person, services.now())
         # By deadline: the first is named, the others counted (a school owes a few at most).
         pending = [p for r in reports if (p := await _pending(session, r, who)) is not None]
-        return for_school(sent, pending, who.language, services.settings.bureau, command)
+        return for_school(sent, pending, who.language, services.settings.bureau, command,
+                          offered=offered)
     text, block = await menu.home(session, who, services)
     buttons = tuple(tuple(Button(label, callback_data=data) for label, data in row)
                     for row in block.buttons)

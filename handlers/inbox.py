@@ -11,6 +11,8 @@ press: button data is untrusted, and a refused button changes nothing.
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import Update
 
@@ -48,6 +50,7 @@ from texts.callbacks import (
     InboxList,
     OpenQuestion,
     QuestionDone,
+    SendOffered,
 )
 from texts.i18n import N_, Gettext, gettext_for, language_of
 from transport.context import HuibaoApp, HuibaoContext, Services
@@ -100,19 +103,52 @@ async def cancel_asking(update: Update, context: HuibaoContext, _button: CancelA
     await show(update, Screen(words.cancelled(who._), [home_row(who._)]))
 
 
-async def on_message(update: Update, context: HuibaoContext) -> None:
+async def on_message(update: Update, context: HuibaoContext) -> bool:
     """The message of someone in an inbox conversation (handlers/routing.py sends it here):
-    a school's question, or staff's answer to the thread they chose."""
+    a school's question, or staff's answer to the thread they chose. False when the
+    conversation held only an offer (see `offer`): the offer lapses and the message is the
+    fallback's, like any other that nothing waits for."""
     message = update.effective_message
     if message is None:
-        return
+        return True
     async with unit(update, context) as (session, who):
         state = await asking(session, who.person.id)
+        if state is not None and state.is_offer:
+            await clear_conversation(session, who.person.id)
+            return False
     text = (message.text or message.caption or "").strip()
     if state is not None and state.question_id:
         await _take_answer(update, context, state.question_id, text)
     else:
         await _take_question(update, context, text, _attachment(update))
+    return True
+
+
+async def offer(session: AsyncSession, who: Who, update: Update, now: datetime) -> bool:
+    """Keep a school's message that nothing waited for, so that one press of "send it to
+    the bureau" under the fallback's answer asks it; False for anyone else."""
+    message = update.effective_message
+    if asks_for(who.person) is None or message is None:
+        return False
+    attachment = _attachment(update)
+    text = (message.text or message.caption or "").strip()[:QUESTION_LENGTH]
+    if not text and attachment is None:
+        return False
+    kept = (attachment.kind, attachment.file_id, attachment.name or "") if attachment else None
+    await set_conversation(session, who.person.id, Kind.ASK, None,
+                           Asking(offered=text, offered_file=kept), now=now)
+    return True
+
+
+async def send_offered(update: Update, context: HuibaoContext, _button: SendOffered) -> None:
+    async with unit(update, context) as (session, who):
+        state = await asking(session, who.person.id)
+    if state is None or not state.is_offer:
+        await menu.stale(update, who)
+        return
+    file = state.offered_file
+    await _take_question(update, context, state.offered,
+                         Attachment(file[0], file[1], file[2] or None) if file else None)
 
 
 def _attachment(update: Update) -> Attachment | None:
@@ -354,6 +390,7 @@ def register(app: HuibaoApp) -> None:
     menu.add_command(app, "inbox", inbox_command, N_("Questions from schools"), READERS,
                      order=35)
     menu.add_button(app, AskBureau, ask_button, menu.SCHOOL, example=AskBureau())
+    menu.add_button(app, SendOffered, send_offered, menu.SCHOOL, example=SendOffered())
     menu.add_button(app, CancelAsking, cancel_asking, menu.CONNECTED, example=CancelAsking())
     menu.add_button(app, InboxList, inbox_button, READERS, example=InboxList())
     everyone = READERS | menu.SCHOOL

@@ -114,10 +114,16 @@ def _reads_itself(handler: Callable[[Update, HuibaoContext], Awaitable[None]]) -
     return route
 
 
+async def _asking(update: Update, context: HuibaoContext) -> None:
+    """The inbox's, unless the conversation held only an offer that has now lapsed."""
+    if not await inbox.on_message(update, context):
+        await fallback.on_unexpected(update, context)
+
+
 MESSAGE_ROUTES: Mapping[Doing, Route] = MappingProxyType(
     {
         Doing.REPORT: send_answer,
-        Doing.ASKING: _reads_itself(inbox.on_message),
+        Doing.ASKING: _reads_itself(_asking),
         Doing.NOTICE_DRAFT: _reads_itself(draft_input),
         Doing.ROUND_SETUP: _reads_itself(rounds.on_text),
         Doing.JOINING: _reads_itself(onboarding.typed_text),

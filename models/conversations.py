@@ -177,20 +177,36 @@ class RoundSetup:
 @dataclass(frozen=True, slots=True)
 class Asking:
     """The state of an inbox conversation (kind ASK): the next message is a school's
-    question (question_id 0), or staff's answer to question `question_id`."""
+    question (question_id 0), or staff's answer to question `question_id`. A message that
+    nothing waited for may be kept as `offered` (text, and a file as kind, id and name),
+    for the "send it to the bureau" button under the answer to it; such an offer is not
+    waiting for a message."""
 
     question_id: int = 0
+    offered: str = ""
+    offered_file: tuple[str, str, str] | None = None
+
+    @property
+    def is_offer(self) -> bool:
+        return bool(self.offered or self.offered_file)
 
     @classmethod
     def from_json(cls, text: str | None) -> Self:
         raw = _load(text)
+        file = raw.get("file")
         try:
-            return cls(question_id=int(raw.get("question") or 0))
+            return cls(
+                question_id=int(raw.get("question") or 0),
+                offered=str(raw.get("offered") or ""),
+                offered_file=(str(file[0]), str(file[1]), str(file[2]))
+                if isinstance(file, list) and len(file) == 3 else None,
+            )
         except (TypeError, ValueError):
             return cls()
 
     def to_json(self) -> str:
-        return _dump({"question": self.question_id or None})
+        return _dump({"question": self.question_id or None, "offered": self.offered,
+                      "file": list(self.offered_file) if self.offered_file else None})
 
 
 State = ReportTalk | RoundSetup | Asking

@@ -590,5 +590,10 @@ class AskBureau(Callback, prefix="ib:q"):
 
 
 @dataclass(frozen=True)
+class SendOffered(Callback, prefix="ib:s"):
+    """Under the answer to a school's message nothing waited for: ask it as a question."""
+
+
+@dataclass(frozen=True)
 class CancelAsking(Callback, prefix="ib:x"):
     """Leave the inbox conversation without sending anything."""

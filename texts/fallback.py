@@ -18,7 +18,7 @@ from html import escape
 
 from config.settings import BureauSettings
 from models.outbox import Button, OutMessage
-from texts.callbacks import Home, OpenReport, ReportList
+from texts.callbacks import Home, OpenReport, ReportList, SendOffered
 from texts.i18n import Gettext, gettext_for, ngettext_for
 from texts.when import show
 
@@ -112,16 +112,26 @@ def for_school(
     lang: str,
     bureau: BureauSettings,
     command: str = "",
+    *,
+    offered: bool = False,
 ) -> OutMessage:
     """A principal's or deputy's answer: their pending report named, with a button to go
-    on with it, their reports, home, and whom to ask."""
+    on with it, their reports, home, and whom to ask; when the message was kept as an
+    offer (handlers/inbox.py), a button that sends it to the bureau as a question."""
     _ = gettext_for(lang)
     lines = [_opening(sent, command, _), "", *_pending_lines(pending, lang, bureau)]
     lines.append(_("/report: your school's reports · /menu: home · /help: all commands"))
+    if offered:
+        lines.append(_(
+            "Was it a question for {bureau}? Press ✉️ Send to the bureau and the answer will "
+            "come here; /ask writes to the bureau any time."
+        ).format(bureau=escape(bureau.name)))
     lines.append(whom_to_ask(bureau, _))
     rows: list[tuple[Button, ...]] = []
     if pending:
         rows.append((_continue_button(pending[0], _),))
+    if offered:
+        rows.append((Button(_("✉️ Send to the bureau"), callback_data=SendOffered().pack()),))
     rows.append(
         (
             Button(_("📋 My reports"), callback_data=ReportList().pack()),

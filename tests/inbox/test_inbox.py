@@ -180,3 +180,28 @@ async def test_photo_question_own_thread_and_hand_over(bot: Any, sessionmaker: S
         await deputy.send("/ask")
         own = await deputy.wait_for("第1小学 (城关学区) · 🟠 waiting for the bureau")
         assert "The form shows an error, see the photo [photo]" in (own.plain or "")
+
+
+async def test_a_message_nothing_waited_for_can_be_sent_to_the_bureau(
+    bot: Any, sessionmaker: Sessions
+) -> None:
+    principal_id, *_ = await seed(sessionmaker)
+    async with bot() as running:
+        tg = running.tg
+        principal = tg.user(principal_id, "校长1")
+        staff = tg.user(STAFF_ID, "王科长")
+        await principal.send("你好，请问报表怎么填？")
+        answer = await principal.wait_for("这是要问青山县教育局的问题吗？")
+        assert ("✉️ 发给教育局", "ib:s") in [b for row in answer.buttons() for b in row]
+        # Another message instead of the press: the offer lapses, the new one is offered.
+        await principal.send("85")
+        second = await principal.wait_for("这是要问青山县教育局的问题吗？")
+        await principal.press(second, "✉️ 发给教育局")
+        await principal.wait_for("已发给青山县教育局。")
+        told = await staff.wait_for("📩 第1小学")
+        assert "85" in (told.plain or "") and "怎么填" not in (told.plain or "")
+        # The offer is used up: pressing the first button again sends nothing.
+        await principal.press(answer, "✉️ 发给教育局")
+        refused = await principal.wait_for_answer()
+        assert refused.show_alert
+    assert await thread_state(sessionmaker) == (ThreadStatus.OPEN.value, 1)

@@ -28,6 +28,9 @@ HOW_TO_JOIN = (
 )
 SCHOOL_BUTTONS_ZH = [("📋 我的报表", "rp:l"), ("🏠 我的主页", "menu:home")]
 SCHOOL_BUTTONS_EN = [("📋 My reports", "rp:l"), ("🏠 Home", "menu:home")]
+# Under the answer to a school's text or file: ask it of the bureau (handlers/inbox.py).
+SEND_ZH = [("✉️ 发给教育局", "ib:s")]
+SEND_EN = [("✉️ Send to the bureau", "ib:s")]
 
 
 async def one_answer(user: FakeUser, text: str) -> SentMessage:
@@ -46,8 +49,9 @@ async def test_a_question_typed_with_nothing_pending_is_answered(county: County)
     assert "我也无法回答在这里输入的问题。" in text
     assert "目前没有需要贵校填写的报表。" in text
     assert "/report：本校的报表 · /menu：我的主页 · /help：全部命令" in text
+    assert "这是要问青山县教育局的问题吗？按「✉️ 发给教育局」即可发送" in text
     assert text.endswith("对报表有疑问，请联系青山县教育局。")
-    assert answer.buttons() == [SCHOOL_BUTTONS_ZH]
+    assert answer.buttons() == [SEND_ZH, SCHOOL_BUTTONS_ZH]
 
     # "📋 我的报表" is /report's list.
     await principal.press(answer, "📋 我的报表")
@@ -72,6 +76,7 @@ async def test_a_figure_after_pausing_is_not_saved_and_the_report_is_named(
     assert await working(county) == {("authorized_posts", 0): 60}  # 85 was not stored
     assert answer.buttons() == [
         [("▶️ 继续填报：编制与师资配备 · 2026", f"rp:o:{round_.id}")],
+        SEND_ZH,
         SCHOOL_BUTTONS_ZH,
     ]
     # The button goes on where the report stopped.
@@ -93,7 +98,8 @@ async def test_the_deputy_in_english_is_named_the_report_not_yet_started(
     assert "Still to submit: Annual assessment of famous and key teachers (2026), deadline" in text
     assert "\n1 more report is waiting for your school (/report).\n" in text
     assert text.endswith("Questions about a report? Please contact 青山县教育局.")
-    [[(start_label, start_data)], school_row] = answer.buttons()
+    [[(start_label, start_data)], send_row, school_row] = answer.buttons()
+    assert send_row == SEND_EN
     assert start_label.startswith("📝 Start: ") and start_label.endswith(" · 2026")
     assert start_data == f"rp:o:{round_.id}"
     assert school_row == SCHOOL_BUTTONS_EN
@@ -110,7 +116,7 @@ async def test_a_figure_after_submitting_changes_nothing(county: County) -> None
     answer = await one_answer(principal, "85")
     assert (answer.plain or "").startswith(NOT_WAITING_ZH)
     assert "目前没有需要贵校填写的报表。" in (answer.plain or "")
-    assert answer.buttons() == [SCHOOL_BUTTONS_ZH]
+    assert answer.buttons() == [SEND_ZH, SCHOOL_BUTTONS_ZH]
     assert await working(county) == before
     async with county.sessionmaker() as session:
         sub = (await session.execute(select(Submission))).scalar_one()
@@ -157,6 +163,7 @@ async def test_a_photo_out_of_context_is_answered(county: County) -> None:
     assert "\n本校另有 2 份报表待提交（/report）。\n" in text
     assert answer.buttons() == [
         [("📝 开始填报：编制与师资配备 · 2026", f"rp:o:{first.id}")],
+        SEND_ZH,
         SCHOOL_BUTTONS_ZH,
     ]
 
