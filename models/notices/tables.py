@@ -17,6 +17,9 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from models.base import Base, UTCDateTime, utcnow
 
+# Room for titles.TITLE_MAX with some to spare, should the maximum grow.
+TITLE_COLUMN = 100
+
 
 class Notice(Base):
     __tablename__ = "notices"
@@ -24,6 +27,8 @@ class Notice(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     # None when sent from the command line.
     author_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"), nullable=True)
+    # Plain text, at most titles.TITLE_MAX characters: what lists, reminders and receipts show.
+    title: Mapped[str] = mapped_column(String(TITLE_COLUMN), default="")
     # Telegram HTML, as the author wrote it (their bold and links kept).
     text: Mapped[str] = mapped_column(Text)
     attachment_kind: Mapped[str | None] = mapped_column(String(10), nullable=True)
@@ -80,6 +85,7 @@ class NoticeDraft(Base):
     step: Mapped[str] = mapped_column(String(20), default="text")
     # Bumped on every change, and carried by preview buttons, so a stale preview cannot send.
     version: Mapped[int] = mapped_column(Integer, default=1)
+    title: Mapped[str | None] = mapped_column(String(TITLE_COLUMN), nullable=True)
     text: Mapped[str | None] = mapped_column(Text, nullable=True)
     # None: not asked yet; "none": asked, no attachment; else "document" or "photo".
     attachment_kind: Mapped[str | None] = mapped_column(String(10), nullable=True)

@@ -21,7 +21,6 @@ from texts.callbacks import (
 )
 from texts.i18n import Gettext
 from texts.notices.compose import NAMES_LIMIT, Rows, button
-from texts.notices.messages import title_of
 from texts.when import show
 
 HOME_NOTICES = 3
@@ -44,9 +43,9 @@ def staff_list(
         )
         lines.append(
             f"#{notice.id} · {show(notice.sent_at, tz)} · "
-            f"{html.escape(title_of(notice.text))} · {state}"
+            f"{html.escape(notice.title)} · {state}"
         )
-        rows.append((button(f"#{notice.id} {title_of(notice.text)}", ViewNotice(notice.id)),))
+        rows.append((button(f"#{notice.id} {notice.title}", ViewNotice(notice.id)),))
     return "\n".join(lines), tuple(rows)
 
 
@@ -70,7 +69,7 @@ def school_list(
         clip = " 📎" if notice.attachment_kind else ""
         lines.append(
             f"#{notice.id} · {show(notice.sent_at, tz, 'day')} · "
-            f"{html.escape(title_of(notice.text))}{clip}{_ack_state(notice, recipient, _)}"
+            f"{html.escape(notice.title)}{clip}{_ack_state(notice, recipient, _)}"
         )
         rows.append((button(_("Open #{id}").format(id=notice.id) + clip,
                             OpenNotice(notice.id)),))
@@ -136,7 +135,7 @@ def staff_view(
     buttons to send again, remind and refresh."""
     sent = show(notice.sent_at, tz)
     lines = [
-        f"<b>#{notice.id} · {html.escape(title_of(notice.text))}</b>",
+        f"<b>#{notice.id} · {html.escape(notice.title)}</b>",
         _("Sent {time}").format(time=sent) if notice.sent_at <= now
         else _("Scheduled for {time}").format(time=sent),
         _delivery_line(stats, _),
@@ -172,7 +171,7 @@ def staff_home(latest: Notice | None, counts: tuple[int, int], _: Gettext) -> Ho
     lines = [_("<b>Notices</b>")]
     if latest is not None:
         acked, total = counts
-        title = html.escape(title_of(latest.text))
+        title = html.escape(latest.title)
         lines.append(
             _("Latest: #{id} {title}, acknowledged {acked} of {total}").format(
                 id=latest.id, title=title, acked=acked, total=total)
@@ -198,7 +197,7 @@ def school_home(
     for notice, recipient in items[:HOME_NOTICES]:
         day = show(notice.sent_at, tz, "short")[:5]
         lines.append(
-            f"• {day} {html.escape(title_of(notice.text))}{_ack_state(notice, recipient, _)}"
+            f"• {day} {html.escape(notice.title)}{_ack_state(notice, recipient, _)}"
         )
     return HomeBlock(lines, [[(_("📋 Notices"), ListNotices().pack())]])
 
