@@ -58,7 +58,7 @@ def who_text(item: outbox.Undelivered, _: Gettext) -> str:
 
 def tries_text(attempts: int, language: str) -> str:
     return ngettext_for(language)(
-        "tried once", "tried {count} times", attempts
+        "tried {count} time", "tried {count} times", attempts
     ).format(count=attempts)
 
 

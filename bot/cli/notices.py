@@ -23,7 +23,7 @@ from bot.cli.printing import print_requeued
 from bot.cli.stages import stage_codes
 from config.settings import Settings
 from models.notices.sending import NewNotice, Sender
-from models.notices.titles import TITLE_MAX
+from models.notices.titles import TITLE_MAX, clean_title
 from texts.i18n import gettext_for
 from texts.notices.compose import cli_refusal
 
@@ -111,7 +111,7 @@ def _read_text(path: Path) -> str:
 
 def _title(args: argparse.Namespace, text: str) -> str:
     """--title, or the file's first line when it is short enough to be one."""
-    from models.notices.titles import clean_title, first_line
+    from models.notices.titles import first_line
 
     if args.title is not None:
         title = clean_title(args.title)
@@ -178,12 +178,12 @@ def _send(settings: Settings, args: argparse.Namespace) -> int:
 
     plain_text = _read_text(args.text_file)
     text = html.escape(plain_text)
-    title = _title(args, plain_text)
-    # The text's length first, as before anything else is read.
-    refused = check(NewNotice(text, _no_audience(), not args.no_ack, title=title),
-                    _sender(settings), utcnow())
+    # The text's length (and --title's) first, as before anything else is read.
+    typed = NewNotice(text, _no_audience(), not args.no_ack, title=clean_title(args.title or ""))
+    refused = check(typed, _sender(settings), utcnow())
     if refused is not None:
         raise CliError(cli_refusal(refused, str(args.text_file)))
+    title = _title(args, plain_text)
     attachment = _read_attachment(args)
     scheduled = _parse_at(args.at, settings, utcnow())
     upgrade(settings.database.url)
