@@ -56,11 +56,12 @@ async def ack_button(update: Update, context: HuibaoContext, button: Acknowledge
     assert query is not None
     tz = context.services.settings.bureau.tz
     async with unit(update, context) as (session, who):
-        outcome, recipient, _notice = await acknowledge(
+        outcome, recipient, notice = await acknowledge(
             session, button.notice_id, who.person.id, context.now()
         )
         at = recipient.acknowledged_at if recipient is not None else None
-        text = follow.ack_answer(outcome, at, tz, who._)
+        title = notice.title if notice is not None else ""
+        text = follow.ack_answer(outcome, at, tz, who._, title)
     if outcome.value == "not_recipient":
         await refuse(query, text)
     elif outcome.value != "recorded":

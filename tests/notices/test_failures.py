@@ -23,7 +23,7 @@ async def test_blocked_and_unknown_recipients_are_explained_en(
     bot: Any, sessionmaker: Sessions
 ) -> None:
     async with transaction(sessionmaker) as session:
-        roster = await make_roster(session, 3, districts=1)
+        roster = await make_roster(session, 3, districts=1, language="en")
         staff = await make_staff(session, STAFF_ID)
         await post_notice(session, author=staff, language="en", title="Winter safety check")
     reached, blocked, _unknown = roster.telegram_ids
@@ -37,6 +37,11 @@ async def test_blocked_and_unknown_recipients_are_explained_en(
     async with bot(prepare) as running:
         running.services.outbox.wake()
         report = await running.tg.user(STAFF_ID).wait_for("finished", timeout=20, after=0)
+        # The one reached acknowledges it: the answer names the notice.
+        principal = running.tg.user(reached)
+        await principal.press(await principal.wait_for("Notice from", after=0), "Acknowledge")
+        thanks = (await principal.wait_for_answer()).text or ""
+        assert thanks.startswith("Thank you: “Winter safety check” acknowledged at ")
     text = report.plain or ""
     assert text.startswith("Notice #1: Winter safety check: finished.\nDelivered: 1 of 3.")
     assert (

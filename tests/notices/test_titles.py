@@ -113,6 +113,9 @@ async def test_the_title_is_asked_first_and_names_the_notice_everywhere_zh(
         await staff.wait_for_answer()
         reminder = await principal.wait_for("提醒")
         assert f"的通知“{TITLE}”" in (reminder.plain or "")
+        await principal.press(reminder, "已阅")
+        thanks = (await principal.wait_for_answer()).text or ""
+        assert thanks.startswith(f"谢谢，已确认阅读「{TITLE}」（")
         async with running.sessions() as session:
             notice = (await session.execute(select(Notice))).scalar_one()
             assert notice.title == TITLE and notice.text.startswith("根据市教育局")

@@ -203,9 +203,11 @@ def school_home(
 
 
 def ack_answer(
-    outcome: AckOutcome, acknowledged_at: datetime | None, tz: tzinfo, _: Gettext
+    outcome: AckOutcome, acknowledged_at: datetime | None, tz: tzinfo, _: Gettext,
+    title: str = "",
 ) -> str:
-    """The answer to an acknowledgement button, by what it recorded."""
+    """The answer to an acknowledgement button, by what it recorded; it names the notice, as
+    a principal may press the buttons of several."""
     if outcome is AckOutcome.NOT_RECIPIENT:
         return _("This notice was not addressed to you.")
     if outcome is AckOutcome.NOT_REQUIRED:
@@ -213,6 +215,6 @@ def ack_answer(
     assert acknowledged_at is not None
     when = show(acknowledged_at, tz)
     if outcome is AckOutcome.ALREADY:
-        return _("You already acknowledged this notice at {time}; nothing changed.").format(
-            time=when)
-    return _("Thank you: acknowledged at {time}.").format(time=when)
+        return _("You already acknowledged “{title}” at {time}; nothing changed.").format(
+            title=title, time=when)
+    return _("Thank you: “{title}” acknowledged at {time}.").format(title=title, time=when)
