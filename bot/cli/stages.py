@@ -25,7 +25,8 @@ def stage_codes(values: Sequence[str] | None, option: str = "--stages") -> list[
     if unknown:
         known = ", ".join(s.value for s in Stage)
         raise CliError(
-            f"{option}: unknown stage {', '.join(unknown)} (stages: {known}, or their Chinese "
+            f"{option}: unknown stage {', '.join(map(repr, unknown))} (stages: {known}, or "
+            "their Chinese "
             "names such as 小学, 初中, 高中)"
         )
     return codes

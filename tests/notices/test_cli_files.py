@@ -123,7 +123,7 @@ def test_stage_names_in_chinese_for_rounds_and_schedules(
                      "--weekday", "monday", "--deadline-days", "4", "--stage", "大学"]):
         assert main(command) == 2
         err = capsys.readouterr().err
-        assert "unknown stage 大学" in err and "小学" in err
+        assert "unknown stage '大学'" in err and "小学" in err
 
 
 def test_status_counts_those_who_may_have_received_it_twice(
