@@ -42,6 +42,14 @@ async def test_blocked_and_unknown_recipients_are_explained_en(
         await principal.press(await principal.wait_for("Notice from", after=0), "Acknowledge")
         thanks = (await principal.wait_for_answer()).text or ""
         assert thanks.startswith("Thank you: “Winter safety check” acknowledged at ")
+        # The notice's screen says the same next to its "Send again" button.
+        staff = running.tg.user(STAFF_ID)
+        await staff.press(report, "Details")
+        view = (await staff.wait_for("Winter safety check")).plain or ""
+        assert "Delivered: 1 of 3 · blocked the bot: 1 · failed: 1\n" in view
+        assert "\nBlocked the bot (1): ask them to open the bot and press “Start” again" in view
+        assert "\nNot found on Telegram (1): they never opened the bot" in view
+        assert not any(raw.lower() in view.lower() for raw in RAW)
     text = report.plain or ""
     assert text.startswith("Notice #1: Winter safety check: finished.\nDelivered: 1 of 3.")
     assert (
@@ -73,7 +81,12 @@ async def test_telegram_unreachable_says_how_often_it_was_tried_zh(
 
     async with bot(prepare, HUIBAO_DELIVERY__MAX_ATTEMPTS="2") as running:
         running.services.outbox.wake()
-        report = await running.tg.user(STAFF_ID).wait_for("发送完毕", timeout=20, after=0)
+        staff = running.tg.user(STAFF_ID)
+        report = await staff.wait_for("发送完毕", timeout=20, after=0)
+        await staff.press(report, "详情")
+        screen = await staff.wait_for("#1 · 冬季校园安全检查")
+        assert "\n因无法连接 Telegram 未送达（1）：机器人多次重试后已停止。" in (screen.plain or "")
+        assert screen.buttons()[0][0][0].startswith("🔁 ")
     text = report.plain or ""
     # (The test's sender titles batches in English: roster.post_notice.)
     assert "冬季校园安全检查：发送完毕。\n已送达：0 / 1。" in text

@@ -10,7 +10,7 @@ from datetime import datetime, tzinfo
 
 from models.notices.acks import AckOutcome, NoticeStats, RecipientState
 from models.notices.tables import Notice, NoticeRecipient
-from models.outbox import Button
+from models.outbox import Button, Undelivered
 from texts.callbacks import (
     DraftAction,
     ListNotices,
@@ -19,6 +19,7 @@ from texts.callbacks import (
     RetryNotice,
     ViewNotice,
 )
+from texts.delivery import CAUSE_HEADINGS, by_cause
 from texts.i18n import Gettext
 from texts.notices.compose import NAMES_LIMIT, Rows, button
 from texts.when import show
@@ -129,7 +130,8 @@ def _acknowledgements(
 
 
 def staff_view(
-    notice: Notice, stats: NoticeStats, now: datetime, tz: tzinfo, _: Gettext
+    notice: Notice, stats: NoticeStats, now: datetime, tz: tzinfo, _: Gettext,
+    unreached: Sequence[Undelivered] = (),
 ) -> tuple[str, Rows]:
     """One notice for staff: delivery, acknowledgements by district, who has not, and the
     buttons to send again, remind and refresh."""
@@ -139,6 +141,9 @@ def staff_view(
         _("Sent {time}").format(time=sent) if notice.sent_at <= now
         else _("Scheduled for {time}").format(time=sent),
         _delivery_line(stats, _),
+        # Why, and what to do, next to the button that sends it again.
+        *(_(CAUSE_HEADINGS[cause]).format(count=len(items))
+          for cause, items in by_cause(list(unreached)).items()),
     ]
     if stats.in_doubt:
         lines.append(_(
