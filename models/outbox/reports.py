@@ -87,7 +87,8 @@ def cause_of(status: str, error: str) -> Cause:
         return Cause.NO_CHAT
     if status == Status.BLOCKED.value:
         return Cause.BLOCKED
-    if error.split(":", 1)[0].strip() in _NETWORK_NAMES:
+    # Only temporary errors are retried until the bot gives up (scheduler/delivery.py).
+    if "(gave up after" in error or error.split(":", 1)[0].strip() in _NETWORK_NAMES:
         return Cause.NETWORK
     return Cause.REFUSED
 

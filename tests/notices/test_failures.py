@@ -11,6 +11,7 @@ import pytest
 
 from bot.cli import main
 from models.db import transaction
+from models.outbox.reports import Cause, cause_of
 from tests.double import BotApiDouble
 from tests.notices.conftest import Sessions
 from tests.notices.roster import make_roster, make_staff, post_notice
@@ -106,3 +107,24 @@ async def test_telegram_unreachable_says_how_often_it_was_tried_zh(
     assert "Internal Server Error" not in out
     assert await asyncio.to_thread(main, ["notices", "status", "1", "--verbose"]) == 0
     assert "(tried 2 times): NetworkError: Internal Server Error" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("status", "error", "cause"),
+    [
+        ("blocked", "Forbidden: Forbidden: bot was blocked by the user", Cause.BLOCKED),
+        ("blocked", "Forbidden: Forbidden: user is deactivated", Cause.NO_CHAT),
+        ("blocked", "Forbidden: bot can't initiate conversation with a user", Cause.NO_CHAT),
+        ("failed", "BadRequest: Chat not found", Cause.NO_CHAT),
+        ("failed", "NetworkError: Internal Server Error (gave up after 5 tries)",
+         Cause.NETWORK),
+        ("failed", "TimedOut: Timed out (gave up after retrying for 86400 s)", Cause.NETWORK),
+        ("failed", "ServerDisconnectedError: gone (gave up after 3 tries)", Cause.NETWORK),
+        ("failed", "BadRequest: Message is too long", Cause.REFUSED),
+        ("failed", "InvalidToken: Not Found", Cause.REFUSED),
+    ],
+)
+def test_causes_are_read_from_what_the_worker_stored(
+    status: str, error: str, cause: Cause
+) -> None:
+    assert cause_of(status, error) is cause
