@@ -501,7 +501,7 @@ class EditPart(_NoticeButton, prefix="nd:e"):
     version: int
 
     def __post_init__(self) -> None:
-        _one_of(self.part, frozenset({"text", "att", "aud", "ack", "when", "back"}))
+        _one_of(self.part, frozenset({"title", "text", "att", "aud", "ack", "when", "back"}))
 
 
 @dataclass(frozen=True)

@@ -3,12 +3,12 @@ and the answer to "send again"."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from html import escape
 
 from models import outbox
 from models.outbox import DeliveryBatch, Progress, Requeued
-from texts.i18n import N_, Gettext, gettext_for
+from models.outbox.reports import Cause
+from texts.i18n import N_, Gettext, gettext_for, ngettext_for
 
 REPORT_LIST_LIMIT = 30
 
@@ -28,19 +28,66 @@ def progress_text(batch: DeliveryBatch, state: Progress) -> str:
     )
 
 
-def _listed(
-    items: list[outbox.Undelivered], with_error: bool, _: Callable[[str], str]
-) -> list[str]:
+# What happened and what staff can do, per cause (models/outbox/reports.py); the raw
+# error stays in the log (scheduler/delivery.py) and the command line's --verbose.
+CAUSE_HEADINGS = {
+    Cause.BLOCKED: N_(
+        "Blocked the bot ({count}): ask them to open the bot and press “Start” again, then "
+        "send it again."
+    ),
+    Cause.NO_CHAT: N_(
+        "Not found on Telegram ({count}): they never opened the bot, or their account is "
+        "gone. Send them a new invitation."
+    ),
+    Cause.NETWORK: N_(
+        "Not delivered because Telegram could not be reached ({count}); the bot kept "
+        "retrying, then gave up. Send it again later."
+    ),
+    Cause.REFUSED: N_(
+        "Refused by Telegram ({count}): tell the bot's administrator; the details are in "
+        "the bot's log."
+    ),
+}
+
+
+def who_text(item: outbox.Undelivered, _: Gettext) -> str:
+    if not item.school:
+        return item.name or "?"
+    return _("{name} ({school})").format(name=item.name or "?", school=item.school)
+
+
+def tries_text(attempts: int, language: str) -> str:
+    return ngettext_for(language)(
+        "tried {count} time", "tried {count} times", attempts
+    ).format(count=attempts)
+
+
+def _listed(items: list[outbox.Undelivered], language: str) -> list[str]:
+    _ = gettext_for(language)
     lines = []
     for item in items[:REPORT_LIST_LIMIT]:
-        who = escape(item.name or "?")
-        if item.school:
-            who += f" ({escape(item.school)})"
-        if with_error:
-            who += f": {escape(item.error)}"
-        lines.append(f"• {who}")
+        line = "• " + escape(who_text(item, _))
+        if item.cause is Cause.NETWORK and item.attempts:
+            line += " · " + tries_text(item.attempts, language)
+        lines.append(line)
     if len(items) > REPORT_LIST_LIMIT:
         lines.append(_("… and {count} more").format(count=len(items) - REPORT_LIST_LIMIT))
+    return lines
+
+
+def by_cause(problems: list[outbox.Undelivered]) -> dict[Cause, list[outbox.Undelivered]]:
+    """The problems grouped by cause, in the order CAUSE_HEADINGS lists them."""
+    groups = {cause: [p for p in problems if p.cause is cause] for cause in CAUSE_HEADINGS}
+    return {cause: items for cause, items in groups.items() if items}
+
+
+def problem_lines(problems: list[outbox.Undelivered], language: str) -> list[str]:
+    """Whom a batch did not reach, by cause, each cause with what to do about it."""
+    _ = gettext_for(language)
+    lines: list[str] = []
+    for cause, items in by_cause(problems).items():
+        lines += ["", _(CAUSE_HEADINGS[cause]).format(count=len(items))]
+        lines += _listed(items, language)
     return lines
 
 
@@ -49,19 +96,8 @@ def report_text(batch: DeliveryBatch, state: Progress, problems: list[outbox.Und
     lines = [
         _("<b>{title}</b>: finished.").format(title=escape(batch.title)),
         _("Delivered: {sent} of {total}.").format(sent=state.sent, total=state.total),
+        *problem_lines(problems, batch.language),
     ]
-    blocked = [p for p in problems if p.status == outbox.Status.BLOCKED.value]
-    failed = [p for p in problems if p.status == outbox.Status.FAILED.value]
-    if blocked:
-        lines.append("")
-        lines.append(
-            _("Blocked the bot ({count}), now marked unreachable:").format(count=len(blocked))
-        )
-        lines.extend(_listed(blocked, False, _))
-    if failed:
-        lines.append("")
-        lines.append(_("Failed ({count}):").format(count=len(failed)))
-        lines.extend(_listed(failed, True, _))
     if state.in_doubt:
         lines.append("")
         lines.append(

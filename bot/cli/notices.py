@@ -20,8 +20,10 @@ from sqlalchemy import select
 
 from bot.cli import CliError
 from bot.cli.printing import print_requeued
+from bot.cli.stages import stage_codes
 from config.settings import Settings
 from models.notices.sending import NewNotice, Sender
+from models.notices.titles import TITLE_MAX, clean_title
 from texts.i18n import gettext_for
 from texts.notices.compose import cli_refusal
 
@@ -43,7 +45,11 @@ def add_commands(subparsers: Any) -> None:
         ),
     )
     send.add_argument("--text-file", type=Path, required=True,
-                      help="UTF-8 text file with the notice (plain text)")
+                      help="text file with the notice (plain text; UTF-8 or GBK, as Notepad "
+                           "saves it)")
+    send.add_argument("--title", metavar="TITLE",
+                      help=f"the notice's title (at most {TITLE_MAX} characters) for lists, "
+                           "reminders and reports; default: the file's first line, if short")
     send.add_argument("--attach", type=Path, help="a file to attach (up to 50 MB)")
     send.add_argument("--as-photo", action="store_true",
                       help="send the attachment as a photo rather than a document")
@@ -51,7 +57,8 @@ def add_commands(subparsers: Any) -> None:
     audience.add_argument("--districts", nargs="+", metavar="NAME",
                           help="only schools of these districts (names as in the roster)")
     audience.add_argument("--stages", nargs="+", metavar="STAGE",
-                          help="only schools of these stages (primary, junior, ...)")
+                          help="only schools of these stages (primary, junior, ... or 小学 "
+                               "初中 ...)")
     audience.add_argument("--schools", nargs="+", metavar="CODE",
                           help="only these schools (school codes)")
     send.add_argument("--no-ack", action="store_true",
@@ -60,10 +67,14 @@ def add_commands(subparsers: Any) -> None:
                       help="send at this time (bureau time zone) instead of now")
     send.add_argument("--wait", action="store_true",
                       help="print the progress until every recipient is done")
+    send.add_argument("--verbose", action="store_true",
+                      help="with --wait: show Telegram's own error text for those not reached")
     send.set_defaults(func=_send)
 
     status = sub.add_parser("status", help="delivery and acknowledgements of one notice")
     status.add_argument("notice_id", type=int)
+    status.add_argument("--verbose", action="store_true",
+                        help="show Telegram's own error text for those not reached")
     status.set_defaults(func=_status)
 
     retry = sub.add_parser(
@@ -81,15 +92,39 @@ def add_commands(subparsers: Any) -> None:
 
 
 def _read_text(path: Path) -> str:
+    from models.roster.roster_file import decode_text
+
     try:
-        text = path.read_text(encoding="utf-8").strip()
+        raw = path.read_bytes()
     except FileNotFoundError:
         raise CliError(f"{path}: no such file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise CliError(f"{path}: cannot be read as UTF-8 text: {exc}") from None
+    except OSError as exc:
+        raise CliError(f"{path}: cannot be read: {exc}") from None
+    text = decode_text(raw)
+    if text is None:
+        raise CliError(f"{path}: not UTF-8 or GBK text; save it as UTF-8 or ANSI in Notepad")
+    text = text.strip()
     if not text:
         raise CliError(f"{path}: the notice text is empty")
     return text
+
+
+def _title(args: argparse.Namespace, text: str) -> str:
+    """--title, or the file's first line when it is short enough to be one."""
+    from models.notices.titles import first_line
+
+    if args.title is not None:
+        title = clean_title(args.title)
+        if not title:
+            raise CliError("--title is empty")
+        return title
+    line = clean_title(first_line(text))
+    if len(line) > TITLE_MAX:
+        raise CliError(
+            f"{args.text_file}: the first line has {len(line)} characters, too long for a "
+            f"title (at most {TITLE_MAX}); give one with --title"
+        )
+    return line
 
 
 def _parse_at(value: str | None, settings: Settings, now: datetime) -> datetime | None:
@@ -141,15 +176,18 @@ def _send(settings: Settings, args: argparse.Namespace) -> int:
     from models.migrate import upgrade
     from models.notices.sending import check
 
-    text = html.escape(_read_text(args.text_file))
-    # The text's length first, as before anything else is read.
-    refused = check(NewNotice(text, _no_audience(), not args.no_ack), _sender(settings), utcnow())
+    plain_text = _read_text(args.text_file)
+    text = html.escape(plain_text)
+    # The text's length (and --title's) first, as before anything else is read.
+    typed = NewNotice(text, _no_audience(), not args.no_ack, title=clean_title(args.title or ""))
+    refused = check(typed, _sender(settings), utcnow())
     if refused is not None:
         raise CliError(cli_refusal(refused, str(args.text_file)))
+    title = _title(args, plain_text)
     attachment = _read_attachment(args)
     scheduled = _parse_at(args.at, settings, utcnow())
     upgrade(settings.database.url)
-    return asyncio.run(_send_async(settings, args, text, attachment, scheduled))
+    return asyncio.run(_send_async(settings, args, (title, text), attachment, scheduled))
 
 
 def _no_audience() -> Any:
@@ -159,9 +197,9 @@ def _no_audience() -> Any:
 
 
 async def _audience(session: Any, args: argparse.Namespace) -> Any:
-    """The audience of --districts (names), --stages (codes) or --schools (codes)."""
+    """The audience of --districts (names), --stages (codes or names) or --schools (codes)."""
     from models.notices.audiences import Audience, AudienceKind, resolve_audience
-    from models.roster.tables import District, Stage
+    from models.roster.tables import District
 
     if args.districts:
         rows = await session.execute(select(District).where(District.name.in_(args.districts)))
@@ -170,14 +208,9 @@ async def _audience(session: Any, args: argparse.Namespace) -> Any:
         if unknown:
             raise CliError(f"no district named {', '.join(unknown)}")
         return Audience(AudienceKind.DISTRICTS, tuple(found[n] for n in args.districts))
-    if args.stages:
-        known = {s.value for s in Stage}
-        unknown = [s for s in args.stages if s not in known]
-        if unknown:
-            raise CliError(
-                f"unknown stage {', '.join(unknown)}; stages: {', '.join(sorted(known))}"
-            )
-        return Audience(AudienceKind.STAGES, tuple(args.stages))
+    stages = stage_codes(args.stages)
+    if stages:
+        return Audience(AudienceKind.STAGES, tuple(stages))
     if not args.schools:
         return Audience(AudienceKind.ALL)
     audience = Audience(AudienceKind.SCHOOLS, tuple(args.schools))
@@ -208,7 +241,7 @@ async def _store_file(session: Any, attachment: tuple[str, bytes, str] | None) -
 async def _send_async(
     settings: Settings,
     args: argparse.Namespace,
-    text: str,
+    title_text: tuple[str, str],
     attachment: tuple[str, bytes, str] | None,
     scheduled: datetime | None,
 ) -> int:
@@ -221,7 +254,9 @@ async def _send_async(
     try:
         sessionmaker = create_sessionmaker(engine)
         async with transaction(sessionmaker) as session:
+            title, text = title_text
             new = NewNotice(
+                title=title,
                 text=text,
                 audience=await _audience(session, args),
                 requires_ack=not args.no_ack,
@@ -235,7 +270,7 @@ async def _send_async(
                 raise CliError(cli_refusal(created, args.at or ""))
         _report(created, args.at if scheduled else None)
         if args.wait:
-            await _follow(sessionmaker, created.batch.id)
+            await _follow(sessionmaker, created.batch.id, verbose=args.verbose)
     finally:
         await engine.dispose()
     return 0
@@ -248,6 +283,7 @@ def _report(created: Any, at: str | None) -> None:
         f"{resolved.school_count} schools"
         + (f", at {at}" if at else "")
     )
+    print(f"title: {created.notice.title}")
     if resolved.excluded:
         print(f"left out, nobody connected there yet ({len(resolved.excluded)}):")
         for school in resolved.excluded:
@@ -255,7 +291,22 @@ def _report(created: Any, at: str | None) -> None:
     print("the running bot (huibao run) delivers it")
 
 
-async def _follow(sessionmaker: Any, batch_id: int) -> None:
+def _print_problems(problems: list[Any], verbose: bool) -> None:
+    """Whom it did not reach, by cause and what to do (the chat report's words, in English);
+    Telegram's own error text only with --verbose."""
+    from texts.delivery import CAUSE_HEADINGS, by_cause, tries_text, who_text
+
+    _ = gettext_for("en")
+    for cause, items in by_cause(problems).items():
+        print(_(CAUSE_HEADINGS[cause]).format(count=len(items)))
+        for item in items:
+            line = f"  {who_text(item, _)}"
+            if item.attempts and cause.value == "network":
+                line += f" ({tries_text(item.attempts, 'en')})"
+            print(line + (f": {item.error}" if verbose else ""))
+
+
+async def _follow(sessionmaker: Any, batch_id: int, *, verbose: bool = False) -> None:
     from models import outbox
 
     last = ""
@@ -271,9 +322,7 @@ async def _follow(sessionmaker: Any, batch_id: int) -> None:
                 break
         await asyncio.sleep(2)
     print(f"finished: delivered {state.sent} of {state.total}")
-    for problem in problems:
-        where = f" ({problem.school})" if problem.school else ""
-        print(f"  {problem.status}: {problem.name}{where}: {problem.error}")
+    _print_problems(problems, verbose)
     if state.in_doubt:
         print(
             f"  {state.in_doubt} may have received it twice (the bot restarted, or its "
@@ -282,10 +331,11 @@ async def _follow(sessionmaker: Any, batch_id: int) -> None:
 
 
 def _status(settings: Settings, args: argparse.Namespace) -> int:
-    return asyncio.run(_status_async(settings, args.notice_id))
+    return asyncio.run(_status_async(settings, args.notice_id, args.verbose))
 
 
-async def _status_async(settings: Settings, notice_id: int) -> int:
+async def _status_async(settings: Settings, notice_id: int, verbose: bool) -> int:
+    from models import outbox
     from models.db import create_engine, create_sessionmaker
     from models.notices import Notice, notice_stats
 
@@ -296,10 +346,15 @@ async def _status_async(settings: Settings, notice_id: int) -> int:
             if notice is None:
                 raise CliError(f"no notice #{notice_id}")
             stats = await notice_stats(session, notice)
+            problems = (
+                await outbox.undelivered(session, notice.batch_id)
+                if notice.batch_id is not None else []
+            )
     finally:
         await engine.dispose()
+    print(f"notice #{notice_id}: {notice.title}")
     print(
-        f"notice #{notice_id}: delivered {stats.delivered} of {stats.total}, blocked "
+        f"delivered {stats.delivered} of {stats.total}, blocked "
         f"{stats.blocked}, failed {stats.failed}, still to send {stats.waiting}"
     )
     if stats.in_doubt:
@@ -307,6 +362,7 @@ async def _status_async(settings: Settings, notice_id: int) -> int:
             f"{stats.in_doubt} may have received it twice (the bot restarted, or its "
             "connection to Telegram broke, while their message was on its way)"
         )
+    _print_problems(problems, verbose)
     if stats.failed or stats.blocked:
         print(f"to try again: huibao notices retry {notice_id}")
     if notice.requires_ack:

@@ -31,6 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.cli import CliError
 from bot.cli.printing import print_requeued
+from bot.cli.stages import stage_codes
 from config.settings import Settings
 from models.forms import FormDef, FormError, check_forms, load_forms
 
@@ -128,7 +129,7 @@ def _open_request(settings: Settings, args: argparse.Namespace) -> OpenRequest:
         grace_minutes=settings.rounds.grace_minutes if args.grace is None else args.grace,
         lock_at=_when(args.lock_at, settings) if args.lock_at else None,
         districts=args.districts,
-        stages=args.stages,
+        stages=stage_codes(args.stages),
         school_codes=args.schools,
     )
 
@@ -294,7 +295,8 @@ def add_commands(sub: Any) -> None:
     )
     open_.add_argument("--deadline", required=True, help="bureau time, e.g. '2026-12-01 17:00'")
     open_.add_argument("--districts", nargs="+", default=None, metavar="NAME")
-    open_.add_argument("--stages", nargs="+", default=None, metavar="STAGE")
+    open_.add_argument("--stages", nargs="+", default=None, metavar="STAGE",
+                       help="only schools of these stages: primary, junior, ... or 小学, 初中, ...")
     open_.add_argument("--schools", nargs="+", default=None, metavar="CODE")
     open_.add_argument("--grace", type=int, default=None, metavar="MINUTES")
     open_.add_argument("--lock-at", default=None, metavar="DATETIME")

@@ -15,13 +15,14 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.cli import CliError
 from bot.cli.database import with_database
 from bot.cli.printing import bureau_time
+from bot.cli.stages import stage_codes
 from bot.cli.subcommands import SubCommand, add_group
 from config.settings import Settings
 from models.audit import record
 from models.db import transaction
 from models.followup.reminders import Policy
 from models.forms import FormDef, FormError, load_forms
-from models.roster.tables import District, Stage
+from models.roster.tables import District
 from models.rounds.schedules import (
     KIND_PERIOD_TYPE,
     WEEKDAY_NAMES,
@@ -128,10 +129,7 @@ async def _district_ids(session: AsyncSession, names: list[str]) -> list[int]:
 
 def _add(settings: Settings, args: argparse.Namespace) -> int:
     form = _form(settings, args.form)
-    stages = [s.value for s in Stage]
-    for stage in args.stage:
-        if stage not in stages:
-            raise CliError(f"unknown stage {stage!r} (stages: {', '.join(stages)})")
+    stages = stage_codes(args.stage, "--stage") or []
     params = _params(args)
     policy = _policy(args, policy_defaults(settings))
     grace = args.grace_minutes if args.grace_minutes is not None else int(args.grace_hours * 60)
@@ -152,7 +150,7 @@ def _add(settings: Settings, args: argparse.Namespace) -> int:
                     grace_minutes=grace,
                     lock_days=args.lock_days,
                     districts=districts,
-                    stages=args.stage,
+                    stages=stages,
                     policy=policy,
                     starts_on=args.starts or datetime.now(tz).date(),
                 )
@@ -336,7 +334,12 @@ def _audience_arguments(parser: argparse.ArgumentParser) -> None:
         "--district", action="append", default=[], help="only this district (repeatable)"
     )
     parser.add_argument(
-        "--stage", action="append", default=[], help="only schools of this stage (repeatable)"
+        "--stage", action="append", default=[],
+        help="only schools of this stage: primary, junior, ... or 小学, 初中, ... (repeatable)",
+    )
+    parser.add_argument(
+        "--stages", dest="stage", action="extend", nargs="+", metavar="STAGE",
+        help="only schools of these stages (as --stage, several at once)",
     )
     parser.add_argument("--starts", type=_date, help="first day a round may open (default: today)")
 

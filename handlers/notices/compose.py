@@ -138,6 +138,7 @@ async def preview_sends(
     names = await district_names(session, audience)
     scheduled = draft.scheduled_at if draft.send_mode == "at" else None
     facts = PreviewFacts(
+        title=draft.title or "",
         audience=audience_text(audience, names, who._),
         people=len(resolved.recipients), schools=resolved.school_count,
         excluded=resolved.excluded, requires_ack=bool(draft.requires_ack),
@@ -248,7 +249,7 @@ async def start(
 ) -> list[Send]:
     """A new draft, or the offer to resume the unfinished one."""
     draft = await load_draft(session, who)
-    if draft is not None and draft.text is not None:
+    if draft is not None and (draft.title is not None or draft.text is not None):
         text, rows = resume_offer(draft, who._)
         return [partial(context.bot.send_message, chat_id, text,
                         reply_markup=keyboard_markup(rows))]

@@ -24,7 +24,7 @@ from models.notices.acks import (
 )
 from models.notices.sending import Refused, is_recipient, remind, retry
 from models.notices.tables import Notice
-from models.outbox import Button
+from models.outbox import Button, undelivered
 from texts.callbacks import (
     Acknowledge,
     ListNotices,
@@ -56,11 +56,12 @@ async def ack_button(update: Update, context: HuibaoContext, button: Acknowledge
     assert query is not None
     tz = context.services.settings.bureau.tz
     async with unit(update, context) as (session, who):
-        outcome, recipient, _notice = await acknowledge(
+        outcome, recipient, notice = await acknowledge(
             session, button.notice_id, who.person.id, context.now()
         )
         at = recipient.acknowledged_at if recipient is not None else None
-        text = follow.ack_answer(outcome, at, tz, who._)
+        title = notice.title if notice is not None else ""
+        text = follow.ack_answer(outcome, at, tz, who._, title)
     if outcome.value == "not_recipient":
         await refuse(query, text)
     elif outcome.value != "recorded":
@@ -153,8 +154,11 @@ async def staff_view(
     session: AsyncSession, notice: Notice, who: Who, context: HuibaoContext
 ) -> tuple[str, Rows]:
     stats = await notice_stats(session, notice)
+    unreached = (
+        await undelivered(session, notice.batch_id) if notice.batch_id is not None else []
+    )
     tz = context.services.settings.bureau.tz
-    return follow.staff_view(notice, stats, context.now(), tz, who._)
+    return follow.staff_view(notice, stats, context.now(), tz, who._, unreached)
 
 
 async def view_button(update: Update, context: HuibaoContext, button: ViewNotice) -> None:

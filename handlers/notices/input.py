@@ -26,9 +26,11 @@ from models.notices.drafts import (
     STEP_SCHOOLS,
     STEP_TEXT,
     STEP_TIME,
+    STEP_TITLE,
     Outcome,
 )
 from models.notices.tables import NoticeDraft
+from models.notices.titles import clean_title
 from models.roster.tables import Person
 from texts.notices.compose import draft_refusal
 from texts.notices.messages import telegram_length, text_limit
@@ -77,6 +79,15 @@ async def draft_answer(
         return await prompt_sends(session, draft, who, context, chat_id=chat_id)
 
 
+async def take_title(
+    _session: AsyncSession, draft: NoticeDraft, message: Message, context: HuibaoContext
+) -> Taken:
+    # The plain text: a title is shown in lists and buttons, where no HTML is kept.
+    raw = message.text
+    outcome = drafts.take_title(draft, raw, context.now())
+    return outcome, {"length": len(clean_title(raw or ""))}
+
+
 async def take_text(
     _session: AsyncSession, draft: NoticeDraft, message: Message, context: HuibaoContext
 ) -> Taken:
@@ -123,6 +134,7 @@ async def take_time(
 
 
 TAKES: dict[str, Take] = {
+    STEP_TITLE: take_title,
     STEP_TEXT: take_text,
     STEP_ATTACHMENT: take_file,
     STEP_SCHOOLS: take_codes,

@@ -17,8 +17,10 @@ from models.clock import after_quiet_hours
 from models.notices.audiences import Audience, AudienceKind, Resolved
 from models.notices.sending import NewNotice
 from models.notices.tables import NoticeDraft
+from models.notices.titles import TITLE_MAX, clean_title
 from models.roster.tables import Stage
 
+STEP_TITLE = "title"
 STEP_TEXT = "text"
 STEP_ATTACHMENT = "attachment"
 STEP_AUDIENCE = "audience"
@@ -29,7 +31,7 @@ STEP_ACK = "ack"
 STEP_WHEN = "when"
 STEP_TIME = "time"
 STEP_PREVIEW = "preview"
-INPUT_STEPS = frozenset({STEP_TEXT, STEP_ATTACHMENT, STEP_SCHOOLS, STEP_TIME})
+INPUT_STEPS = frozenset({STEP_TITLE, STEP_TEXT, STEP_ATTACHMENT, STEP_SCHOOLS, STEP_TIME})
 AUDIENCE_STEPS = frozenset({STEP_DISTRICTS, STEP_STAGES, STEP_SCHOOLS, STEP_AUDIENCE})
 # A draft untouched for this long no longer catches messages; /notice offers to resume it.
 DRAFT_IDLE = timedelta(hours=2)
@@ -39,7 +41,7 @@ SCHEDULE_MIN = timedelta(minutes=1)
 
 _AUDIENCE_STEP = {"d": STEP_DISTRICTS, "s": STEP_STAGES, "c": STEP_SCHOOLS}
 _EDIT_STEP = {
-    "text": STEP_TEXT, "att": STEP_ATTACHMENT, "aud": STEP_AUDIENCE,
+    "title": STEP_TITLE, "text": STEP_TEXT, "att": STEP_ATTACHMENT, "aud": STEP_AUDIENCE,
     "ack": STEP_ACK, "when": STEP_WHEN, "back": STEP_PREVIEW,
 }
 
@@ -56,6 +58,8 @@ class Outcome(enum.Enum):
     NO_STAGE = "no_stage"
     SEND = "send"  # the preview is current: the caller sends it
     # Typed input that does not fit the step:
+    NO_TITLE = "no_title"
+    TITLE_TOO_LONG = "title_too_long"
     NOT_TEXT = "not_text"
     TOO_LONG = "too_long"
     NOT_FILE = "not_file"
@@ -68,6 +72,8 @@ class Outcome(enum.Enum):
 
 
 def next_step(draft: NoticeDraft) -> str:
+    if draft.title is None:
+        return STEP_TITLE
     if draft.text is None:
         return STEP_TEXT
     if draft.attachment_kind is None:
@@ -96,6 +102,7 @@ def new_draft(author_id: int, version: int) -> NoticeDraft:
 
 
 def reset(draft: NoticeDraft) -> None:
+    draft.title = None
     draft.text = None
     draft.attachment_kind = draft.attachment_file_id = draft.attachment_name = None
     draft.audience = None
@@ -107,7 +114,7 @@ def reset(draft: NoticeDraft) -> None:
 
 def start_over(draft: NoticeDraft, now: datetime) -> Outcome:
     reset(draft)
-    return changed(draft, now, STEP_TEXT)
+    return changed(draft, now, STEP_TITLE)
 
 
 def toggled(selection: list[Any], value: object) -> list[Any]:
@@ -230,6 +237,17 @@ def may_send(draft: NoticeDraft, version: int) -> Outcome:
 # --- typed input ---------------------------------------------------------------------------
 
 
+def take_title(draft: NoticeDraft, raw: str | None, now: datetime) -> Outcome:
+    """A title is plain text on one line, at most TITLE_MAX characters."""
+    title = clean_title(raw or "")
+    if not title:
+        return Outcome.NO_TITLE
+    if len(title) > TITLE_MAX:
+        return Outcome.TITLE_TOO_LONG
+    draft.title = title
+    return changed(draft, now)
+
+
 def take_text(
     draft: NoticeDraft, text_html: str | None, length: int, limit: int, now: datetime
 ) -> Outcome:
@@ -288,11 +306,12 @@ def tick_stage(draft: NoticeDraft, stage: str, now: datetime) -> Outcome:
 def notice_from_draft(draft: NoticeDraft, author_id: int) -> NewNotice | None:
     """The notice a finished draft makes (None: the draft is not finished after all)."""
     audience = Audience.from_json(draft.audience)
-    if audience is None or draft.text is None:
+    if audience is None or draft.text is None or draft.title is None:
         return None
     attachment = draft.attachment_kind if draft.attachment_kind in ("document", "photo") else None
     return NewNotice(
         text=draft.text,
+        title=draft.title,
         audience=audience,
         requires_ack=bool(draft.requires_ack),
         author_id=author_id,

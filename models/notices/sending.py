@@ -22,6 +22,7 @@ from models.base import utcnow
 from models.notices.acks import RecipientState, reminder_targets
 from models.notices.audiences import Audience, Resolved, resolve_audience
 from models.notices.tables import Notice, NoticeRecipient
+from models.notices.titles import TITLE_MAX, derived_title
 from models.outbox import (
     DeliveryBatch,
     Outgoing,
@@ -45,6 +46,8 @@ class NewNotice:
     attachment_name: str | None = None
     attachment_blob_id: int | None = None
     scheduled_at: datetime | None = None
+    # Empty: the first line of the text, cut at a boundary (models/notices/titles.py).
+    title: str = ""
 
 
 class Render(Protocol):
@@ -88,6 +91,7 @@ async def create_notice(
     sent_at = new.scheduled_at if new.scheduled_at and new.scheduled_at > now else now
     notice = Notice(
         author_id=new.author_id,
+        title=new.title or derived_title(new.text),
         text=new.text,
         attachment_kind=new.attachment_kind,
         attachment_file_id=new.attachment_file_id,
@@ -145,12 +149,13 @@ class Refusal(enum.Enum):
     TIME_PASSED = "time_passed"
     NOBODY = "nobody"
     ALREADY_REMINDED = "already_reminded"
+    TITLE_TOO_LONG = "title_too_long"
 
 
 @dataclass(frozen=True)
 class Refused:
     reason: Refusal
-    # For TOO_LONG: the text's length and the room it has.
+    # For TOO_LONG (TITLE_TOO_LONG): the text's (title's) length and the room it has.
     length: int = 0
     limit: int = 0
 
@@ -172,6 +177,8 @@ class Sender:
 
 def check(new: NewNotice, sender: Sender, now: datetime) -> Refused | None:
     """What is wrong with sending `new` now, before the database is asked."""
+    if len(new.title) > TITLE_MAX:
+        return Refused(Refusal.TITLE_TOO_LONG, len(new.title), TITLE_MAX)
     length, limit = sender.measure(new.text), sender.room(new.requires_ack)
     if length > limit:
         return Refused(Refusal.TOO_LONG, length, limit)

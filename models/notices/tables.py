@@ -13,9 +13,21 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, Text
+from sqlalchemy.engine.default import DefaultExecutionContext
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.base import Base, UTCDateTime, utcnow
+from models.notices.titles import derived_title
+
+# Room for titles.TITLE_MAX with some to spare, should the maximum grow.
+TITLE_COLUMN = 100
+
+
+def _title_of_text(context: DefaultExecutionContext) -> str:
+    """A notice stored without a title is called by its first line, as older ones are."""
+    # SQLAlchemy leaves this method untyped; it returns the row's parameters as a dict.
+    parameters: dict[str, Any] = context.get_current_parameters()  # type: ignore[no-untyped-call]
+    return derived_title(str(parameters.get("text") or ""))
 
 
 class Notice(Base):
@@ -24,6 +36,8 @@ class Notice(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     # None when sent from the command line.
     author_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"), nullable=True)
+    # Plain text, at most titles.TITLE_MAX characters: what lists, reminders and receipts show.
+    title: Mapped[str] = mapped_column(String(TITLE_COLUMN), default=_title_of_text)
     # Telegram HTML, as the author wrote it (their bold and links kept).
     text: Mapped[str] = mapped_column(Text)
     attachment_kind: Mapped[str | None] = mapped_column(String(10), nullable=True)
@@ -80,6 +94,7 @@ class NoticeDraft(Base):
     step: Mapped[str] = mapped_column(String(20), default="text")
     # Bumped on every change, and carried by preview buttons, so a stale preview cannot send.
     version: Mapped[int] = mapped_column(Integer, default=1)
+    title: Mapped[str | None] = mapped_column(String(TITLE_COLUMN), nullable=True)
     text: Mapped[str | None] = mapped_column(Text, nullable=True)
     # None: not asked yet; "none": asked, no attachment; else "document" or "photo".
     attachment_kind: Mapped[str | None] = mapped_column(String(10), nullable=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass, field
 
 from sqlalchemy import case, func, select
@@ -60,6 +61,38 @@ async def progress(session: AsyncSession, batch_id: int) -> Progress:
     return result
 
 
+class Cause(enum.StrEnum):
+    """Why a delivery did not arrive, in terms of what staff can do about it."""
+
+    BLOCKED = "blocked"  # they blocked the bot: they must open it and press Start again
+    NO_CHAT = "no_chat"  # Telegram knows no such chat (account gone, never started): re-invite
+    NETWORK = "network"  # Telegram unreachable or failing until the bot gave up: send again
+    REFUSED = "refused"  # Telegram refused the message itself: the log has the details
+
+
+# Telegram's words (in the stored error, after the exception's name) for a chat it cannot
+# deliver to at all, whatever the exception.
+_NO_CHAT_WORDS = ("chat not found", "user not found", "peer_id_invalid", "deactivated",
+                  "can't initiate conversation", "bot can't send messages to the user")
+# The error names of a try that never got Telegram's answer, or got a 5xx
+# (scheduler/delivery_send.py stores "<name>: <message>").
+_NETWORK_NAMES = ("NetworkError", "TimedOut", "RetryAfter", "ClientError", "TimeoutError",
+                  "OSError", "ConnectionError")
+
+
+def cause_of(status: str, error: str) -> Cause:
+    """The cause of a failed or blocked delivery, read from its status and stored error."""
+    lowered = error.lower()
+    if any(words in lowered for words in _NO_CHAT_WORDS):
+        return Cause.NO_CHAT
+    if status == Status.BLOCKED.value:
+        return Cause.BLOCKED
+    # Only temporary errors are retried until the bot gives up (scheduler/delivery.py).
+    if "(gave up after" in error or error.split(":", 1)[0].strip() in _NETWORK_NAMES:
+        return Cause.NETWORK
+    return Cause.REFUSED
+
+
 @dataclass(frozen=True)
 class Undelivered:
     """A recipient a batch did not reach, for the sender's final report."""
@@ -68,7 +101,13 @@ class Undelivered:
     name: str
     school: str | None
     status: str
+    # Telegram's own words: for the log and `--verbose`, never shown in chat.
     error: str
+    attempts: int = 0
+
+    @property
+    def cause(self) -> Cause:
+        return cause_of(self.status, self.error)
 
 
 async def undelivered(session: AsyncSession, batch_id: int) -> list[Undelivered]:
@@ -91,6 +130,7 @@ async def undelivered(session: AsyncSession, batch_id: int) -> list[Undelivered]
             school=school.name if school is not None else None,
             status=delivery.status,
             error=delivery.last_error,
+            attempts=delivery.attempts,
         )
         for delivery, person, school in rows
     ]

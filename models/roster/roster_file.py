@@ -138,16 +138,21 @@ def _read_xlsx(path: Path) -> Iterator[tuple[int, list[str]]]:
         workbook.close()
 
 
-def _read_csv(path: Path) -> Iterator[tuple[int, list[str]]]:
-    raw = path.read_bytes()
+def decode_text(raw: bytes) -> str | None:
+    """Text saved by Excel or Notepad in China: UTF-8 (with or without a BOM) or GBK.
+    None when it is neither."""
     for encoding in ("utf-8-sig", "gb18030"):
         # Excel in China saves CSV as GBK unless told otherwise.
         try:
-            text = raw.decode(encoding)
-            break
+            return raw.decode(encoding)
         except UnicodeDecodeError:
             continue
-    else:
+    return None
+
+
+def _read_csv(path: Path) -> Iterator[tuple[int, list[str]]]:
+    text = decode_text(path.read_bytes())
+    if text is None:
         raise RosterFileError(f"{path.name}: not UTF-8 or GBK text")
     try:
         dialect: Any = csv.Sniffer().sniff(text[:4096], delimiters=",\t;，")

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from models.notices import Audience, AudienceKind, Created, NewNotice, create_notice
 from models.roster.tables import District, Person, Role, School, Stage
-from texts.notices.messages import renderer, title_of
+from texts.notices.messages import renderer
 
 DISTRICT_NAMES = ["城关学区", "东关学区", "西湖学区", "南山学区", "北塘学区", "新区学区",
                   "河口镇中心校", "石桥镇中心校", "柳林乡中心校", "白水乡中心校",
@@ -110,11 +110,13 @@ async def post_notice(
     scheduled_at: datetime | None = None,
     blob_id: int | None = None,
     attachment_name: str | None = None,
+    title: str = "",
 ) -> Created:
     """A notice as the composer or the CLI makes it: notice, recipients, deliveries."""
     created = await create_notice(
         session,
         NewNotice(
+            title=title,
             text=text,
             audience=audience or Audience(AudienceKind.ALL),
             requires_ack=requires_ack,
@@ -125,7 +127,7 @@ async def post_notice(
             attachment_name=attachment_name,
         ),
         renderer("青山县教育局", "zh_CN"),
-        title=lambda notice: f"Notice #{notice.id}: {title_of(notice.text)}",
+        title=lambda notice: f"Notice #{notice.id}: {notice.title}",
         owner_language=language,
         reminder_due=lambda _sent: reminder_due,
     )

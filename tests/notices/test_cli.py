@@ -100,7 +100,7 @@ def test_status_lists_who_has_not_acknowledged(
     ("extra", "message"),
     [
         (["--districts", "月球学区"], "no district named 月球学区"),
-        (["--stages", "university"], "unknown stage university"),
+        (["--stages", "university"], "unknown stage 'university'"),
         (["--schools", "S00001", "X999"], "no school has the code X999"),
         (["--at", "2020-01-01 09:00"], "is in the past"),
         (["--at", "tomorrow at nine"], "use the form"),

@@ -18,6 +18,7 @@ from tests.notices.roster import make_roster, make_staff
 
 STAFF_ID = 900
 PDF = b"%PDF-1.4 training list: 25 village principals, 200 school leaders\n" * 20
+TITLE = "关于报送教师培训完成情况的通知"
 TEXT = (
     "关于报送2026年秋季学期教师培训完成情况的通知\n"
     "请各校于11月30日前报送国培、省培、县培及校本研修的完成人数。"
@@ -53,6 +54,8 @@ async def compose(staff: FakeUser, *, district: str = "城关学区") -> SentMes
     """Walk the composer up to the preview; returns the preview's summary message."""
     await staff.send("/notice")
     await staff.wait_for("New notice")
+    await staff.send(TITLE)
+    await staff.wait_for("Send the text")
     await staff.send(TEXT)
     attach = await staff.wait_for("attach")
     assert "No attachment" in str(attach.buttons())
@@ -191,6 +194,8 @@ async def test_composer_explains_limits_edits_schedules_and_refuses_stale_button
         staff = tg.user(STAFF_ID, "王科长", language_code="en")
         await staff.send("/notice")
         await staff.wait_for("New notice")
+        await staff.send("关于期末考试安排的通知")
+        await staff.wait_for("Send the text")
         # Over Telegram's limit: explained with the numbers, nothing stored, asked again.
         await staff.send("长" * 4090)
         explained = await staff.wait_for("4,096")
@@ -267,6 +272,8 @@ async def test_an_unfinished_draft_survives_a_restart_and_can_be_cancelled(
         await staff.send("/notice")
         await staff.wait_for("New notice")
         await staff.send("关于寒假安全教育的通知")
+        await staff.wait_for("Send the text")
+        await staff.send("请各校于放假前完成寒假安全教育。")
         await staff.wait_for("attach")
     # A new process (a restart): the draft is still there, at the same step.
     async with bot() as running:

@@ -124,7 +124,10 @@ async def test_permanent_errors_are_not_retried(bot: Any, sessionmaker: Sessions
         attempts = [p for p in tg.requests_for("sendMessage")
                     if p.get("chat_id") == roster.telegram_ids[1]]
     assert len(attempts) == 1
-    assert "Failed (1)" in (report.plain or "") and "chat not found" in (report.plain or "").lower()
+    # What happened and what to do, in the sender's words; Telegram's own text stays in the log.
+    assert "Not found on Telegram (1)" in (report.plain or "")
+    assert "Send them a new invitation" in (report.plain or "")
+    assert "chat not found" not in (report.plain or "").lower()
     async with sessionmaker() as session:
         failed = (
             await session.execute(select(Delivery).where(Delivery.status == "failed"))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 
+from models.notices.titles import derived_title
 from texts.notices.messages import (
     MAX_CAPTION,
     MAX_TEXT,
@@ -11,7 +12,6 @@ from texts.notices.messages import (
     notice_messages,
     telegram_length,
     text_limit,
-    title_of,
 )
 
 BUREAU = "青山县教育局"
@@ -63,7 +63,11 @@ def test_the_bureau_name_and_file_names_are_escaped() -> None:
     assert "&lt;县&gt;" in _second.text
 
 
-def test_titles_are_the_first_line_shortened() -> None:
-    assert title_of("<b>关于期末考试的通知</b>\n正文") == "关于期末考试的通知"
-    assert title_of("\n\n" + "很" * 60).endswith("…")
-    assert len(title_of("很" * 60)) == 40
+def test_titles_of_older_notices_are_the_first_line_cut_at_a_boundary() -> None:
+    assert derived_title("<b>关于期末考试的通知</b>\n正文") == "关于期末考试的通知"
+    assert derived_title("\n\n" + "很" * 60) == "很" * 29 + "…"
+    # Cut where a clause ends, not in the middle of a word.
+    long = "关于做好2026年冬季校园安全工作，以及寒假前后学生安全教育的通知"
+    assert derived_title(long) == "关于做好2026年冬季校园安全工作…"
+    english = "Notice on the winter safety inspection of all primary and junior schools"
+    assert derived_title(english) == "Notice on the winter safety…"

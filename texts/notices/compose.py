@@ -18,11 +18,13 @@ from models.notices.drafts import (
     STEP_STAGES,
     STEP_TEXT,
     STEP_TIME,
+    STEP_TITLE,
     STEP_WHEN,
     Outcome,
 )
 from models.notices.sending import Refusal, Refused
 from models.notices.tables import Notice, NoticeDraft
+from models.notices.titles import TITLE_MAX, derived_title
 from models.outbox import Button
 from models.roster.tables import District, School
 from texts.callbacks import (
@@ -41,7 +43,7 @@ from texts.callbacks import (
 )
 from texts.i18n import Gettext
 from texts.labels import STAGE_LABELS, stage_label
-from texts.notices.messages import text_limit, title_of
+from texts.notices.messages import text_limit
 
 # --- what staff read while composing ---------------------------------------------------------
 
@@ -68,6 +70,13 @@ def too_long_text(length: int, limit: int, _: Gettext) -> str:
         "has {length}. Please shorten it by {excess} and send it again, or put the long part "
         "in a document and attach that in the next step."
     ).format(limit=limit, length=length, excess=length - limit)
+
+
+def title_too_long_text(length: int, limit: int, _: Gettext) -> str:
+    return _(
+        "A title can have at most {limit} characters; yours has {length}. Please type a "
+        "shorter one: the full wording belongs in the text of the notice."
+    ).format(limit=limit, length=length)
 
 
 def school_list(schools: Sequence[School], _: Gettext) -> str:
@@ -97,7 +106,7 @@ def resume_offer(draft: NoticeDraft, _: Gettext) -> tuple[str, Rows]:
                                                                   DraftAction("new"))),
         (button(_("Cancel"), DraftAction("cancel")),),
     )
-    title = html.escape(title_of(draft.text or ""))
+    title = html.escape(draft.title or derived_title(draft.text or ""))
     return _("You have an unfinished notice: “{title}”.").format(title=title), rows
 
 
@@ -121,11 +130,22 @@ class PromptFacts:
     districts: Sequence[District] = ()
 
 
+def _prompt_title(_facts: PromptFacts, _: Gettext) -> tuple[str, Rows]:
+    return (
+        _(
+            "<b>New notice</b> · step 1 of 6\n\nType the title of the notice (at most "
+            "{max} characters), for example: Teacher training returns due 30 November. "
+            "Lists, reminders and delivery reports call the notice by its title."
+        ).format(max=TITLE_MAX),
+        (_cancel(_),),
+    )
+
+
 def _prompt_text(facts: PromptFacts, _: Gettext) -> tuple[str, Rows]:
     return (
         _(
-            "<b>New notice</b> · step 1 of 5\n\nSend the text of the notice as one "
-            "message (up to {limit} characters; bold, italics and links are kept)."
+            "Step 2 of 6 · Send the text of the notice as one message (up to {limit} "
+            "characters; bold, italics and links are kept)."
         ).format(limit=text_limit(facts.bureau)),
         (_cancel(_),),
     )
@@ -134,7 +154,7 @@ def _prompt_text(facts: PromptFacts, _: Gettext) -> tuple[str, Rows]:
 def _prompt_attachment(_facts: PromptFacts, _: Gettext) -> tuple[str, Rows]:
     return (
         _(
-            "Step 2 of 5 · Send a document or a photo to attach to the notice, or tap "
+            "Step 3 of 6 · Send a document or a photo to attach to the notice, or tap "
             "“No attachment”."
         ),
         ((button(_("No attachment"), DraftAction("noatt")),), _cancel(_)),
@@ -143,7 +163,7 @@ def _prompt_attachment(_facts: PromptFacts, _: Gettext) -> tuple[str, Rows]:
 
 def _prompt_audience(_facts: PromptFacts, _: Gettext) -> tuple[str, Rows]:
     return (
-        _("Step 3 of 5 · Who should receive it?"),
+        _("Step 4 of 6 · Who should receive it?"),
         (
             (button(_("All schools"), ChooseAudience("all")),),
             (button(_("By district"), ChooseAudience("d")),
@@ -157,7 +177,7 @@ def _prompt_audience(_facts: PromptFacts, _: Gettext) -> tuple[str, Rows]:
 def _prompt_schools(_facts: PromptFacts, _: Gettext) -> tuple[str, Rows]:
     return (
         _(
-            "Step 3 of 5 · Type the codes of the schools, separated by spaces or commas "
+            "Step 4 of 6 · Type the codes of the schools, separated by spaces or commas "
             "(for example: S00001 S00002)."
         ),
         ((button(_("Back"), ChooseAudience()),), _cancel(_)),
@@ -166,7 +186,7 @@ def _prompt_schools(_facts: PromptFacts, _: Gettext) -> tuple[str, Rows]:
 
 def _prompt_ack(_facts: PromptFacts, _: Gettext) -> tuple[str, Rows]:
     return (
-        _("Step 4 of 5 · Must recipients acknowledge it (tap “Acknowledge”)?"),
+        _("Step 5 of 6 · Must recipients acknowledge it (tap “Acknowledge”)?"),
         ((button(_("Yes, ask for acknowledgement"), ChooseAck(1)),),
          (button(_("No"), ChooseAck(0)),), _cancel(_)),
     )
@@ -174,7 +194,7 @@ def _prompt_ack(_facts: PromptFacts, _: Gettext) -> tuple[str, Rows]:
 
 def _prompt_when(_facts: PromptFacts, _: Gettext) -> tuple[str, Rows]:
     return (
-        _("Step 5 of 5 · When should it go out?"),
+        _("Step 6 of 6 · When should it go out?"),
         ((button(_("Send now"), ChooseWhen("now")), button(_("At a time…"), ChooseWhen("at"))),
          _cancel(_)),
     )
@@ -190,6 +210,7 @@ def _prompt_time(facts: PromptFacts, _: Gettext) -> tuple[str, Rows]:
 
 
 _PROMPTS = {
+    STEP_TITLE: _prompt_title,
     STEP_TEXT: _prompt_text,
     STEP_ATTACHMENT: _prompt_attachment,
     STEP_AUDIENCE: _prompt_audience,
@@ -207,14 +228,14 @@ def prompt(draft: NoticeDraft, facts: PromptFacts, _: Gettext) -> tuple[str, Row
         items = [(d.name, NoticeDistrictTick(d.id), d.id in chosen) for d in facts.districts]
         rows = [*_ticks(items),
                 (button(_("Done"), DistrictsDone()), button(_("Back"), ChooseAudience()))]
-        return _("Step 3 of 5 · Tick the districts, then tap “Done”."), tuple(rows)
+        return _("Step 4 of 6 · Tick the districts, then tap “Done”."), tuple(rows)
     if draft.step == STEP_STAGES:
         chosen_stages = {str(v) for v in draft.selection}
         stage_items = [(_(label), NoticeStageTick(code), code in chosen_stages)
                        for code, label in STAGE_LABELS.items()]
         rows = [*_ticks(stage_items),
                 (button(_("Done"), StagesDone()), button(_("Back"), ChooseAudience()))]
-        return _("Step 3 of 5 · Tick the school stages, then tap “Done”."), tuple(rows)
+        return _("Step 4 of 6 · Tick the school stages, then tap “Done”."), tuple(rows)
     ask = _PROMPTS.get(draft.step)
     return ask(facts, _) if ask is not None else ("", ())
 
@@ -227,15 +248,17 @@ def preview_keyboard(version: int, _: Gettext, *, sendable: bool = True) -> Rows
 
 def edit_keyboard(v: int, _: Gettext) -> Rows:
     return (
-        (button(_("Text"), EditPart("text", v)), button(_("Attachment"), EditPart("att", v))),
-        (button(_("Audience"), EditPart("aud", v)),
-         button(_("Acknowledgement"), EditPart("ack", v))),
-        (button(_("Send time"), EditPart("when", v)), button(_("Back"), EditPart("back", v))),
+        (button(_("Title"), EditPart("title", v)), button(_("Text"), EditPart("text", v))),
+        (button(_("Attachment"), EditPart("att", v)), button(_("Audience"), EditPart("aud", v))),
+        (button(_("Acknowledgement"), EditPart("ack", v)),
+         button(_("Send time"), EditPart("when", v))),
+        (button(_("Back"), EditPart("back", v)),),
     )
 
 
 @dataclass(frozen=True)
 class PreviewFacts:
+    title: str
     audience: str  # audience_text
     people: int
     schools: int
@@ -250,6 +273,7 @@ def preview_summary(facts: PreviewFacts, version: int, _: Gettext) -> tuple[str,
         _("<b>Preview</b> ↑ This is exactly what recipients will see (the heading and "
           "buttons in each recipient's own language)."),
         "",
+        _("Title: {title}").format(title=html.escape(facts.title)),
         _("Audience: {audience}").format(audience=facts.audience),
         _("Recipients: {people} people at {schools} schools").format(
             people=facts.people, schools=facts.schools
@@ -287,7 +311,7 @@ def progress_text(title: str, total: int, scheduled: str | None, _: Gettext) -> 
 def notice_title(_: Gettext) -> Callable[[Notice], str]:
     """The title of a notice's delivery batch (the sender's progress message)."""
     return lambda notice: _("Notice #{id}: {title}").format(
-        id=notice.id, title=title_of(notice.text)
+        id=notice.id, title=notice.title
     )
 
 
@@ -297,6 +321,11 @@ def draft_refusal(outcome: Outcome, _: Gettext, **facts: object) -> str:
         Outcome.OUTDATED: lambda: outdated_text(_),
         Outcome.NO_DISTRICT: lambda: _("Tick at least one district."),
         Outcome.NO_STAGE: lambda: _("Tick at least one stage."),
+        Outcome.NO_TITLE: lambda: _(
+            "Please type the title of the notice as text (at most {max} characters)."
+        ).format(max=TITLE_MAX),
+        Outcome.TITLE_TOO_LONG: lambda: title_too_long_text(
+            int(str(facts.get("length"))), TITLE_MAX, _),
         Outcome.NOT_TEXT: lambda: _(
             "Please send the text of the notice first; you can attach a file next."),
         Outcome.TOO_LONG: lambda: too_long_text(int(str(facts.get("length"))),
@@ -327,6 +356,8 @@ def send_refusal(refused: Refused, _: Gettext) -> str:
         return _("Nobody would receive this notice: choose another audience.")
     if refused.reason is Refusal.ALREADY_REMINDED:
         return _("This reminder was already sent.")
+    if refused.reason is Refusal.TITLE_TOO_LONG:
+        return title_too_long_text(refused.length, refused.limit, _)
     return stale_text(_)
 
 
@@ -342,4 +373,9 @@ def cli_refusal(refused: Refused, source: str) -> str:
         return f"--at {source!r} is in the past"
     if refused.reason is Refusal.NOBODY:
         return "nobody would receive this notice (no connected school contacts)"
+    if refused.reason is Refusal.TITLE_TOO_LONG:
+        return (
+            f"--title has {refused.length} characters; a title can have at most "
+            f"{refused.limit}. Shorten it; the full wording belongs in the text."
+        )
     return f"no notice #{source}"

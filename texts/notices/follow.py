@@ -10,7 +10,7 @@ from datetime import datetime, tzinfo
 
 from models.notices.acks import AckOutcome, NoticeStats, RecipientState
 from models.notices.tables import Notice, NoticeRecipient
-from models.outbox import Button
+from models.outbox import Button, Undelivered
 from texts.callbacks import (
     DraftAction,
     ListNotices,
@@ -19,9 +19,9 @@ from texts.callbacks import (
     RetryNotice,
     ViewNotice,
 )
+from texts.delivery import CAUSE_HEADINGS, by_cause
 from texts.i18n import Gettext
 from texts.notices.compose import NAMES_LIMIT, Rows, button
-from texts.notices.messages import title_of
 from texts.when import show
 
 HOME_NOTICES = 3
@@ -44,9 +44,9 @@ def staff_list(
         )
         lines.append(
             f"#{notice.id} · {show(notice.sent_at, tz)} · "
-            f"{html.escape(title_of(notice.text))} · {state}"
+            f"{html.escape(notice.title)} · {state}"
         )
-        rows.append((button(f"#{notice.id} {title_of(notice.text)}", ViewNotice(notice.id)),))
+        rows.append((button(f"#{notice.id} {notice.title}", ViewNotice(notice.id)),))
     return "\n".join(lines), tuple(rows)
 
 
@@ -70,7 +70,7 @@ def school_list(
         clip = " 📎" if notice.attachment_kind else ""
         lines.append(
             f"#{notice.id} · {show(notice.sent_at, tz, 'day')} · "
-            f"{html.escape(title_of(notice.text))}{clip}{_ack_state(notice, recipient, _)}"
+            f"{html.escape(notice.title)}{clip}{_ack_state(notice, recipient, _)}"
         )
         rows.append((button(_("Open #{id}").format(id=notice.id) + clip,
                             OpenNotice(notice.id)),))
@@ -130,16 +130,20 @@ def _acknowledgements(
 
 
 def staff_view(
-    notice: Notice, stats: NoticeStats, now: datetime, tz: tzinfo, _: Gettext
+    notice: Notice, stats: NoticeStats, now: datetime, tz: tzinfo, _: Gettext,
+    unreached: Sequence[Undelivered] = (),
 ) -> tuple[str, Rows]:
     """One notice for staff: delivery, acknowledgements by district, who has not, and the
     buttons to send again, remind and refresh."""
     sent = show(notice.sent_at, tz)
     lines = [
-        f"<b>#{notice.id} · {html.escape(title_of(notice.text))}</b>",
+        f"<b>#{notice.id} · {html.escape(notice.title)}</b>",
         _("Sent {time}").format(time=sent) if notice.sent_at <= now
         else _("Scheduled for {time}").format(time=sent),
         _delivery_line(stats, _),
+        # Why, and what to do, next to the button that sends it again.
+        *(_(CAUSE_HEADINGS[cause]).format(count=len(items))
+          for cause, items in by_cause(list(unreached)).items()),
     ]
     if stats.in_doubt:
         lines.append(_(
@@ -172,7 +176,7 @@ def staff_home(latest: Notice | None, counts: tuple[int, int], _: Gettext) -> Ho
     lines = [_("<b>Notices</b>")]
     if latest is not None:
         acked, total = counts
-        title = html.escape(title_of(latest.text))
+        title = html.escape(latest.title)
         lines.append(
             _("Latest: #{id} {title}, acknowledged {acked} of {total}").format(
                 id=latest.id, title=title, acked=acked, total=total)
@@ -198,15 +202,17 @@ def school_home(
     for notice, recipient in items[:HOME_NOTICES]:
         day = show(notice.sent_at, tz, "short")[:5]
         lines.append(
-            f"• {day} {html.escape(title_of(notice.text))}{_ack_state(notice, recipient, _)}"
+            f"• {day} {html.escape(notice.title)}{_ack_state(notice, recipient, _)}"
         )
     return HomeBlock(lines, [[(_("📋 Notices"), ListNotices().pack())]])
 
 
 def ack_answer(
-    outcome: AckOutcome, acknowledged_at: datetime | None, tz: tzinfo, _: Gettext
+    outcome: AckOutcome, acknowledged_at: datetime | None, tz: tzinfo, _: Gettext,
+    title: str = "",
 ) -> str:
-    """The answer to an acknowledgement button, by what it recorded."""
+    """The answer to an acknowledgement button, by what it recorded; it names the notice, as
+    a principal may press the buttons of several."""
     if outcome is AckOutcome.NOT_RECIPIENT:
         return _("This notice was not addressed to you.")
     if outcome is AckOutcome.NOT_REQUIRED:
@@ -214,6 +220,6 @@ def ack_answer(
     assert acknowledged_at is not None
     when = show(acknowledged_at, tz)
     if outcome is AckOutcome.ALREADY:
-        return _("You already acknowledged this notice at {time}; nothing changed.").format(
-            time=when)
-    return _("Thank you: acknowledged at {time}.").format(time=when)
+        return _("You already acknowledged “{title}” at {time}; nothing changed.").format(
+            title=title, time=when)
+    return _("Thank you: “{title}” acknowledged at {time}.").format(title=title, time=when)

@@ -10,12 +10,12 @@ principals read about sent notices in texts/notices/follow.py.
 from __future__ import annotations
 
 import html
-import re
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
 
 from models.notices.acks import RecipientState
 from models.notices.tables import Notice, NoticeDraft
+from models.notices.titles import plain
 from models.outbox import Button, Kind, Outgoing, OutMessage
 from models.roster.tables import Person
 from texts.callbacks import Acknowledge, DraftAction, ViewNotice
@@ -24,7 +24,6 @@ from texts.when import show
 
 MAX_TEXT = 4096
 MAX_CAPTION = 1024
-TITLE_LENGTH = 40
 
 # The preview's button looks the same but only says that it is a preview.
 PREVIEW_ACK = DraftAction("pvack").pack()
@@ -39,22 +38,9 @@ REMINDER = N_(
     "“{button}”."
 )
 
-_TAG = re.compile(r"<[^>]*>")
-
-
-def plain(text_html: str) -> str:
-    """The text Telegram shows for our HTML (tags removed, entities decoded)."""
-    return html.unescape(_TAG.sub("", text_html))
-
-
 def telegram_length(text_html: str) -> int:
     """Length as Telegram counts it: UTF-16 code units of the visible text."""
     return len(plain(text_html).encode("utf-16-le")) // 2
-
-
-def title_of(text_html: str) -> str:
-    first = next((line.strip() for line in plain(text_html).splitlines() if line.strip()), "")
-    return first if len(first) <= TITLE_LENGTH else first[: TITLE_LENGTH - 1] + "…"
 
 
 @dataclass(frozen=True)
@@ -201,7 +187,7 @@ def reminder_message(
 ) -> OutMessage:
     _ = gettext_for(language)
     text = _(REMINDER).format(
-        title=html.escape(title_of(notice.text)),
+        title=html.escape(notice.title),
         date=show(notice.sent_at, tz, "day", language),
         bureau=html.escape(bureau),
         button=_(ACK_BUTTON),
