@@ -12,7 +12,9 @@ as text while buttons are shown, start it with a backslash (`\\35`).
 `admin`, `staff`, `principal:CODE` or `deputy:CODE` (bound to that school). The console's
 people have fixed fake Telegram ids far above real ones and are named "Console ...".
 Messages the bot sends to other people (e.g. a replaced principal) are printed as
-`(to <chat id>) ...`; they go nowhere else.
+`(to <chat id>) ...`; they go nowhere else. Every file the bot sends (workbooks, charts,
+QR codes, invitation sheets) is saved in a folder (`--files`, default `./console-files/`)
+and its line in the conversation says where: `bot> [file] 汇总.xlsx → console-files/...`.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from telegram import Update, User
@@ -52,6 +55,14 @@ PRINCIPAL_ID_BASE = CONSOLE_ID_BASE + 1_000_000  # + school id
 DEPUTY_ID_BASE = CONSOLE_ID_BASE + 2_000_000  # + school id
 
 _TAG = re.compile(r"<[^>]+>")
+DEFAULT_FILES_DIR = Path("console-files")
+# A file sent without a name (a chart from bytes) still opens with a double click.
+_EXTENSIONS = {
+    b"\x89PNG": ".png",
+    b"\xff\xd8\xff": ".jpg",
+    b"PK\x03\x04": ".xlsx",
+    b"%PDF": ".pdf",
+}
 
 
 def plain(text: str) -> str:
@@ -70,6 +81,53 @@ class Shown:
     raw: dict[str, Any] = field(default_factory=dict)
 
 
+class FileSaver:
+    """Keeps the files the bot sends in one folder, so a person trying the bot can open them.
+
+    A name sent twice in one run gets a number (`汇总 (2).xlsx`) instead of replacing the
+    first file; `shown_from` is the folder the printed path is relative to."""
+
+    def __init__(self, folder: Path, *, shown_from: Path | None = None) -> None:
+        self.folder = folder
+        self.shown_from = shown_from
+        self.saved: list[Path] = []
+
+    def save(self, name: str, content: bytes) -> str:
+        """Write the file; return its path as the conversation shows it."""
+        self.folder.mkdir(parents=True, exist_ok=True)
+        path = self.folder / _unique(self.folder, _with_extension(name, content), self.saved)
+        path.write_bytes(content)
+        self.saved.append(path)
+        return self.shown(path)
+
+    def shown(self, path: Path) -> str:
+        base = self.shown_from if self.shown_from is not None else Path.cwd()
+        try:
+            return path.resolve().relative_to(base.resolve()).as_posix()
+        except ValueError:
+            return str(path)
+
+
+def _with_extension(name: str, content: bytes) -> str:
+    name = Path(name).name or "file"
+    if Path(name).suffix:
+        return name
+    for magic, extension in _EXTENSIONS.items():
+        if content.startswith(magic):
+            return name + extension
+    return name
+
+
+def _unique(folder: Path, name: str, taken: list[Path]) -> str:
+    """`name`, or `stem (2).ext`, ... when this run already saved a file of that name."""
+    stem, suffix = Path(name).stem, Path(name).suffix
+    candidate, number = name, 1
+    while folder / candidate in taken:
+        number += 1
+        candidate = f"{stem} ({number}){suffix}"
+    return candidate
+
+
 class ConsoleTransport(BaseRequest):
     """Answers the Bot API in memory and reports what the bot "sent" through `output`."""
 
@@ -79,6 +137,7 @@ class ConsoleTransport(BaseRequest):
         bot_username: str,
         user_chat_id: int,
         output: Callable[[str], None],
+        files: FileSaver | None = None,
     ) -> None:
         self.bot_user = User(
             CONSOLE_BOT_ID, "Huibao", is_bot=True, username=bot_username
@@ -89,6 +148,7 @@ class ConsoleTransport(BaseRequest):
         self.commands: dict[str, list[str]] = {}
         self.calls: list[tuple[str, dict[str, Any]]] = []
         self.files: list[tuple[str, bytes]] = []
+        self.saver = files or FileSaver(DEFAULT_FILES_DIR)
         self._ids = itertools.count(1)
 
     @property
@@ -166,13 +226,14 @@ class ConsoleTransport(BaseRequest):
         return self._file(params, files, "document")
 
     def _file(self, params: dict[str, Any], files: Any, kind: str) -> dict[str, Any]:
-        name = kind
+        name, where = kind, ""
         for filename, content, _mime in (files or {}).values():
             name = filename or kind
             self.files.append((name, content))
+            where = f" → {self.saver.save(name, content)}"
             break
         caption = str(params.get("caption") or "")
-        text = f"[file: {name}]" + (f" {plain(caption)}" if caption else "")
+        text = f"[file] {name}{where}" + (f"\n{plain(caption)}" if caption else "")
         extra: dict[str, Any] = {"caption": plain(caption)} if caption else {}
         if kind == "photo":
             extra["photo"] = [
@@ -287,6 +348,7 @@ class Console:
         first_name: str,
         language_code: str,
         output: Callable[[str], None],
+        files: FileSaver | None = None,
     ) -> None:
         from bot.app import build_application
 
@@ -297,7 +359,7 @@ class Console:
         self.output = output
         username = settings.telegram.bot_username or "huibao_demo_bot"
         self.transport = ConsoleTransport(
-            bot_username=username, user_chat_id=user_id, output=output
+            bot_username=username, user_chat_id=user_id, output=output, files=files
         )
         # No token is needed: nothing leaves the process. A syntactically valid fake keeps
         # PTB's checks happy.
@@ -491,7 +553,12 @@ async def _bind(
 
 
 async def run_console(
-    settings: Settings, spec: str, language: str, stdin: TextIO, stdout: TextIO
+    settings: Settings,
+    spec: str,
+    language: str,
+    stdin: TextIO,
+    stdout: TextIO,
+    files_dir: Path = DEFAULT_FILES_DIR,
 ) -> int:
     from models.migrate import upgrade_async
 
@@ -508,6 +575,7 @@ async def run_console(
         first_name=identity.first_name,
         language_code=language_code,
         output=output,
+        files=FileSaver(files_dir),
     )
     await console.start()
     interactive = stdin.isatty()
@@ -537,7 +605,9 @@ def console_command(settings: Settings, args: argparse.Namespace) -> int:
     # The bot's own log lines would drown the conversation; problems still show.
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
     language = args.language or settings.bureau.default_language
-    return asyncio.run(run_console(settings, args.as_, language, sys.stdin, sys.stdout))
+    return asyncio.run(
+        run_console(settings, args.as_, language, sys.stdin, sys.stdout, args.files)
+    )
 
 
 def add_commands(sub: Any) -> None:
@@ -554,5 +624,12 @@ def add_commands(sub: Any) -> None:
     )
     console.add_argument(
         "--language", choices=["zh_CN", "en"], help="your Telegram language (default: bureau's)"
+    )
+    console.add_argument(
+        "--files",
+        type=Path,
+        default=DEFAULT_FILES_DIR,
+        metavar="DIR",
+        help="where to save the files the bot sends (default ./console-files/)",
     )
     console.set_defaults(func=console_command)

@@ -1,0 +1,555 @@
+"""The README's "Try it" flows, walked by a script in both languages and written down.
+
+`python -m bot.walkthrough [DIR]` makes a fresh database in a temporary folder, loads the
+demo county (`huibao demo-data`), then walks every flow of the README's "Try it" section
+as it describes them (typing into `huibao console`, running the `huibao` commands it
+names) once in Chinese and once in English. Each flow and language becomes one Markdown
+transcript in DIR (default `docs/transcripts/`, e.g. `report.zh_CN.md`), and the files the
+bot sent (workbooks, charts, QR codes) are kept under DIR/files/.
+
+The walk is deterministic: the clock is fixed (and moves 30 seconds per line typed), the
+invitation codes come from a seeded generator and the console's people have fixed ids, so
+running it again writes the same transcripts and a diff shows what changed.
+
+`findings()` scans a walk for what issue 11 forbids: a message a person sent that got no
+answer, ASCII punctuation next to Chinese in the bot's Chinese text, and a button label
+cut short with "…". The walk prints them; tests/e2e/test_walkthrough.py asserts there are
+none and that the transcripts in the repository are up to date.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import io
+import random
+import re
+import shutil
+import sys
+import tempfile
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from bot.console import Console, FileSaver, prepare_identity
+from config.settings import (
+    DatabaseSettings,
+    DeliverySettings,
+    SchedulerSettings,
+    Settings,
+    TelegramSettings,
+)
+
+LANGUAGES = ("zh_CN", "en")
+DEFAULT_DIR = Path(__file__).resolve().parent.parent / "docs" / "transcripts"
+# Monday 7 December 2026, 10:00 in Beijing: a working morning, outside quiet hours.
+START = datetime(2026, 12, 7, 2, 0, tzinfo=UTC)
+STEP = timedelta(seconds=30)
+CODE_SEED = 11
+
+# --- what is walked ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Say:
+    """Text a person types that differs by language (a notice, a period)."""
+
+    zh_CN: str
+    en: str
+
+    def text(self, language: str) -> str:
+        return self.zh_CN if language == "zh_CN" else self.en
+
+
+Line = str | Say
+
+
+@dataclass(frozen=True)
+class Shell:
+    """A `huibao` command typed in a terminal."""
+
+    args: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Chat:
+    """One `huibao console` run: who you are and what you type."""
+
+    who: str
+    lines: tuple[Line, ...]
+
+
+@dataclass(frozen=True)
+class Flow:
+    name: str
+    title: str
+    steps: tuple[Shell | Chat, ...]
+
+
+# A demo code as `demo-data` prints it; the walk types the first one printed.
+FIRST_CODE = "{code}"
+
+FLOWS: tuple[Flow, ...] = (
+    Flow(
+        "admin",
+        "The demo county, as the bureau's administrator",
+        (
+            Shell(("demo-data",)),
+            Chat("admin", ("/menu", "2", "3", "/people", "/help")),
+        ),
+    ),
+    Flow(
+        "onboarding",
+        "A principal joins with an invitation code",
+        (Chat("newcomer", ("你好", FIRST_CODE, "1", "/menu", "/help")),),
+    ),
+    Flow(
+        "report",
+        "A principal fills in a report",
+        (
+            Shell(
+                (
+                    "rounds", "open", "--form", "staffing", "--period", "2026",
+                    "--deadline", "12-31 17:00", "--no-announce",
+                )
+            ),
+            Chat(
+                "principal:3611230016",
+                (
+                    "/report", "1", "62", "\\57", "48", "\\3", "30", "12", "\\3", "\\4",
+                    "\\2", "\\1", "\\1", "\\0", "\\1", "\\0", "\\0",
+                    "1", "1", "/report", "85", "你好，请问报表怎么填？", "/foo",
+                ),
+            ),
+        ),
+    ),
+    Flow(
+        "round",
+        "Staff open a round in chat",
+        (Chat("staff", ("/round", "1", "3", "1", "2", "1", "1", "/round")),),
+    ),
+    Flow(
+        "status",
+        "Staff follow a round with /status",
+        (Chat("staff", ("/status", "1", "1", "2")),),
+    ),
+    Flow(
+        "export",
+        "Staff export a round's workbook and charts",
+        (Chat("staff", ("/export", "1", "2")),),
+    ),
+    Flow(
+        "notices",
+        "Staff send a notice",
+        (
+            Chat(
+                "staff",
+                (
+                    "/notice",
+                    Say(
+                        "各校：请于12月20日前完成2026年度教师培训学时登记，逾期系统将关闭。",
+                        "To all schools: please record this year's teacher training hours "
+                        "by 20 December; the system closes after that.",
+                    ),
+                    "1", "1", "1", "1", "1", "/notices",
+                ),
+            ),
+        ),
+    ),
+)
+
+
+# --- a walk, as it is recorded -----------------------------------------------------------
+
+
+@dataclass
+class Exchange:
+    """One thing a person did (typed a line, pressed a button) and what the bot showed."""
+
+    said: str
+    shown: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Transcript:
+    flow: Flow
+    language: str
+    lines: list[str] = field(default_factory=list)
+    exchanges: list[Exchange] = field(default_factory=list)
+    files: list[Path] = field(default_factory=list)
+
+    @property
+    def name(self) -> str:
+        return f"{self.flow.name}.{self.language}"
+
+    def markdown(self) -> str:
+        head = [
+            f"# {self.flow.title} ({self.language})",
+            "",
+            "Written by `python -m bot.walkthrough` from the README's \"Try it\" section; "
+            "do not edit by hand. Files the bot sent are in "
+            f"[files/{self.name}/](files/{self.name}/).",
+            "",
+            "```console",
+        ]
+        return "\n".join([*head, *self.lines, "```", ""])
+
+
+@dataclass(frozen=True)
+class Finding:
+    kind: str
+    flow: str
+    language: str
+    said: str
+    text: str
+
+    def __str__(self) -> str:
+        return f"{self.flow}.{self.language}: {self.kind}: after {self.said!r}: {self.text}"
+
+
+# --- the fixed clock and codes ----------------------------------------------------------
+
+
+class Clock:
+    def __init__(self, start: datetime) -> None:
+        self.now = start
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def tick(self) -> None:
+        self.now += STEP
+
+
+_OURS = ("models", "texts", "outputs", "handlers", "scheduler", "transport", "config", "bot")
+
+
+@contextlib.contextmanager
+def frozen(clock: Clock) -> Iterator[None]:
+    """Every `utcnow` of ours (module attributes and column defaults) reads `clock`.
+
+    The core takes `now` from its callers, but the CLI, the outbox's worker and the
+    tables' defaults read `models.base.utcnow`; one clock for all keeps the walk's times
+    and its order of deliveries the same on every run."""
+    import models.all  # noqa: F401  (every table, for the column defaults)
+    from models import base
+
+    real = base.utcnow
+    patched = _swap_modules(real, clock)
+    defaults = _swap_defaults(base.Base.metadata, real, clock)
+    try:
+        yield
+    finally:
+        for module in patched:
+            module.utcnow = real
+        for default, arg in defaults:
+            default.arg = arg
+        _swap_modules(clock, real)
+
+
+def _swap_modules(old: Any, new: Any) -> list[Any]:
+    swapped = []
+    for name, module in list(sys.modules.items()):
+        if name.split(".")[0] in _OURS and getattr(module, "utcnow", None) is old:
+            module.utcnow = new
+            swapped.append(module)
+    return swapped
+
+
+def _swap_defaults(metadata: Any, real: Any, clock: Clock) -> list[tuple[Any, Any]]:
+    swapped = []
+    for table in metadata.tables.values():
+        for column in table.columns:
+            for default in (column.default, column.onupdate):
+                arg = getattr(default, "arg", None)
+                if callable(arg) and getattr(arg, "__wrapped__", None) is real:
+                    swapped.append((default, arg))
+                    default.arg = lambda _context: clock()
+    return swapped
+
+
+@contextlib.contextmanager
+def fixed_codes(seed: int) -> Iterator[None]:
+    """Invitation codes from a seeded generator, so the transcripts keep the same codes."""
+    from models.roster import invites
+
+    real = invites.new_code
+    chooser = random.Random(seed)
+
+    def new_code() -> str:
+        return "".join(chooser.choice(invites.ALPHABET) for _ in range(invites.CODE_LENGTH))
+
+    invites.new_code = new_code  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        invites.new_code = real  # type: ignore[assignment]
+
+
+# --- walking -----------------------------------------------------------------------------
+
+
+def walk_settings(database: Path) -> Settings:
+    """The README's defaults, on a database of the walk's own.
+
+    One sender and no timers of their own: deliveries go out one by one when the walk
+    asks, so they appear in the same place of the transcript on every run."""
+    return Settings(
+        database=DatabaseSettings(url=f"sqlite+aiosqlite:///{database}"),
+        telegram=TelegramSettings(bot_username="huibao_demo_bot"),
+        scheduler=SchedulerSettings(enabled=False),
+        delivery=DeliverySettings(
+            concurrency=1, poll_seconds=60, progress_seconds=60, journal_path="off"
+        ),
+    )
+
+
+class Walker:
+    """Walks the flows in one language on a fresh database, writing into `folder`."""
+
+    def __init__(self, language: str, workdir: Path, folder: Path) -> None:
+        self.language = language
+        self.settings = walk_settings(workdir / "huibao.db")
+        self.folder = folder
+        self.clock = Clock(START)
+        self.codes: list[str] = []
+
+    def walk(self, flows: tuple[Flow, ...]) -> list[Transcript]:
+        done = []
+        with frozen(self.clock), fixed_codes(CODE_SEED):
+            for flow in flows:
+                transcript = Transcript(flow, self.language)
+                for step in flow.steps:
+                    if isinstance(step, Shell):
+                        self.shell(step, transcript)
+                    else:
+                        asyncio.run(self.chat(step, transcript))
+                done.append(transcript)
+        return done
+
+    def shell(self, step: Shell, transcript: Transcript) -> None:
+        from bot.cli import CliError, build_parser
+
+        self.clock.tick()
+        args = build_parser().parse_args(list(step.args))
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out):
+            try:
+                args.func(self.settings, args)
+            except CliError as exc:
+                print(f"huibao: {exc}")
+        text = out.getvalue().rstrip("\n")
+        self.codes += re.findall(r"\b[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{4}\b", text)
+        shown = " ".join(_quoted(a) for a in step.args)
+        transcript.lines += [f"$ huibao {shown}", *text.splitlines(), ""]
+
+    async def chat(self, step: Chat, transcript: Transcript) -> None:
+        identity = await prepare_identity(self.settings, step.who)
+        language = "" if self.language == self.settings.bureau.default_language else (
+            f" --language {self.language}"
+        )
+        who = "" if step.who == "newcomer" else f" --as {step.who}"
+        transcript.lines.append(f"$ huibao console{who}{language}")
+        files = self.folder / "files" / transcript.name
+        console = Console(
+            self.settings,
+            user_id=identity.user_id,
+            first_name=identity.first_name,
+            language_code={"zh_CN": "zh-hans"}.get(self.language, self.language),
+            output=lambda text: _record(transcript, text),
+            files=FileSaver(files, shown_from=self.folder),
+        )
+        await console.start()
+        console.app.bot_data["services"].clock = self.clock
+        gate = _Gate(console)
+        try:
+            await gate.settle()
+            for line in step.lines:
+                typed = self.typed(line)
+                self.clock.tick()
+                transcript.lines.append(f"you> {typed}")
+                transcript.exchanges.append(Exchange(typed))
+                await console.type(typed)
+                await gate.settle()
+        finally:
+            gate.release()
+            await console.stop()
+        transcript.lines.append("")
+        transcript.files += console.transport.saver.saved
+
+    def typed(self, line: Line) -> str:
+        if isinstance(line, Say):
+            return line.text(self.language)
+        if line == FIRST_CODE:
+            return self.codes[0] if self.codes else "NO-CODE-PRINTED"
+        return line
+
+
+def _quoted(arg: str) -> str:
+    return f'"{arg}"' if " " in arg else arg
+
+
+def _record(transcript: Transcript, text: str) -> None:
+    transcript.lines.append(text)
+    if transcript.exchanges:
+        transcript.exchanges[-1].shown.append(text)
+
+
+class _Gate:
+    """Holds the outbox while an update is handled, then lets it send until nothing is due.
+
+    The bot wakes its delivery worker as soon as a transaction commits; held here, the
+    deliveries go out after the reply to the person, in the order they were queued."""
+
+    def __init__(self, console: Console) -> None:
+        self.services = console.app.bot_data["services"]
+        self.worker = self.services.outbox
+        self.services.outbox = self
+
+    def wake(self) -> None:
+        pass
+
+    def release(self) -> None:
+        self.services.outbox = self.worker
+
+    async def settle(self) -> None:
+        for _ in range(500):
+            if await self._due():
+                self.worker.wake()
+                await asyncio.sleep(0.02)
+                continue
+            if not await self._progress():
+                return
+
+    async def _progress(self) -> bool:
+        """Finish the batches whose deliveries are all done (their reports are queued)."""
+        from scheduler.delivery_progress import update_progress
+
+        return bool(await update_progress(self.worker.bot, self.services.sessionmaker))
+
+    async def _due(self) -> int:
+        from sqlalchemy import func, or_, select
+
+        from models.outbox.tables import HELD, Delivery, Status
+
+        now = self.services.now()
+        query = select(func.count()).where(
+            or_(
+                Delivery.status.in_(HELD),
+                (Delivery.status == Status.PENDING.value) & (Delivery.next_attempt_at <= now),
+            )
+        )
+        async with self.services.sessionmaker() as session:
+            return int((await session.execute(query)).scalar_one())
+
+
+# --- the checks --------------------------------------------------------------------------
+
+_CJK = "\u3400-\u9fff\uf900-\ufaff"
+_ASCII_NEXT_TO_CJK = re.compile(rf"[{_CJK}][,:;?!()]|[,:;?!()][{_CJK}]")
+_BUTTON = re.compile(r"\[(\d+)\] (.+?)(?=  \[\d+\] |$)")
+
+
+def findings(transcripts: list[Transcript]) -> list[Finding]:
+    """What issue 11 forbids in a walk, in the order met."""
+    found: list[Finding] = []
+    for transcript in transcripts:
+        for exchange in transcript.exchanges:
+            found += _check(transcript, exchange)
+    return found
+
+
+def _check(transcript: Transcript, exchange: Exchange) -> list[Finding]:
+    flow, language, said = transcript.flow.name, transcript.language, exchange.said
+    found = []
+    if not any(_to_the_person(text) for text in exchange.shown):
+        found.append(Finding("no answer", flow, language, said, ""))
+    for text in exchange.shown:
+        body = _body(text)
+        for line in body.splitlines():
+            if language == "zh_CN" and _ASCII_NEXT_TO_CJK.search(_strip_buttons(line)):
+                found.append(Finding("ASCII punctuation", flow, language, said, line.strip()))
+            for _number, label in _BUTTON.findall(line.strip()):
+                if label.rstrip().endswith("…"):
+                    found.append(Finding("truncated button", flow, language, said, label))
+    return found
+
+
+def _to_the_person(text: str) -> bool:
+    return not text.startswith("(to ")
+
+
+def _body(text: str) -> str:
+    """A message as the bot wrote it, without the console's head and file lines."""
+    text = re.sub(r"^(\(to \d+\) )?bot( \([a-z]+\))?> ", "", text)
+    return "\n".join(
+        line for line in text.splitlines()
+        if not line.startswith(("[file] ", "[your commands:"))
+    )
+
+
+def _strip_buttons(line: str) -> str:
+    """Button labels are checked too, but the console's `[1]` markers are not the bot's."""
+    return re.sub(r"\[\d+\] ", "", line)
+
+
+# --- writing -----------------------------------------------------------------------------
+
+
+def walk(folder: Path, flows: tuple[Flow, ...] = FLOWS) -> list[Transcript]:
+    """Walk every flow in both languages; write the transcripts and files into `folder`."""
+    shutil.rmtree(folder / "files", ignore_errors=True)
+    done: list[Transcript] = []
+    for language in LANGUAGES:
+        with tempfile.TemporaryDirectory(prefix="huibao-walk-") as workdir:
+            done += Walker(language, Path(workdir), folder).walk(flows)
+    for transcript in done:
+        (folder / f"{transcript.name}.md").write_text(transcript.markdown(), encoding="utf-8")
+        for path in transcript.files:
+            _steady(path)
+    return done
+
+
+def _steady(path: Path) -> None:
+    """A workbook stamped with the walk's time instead of the machine's, so it diffs clean."""
+    if path.suffix != ".xlsx":
+        return
+    stamp = START.strftime("%Y-%m-%dT%H:%M:%SZ")
+    source = zipfile.ZipFile(io.BytesIO(path.read_bytes()))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target:
+        for info in source.infolist():
+            data = source.read(info)
+            if info.filename == "docProps/core.xml":
+                data = re.sub(
+                    rb"(<dcterms:(created|modified)[^>]*>)[^<]*", rb"\g<1>" + stamp.encode(), data
+                )
+            steady = zipfile.ZipInfo(info.filename, (1980, 1, 1, 0, 0, 0))
+            steady.compress_type = zipfile.ZIP_DEFLATED
+            target.writestr(steady, data)
+    path.write_bytes(out.getvalue())
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m bot.walkthrough",
+        description="walk the README's Try it flows in both languages and write transcripts",
+    )
+    parser.add_argument("folder", nargs="?", type=Path, default=DEFAULT_DIR)
+    args = parser.parse_args(argv)
+    args.folder.mkdir(parents=True, exist_ok=True)
+    transcripts = walk(args.folder)
+    found = findings(transcripts)
+    print(f"{len(transcripts)} transcripts written to {args.folder}")
+    for finding in found:
+        print(finding)
+    print(f"{len(found)} finding(s)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
