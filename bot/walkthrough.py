@@ -25,6 +25,7 @@ import contextlib
 import io
 import random
 import re
+import secrets
 import shutil
 import sys
 import tempfile
@@ -93,13 +94,28 @@ class Flow:
 # A demo code as `demo-data` prints it; the walk types the first one printed.
 FIRST_CODE = "{code}"
 
+_ANSWERS = (
+    "\\57", "48", "\\3", "30", "12", "\\3", "\\4", "\\2", "\\1", "\\1", "\\0", "\\1",
+    "\\0", "\\0", "\\1",
+)
+_NOTICE = Say(
+    "各校：请于12月20日前完成2026年度教师培训学时登记，逾期系统将关闭。",
+    "To all schools: please record this year's teacher training hours by 20 December; "
+    "the system closes after that.",
+)
+
+_WHY = Say(
+    "本校有 3 名教师正在参加学历提升，明年毕业。",
+    "Three of our teachers are studying for a higher degree and finish next year.",
+)
+
 FLOWS: tuple[Flow, ...] = (
     Flow(
         "admin",
         "The demo county, as the bureau's administrator",
         (
             Shell(("demo-data",)),
-            Chat("admin", ("/menu", "2", "3", "/people", "/help")),
+            Chat("admin", ("/menu", "2", "3", "/people", "/invite 3611230002", "1", "/help")),
         ),
     ),
     Flow(
@@ -109,7 +125,7 @@ FLOWS: tuple[Flow, ...] = (
     ),
     Flow(
         "report",
-        "A principal fills in a report",
+        "A principal fills in a report, stops, and goes on in a later run",
         (
             Shell(
                 (
@@ -117,12 +133,13 @@ FLOWS: tuple[Flow, ...] = (
                     "--deadline", "12-31 17:00", "--no-announce",
                 )
             ),
+            Chat("principal:3611230016", ("/report", "1", "62")),
             Chat(
                 "principal:3611230016",
                 (
-                    "/report", "1", "62", "\\57", "48", "\\3", "30", "12", "\\3", "\\4",
-                    "\\2", "\\1", "\\1", "\\0", "\\1", "\\0", "\\0",
-                    "1", "1", "/report", "85", "你好，请问报表怎么填？", "/foo",
+                    "/report", "1", *_ANSWERS, "13", "16", "18", _WHY,
+                    # Issue 11, item 1: what a principal types when nothing is asked.
+                    "85", "你好，请问报表怎么填？", "/foo", "/menu",
                 ),
             ),
         ),
@@ -130,34 +147,25 @@ FLOWS: tuple[Flow, ...] = (
     Flow(
         "round",
         "Staff open a round in chat",
-        (Chat("staff", ("/round", "1", "3", "1", "2", "1", "1", "/round")),),
+        # The form 教师培训完成情况, this term, 7 days, 西山乡 and 初中, confirm.
+        (Chat("staff", ("/round", "2", "3", "1", "2", "4", "7", "13", "1", "/round")),),
     ),
     Flow(
         "status",
-        "Staff follow a round with /status",
-        (Chat("staff", ("/status", "1", "1", "2")),),
+        "Staff follow the rounds with /status and remind late schools",
+        (Chat("staff", ("/status", "2", "4", "1", "/status", "1", "1", "1")),),
     ),
     Flow(
         "export",
-        "Staff export a round's workbook and charts",
-        (Chat("staff", ("/export", "1", "2")),),
+        "Staff export a round's workbook",
+        (Chat("staff", ("/export", "2")),),
     ),
     Flow(
         "notices",
-        "Staff send a notice",
+        "Staff send a notice; a principal reads it",
         (
-            Chat(
-                "staff",
-                (
-                    "/notice",
-                    Say(
-                        "各校：请于12月20日前完成2026年度教师培训学时登记，逾期系统将关闭。",
-                        "To all schools: please record this year's teacher training hours "
-                        "by 20 December; the system closes after that.",
-                    ),
-                    "1", "1", "1", "1", "1", "/notices",
-                ),
-            ),
+            Chat("staff", ("/notice", _NOTICE, "1", "1", "1", "1", "1", "1", "/notices", "1")),
+            Chat("principal:3611230016", ("/notices", "1")),
         ),
     ),
 )
@@ -187,16 +195,15 @@ class Transcript:
         return f"{self.flow.name}.{self.language}"
 
     def markdown(self) -> str:
-        head = [
-            f"# {self.flow.title} ({self.language})",
-            "",
+        note = (
             "Written by `python -m bot.walkthrough` from the README's \"Try it\" section; "
-            "do not edit by hand. Files the bot sent are in "
-            f"[files/{self.name}/](files/{self.name}/).",
-            "",
-            "```console",
-        ]
-        return "\n".join([*head, *self.lines, "```", ""])
+            "do not edit by hand."
+        )
+        if self.files:
+            note += f" The files the bot sent are in [files/{self.name}/](files/{self.name}/)."
+        head = [f"# {self.flow.title} ({self.language})", "", note, "", "```console"]
+        body = [line.rstrip() for text in self.lines for line in text.splitlines() or [""]]
+        return "\n".join([*head, *body, "```", ""])
 
 
 @dataclass(frozen=True)
@@ -272,33 +279,51 @@ def _swap_defaults(metadata: Any, real: Any, clock: Clock) -> list[tuple[Any, An
     return swapped
 
 
+class _SeededSecrets:
+    """`secrets` for one module of ours, whose `choice` draws from a seeded generator."""
+
+    def __init__(self, seed: int) -> None:
+        self._random = random.Random(seed)
+
+    def choice(self, sequence: str) -> str:
+        return self._random.choice(sequence)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(secrets, name)
+
+
 @contextlib.contextmanager
 def fixed_codes(seed: int) -> Iterator[None]:
-    """Invitation codes from a seeded generator, so the transcripts keep the same codes."""
+    """Invitation codes and receipt numbers from seeded generators, so the transcripts
+    keep the same ones on every run."""
     from models.roster import invites
+    from models.rounds import revisions
 
-    real = invites.new_code
-    chooser = random.Random(seed)
-
-    def new_code() -> str:
-        return "".join(chooser.choice(invites.ALPHABET) for _ in range(invites.CODE_LENGTH))
-
-    invites.new_code = new_code  # type: ignore[assignment]
+    modules: list[Any] = [invites, revisions]
+    for number, module in enumerate(modules):
+        module.secrets = _SeededSecrets(seed + number)
     try:
         yield
     finally:
-        invites.new_code = real  # type: ignore[assignment]
+        for module in modules:
+            module.secrets = secrets
 
 
 # --- walking -----------------------------------------------------------------------------
 
 
+# The environment overrides settings (HUIBAO_...): read none of it, so a walk never touches
+# a configured database and shows the defaults the README describes.
+_NO_ENVIRONMENT = "HUIBAO_WALKTHROUGH_IGNORES_THE_ENVIRONMENT_"
+
+
 def walk_settings(database: Path) -> Settings:
-    """The README's defaults, on a database of the walk's own.
+    """The README's defaults, on a database of the walk's own, whatever the environment.
 
     One sender and no timers of their own: deliveries go out one by one when the walk
     asks, so they appear in the same place of the transcript on every run."""
     return Settings(
+        _env_prefix=_NO_ENVIRONMENT,
         database=DatabaseSettings(url=f"sqlite+aiosqlite:///{database}"),
         telegram=TelegramSettings(bot_username="huibao_demo_bot"),
         scheduler=SchedulerSettings(enabled=False),
@@ -451,6 +476,8 @@ class _Gate:
 
 _CJK = "\u3400-\u9fff\uf900-\ufaff"
 _ASCII_NEXT_TO_CJK = re.compile(rf"[{_CJK}][,:;?!()]|[,:;?!()][{_CJK}]")
+# Labels whose ellipsis says a further step follows, not that words were cut off.
+MEANT_TO_GO_ON = frozenset({"定时发送……", "At a time…"})
 _BUTTON = re.compile(r"\[(\d+)\] (.+?)(?=  \[\d+\] |$)")
 
 
@@ -474,7 +501,7 @@ def _check(transcript: Transcript, exchange: Exchange) -> list[Finding]:
             if language == "zh_CN" and _ASCII_NEXT_TO_CJK.search(_strip_buttons(line)):
                 found.append(Finding("ASCII punctuation", flow, language, said, line.strip()))
             for _number, label in _BUTTON.findall(line.strip()):
-                if label.rstrip().endswith("…"):
+                if label.rstrip().endswith("…") and label.strip() not in MEANT_TO_GO_ON:
                     found.append(Finding("truncated button", flow, language, said, label))
     return found
 
