@@ -165,7 +165,7 @@ FLOWS: tuple[Flow, ...] = (
         "Staff send a notice; a principal reads it",
         (
             Chat("staff", ("/notice", _NOTICE, "1", "1", "1", "1", "1", "1", "/notices", "1")),
-            Chat("principal:3611230016", ("/notices", "1")),
+            Chat("principal:3611230016", ("/notices", "1", "1", "1")),
         ),
     ),
 )
