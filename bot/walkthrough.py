@@ -259,10 +259,10 @@ def frozen(clock: Clock) -> Iterator[None]:
 
 
 def _swap_modules(old: Any, new: Any) -> list[Any]:
-    swapped = []
+    swapped: list[Any] = []
     for name, module in list(sys.modules.items()):
         if name.split(".")[0] in _OURS and getattr(module, "utcnow", None) is old:
-            module.utcnow = new
+            setattr(module, "utcnow", new)  # noqa: B010  (a module attribute mypy cannot see)
             swapped.append(module)
     return swapped
 
