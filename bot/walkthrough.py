@@ -66,7 +66,17 @@ class Say:
         return self.zh_CN if language == "zh_CN" else self.en
 
 
-Line = str | Say
+@dataclass(frozen=True)
+class Tap:
+    """Press the button whose label contains `label` (both languages share an emoji).
+
+    For buttons whose place may change, such as one another feature adds; when the latest
+    message has no such button the transcript says so and the walk goes on."""
+
+    label: str
+
+
+Line = str | Say | Tap
 
 
 @dataclass(frozen=True)
@@ -158,7 +168,7 @@ FLOWS: tuple[Flow, ...] = (
     Flow(
         "export",
         "Staff export a round's workbook",
-        (Chat("staff", ("/export", "2")),),
+        (Chat("staff", ("/export", "2", Tap("📊"))),),
     ),
     Flow(
         "notices",
@@ -394,7 +404,10 @@ class Walker:
         try:
             await gate.settle()
             for line in step.lines:
-                typed = self.typed(line)
+                typed = self.typed(line, console)
+                if typed is None:
+                    transcript.lines.append(f"# (no button with {_label(line)} to press here)")
+                    continue
                 self.clock.tick()
                 transcript.lines.append(f"you> {typed}")
                 transcript.exchanges.append(Exchange(typed))
@@ -406,12 +419,27 @@ class Walker:
         transcript.lines.append("")
         transcript.files += console.transport.saver.saved
 
-    def typed(self, line: Line) -> str:
+    def typed(self, line: Line, console: Console) -> str | None:
+        if isinstance(line, Tap):
+            return _button_number(console, line.label)
         if isinstance(line, Say):
             return line.text(self.language)
         if line == FIRST_CODE:
             return self.codes[0] if self.codes else "NO-CODE-PRINTED"
         return line
+
+
+def _button_number(console: Console, label: str) -> str | None:
+    shown = console.transport.latest_with_buttons()
+    labels = [text for row in shown.buttons for text, _data in row] if shown else []
+    for number, text in enumerate(labels, start=1):
+        if label in text:
+            return str(number)
+    return None
+
+
+def _label(line: Line) -> str:
+    return line.label if isinstance(line, Tap) else str(line)
 
 
 def _quoted(arg: str) -> str:
