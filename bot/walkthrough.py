@@ -252,6 +252,9 @@ def frozen(clock: Clock) -> Iterator[None]:
     The core takes `now` from its callers, but the CLI, the outbox's worker and the
     tables' defaults read `models.base.utcnow`; one clock for all keeps the walk's times
     and its order of deliveries the same on every run."""
+    # Everything the bot imports is loaded before the swap, so nothing keeps the walk's
+    # clock once it is over (transport.context's Services takes utcnow as a default).
+    import bot.app  # noqa: F401
     import models.all  # noqa: F401  (every table, for the column defaults)
     from models import base
 
@@ -383,6 +386,22 @@ class Walker:
         transcript.lines += [f"$ huibao {shown}", *text.splitlines(), ""]
 
     async def chat(self, step: Chat, transcript: Transcript) -> None:
+        console = await self.console(step, transcript)
+        await console.start()
+        console.app.bot_data["services"].clock = self.clock
+        gate = _Gate(console)
+        try:
+            await gate.settle()
+            for line in step.lines:
+                await self.say(line, console, gate, transcript)
+        finally:
+            gate.release()
+            await console.stop()
+        transcript.lines.append("")
+        transcript.files += console.transport.saver.saved
+
+    async def console(self, step: Chat, transcript: Transcript) -> Console:
+        """`huibao console --as WHO`, its line in the transcript, its files kept by flow."""
         identity = await prepare_identity(self.settings, step.who)
         language = "" if self.language == self.settings.bureau.default_language else (
             f" --language {self.language}"
@@ -390,7 +409,7 @@ class Walker:
         who = "" if step.who == "newcomer" else f" --as {step.who}"
         transcript.lines.append(f"$ huibao console{who}{language}")
         files = self.folder / "files" / transcript.name
-        console = Console(
+        return Console(
             self.settings,
             user_id=identity.user_id,
             first_name=identity.first_name,
@@ -398,26 +417,18 @@ class Walker:
             output=lambda text: _record(transcript, text),
             files=FileSaver(files, shown_from=self.folder),
         )
-        await console.start()
-        console.app.bot_data["services"].clock = self.clock
-        gate = _Gate(console)
-        try:
-            await gate.settle()
-            for line in step.lines:
-                typed = self.typed(line, console)
-                if typed is None:
-                    transcript.lines.append(f"# (no button with {_label(line)} to press here)")
-                    continue
-                self.clock.tick()
-                transcript.lines.append(f"you> {typed}")
-                transcript.exchanges.append(Exchange(typed))
-                await console.type(typed)
-                await gate.settle()
-        finally:
-            gate.release()
-            await console.stop()
-        transcript.lines.append("")
-        transcript.files += console.transport.saver.saved
+
+    async def say(self, line: Line, console: Console, gate: _Gate, transcript: Transcript) -> None:
+        """Type one line (or press one button), then let the outbox send what it caused."""
+        typed = self.typed(line, console)
+        if typed is None:
+            transcript.lines.append(f"# (no button with {_label(line)} to press here)")
+            return
+        self.clock.tick()
+        transcript.lines.append(f"you> {typed}")
+        transcript.exchanges.append(Exchange(typed))
+        await console.type(typed)
+        await gate.settle()
 
     def typed(self, line: Line, console: Console) -> str | None:
         if isinstance(line, Tap):

@@ -60,6 +60,17 @@ def test_the_transcripts_in_the_repository_are_up_to_date(
     assert not changed, f"{changed} changed: {REGENERATE}"
 
 
+def test_the_walk_leaves_the_real_clock_behind(walked: tuple[Path, list[Transcript]]) -> None:
+    """The walk runs inside the test process: the tests after it keep the real time."""
+    from models import base
+    from scheduler import delivery
+    from transport.context import Services
+
+    assert base.utcnow.__module__ == "models.base"
+    assert delivery.utcnow is base.utcnow
+    assert Services.__dataclass_fields__["clock"].default is base.utcnow
+
+
 def test_the_walk_shows_what_each_person_sees_in_both_languages(
     walked: tuple[Path, list[Transcript]],
 ) -> None:
