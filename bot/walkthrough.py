@@ -577,7 +577,34 @@ def walk(folder: Path, flows: tuple[Flow, ...] = FLOWS) -> list[Transcript]:
         (folder / f"{transcript.name}.md").write_text(transcript.markdown(), encoding="utf-8")
         for path in transcript.files:
             _steady(path)
+    (folder / "README.md").write_text(index(done), encoding="utf-8")
     return done
+
+
+def index(transcripts: list[Transcript]) -> str:
+    """The folder's page: each flow in each language, and what the checks found."""
+    lines = [
+        "# Transcripts of the README's \"Try it\" flows",
+        "",
+        "Written by `.venv/bin/python -m bot.walkthrough` (see the README's \"Try it\"); do "
+        "not edit by hand. Each flow was walked on a fresh database with the demo county, "
+        f"from {START:%Y-%m-%d %H:%M} UTC on a fixed clock.",
+        "",
+        "| flow | 中文 | English |",
+        "|---|---|---|",
+    ]
+    for flow in dict.fromkeys(t.flow for t in transcripts):
+        links = [f"[{t.name}.md]({t.name}.md)" for t in transcripts if t.flow == flow]
+        lines.append(f"| {flow.title} | {' | '.join(links)} |")
+    found = findings(transcripts)
+    lines += ["", f"## What the checks found ({len(found)})", ""]
+    lines += [f"- {_markdown(finding)}" for finding in found] or ["Nothing."]
+    return "\n".join([*lines, ""])
+
+
+def _markdown(finding: Finding) -> str:
+    text = f": `{finding.text}`" if finding.text else ""
+    return f"{finding.flow}.{finding.language}, after `{finding.said}`: {finding.kind}{text}"
 
 
 def _steady(path: Path) -> None:
