@@ -84,20 +84,26 @@ class Shown:
 class FileSaver:
     """Keeps the files the bot sends in one folder, so a person trying the bot can open them.
 
-    A name sent twice in one run gets a number (`汇总 (2).xlsx`) instead of replacing the
-    first file; `shown_from` is the folder the printed path is relative to."""
+    A name sent twice in one run with different contents gets a number (`汇总 (2).xlsx`)
+    instead of replacing the first file; the same file sent again is kept once.
+    `shown_from` is the folder the printed path is relative to."""
 
     def __init__(self, folder: Path, *, shown_from: Path | None = None) -> None:
         self.folder = folder
         self.shown_from = shown_from
         self.saved: list[Path] = []
+        self._kept: dict[tuple[str, bytes], Path] = {}
 
     def save(self, name: str, content: bytes) -> str:
         """Write the file; return its path as the conversation shows it."""
         self.folder.mkdir(parents=True, exist_ok=True)
-        path = self.folder / _unique(self.folder, _with_extension(name, content), self.saved)
-        path.write_bytes(content)
-        self.saved.append(path)
+        # The same file sent to several people (a summary to every staff member) is kept once.
+        path = self._kept.get((name, content))
+        if path is None:
+            path = self.folder / _unique(self.folder, _with_extension(name, content), self.saved)
+            path.write_bytes(content)
+            self.saved.append(path)
+            self._kept[(name, content)] = path
         return self.shown(path)
 
     def shown(self, path: Path) -> str:
@@ -148,6 +154,7 @@ class ConsoleTransport(BaseRequest):
         self.commands: dict[str, list[str]] = {}
         self.calls: list[tuple[str, dict[str, Any]]] = []
         self.files: list[tuple[str, bytes]] = []
+        self.by_id: dict[str, tuple[str, bytes]] = {}
         self.saver = files or FileSaver(DEFAULT_FILES_DIR)
         self._ids = itertools.count(1)
 
@@ -226,26 +233,36 @@ class ConsoleTransport(BaseRequest):
         return self._file(params, files, "document")
 
     def _file(self, params: dict[str, Any], files: Any, kind: str) -> dict[str, Any]:
+        file_id, sent = self._sent_file(params, files, kind)
         name, where = kind, ""
-        for filename, content, _mime in (files or {}).values():
-            name = filename or kind
-            self.files.append((name, content))
-            where = f" → {self.saver.save(name, content)}"
-            break
+        if sent is not None:
+            name = sent[0]
+            where = f" → {self.saver.save(*sent)}"
         caption = str(params.get("caption") or "")
         text = f"[file] {name}{where}" + (f"\n{plain(caption)}" if caption else "")
         extra: dict[str, Any] = {"caption": plain(caption)} if caption else {}
         if kind == "photo":
             extra["photo"] = [
-                {"file_id": f"photo{len(self.files)}", "file_unique_id": f"p{len(self.files)}",
-                 "width": 100, "height": 100}
+                {"file_id": file_id, "file_unique_id": f"u{file_id}", "width": 100, "height": 100}
             ]
         else:
             extra["document"] = {
-                "file_id": f"doc{len(self.files)}", "file_unique_id": f"d{len(self.files)}",
-                "file_name": name,
+                "file_id": file_id, "file_unique_id": f"u{file_id}", "file_name": name,
             }
         return self._new(params, text, **extra)
+
+    def _sent_file(
+        self, params: dict[str, Any], files: Any, kind: str
+    ) -> tuple[str, tuple[str, bytes] | None]:
+        """The file's id and (name, content): uploaded now, or sent again by the id this
+        transport gave it earlier (the outbox sends a file once, then by its file_id)."""
+        for filename, content, _mime in (files or {}).values():
+            self.files.append((filename or kind, content))
+            file_id = f"{kind}{len(self.files)}"
+            self.by_id[file_id] = self.files[-1]
+            return file_id, self.files[-1]
+        file_id = str(params.get(kind) or "")
+        return file_id, self.by_id.get(file_id)
 
     def _edit(self, params: dict[str, Any], text: str | None) -> dict[str, Any] | bool:
         key = (int(params["chat_id"]), int(params["message_id"]))

@@ -23,6 +23,7 @@ import argparse
 import asyncio
 import contextlib
 import io
+import logging
 import random
 import re
 import secrets
@@ -76,7 +77,14 @@ class Tap:
     label: str
 
 
-Line = str | Say | Tap
+@dataclass(frozen=True)
+class Wait:
+    """Time passes to `until` (UTC) and the scheduler ticks once, as the running bot would."""
+
+    until: datetime
+
+
+Line = str | Say | Tap | Wait
 
 
 @dataclass(frozen=True)
@@ -171,6 +179,12 @@ FLOWS: tuple[Flow, ...] = (
         (Chat("staff", ("/export", "2", Tap("📊"))),),
     ),
     Flow(
+        "deadline",
+        "At the deadline: the summary staff receive, with its charts and workbook",
+        # The staffing round ends 2026-12-31 17:00 in Beijing (09:00 UTC).
+        (Chat("staff", (Wait(datetime(2026, 12, 31, 9, 0, tzinfo=UTC)), "/status", "2")),),
+    ),
+    Flow(
         "notices",
         "Staff send a notice; a principal reads it",
         (
@@ -186,9 +200,11 @@ FLOWS: tuple[Flow, ...] = (
 
 @dataclass
 class Exchange:
-    """One thing a person did (typed a line, pressed a button) and what the bot showed."""
+    """One thing a person did (typed a line, pressed a button) and what the bot showed.
 
-    said: str
+    `said` is None when the bot spoke on its own (the scheduler at a deadline)."""
+
+    said: str | None
     shown: list[str] = field(default_factory=list)
 
 
@@ -221,11 +237,15 @@ class Finding:
     kind: str
     flow: str
     language: str
-    said: str
+    said: str | None
     text: str
 
+    @property
+    def after(self) -> str:
+        return "when the scheduler ticked" if self.said is None else f"after {self.said!r}"
+
     def __str__(self) -> str:
-        return f"{self.flow}.{self.language}: {self.kind}: after {self.said!r}: {self.text}"
+        return f"{self.flow}.{self.language}: {self.kind}: {self.after}: {self.text}"
 
 
 # --- the fixed clock and codes ----------------------------------------------------------
@@ -420,6 +440,10 @@ class Walker:
 
     async def say(self, line: Line, console: Console, gate: _Gate, transcript: Transcript) -> None:
         """Type one line (or press one button), then let the outbox send what it caused."""
+        if isinstance(line, Wait):
+            await self.wait(line, console, transcript)
+            await gate.settle()
+            return
         typed = self.typed(line, console)
         if typed is None:
             transcript.lines.append(f"# (no button with {_label(line)} to press here)")
@@ -430,11 +454,26 @@ class Walker:
         await console.type(typed)
         await gate.settle()
 
+    async def wait(self, line: Wait, console: Console, transcript: Transcript) -> None:
+        from scheduler.tick import Ticker
+
+        self.clock.now = line.until
+        shown = line.until.astimezone(self.settings.bureau.tz)
+        transcript.lines.append(f"# {shown:%Y-%m-%d %H:%M} ({self.settings.bureau.timezone})")
+        transcript.exchanges.append(Exchange(None))
+        services = console.app.bot_data["services"]
+        ticker = Ticker(
+            self.settings, services.sessionmaker, forms_dir=Path(self.settings.forms.directory)
+        )
+        await ticker.run(self.clock())
+
     def typed(self, line: Line, console: Console) -> str | None:
         if isinstance(line, Tap):
             return _button_number(console, line.label)
         if isinstance(line, Say):
             return line.text(self.language)
+        if isinstance(line, Wait):
+            return None
         if line == FIRST_CODE:
             return self.codes[0] if self.codes else "NO-CODE-PRINTED"
         return line
@@ -532,7 +571,7 @@ def findings(transcripts: list[Transcript]) -> list[Finding]:
 def _check(transcript: Transcript, exchange: Exchange) -> list[Finding]:
     flow, language, said = transcript.flow.name, transcript.language, exchange.said
     found = []
-    if not any(_to_the_person(text) for text in exchange.shown):
+    if said is not None and not any(_to_the_person(text) for text in exchange.shown):
         found.append(Finding("no answer", flow, language, said, ""))
     for text in exchange.shown:
         body = _body(text)
@@ -604,7 +643,7 @@ def index(transcripts: list[Transcript]) -> str:
 
 def _markdown(finding: Finding) -> str:
     text = f": `{finding.text}`" if finding.text else ""
-    return f"{finding.flow}.{finding.language}, after `{finding.said}`: {finding.kind}{text}"
+    return f"{finding.flow}.{finding.language}, {finding.after}: {finding.kind}{text}"
 
 
 def _steady(path: Path) -> None:
@@ -634,6 +673,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("folder", nargs="?", type=Path, default=DEFAULT_DIR)
     args = parser.parse_args(argv)
+    # The reminders the walk's jump to a deadline skips are logged as missed; that is the
+    # walk, not news.
+    logging.basicConfig(level=logging.ERROR, stream=sys.stderr)
     args.folder.mkdir(parents=True, exist_ok=True)
     transcripts = walk(args.folder)
     found = findings(transcripts)

@@ -32,6 +32,7 @@ report.en: truncated buttons: Morality and rule o…, Information technol…,
 round.en: truncated buttons: Annual assessment of famous and key tea…,
   🟢 Teacher training completed · 2026 autumn term · 12-14 17:…
 notices.en: truncated button: #1 To all schools: please record this year…
+deadline.zh_CN: ASCII colons in the summary's key totals (核定编制数: 62人)
 """
 
 
@@ -53,7 +54,7 @@ def test_the_transcripts_in_the_repository_are_up_to_date(
     walked: tuple[Path, list[Transcript]],
 ) -> None:
     folder, transcripts = walked
-    assert len(transcripts) == 14  # seven flows, two languages
+    assert len(transcripts) == 16  # eight flows, two languages
     now, checked_in = _files(folder), _files(DEFAULT_DIR)
     assert sorted(now) == sorted(checked_in), REGENERATE
     changed = [name for name in now if now[name] != checked_in[name]]
@@ -87,6 +88,10 @@ def test_the_walk_shows_what_each_person_sees_in_both_languages(
     assert "→ files/export.en/Staffing_and_teachers-2026.xlsx" in export
     workbook = folder / "files" / "export.zh_CN" / "编制与师资配备-2026.xlsx"
     assert workbook.read_bytes()[:2] == b"PK"
+    # At the deadline the scheduler sends staff the summary with its charts.
+    deadline = (folder / "deadline.zh_CN.md").read_text(encoding="utf-8")
+    assert "bot> [file] chart-1.png → files/deadline.zh_CN/chart-1.png" in deadline
+    assert (folder / "files" / "deadline.zh_CN" / "chart-1.png").read_bytes()[:4] == b"\x89PNG"
 
 
 @pytest.mark.xfail(strict=False, reason=f"found before issue 11's merge:\n{FOUND_BEFORE_THE_MERGE}")

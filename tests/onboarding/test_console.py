@@ -141,11 +141,14 @@ def test_the_files_the_bot_sends_are_saved_and_their_path_printed(
     assert all(f"→ console-files/{name}" in again.stdout for name in saved)
 
 
-def test_a_file_name_sent_twice_gets_a_number_and_a_nameless_chart_an_extension(
+def test_a_name_sent_twice_gets_a_number_and_a_nameless_chart_an_extension(
     tmp_path: Path,
 ) -> None:
     saver = FileSaver(tmp_path / "out", shown_from=tmp_path)
     assert saver.save("汇总.xlsx", b"PK\x03\x04 first") == "out/汇总.xlsx"
     assert saver.save("汇总.xlsx", b"PK\x03\x04 second") == "out/汇总 (2).xlsx"
     assert saver.save("photo", b"\x89PNG chart") == "out/photo.png"
+    # The same file sent again (a summary to each staff member) is kept once.
+    assert saver.save("汇总.xlsx", b"PK\x03\x04 second") == "out/汇总 (2).xlsx"
+    assert len(saver.saved) == 3
     assert (tmp_path / "out" / "汇总.xlsx").read_bytes() == b"PK\x03\x04 first"
