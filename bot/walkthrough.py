@@ -12,8 +12,8 @@ invitation codes come from a seeded generator and the console's people have fixe
 running it again writes the same transcripts and a diff shows what changed.
 
 `findings()` scans a walk for what issue 11 forbids: a message a person sent that got no
-answer, ASCII punctuation next to Chinese in the bot's Chinese text, and a button label
-cut short with "…". The walk prints them; tests/e2e/test_walkthrough.py asserts there are
+answer, ASCII punctuation next to Chinese in the bot's Chinese text, a button label cut
+short with "…", and in English a count of one with a plural noun ("1 schools"). The walk prints them; tests/e2e/test_walkthrough.py asserts there are
 none and that the transcripts in the repository are up to date.
 """
 
@@ -554,6 +554,10 @@ class _Gate:
 
 _CJK = "\u3400-\u9fff\uf900-\ufaff"
 _ASCII_NEXT_TO_CJK = re.compile(rf"[{_CJK}][,:;?!()]|[,:;?!()][{_CJK}]")
+# "1 schools": a count of one with a plural noun, in English (issue 11, item 12).
+_ONE_PLURAL = re.compile(
+    r"(?<![\d.,/])\b1 (people|schools|teachers|principals|recipients|days|questions|notices)\b"
+)
 # Labels whose ellipsis says a further step follows, not that words were cut off.
 MEANT_TO_GO_ON = frozenset({"定时发送……", "At a time…"})
 _BUTTON = re.compile(r"\[(\d+)\] (.+?)(?=  \[\d+\] |$)")
@@ -578,6 +582,8 @@ def _check(transcript: Transcript, exchange: Exchange) -> list[Finding]:
         for line in body.splitlines():
             if language == "zh_CN" and _ASCII_NEXT_TO_CJK.search(_strip_buttons(line)):
                 found.append(Finding("ASCII punctuation", flow, language, said, line.strip()))
+            if language == "en" and _ONE_PLURAL.search(line):
+                found.append(Finding("plural after 1", flow, language, said, line.strip()))
             for _number, label in _BUTTON.findall(line.strip()):
                 if label.rstrip().endswith("…") and label.strip() not in MEANT_TO_GO_ON:
                     found.append(Finding("truncated button", flow, language, said, label))

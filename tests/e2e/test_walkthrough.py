@@ -33,6 +33,9 @@ round.en: truncated buttons: Annual assessment of famous and key tea…,
   🟢 Teacher training completed · 2026 autumn term · 12-14 17:…
 notices.en: truncated button: #1 To all schools: please record this year…
 deadline.zh_CN: ASCII colons in the summary's key totals (核定编制数: 62人)
+report.en: "1 people" in the review; round.en: "Next ➡ (1 schools)", "Telling 1 people at
+  1 schools…"; status.en: "Reminders queued for 1 people at 1 schools."; deadline.en:
+  "Key totals (1 schools reported)"
 """
 
 
@@ -119,6 +122,7 @@ def _transcript(language: str, said: str, *shown: str) -> Transcript:
         ("zh_CN", ["bot> 选择\n     [1] 城关学区(3)"], "ASCII punctuation"),
         ("en", ["bot> Pick one\n     [1] Teacher training complet…  [2] Back"], "truncated button"),
         ("zh_CN", ["bot (edited)> 请选择\n     [1] 编制与师资…"], "truncated button"),
+        ("en", ["bot> Key totals (1 schools reported)"], "plural after 1"),
     ],
 )
 def test_the_checks_find_what_issue_11_forbids(
@@ -134,6 +138,7 @@ def test_the_checks_find_what_issue_11_forbids(
         ("zh_CN", ["bot> 东河镇：6"]),
         ("zh_CN", ["bot (alert)> 已提醒。"]),
         ("en", ["bot> Dong He: 6 (3 schools)"]),  # ASCII is right in English
+        ("en", ["bot> 1 school reported; 21 schools, 0.1 people"]),
         ("zh_CN", ["bot> [file] 汇总.xlsx → files/x/汇总.xlsx"]),
         ("zh_CN", ["bot> 第 5 步\n     [1] 立即发送  [2] 定时发送……"]),  # a step follows
     ],
