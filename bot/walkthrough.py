@@ -13,8 +13,9 @@ running it again writes the same transcripts and a diff shows what changed.
 
 `findings()` scans a walk for what issue 11 forbids: a message a person sent that got no
 answer, ASCII punctuation next to Chinese in the bot's Chinese text, a button label cut
-short with "…", and in English a count of one with a plural noun ("1 schools"). The walk prints them; tests/e2e/test_walkthrough.py asserts there are
-none and that the transcripts in the repository are up to date.
+short with "…", and in English a count of one with a plural noun ("1 schools"). The walk
+prints them and lists them in DIR/README.md; tests/e2e/test_walkthrough.py asserts there
+are none and that the transcripts in the repository are up to date.
 """
 
 from __future__ import annotations
