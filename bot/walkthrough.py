@@ -223,7 +223,7 @@ class Transcript:
 
     def markdown(self) -> str:
         note = (
-            "Written by `python -m bot.walkthrough` from the README's \"Try it\" section; "
+            "Written by `.venv/bin/python -m bot.walkthrough` (see the README's \"Try it\"); "
             "do not edit by hand."
         )
         if self.files:
