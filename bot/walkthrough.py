@@ -241,12 +241,13 @@ class Finding:
     said: str | None
     text: str
 
-    @property
-    def after(self) -> str:
-        return "when the scheduler ticked" if self.said is None else f"after {self.said!r}"
+    def after(self, quote: str = "'") -> str:
+        if self.said is None:
+            return "when the scheduler ticked"
+        return f"after {quote}{self.said}{quote}"
 
     def __str__(self) -> str:
-        return f"{self.flow}.{self.language}: {self.kind}: {self.after}: {self.text}"
+        return f"{self.flow}.{self.language}: {self.kind}: {self.after()}: {self.text}"
 
 
 # --- the fixed clock and codes ----------------------------------------------------------
@@ -565,12 +566,15 @@ _BUTTON = re.compile(r"\[(\d+)\] (.+?)(?=  \[\d+\] |$)")
 
 
 def findings(transcripts: list[Transcript]) -> list[Finding]:
-    """What issue 11 forbids in a walk, in the order met."""
-    found: list[Finding] = []
+    """What issue 11 forbids in a walk, in the order met; a message sent to several people
+    counts once."""
+    found: dict[tuple[str, ...], Finding] = {}
     for transcript in transcripts:
         for exchange in transcript.exchanges:
-            found += _check(transcript, exchange)
-    return found
+            for finding in _check(transcript, exchange):
+                key = (finding.flow, finding.language, finding.kind, finding.text)
+                found.setdefault(key if finding.text else (*key, str(finding.said)), finding)
+    return list(found.values())
 
 
 def _check(transcript: Transcript, exchange: Exchange) -> list[Finding]:
@@ -650,7 +654,7 @@ def index(transcripts: list[Transcript]) -> str:
 
 def _markdown(finding: Finding) -> str:
     text = f": `{finding.text}`" if finding.text else ""
-    return f"{finding.flow}.{finding.language}, {finding.after}: {finding.kind}{text}"
+    return f"{finding.flow}.{finding.language}, {finding.after('`')}: {finding.kind}{text}"
 
 
 def _steady(path: Path) -> None:

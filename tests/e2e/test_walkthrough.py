@@ -155,3 +155,10 @@ def test_a_walk_in_a_folder_of_its_own_touches_no_configured_database(
     walker = Walker("en", tmp_path, tmp_path / "out")
     assert walker.settings.database.url.endswith(str(tmp_path / "huibao.db"))
     assert walker.settings.bureau.name == "教育局"
+
+
+def test_a_message_sent_to_several_people_is_found_once() -> None:
+    summary = "bot> 核定编制数: 62人"
+    transcript = _transcript("zh_CN", "/status", f"(to 1) {summary}", f"(to 2) {summary}", summary)
+    found = findings([transcript])
+    assert [(f.kind, f.text) for f in found] == [("ASCII punctuation", "核定编制数: 62人")]
