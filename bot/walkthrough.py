@@ -504,6 +504,11 @@ def _record(transcript: Transcript, text: str) -> None:
         transcript.exchanges[-1].shown.append(text)
 
 
+_NEVER = 24 * 3600.0
+# Sending a few messages takes milliseconds; a minute means the walk is stuck.
+_SETTLE_SECONDS = 60
+
+
 class _Gate:
     """Holds the outbox while an update is handled, then lets it send until nothing is due.
 
@@ -514,6 +519,12 @@ class _Gate:
         self.services = console.app.bot_data["services"]
         self.worker = self.services.outbox
         self.services.outbox = self
+        # Nor does the worker look or report on its own, however slow the machine: only
+        # when settle() asks. (Beyond the settings' bounds, hence a copy, not validation.)
+        self.worker.settings = self.worker.settings.model_copy(
+            update={"poll_seconds": _NEVER, "progress_seconds": _NEVER}
+        )
+        self.worker.wake()  # its first wait began with the old poll
 
     def wake(self) -> None:
         pass
@@ -522,13 +533,13 @@ class _Gate:
         self.services.outbox = self.worker
 
     async def settle(self) -> None:
-        for _ in range(500):
-            if await self._due():
-                self.worker.wake()
-                await asyncio.sleep(0.02)
-                continue
-            if not await self._progress():
-                return
+        async with asyncio.timeout(_SETTLE_SECONDS):
+            while True:
+                if await self._due():
+                    self.worker.wake()
+                    await asyncio.sleep(0.02)
+                elif not await self._progress():
+                    return
 
     async def _progress(self) -> bool:
         """Finish the batches whose deliveries are all done (their reports are queued)."""
