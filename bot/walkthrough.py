@@ -70,12 +70,15 @@ class Say:
 
 @dataclass(frozen=True)
 class Tap:
-    """Press the button whose label contains `label` (both languages share an emoji).
+    """Press the first button of the latest message whose label contains `label`.
 
-    For buttons whose place may change, such as one another feature adds; when the latest
-    message has no such button the transcript says so and the walk goes on."""
+    The transcript shows the number pressed, as a person types it; the walk finds it by
+    its words so that it presses the same button when buttons are added or reordered.
+    When there is no such button the transcript says so, the walk goes on, and the checks
+    report it (unless `optional`: a button another feature may add)."""
 
-    label: str
+    label: str | Say
+    optional: bool = False
 
 
 @dataclass(frozen=True)
@@ -113,10 +116,15 @@ class Flow:
 # A demo code as `demo-data` prints it; the walk types the first one printed.
 FIRST_CODE = "{code}"
 
+# The staffing form's answers from question 2 on, as typed: a backslash sends a number as
+# text while buttons are shown (the README's "\\35").
 _ANSWERS = (
     "\\57", "48", "\\3", "30", "12", "\\3", "\\4", "\\2", "\\1", "\\1", "\\0", "\\1",
     "\\0", "\\0", "\\1",
 )
+_STAFFING = Say("编制与师资配备", "Staffing")
+_TRAINING = Say("教师培训", "Teacher training")
+_IT = Tap(Say("信息技术", "Information"))
 _NOTICE = Say(
     "各校：请于12月20日前完成2026年度教师培训学时登记，逾期系统将关闭。",
     "To all schools: please record this year's teacher training hours by 20 December; "
@@ -156,7 +164,7 @@ FLOWS: tuple[Flow, ...] = (
             Chat(
                 "principal:3611230016",
                 (
-                    "/report", "1", *_ANSWERS, "13", "16", "18", _WHY,
+                    "/report", "1", *_ANSWERS, _IT, Tap("✓"), Tap(Say("提交", "Submit")), _WHY,
                     # Issue 11, item 1: what a principal types when nothing is asked.
                     "85", "你好，请问报表怎么填？", "/foo", "/menu",
                 ),
@@ -166,24 +174,44 @@ FLOWS: tuple[Flow, ...] = (
     Flow(
         "round",
         "Staff open a round in chat",
-        # The form 教师培训完成情况, this term, 7 days, 西山乡 and 初中, confirm.
-        (Chat("staff", ("/round", "2", "3", "1", "2", "4", "7", "13", "1", "/round")),),
+        (
+            Chat(
+                "staff",
+                (
+                    "/round", Tap("➕"), Tap(_TRAINING), "1", Tap(Say("7 天后", "in 7 days")),
+                    Tap("西山乡"), Tap(Say("初中", "Junior")), Tap("➡"), Tap("✅"), "/round",
+                ),
+            ),
+        ),
     ),
     Flow(
         "status",
         "Staff follow the rounds with /status and remind late schools",
-        (Chat("staff", ("/status", "2", "4", "1", "/status", "1", "1", "1")),),
+        (
+            Chat(
+                "staff",
+                (
+                    "/status", Tap(_STAFFING), Tap("西山乡"), Tap("🔔"),
+                    "/status", Tap(_TRAINING), Tap("西山乡"), Tap("🔔"),
+                ),
+            ),
+        ),
     ),
     Flow(
         "export",
         "Staff export a round's workbook",
-        (Chat("staff", ("/export", "2", Tap("📊"))),),
+        (Chat("staff", ("/export", Tap(_STAFFING), Tap("📊", optional=True))),),
     ),
     Flow(
         "deadline",
         "At the deadline: the summary staff receive, with its charts and workbook",
         # The staffing round ends 2026-12-31 17:00 in Beijing (09:00 UTC).
-        (Chat("staff", (Wait(datetime(2026, 12, 31, 9, 0, tzinfo=UTC)), "/status", "2")),),
+        (
+            Chat(
+                "staff",
+                (Wait(datetime(2026, 12, 31, 9, 0, tzinfo=UTC)), "/status", Tap(_TRAINING)),
+            ),
+        ),
     ),
     Flow(
         "notices",
@@ -216,6 +244,8 @@ class Transcript:
     lines: list[str] = field(default_factory=list)
     exchanges: list[Exchange] = field(default_factory=list)
     files: list[Path] = field(default_factory=list)
+    # Buttons the script meant to press and did not find: the flow changed under it.
+    astray: list[str] = field(default_factory=list)
 
     @property
     def name(self) -> str:
@@ -379,6 +409,9 @@ class Walker:
         self.codes: list[str] = []
 
     def walk(self, flows: tuple[Flow, ...]) -> list[Transcript]:
+        from models.migrate import upgrade
+
+        upgrade(self.settings.database.url)
         done = []
         with frozen(self.clock), fixed_codes(CODE_SEED):
             for flow in flows:
@@ -448,7 +481,10 @@ class Walker:
             return
         typed = self.typed(line, console)
         if typed is None:
-            transcript.lines.append(f"# (no button with {_label(line)} to press here)")
+            label = _label(line, self.language)
+            transcript.lines.append(f"# (no button with {label} to press here)")
+            if isinstance(line, Tap) and not line.optional:
+                transcript.astray.append(label)
             return
         self.clock.tick()
         transcript.lines.append(f"you> {typed}")
@@ -471,7 +507,7 @@ class Walker:
 
     def typed(self, line: Line, console: Console) -> str | None:
         if isinstance(line, Tap):
-            return _button_number(console, line.label)
+            return _button_number(console, _label(line, self.language))
         if isinstance(line, Say):
             return line.text(self.language)
         if isinstance(line, Wait):
@@ -490,8 +526,9 @@ def _button_number(console: Console, label: str) -> str | None:
     return None
 
 
-def _label(line: Line) -> str:
-    return line.label if isinstance(line, Tap) else str(line)
+def _label(line: Line, language: str) -> str:
+    label = line.label if isinstance(line, Tap) else line
+    return label.text(language) if isinstance(label, Say) else str(label)
 
 
 def _quoted(arg: str) -> str:
@@ -581,6 +618,10 @@ def findings(transcripts: list[Transcript]) -> list[Finding]:
     counts once."""
     found: dict[tuple[str, ...], Finding] = {}
     for transcript in transcripts:
+        for label in transcript.astray:
+            finding = Finding("no such button", transcript.flow.name, transcript.language,
+                              label, "the flow changed: update FLOWS in bot/walkthrough.py")
+            found[(transcript.name, label)] = finding
         for exchange in transcript.exchanges:
             for finding in _check(transcript, exchange):
                 key = (finding.flow, finding.language, finding.kind, finding.text)

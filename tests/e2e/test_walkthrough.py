@@ -9,8 +9,11 @@ import pytest
 
 from bot.walkthrough import (
     DEFAULT_DIR,
+    Chat,
     Exchange,
     Flow,
+    Say,
+    Tap,
     Transcript,
     Walker,
     findings,
@@ -162,3 +165,18 @@ def test_a_message_sent_to_several_people_is_found_once() -> None:
     transcript = _transcript("zh_CN", "/status", f"(to 1) {summary}", f"(to 2) {summary}", summary)
     found = findings([transcript])
     assert [(f.kind, f.text) for f in found] == [("ASCII punctuation", "核定编制数: 62人")]
+
+
+def test_a_button_the_script_cannot_find_is_reported(tmp_path: Path) -> None:
+    """When a flow changes under the script, the walk says so instead of going on blind."""
+    flow = Flow(
+        "astray",
+        "a flow that changed",
+        (Chat("admin", ("/menu", Tap(Say("人员", "People")), Tap("🦄"), Tap("📊", optional=True))),),
+    )
+    (transcript,) = Walker("en", tmp_path, tmp_path / "out").walk((flow,))
+    text = "\n".join(transcript.lines)
+    assert "you> /menu" in text and "bot> Home · Console admin" in text
+    assert "you> 3\nbot (edited)> People" in text  # the People button, found by its words
+    assert "# (no button with 🦄 to press here)" in text
+    assert [(f.kind, f.said) for f in findings([transcript])] == [("no such button", "🦄")]
