@@ -172,7 +172,12 @@ def test_a_button_the_script_cannot_find_is_reported(tmp_path: Path) -> None:
     flow = Flow(
         "astray",
         "a flow that changed",
-        (Chat("admin", ("/menu", Tap(Say("人员", "People")), Tap("🦄"), Tap("📊", optional=True))),),
+        (
+            Chat(
+                "admin",
+                ("/menu", Tap(Say("人员", "People")), Tap("🦄"), Tap("📊", optional=True)),
+            ),
+        ),
     )
     (transcript,) = Walker("en", tmp_path, tmp_path / "out").walk((flow,))
     text = "\n".join(transcript.lines)
