@@ -12,7 +12,9 @@ as text while buttons are shown, start it with a backslash (`\\35`).
 `admin`, `staff`, `principal:CODE` or `deputy:CODE` (bound to that school). The console's
 people have fixed fake Telegram ids far above real ones and are named "Console ...".
 Messages the bot sends to other people (e.g. a replaced principal) are printed as
-`(to <chat id>) ...`; they go nowhere else.
+`(to <chat id>) ...`; they go nowhere else. Every file the bot sends (workbooks, charts,
+QR codes, invitation sheets) is saved in a folder (`--files`, default `./console-files/`)
+and its line in the conversation says where: `bot> [file] 汇总.xlsx → console-files/...`.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from telegram import Update, User
@@ -52,6 +55,14 @@ PRINCIPAL_ID_BASE = CONSOLE_ID_BASE + 1_000_000  # + school id
 DEPUTY_ID_BASE = CONSOLE_ID_BASE + 2_000_000  # + school id
 
 _TAG = re.compile(r"<[^>]+>")
+DEFAULT_FILES_DIR = Path("console-files")
+# A file sent without a name (a chart from bytes) still opens with a double click.
+_EXTENSIONS = {
+    b"\x89PNG": ".png",
+    b"\xff\xd8\xff": ".jpg",
+    b"PK\x03\x04": ".xlsx",
+    b"%PDF": ".pdf",
+}
 
 
 def plain(text: str) -> str:
@@ -70,6 +81,59 @@ class Shown:
     raw: dict[str, Any] = field(default_factory=dict)
 
 
+class FileSaver:
+    """Keeps the files the bot sends in one folder, so a person trying the bot can open them.
+
+    A name sent twice in one run with different contents gets a number (`汇总 (2).xlsx`)
+    instead of replacing the first file; the same file sent again is kept once.
+    `shown_from` is the folder the printed path is relative to."""
+
+    def __init__(self, folder: Path, *, shown_from: Path | None = None) -> None:
+        self.folder = folder
+        self.shown_from = shown_from
+        self.saved: list[Path] = []
+        self._kept: dict[tuple[str, bytes], Path] = {}
+
+    def save(self, name: str, content: bytes) -> str:
+        """Write the file; return its path as the conversation shows it."""
+        self.folder.mkdir(parents=True, exist_ok=True)
+        # The same file sent to several people (a summary to every staff member) is kept once.
+        path = self._kept.get((name, content))
+        if path is None:
+            path = self.folder / _unique(self.folder, _with_extension(name, content), self.saved)
+            path.write_bytes(content)
+            self.saved.append(path)
+            self._kept[(name, content)] = path
+        return self.shown(path)
+
+    def shown(self, path: Path) -> str:
+        base = self.shown_from if self.shown_from is not None else Path.cwd()
+        try:
+            return path.resolve().relative_to(base.resolve()).as_posix()
+        except ValueError:
+            return str(path)
+
+
+def _with_extension(name: str, content: bytes) -> str:
+    name = Path(name).name or "file"
+    if Path(name).suffix:
+        return name
+    for magic, extension in _EXTENSIONS.items():
+        if content.startswith(magic):
+            return name + extension
+    return name
+
+
+def _unique(folder: Path, name: str, taken: list[Path]) -> str:
+    """`name`, or `stem (2).ext`, ... when this run already saved a file of that name."""
+    stem, suffix = Path(name).stem, Path(name).suffix
+    candidate, number = name, 1
+    while folder / candidate in taken:
+        number += 1
+        candidate = f"{stem} ({number}){suffix}"
+    return candidate
+
+
 class ConsoleTransport(BaseRequest):
     """Answers the Bot API in memory and reports what the bot "sent" through `output`."""
 
@@ -79,6 +143,7 @@ class ConsoleTransport(BaseRequest):
         bot_username: str,
         user_chat_id: int,
         output: Callable[[str], None],
+        files: FileSaver | None = None,
     ) -> None:
         self.bot_user = User(
             CONSOLE_BOT_ID, "Huibao", is_bot=True, username=bot_username
@@ -89,6 +154,8 @@ class ConsoleTransport(BaseRequest):
         self.commands: dict[str, list[str]] = {}
         self.calls: list[tuple[str, dict[str, Any]]] = []
         self.files: list[tuple[str, bytes]] = []
+        self.by_id: dict[str, tuple[str, bytes]] = {}
+        self.saver = files or FileSaver(DEFAULT_FILES_DIR)
         self._ids = itertools.count(1)
 
     @property
@@ -166,25 +233,36 @@ class ConsoleTransport(BaseRequest):
         return self._file(params, files, "document")
 
     def _file(self, params: dict[str, Any], files: Any, kind: str) -> dict[str, Any]:
-        name = kind
-        for filename, content, _mime in (files or {}).values():
-            name = filename or kind
-            self.files.append((name, content))
-            break
+        file_id, sent = self._sent_file(params, files, kind)
+        name, where = kind, ""
+        if sent is not None:
+            name = sent[0]
+            where = f" → {self.saver.save(*sent)}"
         caption = str(params.get("caption") or "")
-        text = f"[file: {name}]" + (f" {plain(caption)}" if caption else "")
+        text = f"[file] {name}{where}" + (f"\n{plain(caption)}" if caption else "")
         extra: dict[str, Any] = {"caption": plain(caption)} if caption else {}
         if kind == "photo":
             extra["photo"] = [
-                {"file_id": f"photo{len(self.files)}", "file_unique_id": f"p{len(self.files)}",
-                 "width": 100, "height": 100}
+                {"file_id": file_id, "file_unique_id": f"u{file_id}", "width": 100, "height": 100}
             ]
         else:
             extra["document"] = {
-                "file_id": f"doc{len(self.files)}", "file_unique_id": f"d{len(self.files)}",
-                "file_name": name,
+                "file_id": file_id, "file_unique_id": f"u{file_id}", "file_name": name,
             }
         return self._new(params, text, **extra)
+
+    def _sent_file(
+        self, params: dict[str, Any], files: Any, kind: str
+    ) -> tuple[str, tuple[str, bytes] | None]:
+        """The file's id and (name, content): uploaded now, or sent again by the id this
+        transport gave it earlier (the outbox sends a file once, then by its file_id)."""
+        for filename, content, _mime in (files or {}).values():
+            self.files.append((filename or kind, content))
+            file_id = f"{kind}{len(self.files)}"
+            self.by_id[file_id] = self.files[-1]
+            return file_id, self.files[-1]
+        file_id = str(params.get(kind) or "")
+        return file_id, self.by_id.get(file_id)
 
     def _edit(self, params: dict[str, Any], text: str | None) -> dict[str, Any] | bool:
         key = (int(params["chat_id"]), int(params["message_id"]))
@@ -287,6 +365,7 @@ class Console:
         first_name: str,
         language_code: str,
         output: Callable[[str], None],
+        files: FileSaver | None = None,
     ) -> None:
         from bot.app import build_application
 
@@ -297,7 +376,7 @@ class Console:
         self.output = output
         username = settings.telegram.bot_username or "huibao_demo_bot"
         self.transport = ConsoleTransport(
-            bot_username=username, user_chat_id=user_id, output=output
+            bot_username=username, user_chat_id=user_id, output=output, files=files
         )
         # No token is needed: nothing leaves the process. A syntactically valid fake keeps
         # PTB's checks happy.
@@ -491,7 +570,12 @@ async def _bind(
 
 
 async def run_console(
-    settings: Settings, spec: str, language: str, stdin: TextIO, stdout: TextIO
+    settings: Settings,
+    spec: str,
+    language: str,
+    stdin: TextIO,
+    stdout: TextIO,
+    files_dir: Path = DEFAULT_FILES_DIR,
 ) -> int:
     from models.migrate import upgrade_async
 
@@ -508,6 +592,7 @@ async def run_console(
         first_name=identity.first_name,
         language_code=language_code,
         output=output,
+        files=FileSaver(files_dir),
     )
     await console.start()
     interactive = stdin.isatty()
@@ -537,7 +622,9 @@ def console_command(settings: Settings, args: argparse.Namespace) -> int:
     # The bot's own log lines would drown the conversation; problems still show.
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
     language = args.language or settings.bureau.default_language
-    return asyncio.run(run_console(settings, args.as_, language, sys.stdin, sys.stdout))
+    return asyncio.run(
+        run_console(settings, args.as_, language, sys.stdin, sys.stdout, args.files)
+    )
 
 
 def add_commands(sub: Any) -> None:
@@ -554,5 +641,12 @@ def add_commands(sub: Any) -> None:
     )
     console.add_argument(
         "--language", choices=["zh_CN", "en"], help="your Telegram language (default: bureau's)"
+    )
+    console.add_argument(
+        "--files",
+        type=Path,
+        default=DEFAULT_FILES_DIR,
+        metavar="DIR",
+        help="where to save the files the bot sends (default ./console-files/)",
     )
     console.set_defaults(func=console_command)

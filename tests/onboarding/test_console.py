@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.console import FileSaver
 from tests.conftest import settings_env
 from tests.e2e.proc import child_env, huibao_command
 
@@ -115,3 +116,39 @@ def test_a_report_goes_on_in_a_later_console_run_started_anywhere(
     # 57 answered question 2: the bot moves on instead of asking it again.
     assert "📋 编制与师资配备 · 2026 · 3/14" in out and "专任教师数" in out
     assert out.count("在编教职工数（人）") == 1
+
+
+def test_the_files_the_bot_sends_are_saved_and_their_path_printed(
+    db_url: str, tmp_path: Path, demo: list[str]
+) -> None:
+    """Issue 11, item 6: a person trying the console can open the QR code the bot sent."""
+    done = huibao(
+        db_url, tmp_path, "console", "--as", "staff", "--language", "en",
+        "--files", "my-files", stdin="/invite 3611230002\n1\n",
+    )
+    assert done.returncode == 0, done.stderr
+    sent = re.search(r"bot> \[file\] (invitation-\w+\.png) → my-files/(invitation-\w+\.png)",
+                     done.stdout)
+    assert sent is not None, done.stdout
+    assert sent.group(1) == sent.group(2)
+    assert (tmp_path / "my-files" / sent.group(2)).read_bytes()[:4] == b"\x89PNG"
+    # Without --files the folder is ./console-files/.
+    again = huibao(
+        db_url, tmp_path, "console", "--as", "staff", stdin="/invite 3611230003\n1\n1\n",
+    )
+    saved = sorted(p.name for p in (tmp_path / "console-files").iterdir())
+    assert len(saved) == 2, again.stdout
+    assert all(f"→ console-files/{name}" in again.stdout for name in saved)
+
+
+def test_a_name_sent_twice_gets_a_number_and_a_nameless_chart_an_extension(
+    tmp_path: Path,
+) -> None:
+    saver = FileSaver(tmp_path / "out", shown_from=tmp_path)
+    assert saver.save("汇总.xlsx", b"PK\x03\x04 first") == "out/汇总.xlsx"
+    assert saver.save("汇总.xlsx", b"PK\x03\x04 second") == "out/汇总 (2).xlsx"
+    assert saver.save("photo", b"\x89PNG chart") == "out/photo.png"
+    # The same file sent again (a summary to each staff member) is kept once.
+    assert saver.save("汇总.xlsx", b"PK\x03\x04 second") == "out/汇总 (2).xlsx"
+    assert len(saver.saved) == 3
+    assert (tmp_path / "out" / "汇总.xlsx").read_bytes() == b"PK\x03\x04 first"
