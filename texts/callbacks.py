@@ -157,8 +157,17 @@ class StatusDistrict(Callback, prefix="st:d"):
 
 @dataclass(frozen=True)
 class RemindDistrict(Callback, prefix="st:m"):
+    """Asks first: the confirmation says whom the reminder reaches and whom it cannot."""
+
     round_id: int
     district_id: int
+
+
+@dataclass(frozen=True)
+class ConfirmRemind(Callback, prefix="st:my"):
+    round_id: int
+    district_id: int
+    missing: int  # how many schools the confirmation named: a changed list asks again
 
 
 @dataclass(frozen=True)
