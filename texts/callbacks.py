@@ -373,7 +373,33 @@ class UnlockSchool(Callback, prefix="rd:U"):
 
 @dataclass(frozen=True)
 class RetryRound(Callback, prefix="rt"):
+    """Asks first (ConfirmRetry sends)."""
+
     round_id: int
+
+
+# Staff's confirmations (issue 11): a button that changes a deadline carries the deadline
+# it was shown with, so a stale or repeated confirmation changes nothing.
+
+
+@dataclass(frozen=True)
+class ConfirmDeadline(Callback, prefix="rd:eY"):
+    round_id: int
+    was: int  # the deadline shown as the current one, in minutes since the epoch (UTC)
+    to: int  # the deadline shown as the new one, likewise
+
+
+@dataclass(frozen=True)
+class BackToRound(Callback, prefix="rd:b"):
+    """Cancel a confirmation: the round's screen in its place."""
+
+    round_id: int
+
+
+@dataclass(frozen=True)
+class ConfirmRetry(Callback, prefix="rd:rY"):
+    round_id: int
+    count: int  # the messages not reached that the confirmation named
 
 
 # --- notices (handlers/notices/) ---
