@@ -136,6 +136,27 @@ class InviteDistrictOfficer(Callback, prefix="adm:id"):
 class InviteStaff(Callback, prefix="adm:is"):
     page: int  # always 0, as PeopleOverview
 
+
+# Confirmations (issue 11): the button carries what the question showed.
+
+
+@dataclass(frozen=True)
+class ConfirmRemoveStaff(Callback, prefix="adm:rY"):
+    person_id: int
+
+
+@dataclass(frozen=True)
+class ConfirmSchoolInvite(Callback, prefix="adm:iY"):
+    school_id: int
+    kind: str  # as InviteToSchool
+    revokes: int  # the open principal invitation the question said would stop working
+
+
+@dataclass(frozen=True)
+class SchoolSearchPage(Callback, prefix="adm:sq"):
+    page: int
+    text: str  # the words searched for (cut so the data fits in 64 bytes)
+
 # --- status and exports (handlers/status.py) ---
 
 
