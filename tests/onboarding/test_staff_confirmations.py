@@ -117,7 +117,9 @@ async def test_inviting_a_principal_says_the_printed_code_stops_working_zh(
         staff = running.tg.user(STAFF)
         card = await _school_card(staff)
         await staff.press(card, "邀请校长")
-        question = await staff.wait_for("将作废该校现有邀请码（印在邀请单上的那一个），并生成新的邀请码。")
+        question = await staff.wait_for(
+            "将作废该校现有邀请码（印在邀请单上的那一个），并生成新的邀请码。"
+        )
         assert _labels(question) == ["取消", "确认"]
         [before] = await _open_invites(sessionmaker, OWN)  # nothing revoked yet
         await staff.press(question, "确认")
