@@ -210,8 +210,15 @@ def school_invite_question(
     return "\n".join(lines)
 
 
+def district_invite_question(_: Gettext, district: str) -> str:
+    return _(
+        "Invite a district officer for {district}? This revokes the district's current "
+        "officer invitation code and makes a new one."
+    ).format(district=escape(district))
+
+
 def invite_changed_text(_: Gettext) -> str:
     return _(
-        "The school's invitations have changed since you were asked: nothing was made. "
-        "Please open the school's card again."
+        "The invitations have changed since you were asked: nothing was made. Please "
+        "look again."
     )

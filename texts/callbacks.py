@@ -153,6 +153,12 @@ class ConfirmSchoolInvite(Callback, prefix="adm:iY"):
 
 
 @dataclass(frozen=True)
+class ConfirmDistrictInvite(Callback, prefix="adm:dY"):
+    district_id: int
+    revokes: int  # the open district officer invitation the question said would stop working
+
+
+@dataclass(frozen=True)
 class SchoolSearchPage(Callback, prefix="adm:sq"):
     page: int
     text: str  # the words searched for (cut so the data fits in 64 bytes)

@@ -18,6 +18,7 @@ from telegram import Update
 from handlers import menu
 from handlers.admin.invites import (
     invite_command,
+    on_confirm_district_invite,
     on_confirm_school_invite,
     on_invite_district,
     on_invite_school,
@@ -47,6 +48,7 @@ from handlers.admin.screen import Screen, show_or_stale
 from handlers.context import Who, unit
 from texts.callbacks import (
     AskUnbind,
+    ConfirmDistrictInvite,
     ConfirmRemoveStaff,
     ConfirmSchoolInvite,
     DistrictsPage,
@@ -138,5 +140,7 @@ def register(app: HuibaoApp) -> None:
         example=ConfirmSchoolInvite(1, "p", 0))
     add(app, SchoolSearchPage, on_screen, staff, example=SchoolSearchPage(1, "小学"))
     add(app, InviteDistrictOfficer, on_invite_district, staff, example=InviteDistrictOfficer(1))
+    add(app, ConfirmDistrictInvite, on_confirm_district_invite, staff,
+        example=ConfirmDistrictInvite(1, 0))
     add(app, InviteStaff, on_invite_staff, admin, example=InviteStaff(0))
     menu.add_section(menu.Section("admin.schools_people", staff, render_staff, order=50))

@@ -30,6 +30,7 @@ from models.roster.invites import (
 from models.roster.roster_file import district_by_name, school_by_code
 from models.roster.tables import District, Person, Role, School
 from texts.admin import (
+    district_invite_question,
     invitation_text,
     invite_changed_text,
     invite_help,
@@ -37,11 +38,13 @@ from texts.admin import (
     school_invite_question,
 )
 from texts.callbacks import (
+    ConfirmDistrictInvite,
     ConfirmSchoolInvite,
     InviteDistrictOfficer,
     InviteStaff,
     InviteToSchool,
     SchoolCard,
+    SchoolsPage,
 )
 from transport.context import HuibaoContext
 
@@ -206,14 +209,24 @@ async def _principal(session: AsyncSession, school: School) -> Person | None:
     return (await session.execute(query)).scalars().first()
 
 
-async def _open_principal_invite(session: AsyncSession, school: School, now: datetime) -> int:
-    """The school's principal invitation still usable (the code on its sheet), or 0: a new
-    one revokes it (models.roster.invites.create_invites)."""
+async def _open_invite(
+    session: AsyncSession, now: datetime, *, school: School | None = None,
+    district: District | None = None,
+) -> int:
+    """The school's principal invitation (the code on its sheet), or the district's
+    officer invitation, still usable, or 0: a new one revokes it
+    (models.roster.invites.create_invites)."""
+    where = (
+        Invite.school_id == school.id
+        if school is not None
+        else Invite.district_id == (district.id if district is not None else 0)
+    )
+    role = Role.PRINCIPAL if school is not None else Role.DISTRICT_OFFICER
     query = (
         select(Invite.id)
         .where(
-            Invite.school_id == school.id,
-            Invite.role == Role.PRINCIPAL.value,
+            where,
+            Invite.role == role.value,
             Invite.used_at.is_(None),
             Invite.revoked_at.is_(None),
             Invite.expires_at > now,
@@ -222,6 +235,10 @@ async def _open_principal_invite(session: AsyncSession, school: School, now: dat
         .limit(1)
     )
     return int((await session.execute(query)).scalar() or 0)
+
+
+async def _open_principal_invite(session: AsyncSession, school: School, now: datetime) -> int:
+    return await _open_invite(session, now, school=school)
 
 
 async def _school_to_invite(
@@ -315,14 +332,58 @@ async def on_confirm_school_invite(
 async def on_invite_district(
     update: Update, context: HuibaoContext, button: InviteDistrictOfficer
 ) -> None:
+    """Asks first when the district still has an officer's code out: a new one revokes it."""
+    question: Screen | None = None
+    created: CreatedInvite | None = None
     async with unit(update, context) as (session, who):
         district = await session.get(District, button.district_id)
-        created = None
         if staff_only(who) and district is not None:
-            created, _problem = await _create(
-                session, who, context, Role.DISTRICT_OFFICER, district=district
-            )
+            revokes = await _open_invite(session, context.now(), district=district)
+            if revokes:
+                question = _district_question(who, district, revokes)
+            else:
+                created, _problem = await _create(
+                    session, who, context, Role.DISTRICT_OFFICER, district=district
+                )
         reply = _invite_text(who, context, created) if created else ""
+    if question is not None:
+        await show(update, question)
+        return
+    await _answer_invite(update, context, who, created, reply)
+
+
+def _district_question(who: Who, district: District, revokes: int) -> Screen:
+    _ = who._
+    rows = [[(_("Cancel"), SchoolsPage(district.id, 0).pack()),
+             (_("Confirm"), ConfirmDistrictInvite(district.id, revokes).pack())]]
+    return Screen(district_invite_question(_, district.name), rows)
+
+
+async def on_confirm_district_invite(
+    update: Update, context: HuibaoContext, button: ConfirmDistrictInvite
+) -> None:
+    """Made only while the district's open invitation is the one the question named."""
+    created: CreatedInvite | None = None
+    changed = False
+    async with unit(update, context) as (session, who):
+        district = await session.get(District, button.district_id)
+        if staff_only(who) and district is not None:
+            revokes = await _open_invite(session, context.now(), district=district)
+            changed = revokes != button.revokes
+            if not changed:
+                created, _problem = await _create(
+                    session, who, context, Role.DISTRICT_OFFICER, district=district
+                )
+        reply = _invite_text(who, context, created) if created else ""
+    if changed:
+        back = [[(who._("« Back"), SchoolsPage(button.district_id, 0).pack())]]
+        await show(update, Screen(invite_changed_text(who._), back))
+        return
+    if created is not None:
+        query = update.callback_query
+        assert query is not None
+        with contextlib.suppress(TelegramError):
+            await query.edit_message_reply_markup(None)
     await _answer_invite(update, context, who, created, reply)
 
 

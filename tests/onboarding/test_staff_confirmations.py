@@ -131,7 +131,7 @@ async def test_inviting_a_principal_says_the_printed_code_stops_working_zh(
             assert revoked.revoked_at is not None  # the printed code no longer works
         # The old confirmation again: the code it named is gone, so nothing is made.
         await staff.press_data(question, f"adm:iY:{county[OWN].id}:p:{before}")
-        await staff.wait_for("确认之后该校的邀请码已有变化")
+        await staff.wait_for("确认之后邀请码已有变化")
         assert await _open_invites(sessionmaker, OWN) == [after]
 
 
@@ -176,3 +176,30 @@ async def test_school_search_pages_beyond_ten(
             shown = [label for row in second.buttons()[:-1] for label, _ in row]
             assert len(shown) == len(matching) - 10
             assert [label for label, _ in second.buttons()[-1]] == ["◀", "2/2"]
+
+
+async def test_a_district_officer_invitation_that_revokes_one_asks_first(
+    bot: Callable[..., Any], county: dict[str, School], sessionmaker: Sessions
+) -> None:
+    await make_person(sessionmaker, STAFF, Role.STAFF, name="人事科王")
+    await make_person(sessionmaker, CLERK, Role.STAFF, name="Clerk Li")
+    async with bot() as running:
+        # No code is out at first: made at once; then each press asks, in zh and en.
+        cases = (
+            (STAFF, "zh-hans", "邀请学区专干", "将作废该学区现有的学区专干邀请码", "确认", True),
+            (CLERK, "en", "Invite a district officer", "revokes the district's current",
+             "Confirm", False),
+        )
+        for user_id, language, label, warning, confirm, none_out in cases:
+            staff = running.tg.user(user_id, language_code=language)
+            await staff.send("/schools")
+            districts = await staff.wait_for(lambda m: bool(m.buttons()))
+            await staff.press(districts, "城关学区")
+            page = await staff.wait_for(lambda m, b=label: m.edited and b in str(m.buttons()))
+            await staff.press(page, label)
+            if none_out:
+                await staff.wait_for(lambda m: m.kind == "photo")
+                await staff.press(page, label)
+            question = await staff.wait_for(warning)
+            await staff.press(question, confirm)
+            await staff.wait_for(lambda m: m.kind == "photo")
