@@ -298,11 +298,15 @@ async def _ask_remind(
     missing = await _missing_to_remind(session, who, rnd, district_id, now)
     if isinstance(missing, str):
         return missing, None
-    text = status_texts.remind_question(
-        _, ngettext_for(who.language), plan_of(missing), missing[0].district,
-        overdue=now > rnd.deadline,
-    )
+    plan = plan_of(missing)
+    ngettext = ngettext_for(who.language)
     back = StatusDistrict(rnd.id, district_id).pack()
+    if not plan.people:
+        # Nothing to confirm: only the schools to phone.
+        return status_texts.nobody_to_remind(_, ngettext, plan), [[(_("« Back"), back)]]
+    text = status_texts.remind_question(
+        _, ngettext, plan, missing[0].district, overdue=now > rnd.deadline
+    )
     confirm = ConfirmRemind(rnd.id, district_id, len(missing)).pack()
     return text, [[(_("Cancel"), back), (_("Confirm"), confirm)]]
 

@@ -133,6 +133,13 @@ def remind_question(
     return "\n".join(lines)
 
 
+def nobody_to_remind(_: Gettext, ngettext: Ngettext, plan: RemindPlan) -> str:
+    """When none of the missing schools has anyone to remind."""
+    return _("Nobody at these schools can be reminded.") + "\n\n" + _nobody_text(
+        _, ngettext, plan.nobody
+    )
+
+
 def _nobody_text(_: Gettext, ngettext: Ngettext, nobody: Sequence[str]) -> str:
     return _names(_, ngettext(
         "{count} school cannot be reminded: nobody there is connected to the bot (or they "

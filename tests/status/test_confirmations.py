@@ -221,3 +221,26 @@ def test_escalation_lists_apart_the_schools_nobody_could_tell(
     assert ("Schools (3):" if language == "en" else "共 3 所") in head
     assert "城关第一小学" in head and "城关第二小学" in head and reached in head
     assert tail.strip() == "• 河口教学点"
+
+
+async def test_remind_where_nobody_can_be_reached_offers_nothing_to_confirm_en(
+    status_bot: BotApiDouble, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    """The first press used to answer "reminded a moment ago" when nobody was reachable."""
+    async with sessionmaker() as session, session.begin():
+        f = Factory(session)
+        north = await f.district("北山学区")
+        school = await f.school(north, "北山教学点", "teaching_point", code="N01")
+        await f.person(Role.PRINCIPAL, "孙校长", school=school, reachable=False)
+        await f.person(Role.STAFF, "Clerk Wang", telegram_id=STAFF_EN, language="en")
+        deadline = utcnow() + timedelta(days=5)
+        rnd = await f.round(real_form("staffing"), [school], deadline=deadline)
+    staff = status_bot.user(STAFF_EN, language_code="en")
+    await staff.send("/status")
+    listing = await staff.wait_for(lambda m: bool(m.buttons()))
+    await staff.press_data(listing, f"st:m:{rnd.id}:{north.id}")
+    answer = await staff.wait_for("Nobody at these schools can be reminded.")
+    assert "1 school cannot be reminded" in _t(answer) and "Please phone it:" in _t(answer)
+    assert "• 北山教学点" in _t(answer)
+    assert "moment ago" not in _t(answer) and "minutes ago" not in _t(answer)
+    assert _labels(answer) == ["« Back"]
