@@ -34,7 +34,7 @@ from models.followup.completeness import (
     school_statuses,
 )
 from models.followup.keytotals import round_form
-from models.followup.remind_now import remind_now
+from models.followup.remind_now import plan_of, remind_now
 from models.followup.reminders import PendingReport, form_titles, pending_reports
 from models.forms import FormError
 from models.outbox import OutMessage
@@ -45,6 +45,7 @@ from models.rounds.periods import period_label
 from outputs.workbook import workbook_bytes
 from texts import status as status_texts
 from texts.callbacks import (
+    ConfirmRemind,
     ExportRound,
     RemindDistrict,
     RoundList,
@@ -52,7 +53,7 @@ from texts.callbacks import (
     StatusRound,
     StatusRounds,
 )
-from texts.i18n import N_, language_of, short
+from texts.i18n import N_, language_of, ngettext_for, short
 from texts.reminders import remind_now_message
 from texts.status import format_percent
 from texts.when import show
@@ -197,7 +198,7 @@ async def _show_district(
 
 # --- /status buttons ---------------------------------------------------------------------
 
-StatusButton = StatusRounds | StatusRound | StatusDistrict | RemindDistrict
+StatusButton = StatusRounds | StatusRound | StatusDistrict | RemindDistrict | ConfirmRemind
 
 
 async def status_button(update: Update, context: HuibaoContext, button: StatusButton) -> None:
@@ -206,10 +207,10 @@ async def status_button(update: Update, context: HuibaoContext, button: StatusBu
     # Worked out and committed first: no Bot API call while the transaction is open.
     async with unit(update, context) as (session, who):
         text, rows = await _status_press(session, who, context, button)
+    if isinstance(button, ConfirmRemind):
+        # Committed: the delivery worker may send now rather than at its next poll.
+        context.services.wake_outbox()
     if rows is None:
-        if isinstance(button, RemindDistrict):
-            # Committed: the delivery worker may send now rather than at its next poll.
-            context.services.wake_outbox()
         await query.answer(text, show_alert=True)
         return
     await query.answer()
@@ -233,7 +234,9 @@ async def _status_press(
         if not _may_see(viewer, button.district_id):
             return _("You can only see the schools of your own district."), None
         if isinstance(button, RemindDistrict):
-            return await _remind(session, who, rnd, button.district_id, context), None
+            return await _ask_remind(session, who, rnd, button.district_id, context)
+        if isinstance(button, ConfirmRemind):
+            return await _remind(session, who, rnd, button, context)
         return await _show_district(session, who, viewer, rnd, button.district_id, context)
     except RoundNotFound:
         return _("This round no longer exists."), None
@@ -273,20 +276,62 @@ async def reminder_for(
     return message_for
 
 
-async def _remind(
+async def _missing_to_remind(
+    session: AsyncSession, who: Who, rnd: Round, district_id: int, now: datetime
+) -> list[SchoolStatus] | str:
+    """The district's missing schools, or why there is nobody to remind."""
+    _ = who._
+    if not accepting(rnd, now):
+        return _("This round is closed: no more reminders.")
+    missing = await school_statuses(session, rnd.id, district_id, now, only_missing=True)
+    if not missing:
+        return _("Every school of this district has reported.")
+    return missing
+
+
+async def _ask_remind(
     session: AsyncSession, who: Who, rnd: Round, district_id: int, context: HuibaoContext
-) -> str:
+) -> Answer:
+    """The confirmation of "remind these now": whom it reaches and whom it cannot."""
+    _ = who._
+    now = context.now()
+    missing = await _missing_to_remind(session, who, rnd, district_id, now)
+    if isinstance(missing, str):
+        return missing, None
+    plan = plan_of(missing)
+    ngettext = ngettext_for(who.language)
+    back = StatusDistrict(rnd.id, district_id).pack()
+    if not plan.people:
+        # Nothing to confirm: only the schools to phone.
+        return status_texts.nobody_to_remind(_, ngettext, plan), [[(_("« Back"), back)]]
+    text = status_texts.remind_question(
+        _, ngettext, plan, missing[0].district, overdue=now > rnd.deadline
+    )
+    confirm = ConfirmRemind(rnd.id, district_id, len(missing)).pack()
+    return text, [[(_("Cancel"), back), (_("Confirm"), confirm)]]
+
+
+async def _remind(
+    session: AsyncSession, who: Who, rnd: Round, button: ConfirmRemind, context: HuibaoContext
+) -> Answer:
     """Queue the reminders of a district's missing schools; what to tell the person."""
     _ = who._
     now = context.now()
-    if not accepting(rnd, now):
-        return _("This round is closed: no more reminders.")
-    missing = await school_statuses(session, rnd.id, district_id, only_missing=True)
-    if not missing:
-        return _("Every school of this district has reported.")
+    missing = await _missing_to_remind(session, who, rnd, button.district_id, now)
+    if isinstance(missing, str):
+        return missing, None
+    if len(missing) != button.missing:
+        # Schools reported (or were added) since the question: it named other schools.
+        return _("The missing schools have changed since you were asked: nothing was sent. "
+                 "Please look again."), None
     message_for = await reminder_for(session, rnd, missing, now, context.services.settings)
-    result = await remind_now(session, rnd, district_id, missing, who.person, now, message_for)
-    return status_texts.reminded_text(_, result)
+    result = await remind_now(
+        session, rnd, button.district_id, missing, who.person, now, message_for
+    )
+    text = status_texts.reminded_text(
+        _, ngettext_for(who.language), result, overdue=now > rnd.deadline
+    )
+    return text, [[(_("« Back"), StatusDistrict(rnd.id, button.district_id).pack())]]
 
 
 # --- /export ---------------------------------------------------------------------------
@@ -362,6 +407,9 @@ def register(app: HuibaoApp) -> None:
     menu.add_button(app, StatusRound, status_button, viewers, example=StatusRound(1))
     menu.add_button(app, StatusDistrict, status_button, viewers, example=StatusDistrict(1, 1))
     menu.add_button(app, RemindDistrict, status_button, viewers, example=RemindDistrict(1, 1))
+    menu.add_button(
+        app, ConfirmRemind, status_button, viewers, example=ConfirmRemind(1, 1, 2)
+    )
     menu.add_button(app, ExportRound, export_button, viewers, example=ExportRound(1))
     # /status buttons from older versions, or forged: "this button is no longer valid".
     menu.add_stale_family(app, "st", viewers)

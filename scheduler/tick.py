@@ -451,6 +451,9 @@ class Ticker:
         officers = await reminders.district_officers(session, sorted(by_district))
         names = await district_names(session, sorted(by_district))
         titles = (await reminders.form_titles(session, [round_]))[round_.id]
+        contacts = await reminders.school_contacts(session, [s.id for s in schools])
+        # The officer phones the schools where nobody could be told: listed apart.
+        told = {sid for sid, people in contacts.items() if any(p.reachable for p in people)}
         records = []
         for district_id, late in sorted(by_district.items()):
             people = officers.get(district_id, [])
@@ -466,7 +469,8 @@ class Ticker:
                             titles=titles,
                             period=round_.period,
                             deadline=round_.deadline,
-                            schools=[s.name for s in late],
+                            schools=[s.name for s in late if s.id in told],
+                            unreached=[s.name for s in late if s.id not in told],
                             tz=self.tz,
                         ),
                     ),

@@ -173,3 +173,52 @@ def person_card(_: Gettext, person: Person, binding: str) -> str:
     if not person.reachable:
         lines.append(_("Has blocked the bot: messages do not reach them."))
     return "\n".join(lines)
+
+
+# --- confirmations (issue 11) ----------------------------------------------------------
+
+
+def remove_staff_question_text(_: Gettext, person: str) -> str:
+    return _(
+        "Remove {person} from bureau staff? They will no longer see rounds, notices or "
+        "schools in this bot, and will be told so."
+    ).format(person=person)
+
+
+def staff_already_removed_text(_: Gettext, person: str) -> str:
+    return _("{person} is not bureau staff (any more): nothing was changed.").format(
+        person=person
+    )
+
+
+def school_invite_question(
+    _: Gettext, school: str, *, revokes: bool, replaces: str | None
+) -> str:
+    """Before a principal's invitation is made for a school: a new code makes the one
+    printed on the school's invitation sheet stop working; a replacing one, once used,
+    takes the place of the current principal."""
+    lines = [_("Invite a principal for {school}?").format(school=escape(school))]
+    if revokes:
+        lines.append(_(
+            "This revokes the school's current invitation code (the one printed on its "
+            "invitation sheet) and makes a new one."
+        ))
+    if replaces is not None:
+        lines.append(_(
+            "Whoever uses the new code becomes the principal in place of {name}."
+        ).format(name=escape(replaces)))
+    return "\n".join(lines)
+
+
+def district_invite_question(_: Gettext, district: str) -> str:
+    return _(
+        "Invite a district officer for {district}? This revokes the district's current "
+        "officer invitation code and makes a new one."
+    ).format(district=escape(district))
+
+
+def invite_changed_text(_: Gettext) -> str:
+    return _(
+        "The invitations have changed since you were asked: nothing was made. Please "
+        "look again."
+    )

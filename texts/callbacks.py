@@ -136,6 +136,33 @@ class InviteDistrictOfficer(Callback, prefix="adm:id"):
 class InviteStaff(Callback, prefix="adm:is"):
     page: int  # always 0, as PeopleOverview
 
+
+# Confirmations (issue 11): the button carries what the question showed.
+
+
+@dataclass(frozen=True)
+class ConfirmRemoveStaff(Callback, prefix="adm:rY"):
+    person_id: int
+
+
+@dataclass(frozen=True)
+class ConfirmSchoolInvite(Callback, prefix="adm:iY"):
+    school_id: int
+    kind: str  # as InviteToSchool
+    revokes: int  # the open principal invitation the question said would stop working
+
+
+@dataclass(frozen=True)
+class ConfirmDistrictInvite(Callback, prefix="adm:dY"):
+    district_id: int
+    revokes: int  # the open district officer invitation the question said would stop working
+
+
+@dataclass(frozen=True)
+class SchoolSearchPage(Callback, prefix="adm:sq"):
+    page: int
+    text: str  # the words searched for (cut so the data fits in 64 bytes)
+
 # --- status and exports (handlers/status.py) ---
 
 
@@ -157,8 +184,17 @@ class StatusDistrict(Callback, prefix="st:d"):
 
 @dataclass(frozen=True)
 class RemindDistrict(Callback, prefix="st:m"):
+    """Asks first: the confirmation says whom the reminder reaches and whom it cannot."""
+
     round_id: int
     district_id: int
+
+
+@dataclass(frozen=True)
+class ConfirmRemind(Callback, prefix="st:my"):
+    round_id: int
+    district_id: int
+    missing: int  # how many schools the confirmation named: a changed list asks again
 
 
 @dataclass(frozen=True)
@@ -386,7 +422,33 @@ class UnlockSchool(Callback, prefix="rd:U"):
 
 @dataclass(frozen=True)
 class RetryRound(Callback, prefix="rt"):
+    """Asks first (ConfirmRetry sends)."""
+
     round_id: int
+
+
+# Staff's confirmations (issue 11): a button that changes a deadline carries the deadline
+# it was shown with, so a stale or repeated confirmation changes nothing.
+
+
+@dataclass(frozen=True)
+class ConfirmDeadline(Callback, prefix="rd:eY"):
+    round_id: int
+    was: int  # the deadline shown as the current one, in minutes since the epoch (UTC)
+    to: int  # the deadline shown as the new one, likewise
+
+
+@dataclass(frozen=True)
+class BackToRound(Callback, prefix="rd:b"):
+    """Cancel a confirmation: the round's screen in its place."""
+
+    round_id: int
+
+
+@dataclass(frozen=True)
+class ConfirmRetry(Callback, prefix="rd:rY"):
+    round_id: int
+    count: int  # the messages not reached that the confirmation named
 
 
 # --- notices (handlers/notices/) ---

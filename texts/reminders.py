@@ -15,7 +15,7 @@ from models.followup.reminders import PendingReport, SlotKind
 from models.outbox import Button, OutMessage
 from models.rounds.periods import period_label
 from texts.callbacks import OpenReport
-from texts.i18n import gettext_for
+from texts.i18n import Gettext, gettext_for, ngettext_for
 from texts.when import show
 
 MAX_TEXT = 4096
@@ -120,23 +120,46 @@ def escalation_message(
     deadline: datetime,
     schools: Sequence[str],
     tz: tzinfo,
+    unreached: Sequence[str] = (),
 ) -> OutMessage:
-    """To a district officer: the schools of their district that missed a deadline."""
+    """To a district officer: the schools of their district that missed a deadline; those
+    whose principal or deputy was sent the overdue notice (`schools`), and apart from them
+    those where nobody connected could be told (`unreached`): the ones to phone."""
     _ = gettext_for(language)
+    ngettext = ngettext_for(language)
     header = _(
         "⚠️ Not submitted in {district}: <b>{report}</b> (deadline {deadline}). Schools ({count}):"
     ).format(
-        count=len(schools),
+        count=len(schools) + len(unreached),
         district=escape(district),
         report=escape(report_name(titles, period, language)),
         deadline=when(deadline, tz, language),
     )
-    lines = [header, ""]
-    lines += [f"• {escape(name)}" for name in schools[:MAX_LISTED_SCHOOLS]]
-    if len(schools) > MAX_LISTED_SCHOOLS:
-        lines.append(_("… and {count} more").format(count=len(schools) - MAX_LISTED_SCHOOLS))
-    lines += ["", _("Their principals have been sent an overdue notice.")]
+    lines = [header]
+    if schools:
+        lines += ["", *_listed(schools, _)]
+        lines.append(ngettext(
+            "Its principal or deputy has been sent an overdue notice.",
+            "Their principals or deputies have been sent an overdue notice.",
+            len(schools),
+        ))
+    if unreached:
+        lines += ["", ngettext(
+            "At {count} school nobody is connected to the bot (or they blocked it), so "
+            "nobody there was told. Please phone it:",
+            "At {count} schools nobody is connected to the bot (or they blocked it), so "
+            "nobody there was told. Please phone them:",
+            len(unreached),
+        ).format(count=len(unreached))]
+        lines += _listed(unreached, _)
     return OutMessage(text="\n".join(lines))
+
+
+def _listed(names: Sequence[str], _: Gettext) -> list[str]:
+    lines = [f"• {escape(name)}" for name in names[:MAX_LISTED_SCHOOLS]]
+    if len(names) > MAX_LISTED_SCHOOLS:
+        lines.append(_("… and {count} more").format(count=len(names) - MAX_LISTED_SCHOOLS))
+    return lines
 
 
 def summary_header(

@@ -195,3 +195,73 @@ def setup_ended(_: Gettext) -> str:
 
 def no_school_matches(_: Gettext) -> str:
     return _("No active school matches; tick fewer districts or stages.")
+
+
+# --- staff's confirmations (issue 11): what an action will do, before it does it ---------
+
+Ngettext = Callable[[str, str, int], str]
+
+
+def _who_is_told(told: Told, _: Gettext, ngettext: Ngettext) -> str:
+    """Who a message about the round would reach: the schools that have not submitted."""
+    if not told.people:
+        return _("No school that has not submitted has anyone connected: nobody will be told.")
+    text = ngettext(
+        "The {schools} school that has not submitted will be told ({people}).",
+        "The {schools} schools that have not submitted will be told ({people}).",
+        told.schools,
+    ).format(
+        schools=told.schools,
+        people=ngettext("{count} person", "{count} people", told.people).format(
+            count=told.people
+        ),
+    )
+    if told.unconnected:
+        text += "\n" + ngettext(
+            "{count} more school has nobody connected and will not hear of it.",
+            "{count} more schools have nobody connected and will not hear of it.",
+            len(told.unconnected),
+        ).format(count=len(told.unconnected))
+    return text
+
+
+def deadline_question(
+    was: str, to: str, told: Told, _: Gettext, ngettext: Ngettext
+) -> str:
+    """Before a deadline moves (+1/+3/+7 days, or a typed one)."""
+    head = _("The deadline will move from {was} to {to}.").format(was=was, to=to)
+    return "\n".join([
+        "<b>" + _("Change the deadline?") + "</b>", head, _who_is_told(told, _, ngettext)
+    ])
+
+
+def close_question(told: Told, _: Gettext, ngettext: Ngettext) -> str:
+    """Before a round closes early."""
+    return "\n".join([
+        _("Close this round now? Schools can no longer submit or revise."),
+        _who_is_told(told, _, ngettext),
+    ])
+
+
+def retry_question(count: int, _: Gettext, ngettext: Ngettext) -> str:
+    """Before the messages of a round that did not arrive are sent again."""
+    return ngettext(
+        "Send again the {count} message of this round that did not reach its recipient?",
+        "Send again the {count} messages of this round that did not reach their recipients?",
+        count,
+    ).format(count=count)
+
+
+def deadline_moved_meanwhile(now_deadline: str, _: Gettext) -> str:
+    """A confirmation whose deadline is no longer the round's (pressed twice, or stale)."""
+    return _(
+        "The deadline has changed since this was asked (it is now {time}): nothing was "
+        "changed this time."
+    ).format(time=now_deadline)
+
+
+def retry_changed(_: Gettext) -> str:
+    return _(
+        "What did not arrive has changed since this was asked: nothing was sent. Please look "
+        "at the round again."
+    )

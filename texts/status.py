@@ -14,7 +14,7 @@ from html import escape
 from typing import TypeVar
 
 from models.followup.completeness import Counts, SchoolStatus
-from models.followup.remind_now import RemindResult
+from models.followup.remind_now import PRESS_WINDOW_MINUTES, RemindPlan, RemindResult
 from models.roster.tables import Role
 from texts.i18n import Gettext
 from texts.labels import status_label
@@ -93,16 +93,101 @@ def missing_text(_: Gettext, language: str, missing: Sequence[SchoolStatus]) -> 
     )
 
 
-def reminded_text(_: Gettext, result: RemindResult) -> str:
-    """For the staff member who tapped "remind these now": what was queued."""
-    if result.recipients:
-        text = _("Reminders queued for {people} people at {schools} schools.").format(
-            people=result.recipients, schools=result.schools
+Ngettext = Callable[[str, str, int], str]
+MAX_REMIND_LINES = 20
+
+
+def _names(_: Gettext, header: str, names: Sequence[str]) -> str:
+    return capped(
+        header, names, lambda n: "• " + escape(n), MAX_REMIND_LINES, _("… and {count} more")
+    )
+
+
+def _people(ngettext: Ngettext, count: int) -> str:
+    return ngettext("{count} person", "{count} people", count).format(count=count)
+
+
+def remind_question(
+    _: Gettext, ngettext: Ngettext, plan: RemindPlan, district: str, *, overdue: bool
+) -> str:
+    """Before "remind these now" acts: exactly whom it will reach, and whom it cannot."""
+    if overdue:
+        head = ngettext(
+            "Send an overdue notice to the {count} school of {district} that has not "
+            "reported by the deadline ({people})?",
+            "Send an overdue notice to the {count} schools of {district} that have not "
+            "reported by the deadline ({people})?",
+            plan.schools,
         )
     else:
-        text = _("These schools were reminded a moment ago; nothing more was sent.")
-    if result.unreachable:
-        text += "\n" + _("{count} contacts blocked the bot: please phone them.").format(
-            count=result.unreachable
+        head = ngettext(
+            "Remind the {count} school of {district} that has not reported ({people})?",
+            "Remind the {count} schools of {district} that have not reported ({people})?",
+            plan.schools,
         )
-    return text
+    lines = [head.format(
+        count=plan.schools, district=escape(district), people=_people(ngettext, plan.people)
+    )]
+    if plan.nobody:
+        lines += ["", _nobody_text(_, ngettext, plan.nobody)]
+    return "\n".join(lines)
+
+
+def nobody_to_remind(_: Gettext, ngettext: Ngettext, plan: RemindPlan) -> str:
+    """When none of the missing schools has anyone to remind."""
+    return _("Nobody at these schools can be reminded.") + "\n\n" + _nobody_text(
+        _, ngettext, plan.nobody
+    )
+
+
+def _nobody_text(_: Gettext, ngettext: Ngettext, nobody: Sequence[str]) -> str:
+    return _names(_, ngettext(
+        "{count} school cannot be reminded: nobody there is connected to the bot (or they "
+        "blocked it). Please phone it:",
+        "{count} schools cannot be reminded: nobody there is connected to the bot (or they "
+        "blocked it). Please phone them:",
+        len(nobody),
+    ).format(count=len(nobody)), nobody)
+
+
+def reminded_text(_: Gettext, ngettext: Ngettext, result: RemindResult, *, overdue: bool) -> str:
+    """For the staff member who confirmed "remind these now": who was reminded, who had
+    been minutes ago, and who could not be (to phone)."""
+    parts: list[str] = []
+    if result.reminded:
+        count = len(result.reminded)
+        header = (
+            ngettext(
+                "Overdue notice sent to {count} school ({people}):",
+                "Overdue notice sent to {count} schools ({people}):",
+                count,
+            )
+            if overdue
+            else ngettext(
+                "Reminder sent to {count} school ({people}):",
+                "Reminder sent to {count} schools ({people}):",
+                count,
+            )
+        )
+        people = _people(ngettext, result.recipients)
+        parts.append(_names(_, header.format(count=count, people=people), result.reminded))
+    if result.already:
+        header = ngettext(
+            "{count} school was reminded less than {minutes} minutes ago, so nothing was "
+            "sent to it again:",
+            "{count} schools were reminded less than {minutes} minutes ago, so nothing was "
+            "sent to them again:",
+            len(result.already),
+        ).format(count=len(result.already), minutes=PRESS_WINDOW_MINUTES)
+        parts.append(_names(_, header, result.already))
+    if result.nobody:
+        parts.append(_nobody_text(_, ngettext, result.nobody))
+    if result.unreachable:
+        parts.append(ngettext(
+            "{count} contact has blocked the bot: please phone them.",
+            "{count} contacts have blocked the bot: please phone them.",
+            result.unreachable,
+        ).format(count=result.unreachable))
+    if not parts:
+        return _("Nobody was reminded.")
+    return "\n\n".join(parts)

@@ -18,12 +18,15 @@ from telegram import Update
 from handlers import menu
 from handlers.admin.invites import (
     invite_command,
+    on_confirm_district_invite,
+    on_confirm_school_invite,
     on_invite_district,
     on_invite_school,
     on_invite_staff,
 )
 from handlers.admin.people import (
     missing_screen,
+    on_confirm_remove_staff,
     on_make_staff,
     on_remove_staff,
     on_unbind,
@@ -39,11 +42,15 @@ from handlers.admin.schools import (
     school_screen,
     schools_command,
     schools_screen,
+    search_page_screen,
 )
 from handlers.admin.screen import Screen, show_or_stale
 from handlers.context import Who, unit
 from texts.callbacks import (
     AskUnbind,
+    ConfirmDistrictInvite,
+    ConfirmRemoveStaff,
+    ConfirmSchoolInvite,
     DistrictsPage,
     InviteDistrictOfficer,
     InviteStaff,
@@ -54,6 +61,7 @@ from texts.callbacks import (
     PersonCard,
     RemoveStaff,
     SchoolCard,
+    SchoolSearchPage,
     SchoolsPage,
     StaffList,
     Unbind,
@@ -72,6 +80,7 @@ ScreenButton = (
     | StaffList
     | PersonCard
     | AskUnbind
+    | SchoolSearchPage
 )
 
 
@@ -90,6 +99,8 @@ async def screen_for(session: AsyncSession, who: Who, button: ScreenButton) -> S
             return await person_screen(session, who, person_id)
         case AskUnbind(person_id):
             return await unbind_question_screen(session, who, person_id)
+        case SchoolSearchPage(page, text):
+            return await search_page_screen(session, who, text, page)
         # One page each, so any other page is a forged button.
         case PeopleOverview(0):
             return await people_screen(session, who)
@@ -123,7 +134,13 @@ def register(app: HuibaoApp) -> None:
     add(app, Unbind, on_unbind, staff, example=Unbind(1, 1))
     add(app, MakeStaff, on_make_staff, admin, example=MakeStaff(1))
     add(app, RemoveStaff, on_remove_staff, admin, example=RemoveStaff(1))
+    add(app, ConfirmRemoveStaff, on_confirm_remove_staff, admin, example=ConfirmRemoveStaff(1))
     add(app, InviteToSchool, on_invite_school, staff, example=InviteToSchool(1, "p"))
+    add(app, ConfirmSchoolInvite, on_confirm_school_invite, staff,
+        example=ConfirmSchoolInvite(1, "p", 0))
+    add(app, SchoolSearchPage, on_screen, staff, example=SchoolSearchPage(1, "小学"))
     add(app, InviteDistrictOfficer, on_invite_district, staff, example=InviteDistrictOfficer(1))
+    add(app, ConfirmDistrictInvite, on_confirm_district_invite, staff,
+        example=ConfirmDistrictInvite(1, 0))
     add(app, InviteStaff, on_invite_staff, admin, example=InviteStaff(0))
     menu.add_section(menu.Section("admin.schools_people", staff, render_staff, order=50))

@@ -3,9 +3,10 @@ link and its QR code, to forward to the person."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from html import escape
 
 from sqlalchemy import select
@@ -19,6 +20,7 @@ from handlers.admin.screen import SEARCH_CHARACTERS, Screen, argument, show, sta
 from handlers.context import Who, unit
 from models.roster.invites import (
     CreatedInvite,
+    Invite,
     InviteError,
     create_invites,
     deep_link,
@@ -27,8 +29,23 @@ from models.roster.invites import (
 )
 from models.roster.roster_file import district_by_name, school_by_code
 from models.roster.tables import District, Person, Role, School
-from texts.admin import invitation_text, invite_help, invited_as
-from texts.callbacks import InviteDistrictOfficer, InviteStaff, InviteToSchool
+from texts.admin import (
+    district_invite_question,
+    invitation_text,
+    invite_changed_text,
+    invite_help,
+    invited_as,
+    school_invite_question,
+)
+from texts.callbacks import (
+    ConfirmDistrictInvite,
+    ConfirmSchoolInvite,
+    InviteDistrictOfficer,
+    InviteStaff,
+    InviteToSchool,
+    SchoolCard,
+    SchoolsPage,
+)
 from transport.context import HuibaoContext
 
 log = logging.getLogger("huibao.admin")
@@ -185,42 +202,188 @@ async def _answer_invite(
     await _send_invite(update, context, reply, created)
 
 
-async def _has_principal(session: AsyncSession, school: School) -> bool:
-    query = select(Person.id).where(
+async def _principal(session: AsyncSession, school: School) -> Person | None:
+    query = select(Person).where(
         Person.school_id == school.id, Person.role == Role.PRINCIPAL.value
     )
-    return (await session.execute(query)).first() is not None
+    return (await session.execute(query)).scalars().first()
+
+
+async def _open_invite(
+    session: AsyncSession, now: datetime, *, school: School | None = None,
+    district: District | None = None,
+) -> int:
+    """The school's principal invitation (the code on its sheet), or the district's
+    officer invitation, still usable, or 0: a new one revokes it
+    (models.roster.invites.create_invites)."""
+    where = (
+        Invite.school_id == school.id
+        if school is not None
+        else Invite.district_id == (district.id if district is not None else 0)
+    )
+    role = Role.PRINCIPAL if school is not None else Role.DISTRICT_OFFICER
+    query = (
+        select(Invite.id)
+        .where(
+            where,
+            Invite.role == role.value,
+            Invite.used_at.is_(None),
+            Invite.revoked_at.is_(None),
+            Invite.expires_at > now,
+        )
+        .order_by(Invite.id.desc())
+        .limit(1)
+    )
+    return int((await session.execute(query)).scalar() or 0)
+
+
+async def _open_principal_invite(session: AsyncSession, school: School, now: datetime) -> int:
+    return await _open_invite(session, now, school=school)
+
+
+async def _school_to_invite(
+    session: AsyncSession, who: Who, school_id: int, kind: str
+) -> School | None:
+    """The school a principal or deputy may be invited to now, or None (stale button)."""
+    school = await session.get(School, school_id)
+    if not (staff_only(who) and school is not None and school.active and kind in SCHOOL_INVITES):
+        return None
+    # 'p' on a school that meanwhile got a principal would make a code nobody can use.
+    if kind == "p" and await _principal(session, school) is not None:
+        return None
+    return school
+
+
+async def _school_invite(
+    session: AsyncSession, who: Who, context: HuibaoContext, school: School, kind: str
+) -> CreatedInvite | None:
+    role = Role.DEPUTY if kind == "d" else Role.PRINCIPAL
+    created, _problem = await _create(session, who, context, role, school=school,
+                                      replace=kind == "r")
+    return created
+
+
+async def _invite_question(
+    session: AsyncSession, who: Who, school: School, kind: str, revokes: int
+) -> Screen:
+    _ = who._
+    current = await _principal(session, school) if kind == "r" else None
+    text = school_invite_question(
+        _, school.name, revokes=bool(revokes),
+        replaces=(current.name or "?") if current is not None else None,
+    )
+    rows = [[(_("Cancel"), SchoolCard(school.id).pack()),
+             (_("Confirm"), ConfirmSchoolInvite(school.id, kind, revokes).pack())]]
+    return Screen(text, rows)
 
 
 async def on_invite_school(
     update: Update, context: HuibaoContext, button: InviteToSchool
 ) -> None:
+    """A deputy's invitation is made at once; a principal's asks first when it revokes the
+    code printed on the school's sheet, or replaces the current principal."""
     kind = button.kind
+    question: Screen | None = None
+    created: CreatedInvite | None = None
     async with unit(update, context) as (session, who):
-        school = await session.get(School, button.school_id)
-        created: CreatedInvite | None = None
-        if staff_only(who) and school is not None and school.active and kind in SCHOOL_INVITES:
-            # 'p' on a school that meanwhile got a principal would make a code nobody can use.
-            if not (kind == "p" and await _has_principal(session, school)):
-                role = Role.DEPUTY if kind == "d" else Role.PRINCIPAL
-                created, _problem = await _create(
-                    session, who, context, role, school=school, replace=kind == "r"
-                )
+        school = await _school_to_invite(session, who, button.school_id, kind)
+        if school is not None:
+            revokes = await _open_principal_invite(session, school, context.now())
+            if kind == "r" or (kind == "p" and revokes):
+                question = await _invite_question(session, who, school, kind, revokes)
+            else:
+                created = await _school_invite(session, who, context, school, kind)
         reply = _invite_text(who, context, created) if created else ""
+    if question is not None:
+        await show(update, question)
+        return
+    await _answer_invite(update, context, who, created, reply)
+
+
+async def on_confirm_school_invite(
+    update: Update, context: HuibaoContext, button: ConfirmSchoolInvite
+) -> None:
+    """Made only while the school's open invitation is still the one the question named:
+    a second press (it revoked that one) or a stale question makes nothing, and says so."""
+    created: CreatedInvite | None = None
+    changed = False
+    async with unit(update, context) as (session, who):
+        school = await _school_to_invite(session, who, button.school_id, button.kind)
+        if school is not None and button.kind in ("p", "r"):
+            revokes = await _open_principal_invite(session, school, context.now())
+            if revokes != button.revokes:
+                changed = True
+            else:
+                created = await _school_invite(session, who, context, school, button.kind)
+        reply = _invite_text(who, context, created) if created else ""
+    query = update.callback_query
+    assert query is not None
+    if changed:
+        back = [[(who._("« Back"), SchoolCard(button.school_id).pack())]]
+        await show(update, Screen(invite_changed_text(who._), back))
+        return
+    if created is not None:
+        # The question's buttons go: pressing Confirm again would revoke the new code.
+        with contextlib.suppress(TelegramError):
+            await query.edit_message_reply_markup(None)
     await _answer_invite(update, context, who, created, reply)
 
 
 async def on_invite_district(
     update: Update, context: HuibaoContext, button: InviteDistrictOfficer
 ) -> None:
+    """Asks first when the district still has an officer's code out: a new one revokes it."""
+    question: Screen | None = None
+    created: CreatedInvite | None = None
     async with unit(update, context) as (session, who):
         district = await session.get(District, button.district_id)
-        created = None
         if staff_only(who) and district is not None:
-            created, _problem = await _create(
-                session, who, context, Role.DISTRICT_OFFICER, district=district
-            )
+            revokes = await _open_invite(session, context.now(), district=district)
+            if revokes:
+                question = _district_question(who, district, revokes)
+            else:
+                created, _problem = await _create(
+                    session, who, context, Role.DISTRICT_OFFICER, district=district
+                )
         reply = _invite_text(who, context, created) if created else ""
+    if question is not None:
+        await show(update, question)
+        return
+    await _answer_invite(update, context, who, created, reply)
+
+
+def _district_question(who: Who, district: District, revokes: int) -> Screen:
+    _ = who._
+    rows = [[(_("Cancel"), SchoolsPage(district.id, 0).pack()),
+             (_("Confirm"), ConfirmDistrictInvite(district.id, revokes).pack())]]
+    return Screen(district_invite_question(_, district.name), rows)
+
+
+async def on_confirm_district_invite(
+    update: Update, context: HuibaoContext, button: ConfirmDistrictInvite
+) -> None:
+    """Made only while the district's open invitation is the one the question named."""
+    created: CreatedInvite | None = None
+    changed = False
+    async with unit(update, context) as (session, who):
+        district = await session.get(District, button.district_id)
+        if staff_only(who) and district is not None:
+            revokes = await _open_invite(session, context.now(), district=district)
+            changed = revokes != button.revokes
+            if not changed:
+                created, _problem = await _create(
+                    session, who, context, Role.DISTRICT_OFFICER, district=district
+                )
+        reply = _invite_text(who, context, created) if created else ""
+    if changed:
+        back = [[(who._("« Back"), SchoolsPage(button.district_id, 0).pack())]]
+        await show(update, Screen(invite_changed_text(who._), back))
+        return
+    if created is not None:
+        query = update.callback_query
+        assert query is not None
+        with contextlib.suppress(TelegramError):
+            await query.edit_message_reply_markup(None)
     await _answer_invite(update, context, who, created, reply)
 
 

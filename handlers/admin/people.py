@@ -21,6 +21,7 @@ from handlers.admin.screen import (
     pager,
     search_command,
     show,
+    show_or_stale,
     staff_only,
 )
 from handlers.context import Who, unit
@@ -32,10 +33,13 @@ from texts.admin import (
     people_text,
     person_card,
     person_text,
+    remove_staff_question_text,
+    staff_already_removed_text,
     staff_text,
 )
 from texts.callbacks import (
     AskUnbind,
+    ConfirmRemoveStaff,
     InviteStaff,
     MakeStaff,
     MissingPrincipalsPage,
@@ -247,18 +251,48 @@ async def on_make_staff(update: Update, context: HuibaoContext, button: MakeStaf
     await _change_staff(update, context, button.person_id, make=True)
 
 
+async def remove_staff_question(session: AsyncSession, who: Who, person_id: int) -> Screen | None:
+    """Asks before someone stops being staff (one tap used to do it)."""
+    _ = who._
+    person = await session.get(Person, person_id)
+    if person is None or not _may_change_staff(who, person, make=False):
+        return None
+    return Screen(
+        remove_staff_question_text(_, person_text(person)),
+        [[(_("Cancel"), StaffList(0).pack()),
+          (_("Confirm"), ConfirmRemoveStaff(person.id).pack())]],
+    )
+
+
 async def on_remove_staff(update: Update, context: HuibaoContext, button: RemoveStaff) -> None:
+    async with unit(update, context) as (session, who):
+        screen = await remove_staff_question(session, who, button.person_id)
+    await show_or_stale(update, who, screen)
+
+
+async def on_confirm_remove_staff(
+    update: Update, context: HuibaoContext, button: ConfirmRemoveStaff
+) -> None:
     await _change_staff(update, context, button.person_id, make=False)
 
 
 async def _change_staff(
     update: Update, context: HuibaoContext, person_id: int, *, make: bool
 ) -> None:
+    already: Screen | None = None
     async with unit(update, context) as (session, who):
         _ = who._
         person = await session.get(Person, person_id)
         screen, affected = None, None
-        if _may_change_staff(who, person, make) and person is not None:
+        if not make and who.role is Role.ADMIN and person is not None and (
+            person.role != Role.STAFF.value and person.role != Role.ADMIN.value
+        ):
+            # A second press of the confirmation, or one left from before: said, not done.
+            already = Screen(
+                staff_already_removed_text(_, person_text(person)),
+                [[(_("« Bureau staff"), StaffList(0).pack())]],
+            )
+        elif _may_change_staff(who, person, make) and person is not None:
             await set_role(
                 session,
                 person,
@@ -276,6 +310,9 @@ async def _change_staff(
         if make
         else N_("You are no longer bureau staff in this bot.")
     )
+    if already is not None:
+        await show(update, already)
+        return
     await _show_and_tell(update, context, who, screen, affected, told)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from html import escape
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -22,12 +23,15 @@ from models.roster.roster_file import RosterEntry, district_summaries, school_en
 from models.roster.tables import District
 from texts.admin import connected_line, school_card, school_line
 from texts.callbacks import (
+    SEPARATOR,
     AskUnbind,
+    Callback,
     DistrictsPage,
     InviteDistrictOfficer,
     InviteToSchool,
     PeopleOverview,
     SchoolCard,
+    SchoolSearchPage,
     SchoolsPage,
 )
 from texts.i18n import Gettext
@@ -99,10 +103,36 @@ async def schools_screen(
     return Screen("\n".join(lines), rows)
 
 
+def _search_page(text: str) -> Callable[[int], Callback] | None:
+    """The pager's buttons of a search, when its words fit in a button's data (64 bytes,
+    no separator); else None, and the screen asks for more of the name instead."""
+    if not text or SEPARATOR in text:
+        return None
+    try:
+        SchoolSearchPage(999, text).pack()
+    except ValueError:
+        return None
+    return lambda page: SchoolSearchPage(page, text)
+
+
 async def search_screen(session: AsyncSession, who: Who, text: str) -> Screen:
+    """/schools WORDS: the first page of the schools matching them."""
+    screen = await search_page_screen(session, who, text, 0)
+    assert screen is not None  # the first page always has an answer
+    return screen
+
+
+async def search_page_screen(
+    session: AsyncSession, who: Who, text: str, page: int
+) -> Screen | None:
+    """The schools matching `text`, SEARCH_LIMIT a page (None: a page past the end)."""
     _ = who._
-    entries, total = await schools_page(session, search=text, per_page=SEARCH_LIMIT)
+    entries, total = await schools_page(
+        session, search=text, page=page, per_page=SEARCH_LIMIT
+    )
     if not entries:
+        if page > 0:
+            return None
         return Screen(
             _("No school matches “{text}”. Try part of the name or the code.").format(
                 text=escape(text)
@@ -113,13 +143,19 @@ async def search_screen(session: AsyncSession, who: Who, text: str) -> Screen:
         _("<b>Schools matching “{text}”</b>").format(text=escape(text)),
         *(school_line(e, _) for e in entries),
     ]
-    if total > len(entries):
+    rows = school_rows(entries)
+    page_of = _search_page(text)
+    if page_of is not None:
+        if total > SEARCH_LIMIT:
+            lines.append(_("{count} schools match; ◀ ▶ turn the pages.").format(count=total))
+        rows += pager(page_of, page, total, SEARCH_LIMIT)
+    elif total > len(entries):
         lines.append(
             _("… and {more} more: add more of the name or code.").format(
                 more=total - len(entries)
             )
         )
-    return Screen("\n".join(lines), school_rows(entries))
+    return Screen("\n".join(lines), rows)
 
 
 def _school_rows(entry: RosterEntry, _: Gettext) -> Rows:

@@ -4,6 +4,7 @@ again; each calls one action of models/rounds/actions.py, as `huibao rounds` doe
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 from typing import Any, Protocol, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -16,14 +17,18 @@ from handlers.rounds import screens
 from handlers.rounds.press import Origin, Outcome, press, refused, screen
 from handlers.rounds.wizard import save_wizard, unlock_reply
 from models.conversations import RoundSetup, SetupStep
+from models.outbox import count_unreached, purpose_of_round
 from models.roster.tables import School
 from models.rounds import Round
 from models.rounds import actions as actions
 from texts.callbacks import (
     AskClose,
+    BackToRound,
     CancelSetUp,
     ChooseUnlock,
     CloseRound,
+    ConfirmDeadline,
+    ConfirmRetry,
     ExtendRound,
     NewRound,
     RetryRound,
@@ -33,7 +38,15 @@ from texts.callbacks import (
     UnlockSchool,
 )
 from texts.delivery import requeued_text
-from texts.rounds import closing_for, extension_for, invalid_button, refusal_text
+from texts.rounds import (
+    closing_for,
+    deadline_moved_meanwhile,
+    extension_for,
+    invalid_button,
+    refusal_text,
+    retry_changed,
+)
+from texts.when import show
 from transport.context import HuibaoContext, Services
 
 K = TypeVar("K")
@@ -115,25 +128,58 @@ async def show_round(
 async def _changed(
     session: AsyncSession, services: Services, who: Who, changed: actions.Changed | actions.Refused
 ) -> Outcome:
-    """The round's screen after it was extended or closed, with who is told of it."""
+    """The confirmation becomes the round's screen after it was extended or closed, with
+    who is told of it."""
     if isinstance(changed, actions.Refused):
-        return refused(refusal_text(changed, who._))
+        return Outcome(answer=refusal_text(changed, who._), edit=refusal_text(changed, who._))
     if changed.told is None:
-        return screen(await screens.round_view(session, services, who, changed.round_))
+        view = await screens.round_view(session, services, who, changed.round_)
+        return screen(view, in_place=True)
     view = await screens.told_view(session, services, who, changed.round_, changed.told)
-    return screen(view, wake=True)
+    return screen(view, wake=True, in_place=True)
 
 
 async def extend(
     session: AsyncSession, services: Services, who: Who, round_: Round, button: ExtendRound
 ) -> Outcome:
+    """Asks first: the new deadline (counted from now if the old one has passed), and who
+    will be told; ConfirmDeadline moves it."""
     if button.days not in screens.EXTEND_DAYS:
         return refused(invalid_button(who._))
-    changed = await actions.extend_by_days(
-        session, round_.id, button.days, extension_for(services.settings),
+    to = max(round_.deadline, services.now()) + timedelta(days=button.days)
+    question = await screens.ask_deadline_change(session, services, who, round_, to)
+    return screen(question, in_place=True)
+
+
+async def confirm_deadline(
+    session: AsyncSession, services: Services, who: Who, round_: Round, button: ConfirmDeadline
+) -> Outcome:
+    """The deadline moves to the one the confirmation showed, only if the round's deadline
+    is still the one it showed as current: a second press, or a stale confirmation after
+    another change, changes nothing and says so."""
+    _ = who._
+    await clear_conversation(session, who.person.id)
+    if screens.minute_of(round_.deadline) != button.was:
+        text = deadline_moved_meanwhile(show(round_.deadline, services.settings.bureau.tz), _)
+        return Outcome(answer=text, edit=text)
+    to = screens.from_minute(button.to)
+    if to <= services.now():
+        text = _("That time has already passed. Please type a later one.")
+        return Outcome(answer=text, edit=text)
+    changed = await actions.extend(
+        session, round_.id, to, extension_for(services.settings),
         now=services.now(), by=who.person.id,
     )
     return await _changed(session, services, who, changed)
+
+
+async def back_to_round(
+    session: AsyncSession, services: Services, who: Who, round_: Round, button: BackToRound
+) -> Outcome:
+    """A confirmation cancelled: the round's screen in its place (a deadline being typed
+    is forgotten too)."""
+    await clear_conversation(session, who.person.id)
+    return screen(await screens.round_view(session, services, who, round_), in_place=True)
 
 
 async def type_deadline(
@@ -148,7 +194,7 @@ async def type_deadline(
 async def ask_close(
     session: AsyncSession, services: Services, who: Who, round_: Round, button: AskClose
 ) -> Outcome:
-    return screen(screens.ask_close(round_.id, who._))
+    return screen(await screens.ask_close(session, who, round_), in_place=True)
 
 
 async def close(
@@ -182,13 +228,28 @@ async def unlock(
 
 
 async def retry(
-    session: AsyncSession, services: Services, who: Who, button: RetryRound
+    session: AsyncSession, services: Services, who: Who, round_: Round, button: RetryRound
+) -> Outcome:
+    """Asks first: how many messages will be sent again."""
+    unreached = await count_unreached(session, purpose_of_round(round_.id))
+    if not unreached.total:
+        return refused(requeued_text(who._, unreached))
+    return screen(screens.ask_retry(round_.id, unreached.total, who), in_place=True)
+
+
+async def confirm_retry(
+    session: AsyncSession, services: Services, who: Who, round_: Round, button: ConfirmRetry
 ) -> Outcome:
     """Staff send again, from the round's screen, every message about the round that did
-    not reach its recipient (failed for good, or refused because they blocked the bot).
-    The answer is the same as for a notice's "send again" (texts/delivery.py)."""
-    retried = await actions.retry(session, button.round_id, now=services.now(),
-                                  by=who.person.id)
+    not reach its recipient (failed for good, or refused because they blocked the bot),
+    if that is still what they were shown. The answer is the same as for a notice's "send
+    again" (texts/delivery.py)."""
+    unreached = await count_unreached(session, purpose_of_round(round_.id))
+    if unreached.total != button.count:
+        # Sent again already (a second press), or more failed since: ask again.
+        view = await screens.round_view(session, services, who, round_)
+        return Outcome(answer=retry_changed(who._), reply=view, in_place=True)
+    retried = await actions.retry(session, round_.id, now=services.now(), by=who.person.id)
     if isinstance(retried, actions.Refused):
         return refused(refusal_text(retried, who._))
     view = await screens.round_view(session, services, who, retried.round_)
@@ -208,6 +269,9 @@ ROUND_BUTTONS: tuple[tuple[type[Any], Any, Any], ...] = (
     (CloseRound, staff_button(close), CloseRound(1)),
     (ChooseUnlock, round_button(choose_unlock), ChooseUnlock(1)),
     (UnlockSchool, round_button(unlock), UnlockSchool(1, 1)),
-    (RetryRound, staff_button(retry), RetryRound(1)),
+    (RetryRound, round_button(retry), RetryRound(1)),
+    (ConfirmRetry, round_button(confirm_retry), ConfirmRetry(1, 2)),
+    (ConfirmDeadline, round_button(confirm_deadline), ConfirmDeadline(1, 29_000_000, 29_001_440)),
+    (BackToRound, round_button(back_to_round), BackToRound(1)),
 )
 """(kind, handler, example) of the buttons of the list and of a round's screen."""

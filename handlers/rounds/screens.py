@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from html import escape
 from typing import Any
 
@@ -16,6 +16,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 from handlers.context import Who
 from handlers.report_view import Rendered, short_label
 from models.conversations import RoundSetup
+from models.followup.reminders import school_contacts, unsubmitted_school_ids
 from models.forms import STAGES, FormDef
 from models.outbox import Requeued, count_unreached, purpose_of_round
 from models.roster.tables import District, School
@@ -28,12 +29,15 @@ from models.rounds.submissions import ReportStatus, submission_statuses
 from models.rounds.versions import round_form
 from texts.callbacks import (
     AskClose,
+    BackToRound,
     CancelSetUp,
     ChooseDeadline,
     ChooseForm,
     ChoosePeriod,
     ChooseUnlock,
     CloseRound,
+    ConfirmDeadline,
+    ConfirmRetry,
     ExtendRound,
     NewRound,
     OpenRound,
@@ -46,8 +50,13 @@ from texts.callbacks import (
     TypeDeadline,
     UnlockSchool,
 )
-from texts.i18n import Gettext
-from texts.rounds import told_text
+from texts.i18n import Gettext, ngettext_for
+from texts.rounds import (
+    close_question,
+    deadline_question,
+    retry_question,
+    told_text,
+)
 from texts.when import show
 from transport.context import Services
 
@@ -186,18 +195,75 @@ def unreached_line(unreached: Requeued, _: Gettext) -> str:
 async def told_view(
     session: AsyncSession, services: Services, who: Who, round_: Round, told: Told
 ) -> Rendered:
-    """The round's screen after an extension or closing, with who was told of it."""
+    """The round's screen after an extension or closing, with who was told of it. Its only
+    button leads back to the round: a digit typed after a confirmation in the console
+    (where a number presses a button) finds nothing there to change."""
     view = await round_view(session, services, who, round_)
-    return Rendered(view.text + "\n\n" + told_text(told, who._), view.markup)
+    back = InlineKeyboardMarkup([[button(who._("⬅ Back to the round"), ShowRound(round_.id))]])
+    return Rendered(view.text + "\n\n" + told_text(told, who._), back)
 
 
-def ask_close(round_id: int, _: Gettext) -> Rendered:
-    rows = [
-        [button(_("⏹ Yes, close it now"), CloseRound(round_id))],
-        [button(_("⬅ Back to the round"), ShowRound(round_id))],
-    ]
-    text = _("Close this round now? Schools can no longer submit or revise.")
-    return Rendered(text, InlineKeyboardMarkup(rows))
+def minute_of(moment: datetime) -> int:
+    """A deadline as a confirmation button carries it (minutes since the epoch)."""
+    return int(moment.timestamp() // 60)
+
+
+def from_minute(minute: int) -> datetime:
+    return datetime.fromtimestamp(minute * 60, UTC)
+
+
+async def would_be_told(session: AsyncSession, round_: Round) -> Told:
+    """Who a new deadline or an early close would reach (announce.tell_extension and
+    tell_closing tell the same schools: those that have not submitted)."""
+    pending = await unsubmitted_school_ids(session, round_.id)
+    contacts = await school_contacts(session, pending)
+    told = Told()
+    if pending:
+        query = select(School).where(School.id.in_(pending)).order_by(School.code)
+        for school in (await session.execute(query)).scalars():
+            people = contacts.get(school.id, [])
+            if people:
+                told.schools += 1
+                told.people += len(people)
+            else:
+                told.unconnected.append(school)
+    return told
+
+
+def confirm_row(_: Gettext, cancel: Any, confirm: Any, label: str | None = None) -> list[
+    InlineKeyboardButton
+]:
+    """[Cancel] [Confirm]: cancel first, so that "1" typed in the console (it presses the
+    first button) never confirms."""
+    return [button(_("Cancel"), cancel), button(label or _("Confirm"), confirm)]
+
+
+async def ask_deadline_change(
+    session: AsyncSession, services: Services, who: Who, round_: Round, to: datetime
+) -> Rendered:
+    """Before a deadline moves: from when to when, and who will be told."""
+    tz = services.settings.bureau.tz
+    told = await would_be_told(session, round_)
+    text = deadline_question(
+        show(round_.deadline, tz), show(to, tz), told, who._, ngettext_for(who.language)
+    )
+    confirm = ConfirmDeadline(round_.id, minute_of(round_.deadline), minute_of(to))
+    return Rendered(text, InlineKeyboardMarkup([confirm_row(who._, BackToRound(round_.id),
+                                                            confirm)]))
+
+
+async def ask_close(session: AsyncSession, who: Who, round_: Round) -> Rendered:
+    told = await would_be_told(session, round_)
+    text = close_question(told, who._, ngettext_for(who.language))
+    row = confirm_row(who._, BackToRound(round_.id), CloseRound(round_.id),
+                      who._("⏹ Yes, close it now"))
+    return Rendered(text, InlineKeyboardMarkup([row]))
+
+
+def ask_retry(round_id: int, count: int, who: Who) -> Rendered:
+    text = retry_question(count, who._, ngettext_for(who.language))
+    row = confirm_row(who._, BackToRound(round_id), ConfirmRetry(round_id, count))
+    return Rendered(text, InlineKeyboardMarkup([row]))
 
 
 async def unlock_screen(

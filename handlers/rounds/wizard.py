@@ -50,7 +50,6 @@ from texts.callbacks import (
 from texts.rounds import (
     announcement_for,
     batch_title,
-    extension_for,
     invalid_button,
     no_school_matches,
     refusal_text,
@@ -324,8 +323,6 @@ async def on_text(update: Update, context: HuibaoContext) -> None:
             reply = Rendered(who._("Sorry, only bureau staff can manage collection rounds."))
         else:
             reply = await wizard_text(session, services, who, state, message.text.strip())
-    if state.step is SetupStep.EXTEND:
-        services.wake_outbox()  # committed: the schools' notices of the new deadline may go
     await message.reply_text(reply.text, reply_markup=reply.markup)
 
 
@@ -359,15 +356,13 @@ async def typed_time(services: Services, who: Who, text: str) -> datetime | Rend
 async def typed_extension(
     session: AsyncSession, services: Services, who: Who, state: State, when: datetime
 ) -> Rendered:
-    await clear_conversation(session, who.person.id)
-    changed = await actions.extend(
-        session, state.round_id, when, extension_for(services.settings),
-        now=services.now(), by=who.person.id,
-    )
-    if isinstance(changed, actions.Refused):
-        return Rendered(refusal_text(changed, who._))
-    assert changed.told is not None
-    return await screens.told_view(session, services, who, changed.round_, changed.told)
+    """Asks first (ConfirmDeadline moves it); the set-up waits on, so that another time
+    typed instead asks again with that one."""
+    round_ = await actions.find_round(session, state.round_id)
+    if isinstance(round_, actions.Refused):
+        await clear_conversation(session, who.person.id)
+        return Rendered(refusal_text(round_, who._))
+    return await screens.ask_deadline_change(session, services, who, round_, when)
 
 
 async def typed_school(

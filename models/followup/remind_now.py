@@ -38,6 +38,38 @@ class RemindResult:
     unreachable: int
     """Contacts skipped because Telegram says they blocked the bot."""
     purpose: str
+    reminded: tuple[str, ...] = ()
+    """The schools (names) where at least one person was reminded by this tap."""
+    already: tuple[str, ...] = ()
+    """The schools whose reachable people were all reminded minutes ago: not again."""
+    nobody: tuple[str, ...] = ()
+    """The schools where nobody can be reminded (nobody connected, or all blocked the
+    bot): the ones staff must phone."""
+
+
+@dataclass(frozen=True)
+class RemindPlan:
+    """What a tap would do, shown before staff confirm it."""
+
+    schools: int
+    people: int
+    """Reachable principals and deputies of those schools."""
+    nobody: tuple[str, ...]
+    """The schools where nobody can be reminded."""
+
+
+def _reachable(school: SchoolStatus) -> list[int]:
+    return [c.person_id for c in school.contacts if c.reachable]
+
+
+def plan_of(schools: Sequence[SchoolStatus]) -> RemindPlan:
+    """Who a tap on these schools would reach (before the ten-minute window is applied:
+    the confirmation says what staff ask for, the result what was done)."""
+    return RemindPlan(
+        schools=len(schools),
+        people=sum(len(_reachable(s)) for s in schools),
+        nobody=tuple(s.name for s in schools if not _reachable(s)),
+    )
 
 
 PREFIX = "remind-now"
@@ -108,6 +140,7 @@ async def remind_now(
     )
     recipients = [(p, message_for(p)) for p in people if p.telegram_id not in reminded]
     queued = await _enqueue(session, purpose, recipients)
+    now_told = {p.id for p, _message in recipients}
     audit.record(
         session,
         "remind_now",
@@ -118,7 +151,17 @@ async def remind_now(
         schools=len(schools),
         queued=queued,
     )
-    return RemindResult(len(schools), queued, unreachable, purpose)
+    return RemindResult(
+        len(schools),
+        queued,
+        unreachable,
+        purpose,
+        reminded=tuple(s.name for s in schools if now_told & set(_reachable(s))),
+        already=tuple(
+            s.name for s in schools if _reachable(s) and not now_told & set(_reachable(s))
+        ),
+        nobody=plan_of(schools).nobody,
+    )
 
 
 async def _enqueue(

@@ -166,6 +166,8 @@ async def test_a_replacing_invite_from_chat_moves_the_principal(
         card = await staff.wait_for("示范县第一中学")
         assert "老校长" in card.plain
         await staff.press(card, "邀请新校长")
+        question = await staff.wait_for("使用新邀请码的人将接替老校长成为校长。")
+        await staff.press(question, "确认")
         invitation = await staff.wait_for("https://t.me/")
         assert "现任校长的绑定将被解除" in invitation.plain
         link_code = re.search(r"start=([0-9A-Z]{16})", invitation.plain)

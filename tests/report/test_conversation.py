@@ -169,7 +169,9 @@ async def test_closing_early_refuses_and_extending_reopens(county: County) -> No
     assert "人事科王科长" in (refusal.plain or "")
     assert await working(county) == {}
     # Extending reopens it; the principal picks up where they were.
-    await staff.press(closed, "延期 3 天")
+    await staff.press(closed, "返回本轮")
+    await staff.press(await staff.wait_for("应报学校"), "延期 3 天")
+    await staff.press(await staff.wait_for("修改截止时间？"), "确认")
     await staff.wait_for("进行中")
     await start(county, user, round_.id, "核定编制数")
     del question

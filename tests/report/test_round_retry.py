@@ -111,6 +111,8 @@ async def test_staff_send_a_round_again_to_those_not_reached(
     # that does not exist fails again, and nobody reached before hears it twice.
     county.tg.unblock(blocked)
     await staff.press(view, "🔁 重新发送给未送达的 2 人")
+    question = await staff.wait_for("重新发送本轮未送达的 2 条消息？")
+    await staff.press(question, "确认")
     answer = await staff.wait_for_answer()
     assert answer.show_alert and "其中 1 人曾屏蔽本机器人" in (answer.text or "")
     assert await settled(county, round_.id) == Counter({"sent": 5, "failed": 1})

@@ -314,6 +314,9 @@ async def test_schools_that_have_not_submitted_hear_of_an_extension_and_an_early
     await staff.press(await staff.wait_for("填报轮次"), f"rd:v:{round_.id}")
     view = await staff.wait_for("应报学校")
     await staff.press(view, "延期 3 天")
+    question = await staff.wait_for("修改截止时间？")
+    assert "将通知尚未提交的 3 所学校（4 人）。" in (question.plain or "")
+    await staff.press(question, "确认")
     extended = await staff.wait_for("正在通知尚未提交的 3 所学校（共 4 人）")
     assert "进行中" in (extended.plain or "")
 
@@ -332,7 +335,8 @@ async def test_schools_that_have_not_submitted_hear_of_an_extension_and_an_early
     assert not submitted
 
     # Closing early: the screen shows when entry closed (now), not a time to come.
-    await staff.press(extended, "提前结束")
+    await staff.press(extended, "返回本轮")
+    await staff.press(await staff.wait_for("应报学校"), "提前结束")
     await staff.press(await staff.wait_for("现在结束本轮填报"), "确认结束")
     closed = await staff.wait_for("(已结束)")
     text = closed.plain or ""

@@ -53,6 +53,10 @@ async def world(sessionmaker: async_sessionmaker[AsyncSession]) -> dict[str, int
         return await _world(session)
 
 
+def _t(message: SentMessage) -> str:
+    return message.plain or ""
+
+
 def _flat(message: SentMessage) -> list[tuple[str, str | None]]:
     return [b for row in message.buttons() for b in row]
 
@@ -177,9 +181,19 @@ async def test_remind_button_reaches_the_principals_once(
     listing = await staff.wait_for("Rounds")
     remind = f"st:m:{world['round']}:{world['west']}"
     await staff.press_data(listing, remind)
-    first = await _alert(staff)
-    assert "Reminders queued for 1 people at 2 schools" in first
-    assert "1 contacts blocked the bot" in first  # W02's principal: phone them
+    # Asks first, saying whom it reaches and whom it cannot (W02: its principal blocked
+    # the bot), with nothing sent yet.
+    question = await staff.wait_for(lambda m: m.edited and "Remind the 2 schools" in _t(m))
+    assert "西城学区" in _t(question) and "(1 person)?" in _t(question)
+    assert "1 school cannot be reminded" in _t(question) and "• 教学点" in _t(question)
+    assert [label for label, _ in _flat(question)] == ["Cancel", "Confirm"]
+    await principal.expect_silence(within=0.5, after=0)
+    await staff.press(question, "Confirm")
+    done = await staff.wait_for(lambda m: "Reminder sent to 1 school (1 person):" in _t(m))
+    assert "• 光明小学" in _t(done)
+    assert "1 school cannot be reminded" in _t(done) and "• 教学点" in _t(done)
+    assert "1 contact has blocked the bot" in _t(done)
+    assert [label for label, _ in _flat(done)] == ["« Back"]
     # The scheduled reminder's words (texts.reminders): W01 has not begun.
     reminder = await principal.wait_for("未上报", timeout=10)
     assert "编制与师资配备 · 2026" in (reminder.plain or "")
@@ -187,8 +201,10 @@ async def test_remind_button_reaches_the_principals_once(
     [[(_label, data)]] = reminder.buttons()
     assert data == f"rp:o:{world['round']}"  # opens the school's report
     seen = principal.mark()
-    await staff.press_data(listing, remind)  # a double tap
-    assert "nothing more was sent" in await _alert(staff)
+    await staff.press_data(question, f"st:my:{world['round']}:{world['west']}:2")  # again
+    again = await staff.wait_for(lambda m: "less than 10 minutes ago" in _t(m))
+    assert "1 school was reminded" in _t(again) and "• 光明小学" in _t(again)
+    assert "Reminder sent" not in _t(again)
     await principal.expect_silence(within=1.0, after=seen)
     assert len(principal.messages()) == 1
 
