@@ -129,7 +129,7 @@ async def test_staff_with_a_waiting_draft_and_a_round_set_up_the_draft_takes_the
     staff_id = county.roster.people["staff"].id
     async with county.sessionmaker() as session:
         draft = await session.get(NoticeDraft, staff_id)
-        assert draft is not None and "教师培训通知" in (draft.text or "")
+        assert draft is not None and "教师培训通知" in (draft.title or "")  # step 1: the title
         conversation = await session.get(Conversation, staff_id)
         assert conversation is not None and conversation.kind == KIND_ROUND  # still there
         assert await session.scalar(select(func.count()).select_from(Round)) == 0
