@@ -14,16 +14,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select, text
+from sqlalchemy import text
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from bot.cli.subcommands import SubCommand, add_command
 from config.settings import DEFAULT_CONFIG, Settings
 from models.db import create_engine
 from models.forms import FormError, load_forms
 from models.migrate import current_revisions, head_revisions
-from models.outbox.tables import Delivery, Status
+from models.outbox.reports import backlog
 
 TELEGRAM_TIMEOUT = 10.0
 BACKLOG_WARNING_MINUTES = 10
@@ -88,16 +88,11 @@ async def check_database(engine: AsyncEngine, settings: Settings) -> Finding:
 
 
 async def check_outbox(engine: AsyncEngine, now: datetime) -> Finding:
-    waiting = (Status.PENDING.value, Status.CLAIMED.value, Status.SENDING.value)
-    async with engine.connect() as connection:
-        count, oldest = (await connection.execute(
-            select(func.count(Delivery.id), func.min(Delivery.created_at))
-            .where(Delivery.status.in_(waiting))
-        )).one()
+    async with AsyncSession(engine) as session:
+        count, age = await backlog(session, now)
     if not count:
         return Finding("outbox", True, "nothing waits to be sent")
-    oldest_at = oldest if oldest.tzinfo else oldest.replace(tzinfo=UTC)
-    minutes = int((now - oldest_at).total_seconds() // 60)
+    minutes = int(age // 60)
     detail = f"{count} message(s) waiting, the oldest for {minutes} min"
     if minutes >= BACKLOG_WARNING_MINUTES:
         return Finding("outbox", False, detail,
