@@ -23,8 +23,10 @@ from telegram.request import BaseRequest
 from bot.lifecycle import (
     load_form_folder,
     start_delivery,
+    start_metrics,
     start_scheduler,
     stop_delivery,
+    stop_metrics,
     stop_scheduler,
 )
 from config.logs import add_secret
@@ -35,6 +37,7 @@ from models.roster.people import ensure_admins
 from models.secrets import WEBHOOK_SECRET, shared_secret
 from texts.commands import BASE_COMMANDS
 from texts.i18n import LANGUAGES, gettext_for
+from transport import metrics
 from transport.context import HuibaoApp, HuibaoContext, Services
 from transport.http import AiohttpRequest
 from transport.limiter import build_rate_limiter
@@ -91,7 +94,10 @@ def _logged(callback: Callable[..., Awaitable[Any]], name: str) -> Callable[...,
         try:
             return await callback(update, context)
         finally:
-            extra["ms"] = round((time.perf_counter() - started) * 1000, 1)
+            seconds = time.perf_counter() - started
+            metrics.UPDATES.inc()
+            metrics.UPDATE_SECONDS.observe(seconds)
+            extra["ms"] = round(seconds * 1000, 1)
             log.info("update handled", extra=extra)
 
     wrapper.__wrapped__ = callback  # type: ignore[attr-defined]
@@ -156,6 +162,7 @@ def build_application(
         await start_delivery(app, services)
         await routing.on_startup(app)
         await start_scheduler(app, services)
+        await start_metrics(services)
         for extra_hook in startup_hooks or []:
             await extra_hook(app)
         log.info("bot ready", extra={"username": app.bot.username})
@@ -170,6 +177,7 @@ def build_application(
             # Only does anything when the Application was stopped without post_stop (tests).
             await stop_delivery(services)
             await stop_scheduler(services)
+            await stop_metrics(services)
             await services.engine.dispose()
 
     builder = (

@@ -11,10 +11,12 @@ from sqlalchemy.engine import make_url
 
 from config.settings import Settings
 from models.forms import FormError, FormRegistry, load_forms
+from models.outbox.reports import backlog
 from scheduler.delivery import DeliveryWorker
 from scheduler.jobs import Scheduler
 from scheduler.journal import Journal
 from transport.context import HuibaoApp, Services
+from transport.metrics import MetricsServer
 
 log = logging.getLogger("huibao.app")
 
@@ -77,3 +79,23 @@ async def start_scheduler(app: HuibaoApp, services: Services) -> None:
 async def stop_scheduler(services: Services) -> None:
     if isinstance(services.scheduler, Scheduler):
         await services.scheduler.stop()
+
+
+async def start_metrics(services: Services) -> None:
+    """/metrics and /healthz beside the bot, when metrics.port is set."""
+    port = services.settings.metrics.port
+    if not port:
+        return
+
+    async def probe() -> tuple[int, float]:
+        async with services.sessionmaker() as session:
+            return await backlog(session, services.now())
+
+    services.metrics = MetricsServer(services.settings.metrics.listen, port, probe)
+    await services.metrics.start()
+
+
+async def stop_metrics(services: Services) -> None:
+    if services.metrics is not None:
+        await services.metrics.stop()
+        services.metrics = None

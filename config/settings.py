@@ -171,6 +171,12 @@ class InboxSettings(Section):
     remind_after_working_days: int = Field(1, ge=0, le=30)
 
 
+class MetricsSettings(Section):
+    # /metrics (Prometheus) and /healthz on this address and port; 0 = not served.
+    listen: str = "127.0.0.1"
+    port: int = Field(0, ge=0, le=65535)
+
+
 class SummarySettings(Section):
     flag_change_percent: int = Field(50, ge=1, le=1000)
     flag_unchanged_periods: int = Field(4, ge=2, le=20)
@@ -288,6 +294,7 @@ class Settings(BaseSettings):
     delivery: DeliverySettings = DeliverySettings()
     notices: NoticesSettings = NoticesSettings()
     inbox: InboxSettings = InboxSettings()
+    metrics: MetricsSettings = MetricsSettings()
     summary: SummarySettings = SummarySettings()
     export: ExportSettings = ExportSettings()
     reminders: RemindersSettings = RemindersSettings()

@@ -53,6 +53,7 @@ from scheduler.delivery_send import (
 )
 from scheduler.delivery_writer import GroupWriter, Op, Sending
 from scheduler.journal import Entry, Journal
+from transport import metrics
 from transport.http import ON_RESPONSE
 
 log = logging.getLogger("huibao.delivery")
@@ -417,6 +418,7 @@ class DeliveryWorker:
                 outbox.SentItem(row.id, token, done, message_id), "sent", row.id
             )
             self.stats.sent += 1
+            metrics.DELIVERIES.labels("sent").inc()
         else:
             ok = await self._record(
                 functools.partial(
@@ -499,6 +501,7 @@ class DeliveryWorker:
         extra = {"delivery_id": row.id, "chat_id": row.chat_id, "error": outcome.error}
         if outcome.in_doubt:
             self.stats.in_doubt += 1
+            metrics.DELIVERIES.labels("in_doubt").inc()
         if outcome.kind == "transient":
             self._unreachable_send()
             given_up = self._gives_up(row, now)
@@ -513,6 +516,7 @@ class DeliveryWorker:
             self._reachable()
         if outcome.kind == "retry_after":
             self.stats.retry_after += 1
+            metrics.RETRY_AFTER.inc()
             # Telegram asks the bot to slow down: every sender of this worker waits.
             self._pause_until = max(self._pause_until, time.monotonic() + outcome.retry_after)
             at = now + timedelta(seconds=outcome.retry_after)
@@ -526,6 +530,7 @@ class DeliveryWorker:
             )
         elif outcome.kind == "transient":
             self.stats.retried += 1
+            metrics.DELIVERIES.labels("retried").inc()
             delay = min(
                 self.settings.backoff_max_seconds,
                 self.settings.backoff_seconds * 2**row.attempts,
@@ -544,9 +549,11 @@ class DeliveryWorker:
             blocked = outcome.kind == "blocked"
             if blocked:
                 self.stats.blocked += 1
+                metrics.DELIVERIES.labels("blocked").inc()
                 log.info("recipient blocked the bot", extra=extra)
             else:
                 self.stats.failed += 1
+                metrics.DELIVERIES.labels("failed").inc()
                 log.warning("delivery failed", extra=extra)
             await self._record(
                 lambda s: outbox.mark_failed(

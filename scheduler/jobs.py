@@ -26,6 +26,7 @@ from models.base import utcnow
 from models.db import is_sqlite
 from scheduler.leader import Leader
 from scheduler.tick import Ticker, TickResult
+from transport import metrics
 from transport.context import HuibaoApp, HuibaoContext, Services
 
 log = logging.getLogger("huibao.scheduler")
@@ -85,6 +86,7 @@ class Scheduler:
     async def install(self) -> None:
         """Become the scheduler: the periodic tick, whose first run builds the exact jobs."""
         self.running = True
+        metrics.LEADER.set(1)
         self.job_queue.run_repeating(
             tick_job,
             interval=self.tick_seconds,
@@ -103,6 +105,7 @@ class Scheduler:
     async def uninstall(self) -> None:
         """Stop being the scheduler: remove every job this process added."""
         self.running = False
+        metrics.LEADER.set(0)
         scheduler = self.job_queue.scheduler
         for job in list(scheduler.get_jobs()):
             if job.id == TICK_ID or job.id.startswith(EXACT_PREFIXES):

@@ -61,6 +61,7 @@ from texts.reminders import (
     summary_messages,
 )
 from texts.rounds import announcement
+from transport import metrics
 
 log = logging.getLogger("huibao.scheduler")
 
@@ -155,6 +156,12 @@ class Ticker:
                 self.settings, self.sessionmaker, now
             )
             await self._prune_strangers(now)
+            for kind, amount in (("reminder", result.reminders),
+                                 ("escalation", result.escalations),
+                                 ("summary", result.summaries),
+                                 ("notice_reminder", result.notice_reminders),
+                                 ("inbox_reminder", result.inbox_reminders)):
+                metrics.count_tick(kind, amount)
             if result.sent_anything or result.missed:
                 log.info(
                     "scheduler tick",

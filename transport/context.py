@@ -19,6 +19,7 @@ from config.settings import Settings
 from models.base import utcnow
 from models.db import transaction
 from models.forms import FormRegistry
+from transport.metrics import MetricsServer
 
 Clock = Callable[[], datetime]
 
@@ -49,6 +50,8 @@ class Services:
     forms: FormRegistry = field(default_factory=FormRegistry)
     outbox: Outbox | None = None
     scheduler: SchedulerHandle | None = None
+    # /metrics and /healthz (transport/metrics.py), when metrics.port is set.
+    metrics: MetricsServer | None = None
 
     def transaction(self) -> Any:
         return transaction(self.sessionmaker)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import importlib.metadata
 import logging
 import sys
 from collections.abc import Sequence
@@ -22,6 +23,7 @@ COMMAND_MODULES: list[str] = [
     "bot.cli.notices",
     "bot.cli.schedules",
     "bot.cli.inbox",
+    "bot.cli.doctor",
 ]
 
 EXIT_CONFIG = 2
@@ -126,12 +128,20 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="settings file (default ./config.toml; built-in defaults when absent)",
     )
+    parser.add_argument("--version", action="version", version=f"huibao {_version()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     add_command(sub, SubCommand("run", "run the bot (applies pending migrations first)", _run))
     add_group(sub, "db", "db_command", DB, help="database migrations")
     for name in COMMAND_MODULES:
         importlib.import_module(name).add_commands(sub)
     return parser
+
+
+def _version() -> str:
+    try:
+        return importlib.metadata.version("huibao")
+    except importlib.metadata.PackageNotFoundError:  # run from a source tree, not installed
+        return "(not installed)"
 
 
 def main(argv: Sequence[str] | None = None) -> int:

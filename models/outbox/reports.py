@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 from sqlalchemy import case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -146,3 +147,17 @@ async def open_batches(session: AsyncSession) -> list[DeliveryBatch]:
             )
         ).scalars().all()
     )
+
+
+async def backlog(session: AsyncSession, now: datetime) -> tuple[int, float]:
+    """How many deliveries wait to be sent, and how long the oldest has waited (seconds):
+    for `huibao doctor` and /metrics."""
+    waiting = (Status.PENDING.value, Status.CLAIMED.value, Status.SENDING.value)
+    count, oldest = (await session.execute(
+        select(func.count(Delivery.id), func.min(Delivery.created_at))
+        .where(Delivery.status.in_(waiting))
+    )).one()
+    if not count or oldest is None:
+        return 0, 0.0
+    oldest_at = oldest if oldest.tzinfo else oldest.replace(tzinfo=UTC)
+    return int(count), max(0.0, (now - oldest_at).total_seconds())
