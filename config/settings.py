@@ -356,7 +356,7 @@ def load_settings(path: Path | None = None, *, environ: dict[str, str] | None = 
         os.environ.clear()
         os.environ.update(environ)
     try:
-        return Settings(**data)
+        settings = Settings(**data)
     except ValidationError as exc:
         source = f"{path}" if path.exists() else "settings"
         raise ConfigError(_format_validation_error(exc, source)) from None
@@ -364,3 +364,33 @@ def load_settings(path: Path | None = None, *, environ: dict[str, str] | None = 
         if saved is not None:
             os.environ.clear()
             os.environ.update(saved)
+    if path.exists():
+        # Relative paths in a settings file are relative to that file, so `huibao` finds
+        # the same database from whatever directory it is started in.
+        anchor_paths(settings, path.resolve().parent)
+    return settings
+
+
+SQLITE_PREFIX = "sqlite+aiosqlite:///"
+
+
+def anchor_paths(settings: Settings, base: Path) -> None:
+    """Make the SQLite file and the outbox journal absolute, relative to `base`."""
+    url = settings.database.url
+    if url.startswith(SQLITE_PREFIX):
+        file, sep, query = url[len(SQLITE_PREFIX):].partition("?")
+        if file and file != ":memory:" and not Path(file).is_absolute():
+            settings.database.url = f"{SQLITE_PREFIX}{base / file}{sep}{query}"
+    journal = settings.delivery.journal_path
+    if journal and journal != "off" and not Path(journal).is_absolute():
+        settings.delivery.journal_path = str(base / journal)
+
+
+def sqlite_file(settings: Settings) -> Path | None:
+    """The SQLite database file the settings name (absolute); None for PostgreSQL or an
+    in-memory database."""
+    url = settings.database.url
+    if not url.startswith(SQLITE_PREFIX):
+        return None
+    file = url[len(SQLITE_PREFIX):].partition("?")[0]
+    return None if not file or file == ":memory:" else Path(file).resolve()

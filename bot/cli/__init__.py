@@ -6,13 +6,14 @@ import argparse
 import importlib
 import importlib.metadata
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from bot.cli.subcommands import Command, SubCommand, add_command, add_group
-from config.settings import ConfigError, Settings, load_settings
+from config.settings import DEFAULT_CONFIG, ConfigError, Settings, load_settings, sqlite_file
 
 # Capabilities add their sub-commands here: each module has add_commands(subparsers).
 COMMAND_MODULES: list[str] = [
@@ -45,7 +46,9 @@ def _run(settings: Settings, args: argparse.Namespace) -> int:
         )
     if settings.telegram.mode == "webhook" and not settings.telegram.webhook.url:
         raise CliError("telegram.webhook.url must be set when telegram.mode is webhook")
+    _refuse_a_new_empty_database(settings, args.config)
     setup_logging(settings.logging.level, settings.logging.format, [settings.telegram.token])
+    logging.getLogger("huibao.cli").info("where the data is", extra=data_paths(settings))
     try:
         upgrade(settings.database.url)
         run(settings)
@@ -57,6 +60,29 @@ def _run(settings: Settings, args: argparse.Namespace) -> int:
         )
         return EXIT_FAILED
     return 0
+
+
+def data_paths(settings: Settings) -> dict[str, str]:
+    """The database and the outbox journal, as `huibao run` and `huibao doctor` print them."""
+    from bot.cli.doctor import where_the_data_is
+    from bot.lifecycle import journal_path
+
+    journal = journal_path(settings)
+    return {"database": where_the_data_is(settings),
+            "journal": str(journal.resolve()) if journal else "off"}
+
+
+def _refuse_a_new_empty_database(settings: Settings, config: Path | None) -> None:
+    """`huibao run` with no settings file and the default SQLite file missing is most
+    likely started in the wrong directory: say so rather than make an empty database."""
+    database = sqlite_file(settings)
+    if (config is None and not DEFAULT_CONFIG.exists() and "HUIBAO_DATABASE__URL" not in
+            os.environ and database is not None and not database.exists()):
+        raise CliError(
+            f"no config.toml in {Path.cwd()} and no database at {database}: run huibao in "
+            "the folder of your config.toml (or pass --config), or start a new one "
+            "there with `huibao db upgrade` (or `huibao demo-data` to try it)"
+        )
 
 
 def _first_line(exc: BaseException) -> str:

@@ -19,7 +19,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from bot.cli.subcommands import SubCommand, add_command
-from config.settings import DEFAULT_CONFIG, Settings
+from config.settings import DEFAULT_CONFIG, Settings, sqlite_file
 from models.db import create_engine
 from models.forms import FormError, load_forms
 from models.migrate import current_revisions, head_revisions
@@ -63,11 +63,8 @@ def check_settings(settings: Settings, config: Path | None) -> Finding:
 def sqlite_file_missing(settings: Settings) -> Path | None:
     """The SQLite file the settings name, when it does not exist (connecting would make an
     empty one, and the doctor writes nothing)."""
-    url = make_url(settings.database.url)
-    if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
-        return None
-    path = Path(url.database)
-    return None if path.exists() else path.resolve()
+    path = sqlite_file(settings)
+    return None if path is None or path.exists() else path
 
 
 async def check_database(engine: AsyncEngine, settings: Settings) -> Finding:
@@ -171,7 +168,8 @@ async def diagnose(settings: Settings, config: Path | None) -> list[Finding]:
     if missing is not None:
         findings.append(Finding("database", False, f"no database file at {missing}",
                                 "check database.url (a relative path is relative to the "
-                                "directory you run huibao in), or create it: huibao db upgrade"))
+                                "settings file, else to the directory huibao runs in), or "
+                                "create it: huibao db upgrade"))
         findings.append(check_forms(settings))
         findings.extend(await check_telegram(settings))
         return findings
