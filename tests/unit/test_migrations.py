@@ -40,3 +40,14 @@ async def test_models_and_migrations_agree(db_url: str) -> None:
     finally:
         await engine.dispose()
     assert differences == [], "models changed without a migration: " + repr(differences)
+
+
+def test_one_history_and_db_current_prints_one_revision(
+    db_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert len(head_revisions(db_url)) == 1, "a migration must revise the newest one"
+    monkeypatch.setenv("HUIBAO_DATABASE__URL", db_url)
+    assert main(["db", "upgrade"]) == 0
+    capsys.readouterr()
+    assert main(["db", "current"]) == 0
+    assert capsys.readouterr().out.strip() == f"revision {min(head_revisions(db_url))} (up to date)"
