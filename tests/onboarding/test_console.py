@@ -124,7 +124,7 @@ def test_the_files_the_bot_sends_are_saved_and_their_path_printed(
     """Issue 11, item 6: a person trying the console can open the QR code the bot sent."""
     done = huibao(
         db_url, tmp_path, "console", "--as", "staff", "--language", "en",
-        "--files", "my-files", stdin="/invite 3611230002\n1\n",
+        "--files", "my-files", stdin="/invite 3611230002\n1\n2\n",  # invite, confirm
     )
     assert done.returncode == 0, done.stderr
     sent = re.search(r"bot> \[file\] (invitation-\w+\.png) → my-files/(invitation-\w+\.png)",
@@ -134,7 +134,8 @@ def test_the_files_the_bot_sends_are_saved_and_their_path_printed(
     assert (tmp_path / "my-files" / sent.group(2)).read_bytes()[:4] == b"\x89PNG"
     # Without --files the folder is ./console-files/.
     again = huibao(
-        db_url, tmp_path, "console", "--as", "staff", stdin="/invite 3611230003\n1\n1\n",
+        db_url, tmp_path, "console", "--as", "staff",
+        stdin="/invite 3611230003\n1\n2\n/invite 3611230003\n2\n",  # principal, deputy
     )
     saved = sorted(p.name for p in (tmp_path / "console-files").iterdir())
     assert len(saved) == 2, again.stdout

@@ -67,8 +67,10 @@ def has_button(data: str) -> Callable[[SentMessage], bool]:
 async def by_district(staff: FakeUser, slow: Slow) -> None:
     """Draft buttons edit the pressed message; the district step reads the districts."""
     await staff.send("/notice")
-    await staff.wait_for(has_button("nd:cancel"))  # step 1: the text
+    await staff.wait_for(has_button("nd:cancel"))  # step 1: the title
     await staff.send("期末工作安排的通知")
+    await staff.wait_for(has_button("nd:cancel"))  # step 2: the text
+    await staff.send("请各校于1月15日前报送期末工作安排。")
     attachment = await staff.wait_for(has_button("nd:noatt"))
     await staff.press_data(attachment, "nd:noatt")
     audience = await staff.wait_for(has_button("nd:aud:d"))
