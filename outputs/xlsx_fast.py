@@ -55,8 +55,7 @@ def missing_internals() -> list[str]:
     missing = [
         f"Worksheet.{name}"
         for name in _WORKSHEET_INTERNALS
-        if not hasattr(xlsxwriter.worksheet.Worksheet, name)
-        and not _instance_has(name)
+        if not hasattr(xlsxwriter.worksheet.Worksheet, name) and not _instance_has(name)
     ]
     if not callable(getattr(xlsxwriter.format.Format, "_get_xf_index", None)):
         missing.append("Format._get_xf_index")

@@ -165,6 +165,13 @@ class RemindDistrict(Callback, prefix="st:m"):
 class ExportRound(Callback, prefix="ex"):
     round_id: int
 
+
+@dataclass(frozen=True)
+class ExportCharts(Callback, prefix="xch"):
+    """The charts of a round, from the button under its workbook (handlers/export.py)."""
+
+    round_id: int
+
 # --- the report (handlers/report/) ---
 # "rp:<action>:..." with one letter per action; the data strings are those the bot has
 # always sent, so buttons already in chats keep working. A report's button names the
