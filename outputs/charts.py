@@ -26,6 +26,7 @@ from config.settings import Settings
 from models.followup.completeness import Completeness
 from models.followup.keytotals import KeyTotals
 from models.forms import STAGES, FormDef
+from models.roster.order import natural_key
 from outputs.round_figures import RoundFigures, round_figures, round_title, stage_target
 from texts.i18n import gettext_for, short
 from texts.labels import form_stage_label
@@ -106,7 +107,9 @@ def reporting_rate_chart(c: Completeness, language: str, title: str) -> bytes:
     _ = gettext_for(language)
     if len(c.districts) <= 1:
         return _status_chart(c, language, title)
-    districts = sorted(c.districts, key=lambda d: (d.counts.reporting_rate or 0, d.name))
+    districts = sorted(
+        c.districts, key=lambda d: (d.counts.reporting_rate or 0, natural_key(d.name))
+    )
     hidden = max(0, len(districts) - MAX_BARS)
     districts = districts[:MAX_BARS]
     fig, family = _figure(1.4 + 0.32 * len(districts))
@@ -214,7 +217,7 @@ def form_chart(
             value = results[hint.of].value if hint.of in results else None
             if value is not None:
                 bars.append(Bar(district_names.get(district_id, str(district_id)), float(value)))
-        bars.sort(key=lambda b: b.label)
+        bars.sort(key=lambda b: natural_key(b.label))
     if not bars:
         return None
     unit = kt.unit.get(lang) if kt.unit else ""

@@ -25,6 +25,7 @@ from models.followup.completeness import Completeness
 from models.followup.flags import Flag, FlagKind
 from models.followup.keytotals import KeyTotals
 from models.forms import FormDef, KeyTotalResult
+from models.roster.order import natural_key
 from models.rounds import Round
 from outputs.charts import figures_charts
 from outputs.round_figures import round_figures, round_title, stage_target
@@ -192,7 +193,9 @@ def _head_section(_: Gettext, rnd: Round, c: Completeness, tz: ZoneInfo, title: 
 
 
 def _districts_section(_: Gettext, c: Completeness) -> str:
-    worst_first = sorted(c.districts, key=lambda d: (d.counts.reporting_rate or 0, d.name))
+    worst_first = sorted(
+        c.districts, key=lambda d: (d.counts.reporting_rate or 0, natural_key(d.name))
+    )
     lines = [_("<b>By district</b> (lowest rate first)")]
     for d in worst_first[:MAX_DISTRICT_LINES]:
         k = d.counts

@@ -36,6 +36,7 @@ from models.followup.reminders import (
 from models.followup.reminders.reminder_log import PendingReport
 from models.forms import FormDef, FormError, load_forms
 from models.outbox import OutboxFile, Outgoing, OutMessage, enqueue
+from models.roster.order import by_name
 from models.roster.strangers import prune_strangers
 from models.roster.tables import District, Person, School
 from models.rounds import Round
@@ -435,12 +436,11 @@ class Ticker:
         schools = list(
             (
                 await session.execute(
-                    select(School)
-                    .where(School.id.in_(claim.school_ids))
-                    .order_by(School.name, School.code)
+                    select(School).where(School.id.in_(claim.school_ids))
                 )
             ).scalars()
         )
+        schools.sort(key=by_name)
         by_district: dict[int, list[School]] = defaultdict(list)
         for school in schools:
             by_district[school.district_id].append(school)

@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from models.followup.reminders import school_contacts, unsubmitted_school_ids
 from models.forms import FormDef
 from models.outbox import DeliveryBatch, Outgoing, OutMessage, create_batch, enqueue
+from models.roster.order import by_name
 from models.roster.tables import Person, School
 from models.rounds import Round
 from models.rounds.lifecycle import expected_school_ids
@@ -84,9 +85,8 @@ async def _queue(
     if not school_ids:
         return told
     form = await round_form(session, round_)
-    schools = (
-        await session.execute(select(School).where(School.id.in_(school_ids)).order_by(School.code))
-    ).scalars().all()
+    found = await session.execute(select(School).where(School.id.in_(school_ids)))
+    schools = sorted(found.scalars().all(), key=by_name)
     contacts = await school_contacts(session, list(school_ids))
     items = []
     for school in schools:
