@@ -426,26 +426,46 @@ class Ticker:
         titles: Mapping[int, Mapping[str, str]],
         now: datetime,
     ) -> Callable[[Person], tuple[OutMessage, ...]]:
-        """What a school's contacts get for the slots claimed for it: when all they say
-        is "a round opened", the announcement of each such round, in the words of a round
-        opened in chat (texts.rounds.announcement); else one reminder listing every report
-        the school owes (texts.reminders.reminder_message)."""
-        kinds = {c.slot.kind for c in claims}
-        claimed = {c.round.id for c in claims}
-        opening = kinds == {SlotKind.OPEN}
-        opened = [r for r in reports if r.open_for_entry and r.round.id in claimed and opening]
+        """What a school's contacts get for the slots claimed for it: the announcement of
+        each round that opened (texts.rounds.announcement, the words of a round opened in
+        chat: that report only), then, for the other slots due at the same time, one
+        reminder listing every other report the school owes (texts.reminders)."""
+        opened_ids = {c.round.id for c in claims if c.slot.kind is SlotKind.OPEN}
+        other_kinds: set[SlotKind] = {c.slot.kind for c in claims} - {SlotKind.OPEN}
         forms = []
-        for report in opened:
+        for report in reports:
+            if not (report.open_for_entry and report.round.id in opened_ids):
+                continue
             try:
                 forms.append((await round_form(session, report.round), report.round))
             except (FormError, KeyError):
                 forms = []  # an unreadable form version: the reminder names it by its code
                 break
-        if forms:
-            return lambda person: tuple(
-                announcement(form, round_, school, self._language(person), self.settings)
+        if not forms:
+            return self._reminder(school, {c.slot.kind for c in claims}, reports, titles, now)
+        announced = {round_.id for _form, round_ in forms}
+        others = [r for r in reports if r.round.id not in announced]
+        remind = self._reminder(school, other_kinds, others, titles, now)
+
+        def messages(person: Person) -> tuple[OutMessage, ...]:
+            language = self._language(person)
+            out = tuple(
+                announcement(form, round_, school, language, self.settings)
                 for form, round_ in forms
             )
+            return out + (remind(person) if other_kinds and others else ())
+
+        return messages
+
+    def _reminder(
+        self,
+        school: School,
+        kinds: set[SlotKind],
+        reports: Sequence[PendingReport],
+        titles: Mapping[int, Mapping[str, str]],
+        now: datetime,
+    ) -> Callable[[Person], tuple[OutMessage, ...]]:
+        """The one reminder listing every report the school owes."""
         return lambda person: (
             reminder_message(
                 language=self._language(person),

@@ -166,3 +166,28 @@ async def test_a_maker_who_left_is_replaced_by_every_staff_member(
     await ticker.run(local("2026-11-23 08:00"))
     told = [q.chat_id for q in await outbox.new() if q.purpose.endswith(":opened")]
     assert told == [OTHER_STAFF]
+
+
+async def test_an_opening_and_a_reminder_due_together_stay_apart(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    county: County,
+    ticker: Ticker,
+    outbox: Outbox,
+) -> None:
+    """The schedule opens its round at Monday 09:00, when the weekly reminder of a report
+    the school already owes is due too: the announcement of the new report, then the
+    reminder of the other one (not one list that buries the new report)."""
+    async with transaction(sessionmaker) as session:
+        await open_round_at(
+            session, "2026-11-16 10:00", "2026-12-20 17:00", period="2026", code="training"
+        )
+    await ticker.run(local("2026-11-16 10:00"))
+    await outbox.new()
+    await weekly(sessionmaker, open_time=time(9, 0))
+    await ticker.run(local("2026-11-23 09:00"))
+    told = {q.chat_id: q for q in await outbox.new() if q.purpose.startswith("reminder:")}
+    staffing, training = form("staffing").title, form("training").title
+    for chat, lang in ((5002, "zh"), (5011, "en")):
+        announcement, reminder = told[chat].texts
+        assert staffing.get(lang) in announcement and training.get(lang) not in announcement
+        assert training.get(lang) in reminder and staffing.get(lang) not in reminder
