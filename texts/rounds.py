@@ -1,13 +1,15 @@
 """What people are told about a collection round, written once for the chat, the
 scheduler and the shell: the announcement to the schools, a new deadline, an early close;
-for staff, who was told; and why an action on a round was refused.
+for staff, who was told and that a schedule opened a round (`schedule_opened`); and why
+an action on a round was refused.
 
 `announcement` is the one "a round is open for your school": a round opened in chat or
 from the shell, and the scheduler's opening slot of a round opened by a schedule, send
 it alike. The scheduler sends one announcement per round opened (rarely more than one at
 a tick) instead of a list of every report the school owes: an opening is about that
 round, with its deadline, description and start button, and the school's other pending
-reports have their own reminders (texts/reminders.py), which list them all."""
+reports have their own reminders (texts/reminders.py), which list them all (one due at
+the same tick follows the announcement as a second message)."""
 
 from __future__ import annotations
 
