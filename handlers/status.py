@@ -93,7 +93,7 @@ def _markup(rows: Rows | None) -> InlineKeyboardMarkup | None:
     return menu.keyboard(rows) if rows else None
 
 
-# --- /status and /export: the round list -----------------------------------------------
+# --- /status: the round list ------------------------------------------------------------
 
 
 async def status_command(update: Update, context: HuibaoContext) -> None:

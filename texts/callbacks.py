@@ -136,7 +136,7 @@ class InviteDistrictOfficer(Callback, prefix="adm:id"):
 class InviteStaff(Callback, prefix="adm:is"):
     page: int  # always 0, as PeopleOverview
 
-# --- status and exports (handlers/status.py) ---
+# --- status and exports (handlers/status.py, handlers/export.py) ---
 
 
 @dataclass(frozen=True)
