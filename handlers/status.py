@@ -1,8 +1,8 @@
-"""/status and /export: following up a round in chat.
+"""/status: following up a round in chat.
 
 /status: the round list (open rounds first, each with its reporting rate) → one
 round by district → the missing schools of a district, with their principals and a
-"remind these now" button. /export: choose a round, receive its workbook.
+"remind these now" button. (/export is handlers/export.py.)
 
 Staff and admins see every district; a district officer sees only their own (the
 district level is skipped for them). The role is read from the database on every
@@ -12,7 +12,6 @@ stale button gets a polite refusal, never someone else's district.
 
 from __future__ import annotations
 
-import io
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -20,7 +19,7 @@ from datetime import datetime
 from html import escape
 
 from sqlalchemy.ext.asyncio import AsyncSession
-from telegram import InlineKeyboardMarkup, InputFile, Update
+from telegram import InlineKeyboardMarkup, Update
 
 from config.settings import Settings
 from handlers import menu, report_view
@@ -42,11 +41,9 @@ from models.roster.tables import Person, Role
 from models.rounds import Round
 from models.rounds.locks import accepting
 from models.rounds.periods import period_label
-from outputs.workbook import workbook_bytes
 from texts import status as status_texts
 from texts.callbacks import (
     ConfirmRemind,
-    ExportRound,
     RemindDistrict,
     RoundList,
     StatusDistrict,
@@ -97,31 +94,27 @@ def _markup(rows: Rows | None) -> InlineKeyboardMarkup | None:
     return menu.keyboard(rows) if rows else None
 
 
-# --- /status and /export: the round list -----------------------------------------------
+# --- /status: the round list ------------------------------------------------------------
 
 
 async def status_command(update: Update, context: HuibaoContext) -> None:
-    await _list_command(update, context, export=False)
+    await _list_command(update, context)
 
 
-async def export_command(update: Update, context: HuibaoContext) -> None:
-    await _list_command(update, context, export=True)
-
-
-async def _list_command(update: Update, context: HuibaoContext, *, export: bool) -> None:
-    """/status and /export both start from the list of rounds."""
+async def _list_command(update: Update, context: HuibaoContext) -> None:
+    """/status starts from the list of rounds."""
     assert update.effective_message is not None
     async with unit(update, context) as (session, who):
         viewer = viewer_of(who)
         if viewer is None:
             text, rows = status_texts.refusal(who._, who.role), None
         else:
-            text, rows = await _round_list(session, who, viewer, context, export=export)
+            text, rows = await _round_list(session, who, viewer, context)
     await update.effective_message.reply_text(text, reply_markup=_markup(rows))
 
 
 async def _round_list(
-    session: AsyncSession, who: Who, viewer: Viewer, context: HuibaoContext, *, export: bool
+    session: AsyncSession, who: Who, viewer: Viewer, context: HuibaoContext
 ) -> Answer:
     _ = who._
     limit = context.services.settings.summary.rounds_listed
@@ -137,14 +130,8 @@ async def _round_list(
         # Past its lock a round is closed for entry, whether or not staff closed it.
         mark = "🟢" if accepting(o.round, context.now()) else "⚪"
         label = f"{mark} {title} · {format_percent(o.counts.reporting_rate)}"
-        button = ExportRound(o.round.id) if export else StatusRound(o.round.id)
-        rows.append([(label[:LABEL_LIMIT], button.pack())])
-    text = (
-        _("Choose the round to export:")
-        if export
-        else _("Rounds (🟢 open), with their reporting rate. Choose one:")
-    )
-    return text, rows
+        rows.append([(label[:LABEL_LIMIT], StatusRound(o.round.id).pack())])
+    return _("Rounds (🟢 open), with their reporting rate. Choose one:"), rows
 
 
 # --- /status: a round, a district --------------------------------------------------------
@@ -226,7 +213,7 @@ async def _status_press(
     if viewer is None:
         return status_texts.refusal(who._, who.role), None
     if isinstance(button, StatusRounds):
-        return await _round_list(session, who, viewer, context, export=False)
+        return await _round_list(session, who, viewer, context)
     try:
         rnd = await get_round(session, button.round_id)
         if isinstance(button, StatusRound):
@@ -334,66 +321,6 @@ async def _remind(
     return text, [[(_("« Back"), StatusDistrict(rnd.id, button.district_id).pack())]]
 
 
-# --- /export ---------------------------------------------------------------------------
-
-
-async def _export_allowed(
-    update: Update, context: HuibaoContext, round_id: int
-) -> str | tuple[Who, Viewer]:
-    """Who asks for this round's workbook, or why not."""
-    async with unit(update, context) as (session, who):
-        viewer = viewer_of(who)
-        if viewer is None:
-            return status_texts.refusal(who._, who.role)
-        try:
-            await get_round(session, round_id)
-        except RoundNotFound:
-            return who._("This round no longer exists.")
-        return who, viewer
-
-
-async def export_button(update: Update, context: HuibaoContext, button: ExportRound) -> None:
-    query = update.callback_query
-    assert query is not None
-    round_id = button.round_id
-    allowed = await _export_allowed(update, context, round_id)
-    if isinstance(allowed, str):
-        await query.answer(allowed, show_alert=True)
-        return
-    who, viewer = allowed
-    _ = who._
-    # Between the two sessions: no Bot API call while a transaction is open.
-    await query.answer(_("Preparing the workbook…"))
-    async with context.services.sessionmaker() as session:  # reads only
-        try:
-            data, result = await workbook_bytes(
-                session,
-                round_id,
-                who.language,
-                context.services.settings,
-                district_id=viewer.district_id,
-            )
-        except FormError:
-            log.exception("export of round %s: its form cannot be read", round_id)
-            document = None
-            text = _(
-                "This round's form cannot be read, so it cannot be exported. "
-                "Please tell the bureau's administrator."
-            )
-        else:
-            document = InputFile(io.BytesIO(data), filename=result.filename)
-            text = _("{schools} schools, {submitted} reported.").format(
-                schools=result.schools, submitted=result.submitted
-            )
-    chat = update.effective_chat
-    assert chat is not None
-    # Sent after the transaction: a slow upload holds no database connection.
-    if document is None:
-        await context.bot.send_message(chat.id, text)
-    else:
-        await context.bot.send_document(chat.id, document, caption=text)
-
-
 def register(app: HuibaoApp) -> None:
     # Through the menu registry: the commands appear in staff's and district officers'
     # command lists, and everyone else is refused before these callbacks run (the
@@ -402,7 +329,6 @@ def register(app: HuibaoApp) -> None:
     menu.add_command(
         app, "status", status_command, N_("Reporting rates and missing schools"), viewers, order=30
     )
-    menu.add_command(app, "export", export_command, N_("A round as Excel"), viewers, order=31)
     menu.add_button(app, StatusRounds, status_button, viewers, example=StatusRounds())
     menu.add_button(app, StatusRound, status_button, viewers, example=StatusRound(1))
     menu.add_button(app, StatusDistrict, status_button, viewers, example=StatusDistrict(1, 1))
@@ -410,7 +336,6 @@ def register(app: HuibaoApp) -> None:
     menu.add_button(
         app, ConfirmRemind, status_button, viewers, example=ConfirmRemind(1, 1, 2)
     )
-    menu.add_button(app, ExportRound, export_button, viewers, example=ExportRound(1))
     # /status buttons from older versions, or forged: "this button is no longer valid".
     menu.add_stale_family(app, "st", viewers)
     menu.add_section(menu.Section("status.rounds", viewers, render_rounds, order=20))

@@ -10,17 +10,24 @@ any, labels would show as boxes, so the chart is then drawn with English text
 
 from __future__ import annotations
 
+import asyncio
 import io
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 from functools import cache
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from config.settings import Settings
 from models.followup.completeness import Completeness
 from models.followup.keytotals import KeyTotals
-from models.forms import FormDef
+from models.forms import STAGES, FormDef
+from models.roster.order import natural_key
+from outputs.round_figures import RoundFigures, round_figures, round_title, stage_target
 from texts.i18n import gettext_for, short
 from texts.labels import form_stage_label
 
@@ -100,7 +107,9 @@ def reporting_rate_chart(c: Completeness, language: str, title: str) -> bytes:
     _ = gettext_for(language)
     if len(c.districts) <= 1:
         return _status_chart(c, language, title)
-    districts = sorted(c.districts, key=lambda d: (d.counts.reporting_rate or 0, d.name))
+    districts = sorted(
+        c.districts, key=lambda d: (d.counts.reporting_rate or 0, natural_key(d.name))
+    )
     hidden = max(0, len(districts) - MAX_BARS)
     districts = districts[:MAX_BARS]
     fig, family = _figure(1.4 + 0.32 * len(districts))
@@ -208,7 +217,7 @@ def form_chart(
             value = results[hint.of].value if hint.of in results else None
             if value is not None:
                 bars.append(Bar(district_names.get(district_id, str(district_id)), float(value)))
-        bars.sort(key=lambda b: b.label)
+        bars.sort(key=lambda b: natural_key(b.label))
     if not bars:
         return None
     unit = kt.unit.get(lang) if kt.unit else ""
@@ -252,3 +261,38 @@ def _pie(bars: Sequence[Bar], title: str) -> bytes:
     )
     ax.set_title(title, fontdict=_fontdict(family), fontsize=11)
     return _png(fig)
+
+
+async def round_charts(
+    session: AsyncSession,
+    round_id: int,
+    language: str,
+    settings: Settings,
+    now: datetime,
+    district_id: int | None = None,
+) -> tuple[str, list[bytes]]:
+    """A round's charts on demand (/export, `huibao export --charts`), as the deadline
+    summary draws them: (the title they are drawn under, the PNG images). Raises
+    RoundNotFound and FormError as the workbook does."""
+    figures = await round_figures(session, round_id, district_id, now, settings)
+    return await figures_charts(figures, language)
+
+
+async def figures_charts(figures: RoundFigures, language: str) -> tuple[str, list[bytes]]:
+    """The reporting rate by district, then the form's own chart if it has one, under
+    the round's title in the language they are drawn in."""
+    form, c = figures.form, figures.completeness
+    names = {d.district_id: d.name for d in c.districts}
+    targets = (
+        {stage: stage_target(form, form.chart.of, stage) for stage in STAGES}
+        if (form.chart)
+        else {}
+    )
+    # Drawing takes a few hundred milliseconds of CPU: keep it off the event loop.
+    drawn = chart_language(language)  # English if the machine cannot draw Chinese
+    chart_title = round_title(form, figures.rnd, drawn, figures.district_name)
+    rate_png = await asyncio.to_thread(reporting_rate_chart, c, drawn, chart_title)
+    form_png = await asyncio.to_thread(
+        form_chart, form, figures.totals, names, drawn, chart_title, targets
+    )
+    return chart_title, [rate_png] + ([form_png] if form_png else [])

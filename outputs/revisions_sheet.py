@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from models.followup.keytotals import raw_value
 from models.forms import FormDef
+from models.roster.order import school_key
 from models.roster.tables import District, Person, School
 from models.rounds import Answer, Revision, Submission
 from outputs.workbook_cells import list_separator, local, school_columns, write_table
@@ -89,7 +90,10 @@ async def _revisions(session: AsyncSession, round_id: int, district_id: int | No
     )
     if district_id is not None:
         query = query.where(School.district_id == district_id)
-    return list((await session.execute(query)).all())
+    rows = list((await session.execute(query)).all())
+    # Schools in reading order (models.roster.order); a school's revisions in turn.
+    rows.sort(key=lambda r: (school_key(r[2], r[1], r[0]), r[4]))
+    return rows
 
 
 def confirmed_warnings_text(raw: str | None, language: str) -> str | None:

@@ -11,7 +11,6 @@ and the flagged figures; the workbook carries everything in full.
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -25,10 +24,11 @@ from models.base import utcnow
 from models.followup.completeness import Completeness
 from models.followup.flags import Flag, FlagKind
 from models.followup.keytotals import KeyTotals
-from models.forms import STAGES, FormDef, KeyTotalResult
+from models.forms import FormDef, KeyTotalResult
+from models.roster.order import natural_key
 from models.rounds import Round
-from outputs.charts import chart_language, form_chart, reporting_rate_chart
-from outputs.round_figures import RoundFigures, round_figures, round_title, stage_target
+from outputs.charts import figures_charts
+from outputs.round_figures import round_figures, round_title, stage_target
 from outputs.workbook import workbook_bytes
 from texts.i18n import Gettext, gettext_for, short
 from texts.labels import flag_reason, form_stage_label
@@ -83,7 +83,7 @@ async def build_summary(
         title,
         settings.summary.flag_change_percent,
     )
-    charts = await _charts(figures, language)
+    _title, charts = await figures_charts(figures, language)
     workbook, result = await workbook_bytes(
         session,
         round_id,
@@ -96,27 +96,6 @@ async def build_summary(
         flags=figures.flags,
     )
     return Summary(text, charts, workbook, result.filename)
-
-
-async def _charts(figures: RoundFigures, language: str) -> list[bytes]:
-    """The reporting rate by district, then the form's own chart if it has one."""
-    form, c = figures.form, figures.completeness
-    names = {d.district_id: d.name for d in c.districts}
-    targets = _targets(form)
-    # Drawing takes a few hundred milliseconds of CPU: keep it off the event loop.
-    drawn = chart_language(language)  # English if the machine cannot draw Chinese
-    chart_title = round_title(form, figures.rnd, drawn, figures.district_name)
-    rate_png = await asyncio.to_thread(reporting_rate_chart, c, drawn, chart_title)
-    form_png = await asyncio.to_thread(
-        form_chart, form, figures.totals, names, drawn, chart_title, targets
-    )
-    return [rate_png] + ([form_png] if form_png else [])
-
-
-def _targets(form: FormDef) -> dict[str, Decimal | int | None]:
-    if form.chart is None:
-        return {}
-    return {stage: stage_target(form, form.chart.of, stage) for stage in STAGES}
 
 
 def format_number(value: int | Decimal | None) -> str:
@@ -214,7 +193,9 @@ def _head_section(_: Gettext, rnd: Round, c: Completeness, tz: ZoneInfo, title: 
 
 
 def _districts_section(_: Gettext, c: Completeness) -> str:
-    worst_first = sorted(c.districts, key=lambda d: (d.counts.reporting_rate or 0, d.name))
+    worst_first = sorted(
+        c.districts, key=lambda d: (d.counts.reporting_rate or 0, natural_key(d.name))
+    )
     lines = [_("<b>By district</b> (lowest rate first)")]
     for d in worst_first[:MAX_DISTRICT_LINES]:
         k = d.counts

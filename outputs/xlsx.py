@@ -13,7 +13,6 @@ cells too, or the borders would have holes).
 from __future__ import annotations
 
 import re
-import zipfile
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -21,12 +20,13 @@ from datetime import date, datetime
 from decimal import Decimal
 from functools import lru_cache
 from typing import IO, Any
-from xml.sax.saxutils import escape
 
 import xlsxwriter
-import xlsxwriter.workbook
 
 from models.cells import inert
+from outputs.xlsx_fast import Styles, column_letter, excel_serial, row_writer
+
+__all__ = ["Cell", "Heading", "Sheet", "Workbook", "column_letter", "excel_serial", "text"]
 
 Cell = str | int | float | Decimal | datetime | date | bool | None
 
@@ -55,23 +55,8 @@ _FONTS = {"zh": ("等线", 134), "en": ("Calibri", 0)}
 _BORDER = {"border": 1, "border_color": "#808080"}
 # Characters XML 1.0 cannot carry at all; a principal's text never needs them.
 _BAD_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
-_EPOCH = datetime(1899, 12, 30)
 _BAD_SHEET_NAME = re.compile(r"[\[\]:*?/\\]")
 MAX_CELL_TEXT = 32_767
-
-
-class _FastZip(zipfile.ZipFile):
-    """XlsxWriter's package at zlib level 1 rather than 6: the benchmark's 33 MB of sheet
-    XML took 0.14 s instead of 0.8 s, for a file of 4.8 MB instead of 3.6 MB. XlsxWriter
-    has no option for it, so its ZipFile is this one (every workbook this process writes
-    with XlsxWriter is Huibao's)."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        kwargs.setdefault("compresslevel", 1)
-        super().__init__(*args, **kwargs)
-
-
-xlsxwriter.workbook.ZipFile = _FastZip
 
 
 @dataclass(frozen=True)
@@ -96,57 +81,23 @@ def text(value: str) -> str:
     return value
 
 
-def column_letter(index: int) -> str:
-    """0 → A, 25 → Z, 26 → AA."""
-    out = ""
-    index += 1
-    while index:
-        index, rem = divmod(index - 1, 26)
-        out = chr(65 + rem) + out
-    return out
-
-
-def excel_serial(value: datetime | date) -> float:
-    """Excel's day number; a datetime must already be in the time zone to show."""
-    if isinstance(value, datetime):
-        delta = value.replace(tzinfo=None) - _EPOCH
-        return delta.days + delta.seconds / 86_400 + delta.microseconds / 86_400_000_000
-    return float((value - _EPOCH.date()).days)
-
-
-@lru_cache(maxsize=8192)
-def _inline(value: str) -> str:
-    value = escape(text(value))
-    if value[:1].isspace() or value[-1:].isspace():
-        return f'<is><t xml:space="preserve">{value}</t></is>'
-    return f"<is><t>{value}</t></is>"
-
-
 class Sheet:
     """Rows of one worksheet, written in order from the row under the heading.
 
-    The table's rows are the bulk of a workbook (a million cells for 20,000 schools),
-    and XlsxWriter spends 7 µs on a cell on the project's machine: 17 s for the
-    benchmark's export against a 5 s target. So the rows' cells are encoded here, as
-    XlsxWriter itself encodes them in constant-memory mode, and appended to the
-    worksheet's row file; everything else (formats, heading, panes, filter, print
-    set-up, the package) is XlsxWriter's. This leans on four internals of XlsxWriter's
-    constant-memory mode (`fh`, `previous_row`, `_write_single_row`,
-    `_check_dimensions`) and on `Format._get_xf_index`, hence the pin to 3.3.x; the
-    workbook tests read every sheet back."""
+    The table's rows are the bulk of a workbook (a million cells for 20,000 schools);
+    they go through `outputs.xlsx_fast`, the one module that knows XlsxWriter's
+    internals (and falls back to its public API without them)."""
 
     def __init__(self, ws: Any, formats: Sequence[Any], row: int) -> None:
         self.ws = ws
-        self._styles = [f' s="{f._get_xf_index()}"' for f in formats]
         self._formats = formats
+        self._rows = row_writer(ws, Styles(formats, PLAIN, DATETIME, DATE, text))
         self.row_index = row
         """The next row to write (0-based)."""
         self.table_start: int | None = None
         self.table_end: int | None = None
         """The first table's rows (autofilter and print titles are for it)."""
         self.table_width = 0
-        self._letters = [f'<c r="{column_letter(i)}' for i in range(64)]
-        """Each column's cell opening, up to the row number."""
 
     def row(
         self, values: Sequence[Cell], styles: Sequence[int] | int = PLAIN, height: float = 0
@@ -155,46 +106,8 @@ class Sheet:
 
         A datetime or date gets the date format unless a style is given; None is an
         empty (bordered) cell; height (points) fixes the row's height."""
-        r = self.row_index
+        self._rows.write(self.row_index, values, styles, height)
         self.row_index += 1
-        ws = self.ws
-        if ws.previous_row < r:
-            ws._write_single_row(r)  # XlsxWriter's own pending row goes first
-        n = r + 1
-        # Wrapped header text needs a set height: spreadsheets do not fit rows on opening.
-        parts = [f'<row r="{n}" ht="{height:g}" customHeight="1">' if height else f'<row r="{n}">']
-        append = parts.append
-        while len(values) > len(self._letters):
-            self._letters.append(f'<c r="{column_letter(len(self._letters))}')
-        letters, all_styles = self._letters, self._styles
-        per_cell = None if isinstance(styles, int) else [all_styles[s] for s in styles]
-        style = all_styles[styles] if isinstance(styles, int) else ""
-        plain = not isinstance(styles, int) or styles == PLAIN  # dates get a date format
-        for col, v in enumerate(values):
-            if per_cell is not None:
-                style = per_cell[col]
-            t = type(v)
-            if v is None:
-                append(f'{letters[col]}{n}"{style}/>')
-            elif t is int or t is float:
-                append(f'{letters[col]}{n}"{style}><v>{v!r}</v></c>')
-            elif t is str:
-                append(f'{letters[col]}{n}"{style} t="inlineStr">{_inline(v)}</c>')
-            elif t is Decimal:
-                append(f'{letters[col]}{n}"{style}><v>{format(v, "f")}</v></c>')
-            elif t is bool:
-                append(f'{letters[col]}{n}"{style} t="b"><v>{int(v)}</v></c>')  # type: ignore[arg-type]
-            elif isinstance(v, datetime | date):
-                own = style
-                if plain and style == all_styles[PLAIN]:
-                    own = all_styles[DATETIME if isinstance(v, datetime) else DATE]
-                append(f'{letters[col]}{n}"{own}><v>{excel_serial(v)!r}</v></c>')
-            else:
-                append(f'{letters[col]}{n}"{style} t="inlineStr">{_inline(str(v))}</c>')
-        append("</row>")
-        ws.fh.write("".join(parts))
-        ws._check_dimensions(r, 0)
-        ws._check_dimensions(r, max(len(values) - 1, 0))
 
     def line(self, value: str, style: int = NOTE) -> None:
         """A line of text outside the table (a note under it)."""

@@ -36,15 +36,18 @@ from models.followup.reminders import (
 from models.followup.reminders.reminder_log import PendingReport
 from models.forms import FormDef, FormError, load_forms
 from models.outbox import OutboxFile, Outgoing, OutMessage, enqueue
+from models.roster.order import by_name
 from models.roster.strangers import prune_strangers
 from models.roster.tables import District, Person, School
 from models.rounds import Round
+from models.rounds.announce import tell_staff_opened
 from models.rounds.errors import DuplicateRound, RoundError
 from models.rounds.lifecycle import open_round
 from models.rounds.schedules import (
     Occurrence,
     OccurrenceOutcome,
     Schedule,
+    ScheduleOccurrence,
     active_schedules,
     claim_occurrence,
     latest_occurrence,
@@ -60,7 +63,7 @@ from texts.reminders import (
     summary_header,
     summary_messages,
 )
-from texts.rounds import announcement
+from texts.rounds import announcement, schedule_opened_for
 from transport import metrics
 
 log = logging.getLogger("huibao.scheduler")
@@ -230,69 +233,95 @@ class Ticker:
         for schedule, occurrence in todo:
             async with transaction(self.sessionmaker) as session:
                 claimed = await claim_occurrence(session, schedule, occurrence, now)
-                if claimed is None:
-                    continue
-                name = f"{schedule.form_code} {occurrence.period}"
-                if occurrence.deadline <= now:
-                    claimed.outcome = OccurrenceOutcome.MISSED.value
-                    claimed.detail = "the deadline passed before the round could open"
-                    result.missed.append(f"schedule {schedule.id} {occurrence.period}")
-                    log.warning(
-                        "schedule occurrence missed",
-                        extra={"schedule_id": schedule.id, "period": occurrence.period},
+                if claimed is not None:
+                    await self._open_occurrence(
+                        session, schedule, occurrence, claimed, forms, now, result
                     )
-                    continue
-                form = forms.get(schedule.form_code) if isinstance(forms, dict) else None
-                if form is None:
-                    claimed.outcome = OccurrenceOutcome.FAILED.value
-                    claimed.detail = (
-                        forms if isinstance(forms, str) else f"no form {schedule.form_code!r}"
-                    )
-                    result.failed.append(name)
-                    log.error(
-                        "schedule could not open its round",
-                        extra={"schedule_id": schedule.id, "detail": claimed.detail},
-                    )
-                    continue
-                existing = (
-                    await session.execute(
-                        select(Round.id).where(
-                            Round.form_code == form.code, Round.period == occurrence.period
-                        )
-                    )
-                ).scalar_one_or_none()
-                if existing is not None:
-                    # Staff opened this period by hand; the schedule leaves it be.
-                    claimed.outcome = OccurrenceOutcome.EXISTS.value
-                    claimed.round_id = existing
-                    continue
-                try:
-                    async with session.begin_nested():
-                        round_ = await self._open(session, schedule, form, occurrence, now)
-                except DuplicateRound as error:
-                    # Opened by hand under another spelling of the period (2026 秋季学期).
-                    claimed.outcome = OccurrenceOutcome.EXISTS.value
-                    claimed.round_id = error.round_id
-                    continue
-                except RoundError as error:
-                    claimed.outcome = OccurrenceOutcome.FAILED.value
-                    claimed.detail = str(error)
-                    result.failed.append(name)
-                    log.error(
-                        "schedule could not open its round",
-                        extra={"schedule_id": schedule.id, "detail": str(error)},
-                    )
-                    continue
-                claimed.round_id = round_.id
-                result.opened.append(f"{name} → round {round_.id}")
-                log.info(
-                    "round opened by schedule",
-                    extra={
-                        "schedule_id": schedule.id,
-                        "round_id": round_.id,
-                        "period": occurrence.period,
-                    },
+
+    async def _open_occurrence(
+        self,
+        session: AsyncSession,
+        schedule: Schedule,
+        occurrence: Occurrence,
+        claimed: ScheduleOccurrence,
+        forms: dict[str, FormDef] | str,
+        now: datetime,
+        result: TickResult,
+    ) -> None:
+        """Open the round of an occurrence just claimed, or record why not."""
+        name = f"{schedule.form_code} {occurrence.period}"
+        if occurrence.deadline <= now:
+            claimed.outcome = OccurrenceOutcome.MISSED.value
+            claimed.detail = "the deadline passed before the round could open"
+            result.missed.append(f"schedule {schedule.id} {occurrence.period}")
+            log.warning(
+                "schedule occurrence missed",
+                extra={"schedule_id": schedule.id, "period": occurrence.period},
+            )
+            return
+        form = forms.get(schedule.form_code) if isinstance(forms, dict) else None
+        if form is None:
+            claimed.outcome = OccurrenceOutcome.FAILED.value
+            claimed.detail = (
+                forms if isinstance(forms, str) else f"no form {schedule.form_code!r}"
+            )
+            result.failed.append(name)
+            log.error(
+                "schedule could not open its round",
+                extra={"schedule_id": schedule.id, "detail": claimed.detail},
+            )
+            return
+        existing = (
+            await session.execute(
+                select(Round.id).where(
+                    Round.form_code == form.code, Round.period == occurrence.period
                 )
+            )
+        ).scalar_one_or_none()
+        if existing is not None:
+            # Staff opened this period by hand; the schedule leaves it be.
+            claimed.outcome = OccurrenceOutcome.EXISTS.value
+            claimed.round_id = existing
+            return
+        try:
+            async with session.begin_nested():
+                round_ = await self._open(session, schedule, form, occurrence, now)
+        except DuplicateRound as error:
+            # Opened by hand under another spelling of the period (2026 秋季学期).
+            claimed.outcome = OccurrenceOutcome.EXISTS.value
+            claimed.round_id = error.round_id
+            return
+        except RoundError as error:
+            claimed.outcome = OccurrenceOutcome.FAILED.value
+            claimed.detail = str(error)
+            result.failed.append(name)
+            log.error(
+                "schedule could not open its round",
+                extra={"schedule_id": schedule.id, "detail": str(error)},
+            )
+            return
+        claimed.round_id = round_.id
+        await self._tell_staff(session, schedule, round_)
+        result.opened.append(f"{name} → round {round_.id}")
+        log.info(
+            "round opened by schedule",
+            extra={
+                "schedule_id": schedule.id,
+                "round_id": round_.id,
+                "period": occurrence.period,
+            },
+        )
+
+    async def _tell_staff(self, session: AsyncSession, schedule: Schedule, round_: Round) -> None:
+        """Staff learn of the opening in its transaction, so that a round never opens
+        unseen: the schedule's maker, or every staff member (models.rounds.announce)."""
+        try:
+            announced = Policy.from_mapping(schedule.policy_overrides, self.defaults).on_open
+        except ValueError:  # read as the reminders read it (load_policies)
+            announced = self.defaults.on_open
+        await tell_staff_opened(
+            session, round_, schedule.created_by, announced, schedule_opened_for(self.settings)
+        )
 
     def _forms(self) -> dict[str, FormDef] | str:
         """The latest version of each form, or why they cannot be read."""
@@ -408,26 +437,46 @@ class Ticker:
         titles: Mapping[int, Mapping[str, str]],
         now: datetime,
     ) -> Callable[[Person], tuple[OutMessage, ...]]:
-        """What a school's contacts get for the slots claimed for it: when all they say
-        is "a round opened", the announcement of each such round, in the words of a round
-        opened in chat (texts.rounds.announcement); else one reminder listing every report
-        the school owes (texts.reminders.reminder_message)."""
-        kinds = {c.slot.kind for c in claims}
-        claimed = {c.round.id for c in claims}
-        opening = kinds == {SlotKind.OPEN}
-        opened = [r for r in reports if r.open_for_entry and r.round.id in claimed and opening]
+        """What a school's contacts get for the slots claimed for it: the announcement of
+        each round that opened (texts.rounds.announcement, the words of a round opened in
+        chat: that report only), then, for the other slots due at the same time, one
+        reminder listing every other report the school owes (texts.reminders)."""
+        opened_ids = {c.round.id for c in claims if c.slot.kind is SlotKind.OPEN}
+        other_kinds: set[SlotKind] = {c.slot.kind for c in claims} - {SlotKind.OPEN}
         forms = []
-        for report in opened:
+        for report in reports:
+            if not (report.open_for_entry and report.round.id in opened_ids):
+                continue
             try:
                 forms.append((await round_form(session, report.round), report.round))
             except (FormError, KeyError):
                 forms = []  # an unreadable form version: the reminder names it by its code
                 break
-        if forms:
-            return lambda person: tuple(
-                announcement(form, round_, school, self._language(person), self.settings)
+        if not forms:
+            return self._reminder(school, {c.slot.kind for c in claims}, reports, titles, now)
+        announced = {round_.id for _form, round_ in forms}
+        others = [r for r in reports if r.round.id not in announced]
+        remind = self._reminder(school, other_kinds, others, titles, now)
+
+        def messages(person: Person) -> tuple[OutMessage, ...]:
+            language = self._language(person)
+            out = tuple(
+                announcement(form, round_, school, language, self.settings)
                 for form, round_ in forms
             )
+            return out + (remind(person) if other_kinds and others else ())
+
+        return messages
+
+    def _reminder(
+        self,
+        school: School,
+        kinds: set[SlotKind],
+        reports: Sequence[PendingReport],
+        titles: Mapping[int, Mapping[str, str]],
+        now: datetime,
+    ) -> Callable[[Person], tuple[OutMessage, ...]]:
+        """The one reminder listing every report the school owes."""
         return lambda person: (
             reminder_message(
                 language=self._language(person),
@@ -446,12 +495,11 @@ class Ticker:
         schools = list(
             (
                 await session.execute(
-                    select(School)
-                    .where(School.id.in_(claim.school_ids))
-                    .order_by(School.name, School.code)
+                    select(School).where(School.id.in_(claim.school_ids))
                 )
             ).scalars()
         )
+        schools.sort(key=by_name)
         by_district: dict[int, list[School]] = defaultdict(list)
         for school in schools:
             by_district[school.district_id].append(school)

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from datetime import datetime, tzinfo
 from html import escape
 
+from models.roster.order import school_key
 from models.roster.roster_file import DistrictSummary, RosterEntry
 from models.roster.tables import District, Person, School
 from texts.i18n import Gettext
@@ -143,7 +144,9 @@ def missing_principals_text(_: Gettext, entries: Sequence[RosterEntry], total: i
     """One page of the schools without a principal, grouped under their district."""
     lines = [_("<b>Schools without a principal</b>: {count}").format(count=total)]
     current = None
-    for entry in sorted(entries, key=lambda e: (e.district.name, e.school.code)):
+    for entry in sorted(
+        entries, key=lambda e: school_key(e.district.name, e.school.name, e.school.code)
+    ):
         if entry.district.name != current:
             current = entry.district.name
             lines.append(f"<b>{escape(current)}</b>")

@@ -164,6 +164,7 @@ class SchoolSearchPage(Callback, prefix="adm:sq"):
     text: str  # the words searched for (cut so the data fits in 64 bytes)
 
 # --- status and exports (handlers/status.py) ---
+# --- status and exports (handlers/status.py, handlers/export.py) ---
 
 
 @dataclass(frozen=True)
@@ -199,6 +200,13 @@ class ConfirmRemind(Callback, prefix="st:my"):
 
 @dataclass(frozen=True)
 class ExportRound(Callback, prefix="ex"):
+    round_id: int
+
+
+@dataclass(frozen=True)
+class ExportCharts(Callback, prefix="xch"):
+    """The charts of a round, from the button under its workbook (handlers/export.py)."""
+
     round_id: int
 
 # --- the report (handlers/report/) ---

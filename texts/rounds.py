@@ -1,13 +1,15 @@
 """What people are told about a collection round, written once for the chat, the
 scheduler and the shell: the announcement to the schools, a new deadline, an early close;
-for staff, who was told; and why an action on a round was refused.
+for staff, who was told and that a schedule opened a round (`schedule_opened`); and why
+an action on a round was refused.
 
 `announcement` is the one "a round is open for your school": a round opened in chat or
 from the shell, and the scheduler's opening slot of a round opened by a schedule, send
 it alike. The scheduler sends one announcement per round opened (rarely more than one at
 a tick) instead of a list of every report the school owes: an opening is about that
 round, with its deadline, description and start button, and the school's other pending
-reports have their own reminders (texts/reminders.py), which list them all."""
+reports have their own reminders (texts/reminders.py), which list them all (one due at
+the same tick follows the announcement as a second message)."""
 
 from __future__ import annotations
 
@@ -20,10 +22,10 @@ from models.outbox import Button, OutMessage
 from models.roster.tables import Person, School
 from models.rounds import Round
 from models.rounds.actions import Refusal, Refused
-from models.rounds.announce import MessageFor, Told
+from models.rounds.announce import MessageFor, Opened, StaffMessageFor, Told
 from models.rounds.periods import period_label
-from texts.callbacks import OpenReport
-from texts.i18n import Gettext, gettext_for, language_of
+from texts.callbacks import OpenReport, ShowRound
+from texts.i18n import Gettext, gettext_for, language_of, ngettext_for
 from texts.when import show
 
 Builder = Callable[[FormDef, Round, School, str, Settings], OutMessage]
@@ -62,6 +64,53 @@ def announcement(
         lines.append(f"<i>{escape(form.description.get(lang))}</i>")
     lines.append(_("Press the button to start; you can stop and come back at any time."))
     return OutMessage(text="\n".join(lines), keyboard=_start_button(round_, _))
+
+
+def schedule_opened(
+    form: FormDef, round_: Round, opened: Opened, lang: str, settings: Settings
+) -> OutMessage:
+    """Staff learn that a schedule opened a round: its deadline, how many schools it
+    expects, who is told (or that the schedule sends no opening notice), and how many
+    schools have nobody connected to the bot, with a button to the round."""
+    _ = gettext_for(lang)
+    ngettext = ngettext_for(lang)
+    names = _names(form, round_, lang, settings)
+    lines = [
+        "🗓 " + _("A schedule opened <b>{form}</b> ({period}).").format(**names),
+        _("Deadline: {time}").format(time=show(round_.deadline, settings.bureau.tz)),
+        ngettext(
+            "{count} school is expected to report.",
+            "{count} schools are expected to report.",
+            opened.expected,
+        ).format(count=opened.expected),
+    ]
+    if not opened.announced:
+        lines.append(
+            _("This schedule sends no opening notice: schools hear of it with the first reminder.")
+        )
+    elif opened.schools:
+        lines.append(
+            _("Their principals and deputies are told: {schools} ({people}).").format(
+                schools=ngettext("{count} school", "{count} schools", opened.schools).format(
+                    count=opened.schools
+                ),
+                people=ngettext("{count} person", "{count} people", opened.people).format(
+                    count=opened.people
+                ),
+            )
+        )
+    if opened.unconnected:
+        lines.append(
+            ngettext(
+                "{count} school has nobody connected to the bot yet: please phone it "
+                "(/status lists it).",
+                "{count} schools have nobody connected to the bot yet: please phone them "
+                "(/status lists them).",
+                opened.unconnected,
+            ).format(count=opened.unconnected)
+        )
+    button = Button(_("📋 View the round"), callback_data=ShowRound(round_.id).pack())
+    return OutMessage(text="\n".join(lines), keyboard=((button,),))
 
 
 def extension_notice(
@@ -110,6 +159,14 @@ def _for_people(builder: Builder, settings: Settings) -> MessageFor:
 
 def announcement_for(settings: Settings) -> MessageFor:
     return _for_people(announcement, settings)
+
+
+def schedule_opened_for(settings: Settings) -> StaffMessageFor:
+    def message_for(form: FormDef, round_: Round, opened: Opened, person: Person) -> OutMessage:
+        language = language_of(person, settings.bureau.default_language)
+        return schedule_opened(form, round_, opened, language, settings)
+
+    return message_for
 
 
 def extension_for(settings: Settings) -> MessageFor:

@@ -25,6 +25,7 @@ from handlers.admin.screen import (
     staff_only,
 )
 from handlers.context import Who, unit
+from models.roster.order import school_key
 from models.roster.people import people_with_role, search_people, set_role
 from models.roster.roster_file import district_summaries, schools_page
 from models.roster.tables import District, Person, Role, School
@@ -105,7 +106,7 @@ async def missing_screen(session: AsyncSession, who: Who, page: int) -> Screen |
     )
     if not entries and page > 0:
         return None
-    entries.sort(key=lambda e: (e.district.name, e.school.code))
+    entries.sort(key=lambda e: school_key(e.district.name, e.school.name, e.school.code))
     rows = school_rows(entries)
     rows += pager(MissingPrincipalsPage, page, total, MISSING_PER_PAGE)
     rows.append(_back_to_people(_))

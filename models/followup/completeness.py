@@ -24,6 +24,7 @@ from sqlalchemy import ColumnElement, Index, and_, case, exists, func, literal, 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from models.base import utcnow
+from models.roster.order import natural_key, school_key
 from models.roster.tables import District, Person, Role, School
 from models.rounds import WORKING, Answer, Round, RoundSchool, Submission
 from models.rounds.lifecycle import recent_rounds
@@ -242,7 +243,7 @@ async def round_completeness(
         DistrictCounts(d_id, names.get(d_id, str(d_id)), _counts(by_status))
         for d_id, by_status in per_district.items()
     ]
-    districts.sort(key=lambda d: d.name)
+    districts.sort(key=lambda d: natural_key(d.name))
     total = sum((d.counts for d in districts), Counts())
     return Completeness(round_id, now, cutoff, total, districts)
 
@@ -309,7 +310,8 @@ async def school_statuses(
     now: datetime | None = None, only_missing: bool = False, with_contacts: bool = True,
 ) -> list[SchoolStatus]:
     """Each expected school with its status (and its principal and deputies), by
-    district then school code. only_missing: the schools that have not submitted."""
+    district then name in reading order (models.roster.order). only_missing: the
+    schools that have not submitted."""
     now = now or utcnow()
     rnd = await get_round(session, round_id)
     await analytic(session)
@@ -339,6 +341,7 @@ async def school_statuses(
         SchoolStatus(sid, scode, sname, did, dname, stage, _ORDER[status])
         for sid, scode, sname, did, dname, stage, status in (await session.execute(query)).all()
     ]
+    schools.sort(key=lambda s: school_key(s.district, s.name, s.code))
     if with_contacts and schools:
         contacts = await school_contacts(session, [s.school_id for s in schools])
         for s in schools:

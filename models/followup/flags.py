@@ -26,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from models.followup.completeness import analytic
 from models.forms import FormDef
+from models.roster.order import school_key
 from models.roster.tables import District, School
 from models.rounds import Answer, Round, Submission
 
@@ -140,7 +141,11 @@ async def flagged_values(
         Flag(kind, sid, *schools[sid][:2], schools[sid][2], code, v, p, n)
         for kind, sid, code, v, p, n in raw
     ]
-    flags.sort(key=lambda f: (f.district, f.school_code, order[f.field], f.kind.value))
+    flags.sort(
+        key=lambda f: (
+            school_key(f.district, f.school_name, f.school_code), order[f.field], f.kind.value
+        )
+    )
     return flags
 
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from models.roster.order import natural_key
 from models.roster.tables import District, Person, Role, School
 
 INVITABLE_ROLES = (Role.PRINCIPAL, Role.DEPUTY, Role.DISTRICT_OFFICER, Role.STAFF)
@@ -60,10 +61,11 @@ def _check_request(
 
 async def _districts(session: AsyncSession, district_name: str | None) -> list[District]:
     """The named district, or every district."""
-    district_query = select(District).order_by(District.name)
+    district_query = select(District)
     if district_name:
         district_query = district_query.where(District.name == district_name.strip())
-    districts = list((await session.execute(district_query)).scalars())
+    found = (await session.execute(district_query)).scalars()
+    districts = sorted(found, key=lambda d: natural_key(d.name))
     if district_name and not districts:
         raise InviteError(f"no district named {district_name!r}")
     return districts

@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from models.audit import record
 from models.base import utcnow
 from models.cells import typed
+from models.roster.order import natural_key, school_key
 from models.roster.people import contacts_of
 from models.roster.tables import District, Person, Role, School, Stage
 
@@ -477,17 +478,15 @@ class RosterEntry:
 async def roster(
     session: AsyncSession, *, district_id: int | None = None, active_only: bool = False
 ) -> list[RosterEntry]:
-    """Every school with its district and bound people, by district then code."""
-    query = (
-        select(School, District)
-        .join(District, School.district_id == District.id)
-        .order_by(District.name, School.code)
-    )
+    """Every school with its district and bound people, by district then name in
+    reading order (models.roster.order)."""
+    query = select(School, District).join(District, School.district_id == District.id)
     if district_id is not None:
         query = query.where(School.district_id == district_id)
     if active_only:
         query = query.where(School.active.is_(True))
     pairs = list((await session.execute(query)).all())
+    pairs.sort(key=lambda pair: school_key(pair[1].name, pair[0].name, pair[0].code))
     contacts = await contacts_of(session, [s.id for s, _ in pairs])
     return [RosterEntry(s, d, contacts.get(s.id, [])) for s, d in pairs]
 
@@ -519,11 +518,10 @@ async def district_summaries(session: AsyncSession) -> list[DistrictSummary]:
         .outerjoin(School, (School.district_id == District.id) & School.active.is_(True))
         .outerjoin(principal, principal.c.school_id == School.id)
         .group_by(District.id)
-        .order_by(District.name)
     )
-    return [
-        DistrictSummary(d, int(n), int(p)) for d, n, p in (await session.execute(query)).all()
-    ]
+    rows = (await session.execute(query)).all()
+    summaries = [DistrictSummary(d, int(n), int(p)) for d, n, p in rows]
+    return sorted(summaries, key=lambda s: natural_key(s.district.name))
 
 
 async def schools_page(
@@ -535,7 +533,8 @@ async def schools_page(
     page: int = 0,
     per_page: int = 10,
 ) -> tuple[list[RosterEntry], int]:
-    """One page of schools (open first, then by district and code) and how many match."""
+    """One page of schools (open first, then by district and name in reading order)
+    and how many match."""
     conditions = []
     if district_id is not None:
         conditions.append(School.district_id == district_id)
@@ -556,16 +555,25 @@ async def schools_page(
     total = int(
         (await session.execute(select(func.count(School.id)).where(*conditions))).scalar_one()
     )
+    # Natural order is not SQL's: the matching schools' keys are sorted here (a county's
+    # few hundred, a province's tens of thousands of short rows), then one page read.
+    matching = (
+        select(School.id, School.active, District.name, School.name, School.code)
+        .join(District, School.district_id == District.id)
+        .where(*conditions)
+    )
+    keys = list((await session.execute(matching)).all())
+    keys.sort(key=lambda k: (not k[1], school_key(k[2], k[3], k[4])))
+    start = max(page, 0) * per_page
+    ids = [k[0] for k in keys[start : start + per_page]]
     query = (
         select(School, District)
         .join(District, School.district_id == District.id)
-        .where(*conditions)
-        .order_by(School.active.desc(), District.name, School.code)
-        .offset(max(page, 0) * per_page)
-        .limit(per_page)
+        .where(School.id.in_(ids))
     )
-    pairs = list((await session.execute(query)).all())
-    contacts = await contacts_of(session, [s.id for s, _ in pairs])
+    found = {s.id: (s, d) for s, d in (await session.execute(query)).all()}
+    pairs = [found[i] for i in ids]
+    contacts = await contacts_of(session, ids)
     return [RosterEntry(s, d, contacts.get(s.id, [])) for s, d in pairs], total
 
 

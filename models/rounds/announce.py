@@ -22,7 +22,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from models.followup.reminders import school_contacts, unsubmitted_school_ids
 from models.forms import FormDef
 from models.outbox import DeliveryBatch, Outgoing, OutMessage, create_batch, enqueue
-from models.roster.tables import Person, School
+from models.roster.order import by_name
+from models.roster.tables import Person, Role, School
 from models.rounds import Round
 from models.rounds.lifecycle import expected_school_ids
 from models.rounds.versions import round_form
@@ -33,6 +34,10 @@ MessageFor = Callable[[FormDef, Round, School, Person], OutMessage]
 
 def announce_purpose(round_id: int) -> str:
     return f"round:{round_id}:announce"
+
+
+def opened_purpose(round_id: int) -> str:
+    return f"round:{round_id}:opened"
 
 
 def extend_purpose(round_: Round) -> str:
@@ -84,9 +89,8 @@ async def _queue(
     if not school_ids:
         return told
     form = await round_form(session, round_)
-    schools = (
-        await session.execute(select(School).where(School.id.in_(school_ids)).order_by(School.code))
-    ).scalars().all()
+    found = await session.execute(select(School).where(School.id.in_(school_ids)))
+    schools = sorted(found.scalars().all(), key=by_name)
     contacts = await school_contacts(session, list(school_ids))
     items = []
     for school in schools:
@@ -150,3 +154,61 @@ async def tell_closing(
     that they no longer can."""
     pending = await unsubmitted_school_ids(session, round_.id)
     return await _queue(session, round_, pending, close_purpose(round_, now), message_for)
+
+
+@dataclass(frozen=True)
+class Opened:
+    """What staff are told when a schedule opened a round: how many schools it expects,
+    how many will get the announcement (and how many people at them), how many have
+    nobody connected to the bot; `announced` is False when the schedule sends none."""
+
+    expected: int
+    schools: int
+    people: int
+    unconnected: int
+    announced: bool
+
+
+StaffMessageFor = Callable[[FormDef, Round, Opened, Person], OutMessage]
+"""One staff member's message that a schedule opened a round, in their language."""
+
+
+async def schedule_watchers(session: AsyncSession, created_by: int | None) -> list[Person]:
+    """Who hears that a schedule opened a round: the staff member who made the schedule,
+    while they are staff; otherwise (made on the command line, or they have left) every
+    staff member and admin, so that an opening never goes unseen."""
+    staff = [Role.STAFF.value, Role.ADMIN.value]
+    if created_by is not None:
+        creator = await session.get(Person, created_by)
+        if creator is not None and creator.role in staff:
+            return [creator]
+    query = select(Person).where(Person.role.in_(staff)).order_by(Person.id)
+    return list((await session.execute(query)).scalars())
+
+
+async def tell_staff_opened(
+    session: AsyncSession,
+    round_: Round,
+    created_by: int | None,
+    announced: bool,
+    message_for: StaffMessageFor,
+) -> Opened:
+    """In the transaction in which a schedule opened `round_`: queue, once, the message
+    to its watchers (schedule_watchers) saying so and who will be told."""
+    school_ids = await expected_school_ids(session, round_.id)
+    contacts = await school_contacts(session, school_ids)
+    reached = [sid for sid in school_ids if contacts.get(sid)]
+    opened = Opened(
+        expected=len(school_ids),
+        schools=len(reached),
+        people=sum(len(contacts[sid]) for sid in reached),
+        unconnected=len(school_ids) - len(reached),
+        announced=announced,
+    )
+    form = await round_form(session, round_)
+    items = [
+        Outgoing(person.telegram_id, person.id, (message_for(form, round_, opened, person),))
+        for person in await schedule_watchers(session, created_by)
+    ]
+    await enqueue(session, opened_purpose(round_.id), items)
+    return opened

@@ -74,8 +74,11 @@ async def test_a_weekly_schedule_opens_each_week_once_and_principals_are_told(
     # Only the primary and junior schools of the audience are expected.
     assert expected == {county.schools["S001"].id, county.schools["S002"].id}
     assert policy is not None and policy.schedule_id == schedule.id
-    # The same tick told their principals (and S001's deputy).
-    assert {q.chat_id for q in (await outbox.new())} == {5001, 5011, 5002}
+    # The same tick told their principals (and S001's deputy), and staff that it opened
+    # (tests/schedule/test_schedule_speaks.py).
+    told = await outbox.new()
+    assert {q.chat_id for q in told if q.purpose.startswith("reminder:")} == {5001, 5011, 5002}
+    assert [q.chat_id for q in told if q.purpose == f"round:{round_.id}:opened"] == [7001]
     # Looking again opens nothing more, all week long.
     for at in ("2026-11-23 08:00", "2026-11-25 10:00", "2026-11-29 23:00"):
         again = await ticker.run(local(at))
@@ -183,7 +186,7 @@ async def test_two_schedulers_open_one_round(
     async with transaction(sessionmaker) as session:
         assert len((await session.execute(select(Round))).scalars().all()) == 1
     keys = [(q.purpose, q.chat_id) for q in (await outbox.all())]
-    assert len(keys) == len(set(keys)) == 4
+    assert len(keys) == len(set(keys)) == 5  # four contacts, and the staff member once
 
 
 async def test_a_term_opened_by_hand_under_another_spelling_is_left_alone(

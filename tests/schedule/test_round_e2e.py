@@ -309,10 +309,13 @@ async def test_a_round_from_its_schedule_to_the_deadline_summary(
                     assert f"（{period}" in (invitation.plain or "")
                     assert "截止时间：" in (invitation.plain or "")
                     assert label == "📝 开始填报"
-            opened = await outbox.new()
+            opened = [q for q in await outbox.new() if q.chat_id != STAFF]
             assert {q.chat_id for q in opened} == TOLD
             assert {q.purpose for q in opened} == {f"reminder:{round_.id}:open"}
-            assert not users[STAFF].messages() and not users[OFFICER].messages()
+            # The staff member who made the schedule hears that it opened the round.
+            told = await users[STAFF].wait_for("定期填报", timeout=20, after=0)
+            assert "已自动开始" in (told.plain or "")
+            assert not users[OFFICER].messages()
 
             # 2. Two principals fill in the whole form and submit; a third starts only.
             for code, script in (("S001", S001_PRIMARY), ("S003", S003_NINE_YEAR)):

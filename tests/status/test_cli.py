@@ -62,3 +62,30 @@ def test_export_errors(
     monkeypatch.chdir(tmp_path)
     assert main(["export", "--round", "42"]) == 2
     assert "there is no round 42" in capsys.readouterr().err
+
+
+def test_export_takes_a_districts_name_and_draws_the_charts(
+    db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ids = _seed(db_url)
+    monkeypatch.setenv("HUIBAO_DATABASE__URL", db_url)
+    monkeypatch.chdir(tmp_path)
+    round_ = str(ids["round"])
+    assert main(["export", "--round", round_, "--district", "西城学区", "--charts", "图表"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == "wrote 编制与师资配备-2026-西城学区.xlsx (3 schools)"
+    assert out[1:] == ["wrote 图表/编制与师资配备-2026-西城学区-chart-1.png"] + (
+        ["wrote 图表/编制与师资配备-2026-西城学区-chart-2.png"] if len(out) == 3 else []
+    )
+    assert (tmp_path / "图表" / "编制与师资配备-2026-西城学区-chart-1.png").read_bytes()[:4] == (
+        b"\x89PNG"
+    )
+    book = openpyxl.load_workbook(tmp_path / "编制与师资配备-2026-西城学区.xlsx")
+    names = {row[1] for row in book["明细"].iter_rows(min_row=5, values_only=True)}
+    assert names == {"第二中学", "光明小学", "教学点"}
+
+    # A district id is no district's name: the names there are, in reading order.
+    assert main(["export", "--round", round_, "--district", "2"]) == 2
+    assert capsys.readouterr().err.strip().endswith(
+        "no district named '2' (districts: 东城学区, 西城学区)"
+    )

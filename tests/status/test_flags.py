@@ -58,6 +58,9 @@ async def test_changed_and_unchanged_figures(
         east_only = await flagged_values(session, rounds[-1], form, district_id=east.id)
         three = await flagged_values(session, rounds[-1], form, unchanged_periods=5)
         first = await flagged_values(session, rounds[0], form)
+    # Listed by district, then school name in reading order (乙 before 甲 by character).
+    assert [fl.school_code for fl in flags] == ["B", "A", "C"]
+    flags.sort(key=lambda fl: fl.school_code)
     got = [(fl.school_code, fl.field, fl.kind, fl.previous, fl.value) for fl in flags]
     assert got == [
         ("A", "authorized_posts", FlagKind.CHANGED, Decimal(43), Decimal(120)),
@@ -66,7 +69,7 @@ async def test_changed_and_unchanged_figures(
     ]
     assert flags[0].change_percent == Decimal(179)
     assert flags[2].change_percent == Decimal(-51)
-    assert [fl.school_code for fl in east_only] == ["A", "B"]
+    assert [fl.school_code for fl in east_only] == ["B", "A"]
     # Five periods in a row are not there: B's figure changed in 2022.
     assert [fl.kind for fl in three] == [FlagKind.CHANGED, FlagKind.CHANGED]
     assert first == []  # nothing to compare the first period with

@@ -225,9 +225,12 @@ class _Calendar:
 
 
 def _reminders(cal: _Calendar, policy: Policy) -> None:
+    # The opening day has its message already: the scheduler's opening notice, or the
+    # announcement of whoever opened the round by hand (or, without either, a deliberate
+    # silence), so no reminder follows it on that day.
+    cal.busy_days.add(cal.open_day)
     if policy.on_open:
         cal.add(SlotKind.OPEN.value, SlotKind.OPEN, cal.round.opened_at)
-        cal.busy_days.add(cal.open_day)
     for days in policy.days_before:
         day = cal.deadline_day - timedelta(days=days)
         cal.add_reminder(

@@ -1,0 +1,173 @@
+"""/export: choose a round, receive its workbook, and under it a "📊 Charts" button
+that draws the round's charts (those of the deadline summary) on demand.
+
+Staff export the whole bureau, a district officer their own district; the role is read
+from the database on every command and every button (principle 6), so a forged or stale
+button gets a polite refusal, never someone else's district. Files are built in a
+read-only session and sent after it: no upload holds a database connection.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+from html import escape
+
+from sqlalchemy.ext.asyncio import AsyncSession
+from telegram import InputFile, Update
+
+from handlers import menu
+from handlers.context import Who, unit
+from handlers.status import Viewer, viewer_of
+from models.followup.completeness import RoundNotFound, get_round, rounds_overview
+from models.followup.keytotals import round_form
+from models.forms import FormError
+from models.rounds import Round
+from models.rounds.locks import accepting
+from models.rounds.periods import period_label
+from outputs.charts import round_charts
+from outputs.round_figures import round_title
+from outputs.workbook import workbook_bytes
+from texts import export as texts
+from texts import status as status_texts
+from texts.callbacks import ExportCharts, ExportRound
+from texts.i18n import N_
+from texts.status import format_percent
+from transport.context import HuibaoApp, HuibaoContext
+
+log = logging.getLogger(__name__)
+
+LABEL_LIMIT = 60
+Rows = list[list[tuple[str, str]]]
+
+
+async def export_command(update: Update, context: HuibaoContext) -> None:
+    assert update.effective_message is not None
+    async with unit(update, context) as (session, who):
+        viewer = viewer_of(who)
+        if viewer is None:
+            text, rows = status_texts.refusal(who._, who.role), None
+        else:
+            text, rows = await _round_list(session, who, viewer, context)
+    markup = menu.keyboard(rows) if rows else None
+    await update.effective_message.reply_text(text, reply_markup=markup)
+
+
+async def _title(session: AsyncSession, rnd: Round, language: str) -> str:
+    try:
+        return round_title(await round_form(session, rnd), rnd, language, None)
+    except (FormError, KeyError):
+        # The form code stands in for a title that cannot be read.
+        return f"{rnd.form_code} · {period_label(rnd.period, language)}"
+
+
+async def _round_list(
+    session: AsyncSession, who: Who, viewer: Viewer, context: HuibaoContext
+) -> tuple[str, Rows | None]:
+    limit = context.services.settings.summary.rounds_listed
+    overview = await rounds_overview(session, viewer.district_id, limit=limit)
+    if viewer.district_id is not None:
+        # A round that asks nothing of this district is not the officer's business.
+        overview = [o for o in overview if o.counts.expected]
+    if not overview:
+        return texts.no_rounds(who._), None
+    rows: Rows = []
+    for o in overview:
+        title = await _title(session, o.round, who.language)
+        mark = "🟢" if accepting(o.round, context.now()) else "⚪"
+        label = f"{mark} {title} · {format_percent(o.counts.reporting_rate)}"
+        rows.append([(label[:LABEL_LIMIT], ExportRound(o.round.id).pack())])
+    return texts.choose_round(who._), rows
+
+
+async def _allowed(
+    update: Update, context: HuibaoContext, round_id: int
+) -> str | tuple[Who, Viewer]:
+    """Who asks for this round's files, or why not."""
+    async with unit(update, context) as (session, who):
+        viewer = viewer_of(who)
+        if viewer is None:
+            return status_texts.refusal(who._, who.role)
+        try:
+            await get_round(session, round_id)
+        except RoundNotFound:
+            return who._("This round no longer exists.")
+        return who, viewer
+
+
+async def export_button(update: Update, context: HuibaoContext, button: ExportRound) -> None:
+    query = update.callback_query
+    assert query is not None and update.effective_chat is not None
+    allowed = await _allowed(update, context, button.round_id)
+    if isinstance(allowed, str):
+        await query.answer(allowed, show_alert=True)
+        return
+    who, viewer = allowed
+    # Between the two sessions: no Bot API call while a transaction is open.
+    await query.answer(texts.preparing_workbook(who._))
+    async with context.services.sessionmaker() as session:  # reads only
+        try:
+            data, result = await workbook_bytes(
+                session,
+                button.round_id,
+                who.language,
+                context.services.settings,
+                district_id=viewer.district_id,
+            )
+        except FormError:
+            log.exception("export of round %s: its form cannot be read", button.round_id)
+            data = None
+    chat_id = update.effective_chat.id
+    if data is None:
+        await context.bot.send_message(chat_id, texts.unreadable_form(who._))
+        return
+    await context.bot.send_document(
+        chat_id,
+        InputFile(io.BytesIO(data), filename=result.filename),
+        caption=texts.workbook_caption(who.language, result.schools, result.submitted),
+        reply_markup=menu.keyboard(texts.workbook_buttons(who._, button.round_id)),
+    )
+
+
+async def charts_button(update: Update, context: HuibaoContext, button: ExportCharts) -> None:
+    query = update.callback_query
+    assert query is not None and update.effective_chat is not None
+    allowed = await _allowed(update, context, button.round_id)
+    if isinstance(allowed, str):
+        await query.answer(allowed, show_alert=True)
+        return
+    who, viewer = allowed
+    await query.answer(texts.preparing_charts(who._))
+    async with context.services.sessionmaker() as session:  # reads only
+        try:
+            title, pngs = await round_charts(
+                session,
+                button.round_id,
+                who.language,
+                context.services.settings,
+                context.now(),
+                viewer.district_id,
+            )
+        except (FormError, RoundNotFound):
+            log.exception("charts of round %s: its form cannot be read", button.round_id)
+            pngs = []
+    chat_id = update.effective_chat.id
+    if not pngs:
+        await context.bot.send_message(chat_id, texts.unreadable_form(who._))
+        return
+    for n, png in enumerate(pngs):
+        await context.bot.send_photo(
+            chat_id,
+            InputFile(io.BytesIO(png), filename=f"chart-{n + 1}.png"),
+            caption=escape(texts.chart_caption(who._, title, n, len(pngs)), quote=False),
+        )
+
+
+def register(app: HuibaoApp) -> None:
+    # Through the menu registry: staff and district officers see /export in their command
+    # lists, everyone else is refused before these callbacks run (the callbacks still
+    # check which district the person may see).
+    viewers = menu.STAFF | menu.DISTRICT
+    menu.add_command(app, "export", export_command, N_("A round as Excel"), viewers, order=31)
+    menu.add_button(app, ExportRound, export_button, viewers, example=ExportRound(1))
+    menu.add_button(app, ExportCharts, charts_button, viewers, example=ExportCharts(1))
