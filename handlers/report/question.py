@@ -144,7 +144,7 @@ def _add_item_lines(view: QuestionView, _: Gettext) -> list[str]:
     step, lang = view.step, view.lang
     g = step.group
     assert g is not None
-    item = g.label.get(lang)
+    item = _in_sentence(g.label.get(lang))
     if step.asks_first_item:
         prompt = _("Is there a {item} to report?").format(item=item)
     elif g.add_prompt is not None:
@@ -159,6 +159,14 @@ def _add_item_lines(view: QuestionView, _: Gettext) -> list[str]:
     return lines
 
 
+def _in_sentence(label: str) -> str:
+    """A label inside an English sentence ("a senior title applicant"); an acronym
+    (IT teacher) and Chinese stay as they are."""
+    if len(label) > 1 and label[0].isupper() and label[1].islower():
+        return label[0].lower() + label[1:]
+    return label
+
+
 def _add_item_row(view: QuestionView, _: Gettext) -> list[InlineKeyboardButton]:
     sub, tok = view.submission_id, key_token(view.step.key)
     first = view.step.asks_first_item
@@ -168,7 +176,7 @@ def _add_item_row(view: QuestionView, _: Gettext) -> list[InlineKeyboardButton]:
             callback_data=AddItem(sub, tok).pack(),
         ),
         InlineKeyboardButton(
-            _("None") if first else _("No more"), callback_data=NoMoreItems(sub, tok).pack()
+            _("None to report") if first else _("No more"), callback_data=NoMoreItems(sub, tok).pack()
         ),
     ]
 

@@ -228,8 +228,8 @@ _CN_NUMBER_RE = re.compile(rf"(?P<sign>[-负]?)\s*(?P<num>[{_CN_CHARS}]+)(?P<res
 # Words and shapes of an estimate: a bureau adds the figures up, so "about fifty" is
 # refused as what it is rather than as "not a number".
 _ESTIMATE_RE = re.compile(
-    r"大约|大概|约|左右|上下|来|多|余|几|若干|近|差不多|不到|不足|以上|以下|超过|至少|最多"
-    r"|[一二两三四五六七八九]{2}|[0-9]\s*[-~～到至]\s*[0-9]"
+    r"大约|大概|约|左右|上下|若干|差不多|将近|接近|不到|不足|以上|以下|超过|至少|最多|几"
+    r"|[0-9十百千万亿][来多余]|[一二两三四五六七八九]{2}|[0-9]\s*[-~～到至]\s*[0-9]"
 )
 
 
