@@ -38,9 +38,9 @@ from texts.callbacks import (
 from texts.i18n import Gettext, ngettext_for
 
 # What a phone shows of a button's label before it cuts it with "…", in columns (a Chinese
-# character takes two): one button per row takes about 30, two per row about 14.
+# character takes two): one button per row takes about 30, two per row about 15.
 WIDE_BUTTON = 28
-HALF_BUTTON = 12
+HALF_BUTTON = 14
 NUMBERS_PER_ROW = 5
 
 
@@ -135,7 +135,11 @@ def question(view: QuestionView, _: Gettext, before: Iterable[str] = ()) -> Rend
 
 
 def _heading(form: FormDef, period: str, step: Step, lang: str, _: Gettext) -> str:
-    return f"📋 {escape(form.title.get(lang))} · {escape(period)} · {progress_text(step, lang, _)}"
+    """The form, the period and where the person is: on the same line for the form's own
+    questions, on a line of its own inside a repeatable item (it is long on a phone)."""
+    where = progress_text(step, lang, _)
+    title = f"📋 {escape(form.title.get(lang))} · {escape(period)}"
+    return f"{title} · {where}" if step.group is None else f"{title}\n{where}"
 
 
 def _add_item_lines(view: QuestionView, _: Gettext) -> list[str]:
