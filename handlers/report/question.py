@@ -107,7 +107,7 @@ def opening_count(outline: Outline, lang: str, _: Gettext) -> str:
             "then one {item} after another, {count} question each",
             "then one {item} after another, {count} questions each",
             per_item,
-        ).format(item=escape(g.label.get(lang)), count=per_item)
+        ).format(item=escape(_in_sentence(g.label.get(lang))), count=per_item)
         words = _("{first}; {second}").format(first=words, second=then)
     return _(
         "{questions}, one at a time. Every answer is saved as you give it; you may pause "
