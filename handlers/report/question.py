@@ -180,7 +180,8 @@ def _add_item_row(view: QuestionView, _: Gettext) -> list[InlineKeyboardButton]:
             callback_data=AddItem(sub, tok).pack(),
         ),
         InlineKeyboardButton(
-            _("None to report") if first else _("No more"), callback_data=NoMoreItems(sub, tok).pack()
+            _("None to report") if first else _("No more"),
+            callback_data=NoMoreItems(sub, tok).pack(),
         ),
     ]
 

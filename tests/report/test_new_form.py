@@ -74,7 +74,7 @@ async def test_a_form_that_exists_only_as_a_file(county: County) -> None:
     await deputy.send("张敏")
     await deputy.wait_for("Subjects taught")
     await deputy.send("1,4")
-    await deputy.wait_for("is not one of the options of “Senior title applicant 1 · Subjects taught”")
+    await deputy.wait_for("not one of the options of “Senior title applicant 1 · Subjects taught”")
     await deputy.send("1,2")
     await deputy.wait_for("another applicant for a senior title")
     await deputy.send("no")
