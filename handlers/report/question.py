@@ -4,7 +4,8 @@ options listed once (as buttons when their labels fit, else as numbered text wit
 buttons), and why a typed answer was refused, naming the question.
 
 The counts come from the forms engine (Step.number / Step.count, outline()); this module
-only words them."""
+only words them. It replaces the question screen of handlers/report_view.py (question,
+parse_error and their helpers there are no longer called)."""
 
 from __future__ import annotations
 
@@ -80,8 +81,8 @@ def type_hint(f: FieldDef, lang: str, _: Gettext) -> str:
 
 
 def progress_text(step: Step, lang: str, _: Gettext) -> str:
-    """ "3/14" for the form's own questions; "培训项目 2 · 第 3/6 题" inside an item; the
-    group's name alone while asking whether to add an item."""
+    """Where the person is: "3/14" among the form's own questions, "培训项目 2 · 第 3/6 题"
+    inside an item, the group's name alone while asking whether to add an item."""
     g = step.group
     if g is None:
         return f"{step.number}/{step.count}"
@@ -97,7 +98,8 @@ def progress_text(step: Step, lang: str, _: Gettext) -> str:
 
 def opening_count(outline: Outline, lang: str, _: Gettext) -> str:
     """How many questions the opening screen promises, true for repeatable items too
-    ("共 2 题；培训项目逐项填写，每项 6 题。")."""
+    ("共 2 题；培训项目逐项填写，每项 6 题，逐题回答。…"): the opening screen
+    (handlers/report/open.py) shows it for a report not started yet."""
     n_ = ngettext_for(lang)
     words = n_("{count} question", "{count} questions", outline.questions).format(
         count=outline.questions
