@@ -152,7 +152,7 @@ def _add_item_lines(view: QuestionView, _: Gettext) -> list[str]:
     assert g is not None
     item = _in_sentence(g.label.get(lang))
     if step.asks_first_item:
-        prompt = _("Is there a {item} to report?").format(item=item)
+        prompt = _("Is there any {item} to report?").format(item=item)
     elif g.add_prompt is not None:
         prompt = g.add_prompt.get(lang)
     else:

@@ -433,8 +433,12 @@ def _parse_text(f: FieldDef, text: str) -> ParsedValue | ParseError:
     return ParsedValue(text)
 
 
-_YES = frozenset({"是", "是的", "好", "要", "继续", "添加", "y", "yes", "ok", "1", "对"})
-_NO = frozenset({"否", "不", "不要", "没有", "无", "完成", "结束", "n", "no", "0", "done"})
+_YES = frozenset(
+    {"是", "是的", "有", "有的", "好", "要", "继续", "添加", "y", "yes", "ok", "1", "对"}
+)
+_NO = frozenset(
+    {"否", "不", "不要", "没有", "没有了", "没了", "无", "完成", "结束", "n", "no", "0", "done"}
+)
 
 
 def parse_yes_no(text: str) -> bool | None:

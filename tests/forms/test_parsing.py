@@ -300,7 +300,11 @@ def test_yes_no() -> None:
     assert parse_yes_no("是") is True
     assert parse_yes_no(" Yes ") is True
     assert parse_yes_no("否") is False
-    assert parse_yes_no("没有了") is None
+    # The words of the buttons of "is there any item?" and "another?", typed.
+    assert parse_yes_no("有") is True
+    assert parse_yes_no("没有") is False
+    assert parse_yes_no("没有了") is False
+    assert parse_yes_no("也许") is None
     assert parse_yes_no("no") is False
 
 

@@ -65,7 +65,7 @@ async def test_a_form_that_exists_only_as_a_file(county: County) -> None:
     await deputy.press(remarks, "Skip")
     # The group comes last (it names no field to follow).
     # Before the first item the bot asks whether there is one, never "another".
-    add = await deputy.wait_for("Is there a senior title applicant to report?")
+    add = await deputy.wait_for("Is there any senior title applicant to report?")
     assert "another" not in (add.plain or "")
     assert [b[0] for b in add.buttons()[0]] == ["Yes, fill one in", "None to report"]
     await deputy.press(add, "Yes, fill one in")

@@ -43,7 +43,7 @@ async def test_training_in_chinese_counts_items_and_their_questions(county: Coun
     assert "还有其他" not in text and "已添加" not in text
     assert labels(ask)[:2] == ["有，开始填写", "没有"]
 
-    level = await press(principal, ask, "有，开始填写", "培训项目 1 · 第 1/6 题")
+    level = await say(principal, "有", "培训项目 1 · 第 1/6 题")  # typed, as on its button
     text = level.plain or ""
     assert "\n培训级别\n" in text
     # Short labels: buttons only, two a row; the options are not listed again as text.
@@ -86,7 +86,7 @@ async def test_training_in_english_numbers_long_options(county: County) -> None:
     round_ = await county.open_round("training", period=PERIOD)
     deputy = county.user("deputy:S001")
     await start(county, deputy, round_.id, "New teachers this term")
-    ask = await say(deputy, "0", "Is there a training programme to report?")
+    ask = await say(deputy, "0", "Is there any training programme to report?")
     assert "another" not in (ask.plain or "")
     level = await press(deputy, ask, "Yes, fill one in", "Training programme 1 · question 1 of 6")
     kind = await press(deputy, level, "National", "Training programme 1 · question 2 of 6")
