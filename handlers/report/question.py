@@ -43,6 +43,8 @@ from texts.i18n import Gettext, ngettext_for
 WIDE_BUTTON = 28
 HALF_BUTTON = 14
 NUMBERS_PER_ROW = 5
+MAX_ROWS = 8
+"""More options than this, one a row, make a keyboard taller than the screen: numbered."""
 
 
 def columns(text: str) -> int:
@@ -57,7 +59,7 @@ def choice_layout(f: FieldDef, lang: str) -> int:
     widest = max((columns(c.label.get(lang)) + mark for c in f.choices), default=0)
     if widest <= HALF_BUTTON:
         return 2
-    return 1 if widest <= WIDE_BUTTON else 0
+    return 1 if widest <= WIDE_BUTTON and len(f.choices) <= MAX_ROWS else 0
 
 
 def type_hint(f: FieldDef, lang: str, _: Gettext) -> str:

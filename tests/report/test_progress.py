@@ -11,6 +11,7 @@ from models.forms import load_forms, outline
 from tests.double import FakeUser, SentMessage
 from tests.report.conftest import FORMS, County
 from tests.report.test_conversation import start
+from tests.report.test_walk import seeded
 from texts.i18n import gettext_for
 
 PERIOD = "2026 秋季学期"
@@ -145,3 +146,29 @@ async def test_the_opening_screen_says_how_many_questions(county: County) -> Non
     principal = county.user("principal:S001")
     first = await start(county, principal, round_.id, "本学期新入职教师数")
     assert "共 2 题；培训项目逐项填写，每项 6 题" in (first.plain or "")
+
+
+async def test_many_options_in_english_are_numbered_and_ticked_by_number(county: County) -> None:
+    """Fifteen subjects, some too long for half a row: listed once as numbered text; the
+    buttons carry the numbers and a tick marks the number pressed."""
+    round_id = await seeded(county)
+    deputy = county.user("deputy:S001")
+    shown = await start(county, deputy, round_id, "Subjects short of teachers")
+    text = shown.plain or ""
+    assert "1. Chinese\n2. Mathematics\n3. English" in text
+    assert labels(shown)[:5] == ["1", "2", "3", "4", "5"]
+    assert "Tick the buttons, then press Done; or type numbers like 1,3." in text
+    await deputy.press(shown, "3")
+    ticked = await deputy.wait_for(
+        lambda m: m.message_id == shown.message_id and "✅ 3" in labels(m)
+    )
+    assert "Chinese" not in str(ticked.buttons())
+
+
+async def test_few_short_options_in_chinese_are_buttons_only(county: County) -> None:
+    round_id = await seeded(county)
+    principal = county.user("principal:S001")
+    shown = await start(county, principal, round_id, "紧缺学科")
+    assert "1. 语文" not in (shown.plain or "")
+    assert labels(shown)[:2] == ["语文", "数学"]
+    assert "请勾选按钮后点“选好了”。" in (shown.plain or "")
