@@ -24,31 +24,22 @@ from models.forms import (
     AnswerKey,
     FieldDef,
     FormDef,
-    ParseError,
     RuleResult,
     Step,
     Value,
     format_value,
 )
 from texts.callbacks import (
-    AddItem,
     AskDiscard,
     DiscardRevision,
-    DoneTicking,
     EditAnswer,
-    GoBack,
-    KeepAnswer,
-    NoMoreItems,
     OpenReport,
     PauseReport,
-    PickChoice,
     RemoveItem,
     ReportList,
     ReviewReport,
     ReviseReport,
-    SkipQuestion,
     SubmitReport,
-    TickChoice,
     ViewSubmitted,
 )
 from texts.i18n import Gettext
@@ -132,17 +123,6 @@ def range_text(f: FieldDef, lang: str, _: Gettext) -> str | None:
     return None
 
 
-def type_hint(f: FieldDef, _: Gettext) -> str:
-    return {
-        "integer": _("Type a whole number."),
-        "decimal": _("Type a number."),
-        "date": _("Type a date like 2026-11-22."),
-        "choice": _("Press a button or type its number."),
-        "multi_choice": _("Tick the buttons, then press Done; or type numbers like 1,3."),
-        "text": _("Type your answer."),
-    }[f.type]
-
-
 @dataclass(frozen=True)
 class QuestionView:
     form: FormDef
@@ -155,198 +135,6 @@ class QuestionView:
     submission_id: int
     can_go_back: bool
     complete: bool
-
-
-def question(view: QuestionView, _: Gettext, before: Iterable[str] = ()) -> Rendered:
-    step, lang, form = view.step, view.lang, view.form
-    lines = [*before]
-    lines.append(
-        f"📋 {escape(form.title.get(lang))} · {escape(view.period)} · {step.position}/{step.total}"
-    )
-    buttons: list[list[InlineKeyboardButton]] = []
-    if step.kind == "add_item":
-        lines.extend(_add_item_lines(view, _))
-        buttons.append(_add_item_row(view, _))
-    else:
-        f = step.field
-        assert f is not None
-        lines.extend(_field_lines(view, f, _))
-        buttons.extend(_field_rows(view, f, _))
-    buttons.append(_nav_row(view, _))
-    return Rendered("\n".join(lines), InlineKeyboardMarkup(buttons))
-
-
-def _add_item_lines(view: QuestionView, _: Gettext) -> list[str]:
-    """The question "add (another) item to this group?"."""
-    step, lang = view.step, view.lang
-    g = step.group
-    assert g is not None
-    prompt = g.add_prompt.get(lang) if g.add_prompt else None
-    if prompt is None:
-        prompt = (_("Add a {item}?") if step.item == 0 else _("Add another {item}?")).format(
-            item=g.label.get(lang)
-        )
-    lines = [f"<b>{escape(prompt)}</b>"]
-    if step.item:
-        lines.append(_("{count} added so far.").format(count=step.item))
-    if g.hint:
-        lines.append(f"<i>{escape(g.hint.get(lang))}</i>")
-    return lines
-
-
-def _add_item_row(view: QuestionView, _: Gettext) -> list[InlineKeyboardButton]:
-    sub, tok = view.submission_id, key_token(view.step.key)
-    return [
-        InlineKeyboardButton(_("Yes, add one"), callback_data=AddItem(sub, tok).pack()),
-        InlineKeyboardButton(_("No more"), callback_data=NoMoreItems(sub, tok).pack()),
-    ]
-
-
-def _field_lines(view: QuestionView, f: FieldDef, _: Gettext) -> list[str]:
-    """A field's question: label, what is allowed, its choices, the answer so far."""
-    lang = view.lang
-    label = escape(step_label(view.step, lang))
-    unit = _(" ({unit})").format(unit=escape(f.unit.get(lang))) if f.unit else ""
-    lines = [f"<b>{label}</b>{unit}"]
-    allowed = range_text(f, lang, _)
-    if allowed:
-        lines.append(escape(allowed))
-    if f.hint:
-        lines.append(f"<i>{escape(f.hint.get(lang))}</i>")
-    if f.type in ("choice", "multi_choice"):
-        lines.extend(f"{i}. {escape(c.label.get(lang))}" for i, c in enumerate(f.choices, start=1))
-    if not f.required:
-        lines.append(_("(optional)"))
-    if view.current is not None:
-        lines.append(
-            _("Current answer: {value}").format(value=escape(format_value(f, view.current, lang)))
-        )
-    elif view.previous is not None:
-        lines.append(
-            _("Last period: {value}").format(value=escape(format_value(f, view.previous, lang)))
-        )
-    lines.append(f"<i>{escape(type_hint(f, _))}</i>")
-    return lines
-
-
-def _field_rows(view: QuestionView, f: FieldDef, _: Gettext) -> list[list[InlineKeyboardButton]]:
-    """A field's buttons: its choices (or ticks and Done), and Keep."""
-    sub, tok, lang = view.submission_id, key_token(view.step.key), view.lang
-    rows: list[list[InlineKeyboardButton]] = []
-    if f.type == "choice":
-        choice_buttons = [
-            InlineKeyboardButton(
-                ("✓ " if view.current == c.code else "") + short_label(c.label.get(lang)),
-                callback_data=PickChoice(sub, tok, i).pack(),
-            )
-            for i, c in enumerate(f.choices)
-        ]
-        rows.extend(_rows(choice_buttons, 2))
-    elif f.type == "multi_choice":
-        ticked = set(view.ticked or ())
-        tick_buttons = [
-            InlineKeyboardButton(
-                ("✅ " if c.code in ticked else "") + short_label(c.label.get(lang), 20),
-                callback_data=TickChoice(sub, tok, i).pack(),
-            )
-            for i, c in enumerate(f.choices)
-        ]
-        rows.extend(_rows(tick_buttons, 3))
-        rows.append(
-            [InlineKeyboardButton(_("Done ✓"), callback_data=DoneTicking(sub, tok).pack())]
-        )
-    keep = view.current if view.current is not None else view.previous
-    if keep is not None and f.type != "choice":
-        shown = short_label(format_value(f, keep, lang), 30)
-        text = _("Keep {value}") if view.current is not None else _("Same as last period: {value}")
-        rows.append(
-            [
-                InlineKeyboardButton(
-                    text.format(value=shown), callback_data=KeepAnswer(sub, tok).pack()
-                )
-            ]
-        )
-    return rows
-
-
-def _nav_row(view: QuestionView, _: Gettext) -> list[InlineKeyboardButton]:
-    """Back, Skip, Review and Pause."""
-    step, sub, tok = view.step, view.submission_id, key_token(view.step.key)
-    nav = []
-    if view.can_go_back:
-        nav.append(InlineKeyboardButton(_("⬅ Back"), callback_data=GoBack(sub, tok).pack()))
-    if step.kind == "field" and step.field is not None and not step.field.required:
-        nav.append(InlineKeyboardButton(_("Skip"), callback_data=SkipQuestion(sub, tok).pack()))
-    if view.complete:
-        nav.append(InlineKeyboardButton(_("Review"), callback_data=ReviewReport(sub).pack()))
-    nav.append(InlineKeyboardButton(_("⏸ Pause"), callback_data=PauseReport(sub).pack()))
-    return nav
-
-
-def _refusal(err: ParseError, f: FieldDef, lang: str, _: Gettext) -> str:
-    """The first line of parse_error: why the answer was refused."""
-    p = err.params
-    kind = err.kind
-    if kind == "required":
-        msg = _("This question needs an answer.")
-    elif kind == "not_a_number":
-        msg = _("That is not a number.")
-    elif kind == "not_integer":
-        msg = _("Please type a whole number, without decimals.")
-    elif kind in ("below_min", "above_max"):
-        msg = _out_of_range(err, f, lang, _)
-    elif kind == "too_many_decimals":
-        msg = _("Please use at most {count} decimal places.").format(count=p.get("decimals"))
-    elif kind == "wrong_unit":
-        unit = f.unit.get(lang) if f.unit else ""
-        msg = _("“{given}” is not the unit of this question ({unit}).").format(
-            given=escape(str(p.get("given", ""))), unit=escape(unit)
-        )
-    elif kind == "bad_date":
-        msg = _("That is not a date I can read.")
-    elif kind == "unknown_choice":
-        msg = _("“{value}” is not one of the choices.").format(
-            value=escape(str(p.get("value", "")))
-        )
-    elif kind == "too_few_choices":
-        msg = _("Please choose at least {count}.").format(count=p.get("min"))
-    elif kind == "too_many_choices":
-        msg = _("Please choose at most {count}.").format(count=p.get("max"))
-    else:  # too_long
-        msg = _("That is {length} characters; at most {count} are allowed.").format(
-            length=p.get("length"), count=p.get("max_length")
-        )
-    return msg
-
-
-def _out_of_range(err: ParseError, f: FieldDef, lang: str, _: Gettext) -> str:
-    """A number (or date) below the least or above the most allowed."""
-    lo, hi = err.params.get("min"), err.params.get("max")
-
-    def fmt(v: object) -> str:
-        return escape(format_value(f, v, lang)) if v is not None else ""  # type: ignore[arg-type]
-
-    if f.type == "date":
-        return _("That date is outside the allowed dates.")
-    if err.kind == "below_min":
-        return _("That is less than {low}.").format(low=fmt(lo))
-    return (
-        _("That is more than {high}.").format(high=fmt(hi))
-        if hi is not None
-        else _("That number is too large.")
-    )
-
-
-def parse_error(err: ParseError, f: FieldDef, lang: str, _: Gettext) -> str:
-    """Why an answer was refused and what is allowed, in the person's language."""
-    msg = _refusal(err, f, lang, _)
-    lines = ["❌ " + msg]
-    allowed = range_text(f, lang, _)
-    if allowed:
-        lines.append(escape(allowed))
-    lines.append(escape(type_hint(f, _)))
-    lines.append(_("Nothing was saved; please answer again."))
-    return "\n".join(lines)
 
 
 def rule_lines(results: Iterable[RuleResult], form: FormDef, lang: str, _: Gettext) -> list[str]:

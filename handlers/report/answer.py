@@ -17,6 +17,7 @@ from handlers.report.conversation import (
     send,
     sync_conversation,
 )
+from handlers.report.question import parse_error
 from handlers.report.screens import (
     locked_text,
     not_yours_text,
@@ -135,7 +136,7 @@ async def answer_text(session: AsyncSession, services: Services, ctx: Ctx, text:
     parsed = parse_answer(f, text)
     if isinstance(parsed, ParseError):
         return Rendered(
-            view.parse_error(parsed, f, ctx.lang, _), question_markup(ctx, visible, step)
+            parse_error(parsed, step, ctx.lang, _), question_markup(ctx, visible, step)
         )
     if parsed.value is None:
         return await skip(session, ctx, step)

@@ -31,6 +31,7 @@ from handlers.report.conversation import (
     sync_conversation,
 )
 from handlers.report.open import open_report
+from handlers.report.question import parse_error
 from handlers.report.screens import (
     not_yours_text,
     nothing_changed_text,
@@ -321,7 +322,7 @@ async def done_ticking(
     codes = ticked_codes(ctx, step)
     err = ticked_error(f, codes)
     if err is not None:
-        text = view.parse_error(err, f, ctx.lang, ctx._)
+        text = parse_error(err, step, ctx.lang, ctx._)
         return None, Rendered(text, question_markup(ctx, visible, step)), None
     return None, await apply_changes(session, ctx, step.key, {step.key: codes}), None
 

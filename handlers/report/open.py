@@ -22,6 +22,7 @@ from handlers.report.conversation import (
     send,
     sync_conversation,
 )
+from handlers.report.question import opening_count
 from handlers.report.screens import (
     locked_text,
     not_yours_text,
@@ -32,10 +33,7 @@ from handlers.report.screens import (
 )
 from handlers.report_view import REVIEW, Rendered, key_text
 from models.conversations import ReportTalk
-from models.forms import (
-    dump_value,
-    steps,
-)
+from models.forms import dump_value, outline, steps
 from models.roster.tables import Person, Role, School
 from models.rounds import (
     Conversation,
@@ -157,12 +155,7 @@ async def open_in(
     if full.answers:
         intro.append(_("Welcome back: your earlier answers are kept."))
     else:
-        intro.append(
-            _(
-                "{count} questions, one at a time. Every answer is saved as you give it; "
-                "you may pause and come back at any time."
-            ).format(count=len(visible))
-        )
+        intro.append(opening_count(outline(full.form, full.answers, full.context), full.lang, _))
     intro.append("")
     rendered = with_revision_row(full, render_position(full, intro))
     await sync_conversation(session, full)

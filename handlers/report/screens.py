@@ -14,6 +14,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 from handlers import report_view as view
 from handlers.report.context import Ctx
 from handlers.report.conversation import in_this_report
+from handlers.report.question import question
 from handlers.report_view import REVIEW, Rendered, key_text
 from models.conversations import ReportTalk
 from models.forms import (
@@ -73,7 +74,7 @@ def render_question(
         ticked = ticked_codes(ctx, step)
     i = index_of(visible, step.key)
     ctx.shown = key_text(step.key)
-    rendered = view.question(
+    rendered = question(
         view.QuestionView(
             form=ctx.form,
             period=period_label(ctx.round.period, ctx.lang),

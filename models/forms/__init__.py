@@ -26,6 +26,7 @@ from models.forms.definition import (
 )
 from models.forms.engine import (
     KeyTotalResult,
+    Outline,
     RuleResult,
     Step,
     add_item,
@@ -34,6 +35,7 @@ from models.forms.engine import (
     computed,
     finish_group,
     item_count,
+    outline,
     remove_item,
     steps,
     validate,
@@ -87,6 +89,7 @@ __all__ = [
     "GroupDef",
     "KeyTotalDef",
     "KeyTotalResult",
+    "Outline",
     "ParseError",
     "ParseErrorKind",
     "ParsedValue",
@@ -122,6 +125,7 @@ __all__ = [
     "missing",
     "missing_required",
     "next_step",
+    "outline",
     "parse_answer",
     "parse_yes_no",
     "previous_step",

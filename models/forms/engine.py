@@ -35,7 +35,7 @@ from models.forms.definition import (
     Text,
     Value,
 )
-from models.forms.expr_values import DECIMAL_CONTEXT, Env, round_half_up
+from models.forms.expr_values import DECIMAL_CONTEXT, Env, Expr, round_half_up
 from models.forms.parsing import format_value
 
 StepKind = Literal["field", "add_item"]
@@ -58,8 +58,22 @@ class Step:
     item: int | None
     """0-based item index for group fields; the number of items so far for add_item."""
     position: int
-    """1-based position among the visible steps, for a progress line "3/12"."""
+    """1-based position among the visible steps."""
     total: int
+    number: int = 0
+    """What people count in: 1-based among the form's own questions for a field outside
+    groups ("3/14"), among its item's questions for a group field ("培训项目 2 · 3/6");
+    0 for add_item."""
+    count: int = 0
+    """The questions of that same scope asked or still to be asked: a follow-up whose
+    condition is not decided yet counts, one an answer has ruled out does not, so the
+    count does not grow as answers come in."""
+
+    @property
+    def asks_first_item(self) -> bool:
+        """Whether there is any item at all, before the first: never worded as "another"
+        (the group's add_prompt), which only follows an item."""
+        return self.kind == "add_item" and self.item == 0
 
     @property
     def item_number(self) -> int | None:
@@ -103,14 +117,27 @@ class KeyTotalResult:
 # --- resolving visibility --------------------------------------------------------------
 
 _RawStep = tuple[AnswerKey, StepKind, FieldDef | None, GroupDef | None, int | None]
+_Scope = tuple[str, int] | None
+"""Where a question is counted: None for the form's own, (group, item) for an item's."""
 
 
 class _State:
-    __slots__ = ("env", "steps")
+    __slots__ = ("asked", "env", "steps")
 
     def __init__(self, env: Env, steps: list[_RawStep]) -> None:
         self.env = env
         self.steps = steps
+        self.asked: list[tuple[AnswerKey, _Scope]] = []
+        """The fields shown or still undecided, in order, with their scope."""
+
+
+def _shown(expr: Expr | None, env: Env) -> bool | None:
+    """A show_if's verdict: True (asked), False (ruled out), None (not decided yet: it
+    reads an answer still to come)."""
+    if expr is None:
+        return True
+    verdict = expr.evaluate(env)
+    return True if verdict is True else None if verdict is None else False
 
 
 def item_count(group: GroupDef, answers: Mapping[AnswerKey, Value]) -> int:
@@ -130,14 +157,16 @@ def _resolve(
     groups: dict[str, list[dict[str, Value | None]]] = {}
     env = Env(values, groups)
     steps: list[_RawStep] = []
+    state = _State(env, steps)
+    asked = state.asked
     for entry in form.items:
         if isinstance(entry, FieldDef):
-            if entry.show_if is None or entry.show_if.evaluate(env) is True:
-                values[entry.code] = answers.get((entry.code, 0))
-                if with_steps:
-                    steps.append(((entry.code, 0), "field", entry, None, None))
-            else:
-                values[entry.code] = None
+            shown = _shown(entry.show_if, env)
+            values[entry.code] = answers.get((entry.code, 0)) if shown else None
+            if with_steps and shown:
+                steps.append(((entry.code, 0), "field", entry, None, None))
+            if with_steps and shown is not False:
+                asked.append(((entry.code, 0), None))
             continue
         g = entry
         items: list[dict[str, Value | None]] = []
@@ -149,17 +178,17 @@ def _resolve(
             item: dict[str, Value | None] = {}
             env.item = item
             for f in g.fields:
-                if f.show_if is None or f.show_if.evaluate(env) is True:
-                    item[f.code] = answers.get((f.code, i))
-                    if with_steps:
-                        steps.append(((f.code, i), "field", f, g, i))
-                else:
-                    item[f.code] = None
+                shown = _shown(f.show_if, env)
+                item[f.code] = answers.get((f.code, i)) if shown else None
+                if with_steps and shown:
+                    steps.append(((f.code, i), "field", f, g, i))
+                if with_steps and shown is not False:
+                    asked.append(((f.code, i), (g.code, i)))
             items.append(item)
         env.item = None
         if with_steps and n < g.max_items:
             steps.append(((g.code, ITEM_DONE), "add_item", None, g, n))
-    return _State(env, steps)
+    return state
 
 
 def _compute(form: FormDef, env: Env, only: frozenset[str] | None = None) -> None:
@@ -172,11 +201,19 @@ def _compute(form: FormDef, env: Env, only: frozenset[str] | None = None) -> Non
         env.values[c.code] = v
 
 
-def _to_steps(raw: list[_RawStep]) -> list[Step]:
+def _to_steps(state: _State) -> list[Step]:
+    raw = state.steps
     total = len(raw)
-    return [
-        Step(key, kind, f, g, item, i + 1, total) for i, (key, kind, f, g, item) in enumerate(raw)
-    ]
+    counts: dict[_Scope, int] = {}
+    numbers: dict[AnswerKey, int] = {}
+    for key, scope in state.asked:
+        counts[scope] = numbers[key] = counts.get(scope, 0) + 1
+    out = []
+    for i, (key, kind, f, g, item) in enumerate(raw):
+        scope = None if g is None or item is None else (g.code, item)
+        number, count = (numbers[key], counts[scope]) if kind == "field" else (0, 0)
+        out.append(Step(key, kind, f, g, item, i + 1, total, number, count))
+    return out
 
 
 # --- the public API --------------------------------------------------------------------
@@ -186,7 +223,33 @@ def steps(
     form: FormDef, answers: Mapping[AnswerKey, Value], context: Mapping[str, Value | None]
 ) -> list[Step]:
     """The visible questions in order, given the answers so far."""
-    return _to_steps(_resolve(form, answers, context).steps)
+    return _to_steps(_resolve(form, answers, context))
+
+
+@dataclass(frozen=True, slots=True)
+class Outline:
+    """How many questions a form asks, as its opening screen says it: its own questions
+    (those ruled out by the answers so far left out), and for each repeatable group
+    shown, the questions of one item."""
+
+    questions: int
+    per_item: tuple[tuple[GroupDef, int], ...]
+
+
+def outline(
+    form: FormDef, answers: Mapping[AnswerKey, Value], context: Mapping[str, Value | None]
+) -> Outline:
+    state = _resolve(form, answers, context)
+    own = sum(1 for _key, scope in state.asked if scope is None)
+    env = state.env
+    per_item = []
+    for g in form.groups:
+        if _shown(g.show_if, env) is False:
+            continue
+        env.item = {}  # a new item: its own follow-ups are all undecided
+        per_item.append((g, sum(1 for f in g.fields if _shown(f.show_if, env) is not False)))
+    env.item = None
+    return Outline(own, tuple(per_item))
 
 
 def clean(

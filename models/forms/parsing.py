@@ -4,9 +4,12 @@ Forgiving where it is safe: full-width digits and punctuation (５７，１２�
 separators (1,234 / 1，234), spaces, a trailing unit that matches the field (57人,
 12.5学时, 95%), and the Chinese full stop "。" typed for a decimal point between digits
 (12。5 = 12.5) or at the end of a number (57。 = 57), which an IME in Chinese
-punctuation mode produces. Strict where it matters: letters, a unit that belongs to
+punctuation mode produces, and whole numbers written exactly in Chinese numerals (八十五,
+一百二十, 两千, 三千零五). Strict where it matters: letters, a unit that belongs to
 something else (学时 for a count of people), a non-zero fraction for a whole number,
-more decimals than the field allows, and anything out of bounds are refused.
+more decimals than the field allows, and anything out of bounds are refused; an estimate
+(大约五十, 五十来个, 几十, 三四十, 50左右, 30-40) is refused as one, since the bureau adds
+the figures up.
 
 Errors are structured (ParseError.kind + params) and carry no language: the Telegram
 layer words them through gettext.
@@ -20,7 +23,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
-from typing import Literal, TypeAlias
+from typing import Final, Literal, TypeAlias
 
 from models.forms.definition import ComputedDef, FieldDef, Value
 from models.forms.expr_values import round_half_up
@@ -28,6 +31,7 @@ from models.forms.expr_values import round_half_up
 ParseErrorKind = Literal[
     "required",
     "not_a_number",
+    "approximate",
     "not_integer",
     "below_min",
     "above_max",
@@ -47,6 +51,7 @@ class ParseError:
     """Why an answer was refused. Params by kind:
 
     required: {}                    not_a_number: {}            not_integer: {}
+    approximate: {}                 (an estimate such as 大约五十 or 30-40)
     below_min / above_max: {"min": bound or None, "max": bound or None}
     too_many_decimals: {"decimals": int}
     wrong_unit: {"given": str}      (the field's own unit is on the field)
@@ -171,6 +176,8 @@ def _too_much(f: FieldDef, text: str) -> ParseError:
         return ParseError("bad_date")
     if f.type in ("choice", "multi_choice"):
         return ParseError("unknown_choice", {"value": text[:50], "count": len(f.choices)})
+    if _normalize(text).isdigit():
+        return ParseError("above_max", _bounds(f))  # a number, only far too large
     return ParseError("not_a_number")
 
 
@@ -178,10 +185,10 @@ def _parse_number(f: FieldDef, text: str) -> ParsedValue | ParseError:
     s = _normalize(text)
     m = _NUMBER_RE.fullmatch(s)
     if m is None or (m.group("int") is None and not m.group("frac")):
-        return ParseError("not_a_number")
+        return _parse_chinese(f, s)
     unit_error = _check_unit(f, m.group("rest"))
     if unit_error is not None:
-        return unit_error
+        return _estimate_or(s, unit_error)
     int_part = m.group("int") or "0"
     if "," in int_part:
         if not _THOUSANDS_RE.fullmatch(int_part):
@@ -194,6 +201,120 @@ def _parse_number(f: FieldDef, text: str) -> ParsedValue | ParseError:
     if isinstance(value, ParseError):
         return value
     return _within_bounds(f, value)
+
+
+# --- whole numbers in Chinese numerals ---------------------------------------------------
+
+_CN_DIGITS: Final = {
+    **dict.fromkeys("零〇", 0),
+    **dict.fromkeys("一壹", 1),
+    **dict.fromkeys("二贰两", 2),
+    **dict.fromkeys("三叁", 3),
+    **dict.fromkeys("四肆", 4),
+    **dict.fromkeys("五伍", 5),
+    **dict.fromkeys("六陆", 6),
+    **dict.fromkeys("七柒", 7),
+    **dict.fromkeys("八捌", 8),
+    **dict.fromkeys("九玖", 9),
+}
+_CN_UNITS: Final = {
+    **dict.fromkeys("十拾", 10),
+    **dict.fromkeys("百佰", 100),
+    **dict.fromkeys("千仟", 1000),
+}
+_CN_BIG: Final = (("亿億", 10**8), ("万萬", 10**4))
+_CN_CHARS: Final = "".join([*_CN_DIGITS, *_CN_UNITS, *(cs for cs, _ in _CN_BIG)])
+_CN_NUMBER_RE = re.compile(rf"(?P<sign>[-负]?)\s*(?P<num>[{_CN_CHARS}]+)(?P<rest>.*)", re.DOTALL)
+# Words and shapes of an estimate: a bureau adds the figures up, so "about fifty" is
+# refused as what it is rather than as "not a number".
+_ESTIMATE_RE = re.compile(
+    r"大约|大概|约|左右|上下|若干|差不多|将近|接近|不到|不足|以上|以下|超过|至少|最多|几"
+    r"|[0-9十百千万亿][来多余]|[一二两三四五六七八九]{2}|[0-9]\s*[-~～到至]\s*[0-9]"
+)
+
+
+def _estimate_or(text: str, error: ParseError) -> ParseError:
+    """`error`, unless the text is an estimate (then that is the reason)."""
+    if error.kind == "not_a_number" and _ESTIMATE_RE.search(text):
+        return ParseError("approximate")
+    return error
+
+
+def _parse_chinese(f: FieldDef, s: str) -> ParsedValue | ParseError:
+    m = _CN_NUMBER_RE.fullmatch(s)
+    n = chinese_integer(m.group("num")) if m is not None else None
+    if m is None or n is None:
+        return _estimate_or(s, ParseError("not_a_number"))
+    unit_error = _check_unit(f, m.group("rest"))
+    if unit_error is not None:
+        return _estimate_or(s, unit_error)
+    if n >= 10**MAX_DIGITS:
+        return ParseError("above_max", _bounds(f))
+    value = -n if m.group("sign") else n
+    return _within_bounds(f, value if f.type == "integer" else Decimal(value))
+
+
+def chinese_integer(text: str) -> int | None:
+    """The exact value of a whole number in Chinese numerals (八十五, 一百二十, 两千,
+    三千零五, 十二, 一万五 = 15000, 一百二 = 120); None for anything else, including
+    ranges such as 三四十 and misplaced zeros (二十零)."""
+    for chars, big in _CN_BIG:
+        at = min((text.find(c) for c in chars if c in text), default=-1)
+        if at < 0:
+            continue
+        head, tail = text[:at], text[at + 1 :]
+        high = chinese_integer(head) if head else None
+        low = _cn_below(tail, big)
+        if high is None or low is None:
+            return None
+        return high * big + low
+    return _cn_section(text, first=True)
+
+
+def _cn_below(tail: str, big: int) -> int | None:
+    """What follows 万 or 亿: nothing, a bare digit (一万五 = 15000), or a number below
+    it, after a 零 when a place is skipped (一万零五)."""
+    if not tail:
+        return 0
+    if len(tail) == 1 and _CN_DIGITS.get(tail):
+        return _CN_DIGITS[tail] * big // 10
+    if tail[0] in "零〇":
+        low = chinese_integer(tail[1:]) if len(tail) > 1 else None
+        return low if low is not None and low < big // 10 else None
+    low = chinese_integer(tail)
+    return low if low is not None and big // 10 <= low < big else None
+
+
+def _cn_section(text: str, *, first: bool) -> int | None:
+    """A number below 10,000: digits each followed by a falling unit, 零 where a place is
+    skipped, a leading 十 for 一十 (十二), a last digit after 百 or 千 for the next
+    place down (一百二 = 120, but 一百零二 = 102)."""
+    if text in ("零", "〇"):
+        return 0
+    if text[0] in "零〇" or text[-1] in "零〇":
+        return None
+    total, digit, unit, after_zero = 0, None, 10**4, False
+    for i, ch in enumerate(text):
+        d = _CN_DIGITS.get(ch)
+        if d is not None:
+            if digit is not None or (d == 0 and after_zero):
+                return None  # two digits in a row: 三四十 is a range, not a number
+            if d == 0:
+                after_zero = True
+            else:
+                digit = d
+            continue
+        u = _CN_UNITS.get(ch)
+        if u is None or u >= unit or (digit is None and not (first and i == 0 and u == 10)):
+            return None
+        if after_zero and u * 10 >= unit:
+            return None  # 零 skips a place: 一千零五百 skips none
+        total, unit, digit, after_zero = total + (digit or 1) * u, u, None, False
+    if after_zero and unit < 100:
+        return None
+    if digit is not None:
+        total += digit * (unit // 10 if unit in (100, 1000) and not after_zero else 1)
+    return total
 
 
 def _check_unit(f: FieldDef, rest: str) -> ParseError | None:
@@ -312,8 +433,12 @@ def _parse_text(f: FieldDef, text: str) -> ParsedValue | ParseError:
     return ParsedValue(text)
 
 
-_YES = frozenset({"是", "是的", "好", "要", "继续", "添加", "y", "yes", "ok", "1", "对"})
-_NO = frozenset({"否", "不", "不要", "没有", "无", "完成", "结束", "n", "no", "0", "done"})
+_YES = frozenset(
+    {"是", "是的", "有", "有的", "好", "要", "继续", "添加", "y", "yes", "ok", "1", "对"}
+)
+_NO = frozenset(
+    {"否", "不", "不要", "没有", "没有了", "没了", "无", "完成", "结束", "n", "no", "0", "done"}
+)
 
 
 def parse_yes_no(text: str) -> bool | None:

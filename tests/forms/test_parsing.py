@@ -19,6 +19,7 @@ from models.forms import (
     parse_answer,
     parse_yes_no,
 )
+from models.forms.parsing import chinese_integer
 
 PEOPLE = Text("人", "people")
 TEACHERS = FieldDef("teachers", "integer", Text("专任教师数", "Teachers"), PEOPLE, 0, 5000)
@@ -91,7 +92,6 @@ def test_integer_forgiving(text: str, value: int) -> None:
     ("text", "kind"),
     [
         ("abc", "not_a_number"),
-        ("五十七", "not_a_number"),
         ("57a", "not_a_number"),
         ("5 7", "not_a_number"),
         ("1,23", "not_a_number"),
@@ -104,10 +104,71 @@ def test_integer_forgiving(text: str, value: int) -> None:
         ("", "required"),
         ("   ", "required"),
         ("9" * 40, "above_max"),
+        ("123456789012345678901234", "above_max"),
+        ("9" * 5000, "above_max"),  # longer than any input read, still a number
     ],
 )
 def test_integer_strict(text: str, kind: str) -> None:
     assert err(TEACHERS, text).kind == kind
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("八十五", 85),
+        ("一百二十", 120),
+        ("两千", 2000),
+        ("三千零五", 3005),
+        ("十二", 12),
+        ("十", 10),
+        ("零", 0),
+        ("五十七人", 57),
+        ("两千五", 2500),  # colloquial but exact: the last digit is the next place down
+        ("一百零五", 105),
+        ("一千零五十", 1050),
+        ("壹佰", 100),
+        ("两个", 2),
+    ],
+)
+def test_chinese_numerals_written_exactly(text: str, value: int) -> None:
+    assert ok(TEACHERS, text) == value
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [("一万五", 15000), ("一万零五", 10005), ("一亿二千万", 120_000_000), ("十万", 100_000)],
+)
+def test_chinese_numerals_with_wan_and_yi(text: str, value: int) -> None:
+    assert chinese_integer(text) == value
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["大约五十", "五十来个", "几十", "三四十", "五十多", "50左右", "约50人", "30-40", "一百以上"],
+)
+def test_estimates_are_refused_as_estimates(text: str) -> None:
+    assert err(TEACHERS, text).kind == "approximate"
+
+
+@pytest.mark.parametrize(
+    ("text", "kind"),
+    [
+        ("二十零", "not_a_number"),
+        ("一千零五百", "not_a_number"),
+        ("百", "not_a_number"),
+        ("一百十", "not_a_number"),
+        ("五十七学时", "wrong_unit"),
+        ("六千", "above_max"),
+        ("负五", "below_min"),
+        ("九千九百万亿", "above_max"),
+    ],
+)
+def test_chinese_numerals_strict(text: str, kind: str) -> None:
+    assert err(TEACHERS, text).kind == kind
+
+
+def test_chinese_numerals_in_a_decimal_field() -> None:
+    assert ok(HOURS, "十二学时") == Decimal(12)
 
 
 def test_error_params_for_translation() -> None:
@@ -239,7 +300,11 @@ def test_yes_no() -> None:
     assert parse_yes_no("是") is True
     assert parse_yes_no(" Yes ") is True
     assert parse_yes_no("否") is False
-    assert parse_yes_no("没有了") is None
+    # The words of the buttons of "is there any item?" and "another?", typed.
+    assert parse_yes_no("有") is True
+    assert parse_yes_no("没有") is False
+    assert parse_yes_no("没有了") is False
+    assert parse_yes_no("也许") is None
     assert parse_yes_no("no") is False
 
 

@@ -8,13 +8,17 @@ from pathlib import Path
 import pytest
 
 from models.forms import (
+    ITEM_COUNT,
     ITEM_DONE,
     REVIEW,
     Answers,
     FormDef,
+    Value,
     Walk,
+    add_item,
     complete,
     current_step,
+    finish_group,
     load_form,
     missing,
     step_after,
@@ -107,3 +111,61 @@ def test_missing_lists_required_questions_and_unfinished_groups(form: FormDef) -
     assert not complete(visible, answers)
     answers = {**FULL, ("exam_date", 0): "2026-01-05"}
     assert complete(steps(form, answers, {}), answers)
+
+
+TRAINING = Path(__file__).parents[2] / "forms" / "training.toml"
+
+
+def test_progress_through_repeatable_items_counts_what_people_count() -> None:
+    """The training form: its own questions count "1/2" (the follow-up counts until an
+    answer rules it out); before the first item the add step asks whether there is one
+    (never "another"); inside an item the count is the item's questions, the one whose
+    condition is still open included; "back" from an item's first question goes to the
+    previous item's last."""
+    form = load_form(TRAINING)
+    ctx = {"stage": "primary"}
+    answers: Answers = {}
+    seen: list[tuple[object, ...]] = []
+    script: list[Value] = [0, True, "national", "ethics", "x", 10, 8, 5, True, "county"]
+    step = steps(form, {}, ctx)[0]
+    for value in script:
+        seen.append((step.key, step.item_number, step.number, step.count, step.asks_first_item))
+        if step.kind == "add_item":
+            assert step.group is not None
+            pick = add_item if value else finish_group
+            answers.update(pick(form, answers, step.group.code))
+        else:
+            answers[step.key] = value
+        nxt, _walk = step_after(steps(form, answers, ctx), answers, set(), step.key, Walk())
+        assert nxt is not None
+        step = nxt
+    assert seen == [
+        (("new_teachers", 0), None, 1, 2, False),
+        (("programmes", ITEM_DONE), 0, 0, 0, True),
+        (("level", 0), 1, 1, 6, False),
+        (("kind", 0), 1, 2, 6, False),
+        (("programme_name", 0), 1, 3, 6, False),
+        (("planned", 0), 1, 4, 6, False),
+        (("completed", 0), 1, 5, 6, False),
+        (("hours", 0), 1, 6, 6, False),
+        (("programmes", ITEM_DONE), 1, 0, 0, False),
+        (("level", 1), 2, 1, 6, False),
+    ]
+    before = step_before(form, steps(form, answers, ctx), ("level", 1))
+    assert before is not None and before.key == ("hours", 0)
+
+
+def test_a_follow_up_ruled_out_leaves_the_count() -> None:
+    form = load_form(TRAINING)
+    own = [s for s in steps(form, {("new_teachers", 0): 3}, {}) if s.group is None]
+    assert [(s.number, s.count) for s in own if s.kind == "field"] == [(1, 2), (2, 2)]
+    answers: Answers = {("new_teachers", 0): 0, ("programmes", ITEM_COUNT): 1, ("completed", 0): 0}
+    fields = [s for s in steps(form, answers, {}) if s.kind == "field"]
+    assert [(s.key[0], s.number, s.count) for s in fields] == [
+        ("new_teachers", 1, 1),
+        ("level", 1, 5),
+        ("kind", 2, 5),
+        ("programme_name", 3, 5),
+        ("planned", 4, 5),
+        ("completed", 5, 5),
+    ]

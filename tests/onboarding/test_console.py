@@ -105,7 +105,7 @@ def test_a_report_goes_on_in_a_later_console_run_started_anywhere(
         db_url, tmp_path, "console", "--as", "principal:3611230016", stdin="/report\n1\n62\n"
     )
     assert first.returncode == 0, first.stderr
-    assert "📋 编制与师资配备 · 2026 · 2/14" in first.stdout
+    assert "📋 编制与师资配备 · 2026 · 2/17" in first.stdout
 
     second = huibao(
         db_url, tmp_path, "console", "--as", "principal:3611230016", stdin="/report\n1\n57\n"
@@ -114,7 +114,7 @@ def test_a_report_goes_on_in_a_later_console_run_started_anywhere(
     out = second.stdout
     assert "欢迎回来" in out
     # 57 answered question 2: the bot moves on instead of asking it again.
-    assert "📋 编制与师资配备 · 2026 · 3/14" in out and "专任教师数" in out
+    assert "📋 编制与师资配备 · 2026 · 3/17" in out and "专任教师数" in out
     assert out.count("在编教职工数（人）") == 1
 
 
