@@ -181,7 +181,9 @@ def key_totals(figures: dict[str, dict[str, int | None]], stages: dict[str, str]
             if name not in ("vacant_posts", "over_staffed"):  # computed, below
                 totals[name] += f[name] or 0
         (vacant if a >= p else over).append(abs(a - p))
-        pg, ba, co = (f[k] or 0 for k in ("degree_postgraduate", "degree_bachelor", "degree_college"))
+        pg, ba, co = (
+            f[k] or 0 for k in ("degree_postgraduate", "degree_bachelor", "degree_college")
+        )
         if stages[code] == "primary":  # 中师 and above legal, 专科 and above higher
             legal += (f["full_time_teachers"] or 0) - (f.get("degree_below_secondary") or 0)
             higher += pg + ba + co
