@@ -322,7 +322,6 @@ def staffing_answers(
         ("degree_bachelor", 0): ba,
         ("degree_college", 0): co,
         ("degree_below_college", 0): below,
-        ("degree_below_secondary", 0): 0,  # asked from staffing version 3 on
         ("new_hires_total", 0): new_hires,
         ("key_teachers", 0): min(3, teachers),
         ("subject_leaders", 0): min(1, teachers),
