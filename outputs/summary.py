@@ -111,7 +111,7 @@ def _key_total_line(form: FormDef, r: KeyTotalResult, language: str) -> list[str
     value = format_number(r.value)
     if r.value is not None and unit:
         value += unit if unit == "%" or lang == "zh" else f" {unit}"
-    lines = [f"{escape(r.label.get(lang))}: <b>{value}</b>"]
+    lines = [_("{label}: {value}").format(label=escape(r.label.get(lang)), value=f"<b>{value}</b>")]
     for key, v in r.by.items():
         target = stage_target(form, r.code, key)
         line = f"  · {escape(form_stage_label(key, language))} {format_number(v)}"
@@ -119,7 +119,8 @@ def _key_total_line(form: FormDef, r: KeyTotalResult, language: str) -> list[str
             line += "%"
         if target is not None and v is not None:
             met = v >= target
-            line += " " + (
+            # Chinese puts no space before its full-width parenthesis.
+            line += ("" if lang == "zh" else " ") + (
                 _("(target {target}: met)") if met else _("(target {target}: below)")
             ).format(target=f"{format_number(target)}{'%' if unit == '%' else ''}")
             if not met:

@@ -98,7 +98,9 @@ class Compiler:
 
     def column(self, name: str) -> ColumnElement[Any]:
         if self.pivot is None:
-            return null()
+            # The dry run only collects what the expression needs; a bound NULL (unlike
+            # null()) may stand on either side of <, so that two fields compare.
+            return literal(None)
         return self.pivot.c[name]
 
     def field_value(self, f: FieldDef) -> Sql:

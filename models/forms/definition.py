@@ -109,6 +109,14 @@ class FormError(Exception):
 class Choice:
     code: str
     label: Text
+    aliases: tuple[str, ...] = ()
+    """Other names a principal may type for it, e.g. a former name (国培 for 国家级):
+    accepted as answers, never shown."""
+
+    @property
+    def answers(self) -> tuple[str, ...]:
+        """Every word that picks this choice: its code, both labels and its aliases."""
+        return (self.code, self.label.zh, self.label.en, *self.aliases)
 
 
 @dataclass(frozen=True, slots=True)

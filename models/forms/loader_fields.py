@@ -36,7 +36,7 @@ FIELD_KEYS = (
     "max_length",
     "decimals",
 )
-CHOICE_KEYS = ("code", "label")
+CHOICE_KEYS = ("code", "label", "aliases")
 GROUP_KEYS = (
     "code",
     "label",
@@ -135,22 +135,29 @@ def read_choices(ld: TableReader, raw: object, where: str) -> tuple[Choice, ...]
             ld.problem(where, f"choice code '{code}' appears twice")
             continue
         seen_codes.add(code)
-        choice = Choice(code, label)
+        choice = Choice(code, label, _aliases(ld, t.get("aliases", []), where, code))
         _check_answers(ld, choice, seen_words, where)
         out.append(choice)
     return tuple(out)
 
 
+def _aliases(ld: TableReader, raw: object, where: str, code: str) -> tuple[str, ...]:
+    if not isinstance(raw, list) or not all(isinstance(a, str) and a.strip() for a in raw):
+        ld.problem(where, f"aliases of choice '{code}' must be a list of words, e.g. [\"国培\"]")
+        return ()
+    return tuple(a.strip() for a in raw)
+
+
 def _check_answers(ld: TableReader, choice: Choice, seen_words: dict[str, str], where: str) -> None:
     code, label = choice.code, choice.label
-    # A principal may answer with a number, a code or a label, so these must
-    # not collide across choices or the answer would be ambiguous.
-    for word in {code.lower(), label.zh.lower(), label.en.lower()}:
+    # A principal may answer with a number, a code, a label or an alias, so these
+    # must not collide across choices or the answer would be ambiguous.
+    for word in {w.lower() for w in choice.answers}:
         other = seen_words.get(word)
         if other is not None and other != code:
             ld.problem(where, f"choices '{other}' and '{code}' share the answer '{word}'")
         seen_words[word] = code
-    if label.zh.isdigit() or label.en.isdigit():
+    if any(w.isdigit() for w in (label.zh, label.en, *choice.aliases)):
         ld.problem(
             where,
             f"choice '{code}' has a number as its label; it would be mistaken "

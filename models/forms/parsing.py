@@ -385,7 +385,7 @@ def _match_choice(f: FieldDef, text: str) -> str | None:
         n = int(m.group(1))
         return f.choices[n - 1].code if 1 <= n <= len(f.choices) else None
     for c in f.choices:
-        if key in (_fold(c.code), _fold(c.label.zh), _fold(c.label.en)):
+        if key in {_fold(w) for w in c.answers}:
             return c.code
     return None
 

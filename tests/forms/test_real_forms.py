@@ -305,8 +305,8 @@ def test_staffing_version_2_warns_of_more_teachers_than_staff_on_payroll(
     staffing: FormDef,
 ) -> None:
     registry = load_forms(FORMS)
-    assert registry.versions("staffing") == [1, 2]
-    v2 = registry.get("staffing")
+    assert registry.versions("staffing") == [1, 2, 3]
+    v2 = registry.get("staffing", 2)
     assert v2.version == 2 and staffing.version == 1
     # Same questions, same codes: only a rule was added.
     assert [f.code for f in v2.fields] == [f.code for f in staffing.fields]
@@ -319,3 +319,135 @@ def test_staffing_version_2_warns_of_more_teachers_than_staff_on_payroll(
     assert warning.message["zh"].startswith("专任教师数（42人）超过在编教职工数（40人）")
     assert validate(staffing, answers, {"stage": "primary"}) == []  # version 1 unchanged
     assert validate(v2, primary_school(), {"stage": "primary"}) == []
+
+
+# --- version 3 of staffing and version 2 of training: the bureau's own words ---------
+
+
+@pytest.fixture(scope="module")
+def staffing_v3() -> FormDef:
+    return load_form(FORMS / "staffing_v3.toml")
+
+
+def test_staffing_v3_is_the_newest_and_keeps_every_code(
+    staffing: FormDef, staffing_v3: FormDef
+) -> None:
+    assert load_forms(FORMS).get("staffing").version == 3
+    # Stored answers of older versions keep their meaning: no field code went away.
+    assert {f.code for f in staffing.fields} <= {f.code for f in staffing_v3.fields}
+    label = staffing_v3.field("new_hires_free_normal").label
+    assert label.zh == "其中：公费师范生" and "publicly funded" in label.en
+    hint = staffing_v3.field("new_hires_free_normal").hint
+    assert hint is not None and "免费师范生" in hint.zh
+
+
+@pytest.mark.parametrize(
+    ("payroll", "vacant", "over"), [(45, 3, None), (48, 0, None), (50, None, 2)]
+)
+def test_staffing_v3_shows_either_vacant_or_over(
+    staffing_v3: FormDef, payroll: int, vacant: int | None, over: int | None
+) -> None:
+    values = computed(staffing_v3, primary_school() | {("on_payroll", 0): payroll}, {})
+    assert (values["vacant_posts"], values["over_staffed"]) == (vacant, over)
+    assert "vacancies" not in values  # the signed figure is gone
+
+
+def test_staffing_v3_legal_and_higher_tier_rates_by_stage(staffing_v3: FormDef) -> None:
+    # 42 teachers: 0 postgraduate, 18 bachelor, 22 college, 2 below college, of whom
+    # 1 without a secondary diploma.
+    answers = primary_school() | {("degree_below_secondary", 0): 1}
+    primary = computed(staffing_v3, answers, {"stage": "primary"})
+    assert primary["standard_teachers"] == 41  # 中师 and above
+    assert primary["standard_rate"] == Decimal("97.6")
+    assert primary["standard_target"] == 100
+    assert primary["primary_college_rate"] == Decimal("95.2")  # 40 / 42
+    assert primary["higher_degree_target"] == 68
+    assert primary["junior_bachelor_rate"] is None
+    [warning] = validate(staffing_v3, answers, {"stage": "primary"})
+    assert warning.rule == "standard_below_target"
+    assert warning.message["zh"] == "学历达标率 97.6% 低于本学段 100% 的目标，请确认学历数据。"
+    # The same teachers in a junior school: 专科 and above is the legal standard (40 of
+    # 42, target 95 %), 本科 and above the higher tier (18 of 42, target 35 %): the
+    # higher tier is below its target, and that is no warning.
+    junior = computed(staffing_v3, answers, {"stage": "junior"})
+    assert junior["standard_rate"] == Decimal("95.2") and junior["standard_target"] == 95
+    assert junior["junior_bachelor_rate"] == Decimal("42.9")
+    assert junior["higher_degree_target"] == 35
+    assert validate(staffing_v3, answers, {"stage": "junior"}) == []
+    senior = computed(staffing_v3, answers, {"stage": "senior"})
+    assert senior["standard_rate"] == Decimal("42.9") and senior["standard_target"] == 75
+    assert senior["senior_postgraduate_rate"] == Decimal("0.0")
+    assert senior["higher_degree_target"] == 10
+
+
+def test_staffing_v3_asks_the_secondary_split_only_where_it_counts(
+    staffing_v3: FormDef,
+) -> None:
+    answers = primary_school()
+    asked = {s.key[0] for s in steps(staffing_v3, answers, {"stage": "primary"})}
+    assert "degree_below_secondary" in asked
+    assert not is_complete(staffing_v3, answers, {"stage": "primary"})
+    junior = {s.key[0] for s in steps(staffing_v3, answers, {"stage": "junior"})}
+    assert "degree_below_secondary" not in junior
+    none_below = answers | {("degree_college", 0): 24, ("degree_below_college", 0): 0}
+    assert "degree_below_secondary" not in {
+        s.key[0] for s in steps(staffing_v3, none_below, {"stage": "primary"})
+    }
+    too_many = answers | {("degree_below_secondary", 0): 3}
+    rules = [r.rule for r in validate(staffing_v3, too_many, {"stage": "primary"})]
+    assert rules[0] == "below_secondary_within_below_college"
+
+
+@pytest.mark.parametrize(
+    ("teachers", "substitutes", "warned"),
+    [(3, 1, False), (10, 2, False), (5, 2, True), (42, 9, True), (42, 8, False)],
+)
+def test_staffing_v3_substitute_warning_needs_two(
+    staffing_v3: FormDef, teachers: int, substitutes: int, warned: bool
+) -> None:
+    answers = {
+        ("authorized_posts", 0): teachers,
+        ("on_payroll", 0): teachers,
+        ("full_time_teachers", 0): teachers,
+        ("substitute_teachers", 0): substitutes,
+    }
+    rules = {r.rule for r in validate(staffing_v3, answers, {"stage": "teaching_point"})}
+    assert ("substitute_share" in rules) is warned
+    v2 = {r.rule for r in validate(load_forms(FORMS).get("staffing", 2), answers, {})}
+    assert "substitute_share" in v2 or not (substitutes > teachers * 0.2)
+
+
+def test_staffing_v3_summary_keeps_the_two_rates_apart(staffing_v3: FormDef) -> None:
+    a = primary_school() | {("degree_below_secondary", 0): 0}
+    b = primary_school() | {("on_payroll", 0): 50, ("degree_below_secondary", 0): 2}
+    c = primary_school() | {("degree_college", 0): 4, ("degree_bachelor", 0): 36}
+    totals = aggregate_key_totals(
+        staffing_v3,
+        [(a, {"stage": "primary"}), (b, {"stage": "primary"}), (c, {"stage": "junior"})],
+    )
+    assert totals["vacant_posts"].value == 6 and totals["vacant_posts"].schools == 2
+    assert totals["over_staffed"].value == 2 and totals["over_staffed"].schools == 1
+    legal = totals["standard_rate"]
+    assert legal.by == {"junior": Decimal("95.2"), "primary": Decimal("97.6")}  # 40/42, 82/84
+    higher = totals["higher_degree_rate"]
+    assert higher.by == {"junior": Decimal("85.7"), "primary": Decimal("95.2")}  # 36/42, 80/84
+    assert higher.label.zh.startswith("高一层次学历比例")
+
+
+def test_training_v2_levels_and_kinds_as_bureaus_name_them() -> None:
+    form = load_forms(FORMS).get("training")
+    assert form.version == 2
+    level, kind = form.field("level"), form.field("kind")
+    assert [c.label.zh for c in level.choices] == ["国家级", "省级", "市级", "县级", "校级"]
+    labels = [c.label.zh for c in kind.choices]
+    for name in ("新课标培训", "师德师风专题培训", "骨干教师培训", "班主任培训"):
+        assert name in labels
+    assert "信息技术应用能力提升培训" in labels
+    # The programmes' names and version 1's labels still pick the level or kind.
+    for typed, code in (("国培", "national"), ("省培", "provincial"), ("校本研修", "school_based")):
+        assert parse_answer(level, typed) == ParsedValue(code)
+    assert parse_answer(level, "省级") == ParsedValue("provincial")
+    assert parse_answer(kind, "师德专题") == ParsedValue("ethics")
+    # Codes of version 1 kept where the meaning is the same.
+    v1 = load_form(FORMS / "training.toml")
+    assert {c.code for c in level.choices} == {c.code for c in v1.field("level").choices}

@@ -93,13 +93,13 @@ def test_a_report_goes_on_in_a_later_console_run_started_anywhere(
     assert not (tmp_path / "forms").exists()
     checked = huibao(db_url, tmp_path, "forms", "check")
     assert checked.returncode == 0, checked.stdout + checked.stderr
-    assert "staffing v2" in checked.stdout and "all good" in checked.stdout
+    assert "staffing v3" in checked.stdout and "all good" in checked.stdout
     opened = huibao(
         db_url, tmp_path, "rounds", "open", "--form", "staffing", "--period", "2026",
         "--deadline", "12-31 17:00", "--no-announce",
     )
     assert opened.returncode == 0, opened.stdout + opened.stderr
-    assert "round 1 opened: staffing v2" in opened.stdout
+    assert "round 1 opened: staffing v3" in opened.stdout
 
     first = huibao(
         db_url, tmp_path, "console", "--as", "principal:3611230016", stdin="/report\n1\n62\n"

@@ -53,12 +53,12 @@ async def test_revise_then_locked_then_unlocked_once(county: County) -> None:
 
     # Revision 2, before the deadline, with its reason; one answer changed from the review.
     review = await revise(user, round_.id, "骨干教师少报一人")
-    await user.press(review, "✏️ 12")
+    await user.press(review, "✏️ 13")
     question = await user.wait_for("骨干教师数")
     assert "当前答案：8人" in (question.plain or "")
     await user.send("9")
     review = await user.wait_for("请核对答案")  # back to the review, not the next question
-    assert "12. 骨干教师数：9人" in (review.plain or "")
+    assert "13. 骨干教师数：9人" in (review.plain or "")
     await user.press(review, "✅ 提交修改")
     assert "第 2 版" in ((await user.wait_for("回执编号")).plain or "")
     async with county.sessionmaker() as session:
@@ -90,7 +90,7 @@ async def test_revise_then_locked_then_unlocked_once(county: County) -> None:
     await staff.press(await staff.wait_for("允许哪所学校再提交一次"), "城关第一小学")
     await staff.wait_for("可在")
     review = await revise(user, round_.id, "补报名师一人")
-    await user.press(review, "✏️ 14")
+    await user.press(review, "✏️ 15")
     await user.wait_for("名师数")
     await user.send("2")
     review = await user.wait_for("请核对答案")

@@ -87,15 +87,17 @@ async def test_staffing_from_announcement_to_receipt(county: County) -> None:
     # The degree split does not add up (2 + 30 + 18 + 3 = 53, not 52): said at once,
     # with a button to correct each figure, and the form goes on.
     split = await chat.say("3", "四项之和应等于专任教师数（52人）")
-    assert "本年新招聘教师数" in (split.plain or "")
+    # A primary school: which of them lack even the legal 中师 diploma is asked next.
+    assert "未达到中师（中专、高中）毕业的人数" in (split.plain or "")
     assert any(d.startswith("rp:e:") for d in button_data(split, "rp:e:"))
     fix = await chat.press(split, "专科以下学历", "当前答案：3人")
-    after_fix = await chat.say("2", "本年新招聘教师数")
+    after_fix = await chat.say("2", "未达到中师")
     assert "数据现已一致" in (after_fix.plain or "")
     assert "四项之和" not in (after_fix.plain or "")
+    await chat.say("0", "本年新招聘教师数")
     await chat.say("3", "公开招考")
     await chat.say("2", "特岗教师")
-    await chat.say("1", "免费师范生")
+    await chat.say("1", "公费师范生")
     await chat.say("0", "骨干教师数")
     await chat.say("8", "学科带头人数")
     await chat.say("3", "名师数")
@@ -115,7 +117,8 @@ async def test_staffing_from_announcement_to_receipt(county: County) -> None:
     review = await chat.press(subjects, "选好了", "请核对答案")
     text = review.plain or ""
     assert "1. 核定编制数：60人" in text
-    assert "空编数：3人" in text and "学历达标率：96.2%" in text
+    assert "空编数：3人" in text and "超编数" not in text
+    assert "学历达标率：100.0%" in text and "小学教师专科及以上学历比例：96.2%" in text
     assert "英语、体育" in text
     receipt = await chat.press(review, "✅ 提交", "回执编号")
     assert "第 1 版" in (receipt.plain or "")

@@ -46,7 +46,7 @@ async def test_back_from_a_question_that_has_just_become_hidden(county: County) 
     principal = county.user("principal:S001")
     shown = await start(county, principal, round_id, "紧缺学科")
     for label in (
-        "本年交流轮岗", "代课教师数", "名师", "学科带头人", "骨干教师", "免费师范生", "特岗教师",
+        "本年交流轮岗", "代课教师数", "名师", "学科带头人", "骨干教师", "公费师范生", "特岗教师",
     ):
         shown = await back(principal, shown, label)
     async with county.sessionmaker() as session, session.begin():
@@ -81,7 +81,7 @@ async def test_walk_back_then_forward_skip_and_edit_from_the_review(county: Coun
     await principal.press(shown, "跳过")
     review = await principal.wait_for(is_review)
     # Edit from the review: after the answer, back to the review (not the next question).
-    await principal.press(review, "✏️ 14")  # the 14th question: famous teachers
+    await principal.press(review, "✏️ 15")  # the 15th question: famous teachers
     await principal.wait_for("名师")
     await principal.send("2")
     again = await principal.wait_for(lambda m: is_review(m) and m is not review)

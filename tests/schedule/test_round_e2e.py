@@ -51,17 +51,19 @@ S005 = ("S005", "河西中心小学", "河西学区", "primary")
 ALL_SCHOOLS = [*SCHOOLS, S005]
 
 # What each principal types, and the question the bot asks next (DOMAIN.md's figures).
-S001_PRIMARY = [  # 城关第一小学: 2 posts vacant, 41 of 42 teachers college or above
+S001_PRIMARY = [  # 城关第一小学: 2 posts vacant, 41 of 42 teachers college or above, all
+    # of them 中师 or above
     ("48", "在编教职工数"),
     ("46", "专任教师数"),
     ("42", "其中：研究生学历"),
     ("1", "其中：本科学历"),
     ("28", "其中：专科学历"),
     ("12", "其中：专科以下学历"),
-    ("1", "本年新招聘教师数"),
+    ("1", "未达到中师（中专、高中）毕业的人数"),  # asked of primary schools
+    ("0", "本年新招聘教师数"),
     ("3", "其中：公开招考"),
     ("2", "其中：特岗教师"),
-    ("1", "其中：免费师范生"),
+    ("1", "其中：公费师范生"),
     ("0", "骨干教师数"),
     ("6", "学科带头人数"),
     ("2", "名师数"),
@@ -86,10 +88,11 @@ S003_NINE_YEAR = [  # 河西九年一贯制学校: 4 over the posts, 72 of 78 ba
     ("5", "紧缺学科"),
     ("无", "请核对答案"),
 ]
-# The key totals as typed: (authorized, payroll, vacant, over, teachers, hires, subs).
+# The key totals as typed: (authorized, payroll, vacant, over, teachers, hires, subs);
+# None: no school of the district has vacant posts (or is over its posts).
 TYPED = {
-    "城关学区": (48, 46, 2, 0, 42, 3, 1),
-    "河西学区": (86, 90, 0, 4, 78, 0, 0),
+    "城关学区": (48, 46, 2, None, 42, 3, 1),
+    "河西学区": (86, 90, None, 4, 78, 0, 0),
 }
 SUM_TOTALS = (
     "authorized_posts",
@@ -169,24 +172,33 @@ async def submitted_figures(
 def key_totals(figures: dict[str, dict[str, int | None]], stages: dict[str, str]) -> dict[str, Any]:
     """The staffing form's key totals over some schools, computed here from their figures."""
     totals: dict[str, Any] = dict.fromkeys(SUM_TOTALS, 0)
-    qualified = 0
+    vacant: list[int] = []
+    over: list[int] = []
+    legal = higher = 0
     for code, f in figures.items():
         a, p = f["authorized_posts"] or 0, f["on_payroll"] or 0
         for name in SUM_TOTALS:
             if name not in ("vacant_posts", "over_staffed"):  # computed, below
                 totals[name] += f[name] or 0
-        totals["vacant_posts"] += max(a - p, 0)
-        totals["over_staffed"] += max(p - a, 0)
-        degrees = (f["degree_postgraduate"] or 0) + (f["degree_bachelor"] or 0)
-        if stages[code] == "primary":  # college counts for primary schools
-            degrees += f["degree_college"] or 0
-        qualified += degrees
+        (vacant if a >= p else over).append(abs(a - p))
+        pg, ba, co = (
+            f[k] or 0 for k in ("degree_postgraduate", "degree_bachelor", "degree_college")
+        )
+        if stages[code] == "primary":  # 中师 and above legal, 专科 and above higher
+            legal += (f["full_time_teachers"] or 0) - (f.get("degree_below_secondary") or 0)
+            higher += pg + ba + co
+        else:  # the nine-year school: 专科 and above legal, 本科 and above higher
+            legal += pg + ba + co
+            higher += pg + ba
+    totals["vacant_posts"] = sum(vacant) if vacant else None
+    totals["over_staffed"] = sum(over) if over else None
     teachers = totals["full_time_teachers"]
-    totals["qualification_rate"] = (
-        (Decimal(qualified) * 100 / teachers).quantize(Decimal("0.1"), ROUND_HALF_UP)
-        if teachers
-        else None
-    )
+    for name, count in (("standard_rate", legal), ("higher_degree_rate", higher)):
+        totals[name] = (
+            (Decimal(count) * 100 / teachers).quantize(Decimal("0.1"), ROUND_HALF_UP)
+            if teachers
+            else None
+        )
     return totals
 
 
@@ -368,7 +380,8 @@ async def test_a_round_from_its_schedule_to_the_deadline_summary(
     assert "上报率 40.0%" in plain and "5 所学校中 2 所已报" in plain
     assert "城关学区：50.0% · 按时 1 · 逾期 0 · 未报 1" in plain
     assert "河西学区：33.3% · 按时 1 · 逾期 0 · 未报 2" in plain
-    assert "核定编制数: 134人" in plain and "专任教师数: 120人" in plain
+    assert "核定编制数：134人" in plain and "专任教师数：120人" in plain
+    assert "学历达标率：100.0%" in plain and "高一层次学历比例：94.2%" in plain
     assert len(photos) == 2
     officer_plain = officer_text.plain or ""
     assert "学区：城关学区" in officer_plain
@@ -387,7 +400,8 @@ async def test_a_round_from_its_schedule_to_the_deadline_summary(
     for name, typed in TYPED.items():
         assert tuple(by_district[name][k] for k in SUM_TOTALS) == typed
     overall = key_totals(figures, stage_of)
-    assert overall["qualification_rate"] == Decimal("94.2")  # (41 + 72) / 120
+    assert overall["standard_rate"] == Decimal("100.0")  # (42 + 78) / 120
+    assert overall["higher_degree_rate"] == Decimal("94.2")  # (41 + 72) / 120
 
     # The workbook's Summary sheet: counts by district and key totals equal the database.
     head, rows = sheet_rows(book, "汇总", "学区")
@@ -410,8 +424,9 @@ async def test_a_round_from_its_schedule_to_the_deadline_summary(
         assert tuple(line[head[c]] for c in counts) == expected_counts[name], name
         for code in SUM_TOTALS:
             assert line[head[headers[code]]] == totals_of[name][code], (name, code)
-        rate = line[head[headers["qualification_rate"]]]
-        assert Decimal(str(rate)) == totals_of[name]["qualification_rate"], (name, rate)
+        for rate_code in ("standard_rate", "higher_degree_rate"):
+            rate = line[head[headers[rate_code]]]
+            assert Decimal(str(rate)) == totals_of[name][rate_code], (name, rate_code, rate)
     assert lines["合计"][head["上报率（%）"]] == 40
 
     # The Data sheet: one row per expected school, the submitted figures as numbers.
@@ -435,8 +450,11 @@ async def test_a_round_from_its_schedule_to_the_deadline_summary(
             else:
                 assert shown is None, (code, f.code)  # a draft is not a return
     computed = {c.code: zh_header(c) for c in staffing.computed}
-    assert returns["S001"][head[computed["vacancies"]]] == 2
-    assert returns["S003"][head[computed["vacancies"]]] == -4
+    # Either vacant posts or over-staffing, never a negative vacancy.
+    assert returns["S001"][head[computed["vacant_posts"]]] == 2
+    assert returns["S001"][head[computed["over_staffed"]]] is None
+    assert returns["S003"][head[computed["vacant_posts"]]] is None
+    assert returns["S003"][head[computed["over_staffed"]]] == 4
     assert "英语" in str(returns["S001"][head[zh_header(staffing.field("shortage_subjects"))]])
 
     # The officer's workbook holds 城关学区 only.
