@@ -124,7 +124,10 @@ _ANSWERS = (
 )
 _STAFFING = Say("编制与师资配备", "Staffing")
 _TRAINING = Say("教师培训", "Teacher training")
-_IT = Tap(Say("信息技术", "Information"))
+# In Chinese the subjects are buttons; in English they are numbered text, pressed by number.
+_IT = Tap(Say("信息技术", "13"))
+_CONFIRM = Tap(Say("确认", "Confirm"), optional=True)
+_NOTICE_TITLE = Say("关于教师培训学时登记的通知", "Teacher training hours")
 _NOTICE = Say(
     "各校：请于12月20日前完成2026年度教师培训学时登记，逾期系统将关闭。",
     "To all schools: please record this year's teacher training hours by 20 December; "
@@ -142,7 +145,8 @@ FLOWS: tuple[Flow, ...] = (
         "The demo county, as the bureau's administrator",
         (
             Shell(("demo-data",)),
-            Chat("admin", ("/menu", "2", "3", "/people", "/invite 3611230002", "1", "/help")),
+            Chat("admin", ("/menu", "2", "3", "/people", "/invite 3611230002", "1",
+                           Tap(Say("确认", "Confirm")), "/help")),
         ),
     ),
     Flow(
@@ -191,8 +195,9 @@ FLOWS: tuple[Flow, ...] = (
             Chat(
                 "staff",
                 (
-                    "/status", Tap(_STAFFING), Tap("西山乡"), Tap("🔔"),
-                    "/status", Tap(_TRAINING), Tap("西山乡"), Tap("🔔"),
+                    # "Remind now" asks first when someone can be reached.
+                    "/status", Tap(_STAFFING), Tap("西山乡"), Tap("🔔"), _CONFIRM,
+                    "/status", Tap(_TRAINING), Tap("西山乡"), Tap("🔔"), _CONFIRM,
                 ),
             ),
         ),
@@ -217,7 +222,8 @@ FLOWS: tuple[Flow, ...] = (
         "notices",
         "Staff send a notice; a principal reads it",
         (
-            Chat("staff", ("/notice", _NOTICE, "1", "1", "1", "1", "1", "1", "/notices", "1")),
+            Chat("staff", ("/notice", _NOTICE_TITLE, _NOTICE, "1", "1", "1", "1", "1", "1",
+                           "/notices", "1")),
             Chat("principal:3611230016", ("/notices", "1", "1", "1")),
         ),
     ),
