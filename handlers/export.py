@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import logging
+from collections.abc import Callable
 from html import escape
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -18,7 +19,7 @@ from telegram import InputFile, Update
 
 from handlers import menu
 from handlers.context import Who, unit
-from handlers.status import Viewer, viewer_of
+from handlers.status import Viewer, reply_with_rounds, viewer_of
 from models.followup.completeness import RoundNotFound, get_round, rounds_overview
 from models.followup.keytotals import round_form
 from models.forms import FormError
@@ -31,7 +32,7 @@ from outputs.workbook import workbook_bytes
 from texts import export as texts
 from texts import status as status_texts
 from texts.callbacks import ExportCharts, ExportRound
-from texts.i18n import N_
+from texts.i18n import N_, Gettext
 from texts.status import format_percent
 from transport.context import HuibaoApp, HuibaoContext
 
@@ -42,15 +43,7 @@ Rows = list[list[tuple[str, str]]]
 
 
 async def export_command(update: Update, context: HuibaoContext) -> None:
-    assert update.effective_message is not None
-    async with unit(update, context) as (session, who):
-        viewer = viewer_of(who)
-        if viewer is None:
-            text, rows = status_texts.refusal(who._, who.role), None
-        else:
-            text, rows = await _round_list(session, who, viewer, context)
-    markup = menu.keyboard(rows) if rows else None
-    await update.effective_message.reply_text(text, reply_markup=markup)
+    await reply_with_rounds(update, context, _round_list)
 
 
 async def _title(session: AsyncSession, rnd: Round, language: str) -> str:
@@ -95,16 +88,26 @@ async def _allowed(
         return who, viewer
 
 
-async def export_button(update: Update, context: HuibaoContext, button: ExportRound) -> None:
+async def _pressed(
+    update: Update, context: HuibaoContext, round_id: int, preparing: Callable[[Gettext], str]
+) -> tuple[Who, Viewer] | None:
+    """A press of a round's file button: refused with an alert (None), or answered with
+    what is being prepared, before the files are read (no Bot API call in a transaction)."""
     query = update.callback_query
     assert query is not None and update.effective_chat is not None
-    allowed = await _allowed(update, context, button.round_id)
+    allowed = await _allowed(update, context, round_id)
     if isinstance(allowed, str):
         await query.answer(allowed, show_alert=True)
+        return None
+    await query.answer(preparing(allowed[0]._))
+    return allowed
+
+
+async def export_button(update: Update, context: HuibaoContext, button: ExportRound) -> None:
+    pressed = await _pressed(update, context, button.round_id, texts.preparing_workbook)
+    if pressed is None or update.effective_chat is None:
         return
-    who, viewer = allowed
-    # Between the two sessions: no Bot API call while a transaction is open.
-    await query.answer(texts.preparing_workbook(who._))
+    who, viewer = pressed
     async with context.services.sessionmaker() as session:  # reads only
         try:
             data, result = await workbook_bytes(
@@ -130,14 +133,10 @@ async def export_button(update: Update, context: HuibaoContext, button: ExportRo
 
 
 async def charts_button(update: Update, context: HuibaoContext, button: ExportCharts) -> None:
-    query = update.callback_query
-    assert query is not None and update.effective_chat is not None
-    allowed = await _allowed(update, context, button.round_id)
-    if isinstance(allowed, str):
-        await query.answer(allowed, show_alert=True)
+    pressed = await _pressed(update, context, button.round_id, texts.preparing_charts)
+    if pressed is None or update.effective_chat is None:
         return
-    who, viewer = allowed
-    await query.answer(texts.preparing_charts(who._))
+    who, viewer = pressed
     async with context.services.sessionmaker() as session:  # reads only
         try:
             title, pngs = await round_charts(

@@ -11,7 +11,9 @@ press: button data is untrusted, and a refused button changes nothing.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import datetime
+from typing import TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import Update
@@ -229,12 +231,25 @@ async def _inbox_screen(session: AsyncSession, context: HuibaoContext, who: Who)
     return Screen(words.inbox_screen(who._, who.language, items, done, now), rows)
 
 
-async def open_question(update: Update, context: HuibaoContext, button: OpenQuestion) -> None:
+T = TypeVar("T")
+
+
+async def _in_scope(
+    update: Update, context: HuibaoContext, work: Callable[[AsyncSession, Who], Awaitable[T]]
+) -> tuple[Who, T | None]:
+    """Do `work` in the update's transaction; None when the question is not the presser's
+    (models.inbox.threads checks that before it changes anything)."""
     async with unit(update, context) as (session, who):
         try:
-            thread = await open_thread(session, button.question_id, who.person)
+            return who, await work(session, who)
         except InboxError:
-            thread = None
+            return who, None
+
+
+async def open_question(update: Update, context: HuibaoContext, button: OpenQuestion) -> None:
+    who, thread = await _in_scope(
+        update, context, lambda session, who: open_thread(session, button.question_id, who.person)
+    )
     if thread is None:
         await menu.stale(update, who)
         return
@@ -327,11 +342,8 @@ async def _answered(
 
 
 async def done_button(update: Update, context: HuibaoContext, button: QuestionDone) -> None:
-    async with unit(update, context) as (session, who):
-        try:
-            thread = await mark_done(session, button.question_id, who.person, now=context.now())
-        except InboxError:
-            thread = None
+    who, thread = await _in_scope(update, context, lambda session, who: mark_done(
+        session, button.question_id, who.person, now=context.now()))
     if thread is None or asks_for(who.person) is not None:
         await menu.stale(update, who)
         return
@@ -343,11 +355,9 @@ async def done_button(update: Update, context: HuibaoContext, button: QuestionDo
 async def colleague_button(
     update: Update, context: HuibaoContext, button: ChooseColleague
 ) -> None:
-    async with unit(update, context) as (session, who):
-        try:
-            people = await colleagues(session, button.question_id, who.person)
-        except InboxError:
-            people = None
+    who, people = await _in_scope(
+        update, context, lambda session, who: colleagues(session, button.question_id, who.person)
+    )
     if people is None:
         await menu.stale(update, who)
         return

@@ -175,13 +175,20 @@ def fix_buttons(
 
 
 @dataclass(frozen=True)
-class ReviewView:
+class AnswersView:
+    """A report's answers as a list to read: the review before submitting, and what was
+    submitted (SubmittedView)."""
+
     form: FormDef
     period: str
     lang: str
     steps: Sequence[Step]
     answers: Mapping[AnswerKey, Value]
     computed: Mapping[str, Value | None]
+
+
+@dataclass(frozen=True)
+class ReviewView(AnswersView):
     errors: Sequence[RuleResult]
     warnings: Sequence[RuleResult]
     missing: Sequence[Step]
@@ -356,15 +363,9 @@ def receipt(
 
 
 @dataclass(frozen=True)
-class SubmittedView:
+class SubmittedView(AnswersView):
     """What the school submitted last (a revision's answers), shown without changing it."""
 
-    form: FormDef
-    period: str
-    lang: str
-    steps: Sequence[Step]
-    answers: Mapping[AnswerKey, Value]
-    computed: Mapping[str, Value | None]
     number: int
     reference: str
     submitted_at: datetime

@@ -13,7 +13,7 @@ stale button gets a polite refusal, never someone else's district.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from html import escape
@@ -97,19 +97,28 @@ def _markup(rows: Rows | None) -> InlineKeyboardMarkup | None:
 # --- /status: the round list ------------------------------------------------------------
 
 
+RoundLister = Callable[
+    [AsyncSession, Who, "Viewer", HuibaoContext], Awaitable[tuple[str, Rows | None]]
+]
+
+
 async def status_command(update: Update, context: HuibaoContext) -> None:
-    await _list_command(update, context)
-
-
-async def _list_command(update: Update, context: HuibaoContext) -> None:
     """/status starts from the list of rounds."""
+    await reply_with_rounds(update, context, _round_list)
+
+
+async def reply_with_rounds(
+    update: Update, context: HuibaoContext, round_list: RoundLister
+) -> None:
+    """A command that starts from a list of rounds (/status, /export): the viewer's list,
+    or why they may not see one."""
     assert update.effective_message is not None
     async with unit(update, context) as (session, who):
         viewer = viewer_of(who)
         if viewer is None:
             text, rows = status_texts.refusal(who._, who.role), None
         else:
-            text, rows = await _round_list(session, who, viewer, context)
+            text, rows = await round_list(session, who, viewer, context)
     await update.effective_message.reply_text(text, reply_markup=_markup(rows))
 
 

@@ -9,15 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import Update
 
 from handlers import menu
-from handlers.admin.screen import (
-    PER_PAGE,
-    SEARCH_LIMIT,
-    Rows,
-    Screen,
-    home_row,
-    pager,
-    search_command,
-)
+from handlers.admin import screen
 from handlers.context import Who
 from models.roster.roster_file import RosterEntry, district_summaries, school_entry, schools_page
 from models.roster.tables import District
@@ -38,17 +30,17 @@ from texts.i18n import Gettext
 from transport.context import HuibaoContext, Services
 
 
-def school_rows(entries: list[RosterEntry]) -> Rows:
+def school_rows(entries: list[RosterEntry]) -> screen.Rows:
     """One button per school, to its card."""
     return [
         [(f"{e.school.code} {e.school.name}", SchoolCard(e.school.id).pack())] for e in entries
     ]
 
 
-async def districts_screen(session: AsyncSession, who: Who, page: int) -> Screen | None:
+async def districts_screen(session: AsyncSession, who: Who, page: int) -> screen.Screen | None:
     _ = who._
     summaries = await district_summaries(session)
-    pages = max(1, -(-len(summaries) // PER_PAGE))
+    pages = max(1, -(-len(summaries) // screen.PER_PAGE))
     if page >= pages:
         return None
     schools = sum(s.schools for s in summaries)
@@ -69,22 +61,22 @@ async def districts_screen(session: AsyncSession, who: Who, page: int) -> Screen
                 SchoolsPage(s.district.id, 0).pack(),
             )
         ]
-        for s in summaries[page * PER_PAGE : (page + 1) * PER_PAGE]
+        for s in summaries[page * screen.PER_PAGE : (page + 1) * screen.PER_PAGE]
     ]
-    rows += pager(DistrictsPage, page, len(summaries), PER_PAGE)
-    rows.append(home_row(_))
-    return Screen("\n".join(lines), rows)
+    rows += screen.pager(DistrictsPage, page, len(summaries), screen.PER_PAGE)
+    rows.append(screen.home_row(_))
+    return screen.Screen("\n".join(lines), rows)
 
 
 async def schools_screen(
     session: AsyncSession, who: Who, district_id: int, page: int
-) -> Screen | None:
+) -> screen.Screen | None:
     _ = who._
     district = await session.get(District, district_id)
     if district is None:
         return None
     entries, total = await schools_page(
-        session, district_id=district_id, page=page, per_page=PER_PAGE
+        session, district_id=district_id, page=page, per_page=screen.PER_PAGE
     )
     if not entries and page > 0:
         return None
@@ -95,12 +87,12 @@ async def schools_screen(
         *(school_line(e, _) for e in entries),
     ]
     rows = school_rows(entries)
-    rows += pager(lambda p: SchoolsPage(district_id, p), page, total, PER_PAGE)
+    rows += screen.pager(lambda p: SchoolsPage(district_id, p), page, total, screen.PER_PAGE)
     rows.append(
         [(_("Invite a district officer"), InviteDistrictOfficer(district_id).pack())]
     )
     rows.append([(_("« Districts"), DistrictsPage(0).pack())])
-    return Screen("\n".join(lines), rows)
+    return screen.Screen("\n".join(lines), rows)
 
 
 def _search_page(text: str) -> Callable[[int], Callback] | None:
@@ -115,25 +107,25 @@ def _search_page(text: str) -> Callable[[int], Callback] | None:
     return lambda page: SchoolSearchPage(page, text)
 
 
-async def search_screen(session: AsyncSession, who: Who, text: str) -> Screen:
+async def search_screen(session: AsyncSession, who: Who, text: str) -> screen.Screen:
     """/schools WORDS: the first page of the schools matching them."""
-    screen = await search_page_screen(session, who, text, 0)
-    assert screen is not None  # the first page always has an answer
-    return screen
+    found = await search_page_screen(session, who, text, 0)
+    assert found is not None  # the first page always has an answer
+    return found
 
 
 async def search_page_screen(
     session: AsyncSession, who: Who, text: str, page: int
-) -> Screen | None:
+) -> screen.Screen | None:
     """The schools matching `text`, SEARCH_LIMIT a page (None: a page past the end)."""
     _ = who._
     entries, total = await schools_page(
-        session, search=text, page=page, per_page=SEARCH_LIMIT
+        session, search=text, page=page, per_page=screen.SEARCH_LIMIT
     )
     if not entries:
         if page > 0:
             return None
-        return Screen(
+        return screen.Screen(
             _("No school matches “{text}”. Try part of the name or the code.").format(
                 text=escape(text)
             ),
@@ -146,21 +138,21 @@ async def search_page_screen(
     rows = school_rows(entries)
     page_of = _search_page(text)
     if page_of is not None:
-        if total > SEARCH_LIMIT:
+        if total > screen.SEARCH_LIMIT:
             lines.append(_("{count} schools match; ◀ ▶ turn the pages.").format(count=total))
-        rows += pager(page_of, page, total, SEARCH_LIMIT)
+        rows += screen.pager(page_of, page, total, screen.SEARCH_LIMIT)
     elif total > len(entries):
         lines.append(
             _("… and {more} more: add more of the name or code.").format(
                 more=total - len(entries)
             )
         )
-    return Screen("\n".join(lines), rows)
+    return screen.Screen("\n".join(lines), rows)
 
 
-def _school_rows(entry: RosterEntry, _: Gettext) -> Rows:
+def _school_rows(entry: RosterEntry, _: Gettext) -> screen.Rows:
     school = entry.school
-    rows: Rows = []
+    rows: screen.Rows = []
     if school.active:
         if entry.principal is None:
             rows.append([(_("Invite the principal"), InviteToSchool(school.id, "p").pack())])
@@ -178,18 +170,18 @@ def _school_rows(entry: RosterEntry, _: Gettext) -> Rows:
     return rows
 
 
-async def school_screen(session: AsyncSession, who: Who, school_id: int) -> Screen | None:
+async def school_screen(session: AsyncSession, who: Who, school_id: int) -> screen.Screen | None:
     entry = await school_entry(session, school_id)
     if entry is None:
         return None
-    return Screen(school_card(entry, who._), _school_rows(entry, who._))
+    return screen.Screen(school_card(entry, who._), _school_rows(entry, who._))
 
 
 async def schools_command(update: Update, context: HuibaoContext) -> None:
-    await search_command(update, context, search_screen, _first_districts)
+    await screen.search_command(update, context, search_screen, _first_districts)
 
 
-async def _first_districts(session: AsyncSession, who: Who) -> Screen | None:
+async def _first_districts(session: AsyncSession, who: Who) -> screen.Screen | None:
     return await districts_screen(session, who, 0)
 
 

@@ -21,22 +21,7 @@ from models.outbox import count_unreached, purpose_of_round
 from models.roster.tables import School
 from models.rounds import Round
 from models.rounds import actions as actions
-from texts.callbacks import (
-    AskClose,
-    BackToRound,
-    CancelSetUp,
-    ChooseUnlock,
-    CloseRound,
-    ConfirmDeadline,
-    ConfirmRetry,
-    ExtendRound,
-    NewRound,
-    RetryRound,
-    RoundList,
-    ShowRound,
-    TypeDeadline,
-    UnlockSchool,
-)
+from texts import callbacks as cb
 from texts.delivery import requeued_text
 from texts.rounds import (
     closing_for,
@@ -100,27 +85,27 @@ async def round_command(update: Update, context: HuibaoContext) -> None:
 
 
 async def show_list(
-    session: AsyncSession, services: Services, who: Who, button: RoundList
+    session: AsyncSession, services: Services, who: Who, button: cb.RoundList
 ) -> Outcome:
     return screen(await screens.round_list(session, services, who))
 
 
 async def new_round(
-    session: AsyncSession, services: Services, who: Who, button: NewRound
+    session: AsyncSession, services: Services, who: Who, button: cb.NewRound
 ) -> Outcome:
     await save_wizard(session, who.person.id, RoundSetup(), now=services.now())
     return screen(screens.ask_form(services, who))
 
 
 async def cancel(
-    session: AsyncSession, services: Services, who: Who, button: CancelSetUp
+    session: AsyncSession, services: Services, who: Who, button: cb.CancelSetUp
 ) -> Outcome:
     await clear_conversation(session, who.person.id)
     return screen(Rendered(who._("Cancelled.")))
 
 
 async def show_round(
-    session: AsyncSession, services: Services, who: Who, round_: Round, button: ShowRound
+    session: AsyncSession, services: Services, who: Who, round_: Round, button: cb.ShowRound
 ) -> Outcome:
     return screen(await screens.round_view(session, services, who, round_))
 
@@ -140,10 +125,10 @@ async def _changed(
 
 
 async def extend(
-    session: AsyncSession, services: Services, who: Who, round_: Round, button: ExtendRound
+    session: AsyncSession, services: Services, who: Who, round_: Round, button: cb.ExtendRound
 ) -> Outcome:
     """Asks first: the new deadline (counted from now if the old one has passed), and who
-    will be told; ConfirmDeadline moves it."""
+    will be told; cb.ConfirmDeadline moves it."""
     if button.days not in screens.EXTEND_DAYS:
         return refused(invalid_button(who._))
     to = max(round_.deadline, services.now()) + timedelta(days=button.days)
@@ -152,7 +137,7 @@ async def extend(
 
 
 async def confirm_deadline(
-    session: AsyncSession, services: Services, who: Who, round_: Round, button: ConfirmDeadline
+    session: AsyncSession, services: Services, who: Who, round_: Round, button: cb.ConfirmDeadline
 ) -> Outcome:
     """The deadline moves to the one the confirmation showed, only if the round's deadline
     is still the one it showed as current: a second press, or a stale confirmation after
@@ -174,7 +159,7 @@ async def confirm_deadline(
 
 
 async def back_to_round(
-    session: AsyncSession, services: Services, who: Who, round_: Round, button: BackToRound
+    session: AsyncSession, services: Services, who: Who, round_: Round, button: cb.BackToRound
 ) -> Outcome:
     """A confirmation cancelled: the round's screen in its place (a deadline being typed
     is forgotten too)."""
@@ -183,7 +168,7 @@ async def back_to_round(
 
 
 async def type_deadline(
-    session: AsyncSession, services: Services, who: Who, round_: Round, button: TypeDeadline
+    session: AsyncSession, services: Services, who: Who, round_: Round, button: cb.TypeDeadline
 ) -> Outcome:
     await save_wizard(
         session, who.person.id, RoundSetup(SetupStep.EXTEND, round_id=round_.id), now=services.now()
@@ -192,13 +177,13 @@ async def type_deadline(
 
 
 async def ask_close(
-    session: AsyncSession, services: Services, who: Who, round_: Round, button: AskClose
+    session: AsyncSession, services: Services, who: Who, round_: Round, button: cb.AskClose
 ) -> Outcome:
     return screen(await screens.ask_close(session, who, round_), in_place=True)
 
 
 async def close(
-    session: AsyncSession, services: Services, who: Who, button: CloseRound
+    session: AsyncSession, services: Services, who: Who, button: cb.CloseRound
 ) -> Outcome:
     changed = await actions.close(
         session, button.round_id, closing_for(services.settings),
@@ -208,7 +193,7 @@ async def close(
 
 
 async def choose_unlock(
-    session: AsyncSession, services: Services, who: Who, round_: Round, button: ChooseUnlock
+    session: AsyncSession, services: Services, who: Who, round_: Round, button: cb.ChooseUnlock
 ) -> Outcome:
     reply = await screens.unlock_screen(session, services, who, round_)
     await save_wizard(
@@ -218,7 +203,7 @@ async def choose_unlock(
 
 
 async def unlock(
-    session: AsyncSession, services: Services, who: Who, round_: Round, button: UnlockSchool
+    session: AsyncSession, services: Services, who: Who, round_: Round, button: cb.UnlockSchool
 ) -> Outcome:
     school = await session.get(School, button.school_id)
     if school is None:
@@ -228,7 +213,7 @@ async def unlock(
 
 
 async def retry(
-    session: AsyncSession, services: Services, who: Who, round_: Round, button: RetryRound
+    session: AsyncSession, services: Services, who: Who, round_: Round, button: cb.RetryRound
 ) -> Outcome:
     """Asks first: how many messages will be sent again."""
     unreached = await count_unreached(session, purpose_of_round(round_.id))
@@ -238,7 +223,7 @@ async def retry(
 
 
 async def confirm_retry(
-    session: AsyncSession, services: Services, who: Who, round_: Round, button: ConfirmRetry
+    session: AsyncSession, services: Services, who: Who, round_: Round, button: cb.ConfirmRetry
 ) -> Outcome:
     """Staff send again, from the round's screen, every message about the round that did
     not reach its recipient (failed for good, or refused because they blocked the bot),
@@ -259,19 +244,20 @@ async def confirm_retry(
 
 
 ROUND_BUTTONS: tuple[tuple[type[Any], Any, Any], ...] = (
-    (RoundList, staff_button(show_list), RoundList()),
-    (NewRound, staff_button(new_round), NewRound()),
-    (CancelSetUp, staff_button(cancel), CancelSetUp()),
-    (ShowRound, round_button(show_round), ShowRound(1)),
-    (ExtendRound, round_button(extend), ExtendRound(1, 3)),
-    (TypeDeadline, round_button(type_deadline), TypeDeadline(1)),
-    (AskClose, round_button(ask_close), AskClose(1)),
-    (CloseRound, staff_button(close), CloseRound(1)),
-    (ChooseUnlock, round_button(choose_unlock), ChooseUnlock(1)),
-    (UnlockSchool, round_button(unlock), UnlockSchool(1, 1)),
-    (RetryRound, round_button(retry), RetryRound(1)),
-    (ConfirmRetry, round_button(confirm_retry), ConfirmRetry(1, 2)),
-    (ConfirmDeadline, round_button(confirm_deadline), ConfirmDeadline(1, 29_000_000, 29_001_440)),
-    (BackToRound, round_button(back_to_round), BackToRound(1)),
+    (cb.RoundList, staff_button(show_list), cb.RoundList()),
+    (cb.NewRound, staff_button(new_round), cb.NewRound()),
+    (cb.CancelSetUp, staff_button(cancel), cb.CancelSetUp()),
+    (cb.ShowRound, round_button(show_round), cb.ShowRound(1)),
+    (cb.ExtendRound, round_button(extend), cb.ExtendRound(1, 3)),
+    (cb.TypeDeadline, round_button(type_deadline), cb.TypeDeadline(1)),
+    (cb.AskClose, round_button(ask_close), cb.AskClose(1)),
+    (cb.CloseRound, staff_button(close), cb.CloseRound(1)),
+    (cb.ChooseUnlock, round_button(choose_unlock), cb.ChooseUnlock(1)),
+    (cb.UnlockSchool, round_button(unlock), cb.UnlockSchool(1, 1)),
+    (cb.RetryRound, round_button(retry), cb.RetryRound(1)),
+    (cb.ConfirmRetry, round_button(confirm_retry), cb.ConfirmRetry(1, 2)),
+    (cb.ConfirmDeadline, round_button(confirm_deadline),
+     cb.ConfirmDeadline(1, 29_000_000, 29_001_440)),
+    (cb.BackToRound, round_button(back_to_round), cb.BackToRound(1)),
 )
 """(kind, handler, example) of the buttons of the list and of a round's screen."""

@@ -21,7 +21,7 @@ falls back to the forms engine in Python over the same rows: slower, same result
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any
 
@@ -464,20 +464,9 @@ async def python_key_totals(
         per_district.setdefault(r.district_id, []).append((answers, {"stage": r.stage}))
     everything = [x for subs in per_district.values() for x in subs]
     overall = aggregate_key_totals(form, everything)
+    # A district's totals carry no breakdown by `by`, as the SQL ones (the overall do).
     by_district = {
-        d: {
-            code: KeyTotalResult(
-                code=k.code,
-                label=k.label,
-                aggregate=k.aggregate,
-                value=k.value,
-                schools=k.schools,
-                unit=k.unit,
-                numerator=k.numerator,
-                denominator=k.denominator,
-            )
-            for code, k in aggregate_key_totals(form, subs).items()
-        }
+        d: {code: replace(k, by={}) for code, k in aggregate_key_totals(form, subs).items()}
         for d, subs in per_district.items()
     }
     return KeyTotals(overall, by_district, in_sql=False)
