@@ -19,26 +19,19 @@ from telegram import InputFile, Update
 
 from handlers import menu
 from handlers.context import Who, unit
-from handlers.status import Viewer, reply_with_rounds, viewer_of
-from models.followup.completeness import RoundNotFound, get_round, rounds_overview
-from models.followup.keytotals import round_form
+from handlers.status import Viewer, reply_with_rounds, round_rows, viewer_of
+from models.followup.completeness import RoundNotFound, get_round
 from models.forms import FormError
-from models.rounds import Round
-from models.rounds.locks import accepting
-from models.rounds.periods import period_label
 from outputs.charts import round_charts
-from outputs.round_figures import round_title
 from outputs.workbook import workbook_bytes
 from texts import export as texts
 from texts import status as status_texts
 from texts.callbacks import ExportCharts, ExportRound
 from texts.i18n import N_, Gettext
-from texts.status import format_percent
 from transport.context import HuibaoApp, HuibaoContext
 
 log = logging.getLogger(__name__)
 
-LABEL_LIMIT = 60
 Rows = list[list[tuple[str, str]]]
 
 
@@ -46,30 +39,12 @@ async def export_command(update: Update, context: HuibaoContext) -> None:
     await reply_with_rounds(update, context, _round_list)
 
 
-async def _title(session: AsyncSession, rnd: Round, language: str) -> str:
-    try:
-        return round_title(await round_form(session, rnd), rnd, language, None)
-    except (FormError, KeyError):
-        # The form code stands in for a title that cannot be read.
-        return f"{rnd.form_code} · {period_label(rnd.period, language)}"
-
-
 async def _round_list(
     session: AsyncSession, who: Who, viewer: Viewer, context: HuibaoContext
 ) -> tuple[str, Rows | None]:
-    limit = context.services.settings.summary.rounds_listed
-    overview = await rounds_overview(session, viewer.district_id, limit=limit)
-    if viewer.district_id is not None:
-        # A round that asks nothing of this district is not the officer's business.
-        overview = [o for o in overview if o.counts.expected]
-    if not overview:
+    rows = await round_rows(session, who, viewer, context, ExportRound)
+    if not rows:
         return texts.no_rounds(who._), None
-    rows: Rows = []
-    for o in overview:
-        title = await _title(session, o.round, who.language)
-        mark = "🟢" if accepting(o.round, context.now()) else "⚪"
-        label = f"{mark} {title} · {format_percent(o.counts.reporting_rate)}"
-        rows.append([(label[:LABEL_LIMIT], ExportRound(o.round.id).pack())])
     return texts.choose_round(who._), rows
 
 

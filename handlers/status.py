@@ -43,6 +43,7 @@ from models.rounds.locks import accepting
 from models.rounds.periods import period_label
 from texts import status as status_texts
 from texts.callbacks import (
+    Callback,
     ConfirmRemind,
     RemindDistrict,
     RoundList,
@@ -122,24 +123,34 @@ async def reply_with_rounds(
     await update.effective_message.reply_text(text, reply_markup=_markup(rows))
 
 
-async def _round_list(
-    session: AsyncSession, who: Who, viewer: Viewer, context: HuibaoContext
-) -> Answer:
-    _ = who._
+async def round_rows(
+    session: AsyncSession, who: Who, viewer: Viewer, context: HuibaoContext,
+    pick: Callable[[int], Callback],
+) -> Rows:
+    """The viewer's rounds as buttons (🟢 open, with the reporting rate), each pressing
+    `pick(round id)`: /status's list and /export's."""
     limit = context.services.settings.summary.rounds_listed
     overview = await rounds_overview(session, viewer.district_id, limit=limit)
     if viewer.district_id is not None:
         # A round that asks nothing of this district is not the officer's business.
         overview = [o for o in overview if o.counts.expected]
-    if not overview:
-        return _("There are no rounds yet."), None
     rows: Rows = []
     for o in overview:
         title = await _round_title(session, o.round, who.language)
         # Past its lock a round is closed for entry, whether or not staff closed it.
         mark = "🟢" if accepting(o.round, context.now()) else "⚪"
         label = f"{mark} {title} · {format_percent(o.counts.reporting_rate)}"
-        rows.append([(label[:LABEL_LIMIT], StatusRound(o.round.id).pack())])
+        rows.append([(label[:LABEL_LIMIT], pick(o.round.id).pack())])
+    return rows
+
+
+async def _round_list(
+    session: AsyncSession, who: Who, viewer: Viewer, context: HuibaoContext
+) -> Answer:
+    _ = who._
+    rows = await round_rows(session, who, viewer, context, StatusRound)
+    if not rows:
+        return _("There are no rounds yet."), None
     return _("Rounds (🟢 open), with their reporting rate. Choose one:"), rows
 
 
