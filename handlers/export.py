@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import io
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from html import escape
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -78,63 +78,76 @@ async def _pressed(
     return allowed
 
 
-async def export_button(update: Update, context: HuibaoContext, button: ExportRound) -> None:
-    pressed = await _pressed(update, context, button.round_id, texts.preparing_workbook)
+Send = Callable[[HuibaoContext, int], Awaitable[object]]
+"""One file to send to a chat, after the session that read it has closed."""
+Reader = Callable[[AsyncSession, Who, Viewer, HuibaoContext, int], Awaitable[list[Send]]]
+
+
+async def _send_files(
+    update: Update, context: HuibaoContext, round_id: int,
+    preparing: Callable[[Gettext], str], read: Reader,
+) -> None:
+    """A press of a round's file button: checked, answered, the files read in a read-only
+    session, then sent (or why they cannot be)."""
+    pressed = await _pressed(update, context, round_id, preparing)
     if pressed is None or update.effective_chat is None:
         return
     who, viewer = pressed
     async with context.services.sessionmaker() as session:  # reads only
         try:
-            data, result = await workbook_bytes(
-                session,
-                button.round_id,
-                who.language,
-                context.services.settings,
-                district_id=viewer.district_id,
-            )
-        except FormError:
-            log.exception("export of round %s: its form cannot be read", button.round_id)
-            data = None
+            sends = await read(session, who, viewer, context, round_id)
+        except (FormError, RoundNotFound):
+            log.exception("files of round %s: its form cannot be read", round_id)
+            sends = []
     chat_id = update.effective_chat.id
-    if data is None:
+    if not sends:
         await context.bot.send_message(chat_id, texts.unreadable_form(who._))
-        return
-    await context.bot.send_document(
-        chat_id,
-        InputFile(io.BytesIO(data), filename=result.filename),
-        caption=texts.workbook_caption(who.language, result.schools, result.submitted),
-        reply_markup=menu.keyboard(texts.workbook_buttons(who._, button.round_id)),
-    )
+    for send in sends:
+        await send(context, chat_id)
+
+
+async def _workbook(
+    session: AsyncSession, who: Who, viewer: Viewer, context: HuibaoContext, round_id: int
+) -> list[Send]:
+    data, result = await workbook_bytes(session, round_id, who.language,
+                                        context.services.settings, district_id=viewer.district_id)
+
+    async def send(context: HuibaoContext, chat_id: int) -> object:
+        return await context.bot.send_document(
+            chat_id,
+            InputFile(io.BytesIO(data), filename=result.filename),
+            caption=texts.workbook_caption(who.language, result.schools, result.submitted),
+            reply_markup=menu.keyboard(texts.workbook_buttons(who._, round_id)),
+        )
+
+    return [send]
+
+
+async def _charts(
+    session: AsyncSession, who: Who, viewer: Viewer, context: HuibaoContext, round_id: int
+) -> list[Send]:
+    title, pngs = await round_charts(session, round_id, who.language, context.services.settings,
+                                     context.now(), viewer.district_id)
+
+    def chart(n: int, png: bytes) -> Send:
+        caption = escape(texts.chart_caption(who._, title, n, len(pngs)), quote=False)
+
+        async def send(context: HuibaoContext, chat_id: int) -> object:
+            return await context.bot.send_photo(
+                chat_id, InputFile(io.BytesIO(png), filename=f"chart-{n + 1}.png"),
+                caption=caption)
+
+        return send
+
+    return [chart(n, png) for n, png in enumerate(pngs)]
+
+
+async def export_button(update: Update, context: HuibaoContext, button: ExportRound) -> None:
+    await _send_files(update, context, button.round_id, texts.preparing_workbook, _workbook)
 
 
 async def charts_button(update: Update, context: HuibaoContext, button: ExportCharts) -> None:
-    pressed = await _pressed(update, context, button.round_id, texts.preparing_charts)
-    if pressed is None or update.effective_chat is None:
-        return
-    who, viewer = pressed
-    async with context.services.sessionmaker() as session:  # reads only
-        try:
-            title, pngs = await round_charts(
-                session,
-                button.round_id,
-                who.language,
-                context.services.settings,
-                context.now(),
-                viewer.district_id,
-            )
-        except (FormError, RoundNotFound):
-            log.exception("charts of round %s: its form cannot be read", button.round_id)
-            pngs = []
-    chat_id = update.effective_chat.id
-    if not pngs:
-        await context.bot.send_message(chat_id, texts.unreadable_form(who._))
-        return
-    for n, png in enumerate(pngs):
-        await context.bot.send_photo(
-            chat_id,
-            InputFile(io.BytesIO(png), filename=f"chart-{n + 1}.png"),
-            caption=escape(texts.chart_caption(who._, title, n, len(pngs)), quote=False),
-        )
+    await _send_files(update, context, button.round_id, texts.preparing_charts, _charts)
 
 
 def register(app: HuibaoApp) -> None:
