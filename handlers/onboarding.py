@@ -93,7 +93,10 @@ def refusal_text(check: Check, who: Who, context: HuibaoContext) -> str:
         return _("This invitation has already been used.") + " " + ask
     if outcome is Outcome.EXPIRED:
         return _("This invitation expired on {date}.").format(
-            date=show(check.invite.expires_at, context.services.settings.bureau.tz, "day")
+            date=show(
+                check.invite.expires_at, context.services.settings.bureau.tz, "date",
+                who.language, context.now(),
+            )
         ) + " " + ask
     if outcome is Outcome.REVOKED:
         return _(

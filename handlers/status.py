@@ -158,7 +158,8 @@ async def _show_round(
     c = await round_completeness(session, rnd.id)
     title = await _round_title(session, rnd, who.language)
     text = status_texts.round_text(
-        _, title, rnd.deadline, context.services.settings.bureau.tz, c.total
+        _, title, rnd.deadline, context.services.settings.bureau.tz, c.total,
+        language=who.language, now=context.now(),
     )
     text += "\n\n" + _("Choose a district to see its missing schools:")
     rows: Rows = []
@@ -185,7 +186,10 @@ async def _show_district(
     title = await _round_title(session, rnd, who.language)
     name = c.districts[0].name if c.districts else ""
     tz = context.services.settings.bureau.tz
-    text = status_texts.round_text(_, f"{title} · {name}", rnd.deadline, tz, c.total)
+    text = status_texts.round_text(
+        _, f"{title} · {name}", rnd.deadline, tz, c.total,
+        language=who.language, now=context.now(),
+    )
     text += "\n\n" + status_texts.missing_text(_, who.language, missing)
     rows: Rows = []
     if missing and accepting(rnd, context.now()):
@@ -398,7 +402,7 @@ async def render_rounds(
     for o in shown:
         title = await _round_title(session, o.round, who.language)
         c = o.counts
-        deadline = show(o.round.deadline, tz, "short")
+        deadline = show(o.round.deadline, tz, "short", who.language, now)
         lines.append(
             _("🟢 {title}: {rate} ({submitted} of {expected}), deadline {deadline}").format(
                 title=escape(title),

@@ -252,7 +252,7 @@ def invites_workbook(
     sheet.title = _("Invitations")[:31]
     for index, width in enumerate(SHEET_WIDTHS, start=1):
         sheet.column_dimensions[get_column_letter(index)].width = width
-    made = show(made_at, tz, "day", language)
+    made = show(made_at, tz, "date", language)
     heading_rows = _heading(sheet, _title(lines, _), made, bureau=bureau, _=_)
     for index, line in enumerate(lines):
         top = heading_rows + 1 + index * len(BLOCK_POINTS)

@@ -33,6 +33,7 @@ from outputs.workbook import workbook_bytes
 from texts.i18n import Gettext, gettext_for, short
 from texts.labels import flag_reason, form_stage_label
 from texts.status import capped, counts_line, format_percent
+from texts.when import show
 
 MAX_TEXT = 4000  # Telegram allows 4,096 characters in a message
 MAX_DISTRICT_LINES = 25
@@ -174,7 +175,7 @@ def summary_text(
     change_percent: int = 50,
 ) -> str:
     _ = gettext_for(language)
-    sections = [_head_section(_, rnd, c, tz, title)]
+    sections = [_head_section(_, rnd, c, tz, title, language)]
     if len(c.districts) > 1:
         sections.append(_districts_section(_, c))
     if totals.overall:
@@ -186,9 +187,11 @@ def summary_text(
     return _fit(_, "\n\n".join(sections))
 
 
-def _head_section(_: Gettext, rnd: Round, c: Completeness, tz: ZoneInfo, title: str) -> str:
+def _head_section(
+    _: Gettext, rnd: Round, c: Completeness, tz: ZoneInfo, title: str, language: str
+) -> str:
     t = c.total
-    deadline = rnd.deadline.astimezone(tz).strftime("%Y-%m-%d %H:%M")
+    deadline = show(rnd.deadline, tz, "full", language, c.as_of)
     head = [f"<b>{escape(title)}</b>"]
     if c.overdue:
         head.append(_("Deadline {deadline} (passed)").format(deadline=deadline))

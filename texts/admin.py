@@ -44,13 +44,17 @@ def invitation_text(
     expires_at: datetime,
     tz: tzinfo,
     replaces_principal: bool,
+    language: str,
+    now: datetime,
 ) -> str:
     """The new invitation as staff forward it: what for, the code, the link, until when."""
     lines = [
         _("Invitation: {what}").format(what=what),
         _("Code: {code}").format(code=f"<code>{code}</code>"),
         _("Link: {link}").format(link=link),
-        _("Valid until {time}, and only once.").format(time=show(expires_at, tz, "full")),
+        _("Valid until {time}, and only once.").format(
+            time=show(expires_at, tz, "full", language, now)
+        ),
     ]
     if replaces_principal:
         lines.append(_("When it is used, the school's current principal is unbound."))

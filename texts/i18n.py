@@ -61,6 +61,15 @@ def ngettext_for(language: str) -> Callable[[str, str, int], str]:
     return translations(language).ngettext
 
 
+def language_of_gettext(_: Gettext) -> str:
+    """The language of a gettext made by `gettext_for`, for builders handed only `_` that
+    must also show a date in that language."""
+    for language in LANGUAGES:
+        if getattr(_, "__self__", None) is translations(language):
+            return language
+    return DEFAULT_LANGUAGE
+
+
 def from_telegram(language_code: str | None) -> str | None:
     """Map Telegram's IETF code (zh-hans, zh-CN, en-GB, ...) to a catalog, if we have one."""
     if not language_code:

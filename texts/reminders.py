@@ -28,8 +28,8 @@ def start_callback(round_id: int) -> str:
     return OpenReport(round_id).pack()
 
 
-def when(moment: datetime, tz: tzinfo, language: str) -> str:
-    return show(moment, tz, "spoken", language)
+def when(moment: datetime, tz: tzinfo, language: str, now: datetime | None = None) -> str:
+    return show(moment, tz, "full", language, now)
 
 
 def title_of(titles: Mapping[str, str], language: str) -> str:
@@ -64,7 +64,7 @@ def reminder_message(
     keyboard: list[tuple[Button, ...]] = []
     for report in reports:
         name = report_name(titles[report.round.id], report.round.period, language)
-        deadline = when(report.round.deadline, tz, language)
+        deadline = when(report.round.deadline, tz, language, now)
         if not report.open_for_entry:
             state = _("entry is closed; please contact the bureau")
         elif now > report.round.deadline:
@@ -154,11 +154,13 @@ def summary_header(
     report = escape(report_name(titles, period, language))
     if at_deadline:
         header = _("📊 The deadline of <b>{report}</b> has come. Summary as at {now}:").format(
-            report=report, now=when(now, tz, language)
+            report=report, now=when(now, tz, language, now)
         )
     else:
         header = _("📊 <b>{report}</b>, deadline {deadline}. Summary as at {now}:").format(
-            report=report, deadline=when(deadline, tz, language), now=when(now, tz, language)
+            report=report,
+            deadline=when(deadline, tz, language, now),
+            now=when(now, tz, language, now),
         )
     if district is not None:
         header += "\n" + _("District: {district}").format(district=escape(district))

@@ -44,6 +44,12 @@ def _names(form: FormDef, round_: Round, lang: str, settings: Settings) -> dict[
     }
 
 
+def _deadline(round_: Round, lang: str, settings: Settings) -> str:
+    # The round's opening stands for "now": these are sent within moments of it or of a
+    # change to it, and the year is shown only when the deadline falls in another one.
+    return show(round_.deadline, settings.bureau.tz, "full", lang, round_.opened_at)
+
+
 def announcement(
     form: FormDef, round_: Round, school: School, lang: str, settings: Settings
 ) -> OutMessage:
@@ -56,7 +62,7 @@ def announcement(
             **_names(form, round_, lang, settings)
         ),
         _("School: {school}").format(school=escape(school.name)),
-        _("Deadline: {time}").format(time=show(round_.deadline, settings.bureau.tz)),
+        _("Deadline: {time}").format(time=_deadline(round_, lang, settings)),
     ]
     if form.description:
         lines.append(f"<i>{escape(form.description.get(lang))}</i>")
@@ -75,7 +81,7 @@ def extension_notice(
             **_names(form, round_, lang, settings)
         ),
         _("School: {school}").format(school=escape(school.name)),
-        _("New deadline: {time}").format(time=show(round_.deadline, settings.bureau.tz)),
+        _("New deadline: {time}").format(time=_deadline(round_, lang, settings)),
         _("Your school has not submitted it yet. Answers already given are kept."),
     ]
     return OutMessage(text="\n".join(lines), keyboard=_start_button(round_, _))

@@ -41,11 +41,14 @@ def refusal(_: Gettext, role: Role) -> str:
     return _("This is for bureau staff and district officers only.")
 
 
-def round_text(_: Gettext, title: str, deadline: datetime, tz: tzinfo, t: Counts) -> str:
+def round_text(
+    _: Gettext, title: str, deadline: datetime, tz: tzinfo, t: Counts,
+    *, language: str, now: datetime,
+) -> str:
     """A round's (or one district's) head: its deadline, reporting rate and counts."""
     lines = [
         f"<b>{escape(title)}</b>",
-        _("Deadline {deadline}").format(deadline=show(deadline, tz, "full")),
+        _("Deadline {deadline}").format(deadline=show(deadline, tz, "full", language, now)),
         _("Reporting rate {rate} ({submitted} of {expected}), on time {on_time}").format(
             rate=format_percent(t.reporting_rate),
             submitted=t.submitted,

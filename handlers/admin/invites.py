@@ -146,6 +146,8 @@ def _invite_text(who: Who, context: HuibaoContext, created: CreatedInvite) -> st
         expires_at=invite.expires_at,
         tz=settings.bureau.tz,
         replaces_principal=invite.replaces_principal,
+        language=who.language,
+        now=context.now(),
     )
 
 

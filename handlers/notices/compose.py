@@ -112,7 +112,7 @@ async def prompt_sends(
     if draft.step == STEP_PREVIEW:
         return await preview_sends(session, draft, who, context, chat_id=chat_id, query=query)
     settings = context.services.settings
-    tomorrow = show(context.now() + timedelta(days=1), settings.bureau.tz, "day")
+    tomorrow = show(context.now() + timedelta(days=1), settings.bureau.tz, "iso_day")
     facts = PromptFacts(
         bureau=settings.bureau.name, zone=settings.bureau.timezone, tomorrow=tomorrow,
         districts=await districts(session) if draft.step == STEP_DISTRICTS else (),
@@ -141,7 +141,8 @@ async def preview_sends(
         audience=audience_text(audience, names, who._),
         people=len(resolved.recipients), schools=resolved.school_count,
         excluded=resolved.excluded, requires_ack=bool(draft.requires_ack),
-        scheduled=show(scheduled, settings.bureau.tz) if scheduled is not None else None,
+        scheduled=show(scheduled, settings.bureau.tz, "full", who.language, context.now())
+        if scheduled is not None else None,
     )
     text, rows = preview_summary(facts, draft.version, who._)
     messages = notice_messages(NoticeContent.of_draft(draft), who.language,
@@ -221,7 +222,8 @@ async def send_draft(
     scheduled = new.scheduled_at
     batch.progress_text = text = progress_text(
         batch.title, len(created.resolved.recipients),
-        show(scheduled, services.settings.bureau.tz) if scheduled is not None else None, _,
+        show(scheduled, services.settings.bureau.tz, "full", who.language, services.now())
+        if scheduled is not None else None, _,
     )
 
     async def announce() -> None:

@@ -144,14 +144,14 @@ async def open_in(
         + "</b> · "
         + escape(period_label(round_.period, full.lang)),
         escape(full.school_name),
-        _("Deadline: {time}").format(time=view.local(round_.deadline, tz)),
+        _("Deadline: {time}").format(time=view.local(round_.deadline, tz, full.lang, now)),
     ]
     unlocked = unlocked_end(round_, round_school, now)
     if unlocked is not None:
         intro.append(
             "🔓 "
             + _("Unlocked for your school until {time}: you may submit once more.").format(
-                time=view.local(unlocked, tz)
+                time=view.local(unlocked, tz, full.lang, now)
             )
         )
     if full.answers:
@@ -181,8 +181,8 @@ async def submitted_summary(session: AsyncSession, services: Services, ctx: Ctx)
             form=escape(ctx.form.title.get(ctx.lang)),
             period=escape(period_label(ctx.round.period, ctx.lang)),
         ),
-        _("Revision {number}, received {time} ({zone})").format(
-            number=last.number, time=view.local(last.submitted_at, tz), zone=escape(str(tz))
+        _("Revision {number}, received {time}").format(
+            number=last.number, time=view.local(last.submitted_at, tz, ctx.lang, services.now())
         ),
         _("Reference number: <code>{reference}</code>").format(reference=last.reference),
     ]
@@ -259,7 +259,9 @@ async def report_label(
     else:
         mark = "📝"
     unlocked = unlocked_end(r.round, r.round_school, now)
-    when = view.local(unlocked if unlocked is not None else r.round.deadline, tz)[5:]
+    when = view.local(
+        unlocked if unlocked is not None else r.round.deadline, tz, lang, now, "short"
+    )
     period = period_label(r.round.period, lang)
     tail = f" · {period} · " + (f"🔓 {when}" if unlocked is not None else when)
     head = f"{mark} {form.title.get(lang)}"

@@ -203,7 +203,7 @@ async def locked_text(session: AsyncSession, services: Services, ctx: Ctx) -> st
         closed_when = await session.scalar(select(Round.closed_at).where(Round.id == ctx.round.id))
         if closed_when is not None:
             lock = min(lock, closed_when)
-    closed_at = view.local(lock, tz)
+    closed_at = view.local(lock, tz, ctx.lang, services.now())
     return (
         "🔒 "
         + _("Sorry, this report closed on {time} and can no longer be changed here.").format(
@@ -232,7 +232,9 @@ async def submitted_by_text(session: AsyncSession, services: Services, ctx: Ctx)
     who = await session.get(Person, last.submitted_by) if last.submitted_by else None
     return _("This report was already submitted by {person} on {time} (revision {number}).").format(
         person=who.name if who is not None and who.name else _("a colleague"),
-        time=view.local(last.submitted_at, services.settings.bureau.tz),
+        time=view.local(
+            last.submitted_at, services.settings.bureau.tz, ctx.lang, services.now()
+        ),
         number=last.number,
     )
 

@@ -93,7 +93,7 @@ async def round_list(session: AsyncSession, services: Services, who: Who) -> Ren
         # Past its lock a round is closed for entry, whether or not staff closed it.
         mark = "🟢" if accepting(r, now) else "⚪"
         period = period_label(r.period, who.language)
-        label = f"{mark} {title} · {period} · {show(r.deadline, tz, 'short')}"
+        label = f"{mark} {title} · {period} · {show(r.deadline, tz, 'short', who.language, now)}"
         rows.append([button(short_label(label, 60), ShowRound(r.id))])
     if len(forms):
         rows.append([button(_("➕ Open a new round"), NewRound())])
@@ -150,11 +150,13 @@ async def round_view(
     statuses = await submission_statuses(session, round_, now)
     counts = Counter(statuses.values())
     state = entry_state(round_, now)
-    closes = show(lock_time(round_), tz)
+    closes = show(lock_time(round_), tz, "full", who.language, now)
     period = period_label(round_.period, who.language)
     lines = [
         f"📋 <b>{escape(title)}</b> · {escape(period)} ({_state_word(state, _)})",
-        _("Deadline: {time}").format(time=show(round_.deadline, tz)),
+        _("Deadline: {time}").format(
+            time=show(round_.deadline, tz, "full", who.language, now)
+        ),
         _("Entry closes: {time}").format(time=closes)
         if state is EntryState.OPEN
         else _("Entry closed: {time}").format(time=closes),
@@ -284,7 +286,7 @@ def ask_deadline(services: Services, who: Who) -> Rendered:
     tz = services.settings.bureau.tz
     rows: Rows = []
     for days in DEADLINE_DAYS:
-        when = show(deadline_in(days, services), tz, "short")
+        when = show(deadline_in(days, services), tz, "short", who.language, services.now())
         label = _("in {days} days ({time})").format(days=days, time=when)
         rows.append([button(label, ChooseDeadline(days))])
     rows.append(cancel_row(_))
@@ -314,7 +316,9 @@ async def duplicate_refusal(
         form=escape(await form_title(session, found, who.language)),
         period=escape(period_label(found.period, who.language)),
         id=found.id,
-        time=show(found.deadline, services.settings.bureau.tz),
+        time=show(
+            found.deadline, services.settings.bureau.tz, "full", who.language, services.now()
+        ),
     )
     rows = [
         [button(_("📋 Open round #{id}").format(id=found.id), ShowRound(found.id))],
@@ -393,7 +397,9 @@ async def confirm_screen(
             _("Period: {period}").format(
                 period=escape(period_label(state.period, who.language))
             ),
-            _("Deadline: {time}").format(time=show(deadline, services.settings.bureau.tz)),
+            _("Deadline: {time}").format(time=show(
+                deadline, services.settings.bureau.tz, "full", who.language, services.now()
+            )),
             _("Schools: {audience} ({count})").format(audience=escape(audience), count=count),
             _("Their principals and deputies are told at once."),
         ]

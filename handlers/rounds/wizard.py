@@ -394,7 +394,9 @@ async def unlock_reply(
     )
     if isinstance(unlocked, actions.Refused):
         return Rendered(refusal_text(unlocked, who._))
-    until = show(unlocked.until, services.settings.bureau.tz)
+    until = show(
+        unlocked.until, services.settings.bureau.tz, "full", who.language, services.now()
+    )
     return Rendered(
         "🔓 "
         + who._("{school} may submit once more until {time}.").format(

@@ -19,7 +19,7 @@ from texts.callbacks import (
     RetryNotice,
     ViewNotice,
 )
-from texts.i18n import Gettext
+from texts.i18n import Gettext, language_of_gettext
 from texts.notices.compose import NAMES_LIMIT, Rows, button
 from texts.notices.messages import title_of
 from texts.when import show
@@ -43,7 +43,7 @@ def staff_list(
             else _("{total} recipients").format(total=total)
         )
         lines.append(
-            f"#{notice.id} · {show(notice.sent_at, tz)} · "
+            f"#{notice.id} · {show(notice.sent_at, tz, 'short', language_of_gettext(_))} · "
             f"{html.escape(title_of(notice.text))} · {state}"
         )
         rows.append((button(f"#{notice.id} {title_of(notice.text)}", ViewNotice(notice.id)),))
@@ -69,7 +69,7 @@ def school_list(
     for notice, recipient in items:
         clip = " 📎" if notice.attachment_kind else ""
         lines.append(
-            f"#{notice.id} · {show(notice.sent_at, tz, 'day')} · "
+            f"#{notice.id} · {show(notice.sent_at, tz, 'date', language_of_gettext(_))} · "
             f"{html.escape(title_of(notice.text))}{clip}{_ack_state(notice, recipient, _)}"
         )
         rows.append((button(_("Open #{id}").format(id=notice.id) + clip,
@@ -120,10 +120,10 @@ def _acknowledgements(
         ),))
     if notice.auto_reminded_at is not None:
         lines.append(_("Automatic reminder sent {time}.").format(
-            time=show(notice.auto_reminded_at, tz)))
+            time=show(notice.auto_reminded_at, tz, "full", language_of_gettext(_))))
     elif notice.auto_reminder_due is not None:
         lines.append(_("Automatic reminder due {time}.").format(
-            time=show(notice.auto_reminder_due, tz)))
+            time=show(notice.auto_reminder_due, tz, "full", language_of_gettext(_))))
     if notice.reminders_sent:
         lines.append(_("Reminders sent by staff: {count}.").format(count=notice.reminders_sent))
     return lines, rows
@@ -134,7 +134,7 @@ def staff_view(
 ) -> tuple[str, Rows]:
     """One notice for staff: delivery, acknowledgements by district, who has not, and the
     buttons to send again, remind and refresh."""
-    sent = show(notice.sent_at, tz)
+    sent = show(notice.sent_at, tz, "full", language_of_gettext(_), now)
     lines = [
         f"<b>#{notice.id} · {html.escape(title_of(notice.text))}</b>",
         _("Sent {time}").format(time=sent) if notice.sent_at <= now
@@ -196,7 +196,7 @@ def school_home(
     ]
     # The most recent ones, so the home screen says what the bureau sent lately.
     for notice, recipient in items[:HOME_NOTICES]:
-        day = show(notice.sent_at, tz, "short")[:5]
+        day = show(notice.sent_at, tz, "date", language_of_gettext(_))
         lines.append(
             f"• {day} {html.escape(title_of(notice.text))}{_ack_state(notice, recipient, _)}"
         )
@@ -212,8 +212,10 @@ def ack_answer(
     if outcome is AckOutcome.NOT_REQUIRED:
         return _("This notice does not need an acknowledgement.")
     assert acknowledged_at is not None
-    when = show(acknowledged_at, tz)
+    language = language_of_gettext(_)
     if outcome is AckOutcome.ALREADY:
         return _("You already acknowledged this notice at {time}; nothing changed.").format(
-            time=when)
+            time=show(acknowledged_at, tz, "full", language))
+    # Recorded just now, so in this year: no year to show.
+    when = show(acknowledged_at, tz, "full", language, acknowledged_at)
     return _("Thank you: acknowledged at {time}.").format(time=when)

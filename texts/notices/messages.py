@@ -120,7 +120,8 @@ def ack_data(notice_id: int) -> str:
 def acknowledged_keyboard(
     language: str, at: datetime, tz: tzinfo, data: str
 ) -> tuple[tuple[Button, ...], ...]:
-    when = show(at, tz, "short", language)
+    # Pressed just now: the year goes without saying.
+    when = show(at, tz, "short", language, at)
     return ((Button(gettext_for(language)(ACKED_BUTTON).format(time=when), callback_data=data),),)
 
 
@@ -202,7 +203,7 @@ def reminder_message(
     _ = gettext_for(language)
     text = _(REMINDER).format(
         title=html.escape(title_of(notice.text)),
-        date=show(notice.sent_at, tz, "day", language),
+        date=show(notice.sent_at, tz, "date", language),
         bureau=html.escape(bureau),
         button=_(ACK_BUTTON),
     )
