@@ -30,7 +30,7 @@ from models.rounds import Round
 from outputs.charts import chart_language, form_chart, reporting_rate_chart
 from outputs.round_figures import RoundFigures, round_figures, round_title, stage_target
 from outputs.workbook import workbook_bytes
-from texts.i18n import Gettext, gettext_for, short
+from texts.i18n import Gettext, colon, gettext_for, paren, short
 from texts.labels import flag_reason, form_stage_label
 from texts.status import capped, counts_line, format_percent
 from texts.when import show
@@ -133,7 +133,7 @@ def _key_total_line(form: FormDef, r: KeyTotalResult, language: str) -> list[str
     value = format_number(r.value)
     if r.value is not None and unit:
         value += unit if unit == "%" or lang == "zh" else f" {unit}"
-    lines = [f"{escape(r.label.get(lang))}: <b>{value}</b>"]
+    lines = [colon(_, escape(r.label.get(lang)), f"<b>{value}</b>")]
     for key, v in r.by.items():
         target = stage_target(form, r.code, key)
         line = f"  · {escape(form_stage_label(key, language))} {format_number(v)}"
@@ -151,16 +151,18 @@ def _key_total_line(form: FormDef, r: KeyTotalResult, language: str) -> list[str
 
 
 def _flag_line(form: FormDef, f: Flag, language: str, change_percent: int) -> str:
+    _ = gettext_for(language)
     lang = short(language)
     label = form.field(f.field).label.get(lang) if form.has_field(f.field) else f.field
     if f.kind is FlagKind.CHANGED:
         figures = f"{format_number(f.previous)} → {format_number(f.value)}"
     else:
         figures = format_number(f.value)
-    return (
-        f"• {escape(f.school_name)} ({escape(f.district)}): {escape(label)} {figures}, "
-        f"{escape(flag_reason(f, language, change_percent))}"
+    what = _("{figures}, {reason}").format(
+        figures=f"{escape(label)} {figures}",
+        reason=escape(flag_reason(f, language, change_percent)),
     )
+    return "• " + colon(_, paren(_, escape(f.school_name), escape(f.district)), what)
 
 
 def summary_text(

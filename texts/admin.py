@@ -10,7 +10,7 @@ from html import escape
 
 from models.roster.roster_file import DistrictSummary, RosterEntry
 from models.roster.tables import District, Person, School
-from texts.i18n import Gettext
+from texts.i18n import Gettext, colon
 from texts.labels import role_label, stage_label
 from texts.when import show
 
@@ -104,7 +104,9 @@ def people_text(
     if missing:
         lines.append("")
         lines.append(_("<b>Schools without a principal, by district</b>"))
-        lines.extend(f"{escape(s.district.name)}: {s.without_principal}" for s in missing)
+        lines.extend(
+            colon(_, escape(s.district.name), str(s.without_principal)) for s in missing
+        )
     lines.append("")
     lines.append(_("To find someone, send /people and part of their name, @username or school."))
     return "\n".join(lines)
@@ -114,7 +116,7 @@ def school_line(entry: RosterEntry, _: Gettext) -> str:
     """A school in a list: code, name, stage, closed or not, its principal."""
     principal = entry.principal
     who = person_text(principal) if principal else _("no principal yet")
-    closed = "" if entry.school.active else " · " + _("closed")
+    closed = "" if entry.school.active else " · " + _("inactive")
     return (
         f"<code>{escape(entry.school.code)}</code> {escape(entry.school.name)} · "
         f"{stage_label(entry.school.stage, _)}{closed} · {who}"
@@ -129,7 +131,7 @@ def school_card(entry: RosterEntry, _: Gettext) -> str:
         _("Code: {code}").format(code=f"<code>{escape(school.code)}</code>"),
         _("District: {district}").format(district=escape(entry.district.name)),
         _("Stage: {stage}").format(stage=stage_label(school.stage, _)),
-        _("Status: {status}").format(status=_("open") if school.active else _("closed")),
+        _("Status: {status}").format(status=_("active") if school.active else _("inactive")),
         _("Principal: {person}").format(
             person=person_text(principal) if principal else _("no principal yet")
         ),

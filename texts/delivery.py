@@ -8,7 +8,7 @@ from html import escape
 
 from models import outbox
 from models.outbox import DeliveryBatch, Progress, Requeued
-from texts.i18n import N_, Gettext, gettext_for
+from texts.i18n import N_, Gettext, colon, gettext_for, paren
 
 REPORT_LIST_LIMIT = 30
 
@@ -35,9 +35,9 @@ def _listed(
     for item in items[:REPORT_LIST_LIMIT]:
         who = escape(item.name or "?")
         if item.school:
-            who += f" ({escape(item.school)})"
+            who = paren(_, who, escape(item.school))
         if with_error:
-            who += f": {escape(item.error)}"
+            who = colon(_, who, escape(item.error))
         lines.append(f"• {who}")
     if len(items) > REPORT_LIST_LIMIT:
         lines.append(_("… and {count} more").format(count=len(items) - REPORT_LIST_LIMIT))

@@ -70,6 +70,17 @@ def language_of_gettext(_: Gettext) -> str:
     return DEFAULT_LANGUAGE
 
 
+def paren(_: Gettext, text: str, detail: str) -> str:
+    """`text (detail)` built in code, with the brackets of the reader's language: Chinese
+    text takes full-width ones （）."""
+    return _("{text} ({detail})").format(text=text, detail=detail)
+
+
+def colon(_: Gettext, label: str, value: str) -> str:
+    """`label: value` built in code, with the reader's colon (Chinese: ：)."""
+    return _("{label}: {value}").format(label=label, value=value)
+
+
 def from_telegram(language_code: str | None) -> str | None:
     """Map Telegram's IETF code (zh-hans, zh-CN, en-GB, ...) to a catalog, if we have one."""
     if not language_code:

@@ -16,7 +16,7 @@ from typing import TypeVar
 from models.followup.completeness import Counts, SchoolStatus
 from models.followup.remind_now import RemindResult
 from models.roster.tables import Role
-from texts.i18n import Gettext
+from texts.i18n import Gettext, colon, paren
 from texts.labels import status_label
 from texts.when import show
 
@@ -69,7 +69,7 @@ def school_line(_: Gettext, language: str, s: SchoolStatus) -> str:
         )
     else:
         names = _("no principal registered")
-    return f"• {escape(s.name)} ({status_label(s.status, language)}): {names}"
+    return "• " + colon(_, paren(_, escape(s.name), status_label(s.status, language)), names)
 
 
 def capped(

@@ -42,7 +42,7 @@ from models.rounds.submissions import (
     touch_submission,
 )
 from texts.callbacks import ReviseReport
-from texts.i18n import Gettext
+from texts.i18n import Gettext, paren
 from transport.context import Services
 
 # --- what the person is shown ---------------------------------------------------------
@@ -186,7 +186,9 @@ async def whom_to_ask(session: AsyncSession, services: Services, ctx: Ctx) -> st
     if ctx.round is not None and ctx.round.created_by is not None:
         creator = await session.get(Person, ctx.round.created_by)
     if creator is not None and creator.name:
-        who = escape(creator.name) + (f" (@{escape(creator.username)})" if creator.username else "")
+        who = escape(creator.name)
+        if creator.username:
+            who = paren(_, who, f"@{escape(creator.username)}")
         return _("please ask {person} at {bureau} to unlock it for your school.").format(
             person=who, bureau=bureau
         )

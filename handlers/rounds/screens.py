@@ -46,7 +46,7 @@ from texts.callbacks import (
     TypeDeadline,
     UnlockSchool,
 )
-from texts.i18n import Gettext
+from texts.i18n import Gettext, paren
 from texts.rounds import told_text
 from texts.when import show
 from transport.context import Services
@@ -153,7 +153,7 @@ async def round_view(
     closes = show(lock_time(round_), tz, "full", who.language, now)
     period = period_label(round_.period, who.language)
     lines = [
-        f"📋 <b>{escape(title)}</b> · {escape(period)} ({_state_word(state, _)})",
+        "📋 " + paren(_, f"<b>{escape(title)}</b> · {escape(period)}", _state_word(state, _)),
         _("Deadline: {time}").format(
             time=show(round_.deadline, tz, "full", who.language, now)
         ),

@@ -45,7 +45,7 @@ def test_an_admin_browses_the_demo_county(db_url: str, tmp_path: Path, demo: lis
     assert re.search(r"\[\d+\] 学校  \[\d+\] 人员", out)
     assert "[3] 城关学区 · 0/8" in out  # /schools lists the districts
     assert "示范县实验小学" in out  # 3 pressed 城关学区
-    assert "尚无校长的学校（按学区）" in out
+    assert "尚无校长接入的学校（按学区）" in out
     assert "[your commands: /start /menu /help /language" in out and "/schools" in out
     assert "Traceback" not in done.stderr
 

@@ -100,7 +100,7 @@ def button_labels(message: SentMessage) -> list[str]:
 async def start_set_up(staff: FakeUser, form_title: str) -> SentMessage:
     await staff.send("/round")
     await staff.press(await staff.wait_for("填报轮次"), "发起新一轮填报")
-    await staff.press(await staff.wait_for("请选择表单"), form_title)
+    await staff.press(await staff.wait_for("请选择报表"), form_title)
     return await staff.wait_for("哪个时期")
 
 
@@ -121,7 +121,7 @@ async def test_opening_in_chat_announces_through_the_outbox(county: County) -> N
 
     # The round's screen names the school where nobody could be told.
     view = await staff.wait_for("应报学校：3 所")
-    assert "其中 1 所学校还没有人连接机器人" in (view.plain or "")
+    assert "其中 1 所学校尚无人接入" in (view.plain or "")
     assert "S005 西山教学点" in (view.plain or "")
     # The confirmation becomes the live progress line, then the outbox's report follows,
     # with a button back to the round.

@@ -37,8 +37,11 @@ def test_one_format_per_language(style: str, language: str, expected: str) -> No
 
 
 def test_the_year_is_shown_when_it_is_not_this_year() -> None:
-    assert show(DEADLINE, BEIJING, "full", "zh_CN", LAST_YEAR) == "2026年12月20日（周日）17:00（北京时间）"
-    assert show(DEADLINE, BEIJING, "full", "en", LAST_YEAR) == "Sun 20 Dec 2026 17:00 (Beijing time)"
+    zh = show(DEADLINE, BEIJING, "full", "zh_CN", LAST_YEAR)
+    assert zh == "2026年12月20日（周日）17:00（北京时间）"
+    assert show(DEADLINE, BEIJING, "full", "en", LAST_YEAR) == (
+        "Sun 20 Dec 2026 17:00 (Beijing time)"
+    )
     assert show(DEADLINE, BEIJING, "short", "zh_CN", LAST_YEAR) == "2026年12月20日 17:00"
 
 

@@ -19,7 +19,7 @@ from texts.callbacks import (
     RetryNotice,
     ViewNotice,
 )
-from texts.i18n import Gettext, language_of_gettext
+from texts.i18n import Gettext, colon, language_of_gettext, paren
 from texts.notices.compose import NAMES_LIMIT, Rows, button
 from texts.notices.messages import title_of
 from texts.when import show
@@ -91,11 +91,13 @@ def _not_acknowledged(states: Sequence[RecipientState], _: Gettext) -> list[str]
         return []
     lines = [_("Not yet acknowledged ({count}):").format(count=len(states))]
     for state in states[:NAMES_LIMIT]:
-        school = f" ({html.escape(state.school.name)})" if state.school else ""
+        name = html.escape(state.person.name)
+        if state.school:
+            name = paren(_, name, html.escape(state.school.name))
         unreached = ""
         if state.delivery_status in ("blocked", "failed"):
             unreached = " ⚠️ " + _("not delivered")
-        lines.append(f"• {html.escape(state.person.name)}{school}{unreached}")
+        lines.append(f"• {name}{unreached}")
     if len(states) > NAMES_LIMIT:
         lines.append(_("… and {count} more").format(count=len(states) - NAMES_LIMIT))
     return lines
@@ -108,7 +110,8 @@ def _acknowledgements(
         _("<b>Acknowledged: {acked} of {total}</b>").format(
             acked=stats.acknowledged, total=stats.total),
         _("By district:"),
-        *(f"• {html.escape(d.name)}: {d.acknowledged}/{d.total}" for d in stats.by_district),
+        *("• " + colon(_, html.escape(d.name), f"{d.acknowledged}/{d.total}")
+          for d in stats.by_district),
         *_not_acknowledged(stats.not_acknowledged, _),
     ]
     rows: list[tuple[Button, ...]] = []
