@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime
 from html import escape
 from zoneinfo import ZoneInfo
@@ -222,29 +225,52 @@ async def report_list(
     reports = await reports_for_school(session, person.school_id, now)
     tz = services.settings.bureau.tz
     lang = language_of(person, services.settings.bureau.default_language)
-    rows = []
-    for r in reports:
-        label = await report_label(session, r, lang, tz, now)
-        if label is not None:
-            rows.append([InlineKeyboardButton(label, callback_data=OpenReport(r.round.id).pack())])
-    if not rows:
+    entries = await report_entries(session, reports, lang, tz, now)
+    if not entries:
         return Rendered(_("There is no report for your school to fill in at the moment."))
     text = _(
         "Your school's reports (📝 to fill in, ✏️ being revised, ✅ submitted, 🔒 closed, "
         "🔓 unlocked until). Choose one:"
     )
-    return Rendered(text, InlineKeyboardMarkup(rows))
+    lines = [text, "", *(e.line for e in entries)]
+    rows = [
+        [InlineKeyboardButton(e.label, callback_data=OpenReport(e.round_id).pack())]
+        for e in entries
+    ]
+    return Rendered("\n".join(lines), InlineKeyboardMarkup(rows))
 
 
-REPORT_LABEL = 60
-"""The longest report button; the title gives way so that the time always shows."""
+@dataclass(frozen=True)
+class ReportEntry:
+    """A report as listed: the message's line says everything (state, form, period,
+    deadline); the button is short by design (state and form), so nothing is cut."""
+
+    round_id: int
+    line: str
+    label: str
 
 
-async def report_label(
+async def report_entries(
+    session: AsyncSession, reports: Sequence[Report], lang: str, tz: ZoneInfo, now: datetime
+) -> list[ReportEntry]:
+    found = [(r, await report_entry(session, r, lang, tz, now)) for r in reports]
+    listed = [(r, e) for r, e in found if e is not None]
+    labels = Counter(e.label for _r, e in listed)
+    # Two periods of one form open at once: their buttons name the period too.
+    return [
+        replace(e, label=f"{e.label} · {period_label(r.round.period, lang)}")
+        if labels[e.label] > 1
+        else e
+        for r, e in listed
+    ]
+
+
+async def report_entry(
     session: AsyncSession, r: Report, lang: str, tz: ZoneInfo, now: datetime
-) -> str | None:
-    """A report's button: its state, form, period and deadline (or, when a staff unlock
-    is what lets the school answer, 🔓 and the unlock's end); None if the form is gone."""
+) -> ReportEntry | None:
+    """A report's line and button: its state, form, period and deadline (or, when a staff
+    unlock is what lets the school answer, 🔓 and the unlock's end); None if the form is
+    gone."""
     try:
         form = await round_form(session, r.round)
     except Exception:
@@ -258,14 +284,19 @@ async def report_label(
         mark = "✏️"
     else:
         mark = "📝"
+    _ = gettext_for(lang)
     unlocked = unlocked_end(r.round, r.round_school, now)
-    when = view.local(
-        unlocked if unlocked is not None else r.round.deadline, tz, lang, now, "short"
+    title = form.title.get(lang)
+    facts = {"mark": mark, "report": escape(title), "period": escape(
+        period_label(r.round.period, lang))}
+    line = (
+        _("{mark} <b>{report}</b> · {period} · 🔓 unlocked until {time}").format(
+            time=view.local(unlocked, tz, lang, now), **facts)
+        if unlocked is not None
+        else _("{mark} <b>{report}</b> · {period} · deadline {time}").format(
+            time=view.local(r.round.deadline, tz, lang, now), **facts)
     )
-    period = period_label(r.round.period, lang)
-    tail = f" · {period} · " + (f"🔓 {when}" if unlocked is not None else when)
-    head = f"{mark} {form.title.get(lang)}"
-    return view.short_label(head, max(REPORT_LABEL - len(tail), 12)) + tail
+    return ReportEntry(r.round.id, line, f"{mark} {title}")
 
 
 async def render_pending(
@@ -282,15 +313,12 @@ async def render_pending(
     if not reports:
         return menu.Block([_("<b>Reports</b>: nothing to fill in at the moment.")])
     tz = services.settings.bureau.tz
-    buttons: list[list[tuple[str, str]]] = []
-    for r in reports:
-        label = await report_label(session, r, who.language, tz, now)
-        if label is not None:
-            buttons.append([(label, OpenReport(r.round.id).pack())])
+    entries = await report_entries(session, reports, who.language, tz, now)
     line = _("<b>Reports</b>: {count} waiting for your school. Press one to fill it in:").format(
-        count=len(buttons)
+        count=len(entries)
     )
-    return menu.Block([line], buttons)
+    buttons = [[(e.label, OpenReport(e.round_id).pack())] for e in entries]
+    return menu.Block([line, *(e.line for e in entries)], buttons)
 
 
 async def cancel_command(update: Update, context: HuibaoContext) -> None:

@@ -105,7 +105,7 @@ async def test_compose_preview_send_receive_acknowledge(
         assert await first.download(received) == PDF
         assert "青山县教育局通知" in (received.plain or "")
         assert "关于报送2026年秋季学期" in (received.plain or "")
-        assert received.buttons()[0][0][0] == "✅ 已阅"
+        assert received.buttons()[0][0][0] == "✅ 确认已阅"
         await fifth.wait_for(lambda m: m.document is not None, after=0)
         assert east.messages() == [] and east2.messages() == []
 
@@ -113,7 +113,7 @@ async def test_compose_preview_send_receive_acknowledge(
         answer = await first.wait_for_answer()
         assert "已确认" in (answer.text or "")
         acknowledged = await first.wait_for(lambda m: m.edited)
-        assert "已阅" in acknowledged.buttons()[0][0][0]
+        assert "已确认" in acknowledged.buttons()[0][0][0]
         await first.press(acknowledged, acknowledged.buttons()[0][0][0])
         again = await first.wait_for_answer()
         assert "没有变化" in (again.text or "")
