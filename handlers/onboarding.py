@@ -119,7 +119,7 @@ def refusal_text(check: Check, who: Who, context: HuibaoContext) -> str:
 
 def offer_text(check: Check, who: Who, context: HuibaoContext) -> str:
     _ = who._
-    bureau = context.services.settings.bureau.name
+    bureau = context.services.settings.bureau.name_in(who.language)
     lines = [
         _("Hello, {name}!").format(name=escape(who.person.name or "")),
         _("You are joining as {what}.").format(what=describe(check, who, bureau)),
@@ -174,7 +174,7 @@ async def confirm(update: Update, context: HuibaoContext, button: ConfirmInvite)
         check = await redeem_offer(session, button.nonce, who.person, now=context.now())
         if check.ok:
             replaced = check.current_principal
-            bureau = context.services.settings.bureau.name
+            bureau = context.services.settings.bureau.name_in(who.language)
             text = "\n\n".join(
                 [
                     who._("Welcome! You are now {what}.").format(

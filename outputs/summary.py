@@ -26,6 +26,7 @@ from models.followup.completeness import Completeness
 from models.followup.flags import Flag, FlagKind
 from models.followup.keytotals import KeyTotals
 from models.forms import STAGES, FormDef, KeyTotalResult
+from models.forms.parsing import COUNTERS
 from models.rounds import Round
 from outputs.charts import chart_language, form_chart, reporting_rate_chart
 from outputs.round_figures import RoundFigures, round_figures, round_title, stage_target
@@ -129,7 +130,8 @@ def format_number(value: int | Decimal | None) -> str:
 def _key_total_line(form: FormDef, r: KeyTotalResult, language: str) -> list[str]:
     _ = gettext_for(language)
     lang = short(language)
-    unit = r.unit.get(lang) if r.unit else ""
+    counted = r.unit is not None and lang == "en" and r.unit.zh in COUNTERS
+    unit = r.unit.get(lang) if r.unit and not counted else ""
     value = format_number(r.value)
     if r.value is not None and unit:
         value += unit if unit == "%" or lang == "zh" else f" {unit}"

@@ -38,7 +38,7 @@ def _start_button(round_: Round, _: Gettext) -> tuple[tuple[Button, ...], ...]:
 def _names(form: FormDef, round_: Round, lang: str, settings: Settings) -> dict[str, str]:
     """{bureau}, {form} and {period} of the messages about a round, escaped for HTML."""
     return {
-        "bureau": escape(settings.bureau.name),
+        "bureau": escape(settings.bureau.name_in(lang)),
         "form": escape(form.title.get(lang)),
         "period": escape(period_label(round_.period, lang)),
     }

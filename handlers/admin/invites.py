@@ -136,7 +136,8 @@ def _invite_text(who: Who, context: HuibaoContext, created: CreatedInvite) -> st
     settings = context.services.settings
     invite = created.invite
     what = invited_as(
-        who._, invite.role, created.school, created.district, settings.bureau.name
+        who._, invite.role, created.school, created.district,
+        settings.bureau.name_in(who.language),
     )
     return invitation_text(
         who._,

@@ -81,7 +81,7 @@ def reminder_due(sent_at: datetime, settings: Settings) -> datetime | None:
 def sender(settings: Settings, who: Who) -> Sender:
     bureau = settings.bureau
     return Sender(
-        render=renderer(bureau.name, bureau.default_language),
+        render=renderer(bureau.name, bureau.default_language, bureau.name_en),
         title=notice_title(who._),
         owner_language=who.language,
         reminder_due=partial(reminder_due, settings=settings),

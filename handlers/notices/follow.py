@@ -92,7 +92,7 @@ async def open_button(update: Update, context: HuibaoContext, button: OpenNotice
             sends = refusal(query, who._("This notice was not addressed to you."))
         else:
             notice, recipient = found
-            messages = opened_messages(notice, who.language, settings.bureau.name,
+            messages = opened_messages(notice, who.language, settings.bureau.name_in(who.language),
                                        settings.bureau.tz, recipient.acknowledged_at)
             sends = [query.answer,
                      *(partial(send_out_message, context, chat.id, m) for m in messages)]
@@ -187,7 +187,7 @@ async def remind_button(update: Update, context: HuibaoContext, button: RemindNo
     query = update.callback_query
     assert query is not None
     bureau = context.services.settings.bureau
-    render = ReminderRenderer(bureau.name, bureau.default_language, bureau.tz)
+    render = ReminderRenderer(bureau.name, bureau.default_language, bureau.tz, bureau.name_en)
     async with unit(update, context) as (session, who):
         done = await remind(session, button.notice_id, button.k, render, who.person.id)
         if not isinstance(done, Refused):

@@ -181,7 +181,7 @@ async def save_position(
 
 async def whom_to_ask(session: AsyncSession, services: Services, ctx: Ctx) -> str:
     _ = ctx._
-    bureau = escape(services.settings.bureau.name)
+    bureau = escape(services.settings.bureau.name_in(ctx.lang))
     creator = None
     if ctx.round is not None and ctx.round.created_by is not None:
         creator = await session.get(Person, ctx.round.created_by)

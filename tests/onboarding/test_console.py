@@ -62,7 +62,7 @@ def test_a_newcomer_types_a_code_and_becomes_principal(
     assert "You are joining as principal of 示范县第一中学, 城关学区." in out
     assert "[1] Confirm  [2] Cancel" in out
     assert "Welcome! You are now principal of 示范县第一中学" in out
-    assert "You are principal of 示范县第一中学, 城关学区." in out
+    assert "You are the principal of 示范县第一中学, 城关学区." in out
     # The code is used up: trying it again is refused.
     again = huibao(db_url, tmp_path, "console", "--language", "en", stdin=f"{demo[0]}\n")
     assert "already been used" in again.stdout

@@ -37,7 +37,7 @@ async def test_a_form_that_exists_only_as_a_file(county: County) -> None:
     ticked = await staff.wait_for(lambda m: "✅ 城关学区" in str(m.buttons()))
     await staff.press(ticked, "下一步")
     confirm = await staff.wait_for("确认发起本轮填报")
-    assert "2026-12-20 17:00" in (confirm.plain or "")
+    assert "12月20日（周日）17:00（北京时间）" in (confirm.plain or "")
     await staff.press(confirm, "发起填报")
     await staff.wait_for("已送达")
 

@@ -30,6 +30,7 @@ from tests.double import FakeUser, SentMessage
 from tests.report.conftest import County
 from tests.report.roster import FORMS, staffing
 from tests.report.test_round_service import GOOD
+from texts.when import show
 
 BUREAU_TZ = ZoneInfo("Asia/Shanghai")
 
@@ -320,7 +321,7 @@ async def test_schools_that_have_not_submitted_hear_of_an_extension_and_an_early
     async with county.sessionmaker() as session:
         stored = await session.get(Round, round_.id)
         assert stored is not None
-        new_deadline = stored.deadline.astimezone(BUREAU_TZ).strftime("%Y-%m-%d %H:%M")
+        new_deadline = show(stored.deadline, BUREAU_TZ, "full", "zh_CN", utcnow())
     principal = county.user("principal:S003")
     note = await principal.wait_for("调整了", after=0)
     assert f"新的截止时间：{new_deadline}" in (note.plain or "")
@@ -334,12 +335,12 @@ async def test_schools_that_have_not_submitted_hear_of_an_extension_and_an_early
     # Closing early: the screen shows when entry closed (now), not a time to come.
     await staff.press(extended, "提前结束")
     await staff.press(await staff.wait_for("现在结束本轮填报"), "确认结束")
-    closed = await staff.wait_for("(已结束)")
+    closed = await staff.wait_for("（已结束）")
     text = closed.plain or ""
     assert "正在通知尚未提交的 3 所学校（共 4 人）" in text
-    shown = text.split("已停止填报：")[1][:16]
-    now_local = utcnow().astimezone(BUREAU_TZ)
-    assert shown <= now_local.strftime("%Y-%m-%d %H:%M")
+    now = utcnow()
+    shown = [show(now - timedelta(minutes=m), BUREAU_TZ, "full", "zh_CN", now) for m in (0, 1)]
+    assert any(f"已停止填报：{s}" in text for s in shown), text
     told = await principal.wait_for("已提前结束", after=0)
     assert "无法再提交" in (told.plain or "") and not told.inline_keyboard
     assert not county.tg.messages_to(county.roster.people["principal:S002"].telegram_id)

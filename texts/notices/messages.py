@@ -181,11 +181,13 @@ class Renderer:
 
     bureau: str
     default_language: str
+    bureau_en: str = ""  # the name said in English, when the settings give one
 
     def __call__(self, notice: Notice, person: Person) -> Outgoing:
         language = language_of(person, self.default_language)
         messages = notice_messages(
-            NoticeContent.of(notice), language, self.bureau, ack_data=ack_data(notice.id)
+            NoticeContent.of(notice), language, _bureau(self, language),
+            ack_data=ack_data(notice.id),
         )
         return Outgoing(person.telegram_id, person.id, messages)
 
@@ -193,8 +195,12 @@ class Renderer:
         return ViewNotice(notice_id).pack()
 
 
-def renderer(bureau: str, default_language: str) -> Renderer:
-    return Renderer(bureau, default_language)
+def renderer(bureau: str, default_language: str, bureau_en: str = "") -> Renderer:
+    return Renderer(bureau, default_language, bureau_en)
+
+
+def _bureau(render: Renderer | ReminderRenderer, language: str) -> str:
+    return render.bureau_en if language.startswith("en") and render.bureau_en else render.bureau
 
 
 def reminder_message(
@@ -222,10 +228,13 @@ class ReminderRenderer:
     bureau: str
     default_language: str
     tz: tzinfo
+    bureau_en: str = ""
 
     def __call__(self, notice: Notice, state: RecipientState) -> Outgoing:
         person = state.person
         language = language_of(person, self.default_language)
-        message = reminder_message(notice, language, self.bureau, self.tz, state.message_id)
+        message = reminder_message(
+            notice, language, _bureau(self, language), self.tz, state.message_id
+        )
         return Outgoing(person.telegram_id, person.id, (message,))
 
