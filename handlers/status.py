@@ -52,7 +52,7 @@ from texts.callbacks import (
     StatusRound,
     StatusRounds,
 )
-from texts.i18n import N_, language_of, short
+from texts.i18n import N_, language_of, schools, short
 from texts.reminders import remind_now_message
 from texts.status import format_percent
 from texts.when import show
@@ -341,8 +341,8 @@ async def export_button(update: Update, context: HuibaoContext, button: ExportRo
             )
         else:
             document = InputFile(io.BytesIO(data), filename=result.filename)
-            text = _("{schools} schools, {submitted} reported.").format(
-                schools=result.schools, submitted=result.submitted
+            text = _("{schools}, {submitted} reported.").format(
+                schools=schools(_, result.schools), submitted=result.submitted
             )
     chat = update.effective_chat
     assert chat is not None

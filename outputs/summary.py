@@ -31,7 +31,7 @@ from models.rounds import Round
 from outputs.charts import chart_language, form_chart, reporting_rate_chart
 from outputs.round_figures import RoundFigures, round_figures, round_title, stage_target
 from outputs.workbook import workbook_bytes
-from texts.i18n import Gettext, colon, gettext_for, paren, short
+from texts.i18n import Gettext, colon, gettext_for, paren, schools, short
 from texts.labels import flag_reason, form_stage_label
 from texts.status import capped, counts_line, format_percent
 from texts.when import show
@@ -246,7 +246,7 @@ def _districts_section(_: Gettext, c: Completeness) -> str:
 def _key_totals_section(
     _: Gettext, form: FormDef, totals: KeyTotals, submitted: int, language: str
 ) -> str:
-    lines = [_("<b>Key totals</b> ({schools} schools reported)").format(schools=submitted)]
+    lines = [_("<b>Key totals</b> ({schools} reported)").format(schools=schools(_, submitted))]
     for kt in form.key_totals:
         result = totals.overall.get(kt.code)
         if result is not None:

@@ -8,7 +8,7 @@ from html import escape
 
 from models import outbox
 from models.outbox import DeliveryBatch, Progress, Requeued
-from texts.i18n import N_, Gettext, colon, gettext_for, paren
+from texts.i18n import N_, Gettext, colon, gettext_for, paren, recipients
 
 REPORT_LIST_LIMIT = 30
 
@@ -66,9 +66,9 @@ def report_text(batch: DeliveryBatch, state: Progress, problems: list[outbox.Und
         lines.append("")
         lines.append(
             _(
-                "{count} recipients may have received it twice: their message was on its "
+                "{recipients} may have received it twice: their message was on its "
                 "way when the bot restarted or lost its connection to Telegram."
-            ).format(count=state.in_doubt)
+            ).format(recipients=recipients(_, state.in_doubt))
         )
     return "\n".join(lines)
 

@@ -70,6 +70,29 @@ def language_of_gettext(_: Gettext) -> str:
     return DEFAULT_LANGUAGE
 
 
+def plural_for(_: Gettext) -> Callable[[str, str, int], str]:
+    """The ngettext of the language `_` speaks, for builders handed only `_`."""
+    return ngettext_for(language_of_gettext(_))
+
+
+def people(_: Gettext, count: int) -> str:
+    """「9 人」 / "9 people", "1 person": a count of people inside a sentence."""
+    ngettext = plural_for(_)
+    return ngettext("{count} person", "{count} people", count).format(count=count)
+
+
+def schools(_: Gettext, count: int) -> str:
+    """「3 所学校」 / "3 schools", "1 school"."""
+    ngettext = plural_for(_)
+    return ngettext("{count} school", "{count} schools", count).format(count=count)
+
+
+def recipients(_: Gettext, count: int) -> str:
+    """「5 位收件人」 / "5 recipients", "1 recipient"."""
+    ngettext = plural_for(_)
+    return ngettext("{count} recipient", "{count} recipients", count).format(count=count)
+
+
 def paren(_: Gettext, text: str, detail: str) -> str:
     """`text (detail)` built in code, with the brackets of the reader's language: Chinese
     text takes full-width ones （）."""

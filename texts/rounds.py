@@ -23,7 +23,7 @@ from models.rounds.actions import Refusal, Refused
 from models.rounds.announce import MessageFor, Told
 from models.rounds.periods import period_label
 from texts.callbacks import OpenReport
-from texts.i18n import Gettext, gettext_for, language_of
+from texts.i18n import Gettext, gettext_for, language_of, people, plural_for
 from texts.when import show
 
 Builder = Callable[[FormDef, Round, School, str, Settings], OutMessage]
@@ -144,9 +144,12 @@ def told_text(told: Told, _: Gettext) -> str:
     """For staff: who was told of an extension or closing."""
     if not told.people:
         return _("No school that has not submitted has anyone connected, so nobody was told.")
-    return _("Telling the {schools} schools that have not submitted ({people} people).").format(
-        people=told.people, schools=told.schools
-    )
+    ngettext = plural_for(_)
+    return ngettext(
+        "Telling the {schools} school that has not submitted ({people}).",
+        "Telling the {schools} schools that have not submitted ({people}).",
+        told.schools,
+    ).format(people=people(_, told.people), schools=told.schools)
 
 
 def unconnected_text(schools: Sequence[School], _: Gettext, limit: int = 10) -> str:

@@ -34,6 +34,7 @@ from texts.callbacks import (
     ViewNotice,
 )
 from texts.delivery import requeued_text
+from texts.i18n import people
 from texts.notices import follow
 from texts.notices.compose import send_refusal, stale_text
 from texts.notices.messages import (
@@ -196,7 +197,8 @@ async def remind_button(update: Update, context: HuibaoContext, button: RemindNo
         await refuse(query, send_refusal(done, who._))
         return
     context.services.wake_outbox()
-    await query.answer(who._("Reminder on its way to {count} people.").format(count=done[1]))
+    told = who._("Reminder on its way to {people}.").format(people=people(who._, done[1]))
+    await query.answer(told)
     with contextlib.suppress(TelegramError):
         await query.edit_message_text(text, reply_markup=keyboard_markup(rows))
 

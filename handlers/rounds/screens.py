@@ -46,7 +46,7 @@ from texts.callbacks import (
     TypeDeadline,
     UnlockSchool,
 )
-from texts.i18n import Gettext, paren
+from texts.i18n import Gettext, paren, schools
 from texts.rounds import told_text
 from texts.when import show
 from transport.context import Services
@@ -359,7 +359,8 @@ async def ask_audience(session: AsyncSession, who: Who, state: RoundSetup) -> Re
         for i, code in enumerate(STAGE_CODES)
     ])
     count = await matching_schools(session, state)
-    rows.append([button(_("Next ➡ ({count} schools)").format(count=count), SchoolsChosen())])
+    label = _("Next ➡ ({schools})").format(schools=schools(_, count))
+    rows.append([button(label, SchoolsChosen())])
     rows.append(cancel_row(_))
     return Rendered(
         _(

@@ -19,7 +19,7 @@ from texts.callbacks import (
     RetryNotice,
     ViewNotice,
 )
-from texts.i18n import Gettext, colon, language_of_gettext, paren
+from texts.i18n import Gettext, colon, language_of_gettext, paren, recipients
 from texts.notices.compose import NAMES_LIMIT, Rows, button
 from texts.notices.messages import title_of
 from texts.when import show
@@ -40,7 +40,7 @@ def staff_list(
         state = (
             _("acknowledged {acked} of {total}").format(acked=acked, total=total)
             if notice.requires_ack
-            else _("{total} recipients").format(total=total)
+            else recipients(_, total)
         )
         lines.append(
             f"#{notice.id} · {show(notice.sent_at, tz, 'short', language_of_gettext(_))} · "
