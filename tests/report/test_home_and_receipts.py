@@ -174,13 +174,13 @@ async def test_after_a_staff_unlock_the_receipt_promises_nothing_already_past(
     assert button == "📝 编制与师资配备"
     await user.press(listing, button)
     review = await user.wait_for("请核对答案")
-    assert f"已为贵校解锁至 {full(until)}，在此之前可再提交一次。" in (review.plain or "")
+    assert f"已为贵校解锁至{full(until)}，在此之前可再提交一次。" in (review.plain or "")
 
     receipt = await submit_from_review(user, review)
     assert "本次提交已超过截止时间" in receipt
     # The unlock was for one submission and the lock has passed: no promise at all.
     assert "之前可修改" not in receipt
-    assert "本报表现已停止填报。如仍需修改，请联系青山县教育局的 人事科王科长（@wang）" in receipt
+    assert "本报表现已停止填报。如仍需修改，请联系青山县教育局的人事科王科长（@wang）" in receipt
     await user.send("/report")
     again = await user.wait_for("贵校的报表")
     assert labels(again, "rp:o:")[0].startswith("✅")  # submitted, no unlock left
@@ -206,7 +206,7 @@ async def test_a_round_closed_early_and_unlocked_promises_no_future_deadline(
     assert f"已于{full(closed_at)}截止" in refused and full(round_.deadline) not in refused
     until = await unlock(county, round_.id, hours=3)
     review = await open_from_list(user, round_.id, "请核对答案")
-    assert f"已为贵校解锁至 {full(until)}" in (review.plain or "")
+    assert f"已为贵校解锁至{full(until)}" in (review.plain or "")
     receipt = await submit_from_review(user, review)
     assert "之前可修改" not in receipt and full(round_.deadline) not in receipt
     assert "本报表现已停止填报" in receipt

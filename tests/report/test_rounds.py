@@ -284,7 +284,7 @@ async def test_past_its_lock_a_round_is_closed_everywhere(
     assert first_button(listing, "rd:v:").startswith("⚪")
     await staff.press(listing, f"rd:v:{round_.id}")
     view = await staff.wait_for("应报学校")
-    assert "(已截止)" in (view.plain or "") and "已停止填报：" in (view.plain or "")
+    assert "（已截止）" in (view.plain or "") and "已停止填报：" in (view.plain or "")
     assert "提前结束" not in str(view.buttons())
     await staff.send("/status")
     status = await staff.wait_for("上报率")

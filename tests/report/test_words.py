@@ -1,0 +1,71 @@
+"""What people read, in both languages: who they are, the bureau's English name, report
+buttons that are never cut, counts and dates (issue 11, items 9, 12 and 16)."""
+
+from __future__ import annotations
+
+from zoneinfo import ZoneInfo
+
+from models.base import utcnow
+from tests.double import SentMessage
+from tests.report.conftest import County
+from texts.when import show
+
+TZ = ZoneInfo("Asia/Shanghai")
+NAME_EN = "Qingshan County Education Bureau"
+
+
+def report_buttons(message: SentMessage) -> list[str]:
+    return [
+        str(b["text"])
+        for row in message.inline_keyboard
+        for b in row
+        if str(b.get("callback_data", "")).startswith("rp:o:")
+    ]
+
+
+async def test_the_bureau_is_named_in_the_readers_language(county: County) -> None:
+    county.app.bot_data["services"].settings.bureau.name_en = NAME_EN
+    principal = county.user("principal:S001")  # Chinese
+    await principal.send("/start")
+    zh = (await principal.wait_for("青山县教育局")).plain or ""
+    assert NAME_EN not in zh
+    deputy = county.user("deputy:S001")  # English
+    await deputy.send("/start")
+    en = (await deputy.wait_for("This is the reporting assistant of")).plain or ""
+    assert f"This is the reporting assistant of {NAME_EN}." in en
+    assert "青山县教育局" not in en
+
+
+async def test_the_home_screen_says_the_principal_of(county: County) -> None:
+    principal = county.user("principal:S001")
+    await principal.send("/menu")
+    zh = (await principal.wait_for("主页")).plain or ""
+    assert "的校长。" in zh
+    deputy = county.user("deputy:S001")
+    await deputy.send("/menu")
+    en = (await deputy.wait_for("You are the ")).plain or ""
+    assert "You are the deputy / data clerk of " in en
+    assert "You are deputy" not in en
+
+
+async def test_report_buttons_are_short_and_the_line_says_the_rest(county: County) -> None:
+    round_ = await county.open_round("key_teacher_assessment", period="2026")
+    now = utcnow()
+
+    principal = county.user("principal:S001")
+    await principal.send("/report")
+    zh = await principal.wait_for("贵校的报表")
+    deadline = show(round_.deadline, TZ, "full", "zh_CN", now)
+    assert f"📝 名师、骨干教师年度考核 · 2026 · 截止时间：{deadline}" in (zh.plain or "")
+    assert deadline.endswith("（北京时间）") and "-" not in deadline
+    assert report_buttons(zh) == ["📝 名师、骨干教师年度考核"]
+
+    deputy = county.user("deputy:S001")
+    await deputy.send("/report")
+    en = await deputy.wait_for("Your school's reports")
+    deadline = show(round_.deadline, TZ, "full", "en", now)
+    assert "deadline " + deadline in (en.plain or "")
+    assert deadline.endswith(" (Beijing time)")
+    [button] = report_buttons(en)
+    assert button == "📝 Annual assessment of famous and key teachers"
+    assert "…" not in button
