@@ -10,7 +10,9 @@ from pathlib import Path
 import pytest
 from babel.messages.pofile import read_po
 
-from texts.i18n import LOCALES, colon, gettext_for, paren
+from models.forms import load_forms
+from models.forms.parsing import format_value
+from texts.i18n import LOCALES, colon, gettext_for, paren, people, recipients, schools
 
 GLOSSARY = LOCALES / "GLOSSARY.md"
 ZH = LOCALES / "zh_CN" / "LC_MESSAGES"
@@ -97,3 +99,18 @@ def test_brackets_and_colons_built_in_code_follow_the_language() -> None:
 
 def test_the_glossary_is_beside_the_catalogues() -> None:
     assert Path(GLOSSARY).is_file()
+
+
+def test_counts_agree_with_their_number_in_english() -> None:
+    zh, en = gettext_for("zh_CN"), gettext_for("en")
+    assert (people(en, 1), people(en, 4)) == ("1 person", "4 people")
+    assert (schools(en, 1), schools(en, 8)) == ("1 school", "8 schools")
+    assert (recipients(en, 1), recipients(en, 2)) == ("1 recipient", "2 recipients")
+    assert (people(zh, 1), schools(zh, 8), recipients(zh, 2)) == ("1 人", "8 所学校", "2 位收件人")
+
+
+def test_a_counted_unit_is_not_repeated_after_the_number_in_english() -> None:
+    form = load_forms(Path(__file__).parents[2] / "forms").get("staffing")
+    [vacancies] = [c for c in form.computed if c.code == "vacancies"]
+    assert format_value(vacancies, 5, "en") == "5"  # "Vacant posts: 5", never "1 people"
+    assert format_value(vacancies, 5, "zh_CN") == "5人"
