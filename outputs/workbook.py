@@ -158,8 +158,8 @@ def _heading(
     title = round_title(figures.form, figures.rnd, language, figures.district_name)
     unit = _("Reporting unit: {unit}").format(unit=bureau)
     made = _("Made at: {now}    Deadline: {deadline}").format(
-        now=show(now, tz, "full", language),
-        deadline=show(figures.rnd.deadline, tz, "full", language),
+        now=show(now, tz, "iso", language),
+        deadline=show(figures.rnd.deadline, tz, "iso", language),
     )
     return Heading(f"{bureau} · {title}", (unit, made))
 

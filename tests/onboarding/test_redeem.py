@@ -197,8 +197,8 @@ async def test_staff_unbind_and_admins_make_staff(
         card = await admin.wait_for(lambda m: m.edited and "身份" in (m.plain or ""))
         assert "西山九年一贯制学校" in card.plain
         await admin.press(card, "移除")
-        ask = await admin.wait_for("确定解除")
-        await admin.press(ask, "确定解除")
+        ask = await admin.wait_for("确定移除")
+        await admin.press(ask, "确定移除")
         await admin.wait_for("已不再是")
         await principal.wait_for("教育局已解除", after=0)
         assert await person(sessionmaker, 1020) == ("none", None)
@@ -206,7 +206,7 @@ async def test_staff_unbind_and_admins_make_staff(
         # The school now shows up among those without a principal.
         await admin.send("/people")
         overview = await admin.wait_for("尚无校长接入的学校")
-        assert "西山乡: 7" in overview.plain
+        assert "西山乡：7" in overview.plain
 
         await admin.send("/people 钱")
         await admin.press(await admin.wait_for("钱校长"), "钱校长")
