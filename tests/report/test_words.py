@@ -6,6 +6,7 @@ from __future__ import annotations
 from zoneinfo import ZoneInfo
 
 from models.base import utcnow
+from models.roster.tables import Person
 from tests.double import SentMessage
 from tests.report.conftest import County
 from texts.when import show
@@ -69,3 +70,27 @@ async def test_report_buttons_are_short_and_the_line_says_the_rest(county: Count
     [button] = report_buttons(en)
     assert button == "📝 Annual assessment of famous and key teachers"
     assert "…" not in button
+
+
+async def test_a_school_card_says_whether_the_school_is_in_use(county: County) -> None:
+    """Not the round's 进行中: a school is 在用 or 停用, with a full-width colon."""
+    staff = county.user("staff")
+    await staff.send("/schools 城关第一小学")
+    found = await staff.wait_for("城关第一小学")
+    if "状态" not in (found.plain or ""):
+        await staff.press(found, "S001 城关第一小学")
+        found = await staff.wait_for(lambda m: "状态" in (m.plain or ""))
+    card = found.plain or ""
+    assert "状态：在用" in card and "进行中" not in card
+    assert "校长：校长S001" in card
+
+    async with county.sessionmaker() as session, session.begin():
+        person = await session.get(Person, county.roster.people["staff"].id)
+        assert person is not None
+        person.language = "en"
+    await staff.send("/schools 城关第一小学")
+    found = await staff.wait_for(lambda m: "城关第一小学" in (m.plain or "") and m is not found)
+    if "Status" not in (found.plain or ""):
+        await staff.press(found, "S001 城关第一小学")
+        found = await staff.wait_for(lambda m: "Status" in (m.plain or ""))
+    assert "Status: active" in (found.plain or "")
