@@ -60,6 +60,13 @@ def zone_note(tz: tzinfo, language: str) -> str:
     return "（北京时间）" if language.startswith("zh") else " (Beijing time)"
 
 
+def zone_name(tz: tzinfo, language: str) -> str:
+    """The bureau's zone as people call it: 北京 / Beijing, else its tz name."""
+    if str(tz) in BEIJING_ZONES:
+        return "北京" if language.startswith("zh") else "Beijing"
+    return str(tz)
+
+
 def _zh_day(local: datetime, with_year: bool) -> str:
     year = f"{local.year}年" if with_year else ""
     return f"{year}{local.month}月{local.day}日"

@@ -61,7 +61,7 @@ from texts.notices.messages import (
     telegram_length,
     text_limit,
 )
-from texts.when import show
+from texts.when import show, zone_name
 from transport.context import HuibaoContext
 from transport.markup import keyboard_markup
 
@@ -114,7 +114,8 @@ async def prompt_sends(
     settings = context.services.settings
     tomorrow = show(context.now() + timedelta(days=1), settings.bureau.tz, "iso_day")
     facts = PromptFacts(
-        bureau=settings.bureau.name, zone=settings.bureau.timezone, tomorrow=tomorrow,
+        bureau=settings.bureau.name_in(who.language),
+        zone=zone_name(settings.bureau.tz, who.language), tomorrow=tomorrow,
         districts=await districts(session) if draft.step == STEP_DISTRICTS else (),
     )
     text, rows = prompt(draft, facts, who._)
@@ -146,7 +147,7 @@ async def preview_sends(
     )
     text, rows = preview_summary(facts, draft.version, who._)
     messages = notice_messages(NoticeContent.of_draft(draft), who.language,
-                               settings.bureau.name, ack_data=PREVIEW_ACK)
+                               settings.bureau.name_in(who.language), ack_data=PREVIEW_ACK)
     return [
         partial(unmark, query),
         *(partial(send_out_message, context, chat_id, m) for m in messages),

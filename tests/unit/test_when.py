@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from texts.i18n import gettext_for, language_of_gettext
-from texts.when import show
+from texts.when import show, zone_name
 
 BEIJING = ZoneInfo("Asia/Shanghai")
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -64,3 +64,9 @@ def test_beijing_time_is_named_only_for_a_bureau_that_keeps_it() -> None:
 def test_a_builder_given_only_gettext_knows_its_language() -> None:
     assert language_of_gettext(gettext_for("en")) == "en"
     assert language_of_gettext(gettext_for("zh_CN")) == "zh_CN"
+
+
+def test_the_zone_is_called_as_people_call_it() -> None:
+    assert zone_name(BEIJING, "zh_CN") + "时间" == "北京时间"
+    assert zone_name(BEIJING, "en") == "Beijing"
+    assert zone_name(BERLIN, "en") == "Europe/Berlin"
