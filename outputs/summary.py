@@ -143,9 +143,10 @@ def _key_total_line(form: FormDef, r: KeyTotalResult, language: str) -> list[str
             line += "%"
         if target is not None and v is not None:
             met = v >= target
-            line += " " + (
-                _("(target {target}: met)") if met else _("(target {target}: below)")
-            ).format(target=f"{format_number(target)}{'%' if unit == '%' else ''}")
+            verdict = _("target {target}: met") if met else _("target {target}: below")
+            line = paren(_, line, verdict.format(
+                target=f"{format_number(target)}{'%' if unit == '%' else ''}"
+            ))
             if not met:
                 line = f"<b>{line}</b>"
         lines.append(line)

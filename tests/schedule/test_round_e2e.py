@@ -365,7 +365,7 @@ async def test_a_round_from_its_schedule_to_the_deadline_summary(
     assert "上报率 40.0%" in plain and "5 所学校中 2 所已报" in plain
     assert "城关学区：50.0% · 按时 1 · 逾期 0 · 未报 1" in plain
     assert "河西学区：33.3% · 按时 1 · 逾期 0 · 未报 2" in plain
-    assert "核定编制数: 134人" in plain and "专任教师数: 120人" in plain
+    assert "核定编制数：134人" in plain and "专任教师数：120人" in plain
     assert len(photos) == 2
     officer_plain = officer_text.plain or ""
     assert "学区：城关学区" in officer_plain
