@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import InlineKeyboardMarkup, InputFile, Update
 
 from config.settings import Settings
-from handlers import menu, report_view
+from handlers import menu
 from handlers.context import Who, unit
 from models.followup.completeness import (
     RoundNotFound,
@@ -60,7 +60,6 @@ from transport.context import HuibaoApp, HuibaoContext, Services
 
 log = logging.getLogger(__name__)
 
-LABEL_LIMIT = 60
 
 Rows = list[list[tuple[str, str]]]
 # A screen to show in place of the pressed one, or (rows None) an alert to answer with.
@@ -137,7 +136,7 @@ async def _round_list(
         mark = "🟢" if accepting(o.round, context.now()) else "⚪"
         label = f"{mark} {title} · {format_percent(o.counts.reporting_rate)}"
         button = ExportRound(o.round.id) if export else StatusRound(o.round.id)
-        rows.append([(label[:LABEL_LIMIT], button.pack())])
+        rows.append([(label, button.pack())])
     text = (
         _("Choose the round to export:")
         if export
@@ -167,7 +166,7 @@ async def _show_round(
         label = _("{district} {rate} · missing {missing}").format(
             district=d.name, rate=format_percent(d.counts.reporting_rate), missing=d.counts.missing
         )
-        rows.append([(label[:LABEL_LIMIT], StatusDistrict(rnd.id, d.district_id).pack())])
+        rows.append([(label, StatusDistrict(rnd.id, d.district_id).pack())])
     rows.append([(_("« Rounds"), StatusRounds().pack())])
     return text, rows
 
@@ -412,6 +411,6 @@ async def render_rounds(
                 deadline=deadline,
             )
         )
-        label = f"🟢 {report_view.short_label(title, 44)} · {format_percent(c.reporting_rate)}"
+        label = f"🟢 {title} · {format_percent(c.reporting_rate)}"
         buttons.append([(label, StatusRound(o.round.id).pack())])
     return menu.Block(lines, buttons + staff_buttons)

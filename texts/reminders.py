@@ -7,6 +7,7 @@ is texts.rounds.announcement, also for the scheduler's opening slot."""
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from datetime import datetime, tzinfo
 from html import escape
@@ -19,7 +20,6 @@ from texts.i18n import gettext_for
 from texts.when import show
 
 MAX_TEXT = 4096
-MAX_BUTTON = 60
 MAX_LISTED_SCHOOLS = 60
 
 
@@ -40,8 +40,16 @@ def report_name(titles: Mapping[str, str], period: str, language: str) -> str:
     return f"{title_of(titles, language)} · {period_label(period, language)}"
 
 
-def _button_label(text: str) -> str:
-    return text if len(text) <= MAX_BUTTON else text[: MAX_BUTTON - 1] + "…"
+def _button_name(
+    report: PendingReport,
+    named: Counter[str],
+    titles: Mapping[int, Mapping[str, str]],
+    language: str,
+) -> str:
+    title = title_of(titles[report.round.id], language)
+    if named[title] > 1:
+        return report_name(titles[report.round.id], report.round.period, language)
+    return title
 
 
 def reminder_message(
@@ -62,6 +70,9 @@ def reminder_message(
         header = _("⏰ Reminder: your school still has reports to submit:")
     lines = [header, ""]
     keyboard: list[tuple[Button, ...]] = []
+    # A button names the form only (the line above it says the rest), unless two periods
+    # of one form are pending: then the period tells them apart.
+    named = Counter(title_of(titles[r.round.id], language) for r in reports)
     for report in reports:
         name = report_name(titles[report.round.id], report.round.period, language)
         deadline = when(report.round.deadline, tz, language, now)
@@ -82,7 +93,9 @@ def reminder_message(
             keyboard.append(
                 (
                     Button(
-                        _button_label(_("Fill in: {report}").format(report=name)),
+                        _("Fill in: {report}").format(
+                            report=_button_name(report, named, titles, language)
+                        ),
                         callback_data=start_callback(report.round.id),
                     ),
                 )

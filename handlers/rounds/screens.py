@@ -88,16 +88,20 @@ async def round_list(session: AsyncSession, services: Services, who: Who) -> Ren
     now = services.now()
     tz = services.settings.bureau.tz
     rows: Rows = []
+    lines = []
     for r in await recent_rounds(session, now, MAX_ROUNDS_LISTED):
         title = await form_title(session, r, who.language)
         # Past its lock a round is closed for entry, whether or not staff closed it.
         mark = "🟢" if accepting(r, now) else "⚪"
         period = period_label(r.period, who.language)
-        label = f"{mark} {title} · {period} · {show(r.deadline, tz, 'short', who.language, now)}"
-        rows.append([button(short_label(label, 60), ShowRound(r.id))])
+        # The button stays short (never cut); the line above it carries the deadline.
+        rows.append([button(f"{mark} {title} · {period}", ShowRound(r.id))])
+        deadline = show(r.deadline, tz, "short", who.language, now)
+        lines.append(f"{mark} {escape(title)} · {escape(period)} · " + _(
+            "deadline {time}").format(time=deadline))
     if len(forms):
         rows.append([button(_("➕ Open a new round"), NewRound())])
-    text = _("<b>Collection rounds</b>")
+    text = "\n".join([_("<b>Collection rounds</b>"), *lines])
     if not len(forms):
         text += "\n" + _(
             "No form is loaded, so no round can be opened: run `huibao forms check` on the "

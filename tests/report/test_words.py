@@ -94,3 +94,27 @@ async def test_a_school_card_says_whether_the_school_is_in_use(county: County) -
         await staff.press(found, "S001 城关第一小学")
         found = await staff.wait_for(lambda m: "Status" in (m.plain or ""))
     assert "Status: active" in (found.plain or "")
+
+
+async def test_the_round_list_never_cuts_a_button(county: County) -> None:
+    round_ = await county.open_round("key_teacher_assessment", period="2026")
+    staff = county.user("staff")
+    await staff.send("/round")
+    zh = await staff.wait_for("填报轮次")
+    short = show(round_.deadline, TZ, "short", "zh_CN", utcnow())
+    assert f"🟢 名师、骨干教师年度考核 · 2026 · 截止时间：{short}" in (zh.plain or "")
+    assert "🟢 名师、骨干教师年度考核 · 2026" in [b for row in zh.buttons() for b, _d in row]
+
+    async with county.sessionmaker() as session, session.begin():
+        person = await session.get(Person, county.roster.people["staff"].id)
+        assert person is not None
+        person.language = "en"
+    await staff.send("/round")
+    en = await staff.wait_for("Collection rounds")
+    short = show(round_.deadline, TZ, "short", "en", utcnow())
+    assert f"Annual assessment of famous and key teachers · 2026 · deadline {short}" in (
+        en.plain or ""
+    )
+    labels = [b for row in en.buttons() for b, _d in row]
+    assert "🟢 Annual assessment of famous and key teachers · 2026" in labels
+    assert not any("…" in label for label in labels)
