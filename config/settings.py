@@ -85,6 +85,8 @@ class DatabaseSettings(Section):
 
 class BureauSettings(Section):
     name: str = "教育局"
+    # The name said to people who read English; the Chinese name when empty.
+    name_en: str = ""
     timezone: str = "Asia/Shanghai"
     default_language: Literal["zh_CN", "en"] = "zh_CN"
     admins: list[int] = []
@@ -104,6 +106,12 @@ class BureauSettings(Section):
     @property
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
+
+    def name_in(self, language: str) -> str:
+        """The bureau's name as a reader of `language` is told it."""
+        if language.startswith("en") and self.name_en:
+            return self.name_en
+        return self.name
 
 
 class QuietHoursSettings(Section):

@@ -381,7 +381,7 @@ async def render_identity(session: AsyncSession, who: Who, services: Services) -
         if school is not None and district is not None:
             return Block(
                 [
-                    _("You are {role} of <b>{school}</b>, {district}.").format(
+                    _("You are the {role} of <b>{school}</b>, {district}.").format(
                         role=role, school=escape(school.name), district=escape(district.name)
                     )
                 ]
@@ -391,18 +391,18 @@ async def render_identity(session: AsyncSession, who: Who, services: Services) -
         if district is not None:
             return Block(
                 [
-                    _("You are {role} of {district}.").format(
+                    _("You are the {role} of {district}.").format(
                         role=role, district=escape(district.name)
                     )
                 ]
             )
-    bureau = escape(services.settings.bureau.name)
+    bureau = escape(services.settings.bureau.name_in(who.language))
     if who.role is Role.STAFF:
         # Not "bureau staff of the bureau": the bureau is named already.
         return Block([_("You are a staff member of {bureau}.").format(bureau=bureau)])
     if who.role is Role.ADMIN:
         return Block([_("You are an administrator of {bureau}.").format(bureau=bureau)])
-    return Block([_("You are {role} of {bureau}.").format(role=role, bureau=bureau)])
+    return Block([_("You are the {role} of {bureau}.").format(role=role, bureau=bureau)])
 
 
 def register(app: HuibaoApp) -> None:

@@ -93,7 +93,10 @@ def refusal_text(check: Check, who: Who, context: HuibaoContext) -> str:
         return _("This invitation has already been used.") + " " + ask
     if outcome is Outcome.EXPIRED:
         return _("This invitation expired on {date}.").format(
-            date=show(check.invite.expires_at, context.services.settings.bureau.tz, "day")
+            date=show(
+                check.invite.expires_at, context.services.settings.bureau.tz, "date",
+                who.language, context.now(),
+            )
         ) + " " + ask
     if outcome is Outcome.REVOKED:
         return _(
@@ -116,7 +119,7 @@ def refusal_text(check: Check, who: Who, context: HuibaoContext) -> str:
 
 def offer_text(check: Check, who: Who, context: HuibaoContext) -> str:
     _ = who._
-    bureau = context.services.settings.bureau.name
+    bureau = context.services.settings.bureau.name_in(who.language)
     lines = [
         _("Hello, {name}!").format(name=escape(who.person.name or "")),
         _("You are joining as {what}.").format(what=describe(check, who, bureau)),
@@ -171,7 +174,7 @@ async def confirm(update: Update, context: HuibaoContext, button: ConfirmInvite)
         check = await redeem_offer(session, button.nonce, who.person, now=context.now())
         if check.ok:
             replaced = check.current_principal
-            bureau = context.services.settings.bureau.name
+            bureau = context.services.settings.bureau.name_in(who.language)
             text = "\n\n".join(
                 [
                     who._("Welcome! You are now {what}.").format(

@@ -43,6 +43,7 @@ from texts.callbacks import (
     ViewSubmitted,
 )
 from texts.i18n import Gettext
+from texts.when import Style, show
 
 REVIEW = "review"
 MAX_MESSAGE = 4000
@@ -68,8 +69,10 @@ def parse_key(text: str | None) -> AnswerKey | None:
         return None
 
 
-def local(dt: datetime, tz: ZoneInfo) -> str:
-    return dt.astimezone(tz).strftime("%Y-%m-%d %H:%M")
+def local(
+    dt: datetime, tz: ZoneInfo, lang: str, now: datetime | None = None, style: Style = "full"
+) -> str:
+    return show(dt, tz, style, lang, now)
 
 
 def short_label(text: str, limit: int = BUTTON_LABEL) -> str:
@@ -341,8 +344,8 @@ def receipt(
         + _("Submitted: {form} ({period})").format(
             form=escape(form.title.get(lang)), period=escape(period)
         ),
-        _("Revision {number}, received {time} ({zone})").format(
-            number=number, time=local(submitted_at, tz), zone=escape(str(tz))
+        _("Revision {number}, received {time}").format(
+            number=number, time=local(submitted_at, tz, lang, submitted_at)
         ),
         _("Reference number: <code>{reference}</code>").format(reference=reference),
     ]
@@ -351,7 +354,7 @@ def receipt(
     if until is not None:
         lines.append(
             _("You may revise it until {deadline}: send /report.").format(
-                deadline=local(until, tz)
+                deadline=local(until, tz, lang, submitted_at)
             )
         )
     elif closed:
@@ -385,8 +388,8 @@ def submitted_view(view: SubmittedView, _: Gettext) -> Rendered:
         + _("Submitted report: <b>{form}</b> ({period})").format(
             form=escape(view.form.title.get(lang)), period=escape(view.period)
         ),
-        _("Revision {number}, received {time} ({zone})").format(
-            number=view.number, time=local(view.submitted_at, view.tz), zone=escape(str(view.tz))
+        _("Revision {number}, received {time}").format(
+            number=view.number, time=local(view.submitted_at, view.tz, lang)
         ),
         _("Reference number: <code>{reference}</code>").format(reference=view.reference),
     ]

@@ -69,7 +69,7 @@ async def start(update: Update, context: HuibaoContext) -> None:
         await onboarding.offer(update, context, payload)
         return
     async with unit(update, context) as (_session, who):
-        text = welcome_text(who, context.services.settings.bureau.name)
+        text = welcome_text(who, context.services.settings.bureau.name_in(who.language))
     await update.effective_message.reply_text(text)
     await menu.refresh_for(context, who)
 

@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import InlineKeyboardMarkup, Update
 
 from config.settings import Settings
-from handlers import menu, report_view
+from handlers import menu
 from handlers.context import Who, unit
 from models.followup.completeness import (
     RoundNotFound,
@@ -59,7 +59,6 @@ from transport.context import HuibaoApp, HuibaoContext, Services
 
 log = logging.getLogger(__name__)
 
-LABEL_LIMIT = 60
 
 Rows = list[list[tuple[str, str]]]
 # A screen to show in place of the pressed one, or (rows None) an alert to answer with.
@@ -140,7 +139,7 @@ async def round_rows(
         # Past its lock a round is closed for entry, whether or not staff closed it.
         mark = "🟢" if accepting(o.round, context.now()) else "⚪"
         label = f"{mark} {title} · {format_percent(o.counts.reporting_rate)}"
-        rows.append([(label[:LABEL_LIMIT], pick(o.round.id).pack())])
+        rows.append([(label, pick(o.round.id).pack())])
     return rows
 
 
@@ -166,7 +165,8 @@ async def _show_round(
     c = await round_completeness(session, rnd.id)
     title = await _round_title(session, rnd, who.language)
     text = status_texts.round_text(
-        _, title, rnd.deadline, context.services.settings.bureau.tz, c.total
+        _, title, rnd.deadline, context.services.settings.bureau.tz, c.total,
+        language=who.language, now=context.now(),
     )
     text += "\n\n" + _("Choose a district to see its missing schools:")
     rows: Rows = []
@@ -174,7 +174,7 @@ async def _show_round(
         label = _("{district} {rate} · missing {missing}").format(
             district=d.name, rate=format_percent(d.counts.reporting_rate), missing=d.counts.missing
         )
-        rows.append([(label[:LABEL_LIMIT], StatusDistrict(rnd.id, d.district_id).pack())])
+        rows.append([(label, StatusDistrict(rnd.id, d.district_id).pack())])
     rows.append([(_("« Rounds"), StatusRounds().pack())])
     return text, rows
 
@@ -193,7 +193,10 @@ async def _show_district(
     title = await _round_title(session, rnd, who.language)
     name = c.districts[0].name if c.districts else ""
     tz = context.services.settings.bureau.tz
-    text = status_texts.round_text(_, f"{title} · {name}", rnd.deadline, tz, c.total)
+    text = status_texts.round_text(
+        _, f"{title} · {name}", rnd.deadline, tz, c.total,
+        language=who.language, now=context.now(),
+    )
     text += "\n\n" + status_texts.missing_text(_, who.language, missing)
     rows: Rows = []
     if missing and accepting(rnd, context.now()):
@@ -391,7 +394,7 @@ async def render_rounds(
     for o in shown:
         title = await _round_title(session, o.round, who.language)
         c = o.counts
-        deadline = show(o.round.deadline, tz, "short")
+        deadline = show(o.round.deadline, tz, "short", who.language, now)
         lines.append(
             _("🟢 {title}: {rate} ({submitted} of {expected}), deadline {deadline}").format(
                 title=escape(title),
@@ -401,6 +404,6 @@ async def render_rounds(
                 deadline=deadline,
             )
         )
-        label = f"🟢 {report_view.short_label(title, 44)} · {format_percent(c.reporting_rate)}"
+        label = f"🟢 {title} · {format_percent(c.reporting_rate)}"
         buttons.append([(label, StatusRound(o.round.id).pack())])
     return menu.Block(lines, buttons + staff_buttons)

@@ -177,7 +177,7 @@ def _block(
         )),
         (_("Invitation code"), line.code),
         (_("Link"), line.link),
-        (_("Valid until"), show(line.expires_at, tz, "full", language)),
+        (_("Valid until"), show(line.expires_at, tz, "iso", language)),
     )
     name = sheet.cell(row=top, column=2, value=inert(place))
     name.font, name.alignment = NAME_FONT, LEFT
@@ -252,7 +252,7 @@ def invites_workbook(
     sheet.title = _("Invitations")[:31]
     for index, width in enumerate(SHEET_WIDTHS, start=1):
         sheet.column_dimensions[get_column_letter(index)].width = width
-    made = show(made_at, tz, "day", language)
+    made = show(made_at, tz, "iso_day", language)
     heading_rows = _heading(sheet, _title(lines, _), made, bureau=bureau, _=_)
     for index, line in enumerate(lines):
         top = heading_rows + 1 + index * len(BLOCK_POINTS)

@@ -25,14 +25,16 @@ from models.followup.completeness import Completeness
 from models.followup.flags import Flag, FlagKind
 from models.followup.keytotals import KeyTotals
 from models.forms import FormDef, KeyTotalResult
+from models.forms.parsing import COUNTERS
 from models.roster.order import natural_key
 from models.rounds import Round
 from outputs.charts import figures_charts
 from outputs.round_figures import round_figures, round_title, stage_target
 from outputs.workbook import workbook_bytes
-from texts.i18n import Gettext, gettext_for, short
+from texts.i18n import Gettext, colon, gettext_for, paren, schools, short
 from texts.labels import flag_reason, form_stage_label
 from texts.status import capped, counts_line, format_percent
+from texts.when import show
 
 MAX_TEXT = 4000  # Telegram allows 4,096 characters in a message
 MAX_DISTRICT_LINES = 25
@@ -107,11 +109,12 @@ def format_number(value: int | Decimal | None) -> str:
 def _key_total_line(form: FormDef, r: KeyTotalResult, language: str) -> list[str]:
     _ = gettext_for(language)
     lang = short(language)
-    unit = r.unit.get(lang) if r.unit else ""
+    counted = r.unit is not None and lang == "en" and r.unit.zh in COUNTERS
+    unit = r.unit.get(lang) if r.unit and not counted else ""
     value = format_number(r.value)
     if r.value is not None and unit:
         value += unit if unit == "%" or lang == "zh" else f" {unit}"
-    lines = [_("{label}: {value}").format(label=escape(r.label.get(lang)), value=f"<b>{value}</b>")]
+    lines = [colon(_, escape(r.label.get(lang)), f"<b>{value}</b>")]
     for key, v in r.by.items():
         target = stage_target(form, r.code, key)
         line = f"  · {escape(form_stage_label(key, language))} {format_number(v)}"
@@ -119,10 +122,10 @@ def _key_total_line(form: FormDef, r: KeyTotalResult, language: str) -> list[str
             line += "%"
         if target is not None and v is not None:
             met = v >= target
-            # Chinese puts no space before its full-width parenthesis.
-            line += ("" if lang == "zh" else " ") + (
-                _("(target {target}: met)") if met else _("(target {target}: below)")
-            ).format(target=f"{format_number(target)}{'%' if unit == '%' else ''}")
+            verdict = _("target {target}: met") if met else _("target {target}: below")
+            line = paren(_, line, verdict.format(
+                target=f"{format_number(target)}{'%' if unit == '%' else ''}"
+            ))
             if not met:
                 line = f"<b>{line}</b>"
         lines.append(line)
@@ -130,16 +133,18 @@ def _key_total_line(form: FormDef, r: KeyTotalResult, language: str) -> list[str
 
 
 def _flag_line(form: FormDef, f: Flag, language: str, change_percent: int) -> str:
+    _ = gettext_for(language)
     lang = short(language)
     label = form.field(f.field).label.get(lang) if form.has_field(f.field) else f.field
     if f.kind is FlagKind.CHANGED:
         figures = f"{format_number(f.previous)} → {format_number(f.value)}"
     else:
         figures = format_number(f.value)
-    return (
-        f"• {escape(f.school_name)} ({escape(f.district)}): {escape(label)} {figures}, "
-        f"{escape(flag_reason(f, language, change_percent))}"
+    what = _("{figures}, {reason}").format(
+        figures=f"{escape(label)} {figures}",
+        reason=escape(flag_reason(f, language, change_percent)),
     )
+    return "• " + colon(_, paren(_, escape(f.school_name), escape(f.district)), what)
 
 
 def summary_text(
@@ -154,7 +159,7 @@ def summary_text(
     change_percent: int = 50,
 ) -> str:
     _ = gettext_for(language)
-    sections = [_head_section(_, rnd, c, tz, title)]
+    sections = [_head_section(_, rnd, c, tz, title, language)]
     if len(c.districts) > 1:
         sections.append(_districts_section(_, c))
     if totals.overall:
@@ -166,9 +171,11 @@ def summary_text(
     return _fit(_, "\n\n".join(sections))
 
 
-def _head_section(_: Gettext, rnd: Round, c: Completeness, tz: ZoneInfo, title: str) -> str:
+def _head_section(
+    _: Gettext, rnd: Round, c: Completeness, tz: ZoneInfo, title: str, language: str
+) -> str:
     t = c.total
-    deadline = rnd.deadline.astimezone(tz).strftime("%Y-%m-%d %H:%M")
+    deadline = show(rnd.deadline, tz, "full", language, c.as_of)
     head = [f"<b>{escape(title)}</b>"]
     if c.overdue:
         head.append(_("Deadline {deadline} (passed)").format(deadline=deadline))
@@ -221,7 +228,7 @@ def _districts_section(_: Gettext, c: Completeness) -> str:
 def _key_totals_section(
     _: Gettext, form: FormDef, totals: KeyTotals, submitted: int, language: str
 ) -> str:
-    lines = [_("<b>Key totals</b> ({schools} schools reported)").format(schools=submitted)]
+    lines = [_("<b>Key totals</b> ({schools} reported)").format(schools=schools(_, submitted))]
     for kt in form.key_totals:
         result = totals.overall.get(kt.code)
         if result is not None:

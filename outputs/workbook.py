@@ -145,10 +145,7 @@ async def workbook_bytes(
 def bureau_name(settings: Settings, language: str) -> str:
     """The bureau as the workbook names it: its English name in English where the
     settings give one (`bureau.name_en`, where they have it), else its name."""
-    english = getattr(settings.bureau, "name_en", None)
-    if not short(language) == "zh" and isinstance(english, str) and english:
-        return english
-    return settings.bureau.name
+    return settings.bureau.name_in(language)
 
 
 def _heading(
@@ -161,8 +158,8 @@ def _heading(
     title = round_title(figures.form, figures.rnd, language, figures.district_name)
     unit = _("Reporting unit: {unit}").format(unit=bureau)
     made = _("Made at: {now}    Deadline: {deadline}").format(
-        now=show(now, tz, "full", language),
-        deadline=show(figures.rnd.deadline, tz, "full", language),
+        now=show(now, tz, "iso", language),
+        deadline=show(figures.rnd.deadline, tz, "iso", language),
     )
     return Heading(f"{bureau} · {title}", (unit, made))
 

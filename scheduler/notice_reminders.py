@@ -41,7 +41,7 @@ async def send_due(
 ) -> int:
     """Enqueue every automatic reminder that is due; returns how many people get one."""
     bureau, quiet = settings.bureau, settings.quiet_hours
-    render = ReminderRenderer(bureau.name, bureau.default_language, bureau.tz)
+    render = ReminderRenderer(bureau.name, bureau.default_language, bureau.tz, bureau.name_en)
     total = 0
     async with transaction(sessionmaker) as session:
         for notice in await due_notices(session, now):

@@ -11,7 +11,7 @@ from html import escape
 from models.roster.order import school_key
 from models.roster.roster_file import DistrictSummary, RosterEntry
 from models.roster.tables import District, Person, School
-from texts.i18n import Gettext
+from texts.i18n import Gettext, colon
 from texts.labels import role_label, stage_label
 from texts.when import show
 
@@ -45,13 +45,17 @@ def invitation_text(
     expires_at: datetime,
     tz: tzinfo,
     replaces_principal: bool,
+    language: str,
+    now: datetime,
 ) -> str:
     """The new invitation as staff forward it: what for, the code, the link, until when."""
     lines = [
         _("Invitation: {what}").format(what=what),
         _("Code: {code}").format(code=f"<code>{code}</code>"),
         _("Link: {link}").format(link=link),
-        _("Valid until {time}, and only once.").format(time=show(expires_at, tz, "full")),
+        _("Valid until {time}, and only once.").format(
+            time=show(expires_at, tz, "full", language, now)
+        ),
     ]
     if replaces_principal:
         lines.append(_("When it is used, the school's current principal is unbound."))
@@ -101,7 +105,9 @@ def people_text(
     if missing:
         lines.append("")
         lines.append(_("<b>Schools without a principal, by district</b>"))
-        lines.extend(f"{escape(s.district.name)}: {s.without_principal}" for s in missing)
+        lines.extend(
+            colon(_, escape(s.district.name), str(s.without_principal)) for s in missing
+        )
     lines.append("")
     lines.append(_("To find someone, send /people and part of their name, @username or school."))
     return "\n".join(lines)
@@ -111,7 +117,7 @@ def school_line(entry: RosterEntry, _: Gettext) -> str:
     """A school in a list: code, name, stage, closed or not, its principal."""
     principal = entry.principal
     who = person_text(principal) if principal else _("no principal yet")
-    closed = "" if entry.school.active else " · " + _("closed")
+    closed = "" if entry.school.active else " · " + _("inactive")
     return (
         f"<code>{escape(entry.school.code)}</code> {escape(entry.school.name)} · "
         f"{stage_label(entry.school.stage, _)}{closed} · {who}"
@@ -126,7 +132,7 @@ def school_card(entry: RosterEntry, _: Gettext) -> str:
         _("Code: {code}").format(code=f"<code>{escape(school.code)}</code>"),
         _("District: {district}").format(district=escape(entry.district.name)),
         _("Stage: {stage}").format(stage=stage_label(school.stage, _)),
-        _("Status: {status}").format(status=_("open") if school.active else _("closed")),
+        _("Status: {status}").format(status=_("active") if school.active else _("inactive")),
         _("Principal: {person}").format(
             person=person_text(principal) if principal else _("no principal yet")
         ),

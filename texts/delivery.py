@@ -8,7 +8,7 @@ from html import escape
 from models import outbox
 from models.outbox import DeliveryBatch, Progress, Requeued
 from models.outbox.reports import Cause
-from texts.i18n import N_, Gettext, gettext_for, ngettext_for
+from texts.i18n import N_, Gettext, gettext_for, ngettext_for, paren, recipients
 
 REPORT_LIST_LIMIT = 30
 
@@ -53,7 +53,7 @@ CAUSE_HEADINGS = {
 def who_text(item: outbox.Undelivered, _: Gettext) -> str:
     if not item.school:
         return item.name or "?"
-    return _("{name} ({school})").format(name=item.name or "?", school=item.school)
+    return paren(_, item.name or "?", item.school)
 
 
 def tries_text(attempts: int, language: str) -> str:
@@ -102,9 +102,9 @@ def report_text(batch: DeliveryBatch, state: Progress, problems: list[outbox.Und
         lines.append("")
         lines.append(
             _(
-                "{count} recipients may have received it twice: their message was on its "
+                "{recipients} may have received it twice: their message was on its "
                 "way when the bot restarted or lost its connection to Telegram."
-            ).format(count=state.in_doubt)
+            ).format(recipients=recipients(_, state.in_doubt))
         )
     return "\n".join(lines)
 

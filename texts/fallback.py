@@ -72,7 +72,7 @@ def _pending_lines(pending: Sequence[Pending], lang: str, bureau: BureauSettings
         + _("Still to submit: <b>{form}</b> ({period}), deadline {time}.").format(
             form=escape(first.form),
             period=escape(first.period),
-            time=show(first.deadline, bureau.tz, "spoken", lang),
+            time=show(first.deadline, bureau.tz, "full", lang),
         )
     ]
     if len(pending) > 1:

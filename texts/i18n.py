@@ -61,6 +61,49 @@ def ngettext_for(language: str) -> Callable[[str, str, int], str]:
     return translations(language).ngettext
 
 
+def language_of_gettext(_: Gettext) -> str:
+    """The language of a gettext made by `gettext_for`, for builders handed only `_` that
+    must also show a date in that language."""
+    for language in LANGUAGES:
+        if getattr(_, "__self__", None) is translations(language):
+            return language
+    return DEFAULT_LANGUAGE
+
+
+def plural_for(_: Gettext) -> Callable[[str, str, int], str]:
+    """The ngettext of the language `_` speaks, for builders handed only `_`."""
+    return ngettext_for(language_of_gettext(_))
+
+
+def people(_: Gettext, count: int) -> str:
+    """「9 人」 / "9 people", "1 person": a count of people inside a sentence."""
+    ngettext = plural_for(_)
+    return ngettext("{count} person", "{count} people", count).format(count=count)
+
+
+def schools(_: Gettext, count: int) -> str:
+    """「3 所学校」 / "3 schools", "1 school"."""
+    ngettext = plural_for(_)
+    return ngettext("{count} school", "{count} schools", count).format(count=count)
+
+
+def recipients(_: Gettext, count: int) -> str:
+    """「5 位收件人」 / "5 recipients", "1 recipient"."""
+    ngettext = plural_for(_)
+    return ngettext("{count} recipient", "{count} recipients", count).format(count=count)
+
+
+def paren(_: Gettext, text: str, detail: str) -> str:
+    """`text (detail)` built in code, with the brackets of the reader's language: Chinese
+    text takes full-width ones （）."""
+    return _("{text} ({detail})").format(text=text, detail=detail)
+
+
+def colon(_: Gettext, label: str, value: str) -> str:
+    """`label: value` built in code, with the reader's colon (Chinese: ：)."""
+    return _("{label}: {value}").format(label=label, value=value)
+
+
 def from_telegram(language_code: str | None) -> str | None:
     """Map Telegram's IETF code (zh-hans, zh-CN, en-GB, ...) to a catalog, if we have one."""
     if not language_code:

@@ -7,6 +7,7 @@ is texts.rounds.announcement, also for the scheduler's opening slot."""
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from datetime import datetime, tzinfo
 from html import escape
@@ -19,7 +20,6 @@ from texts.i18n import Gettext, gettext_for, ngettext_for
 from texts.when import show
 
 MAX_TEXT = 4096
-MAX_BUTTON = 60
 MAX_LISTED_SCHOOLS = 60
 
 
@@ -28,8 +28,8 @@ def start_callback(round_id: int) -> str:
     return OpenReport(round_id).pack()
 
 
-def when(moment: datetime, tz: tzinfo, language: str) -> str:
-    return show(moment, tz, "spoken", language)
+def when(moment: datetime, tz: tzinfo, language: str, now: datetime | None = None) -> str:
+    return show(moment, tz, "full", language, now)
 
 
 def title_of(titles: Mapping[str, str], language: str) -> str:
@@ -40,8 +40,16 @@ def report_name(titles: Mapping[str, str], period: str, language: str) -> str:
     return f"{title_of(titles, language)} · {period_label(period, language)}"
 
 
-def _button_label(text: str) -> str:
-    return text if len(text) <= MAX_BUTTON else text[: MAX_BUTTON - 1] + "…"
+def _button_name(
+    report: PendingReport,
+    named: Counter[str],
+    titles: Mapping[int, Mapping[str, str]],
+    language: str,
+) -> str:
+    title = title_of(titles[report.round.id], language)
+    if named[title] > 1:
+        return report_name(titles[report.round.id], report.round.period, language)
+    return title
 
 
 def reminder_message(
@@ -62,9 +70,12 @@ def reminder_message(
         header = _("⏰ Reminder: your school still has reports to submit:")
     lines = [header, ""]
     keyboard: list[tuple[Button, ...]] = []
+    # A button names the form only (the line above it says the rest), unless two periods
+    # of one form are pending: then the period tells them apart.
+    named = Counter(title_of(titles[r.round.id], language) for r in reports)
     for report in reports:
         name = report_name(titles[report.round.id], report.round.period, language)
-        deadline = when(report.round.deadline, tz, language)
+        deadline = when(report.round.deadline, tz, language, now)
         if not report.open_for_entry:
             state = _("entry is closed; please contact the bureau")
         elif now > report.round.deadline:
@@ -82,7 +93,9 @@ def reminder_message(
             keyboard.append(
                 (
                     Button(
-                        _button_label(_("Fill in: {report}").format(report=name)),
+                        _("Fill in: {report}").format(
+                            report=_button_name(report, named, titles, language)
+                        ),
                         callback_data=start_callback(report.round.id),
                     ),
                 )
@@ -177,11 +190,13 @@ def summary_header(
     report = escape(report_name(titles, period, language))
     if at_deadline:
         header = _("📊 The deadline of <b>{report}</b> has come. Summary as at {now}:").format(
-            report=report, now=when(now, tz, language)
+            report=report, now=when(now, tz, language, now)
         )
     else:
         header = _("📊 <b>{report}</b>, deadline {deadline}. Summary as at {now}:").format(
-            report=report, deadline=when(deadline, tz, language), now=when(now, tz, language)
+            report=report,
+            deadline=when(deadline, tz, language, now),
+            now=when(now, tz, language, now),
         )
     if district is not None:
         header += "\n" + _("District: {district}").format(district=escape(district))

@@ -25,7 +25,7 @@ from models.rounds.actions import Refusal, Refused
 from models.rounds.announce import MessageFor, Opened, StaffMessageFor, Told
 from models.rounds.periods import period_label
 from texts.callbacks import OpenReport, ShowRound
-from texts.i18n import Gettext, gettext_for, language_of, ngettext_for
+from texts.i18n import Gettext, gettext_for, language_of, ngettext_for, people, plural_for
 from texts.when import show
 
 Builder = Callable[[FormDef, Round, School, str, Settings], OutMessage]
@@ -40,10 +40,16 @@ def _start_button(round_: Round, _: Gettext) -> tuple[tuple[Button, ...], ...]:
 def _names(form: FormDef, round_: Round, lang: str, settings: Settings) -> dict[str, str]:
     """{bureau}, {form} and {period} of the messages about a round, escaped for HTML."""
     return {
-        "bureau": escape(settings.bureau.name),
+        "bureau": escape(settings.bureau.name_in(lang)),
         "form": escape(form.title.get(lang)),
         "period": escape(period_label(round_.period, lang)),
     }
+
+
+def _deadline(round_: Round, lang: str, settings: Settings) -> str:
+    # The round's opening stands for "now": these are sent within moments of it or of a
+    # change to it, and the year is shown only when the deadline falls in another one.
+    return show(round_.deadline, settings.bureau.tz, "full", lang, round_.opened_at)
 
 
 def announcement(
@@ -58,7 +64,7 @@ def announcement(
             **_names(form, round_, lang, settings)
         ),
         _("School: {school}").format(school=escape(school.name)),
-        _("Deadline: {time}").format(time=show(round_.deadline, settings.bureau.tz)),
+        _("Deadline: {time}").format(time=_deadline(round_, lang, settings)),
     ]
     if form.description:
         lines.append(f"<i>{escape(form.description.get(lang))}</i>")
@@ -124,7 +130,7 @@ def extension_notice(
             **_names(form, round_, lang, settings)
         ),
         _("School: {school}").format(school=escape(school.name)),
-        _("New deadline: {time}").format(time=show(round_.deadline, settings.bureau.tz)),
+        _("New deadline: {time}").format(time=_deadline(round_, lang, settings)),
         _("Your school has not submitted it yet. Answers already given are kept."),
     ]
     return OutMessage(text="\n".join(lines), keyboard=_start_button(round_, _))
@@ -195,9 +201,12 @@ def told_text(told: Told, _: Gettext) -> str:
     """For staff: who was told of an extension or closing."""
     if not told.people:
         return _("No school that has not submitted has anyone connected, so nobody was told.")
-    return _("Telling the {schools} schools that have not submitted ({people} people).").format(
-        people=told.people, schools=told.schools
-    )
+    ngettext = plural_for(_)
+    return ngettext(
+        "Telling the {schools} school that has not submitted ({people}).",
+        "Telling the {schools} schools that have not submitted ({people}).",
+        told.schools,
+    ).format(people=people(_, told.people), schools=told.schools)
 
 
 def unconnected_text(schools: Sequence[School], _: Gettext, limit: int = 10) -> str:

@@ -16,7 +16,7 @@ from typing import TypeVar
 from models.followup.completeness import Counts, SchoolStatus
 from models.followup.remind_now import PRESS_WINDOW_MINUTES, RemindPlan, RemindResult
 from models.roster.tables import Role
-from texts.i18n import Gettext
+from texts.i18n import Gettext, colon, paren
 from texts.labels import status_label
 from texts.when import show
 
@@ -41,11 +41,14 @@ def refusal(_: Gettext, role: Role) -> str:
     return _("This is for bureau staff and district officers only.")
 
 
-def round_text(_: Gettext, title: str, deadline: datetime, tz: tzinfo, t: Counts) -> str:
+def round_text(
+    _: Gettext, title: str, deadline: datetime, tz: tzinfo, t: Counts,
+    *, language: str, now: datetime,
+) -> str:
     """A round's (or one district's) head: its deadline, reporting rate and counts."""
     lines = [
         f"<b>{escape(title)}</b>",
-        _("Deadline {deadline}").format(deadline=show(deadline, tz, "full")),
+        _("Deadline {deadline}").format(deadline=show(deadline, tz, "full", language, now)),
         _("Reporting rate {rate} ({submitted} of {expected}), on time {on_time}").format(
             rate=format_percent(t.reporting_rate),
             submitted=t.submitted,
@@ -66,7 +69,7 @@ def school_line(_: Gettext, language: str, s: SchoolStatus) -> str:
         )
     else:
         names = _("no principal registered")
-    return f"• {escape(s.name)} ({status_label(s.status, language)}): {names}"
+    return "• " + colon(_, paren(_, escape(s.name), status_label(s.status, language)), names)
 
 
 def capped(

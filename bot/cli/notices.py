@@ -161,7 +161,7 @@ def _sender(settings: Settings) -> Sender:
 
     bureau = settings.bureau
     return Sender(
-        render=renderer(bureau.name, bureau.default_language),
+        render=renderer(bureau.name, bureau.default_language, bureau.name_en),
         title=notice_title(gettext_for(bureau.default_language)),
         owner_language=bureau.default_language,
         reminder_due=partial(reminder_due, settings=settings),

@@ -103,7 +103,7 @@ def _done(outcome: T | Refused) -> T:
 def _show(moment: datetime, settings: Settings) -> str:
     from texts.when import show
 
-    return f"{show(moment, settings.bureau.tz)} ({settings.bureau.tz})"
+    return f"{show(moment, settings.bureau.tz, 'iso')} ({settings.bureau.tz})"
 
 
 def _load_form(settings: Settings, code: str) -> FormDef:
@@ -175,7 +175,7 @@ def _round_line(round_: Any, counts: Counter[Any], state: str, settings: Setting
 
     return (
         f"{round_.id}\t{round_.form_code} v{round_.form_version}\t{round_.period}\t{state}\t"
-        f"deadline {show(round_.deadline, settings.bureau.tz)}\t"
+        f"deadline {show(round_.deadline, settings.bureau.tz, 'iso')}\t"
         f"on time {counts[ReportStatus.ON_TIME]}, late {counts[ReportStatus.LATE]}, "
         f"in progress {counts[ReportStatus.IN_PROGRESS]}, "
         f"not started {counts[ReportStatus.NOT_STARTED]}"

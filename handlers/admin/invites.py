@@ -153,7 +153,8 @@ def _invite_text(who: Who, context: HuibaoContext, created: CreatedInvite) -> st
     settings = context.services.settings
     invite = created.invite
     what = invited_as(
-        who._, invite.role, created.school, created.district, settings.bureau.name
+        who._, invite.role, created.school, created.district,
+        settings.bureau.name_in(who.language),
     )
     return invitation_text(
         who._,
@@ -163,6 +164,8 @@ def _invite_text(who: Who, context: HuibaoContext, created: CreatedInvite) -> st
         expires_at=invite.expires_at,
         tz=settings.bureau.tz,
         replaces_principal=invite.replaces_principal,
+        language=who.language,
+        now=context.now(),
     )
 
 

@@ -26,7 +26,7 @@ from texts.callbacks import (
     SchoolSearchPage,
     SchoolsPage,
 )
-from texts.i18n import Gettext
+from texts.i18n import Gettext, schools
 from transport.context import HuibaoContext, Services
 
 
@@ -81,8 +81,8 @@ async def schools_screen(
     if not entries and page > 0:
         return None
     lines = [
-        _("<b>{district}</b>: {count} schools").format(
-            district=escape(district.name), count=total
+        _("<b>{district}</b>: {schools}").format(
+            district=escape(district.name), schools=schools(_, total)
         ),
         *(school_line(e, _) for e in entries),
     ]

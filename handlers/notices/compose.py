@@ -61,7 +61,7 @@ from texts.notices.messages import (
     telegram_length,
     text_limit,
 )
-from texts.when import show
+from texts.when import show, zone_name
 from transport.context import HuibaoContext
 from transport.markup import keyboard_markup
 
@@ -81,7 +81,7 @@ def reminder_due(sent_at: datetime, settings: Settings) -> datetime | None:
 def sender(settings: Settings, who: Who) -> Sender:
     bureau = settings.bureau
     return Sender(
-        render=renderer(bureau.name, bureau.default_language),
+        render=renderer(bureau.name, bureau.default_language, bureau.name_en),
         title=notice_title(who._),
         owner_language=who.language,
         reminder_due=partial(reminder_due, settings=settings),
@@ -112,9 +112,10 @@ async def prompt_sends(
     if draft.step == STEP_PREVIEW:
         return await preview_sends(session, draft, who, context, chat_id=chat_id, query=query)
     settings = context.services.settings
-    tomorrow = show(context.now() + timedelta(days=1), settings.bureau.tz, "day")
+    tomorrow = show(context.now() + timedelta(days=1), settings.bureau.tz, "iso_day")
     facts = PromptFacts(
-        bureau=settings.bureau.name, zone=settings.bureau.timezone, tomorrow=tomorrow,
+        bureau=settings.bureau.name_in(who.language),
+        zone=zone_name(settings.bureau.tz, who.language), tomorrow=tomorrow,
         districts=await districts(session) if draft.step == STEP_DISTRICTS else (),
     )
     text, rows = prompt(draft, facts, who._)
@@ -142,11 +143,12 @@ async def preview_sends(
         audience=audience_text(audience, names, who._),
         people=len(resolved.recipients), schools=resolved.school_count,
         excluded=resolved.excluded, requires_ack=bool(draft.requires_ack),
-        scheduled=show(scheduled, settings.bureau.tz) if scheduled is not None else None,
+        scheduled=show(scheduled, settings.bureau.tz, "full", who.language, context.now())
+        if scheduled is not None else None,
     )
     text, rows = preview_summary(facts, draft.version, who._)
     messages = notice_messages(NoticeContent.of_draft(draft), who.language,
-                               settings.bureau.name, ack_data=PREVIEW_ACK)
+                               settings.bureau.name_in(who.language), ack_data=PREVIEW_ACK)
     return [
         partial(unmark, query),
         *(partial(send_out_message, context, chat_id, m) for m in messages),
@@ -222,7 +224,8 @@ async def send_draft(
     scheduled = new.scheduled_at
     batch.progress_text = text = progress_text(
         batch.title, len(created.resolved.recipients),
-        show(scheduled, services.settings.bureau.tz) if scheduled is not None else None, _,
+        show(scheduled, services.settings.bureau.tz, "full", who.language, services.now())
+        if scheduled is not None else None, _,
     )
 
     async def announce() -> None:

@@ -34,6 +34,7 @@ from texts.callbacks import (
     ViewNotice,
 )
 from texts.delivery import requeued_text
+from texts.i18n import people
 from texts.notices import follow
 from texts.notices.compose import send_refusal, stale_text
 from texts.notices.messages import (
@@ -93,7 +94,7 @@ async def open_button(update: Update, context: HuibaoContext, button: OpenNotice
             sends = refusal(query, who._("This notice was not addressed to you."))
         else:
             notice, recipient = found
-            messages = opened_messages(notice, who.language, settings.bureau.name,
+            messages = opened_messages(notice, who.language, settings.bureau.name_in(who.language),
                                        settings.bureau.tz, recipient.acknowledged_at)
             sends = [query.answer,
                      *(partial(send_out_message, context, chat.id, m) for m in messages)]
@@ -191,7 +192,7 @@ async def remind_button(update: Update, context: HuibaoContext, button: RemindNo
     query = update.callback_query
     assert query is not None
     bureau = context.services.settings.bureau
-    render = ReminderRenderer(bureau.name, bureau.default_language, bureau.tz)
+    render = ReminderRenderer(bureau.name, bureau.default_language, bureau.tz, bureau.name_en)
     async with unit(update, context) as (session, who):
         done = await remind(session, button.notice_id, button.k, render, who.person.id)
         if not isinstance(done, Refused):
@@ -200,7 +201,8 @@ async def remind_button(update: Update, context: HuibaoContext, button: RemindNo
         await refuse(query, send_refusal(done, who._))
         return
     context.services.wake_outbox()
-    await query.answer(who._("Reminder on its way to {count} people.").format(count=done[1]))
+    told = who._("Reminder on its way to {people}.").format(people=people(who._, done[1]))
+    await query.answer(told)
     with contextlib.suppress(TelegramError):
         await query.edit_message_text(text, reply_markup=keyboard_markup(rows))
 

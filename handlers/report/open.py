@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime
 from html import escape
 from zoneinfo import ZoneInfo
@@ -142,14 +145,14 @@ async def open_in(
         + "</b> · "
         + escape(period_label(round_.period, full.lang)),
         escape(full.school_name),
-        _("Deadline: {time}").format(time=view.local(round_.deadline, tz)),
+        _("Deadline: {time}").format(time=view.local(round_.deadline, tz, full.lang, now)),
     ]
     unlocked = unlocked_end(round_, round_school, now)
     if unlocked is not None:
         intro.append(
             "🔓 "
             + _("Unlocked for your school until {time}: you may submit once more.").format(
-                time=view.local(unlocked, tz)
+                time=view.local(unlocked, tz, full.lang, now)
             )
         )
     if full.answers:
@@ -185,8 +188,8 @@ async def submitted_summary(session: AsyncSession, services: Services, ctx: Ctx)
             form=escape(ctx.form.title.get(ctx.lang)),
             period=escape(period_label(ctx.round.period, ctx.lang)),
         ),
-        _("Revision {number}, received {time} ({zone})").format(
-            number=last.number, time=view.local(last.submitted_at, tz), zone=escape(str(tz))
+        _("Revision {number}, received {time}").format(
+            number=last.number, time=view.local(last.submitted_at, tz, ctx.lang, services.now())
         ),
         _("Reference number: <code>{reference}</code>").format(reference=last.reference),
     ]
@@ -226,32 +229,56 @@ async def report_list(
     reports = await reports_for_school(session, person.school_id, now)
     tz = services.settings.bureau.tz
     lang = language_of(person, services.settings.bureau.default_language)
-    rows = []
-    for r in reports:
-        label = await report_label(session, r, lang, tz, now)
-        if label is not None:
-            rows.append([InlineKeyboardButton(label, callback_data=OpenReport(r.round.id).pack())])
-            if r.submitted and r.submission is not None:
-                # What was submitted can be read without beginning a revision.
-                rows.append([view.view_button(r.submission.id, _)])
-    if not rows:
+    entries = await report_entries(session, reports, lang, tz, now)
+    if not entries:
         return Rendered(_("There is no report for your school to fill in at the moment."))
     text = _(
         "Your school's reports (📝 to fill in, ✏️ being revised, ✅ submitted, 🔒 closed, "
         "🔓 unlocked until). Choose one:"
     )
-    return Rendered(text, InlineKeyboardMarkup(rows))
+    lines = [text, "", *(e.line for e in entries)]
+    rows = []
+    for e in entries:
+        rows.append([InlineKeyboardButton(e.label, callback_data=OpenReport(e.round_id).pack())])
+        if e.submission_id is not None:
+            # What was submitted can be read without beginning a revision.
+            rows.append([view.view_button(e.submission_id, _)])
+    return Rendered("\n".join(lines), InlineKeyboardMarkup(rows))
 
 
-REPORT_LABEL = 60
-"""The longest report button; the title gives way so that the time always shows."""
+@dataclass(frozen=True)
+class ReportEntry:
+    """A report as listed: the message's line says everything (state, form, period,
+    deadline); the button is short by design (state and form), so nothing is cut."""
+
+    round_id: int
+    line: str
+    label: str
+    submission_id: int | None = None
+    """Set when the school has submitted: the report can be viewed as submitted."""
 
 
-async def report_label(
+async def report_entries(
+    session: AsyncSession, reports: Sequence[Report], lang: str, tz: ZoneInfo, now: datetime
+) -> list[ReportEntry]:
+    found = [(r, await report_entry(session, r, lang, tz, now)) for r in reports]
+    listed = [(r, e) for r, e in found if e is not None]
+    labels = Counter(e.label for _r, e in listed)
+    # Two periods of one form open at once: their buttons name the period too.
+    return [
+        replace(e, label=f"{e.label} · {period_label(r.round.period, lang)}")
+        if labels[e.label] > 1
+        else e
+        for r, e in listed
+    ]
+
+
+async def report_entry(
     session: AsyncSession, r: Report, lang: str, tz: ZoneInfo, now: datetime
-) -> str | None:
-    """A report's button: its state, form, period and deadline (or, when a staff unlock
-    is what lets the school answer, 🔓 and the unlock's end); None if the form is gone."""
+) -> ReportEntry | None:
+    """A report's line and button: its state, form, period and deadline (or, when a staff
+    unlock is what lets the school answer, 🔓 and the unlock's end); None if the form is
+    gone."""
     try:
         form = await round_form(session, r.round)
     except Exception:
@@ -265,12 +292,20 @@ async def report_label(
         mark = "✏️"
     else:
         mark = "📝"
+    _ = gettext_for(lang)
     unlocked = unlocked_end(r.round, r.round_school, now)
-    when = view.local(unlocked if unlocked is not None else r.round.deadline, tz)[5:]
-    period = period_label(r.round.period, lang)
-    tail = f" · {period} · " + (f"🔓 {when}" if unlocked is not None else when)
-    head = f"{mark} {form.title.get(lang)}"
-    return view.short_label(head, max(REPORT_LABEL - len(tail), 12)) + tail
+    title = form.title.get(lang)
+    facts = {"mark": mark, "report": escape(title), "period": escape(
+        period_label(r.round.period, lang))}
+    line = (
+        _("{mark} <b>{report}</b> · {period} · 🔓 unlocked until {time}").format(
+            time=view.local(unlocked, tz, lang, now), **facts)
+        if unlocked is not None
+        else _("{mark} <b>{report}</b> · {period} · deadline {time}").format(
+            time=view.local(r.round.deadline, tz, lang, now), **facts)
+    )
+    submitted = r.submission.id if r.submitted and r.submission is not None else None
+    return ReportEntry(r.round.id, line, f"{mark} {title}", submitted)
 
 
 async def render_pending(
@@ -287,15 +322,12 @@ async def render_pending(
     if not reports:
         return menu.Block([_("<b>Reports</b>: nothing to fill in at the moment.")])
     tz = services.settings.bureau.tz
-    buttons: list[list[tuple[str, str]]] = []
-    for r in reports:
-        label = await report_label(session, r, who.language, tz, now)
-        if label is not None:
-            buttons.append([(label, OpenReport(r.round.id).pack())])
+    entries = await report_entries(session, reports, who.language, tz, now)
     line = _("<b>Reports</b>: {count} waiting for your school. Press one to fill it in:").format(
-        count=len(buttons)
+        count=len(entries)
     )
-    return menu.Block([line], buttons)
+    buttons = [[(e.label, OpenReport(e.round_id).pack())] for e in entries]
+    return menu.Block([line, *(e.line for e in entries)], buttons)
 
 
 async def cancel_command(update: Update, context: HuibaoContext) -> None:

@@ -43,7 +43,7 @@ from models.rounds.submissions import (
     touch_submission,
 )
 from texts.callbacks import ReviseReport
-from texts.i18n import Gettext
+from texts.i18n import Gettext, paren
 from transport.context import Services
 
 # --- what the person is shown ---------------------------------------------------------
@@ -182,12 +182,14 @@ async def save_position(
 
 async def whom_to_ask(session: AsyncSession, services: Services, ctx: Ctx) -> str:
     _ = ctx._
-    bureau = escape(services.settings.bureau.name)
+    bureau = escape(services.settings.bureau.name_in(ctx.lang))
     creator = None
     if ctx.round is not None and ctx.round.created_by is not None:
         creator = await session.get(Person, ctx.round.created_by)
     if creator is not None and creator.name:
-        who = escape(creator.name) + (f" (@{escape(creator.username)})" if creator.username else "")
+        who = escape(creator.name)
+        if creator.username:
+            who = paren(_, who, f"@{escape(creator.username)}")
         return _("please ask {person} at {bureau} to unlock it for your school.").format(
             person=who, bureau=bureau
         )
@@ -204,7 +206,7 @@ async def locked_text(session: AsyncSession, services: Services, ctx: Ctx) -> st
         closed_when = await session.scalar(select(Round.closed_at).where(Round.id == ctx.round.id))
         if closed_when is not None:
             lock = min(lock, closed_when)
-    closed_at = view.local(lock, tz)
+    closed_at = view.local(lock, tz, ctx.lang, services.now())
     return (
         "🔒 "
         + _("Sorry, this report closed on {time} and can no longer be changed here.").format(
@@ -233,7 +235,9 @@ async def submitted_by_text(session: AsyncSession, services: Services, ctx: Ctx)
     who = await session.get(Person, last.submitted_by) if last.submitted_by else None
     return _("This report was already submitted by {person} on {time} (revision {number}).").format(
         person=who.name if who is not None and who.name else _("a colleague"),
-        time=view.local(last.submitted_at, services.settings.bureau.tz),
+        time=view.local(
+            last.submitted_at, services.settings.bureau.tz, ctx.lang, services.now()
+        ),
         number=last.number,
     )
 

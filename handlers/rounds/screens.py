@@ -50,7 +50,7 @@ from texts.callbacks import (
     TypeDeadline,
     UnlockSchool,
 )
-from texts.i18n import Gettext, ngettext_for
+from texts.i18n import Gettext, ngettext_for, paren, schools
 from texts.rounds import (
     close_question,
     deadline_question,
@@ -97,16 +97,20 @@ async def round_list(session: AsyncSession, services: Services, who: Who) -> Ren
     now = services.now()
     tz = services.settings.bureau.tz
     rows: Rows = []
+    lines = []
     for r in await recent_rounds(session, now, MAX_ROUNDS_LISTED):
         title = await form_title(session, r, who.language)
         # Past its lock a round is closed for entry, whether or not staff closed it.
         mark = "🟢" if accepting(r, now) else "⚪"
         period = period_label(r.period, who.language)
-        label = f"{mark} {title} · {period} · {show(r.deadline, tz, 'short')}"
-        rows.append([button(short_label(label, 60), ShowRound(r.id))])
+        # The button stays short (never cut); the line above it carries the deadline.
+        rows.append([button(f"{mark} {title} · {period}", ShowRound(r.id))])
+        deadline = show(r.deadline, tz, "short", who.language, now)
+        lines.append(f"{mark} {escape(title)} · {escape(period)} · " + _(
+            "deadline {time}").format(time=deadline))
     if len(forms):
         rows.append([button(_("➕ Open a new round"), NewRound())])
-    text = _("<b>Collection rounds</b>")
+    text = "\n".join([_("<b>Collection rounds</b>"), *lines])
     if not len(forms):
         text += "\n" + _(
             "No form is loaded, so no round can be opened: run `huibao forms check` on the "
@@ -159,11 +163,13 @@ async def round_view(
     statuses = await submission_statuses(session, round_, now)
     counts = Counter(statuses.values())
     state = entry_state(round_, now)
-    closes = show(lock_time(round_), tz)
+    closes = show(lock_time(round_), tz, "full", who.language, now)
     period = period_label(round_.period, who.language)
     lines = [
-        f"📋 <b>{escape(title)}</b> · {escape(period)} ({_state_word(state, _)})",
-        _("Deadline: {time}").format(time=show(round_.deadline, tz)),
+        "📋 " + paren(_, f"<b>{escape(title)}</b> · {escape(period)}", _state_word(state, _)),
+        _("Deadline: {time}").format(
+            time=show(round_.deadline, tz, "full", who.language, now)
+        ),
         _("Entry closes: {time}").format(time=closes)
         if state is EntryState.OPEN
         else _("Entry closed: {time}").format(time=closes),
@@ -350,7 +356,7 @@ def ask_deadline(services: Services, who: Who) -> Rendered:
     tz = services.settings.bureau.tz
     rows: Rows = []
     for days in DEADLINE_DAYS:
-        when = show(deadline_in(days, services), tz, "short")
+        when = show(deadline_in(days, services), tz, "short", who.language, services.now())
         label = _("in {days} days ({time})").format(days=days, time=when)
         rows.append([button(label, ChooseDeadline(days))])
     rows.append(cancel_row(_))
@@ -380,7 +386,9 @@ async def duplicate_refusal(
         form=escape(await form_title(session, found, who.language)),
         period=escape(period_label(found.period, who.language)),
         id=found.id,
-        time=show(found.deadline, services.settings.bureau.tz),
+        time=show(
+            found.deadline, services.settings.bureau.tz, "full", who.language, services.now()
+        ),
     )
     rows = [
         [button(_("📋 Open round #{id}").format(id=found.id), ShowRound(found.id))],
@@ -421,7 +429,8 @@ async def ask_audience(session: AsyncSession, who: Who, state: RoundSetup) -> Re
         for i, code in enumerate(STAGE_CODES)
     ])
     count = await matching_schools(session, state)
-    rows.append([button(_("Next ➡ ({count} schools)").format(count=count), SchoolsChosen())])
+    label = _("Next ➡ ({schools})").format(schools=schools(_, count))
+    rows.append([button(label, SchoolsChosen())])
     rows.append(cancel_row(_))
     return Rendered(
         _(
@@ -459,7 +468,9 @@ async def confirm_screen(
             _("Period: {period}").format(
                 period=escape(period_label(state.period, who.language))
             ),
-            _("Deadline: {time}").format(time=show(deadline, services.settings.bureau.tz)),
+            _("Deadline: {time}").format(time=show(
+                deadline, services.settings.bureau.tz, "full", who.language, services.now()
+            )),
             _("Schools: {audience} ({count})").format(audience=escape(audience), count=count),
             _("Their principals and deputies are told at once."),
         ]

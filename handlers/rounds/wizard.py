@@ -47,6 +47,7 @@ from texts.callbacks import (
     SchoolsChosen,
     ShowRound,
 )
+from texts.i18n import people, schools
 from texts.rounds import (
     announcement_for,
     batch_title,
@@ -258,8 +259,9 @@ def _progress(who: Who, round_id: int, told: Told, origin: Origin) -> str:
             "Round #{id} is open. Nobody at its schools uses the bot yet, so nobody was "
             "told; they find the round in /report once they connect."
         ).format(id=round_id)
-    progress = _("<b>{title}</b>\nTelling {people} people at {schools} schools…").format(
-        title=escape(told.batch.title), people=told.people, schools=told.schools
+    progress = _("<b>{title}</b>\nTelling {people} at {schools}…").format(
+        title=escape(told.batch.title), people=people(_, told.people),
+        schools=schools(_, told.schools),
     )
     told.batch.progress_text = progress
     if origin is not None:
@@ -389,7 +391,9 @@ async def unlock_reply(
     )
     if isinstance(unlocked, actions.Refused):
         return Rendered(refusal_text(unlocked, who._))
-    until = show(unlocked.until, services.settings.bureau.tz)
+    until = show(
+        unlocked.until, services.settings.bureau.tz, "full", who.language, services.now()
+    )
     return Rendered(
         "🔓 "
         + who._("{school} may submit once more until {time}.").format(

@@ -463,6 +463,12 @@ def _format_number(v: int | Decimal, decimals: int | None) -> str:
     return f"{v:,}"
 
 
+COUNTERS = frozenset("人名所个项次")
+"""Chinese measure words that count (5人, 3所): English counts with the noun the label
+already names ("Vacant posts: 5", not "5 people", never "1 people"), so it drops them;
+units of measure (小时, %, 元) stay in both languages."""
+
+
 def format_value(field: FieldDef | ComputedDef, value: Value | None, lang: str) -> str:
     """A value as a review screen shows it: labels in `lang`, units, thousands.
 
@@ -481,7 +487,7 @@ def format_value(field: FieldDef | ComputedDef, value: Value | None, lang: str) 
             # 12.5000 from a NUMERIC(20, 4) column is 12.5; -0 is 0.
             value = value.normalize().copy_abs() if value == 0 else value.normalize()
         s = _format_number(value, decimals)
-        if field.unit is None:
+        if field.unit is None or (not zh and field.unit.zh in COUNTERS):
             return s
         unit = field.unit.get(lang)
         return f"{s}{unit}" if zh or unit == "%" else f"{s} {unit}"

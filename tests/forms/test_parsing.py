@@ -311,7 +311,7 @@ def test_yes_no() -> None:
 @pytest.mark.parametrize(
     ("field", "value", "zh", "en"),
     [
-        (TEACHERS, 1234, "1,234人", "1,234 people"),
+        (TEACHERS, 1234, "1,234人", "1,234"),
         (HOURS, Decimal("12.5"), "12.5学时", "12.5 hours"),
         (RATE, Decimal("95"), "95%", "95%"),
         (DAY, date(2026, 11, 22), "2026年11月22日", "2026-11-22"),

@@ -95,7 +95,7 @@ def test_staffing_degree_split_must_add_up(staffing: FormDef) -> None:
     )
     assert ("degree_bachelor", 0) in errors[0].keys
     assert "42人" in errors[0].message["zh"]
-    assert "42 people" in errors[0].message["en"]
+    assert "full-time teachers (42)." in errors[0].message["en"]
 
 
 def test_staffing_warnings(staffing: FormDef) -> None:

@@ -3,7 +3,7 @@ receive it with the file and acknowledge it; staff see the counts change."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -15,6 +15,7 @@ from models.roster.tables import Person
 from tests.double import FakeUser, SentMessage
 from tests.notices.conftest import Sessions
 from tests.notices.roster import make_roster, make_staff
+from texts.when import show
 
 STAFF_ID = 900
 PDF = b"%PDF-1.4 training list: 25 village principals, 200 school leaders\n" * 20
@@ -108,7 +109,7 @@ async def test_compose_preview_send_receive_acknowledge(
         assert await first.download(received) == PDF
         assert "青山县教育局通知" in (received.plain or "")
         assert "关于报送2026年秋季学期" in (received.plain or "")
-        assert received.buttons()[0][0][0] == "✅ 已阅"
+        assert received.buttons()[0][0][0] == "✅ 确认已阅"
         await fifth.wait_for(lambda m: m.document is not None, after=0)
         assert east.messages() == [] and east2.messages() == []
 
@@ -116,7 +117,7 @@ async def test_compose_preview_send_receive_acknowledge(
         answer = await first.wait_for_answer()
         assert "已确认" in (answer.text or "")
         acknowledged = await first.wait_for(lambda m: m.edited)
-        assert "已阅" in acknowledged.buttons()[0][0][0]
+        assert "已确认" in acknowledged.buttons()[0][0][0]
         await first.press(acknowledged, acknowledged.buttons()[0][0][0])
         again = await first.wait_for_answer()
         assert "没有变化" in (again.text or "")
@@ -230,8 +231,10 @@ async def test_composer_explains_limits_edits_schedules_and_refuses_stale_button
             "%Y-%m-%d 09:00"
         )
         await staff.send(soon)
+        at = datetime.fromisoformat(soon).replace(tzinfo=ZoneInfo("Asia/Shanghai"))
+        shown = show(at, ZoneInfo("Asia/Shanghai"), "full", "en", datetime.now(UTC))
         summary = await staff.wait_for("Preview")
-        assert f"Sending: at {soon}" in (summary.plain or "")
+        assert f"Sending: at {shown}" in (summary.plain or "")
         assert "Recipients: 2 people at 2 schools" in (summary.plain or "")
         assert "Acknowledgement: not required" in (summary.plain or "")
         old_send = summary.buttons()[0][0][1]
@@ -250,7 +253,7 @@ async def test_composer_explains_limits_edits_schedules_and_refuses_stale_button
         send = newer.buttons()[0][0][1]
         await staff.press(newer, "Send")
         scheduled = await staff.wait_for(lambda m: m.edited and "Scheduled for" in (m.plain or ""))
-        assert soon in (scheduled.plain or "")
+        assert shown in (scheduled.plain or "")
         # Sending twice from the same preview: the second press finds nothing to send.
         again = await staff.press_data(newer, send)
         assert (await staff.wait_for_answer(again)).show_alert

@@ -194,7 +194,7 @@ async def test_a_file_from_the_command_line_is_uploaded_once_and_a_long_text_fol
             assert file.document is not None and "下面这条通知的附件" in (file.plain or "")
             assert await user.download(file) == content
             assert body is text and "请各校认真组织" in (body.plain or "")
-            assert body.buttons()[0][0][0] == "✅ 已阅"
+            assert body.buttons()[0][0][0] == "✅ 确认已阅"
         uploads = len(tg.files)
     assert uploads == 1  # one upload; every other send reused Telegram's file_id
     async with sessionmaker() as session:

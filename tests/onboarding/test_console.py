@@ -46,7 +46,7 @@ def test_an_admin_browses_the_demo_county(db_url: str, tmp_path: Path, demo: lis
     assert re.search(r"\[\d+\] 学校  \[\d+\] 人员", out)
     assert "[3] 城关学区 · 0/8" in out  # /schools lists the districts
     assert "示范县实验小学" in out  # 3 pressed 城关学区
-    assert "尚无校长的学校（按学区）" in out
+    assert "尚无校长接入的学校（按学区）" in out
     assert "[your commands: /start /menu /help /language" in out and "/schools" in out
     assert "Traceback" not in done.stderr
 
@@ -63,7 +63,7 @@ def test_a_newcomer_types_a_code_and_becomes_principal(
     assert "You are joining as principal of 示范县第一中学, 城关学区." in out
     assert "[1] Confirm  [2] Cancel" in out
     assert "Welcome! You are now principal of 示范县第一中学" in out
-    assert "You are principal of 示范县第一中学, 城关学区." in out
+    assert "You are the principal of 示范县第一中学, 城关学区." in out
     # The code is used up: trying it again is refused.
     again = huibao(db_url, tmp_path, "console", "--language", "en", stdin=f"{demo[0]}\n")
     assert "already been used" in again.stdout

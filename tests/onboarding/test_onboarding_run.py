@@ -70,7 +70,7 @@ async def test_from_roster_file_to_connected_principals(db_url: str, tmp_path: P
             await admin.send("/people")
             overview = await admin.wait_for("已接入校长")
             assert "已接入校长：2 / 3" in overview.plain
-            assert "白沙乡: 1" in overview.plain and "城关镇" not in overview.plain
+            assert "白沙乡：1" in overview.plain and "城关镇" not in overview.plain
             # In a thread, so the double can answer the last long poll while the bot stops.
             assert await asyncio.to_thread(bot.stop) == 0
 

@@ -160,7 +160,7 @@ async def test_a_replacing_invite_from_chat_moves_the_principal(
         question = await staff.wait_for("使用新邀请码的人将接替老校长成为校长。")
         await staff.press(question, "确认")
         invitation = await staff.wait_for("https://t.me/")
-        assert "现任校长的绑定将被解除" in invitation.plain
+        assert "现任校长将被移除" in invitation.plain
         link_code = re.search(r"start=([0-9A-Z]{16})", invitation.plain)
         assert link_code is not None
         await staff.wait_for(lambda m: m.photo is not None)  # the QR code to scan
@@ -189,17 +189,17 @@ async def test_staff_unbind_and_admins_make_staff(
         await admin.press(found, "钱校长")
         card = await admin.wait_for(lambda m: m.edited and "身份" in (m.plain or ""))
         assert "西山九年一贯制学校" in card.plain
-        await admin.press(card, "解除绑定")
-        ask = await admin.wait_for("确定解除")
-        await admin.press(ask, "确定解除")
+        await admin.press(card, "移除")
+        ask = await admin.wait_for("确定移除")
+        await admin.press(ask, "确定移除")
         await admin.wait_for("已不再是")
         await principal.wait_for("教育局已解除", after=0)
         assert await person(sessionmaker, 1020) == ("none", None)
 
         # The school now shows up among those without a principal.
         await admin.send("/people")
-        overview = await admin.wait_for("尚无校长的学校")
-        assert "西山乡: 7" in overview.plain
+        overview = await admin.wait_for("尚无校长接入的学校")
+        assert "西山乡：7" in overview.plain
 
         await admin.send("/people 钱")
         await admin.press(await admin.wait_for("钱校长"), "钱校长")

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
@@ -15,6 +16,9 @@ from models.rounds.submissions import get_or_create_submission, school_context
 from tests.double import FakeUser, SentMessage
 from tests.report.conftest import County
 from tests.report.roster import staffing
+from texts.when import show
+
+BUREAU_TZ = ZoneInfo("Asia/Shanghai")
 
 
 async def start(county: County, user: FakeUser, round_id: int, expect: str) -> SentMessage:
@@ -160,7 +164,7 @@ async def test_closing_early_refuses_and_extending_reopens(county: County) -> No
     await staff.send("/round")
     await staff.press(await staff.wait_for("填报轮次"), f"rd:v:{round_.id}")
     view = await staff.wait_for("应报学校：4 所")
-    assert "填写中：1" in (view.plain or "")
+    assert "填报中：1" in (view.plain or "")
     await staff.press(view, "提前结束")
     await staff.press(await staff.wait_for("现在结束本轮填报"), "确认结束")
     closed = await staff.wait_for("已结束")
@@ -184,7 +188,7 @@ async def test_round_set_up_by_typing_and_unlock_by_school_code(county: County) 
     staff = county.user("staff")
     await staff.send("/round")
     await staff.press(await staff.wait_for("填报轮次"), "发起新一轮填报")
-    await staff.press(await staff.wait_for("请选择表单"), "教师培训完成情况")
+    await staff.press(await staff.wait_for("请选择报表"), "教师培训完成情况")
     await staff.wait_for("哪个时期")
     await staff.send("2026 秋季学期")
     await staff.wait_for("截止时间是")
@@ -197,7 +201,9 @@ async def test_round_set_up_by_typing_and_unlock_by_school_code(county: County) 
     ticked = await staff.wait_for(lambda m: "✅ 高中" in str(m.buttons()))
     await staff.press(ticked, "下一步")
     confirm = await staff.wait_for("确认发起本轮填报")
-    assert f"{when} 23:59" in (confirm.plain or "") and "高中（1 所）" in (confirm.plain or "")
+    due = datetime.combine(date.fromisoformat(when), time(23, 59), tzinfo=BUREAU_TZ)
+    assert f"截止时间：{show(due, BUREAU_TZ, 'full', 'zh_CN', utcnow())}" in (confirm.plain or "")
+    assert "高中（1 所）" in (confirm.plain or "")
     await staff.press(confirm, "发起填报")
     await staff.wait_for("已送达：1 / 1")
     senior = county.user("principal:S004")

@@ -25,17 +25,19 @@ from tests.report.roster import staffing
 from tests.report.test_revisions import open_from_list, prefilled
 from tests.report.test_round_service import GOOD
 from tests.sheets import table_rows
+from texts.when import show
 
 TZ = ZoneInfo("Asia/Shanghai")
 
 
-def shown(at: datetime) -> str:
-    """A time as the bot shows it in buttons: 12-05 04:37 (bureau time)."""
-    return at.astimezone(TZ).strftime("%m-%d %H:%M")
+def shown(at: datetime, language: str = "zh_CN") -> str:
+    """A time as the bot shows it in a list row: 12月5日 04:37 (bureau time)."""
+    return show(at, TZ, "short", language, utcnow())
 
 
-def full(at: datetime) -> str:
-    return at.astimezone(TZ).strftime("%Y-%m-%d %H:%M")
+def full(at: datetime, language: str = "zh_CN") -> str:
+    """A time as the bot shows it in a sentence: 12月5日（周六）04:37（北京时间）."""
+    return show(at, TZ, "full", language, utcnow())
 
 
 def labels(message: SentMessage, prefix: str = "") -> list[str]:
@@ -97,8 +99,10 @@ async def test_the_principals_home_lists_pending_reports_and_recent_notices(
     home = await user.wait_for("主页")
     text = home.plain or ""
     assert "报表：贵校有 1 份报表待填写" in text
+    # The line says everything; the button is the form alone, short by design.
+    assert f"📝 编制与师资配备 · 2026 · 截止时间：{full(round_.deadline)}" in text
     [button] = labels(home, "rp:o:")
-    assert button == f"📝 编制与师资配备 · 2026 · {shown(round_.deadline)}"
+    assert button == "📝 编制与师资配备"
     # The latest notices follow, each with whether it waits for an acknowledgement.
     assert "关于开展2026年教师资格认定工作的通知 · ⏳ 请确认" in text
     assert text.index("报表") < text.index("教师资格认定")
@@ -151,7 +155,7 @@ async def test_a_receipt_promises_the_lock_while_the_round_is_open(county: Count
     user = county.user("principal:S001")
     receipt = await submit_from_review(user, await open_from_list(user, round_.id, "请核对答案"))
     stored = await stored_round(county, round_.id)
-    assert f"在 {full(lock_time(stored))} 之前可修改：发送 /report。" in receipt
+    assert f"在{full(lock_time(stored))}之前可修改：发送 /report。" in receipt
 
 
 async def test_after_a_staff_unlock_the_receipt_promises_nothing_already_past(
@@ -165,18 +169,18 @@ async def test_after_a_staff_unlock_the_receipt_promises_nothing_already_past(
     # The list and the report itself show the unlock's end, not the past deadline.
     await user.send("/report")
     listing = await user.wait_for("贵校的报表")
-    assert "🔓 解锁至" in (listing.plain or "")
+    assert f"编制与师资配备 · 2026 · 🔓 解锁至 {full(until)}" in (listing.plain or "")
     [button] = labels(listing, "rp:o:")
-    assert button.endswith(f" · 🔓 {shown(until)}")
+    assert button == "📝 编制与师资配备"
     await user.press(listing, button)
     review = await user.wait_for("请核对答案")
-    assert f"已为贵校解锁至 {full(until)}，在此之前可再提交一次。" in (review.plain or "")
+    assert f"已为贵校解锁至{full(until)}，在此之前可再提交一次。" in (review.plain or "")
 
     receipt = await submit_from_review(user, review)
     assert "本次提交已超过截止时间" in receipt
     # The unlock was for one submission and the lock has passed: no promise at all.
     assert "之前可修改" not in receipt
-    assert "本报表现已停止填报。如仍需修改，请联系青山县教育局的 人事科王科长 (@wang)" in receipt
+    assert "本报表现已停止填报。如仍需修改，请联系青山县教育局的人事科王科长（@wang）" in receipt
     await user.send("/report")
     again = await user.wait_for("贵校的报表")
     assert labels(again, "rp:o:")[0].startswith("✅")  # submitted, no unlock left
@@ -199,10 +203,10 @@ async def test_a_round_closed_early_and_unlocked_promises_no_future_deadline(
     refused = (await user.wait_for("无法再在这里修改")).plain or ""
     closed_at = (await stored_round(county, round_.id)).closed_at
     assert closed_at is not None
-    assert f"已于 {full(closed_at)} 截止" in refused and full(round_.deadline) not in refused
+    assert f"已于{full(closed_at)}截止" in refused and full(round_.deadline) not in refused
     until = await unlock(county, round_.id, hours=3)
     review = await open_from_list(user, round_.id, "请核对答案")
-    assert f"已为贵校解锁至 {full(until)}" in (review.plain or "")
+    assert f"已为贵校解锁至{full(until)}" in (review.plain or "")
     receipt = await submit_from_review(user, review)
     assert "之前可修改" not in receipt and full(round_.deadline) not in receipt
     assert "本报表现已停止填报" in receipt
@@ -234,15 +238,18 @@ async def test_cancelling_the_reason_prompt_says_nothing_changed(county: County)
     assert sub.status == SubmissionStatus.SUBMITTED.value and sub.current_revision == 1
 
 
-async def test_english_report_buttons_keep_the_whole_deadline(county: County) -> None:
+async def test_english_report_buttons_are_not_cut(county: County) -> None:
     round_ = await county.open_round("key_teacher_assessment", period="2026")
     deputy = county.user("deputy:S001")  # English
     await deputy.send("/report")
     listing = await deputy.wait_for("Your school's reports")
     [button] = labels(listing, "rp:o:")
-    assert button.endswith(f"2026 · {shown(round_.deadline)}"), button
-    assert button.startswith("📝 Annual assessment of famous")
-    assert len(button) <= 60
+    assert button == "📝 Annual assessment of famous and key teachers"
+    deadline = full(round_.deadline, "en")
+    assert f"Annual assessment of famous and key teachers · 2026 · deadline {deadline}" in (
+        listing.plain or ""
+    )
+    assert deadline.endswith(" (Beijing time)")
 
 
 async def test_the_workbook_shows_the_confirmed_warnings_and_the_comment(

@@ -26,7 +26,7 @@ async def test_a_form_that_exists_only_as_a_file(county: County) -> None:
     staff = county.user("staff")
     await staff.send("/round")
     await staff.press(await staff.wait_for("填报轮次"), "发起新一轮填报")
-    await staff.press(await staff.wait_for("请选择表单"), "职称评审申报情况")
+    await staff.press(await staff.wait_for("请选择报表"), "职称评审申报情况")
     await staff.wait_for("哪个时期")
     await staff.send("2026年度")
     await staff.wait_for("截止时间是")
@@ -37,7 +37,7 @@ async def test_a_form_that_exists_only_as_a_file(county: County) -> None:
     ticked = await staff.wait_for(lambda m: "✅ 城关学区" in str(m.buttons()))
     await staff.press(ticked, "下一步")
     confirm = await staff.wait_for("确认发起本轮填报")
-    assert "2026-12-20 17:00" in (confirm.plain or "")
+    assert "12月20日（周日）17:00（北京时间）" in (confirm.plain or "")
     await staff.press(confirm, "发起填报")
     await staff.wait_for("已送达")
 

@@ -75,7 +75,7 @@ async def test_revise_then_locked_then_unlocked_once(county: County) -> None:
     await county.move_deadline(round_.id, utcnow() - timedelta(hours=1))
     summary = await open_from_list(user, round_.id, "无法再在这里修改")
     text = summary.plain or ""
-    assert "第 2 版" in text and "人事科王科长 (@wang)" in text
+    assert "第 2 版" in text and "人事科王科长（@wang）" in text
     assert "修改" not in str(summary.buttons())
     # An old Revise button is refused too.
     old = [m for m in user.messages() if "rp:v:" in str(m.buttons())][-1]

@@ -30,6 +30,7 @@ from tests.double import FakeUser, SentMessage
 from tests.report.conftest import County
 from tests.report.roster import FORMS, staffing
 from tests.report.test_round_service import GOOD
+from texts.when import show
 
 BUREAU_TZ = ZoneInfo("Asia/Shanghai")
 
@@ -100,7 +101,7 @@ def button_labels(message: SentMessage) -> list[str]:
 async def start_set_up(staff: FakeUser, form_title: str) -> SentMessage:
     await staff.send("/round")
     await staff.press(await staff.wait_for("填报轮次"), "发起新一轮填报")
-    await staff.press(await staff.wait_for("请选择表单"), form_title)
+    await staff.press(await staff.wait_for("请选择报表"), form_title)
     return await staff.wait_for("哪个时期")
 
 
@@ -121,7 +122,7 @@ async def test_opening_in_chat_announces_through_the_outbox(county: County) -> N
 
     # The round's screen names the school where nobody could be told.
     view = await staff.wait_for("应报学校：3 所")
-    assert "其中 1 所学校还没有人连接机器人" in (view.plain or "")
+    assert "其中 1 所学校尚无人接入" in (view.plain or "")
     assert "S005 西山教学点" in (view.plain or "")
     # The confirmation becomes the live progress line, then the outbox's report follows,
     # with a button back to the round.
@@ -283,7 +284,7 @@ async def test_past_its_lock_a_round_is_closed_everywhere(
     assert first_button(listing, "rd:v:").startswith("⚪")
     await staff.press(listing, f"rd:v:{round_.id}")
     view = await staff.wait_for("应报学校")
-    assert "(已截止)" in (view.plain or "") and "已停止填报：" in (view.plain or "")
+    assert "（已截止）" in (view.plain or "") and "已停止填报：" in (view.plain or "")
     assert "提前结束" not in str(view.buttons())
     await staff.send("/status")
     status = await staff.wait_for("上报率")
@@ -323,7 +324,7 @@ async def test_schools_that_have_not_submitted_hear_of_an_extension_and_an_early
     async with county.sessionmaker() as session:
         stored = await session.get(Round, round_.id)
         assert stored is not None
-        new_deadline = stored.deadline.astimezone(BUREAU_TZ).strftime("%Y-%m-%d %H:%M")
+        new_deadline = show(stored.deadline, BUREAU_TZ, "full", "zh_CN", utcnow())
     principal = county.user("principal:S003")
     note = await principal.wait_for("调整了", after=0)
     assert f"新的截止时间：{new_deadline}" in (note.plain or "")
@@ -338,12 +339,12 @@ async def test_schools_that_have_not_submitted_hear_of_an_extension_and_an_early
     await staff.press(extended, "返回本轮")
     await staff.press(await staff.wait_for("应报学校"), "提前结束")
     await staff.press(await staff.wait_for("现在结束本轮填报"), "确认结束")
-    closed = await staff.wait_for("(已结束)")
+    closed = await staff.wait_for("（已结束）")
     text = closed.plain or ""
     assert "正在通知尚未提交的 3 所学校（共 4 人）" in text
-    shown = text.split("已停止填报：")[1][:16]
-    now_local = utcnow().astimezone(BUREAU_TZ)
-    assert shown <= now_local.strftime("%Y-%m-%d %H:%M")
+    now = utcnow()
+    shown = [show(now - timedelta(minutes=m), BUREAU_TZ, "full", "zh_CN", now) for m in (0, 1)]
+    assert any(f"已停止填报：{s}" in text for s in shown), text
     told = await principal.wait_for("已提前结束", after=0)
     assert "无法再提交" in (told.plain or "") and not told.inline_keyboard
     assert not county.tg.messages_to(county.roster.people["principal:S002"].telegram_id)

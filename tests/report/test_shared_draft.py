@@ -27,6 +27,7 @@ from tests.report.conftest import County
 from tests.report.roster import FORMS, make_roster, staffing
 from tests.report.test_conversation import start, working
 from tests.report.test_revisions import prefilled
+from texts.when import show
 
 COLLEAGUE_ZH = "这一题同事已经回答了，您刚才的答案没有保存。"
 COLLEAGUE_EN = "A colleague has already answered that question, so your answer was not saved."
@@ -282,18 +283,20 @@ async def test_two_people_submitting_at_once_the_second_is_told_who_and_when(
         revisions = list((await session.execute(select(Revision))).scalars())
     assert len(revisions) == 1
     [revision] = revisions
-    when = revision.submitted_at.astimezone(county.app.bot_data["services"].settings.bureau.tz)
-    shown = when.strftime("%Y-%m-%d %H:%M")
+    tz = county.app.bot_data["services"].settings.bureau.tz
+    shown = {
+        lang: show(revision.submitted_at, tz, "full", lang, utcnow()) for lang in ("zh_CN", "en")
+    }
     if revision.submitted_by == county.roster.people["principal:S001"].id:
         await principal.wait_for("回执编号", after=0)
         assert d_answer.show_alert
         assert d_answer.text == (
-            f"This report was already submitted by 校长S001 on {shown} (revision 1)."
+            f"This report was already submitted by 校长S001 on {shown['en']} (revision 1)."
         )
     else:
         await deputy.wait_for("Reference number", after=0)
         assert p_answer.show_alert
-        assert p_answer.text == f"此报表已由副校长S001于 {shown} 提交（第 1 版）。"
+        assert p_answer.text == f"此报表已由副校长S001于{shown['zh_CN']}提交（第 1 版）。"
     # Neither saw the generic error.
     for user in (principal, deputy):
         assert not any("系统出了点问题" in (m.plain or "") for m in user.messages())

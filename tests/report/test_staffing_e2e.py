@@ -42,7 +42,7 @@ async def open_round_as_staff(county: County) -> None:
     staff = county.user("staff")
     await staff.send("/round")
     await staff.press(await staff.wait_for("填报轮次"), "发起新一轮填报")
-    await staff.press(await staff.wait_for("请选择表单"), "编制与师资配备")
+    await staff.press(await staff.wait_for("请选择报表"), "编制与师资配备")
     await staff.press(await staff.wait_for("哪个时期"), "rd:p:0")
     await staff.press(await staff.wait_for("截止时间是"), "rd:d:7")
     audience = await staff.wait_for("哪些学校需要填报")

@@ -104,8 +104,8 @@ async def test_scheduled_and_remind_now_say_the_same_before_the_deadline(
     assert "提醒" in zh and "已开始填写，尚未提交" in zh and "11月20日（周五）17:00" in zh
     assert "Reminder" in en and "started, not yet submitted" in en
     assert "尚未开始" in sent[5002][0][0]  # S002 has not begun
-    assert zh_buttons == (("填报：编制与师资配备 · 2026", f"rp:o:{round_id}"),)
-    assert en_buttons == (("Fill in: Staffing and teachers · 2026", f"rp:o:{round_id}"),)
+    assert zh_buttons == (("填报：编制与师资配备", f"rp:o:{round_id}"),)
+    assert en_buttons == (("Fill in: Staffing and teachers", f"rp:o:{round_id}"),)
     assert "overdue" not in en and "逾期" not in zh
 
 

@@ -41,7 +41,7 @@ from texts.callbacks import (
     SendDraft,
     StagesDone,
 )
-from texts.i18n import Gettext
+from texts.i18n import Gettext, people, recipients, schools
 from texts.labels import STAGE_LABELS, stage_label
 from texts.notices.messages import text_limit
 
@@ -275,8 +275,8 @@ def preview_summary(facts: PreviewFacts, version: int, _: Gettext) -> tuple[str,
         "",
         _("Title: {title}").format(title=html.escape(facts.title)),
         _("Audience: {audience}").format(audience=facts.audience),
-        _("Recipients: {people} people at {schools} schools").format(
-            people=facts.people, schools=facts.schools
+        _("Recipients: {people} at {schools}").format(
+            people=people(_, facts.people), schools=schools(_, facts.schools)
         ),
     ]
     if facts.excluded:
@@ -300,11 +300,11 @@ def progress_text(title: str, total: int, scheduled: str | None, _: Gettext) -> 
     """The preview's summary message once sent: it becomes the live progress message."""
     if scheduled is not None:
         return _(
-            "<b>{title}</b>\nScheduled for {time}: {total} recipients. This message will "
+            "<b>{title}</b>\nScheduled for {time}: {recipients}. This message will "
             "show the progress then."
-        ).format(title=html.escape(title), time=scheduled, total=total)
-    return _("<b>{title}</b>\nSending to {total} recipients…").format(
-        title=html.escape(title), total=total
+        ).format(title=html.escape(title), time=scheduled, recipients=recipients(_, total))
+    return _("<b>{title}</b>\nSending to {recipients}…").format(
+        title=html.escape(title), recipients=recipients(_, total)
     )
 
 

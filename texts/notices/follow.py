@@ -20,7 +20,7 @@ from texts.callbacks import (
     ViewNotice,
 )
 from texts.delivery import CAUSE_HEADINGS, by_cause
-from texts.i18n import Gettext
+from texts.i18n import Gettext, colon, language_of_gettext, paren, recipients
 from texts.notices.compose import NAMES_LIMIT, Rows, button
 from texts.when import show
 
@@ -40,10 +40,10 @@ def staff_list(
         state = (
             _("acknowledged {acked} of {total}").format(acked=acked, total=total)
             if notice.requires_ack
-            else _("{total} recipients").format(total=total)
+            else recipients(_, total)
         )
         lines.append(
-            f"#{notice.id} · {show(notice.sent_at, tz)} · "
+            f"#{notice.id} · {show(notice.sent_at, tz, 'short', language_of_gettext(_))} · "
             f"{html.escape(notice.title)} · {state}"
         )
         rows.append((button(f"#{notice.id} {notice.title}", ViewNotice(notice.id)),))
@@ -69,7 +69,7 @@ def school_list(
     for notice, recipient in items:
         clip = " 📎" if notice.attachment_kind else ""
         lines.append(
-            f"#{notice.id} · {show(notice.sent_at, tz, 'day')} · "
+            f"#{notice.id} · {show(notice.sent_at, tz, 'date', language_of_gettext(_))} · "
             f"{html.escape(notice.title)}{clip}{_ack_state(notice, recipient, _)}"
         )
         rows.append((button(_("Open #{id}").format(id=notice.id) + clip,
@@ -91,11 +91,13 @@ def _not_acknowledged(states: Sequence[RecipientState], _: Gettext) -> list[str]
         return []
     lines = [_("Not yet acknowledged ({count}):").format(count=len(states))]
     for state in states[:NAMES_LIMIT]:
-        school = f" ({html.escape(state.school.name)})" if state.school else ""
+        name = html.escape(state.person.name)
+        if state.school:
+            name = paren(_, name, html.escape(state.school.name))
         unreached = ""
         if state.delivery_status in ("blocked", "failed"):
             unreached = " ⚠️ " + _("not delivered")
-        lines.append(f"• {html.escape(state.person.name)}{school}{unreached}")
+        lines.append(f"• {name}{unreached}")
     if len(states) > NAMES_LIMIT:
         lines.append(_("… and {count} more").format(count=len(states) - NAMES_LIMIT))
     return lines
@@ -108,7 +110,8 @@ def _acknowledgements(
         _("<b>Acknowledged: {acked} of {total}</b>").format(
             acked=stats.acknowledged, total=stats.total),
         _("By district:"),
-        *(f"• {html.escape(d.name)}: {d.acknowledged}/{d.total}" for d in stats.by_district),
+        *("• " + colon(_, html.escape(d.name), f"{d.acknowledged}/{d.total}")
+          for d in stats.by_district),
         *_not_acknowledged(stats.not_acknowledged, _),
     ]
     rows: list[tuple[Button, ...]] = []
@@ -120,10 +123,10 @@ def _acknowledgements(
         ),))
     if notice.auto_reminded_at is not None:
         lines.append(_("Automatic reminder sent {time}.").format(
-            time=show(notice.auto_reminded_at, tz)))
+            time=show(notice.auto_reminded_at, tz, "full", language_of_gettext(_))))
     elif notice.auto_reminder_due is not None:
         lines.append(_("Automatic reminder due {time}.").format(
-            time=show(notice.auto_reminder_due, tz)))
+            time=show(notice.auto_reminder_due, tz, "full", language_of_gettext(_))))
     if notice.reminders_sent:
         lines.append(_("Reminders sent by staff: {count}.").format(count=notice.reminders_sent))
     return lines, rows
@@ -135,7 +138,7 @@ def staff_view(
 ) -> tuple[str, Rows]:
     """One notice for staff: delivery, acknowledgements by district, who has not, and the
     buttons to send again, remind and refresh."""
-    sent = show(notice.sent_at, tz)
+    sent = show(notice.sent_at, tz, "full", language_of_gettext(_), now)
     lines = [
         f"<b>#{notice.id} · {html.escape(notice.title)}</b>",
         _("Sent {time}").format(time=sent) if notice.sent_at <= now
@@ -200,7 +203,7 @@ def school_home(
     ]
     # The most recent ones, so the home screen says what the bureau sent lately.
     for notice, recipient in items[:HOME_NOTICES]:
-        day = show(notice.sent_at, tz, "short")[:5]
+        day = show(notice.sent_at, tz, "date", language_of_gettext(_))
         lines.append(
             f"• {day} {html.escape(notice.title)}{_ack_state(notice, recipient, _)}"
         )
@@ -218,8 +221,10 @@ def ack_answer(
     if outcome is AckOutcome.NOT_REQUIRED:
         return _("This notice does not need an acknowledgement.")
     assert acknowledged_at is not None
-    when = show(acknowledged_at, tz)
+    language = language_of_gettext(_)
     if outcome is AckOutcome.ALREADY:
         return _("You already acknowledged “{title}” at {time}; nothing changed.").format(
-            title=title, time=when)
+            title=title, time=show(acknowledged_at, tz, "full", language))
+    # Recorded just now, so in this year: no year to show.
+    when = show(acknowledged_at, tz, "full", language, acknowledged_at)
     return _("Thank you: “{title}” acknowledged at {time}.").format(title=title, time=when)

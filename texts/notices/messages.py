@@ -106,7 +106,8 @@ def ack_data(notice_id: int) -> str:
 def acknowledged_keyboard(
     language: str, at: datetime, tz: tzinfo, data: str
 ) -> tuple[tuple[Button, ...], ...]:
-    when = show(at, tz, "short", language)
+    # Pressed just now: the year goes without saying.
+    when = show(at, tz, "short", language, at)
     return ((Button(gettext_for(language)(ACKED_BUTTON).format(time=when), callback_data=data),),)
 
 
@@ -166,11 +167,13 @@ class Renderer:
 
     bureau: str
     default_language: str
+    bureau_en: str = ""  # the name said in English, when the settings give one
 
     def __call__(self, notice: Notice, person: Person) -> Outgoing:
         language = language_of(person, self.default_language)
         messages = notice_messages(
-            NoticeContent.of(notice), language, self.bureau, ack_data=ack_data(notice.id)
+            NoticeContent.of(notice), language, _bureau(self, language),
+            ack_data=ack_data(notice.id),
         )
         return Outgoing(person.telegram_id, person.id, messages)
 
@@ -178,8 +181,12 @@ class Renderer:
         return ViewNotice(notice_id).pack()
 
 
-def renderer(bureau: str, default_language: str) -> Renderer:
-    return Renderer(bureau, default_language)
+def renderer(bureau: str, default_language: str, bureau_en: str = "") -> Renderer:
+    return Renderer(bureau, default_language, bureau_en)
+
+
+def _bureau(render: Renderer | ReminderRenderer, language: str) -> str:
+    return render.bureau_en if language.startswith("en") and render.bureau_en else render.bureau
 
 
 def reminder_message(
@@ -188,7 +195,7 @@ def reminder_message(
     _ = gettext_for(language)
     text = _(REMINDER).format(
         title=html.escape(notice.title),
-        date=show(notice.sent_at, tz, "day", language),
+        date=show(notice.sent_at, tz, "date", language),
         bureau=html.escape(bureau),
         button=_(ACK_BUTTON),
     )
@@ -207,10 +214,13 @@ class ReminderRenderer:
     bureau: str
     default_language: str
     tz: tzinfo
+    bureau_en: str = ""
 
     def __call__(self, notice: Notice, state: RecipientState) -> Outgoing:
         person = state.person
         language = language_of(person, self.default_language)
-        message = reminder_message(notice, language, self.bureau, self.tz, state.message_id)
+        message = reminder_message(
+            notice, language, _bureau(self, language), self.tz, state.message_id
+        )
         return Outgoing(person.telegram_id, person.id, (message,))
 
