@@ -160,7 +160,9 @@ def rule_lines(results: Iterable[RuleResult], form: FormDef, lang: str, _: Gette
 def fix_buttons(
     results: Iterable[RuleResult], steps: Sequence[Step], sub: int, lang: str, limit: int = 8
 ) -> list[list[InlineKeyboardButton]]:
-    """One ✏️ button per answer the failing rules concern, in form order."""
+    """One ✏️ button per answer the failing rules concern, in form order, each on a row of
+    its own with the question's whole label: cut short, two labels that differ only at
+    their end ("of whom: bachelor's deg…") could not be told apart."""
     by_key = {s.key: s for s in steps}
     seen: list[AnswerKey] = []
     for r in results:
@@ -169,12 +171,11 @@ def fix_buttons(
                 seen.append(k)
     buttons = [
         InlineKeyboardButton(
-            "✏️ " + short_label(step_label(by_key[k], lang), 24),
-            callback_data=EditAnswer(sub, key_token(k)).pack(),
+            "✏️ " + step_label(by_key[k], lang), callback_data=EditAnswer(sub, key_token(k)).pack()
         )
         for k in seen[:limit]
     ]
-    return _rows(buttons, 2)
+    return _rows(buttons, 1)
 
 
 @dataclass(frozen=True)

@@ -307,7 +307,8 @@ async def unlock_screen(
 
 def ask_form(services: Services, who: Who) -> Rendered:
     rows: Rows = [
-        [button(short_label(f.title.get(who.language)), ChooseForm(f.code))]
+        # One form a row, its whole title: cut, two forms could read alike.
+        [button(f.title.get(who.language), ChooseForm(f.code))]
         for f in services.forms.latest()
     ]
     rows.append(cancel_row(who._))

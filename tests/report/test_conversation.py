@@ -58,7 +58,7 @@ async def test_pause_and_the_deputy_continues_at_the_same_question(county: Count
     # Another person of the school, another phone, another language: same question.
     deputy = county.user("deputy:S001")
     resumed = await start(county, deputy, round_.id, "Full-time teachers")
-    assert "Welcome back" in (resumed.plain or "") and "3/17" in (resumed.plain or "")
+    assert "Welcome back" in (resumed.plain or "") and "3/18" in (resumed.plain or "")
     await deputy.send("52")
     await deputy.wait_for("postgraduate")
     assert (await working(county))[("full_time_teachers", 0)] == 52
@@ -90,7 +90,7 @@ async def test_back_keep_skip_and_last_periods_value(county: County) -> None:
     back = await user.wait_for("当前答案：58人")
     await user.press(back, "保留 58人")
     again = await user.wait_for("专任教师数")
-    assert "3/17" in (again.plain or "")
+    assert "3/18" in (again.plain or "")
     # A required question has no skip; a forged skip is refused.
     assert "跳过" not in str(again.buttons())
     _rp, _b, sub_id, token = again.buttons()[-1][0][1].split(":")  # the Back button
@@ -152,7 +152,7 @@ async def test_a_redelivered_answer_is_not_stored_twice(county: County) -> None:
     sent = max(user._chat.user_messages)  # the raw message just sent
     county.tg.enqueue_update({"message": user._chat.user_messages[sent]})
     repeated = await user.wait_for("在编教职工数", after=user.mark())
-    assert "2/17" in (repeated.plain or "")
+    assert "2/18" in (repeated.plain or "")
     assert await working(county) == {("authorized_posts", 0): 60}
 
 

@@ -48,16 +48,16 @@ async def test_training_in_chinese_counts_items_and_their_questions(county: Coun
     text = level.plain or ""
     assert "\n培训级别\n" in text
     # Short labels: buttons only, two a row; the options are not listed again as text.
-    assert "1. 国培" not in text and "请点按钮，或直接输入答案。" in text
-    assert [t for t, _d in level.buttons()[0]] == ["国培", "省培"]
+    assert "1. 国家级" not in text and "请点按钮，或直接输入答案。" in text
+    assert [t for t, _d in level.buttons()[0]] == ["国家级", "省级"]
 
-    kind = await press(principal, level, "国培", "培训项目 1 · 第 2/6 题")
-    # Longer labels still fit a button of their own: one a row, uncut, no numbered list.
-    assert [t for t, _d in kind.buttons()[0]] == ["校长任职资格/提高培训"]
-    assert "1. 校长任职资格" not in (kind.plain or "")
+    kind = await press(principal, level, "国家级", "培训项目 1 · 第 2/6 题")
+    # Nine kinds, some long: listed once as numbered text, the buttons carry the numbers.
+    assert "1. 新课标培训" in (kind.plain or "") and "4. 班主任培训" in (kind.plain or "")
+    assert labels(kind)[:4] == ["1", "2", "3", "4"]
     assert not any(t.endswith("…") for t in labels(kind))
 
-    name = await press(principal, kind, "班主任培训", "培训项目 1 · 第 3/6 题")
+    name = await press(principal, kind, "4", "培训项目 1 · 第 3/6 题")
     planned = await press(principal, name, "跳过", "培训项目 1 · 第 4/6 题")
 
     # Refusals name the question, item included.
@@ -92,11 +92,11 @@ async def test_training_in_english_numbers_long_options(county: County) -> None:
     level = await press(deputy, ask, "Yes, fill one in", "Training programme 1 · question 1 of 6")
     kind = await press(deputy, level, "National", "Training programme 1 · question 2 of 6")
     text = kind.plain or ""
-    # Too long for a button ("Principal qualification or improvement"): listed once as
-    # numbered text, the buttons carry the numbers.
-    assert "1. Principal qualification or improvement" in text
-    assert "7. Distance training" in text
-    assert labels(kind)[:7] == ["1", "2", "3", "4", "5", "6", "7"]
+    # Too long for buttons ("New curriculum standards", "IT application skills"): listed
+    # once as numbered text, the buttons carry the numbers.
+    assert "1. New curriculum standards" in text
+    assert "7. New-teacher induction" in text
+    assert labels(kind)[:9] == ["1", "2", "3", "4", "5", "6", "7", "8", "9"]
     assert "Press a button or type its number." in text
     name = await press(deputy, kind, "2", "Training programme 1 · question 3 of 6")
     await deputy.press(name, "Skip")
@@ -107,7 +107,7 @@ async def test_training_in_english_numbers_long_options(county: County) -> None:
         "not an estimate." in (refused.plain or "")
     )
     refused = await say(deputy, "6000", "cannot be more than")
-    assert "“Training programme 1 · Planned participants” cannot be more than 5,000 people." in (
+    assert "“Training programme 1 · Planned participants” cannot be more than 5,000." in (
         refused.plain or ""
     )
     await say(deputy, "两千", "question 5 of 6")

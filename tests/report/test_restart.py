@@ -43,7 +43,7 @@ async def test_sigkill_mid_form_then_restart_continues_at_the_same_question(
             await bot.wait_ready()
             await user.send("2")
             question = await user.wait_for("本科学历")
-            assert "5/17" in (question.plain or "")
+            assert "5/18" in (question.plain or "")
             await user.send("30")
             await user.wait_for("其中：专科学历")
         async with sessionmaker() as session:

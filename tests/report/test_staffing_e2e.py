@@ -68,7 +68,7 @@ async def test_staffing_from_announcement_to_receipt(county: County) -> None:
     assert not county.tg.messages_to(county.roster.people["principal:S003"].telegram_id)
 
     q = await chat.press(announcement, "开始填报", "核定编制数")
-    assert "1/17" in (q.plain or "") and "允许范围：0人 至 5,000人" in (q.plain or "")
+    assert "1/18" in (q.plain or "") and "允许范围：0人 至 5,000人" in (q.plain or "")
     # Letters, a negative number and a value over the maximum: each explained, none kept.
     err = await chat.say("很多", "您输入的不是数字")
     assert "允许范围：0人 至 5,000人" in (err.plain or "") and "未保存" in (err.plain or "")
@@ -77,7 +77,7 @@ async def test_staffing_from_announcement_to_receipt(county: County) -> None:
     assert not await county.answers()
     # Forgiving where it is safe: full-width digits and a trailing unit.
     q = await chat.say("６０人", "在编教职工数")
-    assert "2/17" in (q.plain or "")
+    assert "2/18" in (q.plain or "")
     await chat.say("57", "专任教师数")
     await chat.say("52", "研究生学历")
     await chat.say("2", "本科学历")

@@ -68,8 +68,8 @@ async def test_the_submitted_report_is_shown_read_only(county: County) -> None:
     shown = await principal.wait_for("已提交的报表：")
     text = lines(shown)
     assert text[0] == "📄 已提交的报表：编制与师资配备（2026）"
-    assert text[1].startswith("第 1 版，接收时间 ") and text[2].startswith("回执编号：HB-")
-    assert "1. 核定编制数：60人" in text and "12. 骨干教师数：8人" in text
+    assert text[1].startswith("第 1 版，接收时间：") and text[2].startswith("回执编号：HB-")
+    assert "1. 核定编制数：60人" in text and "13. 骨干教师数：8人" in text
     assert "自动计算" in text
     assert shown.buttons() == [[("✏️ 修改", f"rp:v:{sub}")], [("⬅ 返回我的报表", "rp:l")]]
     # Nothing began: no revision, no conversation, the draft not even touched.
@@ -109,7 +109,7 @@ async def test_discarding_a_revision_leaves_the_submitted_report_as_it_was(
     before = await stored(county)
 
     review = await revise(principal, round_id, "骨干教师少报一人")
-    await principal.press(review, "✏️ 12")
+    await principal.press(review, "✏️ 13")
     await principal.wait_for("骨干教师数")
     await principal.send("9")
     review = await principal.wait_for("请核对答案")
@@ -127,7 +127,7 @@ async def test_discarding_a_revision_leaves_the_submitted_report_as_it_was(
     await deputy.press(opened, "👁 View the submitted report")
     shown = await deputy.wait_for("Submitted report:")
     assert "A revision is under way" in (shown.plain or "")
-    assert any(line.startswith("12. Key teachers: 8") for line in lines(shown))
+    assert any(line.startswith("13. Key teachers: 8") for line in lines(shown))
     assert shown.buttons() == [
         [("▶️ Continue the revision", f"rp:o:{round_id}")],
         [("🗑 Discard changes", f"rp:q:{sub}")],
