@@ -22,24 +22,6 @@ from bot.walkthrough import (
 
 REGENERATE = "regenerate them with `.venv/bin/python -m bot.walkthrough` and review the diff"
 
-# What the walk finds on this branch; the other helpers of issue 11 fix these in parallel.
-# The lead re-runs the walk after merging and removes the xfail.
-FOUND_BEFORE_THE_MERGE = """\
-admin.zh_CN: ASCII punctuation in /people (东河镇: 6, one line per district)
-report.zh_CN, report.en: no answer to 85, 你好，请问报表怎么填？ and /foo after submitting
-round.zh_CN: ASCII punctuation: 📋 教师培训完成情况 · 2026年秋季学期 (进行中)
-status.zh_CN: ASCII punctuation: • 西山乡中心小学 (未开始): 尚无校长登记
-notices.zh_CN: ASCII punctuation: • 城关学区: 0/1 and • Console principal (西山初级中学)
-report.en: truncated buttons: Morality and rule o…, Information technol…,
-  ✏️ of whom: postgraduate d…, ✏️ of whom: bachelor's deg…, ✏️ of whom: college (assoc…
-round.en: truncated buttons: Annual assessment of famous and key tea…,
-  🟢 Teacher training completed · 2026 autumn term · 12-14 17:…
-notices.en: truncated button: #1 To all schools: please record this year…
-deadline.zh_CN: ASCII colons in the summary's key totals (核定编制数: 62人)
-report.en: "1 people" in the review; round.en: "Next ➡ (1 schools)", "Telling 1 people at
-  1 schools…"; status.en: "Reminders queued for 1 people at 1 schools."; deadline.en:
-  "Key totals (1 schools reported)"
-"""
 
 
 @pytest.fixture(scope="module")
@@ -100,7 +82,6 @@ def test_the_walk_shows_what_each_person_sees_in_both_languages(
     assert (folder / "files" / "deadline.zh_CN" / "chart-1.png").read_bytes()[:4] == b"\x89PNG"
 
 
-@pytest.mark.xfail(strict=False, reason=f"found before issue 11's merge:\n{FOUND_BEFORE_THE_MERGE}")
 def test_nobody_meets_silence_ascii_punctuation_or_cut_buttons(
     walked: tuple[Path, list[Transcript]],
 ) -> None:
