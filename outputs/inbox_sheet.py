@@ -36,7 +36,7 @@ def inbox_workbook(
         for number, row in enumerate(rows, start=3):
             side = _("School") if row.from_school else _("Bureau")
             values = (row.question_id, row.district, row.school_code, row.school,
-                      _status(_, row.status), show(row.at, tz), row.author, side, row.text,
+                      _status(_, row.status), show(row.at, tz, "iso"), row.author, side, row.text,
                       row.attachment)
             sheet.write_row(number, 0, [inert(v) if isinstance(v, str) else v for v in values],
                             cell)

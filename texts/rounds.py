@@ -83,7 +83,7 @@ def schedule_opened(
     names = _names(form, round_, lang, settings)
     lines = [
         "🗓 " + _("A schedule opened <b>{form}</b> ({period}).").format(**names),
-        _("Deadline: {time}").format(time=show(round_.deadline, settings.bureau.tz)),
+        _("Deadline: {time}").format(time=_deadline(round_, lang, settings)),
         ngettext(
             "{count} school is expected to report.",
             "{count} schools are expected to report.",

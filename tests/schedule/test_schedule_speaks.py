@@ -63,7 +63,7 @@ async def test_the_makers_of_a_schedule_hear_it_opened_in_chinese(
     assert staff.chat_id == 7001
     assert staff.texts == (
         "🗓 定期填报已自动开始：<b>编制与师资配备</b>（2026-W48）。\n"
-        "截止时间：2026-11-27 17:00\n"
+        "截止时间：11月27日（周五）17:00（北京时间）\n"
         "应上报学校 4 所。\n"
         "开始填报的通知发给各校校长和副校长：3 所学校（4 人）。\n"
         "1 所学校尚无人接入机器人，请电话通知（/status 可查看名单）。",
@@ -86,7 +86,7 @@ async def test_without_a_maker_every_staff_member_hears_it_in_their_language(
     assert set(told) == {7001, OTHER_STAFF}
     assert told[OTHER_STAFF].texts == (
         "🗓 A schedule opened <b>Staffing and teachers</b> (2026-W48).\n"
-        "Deadline: 2026-11-27 17:00\n"
+        "Deadline: Fri 27 Nov 17:00 (Beijing time)\n"
         "4 schools are expected to report.\n"
         "This schedule sends no opening notice: schools hear of it with the first reminder.\n"
         "1 school has nobody connected to the bot yet: please phone it (/status lists it).",
