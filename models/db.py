@@ -3,18 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import collections
 import contextlib
 import os
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
 from sqlalchemy import event, make_url
-from sqlalchemy.dialects.sqlite.aiosqlite import (
-    AsyncAdapt_aiosqlite_connection,
-    AsyncAdapt_aiosqlite_cursor,
-)
 from sqlalchemy.exc import MissingGreenlet, OperationalError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -22,9 +17,9 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
-from sqlalchemy.util import EMPTY_DICT, await_only
+from sqlalchemy.util import await_only
 
-from models import txguard
+from models import sqlite_fast, txguard
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 
@@ -105,75 +100,6 @@ def _serialize_sqlite_writers(engine: AsyncEngine) -> None:
     event.listen(sync.pool, "invalidate", on_invalidate)
 
 
-class _OneTripCursor(AsyncAdapt_aiosqlite_cursor):
-    """A cursor that runs a statement, fetches its rows and closes in one trip to the
-    aiosqlite thread.
-
-    SQLAlchemy's aiosqlite cursor makes four (open, execute, fetch, close), and each trip
-    back needs the GIL from a busy event loop, which can keep a waiting thread up to the
-    interpreter's switch interval (5 ms): with a few hundred principals answering at once
-    that, not SQLite, was most of an answer's time on SQLite. Server-side cursors
-    (streamed results) keep SQLAlchemy's own.
-    """
-
-    __slots__ = ("_description", "_lastrowid", "_rowcount")
-
-    def __init__(self, adapt_connection: Any) -> None:
-        self._adapt_connection = adapt_connection
-        self._connection = adapt_connection._connection
-        self._cursor = None  # type: ignore[assignment]
-        self._soft_closed_memoized = EMPTY_DICT
-        self._rows = collections.deque()
-        self._description: Any = None
-        self._rowcount = -1
-        self._lastrowid: int | None = None
-
-    @property
-    def description(self) -> Any:
-        return self._description
-
-    @property
-    def rowcount(self) -> int:
-        return self._rowcount
-
-    @property
-    def lastrowid(self) -> Any:
-        return self._lastrowid
-
-    def _trip(self, run: Callable[[Any], Any]) -> None:
-        def in_thread() -> tuple[Any, list[Any], int, int | None]:
-            cursor = self._connection._conn.cursor()
-            try:
-                run(cursor)
-                description = cursor.description
-                rows = cursor.fetchall() if description else []
-                return description, rows, cursor.rowcount, cursor.lastrowid
-            finally:
-                cursor.close()
-
-        try:
-            found = await_only(self._connection._execute(in_thread))
-        except Exception as error:
-            self._adapt_connection._handle_exception(error)
-        self._description, rows, self._rowcount, self._lastrowid = found
-        self._rows = collections.deque(rows)
-
-    def execute(self, operation: Any, parameters: Any = None) -> Any:
-        self._trip(lambda c: c.execute(operation, () if parameters is None else parameters))
-
-    def executemany(self, operation: Any, seq_of_parameters: Any) -> Any:
-        self._trip(lambda c: c.executemany(operation, seq_of_parameters))
-
-    async def _async_soft_close(self) -> None:
-        return None
-
-    def close(self) -> None:
-        self._rows.clear()
-
-    def setinputsizes(self, *inputsizes: Any) -> None:
-        return None
-
-
 def create_private_sqlite_file(url: str) -> None:
     """Create a missing database file with mode 0600 before SQLite creates it 0644.
 
@@ -192,7 +118,7 @@ def create_engine(url: str, *, echo: bool = False, pool_size: int = 10) -> Async
             url, echo=echo, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}
         )
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
-        AsyncAdapt_aiosqlite_connection._cursor_cls = _OneTripCursor
+        sqlite_fast.install()
         _serialize_sqlite_writers(engine)
         txguard.track(engine)
         return engine
