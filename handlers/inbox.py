@@ -23,6 +23,7 @@ from handlers.admin.screen import Rows, Screen, home_row, show
 from handlers.context import Who, unit
 from models.conversations import Asking, Kind, asking, clear_conversation, set_conversation
 from models.inbox.threads import (
+    Asked,
     Attachment,
     InboxError,
     Thread,
@@ -41,7 +42,7 @@ from models.inbox.threads import (
 )
 from models.outbox import Outgoing, OutMessage, enqueue
 from models.outbox.messages import Button
-from models.roster.tables import Person
+from models.roster.tables import District, Person, School
 from texts import inbox as words
 from texts.callbacks import (
     AnswerQuestion,
@@ -178,26 +179,29 @@ async def _take_question(
             asked = await ask(session, who.person, text[:QUESTION_LENGTH], attachment,
                               now=context.now())
             await clear_conversation(session, who.person.id)
-            await _tell_answerers(session, services, asked.question.id, asked.message_id,
-                                  who.person, text, attachment is not None)
+            await _tell_answerers(session, services, asked, who.person, text,
+                                  attachment is not None)
             reply = words.asked(who._, _bureau(services))
     services.wake_outbox()
     await show(update, Screen(reply))
 
 
 async def _tell_answerers(
-    session: AsyncSession, services: Services, question_id: int, message_id: int,
-    asker: Person, text: str, has_file: bool,
+    session: AsyncSession, services: Services, asked: Asked, asker: Person, text: str,
+    has_file: bool,
 ) -> None:
     """Everyone who may answer hears of the school's message, each in their language."""
-    thread = await open_thread(session, question_id, asker)
+    question = asked.question
+    school = await session.get(School, question.school_id)
+    assert school is not None  # the asker's own school
+    district = await session.get(District, school.district_id)
     items = []
-    for person in await answerers(session, thread.question):
+    for person in await answerers(session, school, question.assigned_to):
         _language, _ = _speaks(services, person)
-        note = words.new_question(_, thread.school.name, thread.district.name, asker.name,
-                                  text, has_file)
-        items.append(_one(person, note, ((_("Open"), OpenQuestion(question_id).pack()),)))
-    await enqueue(session, f"inbox:ask:{message_id}", items)
+        note = words.new_question(_, school.name, district.name if district else "",
+                                  asker.name, text, has_file)
+        items.append(_one(person, note, ((_("Open"), OpenQuestion(question.id).pack()),)))
+    await enqueue(session, f"inbox:ask:{asked.message_id}", items)
 
 
 def _one(person: Person, text: str, row: tuple[tuple[str, str], ...] = ()) -> Outgoing:

@@ -51,13 +51,14 @@ async def _remind(
     session: AsyncSession, settings: Settings, question: Question, days: int
 ) -> int:
     school = await session.get(School, question.school_id)
-    name = school.name if school else ""
+    if school is None:
+        return 0
     items = []
-    for person in await answerers(session, question):
+    for person in await answerers(session, school, question.assigned_to):
         language = language_of(person, settings.bureau.default_language)
         _ = gettext_for(language)
         button = Button(_("Open"), OpenQuestion(question.id).pack())
-        text = words.reminder(_, language, name, days)
+        text = words.reminder(_, language, school.name, days)
         items.append(Outgoing(person.telegram_id, person.id,
                               (OutMessage(text=text, keyboard=((button,),)),)))
     since = question.waiting_since.strftime("%Y%m%d%H%M%S") if question.waiting_since else ""

@@ -46,8 +46,7 @@ def where_the_data_is(settings: Settings) -> str:
     """The database (without its password) and, for SQLite, the file's absolute path."""
     url = make_url(settings.database.url)
     if url.get_backend_name() == "sqlite":
-        database = url.database or ":memory:"
-        return "SQLite " + (database if database == ":memory:" else str(Path(database).resolve()))
+        return f"SQLite {sqlite_file(settings) or ':memory:'}"
     return f"PostgreSQL {url.render_as_string(hide_password=True)}"
 
 

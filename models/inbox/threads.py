@@ -294,19 +294,20 @@ async def school_people(session: AsyncSession, school_id: int) -> list[Person]:
     )).scalars())
 
 
-async def answerers(session: AsyncSession, question: Question) -> list[Person]:
+async def answerers(
+    session: AsyncSession, school: School, assigned_to: int | None = None
+) -> list[Person]:
     """Who is told of a school's message: the colleague it was handed to, or else all staff
     and the district officers of the school's district."""
-    if question.assigned_to is not None:
-        assigned = await session.get(Person, question.assigned_to)
+    if assigned_to is not None:
+        assigned = await session.get(Person, assigned_to)
         if assigned is not None and assigned.role != Role.NONE.value:
             return [assigned]
-    school = await session.get(School, question.school_id)
-    district_id = school.district_id if school else -1
     return list((await session.execute(
         select(Person).where(or_(
             Person.role.in_(STAFF_ROLES),
-            and_(Person.role == Role.DISTRICT_OFFICER.value, Person.district_id == district_id),
+            and_(Person.role == Role.DISTRICT_OFFICER.value,
+                 Person.district_id == school.district_id),
         )).order_by(Person.id)
     )).scalars())
 
@@ -314,7 +315,7 @@ async def answerers(session: AsyncSession, question: Question) -> list[Person]:
 async def colleagues(session: AsyncSession, question_id: int, viewer: Person) -> list[Person]:
     """Who the viewer may hand the thread to: the others who may answer this school."""
     thread = await open_thread(session, question_id, viewer)
-    people = await answerers(session, Question(school_id=thread.school.id))
+    people = await answerers(session, thread.school)
     return [p for p in people if p.id != viewer.id]
 
 
