@@ -1,7 +1,7 @@
-"""The README's "Try it" flows, walked by a script in both languages and written down.
+"""The "Try it" flows (docs/try-it.md), walked by a script in both languages and written down.
 
 `python -m bot.walkthrough [DIR]` makes a fresh database in a temporary folder, loads the
-demo county (`huibao demo-data`), then walks every flow of the README's "Try it" section
+demo county (`huibao demo-data`), then walks every flow of docs/try-it.md
 as it describes them (typing into `huibao console`, running the `huibao` commands it
 names) once in Chinese and once in English. Each flow and language becomes one Markdown
 transcript in DIR (default `docs/transcripts/`, e.g. `report.zh_CN.md`), and the files the
@@ -37,6 +37,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from bot.console import Console, FileSaver, prepare_identity
 from config.settings import (
@@ -117,7 +118,7 @@ class Flow:
 FIRST_CODE = "{code}"
 
 # The staffing form's answers from question 2 on, as typed: a backslash sends a number as
-# text while buttons are shown (the README's "\\35").
+# text while buttons are shown (docs/try-it.md's "\\35").
 _ANSWERS = (
     "\\57", "48", "\\3", "30", "12", "\\3", "\\4", "\\2", "\\1", "\\1", "\\0", "\\1",
     "\\0", "\\0", "\\1",
@@ -259,11 +260,16 @@ class Transcript:
 
     def markdown(self) -> str:
         note = (
-            "Written by `.venv/bin/python -m bot.walkthrough` (see the README's \"Try it\"); "
+            "Written by `.venv/bin/python -m bot.walkthrough` (see [Try it](../try-it.md)); "
             "do not edit by hand."
         )
         if self.files:
-            note += f" The files the bot sent are in [files/{self.name}/](files/{self.name}/)."
+            # One link per file, not to the folder: the docs site (mkdocs --strict) checks
+            # that each exists.
+            sent = ", ".join(
+                f"[{path.name}](files/{self.name}/{quote(path.name)})" for path in self.files
+            )
+            note += f" The files the bot sent: {sent}."
         head = [f"# {self.flow.title} ({self.language})", "", note, "", "```console"]
         body = [line.rstrip() for text in self.lines for line in text.splitlines() or [""]]
         return "\n".join([*head, *body, "```", ""])
@@ -384,12 +390,12 @@ def fixed_codes(seed: int) -> Iterator[None]:
 
 
 # The environment overrides settings (HUIBAO_...): read none of it, so a walk never touches
-# a configured database and shows the defaults the README describes.
+# a configured database and shows the defaults the docs describe.
 _NO_ENVIRONMENT = "HUIBAO_WALKTHROUGH_IGNORES_THE_ENVIRONMENT_"
 
 
 def walk_settings(database: Path) -> Settings:
-    """The README's defaults, on a database of the walk's own, whatever the environment.
+    """The documented defaults, on a database of the walk's own, whatever the environment.
 
     One sender and no timers of their own: deliveries go out one by one when the walk
     asks, so they appear in the same place of the transcript on every run."""
@@ -692,9 +698,9 @@ def walk(folder: Path, flows: tuple[Flow, ...] = FLOWS) -> list[Transcript]:
 def index(transcripts: list[Transcript]) -> str:
     """The folder's page: each flow in each language, and what the checks found."""
     lines = [
-        "# Transcripts of the README's \"Try it\" flows",
+        "# Transcripts of the \"Try it\" flows",
         "",
-        "Written by `.venv/bin/python -m bot.walkthrough` (see the README's \"Try it\"); do "
+        "Written by `.venv/bin/python -m bot.walkthrough` (see [Try it](../try-it.md)); do "
         "not edit by hand. Each flow was walked on a fresh database with the demo county, "
         f"from {START:%Y-%m-%d %H:%M} UTC on a fixed clock.",
         "",
@@ -738,7 +744,7 @@ def _steady(path: Path) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m bot.walkthrough",
-        description="walk the README's Try it flows in both languages and write transcripts",
+        description="walk the Try it flows (docs/try-it.md) in both languages, write transcripts",
     )
     parser.add_argument("folder", nargs="?", type=Path, default=DEFAULT_DIR)
     args = parser.parse_args(argv)
