@@ -7,7 +7,10 @@ import re
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-DEVELOPERS_ONLY = {"pytest", "pytest-asyncio", "hypothesis", "ruff", "mypy", "import-linter"}
+DEVELOPERS_ONLY = {
+    "pytest", "pytest-asyncio", "hypothesis", "ruff", "mypy", "import-linter", "mkdocs",
+    "mkdocs-material",
+}
 
 
 def pins(name: str) -> dict[str, str]:
