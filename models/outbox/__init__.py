@@ -23,8 +23,8 @@ A delivery moves through these states::
   after the request went out (Telegram may have taken it; it is sent again). Those are the
   only ways a recipient can get a message twice: delivery is at least once, and a crash
   repeats at most the messages in flight then (the worker keeps about rate x round trip in
-  flight, at most delivery.concurrency). README, "Delivery: the outbox, speed and
-  guarantees".
+  flight, at most delivery.concurrency). docs/reference/delivery.md, "What is
+  guaranteed".
 * Temporary errors are retried with capped back-off for delivery.retry_for after the
   row's first failure (`failing_since`); then it is `failed`, and staff may requeue it
   (requeue_failed: `huibao notices retry ID`, the notice's status screen; `huibao rounds

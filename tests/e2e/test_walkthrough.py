@@ -1,4 +1,4 @@
-"""The README's "Try it" flows, walked in zh_CN and en (bot/walkthrough.py): the transcripts
+"""The "Try it" flows (docs/try-it.md), walked in zh_CN and en (bot/walkthrough.py): the transcripts
 in docs/transcripts/ are what the bot says today, and they show nothing issue 11 forbids."""
 
 from __future__ import annotations

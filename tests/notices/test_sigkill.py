@@ -6,7 +6,7 @@ moments of the broadcast, each time started again. From the double's log of what
 received: nobody is lost, and a recipient gets the notice twice only when the bot was
 killed while that very message was on its way (the row was `sending`: its `in_doubt` is
 set). That is the window the outbox cannot close, because Telegram has no idempotency key
-(README, "Delivery: the outbox, speed and guarantees"); the test prints how many it
+(docs/reference/delivery.md, "What is guaranteed"); the test prints how many it
 measured, which is normally 0.
 """
 

@@ -1,4 +1,5 @@
-"""`huibao demo-data` and `huibao console`, driven as a newcomer would from the README."""
+"""`huibao demo-data` and `huibao console`, driven as a newcomer would from the README
+and docs/try-it.md."""
 
 from __future__ import annotations
 
@@ -87,7 +88,7 @@ def test_a_principal_sees_only_their_school_and_bad_identities_are_refused(
 def test_a_report_goes_on_in_a_later_console_run_started_anywhere(
     db_url: str, tmp_path: Path, demo: list[str]
 ) -> None:
-    """The README's "Fill in a report", from a folder without forms/: the bundled forms
+    """docs/try-it.md's "Fill in a report", from a folder without forms/: the bundled forms
     are found, and a second console run takes its answers as new ones (its message ids
     are above the first run's, as Telegram's are)."""
     assert not (tmp_path / "forms").exists()

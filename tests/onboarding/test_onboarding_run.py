@@ -1,4 +1,4 @@
-"""The README's "Onboarding a bureau", step by step, with the real `huibao` processes.
+"""docs/staff/onboarding.md, step by step, with the real `huibao` processes.
 
 roster file -> `huibao schools import` -> `huibao invites create --all --xlsx` (bot name
 from getMe, since a token is set) -> `huibao run` -> principals click their links -> staff

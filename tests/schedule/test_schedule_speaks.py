@@ -24,7 +24,7 @@ OTHER_STAFF = 7002
 
 
 async def weekly(sessionmaker: async_sessionmaker[AsyncSession], **extra: object) -> Schedule:
-    """Every Monday 08:00, deadline Friday 17:00 (as the README's first example)."""
+    """Every Monday 08:00, deadline Friday 17:00 (docs/staff/schedules.md's first example)."""
     values: dict[str, object] = {
         "form_code": "staffing",
         "kind": "weekly",
@@ -132,7 +132,7 @@ async def test_nothing_but_the_announcement_on_the_opening_day_of_a_round_opened
     outbox: Outbox,
 ) -> None:
     """Staff open a round by hand on a Monday at 08:30, announcing it themselves; the
-    weekly reminder (Monday 09:00) gives way, as the README says."""
+    weekly reminder (Monday 09:00) gives way, as docs/staff/schedules.md says."""
     async with transaction(sessionmaker) as session:
         await open_round(
             session,
