@@ -10,11 +10,13 @@ from models.forms.definition import (
     STAGES,
     AnswerKey,
     Answers,
+    FILE_KINDS,
     ChartHint,
     Choice,
     ComputedDef,
     Context,
     FieldDef,
+    FileKind,
     FormDef,
     FormError,
     GroupDef,
@@ -41,6 +43,7 @@ from models.forms.engine import (
     validate,
 )
 from models.forms.expr import evaluate
+from models.forms.file_answer import FileAnswer, show_file, size_text
 from models.forms.expr_values import Expr
 from models.forms.loader import FormRegistry, check_forms, load_form, load_forms
 from models.forms.parsing import (
@@ -72,6 +75,7 @@ from models.forms.walk import (
 
 __all__ = [
     "ITEM_COUNT",
+    "FILE_KINDS",
     "ITEM_DONE",
     "REVIEW",
     "STAGES",
@@ -83,6 +87,8 @@ __all__ = [
     "Context",
     "Expr",
     "FieldDef",
+    "FileAnswer",
+    "FileKind",
     "FormDef",
     "FormError",
     "FormRegistry",
@@ -130,6 +136,8 @@ __all__ = [
     "parse_yes_no",
     "previous_step",
     "remove_item",
+    "show_file",
+    "size_text",
     "step_after",
     "step_before",
     "steps",

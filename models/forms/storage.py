@@ -57,7 +57,7 @@ def load_value(field: FieldDef, raw: object) -> Value:
                 return raw
             if isinstance(raw, str):
                 return date.fromisoformat(raw)
-        if field.type in ("choice", "text") and isinstance(raw, str):
+        if field.type in ("choice", "text", "file") and isinstance(raw, str):
             return raw
         if field.type == "multi_choice":
             items = json.loads(raw) if isinstance(raw, str) else raw
