@@ -102,13 +102,13 @@ class RoundFile:
 
 
 async def round_files(
-    session: AsyncSession, round_id: int, fields: Sequence[str]
+    session: AsyncSession, round_id: int, fields: Sequence[str], district_id: int | None = None
 ) -> list[RoundFile]:
     """The files in a round's submitted figures (each school's current revision), by
-    school code, then question order."""
+    school code, then question order; of one district's schools when it is given."""
     if not fields:
         return []
-    rows = await session.execute(
+    query = (
         select(School.code, School.name, Answer.field, Answer.item, Answer.value_text)
         .join(Submission, Submission.id == Answer.submission_id)
         .join(School, School.id == Submission.school_id)
@@ -119,6 +119,9 @@ async def round_files(
             Answer.field.in_(list(fields)),
         )
     )
+    if district_id is not None:
+        query = query.where(School.district_id == district_id)
+    rows = await session.execute(query)
     order = {code: i for i, code in enumerate(fields)}
     wanted: list[tuple[str, str, int, int, int]] = []
     for code, name, field, item, value in rows:

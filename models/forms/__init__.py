@@ -5,12 +5,12 @@ See forms/README.md for the file format bureau staff edit.
 """
 
 from models.forms.definition import (
+    FILE_KINDS,
     ITEM_COUNT,
     ITEM_DONE,
     STAGES,
     AnswerKey,
     Answers,
-    FILE_KINDS,
     ChartHint,
     Choice,
     ComputedDef,
@@ -43,8 +43,8 @@ from models.forms.engine import (
     validate,
 )
 from models.forms.expr import evaluate
-from models.forms.file_answer import FileAnswer, show_file, size_text
 from models.forms.expr_values import Expr
+from models.forms.file_answer import FileAnswer, show_file, size_text
 from models.forms.loader import FormRegistry, check_forms, load_form, load_forms
 from models.forms.parsing import (
     ParsedValue,
@@ -74,8 +74,8 @@ from models.forms.walk import (
 )
 
 __all__ = [
-    "ITEM_COUNT",
     "FILE_KINDS",
+    "ITEM_COUNT",
     "ITEM_DONE",
     "REVIEW",
     "STAGES",

@@ -277,7 +277,7 @@ def _file_limits(
         hint = f" (did you mean '{close[0]}'?)" if close else ""
         ld.problem(where, f"unknown file kind {k!r}{hint}; use: {', '.join(FILE_KINDS)}")
     kinds = tuple(k for k in FILE_KINDS if k in raw)
-    return cast(tuple[FileKind, ...], kinds or FILE_KINDS), max_mb
+    return kinds or FILE_KINDS, max_mb
 
 
 def read_field(

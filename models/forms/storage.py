@@ -101,6 +101,8 @@ def carried_over(form: FormDef, rows: Iterable[tuple[str, int, object]]) -> Answ
     for code, item, raw in rows:
         if item != 0 or not form.has_field(code) or form.field(code).group is not None:
             continue
+        if form.field(code).type == "file":
+            continue  # a document is sent for each period anew (this year's stamped scan)
         try:
             out[(code, 0)] = load_value(form.field(code), raw)
         except FormError:
