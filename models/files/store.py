@@ -71,8 +71,8 @@ async def save_file(
         submission_id=upload.submission_id,
         field=upload.field,
         item=upload.item,
-        name=upload.name,
-        mime=upload.mime,
+        name=_fit(upload.name, 255),
+        mime=_fit(upload.mime, 120),
         size=len(upload.data),
         sha256=kept.sha256,
         data=upload.data if kept.path is None else None,
@@ -83,6 +83,16 @@ async def save_file(
     session.add(row)
     await session.flush()
     return FileAnswer(row.id, row.size, row.name)
+
+
+def _fit(text: str, limit: int) -> str:
+    """A name as long as its column takes, keeping its extension (the kind shows in it)."""
+    if len(text) <= limit:
+        return text
+    stem, dot, suffix = text.rpartition(".")
+    if dot and len(suffix) < 10:
+        return stem[: limit - len(suffix) - 1] + "." + suffix
+    return text[:limit]
 
 
 def read_bytes(row: StoredFile, directory: Path | None) -> bytes:

@@ -127,6 +127,11 @@ async def test_a_photo_answers_the_scan_in_english_and_a_large_workbook_is_refus
     listing = await deputy.wait_for("reports")
     await deputy.press(listing, f"rp:o:{round_.id}")
     await deputy.wait_for("Authorized posts")
+    # A file while a question takes typed figures: not taken, the question stays.
+    mark = deputy.mark()
+    await deputy.send_photo(b"\xff\xd8\xff\xe0" + bytes(100))
+    typed = await deputy.wait_for("takes a typed answer, not a file", after=mark)
+    assert "Authorized posts" in (typed.plain or "")
     await deputy.send("48")
     question = await deputy.wait_for("Stamped scan of the staffing table")
     assert "Accepted: PDF, photo or picture (JPG, PNG); at most 10 MB" in (question.plain or "")
