@@ -23,7 +23,7 @@ from handlers.status import Viewer, reply_with_rounds, round_rows, viewer_of
 from models.followup.completeness import RoundNotFound, get_round
 from models.forms import FormError
 from outputs.charts import round_charts
-from outputs.round_files import file_field_codes, files_zip, round_file_exports
+from outputs.round_files import file_field_codes, files_zip
 from outputs.workbook import workbook_bytes
 from texts import export as texts
 from texts import files as file_texts
@@ -155,19 +155,18 @@ async def _files(
     session: AsyncSession, who: Who, viewer: Viewer, context: HuibaoContext, round_id: int
 ) -> list[Send]:
     """The files schools sent in the round (a district officer: their district's), as a zip."""
-    files = await round_file_exports(session, round_id, context.services.settings,
-                                     viewer.district_id)
-    data = files_zip(files) if files else b""
+    zipped = await files_zip(session, round_id, context.services.settings, viewer.district_id,
+                             limit=BOT_UPLOAD_LIMIT)
 
     async def send(context: HuibaoContext, chat_id: int) -> object:
-        if not files:
+        if not zipped.count:
             return await context.bot.send_message(chat_id, file_texts.no_files(who._))
-        if len(data) > BOT_UPLOAD_LIMIT:
-            mb = -(-len(data) // (1024 * 1024))
+        if zipped.data is None:
+            mb = -(-zipped.size // (1024 * 1024))
             return await context.bot.send_message(chat_id, file_texts.zip_too_large(who._, mb))
         return await context.bot.send_document(
-            chat_id, InputFile(io.BytesIO(data), filename=f"round-{round_id}-files.zip"),
-            caption=file_texts.files_caption(who._, len(files)))
+            chat_id, InputFile(io.BytesIO(zipped.data), filename=f"round-{round_id}-files.zip"),
+            caption=file_texts.files_caption(who._, zipped.count))
 
     return [send]
 

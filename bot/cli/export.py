@@ -118,17 +118,15 @@ def export(settings: Settings, args: argparse.Namespace) -> int:
 async def _files(settings: Settings, args: argparse.Namespace) -> int:
     """--files DIR: the files schools sent, each checked against its SHA-256."""
     from models.db import create_engine, create_sessionmaker
-    from outputs.round_files import round_file_exports, write_files
+    from outputs.round_files import write_files
 
     engine = create_engine(settings.database.url)
     try:
         async with create_sessionmaker(engine)() as session:
             district_id = await _district_id(session, args.district)
-            files = await round_file_exports(session, args.round_id, settings, district_id)
+            return await write_files(session, args.round_id, settings, args.files, district_id)
     finally:
         await engine.dispose()
-    write_files(args.files, files)
-    return len(files)
 
 
 class UnknownDistrict(Exception):

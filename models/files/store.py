@@ -6,6 +6,7 @@ twice (a retried transaction, two schools sending one template) is harmless."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import os
 import tempfile
@@ -16,6 +17,7 @@ from pathlib import Path
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import defer
 
 from models.files.tables import StoredFile
 from models.forms import FileAnswer
@@ -95,13 +97,17 @@ def _fit(text: str, limit: int) -> str:
     return text[:limit]
 
 
-def read_bytes(row: StoredFile, directory: Path | None) -> bytes:
-    """The bytes of a stored file, wherever they are kept."""
-    if row.data is not None:
-        return row.data
-    if row.path is None or directory is None:
+async def read_bytes(session: AsyncSession, row: StoredFile, directory: Path | None) -> bytes:
+    """The bytes of a stored file, wherever they are kept (read one file at a time, so an
+    export of a whole county's scans never holds more than one in memory)."""
+    if row.path is None:
+        data = await session.scalar(select(StoredFile.data).where(StoredFile.id == row.id))
+        if data is None:
+            raise FileNotFoundError(f"file {row.id} has no bytes in the database")
+        return bytes(data)
+    if directory is None:
         raise FileNotFoundError(f"file {row.id} is kept in a folder, and none is set")
-    return (directory / row.path).read_bytes()
+    return await asyncio.to_thread((directory / row.path).read_bytes)
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,7 +146,9 @@ async def round_files(
             wanted.append((code, name, order[field], item, ref.file_id))
     wanted.sort()
     found = await session.execute(
-        select(StoredFile).where(StoredFile.id.in_([w[4] for w in wanted] or [0]))
+        select(StoredFile)
+        .options(defer(StoredFile.data))  # the bytes are read one file at a time
+        .where(StoredFile.id.in_([w[4] for w in wanted] or [0]))
     )
     by_id = {f.id: f for f in found.scalars()}
     return [RoundFile(c, n, by_id[i]) for c, n, _o, _it, i in wanted if i in by_id]

@@ -21,7 +21,7 @@ from models.rounds import lifecycle
 from models.rounds.answers import save_answers
 from models.rounds.revisions import submit
 from models.rounds.submissions import get_or_create_submission
-from outputs.round_files import ChecksumMismatch, round_file_exports
+from outputs.round_files import ChecksumMismatch, files_zip, round_file_exports
 from tests.files.conftest import FIXTURES
 from tests.report.roster import make_roster
 
@@ -67,7 +67,7 @@ async def test_files_are_kept_where_the_database_says_and_exported_unchanged(
         assert row.data is None and row.path == f"{sha[:2]}/{sha}"
         assert (folder / sha[:2] / sha).read_bytes() == PDF
     async with sessionmaker() as session:
-        [exported] = await round_file_exports(session, round_id, settings)
+        [exported] = [f async for f in round_file_exports(session, round_id, settings)]
     assert exported.data == PDF and exported.sha256 == sha
     assert exported.path == "S001-城关第一小学/stamped_scan-盖章扫描件.pdf"
 
@@ -79,7 +79,7 @@ async def test_files_are_kept_where_the_database_says_and_exported_unchanged(
         (folder / sha[:2] / sha).write_bytes(PDF[:-1] + b"!")
     async with sessionmaker() as session:
         with pytest.raises(ChecksumMismatch):
-            await round_file_exports(session, round_id, settings)
+            await files_zip(session, round_id, settings)
 
 
 async def test_without_a_folder_postgresql_keeps_the_bytes_in_the_database(
