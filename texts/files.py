@@ -65,7 +65,7 @@ def not_a_file_question(_: Gettext) -> str:
 
 
 def not_now(_: Gettext) -> str:
-    return "ℹ️ " + _("A file is not expected now, so it was not saved. Please type your answer.")
+    return "ℹ️ " + _("A file is not expected here, so it was not saved.")
 
 
 def received(_: Gettext, shown: str) -> str:

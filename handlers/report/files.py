@@ -113,7 +113,9 @@ async def _check(
     moved = moved_since_shown(ctx, visible, step)
     if moved is not None:
         reply = render_position(ctx, [moved, ""])
-    elif step is None or step.field is None or step.field.type != "file":
+    elif step is None or step.field is None:  # the review, or "is there another item?"
+        reply = render_position(ctx, [texts.not_now(ctx._), ""])
+    elif step.field.type != "file":
         reply = render_position(ctx, [texts.not_a_file_question(ctx._), ""])
     else:
         why = check_upload(step.field, ctx.file_mb, sent.name, sent.mime, sent.size)

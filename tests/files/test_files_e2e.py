@@ -83,6 +83,11 @@ async def test_a_scan_is_refused_too_large_or_of_a_wrong_kind_then_taken_and_exp
     await user.press(taken, "跳过")
     review = await user.wait_for("请核对答案")
     assert "📎 编制表盖章扫描件.pdf（300 KB）" in (review.plain or "")
+    # At the review a file answers nothing: not stored, the review shown again.
+    mark = user.mark()
+    await user.send_document(PDF, "另一份.pdf", "application/pdf")
+    review = await user.wait_for("这里不需要文件，所以文件未保存", after=mark)
+    assert "请核对答案" in (review.plain or "")
     await user.press(review, "✅ 提交")
     receipt = (await user.wait_for("回执编号")).plain or ""
     assert "已提交的文件：\n📎 编制表盖章扫描件.pdf（300 KB）" in receipt
