@@ -12,6 +12,7 @@ import os
 import zipfile
 from pathlib import Path
 
+import openpyxl
 import pytest
 from sqlalchemy import func, select
 
@@ -20,6 +21,7 @@ from models.files import StoredFile
 from tests.double import FakeUser, SentMessage
 from tests.report.conftest import County
 from tests.report.test_revisions import open_from_list
+from tests.sheets import table_rows
 
 MB = 1024 * 1024
 PDF = b"%PDF-1.7\n" + os.urandom(300 * 1024) + b"\n%%EOF\n"
@@ -98,6 +100,10 @@ async def test_a_scan_is_refused_too_large_or_of_a_wrong_kind_then_taken_and_exp
     await staff.send("/export")
     await staff.press(await staff.wait_for("选择要导出的"), "编制情况及盖章扫描件")
     book = await staff.wait_for(lambda m: m.document is not None)
+    sheet = table_rows(openpyxl.load_workbook(io.BytesIO(await staff.download(book))), "明细")
+    column = sheet[0].index("编制表盖章扫描件")
+    [s001] = [row for row in sheet if row[0] == "S001"]
+    assert s001[column] == "📎 编制表盖章扫描件.pdf（300 KB）"  # the name; the bytes are in the zip
     await staff.press(book, "📎 文件（zip）")
     zipped = await staff.wait_for(lambda m: m.document is not None and m is not book)
     assert "学校上传的文件共 1 个" in (zipped.plain or "")
@@ -116,6 +122,11 @@ async def test_a_scan_is_refused_too_large_or_of_a_wrong_kind_then_taken_and_exp
     written = tmp_path / "files" / "S001-城关第一小学" / "stamped_scan-编制表盖章扫描件.pdf"
     assert hashlib.sha256(written.read_bytes()).hexdigest() == hashlib.sha256(PDF).hexdigest()
     assert (tmp_path / "files" / "SHA256SUMS.txt").read_text() == sums
+    # The DHIS2 file has the figures only: a file is no data value.
+    args = ["export", "--round", str(round_.id), "--format", "dhis2", "--out", "d.csv"]
+    assert await asyncio.to_thread(main, args) == 0
+    dhis2 = (tmp_path / "d.csv").read_text()
+    assert "authorized_posts" in dhis2 and "stamped_scan" not in dhis2
 
 
 def county_db(county: County) -> str:
