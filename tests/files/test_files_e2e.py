@@ -18,6 +18,7 @@ from sqlalchemy import func, select
 
 from bot.cli import main
 from models.files import StoredFile
+from models.rounds import Answer
 from tests.double import FakeUser, SentMessage
 from tests.report.conftest import County
 from tests.report.test_revisions import open_from_list
@@ -164,8 +165,23 @@ async def test_a_photo_answers_the_scan_in_english_and_a_large_workbook_is_refus
     assert "accepts at most 2 MB" in (refused.plain or "")
     mark = deputy.mark()
     await deputy.send_document(PDF, "名册.pdf", "application/pdf")
-    await deputy.wait_for("accepts only: Excel workbook (.xlsx)", after=mark)
+    refused_again = await deputy.wait_for("accepts only: Excel workbook (.xlsx)", after=mark)
     async with county.sessionmaker() as session:
         rows = list((await session.execute(select(StoredFile))).scalars())
     assert [(r.field, r.mime, r.size) for r in rows] == [("stamped_scan", "image/jpeg", len(photo))]
     assert rows[0].sha256 == hashlib.sha256(photo).hexdigest()
+
+    # From the review, ✏️ the scan and send a PDF instead: the new file is the answer.
+    await deputy.press(refused_again, "Skip")
+    review = await deputy.wait_for("please check your answers")
+    assert "📎 photo-" in (review.plain or "")
+    await deputy.press(review, "✏️ 2")
+    await deputy.wait_for("Current answer: 📎 photo-")
+    mark = deputy.mark()
+    await deputy.send_document(PDF, "scan.pdf", "application/pdf")
+    await deputy.wait_for("File received: 📎 scan.pdf (300 KB)", after=mark)
+    async with county.sessionmaker() as session:
+        answer = await session.scalar(
+            select(Answer.value_text).where(Answer.field == "stamped_scan")
+        )
+    assert answer is not None and answer.endswith("|scan.pdf")
