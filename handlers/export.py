@@ -23,7 +23,7 @@ from handlers.status import Viewer, reply_with_rounds, round_rows, viewer_of
 from models.followup.completeness import RoundNotFound, get_round
 from models.forms import FormError
 from outputs.charts import round_charts
-from outputs.round_files import file_field_codes, files_zip
+from outputs.round_files import ChecksumMismatch, file_field_codes, files_zip
 from outputs.workbook import workbook_bytes
 from texts import export as texts
 from texts import files as file_texts
@@ -155,10 +155,16 @@ async def _files(
     session: AsyncSession, who: Who, viewer: Viewer, context: HuibaoContext, round_id: int
 ) -> list[Send]:
     """The files schools sent in the round (a district officer: their district's), as a zip."""
-    zipped = await files_zip(session, round_id, context.services.settings, viewer.district_id,
-                             limit=BOT_UPLOAD_LIMIT)
+    try:
+        zipped = await files_zip(session, round_id, context.services.settings,
+                                 viewer.district_id, limit=BOT_UPLOAD_LIMIT)
+    except (ChecksumMismatch, FileNotFoundError):
+        log.exception("files of round %s cannot be exported", round_id)
+        zipped = None
 
     async def send(context: HuibaoContext, chat_id: int) -> object:
+        if zipped is None:
+            return await context.bot.send_message(chat_id, file_texts.files_damaged(who._))
         if not zipped.count:
             return await context.bot.send_message(chat_id, file_texts.no_files(who._))
         if zipped.data is None:

@@ -103,3 +103,11 @@ def zip_too_large(_: Gettext, mb: int) -> str:
         "The files come to {mb} MB, more than Telegram lets a bot send at once (50 MB). "
         "Please export them with huibao export --files DIR on the server."
     ).format(mb=mb)
+
+
+def files_damaged(_: Gettext) -> str:
+    return "❌ " + _(
+        "A file of this round no longer matches what the school sent (its checksum differs "
+        "or it is missing), so the files were not sent. Please tell the bureau's "
+        "administrator: huibao export --files DIR on the server names the file."
+    )

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import openpyxl
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from bot.cli import main
 from models.files import StoredFile
@@ -128,6 +128,16 @@ async def test_a_scan_is_refused_too_large_or_of_a_wrong_kind_then_taken_and_exp
     assert await asyncio.to_thread(main, args) == 0
     dhis2 = (tmp_path / "d.csv").read_text()
     assert "authorized_posts" in dhis2 and "stamped_scan" not in dhis2
+
+    # Bytes changed behind the bot's back are not sent as the school's.
+    async with county.sessionmaker() as session, session.begin():
+        await session.execute(update(StoredFile).values(data=PDF[:-1] + b"!"))
+    mark = staff.mark()
+    await staff.press(book, "📎 文件（zip）")
+    damaged = await staff.wait_for("不一致", after=mark)
+    assert "未发送文件" in (damaged.plain or "")
+    args = ["export", "--round", str(round_.id), "--files", "f2"]
+    assert await asyncio.to_thread(main, args) == 2
 
 
 def county_db(county: County) -> str:
