@@ -289,6 +289,15 @@ class RoundsSettings(Section):
     unlock_hours: int = Field(72, ge=1, le=24 * 60)
 
 
+class FilesSettings(Section):
+    # The largest file a form's `file` question accepts when the form gives no max_mb.
+    # A bot can download at most 20 MB through the Bot API.
+    max_mb: int = Field(10, ge=1, le=20)
+    # PostgreSQL only: a folder to keep the files in (named by their SHA-256) instead of
+    # the database. Empty: in the database. SQLite keeps them in its file always.
+    dir: str = ""
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="HUIBAO_", env_nested_delimiter="__", extra="forbid"
@@ -311,6 +320,7 @@ class Settings(BaseSettings):
     # Made when the settings are: a relative folder is resolved against the folder then.
     forms: FormsSettings = Field(default_factory=FormsSettings)
     rounds: RoundsSettings = RoundsSettings()
+    files: FilesSettings = FilesSettings()
 
     @classmethod
     def settings_customise_sources(
@@ -392,6 +402,8 @@ def anchor_paths(settings: Settings, base: Path) -> None:
     journal = settings.delivery.journal_path
     if journal and journal != "off" and not Path(journal).is_absolute():
         settings.delivery.journal_path = str(base / journal)
+    if settings.files.dir and not Path(settings.files.dir).is_absolute():
+        settings.files.dir = str(base / settings.files.dir)
 
 
 def sqlite_file(settings: Settings) -> Path | None:
@@ -402,3 +414,11 @@ def sqlite_file(settings: Settings) -> Path | None:
         return None
     file = url[len(SQLITE_PREFIX):].partition("?")[0]
     return None if not file or file == ":memory:" else Path(file).resolve()
+
+
+def files_directory(settings: Settings) -> Path | None:
+    """Where form files are kept outside the database: `[files] dir` on PostgreSQL, never on
+    SQLite (its one file is the whole backup); None: in the database."""
+    if not settings.files.dir or settings.database.url.startswith("sqlite"):
+        return None
+    return Path(settings.files.dir)

@@ -23,10 +23,12 @@ from handlers.status import Viewer, reply_with_rounds, round_rows, viewer_of
 from models.followup.completeness import RoundNotFound, get_round
 from models.forms import FormError
 from outputs.charts import round_charts
+from outputs.round_files import ChecksumMismatch, file_field_codes, files_zip
 from outputs.workbook import workbook_bytes
 from texts import export as texts
+from texts import files as file_texts
 from texts import status as status_texts
-from texts.callbacks import ExportCharts, ExportRound
+from texts.callbacks import ExportCharts, ExportFiles, ExportRound
 from texts.i18n import N_, Gettext
 from transport.context import HuibaoApp, HuibaoContext
 
@@ -111,13 +113,16 @@ async def _workbook(
 ) -> list[Send]:
     data, result = await workbook_bytes(session, round_id, who.language,
                                         context.services.settings, district_id=viewer.district_id)
+    buttons = texts.workbook_buttons(who._, round_id)
+    if await file_field_codes(session, round_id):
+        buttons[0].append(file_texts.files_button(who._, round_id))
 
     async def send(context: HuibaoContext, chat_id: int) -> object:
         return await context.bot.send_document(
             chat_id,
             InputFile(io.BytesIO(data), filename=result.filename),
             caption=texts.workbook_caption(who.language, result.schools, result.submitted),
-            reply_markup=menu.keyboard(texts.workbook_buttons(who._, round_id)),
+            reply_markup=menu.keyboard(buttons),
         )
 
     return [send]
@@ -142,12 +147,46 @@ async def _charts(
     return [chart(n, png) for n, png in enumerate(pngs)]
 
 
+BOT_UPLOAD_LIMIT = 50 * 1024 * 1024
+"""The largest file a bot may send through the Bot API."""
+
+
+async def _files(
+    session: AsyncSession, who: Who, viewer: Viewer, context: HuibaoContext, round_id: int
+) -> list[Send]:
+    """The files schools sent in the round (a district officer: their district's), as a zip."""
+    try:
+        zipped = await files_zip(session, round_id, context.services.settings,
+                                 viewer.district_id, limit=BOT_UPLOAD_LIMIT)
+    except (ChecksumMismatch, FileNotFoundError):
+        log.exception("files of round %s cannot be exported", round_id)
+        zipped = None
+
+    async def send(context: HuibaoContext, chat_id: int) -> object:
+        if zipped is None:
+            return await context.bot.send_message(chat_id, file_texts.files_damaged(who._))
+        if not zipped.count:
+            return await context.bot.send_message(chat_id, file_texts.no_files(who._))
+        if zipped.data is None:
+            mb = -(-zipped.size // (1024 * 1024))
+            return await context.bot.send_message(chat_id, file_texts.zip_too_large(who._, mb))
+        return await context.bot.send_document(
+            chat_id, InputFile(io.BytesIO(zipped.data), filename=f"round-{round_id}-files.zip"),
+            caption=file_texts.files_caption(who._, zipped.count))
+
+    return [send]
+
+
 async def export_button(update: Update, context: HuibaoContext, button: ExportRound) -> None:
     await _send_files(update, context, button.round_id, texts.preparing_workbook, _workbook)
 
 
 async def charts_button(update: Update, context: HuibaoContext, button: ExportCharts) -> None:
     await _send_files(update, context, button.round_id, texts.preparing_charts, _charts)
+
+
+async def files_button(update: Update, context: HuibaoContext, button: ExportFiles) -> None:
+    await _send_files(update, context, button.round_id, file_texts.preparing_files, _files)
 
 
 def register(app: HuibaoApp) -> None:
@@ -158,3 +197,4 @@ def register(app: HuibaoApp) -> None:
     menu.add_command(app, "export", export_command, N_("A round as Excel"), viewers, order=31)
     menu.add_button(app, ExportRound, export_button, viewers, example=ExportRound(1))
     menu.add_button(app, ExportCharts, charts_button, viewers, example=ExportCharts(1))
+    menu.add_button(app, ExportFiles, files_button, viewers, example=ExportFiles(1))

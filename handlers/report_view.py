@@ -29,6 +29,7 @@ from models.forms import (
     Value,
     format_value,
 )
+from texts import files as file_texts
 from texts.callbacks import (
     AskDiscard,
     DiscardRevision,
@@ -138,6 +139,8 @@ class QuestionView:
     submission_id: int
     can_go_back: bool
     complete: bool
+    file_mb: int = 10
+    """For a file question without a max_mb of its own: the `[files] max_mb` setting."""
 
 
 def rule_lines(results: Iterable[RuleResult], form: FormDef, lang: str, _: Gettext) -> list[str]:
@@ -336,6 +339,7 @@ def receipt(
     tz: ZoneInfo,
     _: Gettext,
     closed: str = "",
+    files: Sequence[str] = (),
 ) -> str:
     """The receipt. `until`: the last moment the school may still revise (the round's
     lock, or the end of a staff unlock); None when it no longer may, and `closed` then
@@ -349,6 +353,7 @@ def receipt(
             number=number, time=local(submitted_at, tz, lang, submitted_at)
         ),
         _("Reference number: <code>{reference}</code>").format(reference=reference),
+        *file_texts.receipt_lines(_, [escape(f) for f in files]),
     ]
     if not on_time:
         lines.append(_("Received after the deadline."))

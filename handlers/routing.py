@@ -12,7 +12,8 @@ have one handler, `on_message`: it reads what the person is doing and hands the 
 the one room waiting for it (MESSAGE_ROUTES). The order of the questions is `doing`'s:
 
 1. answering a report (their conversation is a report): the report takes it, whatever the
-   text looks like; "1234" or an ID number is an answer, never an invitation code;
+   text looks like; "1234" or an ID number is an answer, never an invitation code; a
+   document or a photo is the answer to a file question (handlers/report/files.py);
 2. writing to the inbox (their conversation is /ask's, or staff's ✍️ answer): the inbox,
    text, a photo or a document alike;
 3. staff whose notice draft waits for typed input: the draft, even during a round set-up
@@ -64,6 +65,7 @@ from handlers.notices.input import draft_input, draft_waits_for
 from handlers.report.answer import answer_step, send_answer
 from handlers.report.context import KIND_REPORT, KIND_ROUND, load_ctx
 from handlers.report.conversation import retrying
+from handlers.report.files import on_file as report_file
 from handlers.report_view import Rendered
 from models.conversations import Kind, conversation_of
 from models.roster.tables import Role
@@ -99,6 +101,7 @@ class Doing(Enum):
     ROUND_SETUP = "setting up a round"
     JOINING = "no role yet: joining with an invitation code"
     NOTHING = "nothing waits for a message"
+    REPORT_FILE = "sending a file to a report (a form's file question)"
 
 
 Route = Callable[[Update, HuibaoContext, Rendered | None], Awaitable[None]]
@@ -129,6 +132,7 @@ MESSAGE_ROUTES: Mapping[Doing, Route] = MappingProxyType(
         Doing.ROUND_SETUP: _reads_itself(rounds.on_text),
         Doing.JOINING: _reads_itself(onboarding.typed_text),
         Doing.NOTHING: _reads_itself(fallback.on_unexpected),
+        Doing.REPORT_FILE: _reads_itself(report_file),
     }
 )
 
@@ -168,10 +172,14 @@ async def on_message(update: Update, context: HuibaoContext) -> None:
 
 
 async def _read_file(context: HuibaoContext, telegram_id: int) -> Doing:
-    """A document or a photo: a question to the bureau, or a notice draft's attachment."""
+    """A document or a photo: a question to the bureau, a notice draft's attachment, or
+    the answer to a report's file question."""
     async with context.services.sessionmaker() as session:
-        if await conversation_of(session, telegram_id) is Kind.ASK:
+        kind = await conversation_of(session, telegram_id)
+        if kind is Kind.ASK:
             return Doing.ASKING
+        if kind is Kind.REPORT:
+            return Doing.REPORT_FILE
         waits = await draft_waits_for(session, telegram_id, context.now())
     return Doing.NOTICE_DRAFT if waits else Doing.NOTHING
 

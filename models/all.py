@@ -1,5 +1,6 @@
 """Import every model module so that Base.metadata knows all tables (Alembic, tests)."""
 
+import models.files.tables
 import models.followup.completeness  # the ix_answers_working index
 import models.followup.reminders.reminder_log
 import models.inbox

@@ -115,7 +115,9 @@ async def write_dhis2_csv(
     rnd = await get_round(session, round_id)
     form = await round_form(session, rnd)
     pe = period or dhis2_period(rnd.period)
-    top = [f.code for f in form.fields if f.group is None]
+    # A file is no data value (DHIS2 takes files as file resources uploaded apart): the
+    # files go out with `huibao export --files`.
+    top = [f.code for f in form.fields if f.group is None and f.type != "file"]
     codes = await _school_codes(session, round_id)
     updated = await _last_updated(session, round_id)
     combos = (
@@ -180,7 +182,7 @@ def _data_values(
     rows = []
     for f in form.fields:
         value = answers.get((f.code, 0)) if f.group is None else None
-        if value is None:
+        if value is None or f.type == "file":
             continue
         shown = _dhis2_value(f, value)
         if not shown:

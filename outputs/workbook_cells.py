@@ -9,7 +9,7 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from models.forms import ComputedDef, FieldDef, Value
+from models.forms import ComputedDef, FieldDef, Value, show_file
 from outputs.xlsx import HEADER_HEIGHT, Cell, Workbook
 from texts.i18n import short
 
@@ -63,6 +63,8 @@ def cell(f: FieldDef | ComputedDef, value: Value | None, language: str) -> Cell:
     if not isinstance(value, str | list):
         return value  # a date
     lang = short(language)
+    if isinstance(f, FieldDef) and f.type == "file":
+        return show_file(value, lang == "zh")  # the name and size; the bytes are in the zip
     choices = {c.code: c.label.get(lang) for c in f.choices} if isinstance(f, FieldDef) else {}
     if isinstance(value, list):
         return list_separator(language).join(choices.get(v, v) for v in value)

@@ -209,6 +209,13 @@ class ExportCharts(Callback, prefix="xch"):
 
     round_id: int
 
+
+@dataclass(frozen=True)
+class ExportFiles(Callback, prefix="xfl"):
+    """The files schools sent in a round, as a zip, from under its workbook (handlers/export.py)."""
+
+    round_id: int
+
 # --- the report (handlers/report/) ---
 # "rp:<action>:..." with one letter per action; the data strings are those the bot has
 # always sent, so buttons already in chats keep working. A report's button names the

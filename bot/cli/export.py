@@ -48,6 +48,14 @@ def _arguments(p: argparse.ArgumentParser) -> None:
         help="also draw the round's charts (as in the deadline summary) as PNG files in DIR",
     )
     p.add_argument(
+        "--files",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="also write the files schools sent (answers to file questions) into DIR, one "
+        "folder per school, each checked against its SHA-256, listed in DIR/SHA256SUMS.txt",
+    )
+    p.add_argument(
         "--period",
         default=None,
         help="DHIS2 period to write instead of the one derived from the round (e.g. 2026S2)",
@@ -58,7 +66,8 @@ def add_commands(sub: Any) -> None:
     description = (
         "Write a round's Excel workbook (summary by district, one row per school, "
         "missing schools, revision history, flagged figures) or its figures as a "
-        "DHIS2 dataValueSets CSV; with --charts, its charts as PNG images too."
+        "DHIS2 dataValueSets CSV; with --charts, its charts as PNG images too; with "
+        "--files, the files schools sent as answers."
     )
     add_command(
         sub,
@@ -77,20 +86,23 @@ def export(settings: Settings, args: argparse.Namespace) -> int:
     from models.followup.completeness import RoundNotFound
     from models.forms import FormError
     from models.migrate import upgrade
+    from outputs.round_files import ChecksumMismatch
 
     upgrade(settings.database.url)
     language = args.language or settings.bureau.default_language
     try:
-        if args.charts is not None:
-            args.charts.mkdir(parents=True, exist_ok=True)
+        for folder in (args.charts, args.files):
+            if folder is not None:
+                folder.mkdir(parents=True, exist_ok=True)
         out, count, what, charts = asyncio.run(_export(settings, args, language))
+        sent = None if args.files is None else asyncio.run(_files(settings, args))
     except RoundNotFound:
         raise CliError(f"there is no round {args.round_id}") from None
     except FormError as exc:
         raise CliError(f"the round's form cannot be read: {exc}") from None
     except ValueError as exc:
         raise CliError(f"{exc}; give one with --period (e.g. 2026S2)") from None
-    except UnknownDistrict as exc:
+    except (UnknownDistrict, ChecksumMismatch) as exc:
         raise CliError(str(exc)) from None
     except OSError as exc:
         where = exc.filename or args.out
@@ -98,7 +110,23 @@ def export(settings: Settings, args: argparse.Namespace) -> int:
     print(f"wrote {out} ({count} {what})")
     for chart in charts:
         print(f"wrote {chart}")
+    if sent is not None:
+        print(f"wrote {sent} files to {args.files} (checksums in SHA256SUMS.txt)")
     return 0
+
+
+async def _files(settings: Settings, args: argparse.Namespace) -> int:
+    """--files DIR: the files schools sent, each checked against its SHA-256."""
+    from models.db import create_engine, create_sessionmaker
+    from outputs.round_files import write_files
+
+    engine = create_engine(settings.database.url)
+    try:
+        async with create_sessionmaker(engine)() as session:
+            district_id = await _district_id(session, args.district)
+            return await write_files(session, args.round_id, settings, args.files, district_id)
+    finally:
+        await engine.dispose()
 
 
 class UnknownDistrict(Exception):

@@ -108,6 +108,8 @@ class Ctx:
     """The question (key text) or REVIEW that the reply being built shows this person;
     kept in their conversation state (ReportTalk.at), so that their next typed answer applies
     to what they saw, not to where a colleague has moved the shared draft since."""
+    file_mb: int = 10
+    """The `[files] max_mb` setting: a file question's limit when its form gives none."""
     conv_stored: tuple[Kind | None, int | None, ReportTalk] = (None, None, ReportTalk())
     """The conversation as stored (kind, submission, state): the step writes it once at
     the end, and only if it changed."""
@@ -245,6 +247,7 @@ async def load_ctx(
         await session.execute(update_person(pid, user.full_name, user.username, user.language_code))
     lang = language_of(Stated(plang), services.settings.bureau.default_language, user.language_code)
     ctx = Ctx(pid, role, pschool, lang, gettext_for(lang), services.now())
+    ctx.file_mb = services.settings.files.max_mb
     kind = Kind.of(ckind)
     talk = ReportTalk.from_json(cstate) if kind is Kind.REPORT else ReportTalk()
     # The conversation as read is the one stored: sync_conversation writes what changes.

@@ -24,6 +24,7 @@ from handlers.report_view import (
     step_label,
 )
 from models.forms import FieldDef, FormDef, Outline, ParseError, Step, format_value
+from texts import files as file_texts
 from texts.callbacks import (
     AddItem,
     DoneTicking,
@@ -76,6 +77,7 @@ def type_hint(f: FieldDef, lang: str, _: Gettext) -> str:
         "decimal": _("Type a number."),
         "date": _("Type a date like 2026-11-22."),
         "text": _("Type your answer."),
+        "file": file_texts.send_hint(_),
     }[f.type]
 
 
@@ -197,6 +199,8 @@ def _field_lines(view: QuestionView, f: FieldDef, _: Gettext) -> list[str]:
     unit = _(" ({unit})").format(unit=escape(f.unit.get(lang))) if f.unit else ""
     lines = [f"<b>{escape(f.label.get(lang))}</b>{unit}"]
     allowed = range_text(f, lang, _)
+    if f.type == "file":
+        allowed = file_texts.accepted(_, f.kinds, f.max_mb or view.file_mb)
     if allowed:
         lines.append(escape(allowed))
     if f.hint:
@@ -344,6 +348,8 @@ def _simple(kind: str, f: FieldDef, _: Gettext) -> str:
         return _("“{label}” needs a whole number, without decimals.")
     if kind == "bad_date":
         return _("“{label}” needs a date; that is not a date I can read.")
+    if kind == "needs_file":
+        return file_texts.needs_file(_, "{label}")
     return _("“{label}” needs an answer.")
 
 

@@ -86,6 +86,7 @@ def render_question(
             submission_id=ctx.sub_id,
             can_go_back=bool(i),
             complete=complete(visible, ctx.answers),
+            file_mb=ctx.file_mb,
         ),
         ctx._,
         before or (),

@@ -20,6 +20,7 @@ from handlers.report_view import REVIEW, Rendered
 from models.conversations import ReportTalk
 from models.forms import (
     RuleResult,
+    format_value,
     steps,
     validate,
 )
@@ -126,8 +127,20 @@ async def submit_report(
         closed=closed,
         tz=tz,
         _=_,
+        files=submitted_files(ctx),
     )
     return None, Rendered(text), None
+
+
+def submitted_files(ctx: Ctx) -> list[str]:
+    """The files among the submitted answers, as the receipt lists them."""
+    assert ctx.form is not None
+    form = ctx.form
+    return [
+        format_value(s.field, ctx.answers[s.key], ctx.lang)
+        for s in steps(form, ctx.answers, ctx.context)
+        if s.field is not None and s.field.type == "file" and s.key in ctx.answers
+    ]
 
 
 async def ask_comment(session: AsyncSession, ctx: Ctx, warnings: list[RuleResult]) -> Rendered:

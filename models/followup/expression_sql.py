@@ -68,6 +68,7 @@ FIELD_KINDS: dict[str, Kind] = {
     "choice": "text",
     "text": "text",
     "date": "date",
+    "file": "text",
 }
 
 

@@ -5,6 +5,7 @@ See forms/README.md for the file format bureau staff edit.
 """
 
 from models.forms.definition import (
+    FILE_KINDS,
     ITEM_COUNT,
     ITEM_DONE,
     STAGES,
@@ -15,6 +16,7 @@ from models.forms.definition import (
     ComputedDef,
     Context,
     FieldDef,
+    FileKind,
     FormDef,
     FormError,
     GroupDef,
@@ -42,6 +44,7 @@ from models.forms.engine import (
 )
 from models.forms.expr import evaluate
 from models.forms.expr_values import Expr
+from models.forms.file_answer import FileAnswer, show_file, size_text
 from models.forms.loader import FormRegistry, check_forms, load_form, load_forms
 from models.forms.parsing import (
     ParsedValue,
@@ -71,6 +74,7 @@ from models.forms.walk import (
 )
 
 __all__ = [
+    "FILE_KINDS",
     "ITEM_COUNT",
     "ITEM_DONE",
     "REVIEW",
@@ -83,6 +87,8 @@ __all__ = [
     "Context",
     "Expr",
     "FieldDef",
+    "FileAnswer",
+    "FileKind",
     "FormDef",
     "FormError",
     "FormRegistry",
@@ -130,6 +136,8 @@ __all__ = [
     "parse_yes_no",
     "previous_step",
     "remove_item",
+    "show_file",
+    "size_text",
     "step_after",
     "step_before",
     "steps",

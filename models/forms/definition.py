@@ -32,7 +32,7 @@ ITEM_COUNT = -1
 ITEM_DONE = -2
 """(group_code, ITEM_DONE) -> bool: True once the principal said "no more items"."""
 
-FieldType = Literal["integer", "decimal", "choice", "multi_choice", "date", "text"]
+FieldType = Literal["integer", "decimal", "choice", "multi_choice", "date", "text", "file"]
 FIELD_TYPES: tuple[FieldType, ...] = (
     "integer",
     "decimal",
@@ -40,7 +40,11 @@ FIELD_TYPES: tuple[FieldType, ...] = (
     "multi_choice",
     "date",
     "text",
+    "file",
 )
+FileKind = Literal["pdf", "image", "xlsx"]
+FILE_KINDS: tuple[FileKind, ...] = ("pdf", "image", "xlsx")
+"""What a `file` field may accept: a PDF, a photo or picture, an Excel workbook."""
 PeriodType = Literal["week", "month", "term", "year"]
 PERIOD_TYPES: tuple[PeriodType, ...] = ("week", "month", "term", "year")
 Severity = Literal["error", "warning"]
@@ -135,6 +139,10 @@ class FieldDef:
     decimals: int | None = None
     group: str | None = None
     """The code of the group the field belongs to, None for top-level fields."""
+    kinds: tuple[FileKind, ...] = ()
+    """For `file` fields: the kinds of file accepted (every kind when the TOML names none)."""
+    max_mb: int | None = None
+    """For `file` fields: the largest file accepted, in MB (None: the `[files] max_mb` setting)."""
 
     def choice(self, code: str) -> Choice | None:
         for c in self.choices:

@@ -13,10 +13,12 @@ from models.forms.definition import (
     DEFAULT_MAX_ITEMS,
     DEFAULT_MAX_LENGTH,
     FIELD_TYPES,
+    FILE_KINDS,
     Bound,
     Choice,
     FieldDef,
     FieldType,
+    FileKind,
     GroupDef,
 )
 from models.forms.expr_values import DATE, NUMBER, TEXT, Symbol, SymbolKind, list_of
@@ -35,6 +37,8 @@ FIELD_KEYS = (
     "show_if",
     "max_length",
     "decimals",
+    "kinds",
+    "max_mb",
 )
 CHOICE_KEYS = ("code", "label", "aliases")
 GROUP_KEYS = (
@@ -57,7 +61,11 @@ _FIELD_TYPE_SYMBOL = {
     "multi_choice": list_of(TEXT),
     "date": DATE,
     "text": TEXT,
+    "file": TEXT,
 }
+
+MAX_FILE_MB = 20
+"""A bot may download files of at most 20 MB through the Bot API, so no form asks for more."""
 
 
 def field_symbol(f: FieldDef, kind: SymbolKind = "field") -> Symbol:
@@ -246,6 +254,32 @@ def _field_sizes(
     return max_length, decimals
 
 
+def _file_limits(
+    ld: TableReader, t: Mapping[str, Any], ft: FieldType, where: str
+) -> tuple[tuple[FileKind, ...], int | None]:
+    """kinds and max_mb of a file field (every kind, and the setting's limit, by default)."""
+    max_mb = ld.int_value(t, "max_mb", where, 1, MAX_FILE_MB)
+    raw = t.get("kinds")
+    if ft != "file":
+        for key in ("kinds", "max_mb"):
+            if key in t:
+                ld.problem(where, f"only file fields have {key}")
+        return (), None
+    if raw is None:
+        return FILE_KINDS, max_mb
+    if not isinstance(raw, list) or not raw or not all(isinstance(k, str) for k in raw):
+        ld.problem(where, f"kinds must be a list of file kinds, e.g. [\"pdf\", \"image\"] "
+                   f"(one or more of: {', '.join(FILE_KINDS)})")
+        return FILE_KINDS, max_mb
+    unknown = [k for k in raw if k not in FILE_KINDS]
+    for k in unknown:
+        close = difflib.get_close_matches(k, FILE_KINDS, n=1)
+        hint = f" (did you mean '{close[0]}'?)" if close else ""
+        ld.problem(where, f"unknown file kind {k!r}{hint}; use: {', '.join(FILE_KINDS)}")
+    kinds = tuple(k for k in FILE_KINDS if k in raw)
+    return kinds or FILE_KINDS, max_mb
+
+
 def read_field(
     ld: TableReader, t: Mapping[str, Any], index: int, group: str | None
 ) -> FieldDef | None:
@@ -265,6 +299,7 @@ def read_field(
         ld.problem(where, "only integer and decimal fields have a unit")
     choices = _field_choices(ld, t, ft, hi, where)
     max_length, decimals = _field_sizes(ld, t, ft, (lo, hi), where)
+    kinds, max_mb = _file_limits(ld, t, ft, where)
     if code is None or label is None:
         return None
     return FieldDef(
@@ -280,6 +315,8 @@ def read_field(
         max_length=max_length if ft == "text" else None,
         decimals=decimals if ft == "decimal" else None,
         group=group,
+        kinds=kinds,
+        max_mb=max_mb,
     )
 
 

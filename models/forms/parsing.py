@@ -27,6 +27,7 @@ from typing import Final, Literal, TypeAlias
 
 from models.forms.definition import ComputedDef, FieldDef, Value
 from models.forms.expr_values import round_half_up
+from models.forms.file_answer import show_file
 
 ParseErrorKind = Literal[
     "required",
@@ -41,6 +42,7 @@ ParseErrorKind = Literal[
     "unknown_choice",
     "too_few_choices",
     "too_many_choices",
+    "needs_file",
     "too_long",
 ]
 ParamValue: TypeAlias = int | Decimal | str | date | None
@@ -166,6 +168,8 @@ def parse_answer(field: FieldDef, text: str) -> ParsedValue | ParseError:
         return _parse_choice(field, stripped)
     if field.type == "multi_choice":
         return _parse_multi(field, stripped)
+    if field.type == "file":
+        return ParseError("needs_file")  # a file question is answered by sending the file
     return _parse_text(field, stripped)
 
 
@@ -476,6 +480,8 @@ def format_value(field: FieldDef | ComputedDef, value: Value | None, lang: str) 
     zh = not lang.lower().startswith("en")
     if value is None:
         return "—"
+    if isinstance(field, FieldDef) and field.type == "file":
+        return show_file(value, zh)
     if isinstance(value, bool):
         return "✓" if value else "✗"
     if isinstance(value, int | Decimal):

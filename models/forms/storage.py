@@ -57,7 +57,7 @@ def load_value(field: FieldDef, raw: object) -> Value:
                 return raw
             if isinstance(raw, str):
                 return date.fromisoformat(raw)
-        if field.type in ("choice", "text") and isinstance(raw, str):
+        if field.type in ("choice", "text", "file") and isinstance(raw, str):
             return raw
         if field.type == "multi_choice":
             items = json.loads(raw) if isinstance(raw, str) else raw
@@ -101,6 +101,8 @@ def carried_over(form: FormDef, rows: Iterable[tuple[str, int, object]]) -> Answ
     for code, item, raw in rows:
         if item != 0 or not form.has_field(code) or form.field(code).group is not None:
             continue
+        if form.field(code).type == "file":
+            continue  # a document is sent for each period anew (this year's stamped scan)
         try:
             out[(code, 0)] = load_value(form.field(code), raw)
         except FormError:
