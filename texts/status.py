@@ -15,7 +15,9 @@ from typing import TypeVar
 
 from models.followup.completeness import Counts, SchoolStatus
 from models.followup.remind_now import PRESS_WINDOW_MINUTES, RemindPlan, RemindResult
+from models.roster.phones import Callee
 from models.roster.tables import Role
+from texts.contacts import callee_line, with_phones
 from texts.i18n import Gettext, colon, paren
 from texts.labels import status_label
 from texts.when import show
@@ -61,7 +63,8 @@ def round_text(
 
 
 def school_line(_: Gettext, language: str, s: SchoolStatus) -> str:
-    """A missing school, where it stands and its principals (marked when unreachable)."""
+    """A missing school, where it stands, its principals (marked when unreachable) and
+    its numbers (the callers show this list to staff and the district's officers only)."""
     principals = [c for c in s.contacts if c.role is Role.PRINCIPAL]
     if principals:
         names = "、".join(
@@ -69,7 +72,8 @@ def school_line(_: Gettext, language: str, s: SchoolStatus) -> str:
         )
     else:
         names = _("no principal registered")
-    return "• " + colon(_, paren(_, escape(s.name), status_label(s.status, language)), names)
+    line = "• " + colon(_, paren(_, escape(s.name), status_label(s.status, language)), names)
+    return with_phones(_, line, s.phones())
 
 
 def capped(
@@ -143,14 +147,17 @@ def nobody_to_remind(_: Gettext, ngettext: Ngettext, plan: RemindPlan) -> str:
     )
 
 
-def _nobody_text(_: Gettext, ngettext: Ngettext, nobody: Sequence[str]) -> str:
-    return _names(_, ngettext(
+def _nobody_text(_: Gettext, ngettext: Ngettext, nobody: Sequence[Callee]) -> str:
+    header = ngettext(
         "{count} school cannot be reminded: nobody there is connected to the bot (or they "
         "blocked it). Please phone it:",
         "{count} schools cannot be reminded: nobody there is connected to the bot (or they "
         "blocked it). Please phone them:",
         len(nobody),
-    ).format(count=len(nobody)), nobody)
+    ).format(count=len(nobody))
+    return capped(
+        header, nobody, lambda c: callee_line(_, c), MAX_REMIND_LINES, _("… and {count} more")
+    )
 
 
 def reminded_text(_: Gettext, ngettext: Ngettext, result: RemindResult, *, overdue: bool) -> str:
