@@ -54,6 +54,8 @@ def test_chinese_phone_columns_fill_the_roster(
             ["3611230002", "东河镇中心小学", "东河镇", "primary", "0797-8765432", ""],
         ],
     )
+    assert main(["schools", "import", "--dry-run", str(path)]) == 0
+    assert "principal_phone: 13812345678 -> 13700000000" in capsys.readouterr().out
     assert main(["schools", "import", str(path)]) == 0
     assert "added 0, updated 2, unchanged 0" in capsys.readouterr().out
     assert look(cli_db, _phones) == {
@@ -91,3 +93,22 @@ def test_a_bad_number_is_named_and_nothing_changes(
     assert "line 3: cannot read principal phone '1234'" in err
     assert "0731-84123456" in err  # says what a good number looks like
     assert look(cli_db, _phones) == {}
+
+
+def test_the_exported_roster_gives_its_numbers_back(
+    tmp_path: Path, cli_db: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = write_csv(
+        tmp_path / "roster.csv",
+        [
+            ["学校代码", "学校名称", "学区", "学段", "学校电话", "校长电话"],
+            ["A001", "城关中心小学", "城关学区", "小学", "0797-8123456", "13812345678"],
+        ],
+    )
+    assert main(["schools", "import", str(path)]) == 0
+    exported = tmp_path / "export.xlsx"
+    assert main(["schools", "export", str(exported)]) == 0
+    capsys.readouterr()
+    assert main(["schools", "import", str(exported)]) == 0
+    assert "added 0, updated 0, unchanged 1" in capsys.readouterr().out
+    assert look(cli_db, _phones) == {"A001": ("0797-8123456", "13812345678")}
