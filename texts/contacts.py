@@ -7,6 +7,7 @@ is one of theirs."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from html import escape
 
 from models.roster.phones import Callee, Phones
@@ -34,6 +35,17 @@ def callee_line(_: Gettext, school: str | Callee) -> str:
     if isinstance(school, str):
         return f"• {escape(school)}"
     return with_phones(_, f"• {escape(school.name)}", school.phones)
+
+
+def fitting(lines: Sequence[str], budget: int) -> int:
+    """How many of the first lines fit in `budget` characters, newlines counted: lists
+    with numbers are longer, and a message must stay under Telegram's 4,096."""
+    total = 0
+    for count, line in enumerate(lines):
+        total += len(line) + 1
+        if total > budget:
+            return count
+    return len(lines)
 
 
 # --- /phone -------------------------------------------------------------------------------

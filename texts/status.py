@@ -17,12 +17,15 @@ from models.followup.completeness import Counts, SchoolStatus
 from models.followup.remind_now import PRESS_WINDOW_MINUTES, RemindPlan, RemindResult
 from models.roster.phones import Callee
 from models.roster.tables import Role
-from texts.contacts import callee_line, with_phones
+from texts.contacts import callee_line, fitting, with_phones
 from texts.i18n import Gettext, colon, paren
 from texts.labels import status_label
 from texts.when import show
 
 MAX_SCHOOL_LINES = 60
+# The missing list's share of a Telegram message (4,096 characters with the round's head
+# and the "… and more" line); a line with two phone numbers is some 90 characters.
+MISSING_BUDGET = 3400
 T = TypeVar("T")
 
 
@@ -88,16 +91,19 @@ def capped(
 
 
 def missing_text(_: Gettext, language: str, missing: Sequence[SchoolStatus]) -> str:
-    """A district's missing schools, the first MAX_SCHOOL_LINES of them."""
+    """A district's missing schools, the first MAX_SCHOOL_LINES of them, or fewer when
+    their lines (with the phones) would not fit in MISSING_BUDGET characters."""
     if not missing:
         return _("Every school of this district has reported. 🎉")
+    lines = [school_line(_, language, s) for s in missing[:MAX_SCHOOL_LINES]]
     return capped(
         _("<b>Missing schools</b> ({count}):").format(count=len(missing)),
         missing,
         lambda s: school_line(_, language, s),
-        MAX_SCHOOL_LINES,
+        fitting(lines, MISSING_BUDGET),
         _("… and {count} more: /export has the full list."),
     )
+
 
 
 Ngettext = Callable[[str, str, int], str]

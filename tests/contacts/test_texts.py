@@ -35,3 +35,29 @@ def test_phones_of_a_school_and_its_people() -> None:
         "• &lt;b&gt; ☎ school 010-65123456"
     )
     assert callee_line(en, "光明小学") == "• 光明小学"
+
+
+def test_long_lists_with_numbers_still_fit_in_one_telegram_message() -> None:
+    from datetime import UTC, datetime
+
+    from models.followup.completeness import SchoolStatus, Status
+    from texts.reminders import escalation_message
+    from texts.status import missing_text
+
+    phones = Phones("0797-81234567", "13812345678")
+    callees = [Callee(f"示范县第{n}九年一贯制学校（东校区）", phones) for n in range(200)]
+    text = escalation_message(
+        language="zh_CN", district="城关学区", titles={"zh": "编制与师资配备"},
+        period="2026", deadline=datetime(2026, 11, 20, 9, tzinfo=UTC),
+        schools=callees[:100], unreached=callees[100:], tz=UTC,
+    ).text
+    assert len(text) < 4096
+    shown = text.count("☎ 学校")
+    assert shown > 20 and text.count("另有") == 2
+    statuses = [
+        SchoolStatus(n, f"S{n}", c.name, 1, "城关学区", "nine_year", Status.NOT_STARTED, [],
+                     phones.school, phones.principal)
+        for n, c in enumerate(callees)
+    ]
+    listed = missing_text(gettext_for("zh_CN"), "zh_CN", statuses)
+    assert len(listed) < 3600 and listed.count("☎ 学校") > 20
