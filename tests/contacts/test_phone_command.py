@@ -30,6 +30,10 @@ async def _phone(sessionmaker: async_sessionmaker[AsyncSession], telegram_id: in
         return await session.scalar(select(Person.phone).where(Person.telegram_id == telegram_id))
 
 
+def _t(message: SentMessage) -> str:
+    return message.plain or ""
+
+
 def _keyboard(message: SentMessage) -> list[list[dict[str, object]]]:
     markup = message.reply_markup or {}
     rows: list[list[dict[str, object]]] = markup.get("keyboard", [])
@@ -74,7 +78,7 @@ async def test_typed_numbers_bad_numbers_and_removal(
     await officer.wait_for("Your phone number is now 0797-8123456")
     await officer.send("/phone 12345")
     refused = await officer.wait_for("is not a phone number I can read")
-    assert "0731-84123456" in (refused.plain or "") and "Nothing was changed" in (refused.plain or "")
+    assert "0731-84123456" in _t(refused) and "Nothing was changed" in _t(refused)
     assert await _phone(sessionmaker, OFFICER) == "0797-8123456"
     await officer.send("/phone 0797-8123456")
     await officer.wait_for("was already 0797-8123456; nothing changed")
