@@ -55,6 +55,7 @@ from handlers import (
     menu,
     notices,
     onboarding,
+    phone,
     private,
     report,
     rounds,
@@ -85,7 +86,8 @@ the first match wins, so ROOMS' order is the order of the buttons' prefixes too.
 
 # --- the rooms, in the order their handlers are added ----------------------------------------
 
-ROOMS = (start, errors, menu, onboarding, admin, report, rounds, notices, status, export, inbox)
+ROOMS = (start, errors, menu, onboarding, admin, report, rounds, notices, status, export, inbox,
+         phone)
 """Each has register(app) (and may have on_startup(app), run by bot/app.py's post_init).
 start and errors first: /start, /help and the error handler exist before any room's; the
 rounds' catch-all prefixes ("rd:", "rt") come after the report's buttons and before the

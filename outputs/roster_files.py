@@ -66,8 +66,10 @@ def roster_workbook(entries: Sequence[RosterEntry], _: Gettext, path: Path) -> N
         [
             _("School code"), _("School name"), _("District"), _("Stage"), _("Active"),
             _("Principal"), _("Deputies / data clerks"),
+            # The roster's numbers (not a principal's own), so that importing gives them back.
+            _("School phone"), _("Principal's phone"),
         ],
-        [16, 34, 16, 18, 8, 28, 36],
+        [16, 34, 16, 18, 8, 28, 36, 16, 16],
     )
     yes, no = _("yes"), _("no")
     for entry in entries:
@@ -81,6 +83,8 @@ def roster_workbook(entries: Sequence[RosterEntry], _: Gettext, path: Path) -> N
                 yes if entry.school.active else no,
                 _person_text(principal) if principal else "",
                 "; ".join(_person_text(p) for p in entry.deputies),
+                entry.school.phone or "",
+                entry.school.principal_phone or "",
             ])
         )
     sheet.auto_filter.ref = sheet.dimensions

@@ -264,6 +264,9 @@ async def _missing_sheet(
         (_("Principal"), 14),
         (_("Reachable on Telegram"), 18),
         (_("Deputies and data clerks"), 24),
+        # Only staff and the district's officers get a workbook (handlers/export.py).
+        (_("School phone"), 16),
+        (_("Principal's phone"), 16),
     ]
     yes, no, none = _("yes"), _("no (blocked the bot)"), _("nobody registered")
     blocked = _("{name} (blocked the bot)")
@@ -273,6 +276,7 @@ async def _missing_sheet(
         principals = [p for p in people if p.role.value == "principal"]
         deputies = [p for p in people if p.role.value != "principal"]
         reach = (yes if any(p.reachable for p in principals) else no) if principals else none
+        phones = s.phones(people)
         rows.append(
             [
                 s.code,
@@ -284,6 +288,8 @@ async def _missing_sheet(
                 reach,
                 "、".join(p.name if p.reachable else blocked.format(name=p.name) for p in deputies)
                 or None,
+                phones.school,
+                phones.principal,
             ]
         )
     write_table(book, _("Missing"), columns, rows)

@@ -37,6 +37,7 @@ from models.followup.reminders.reminder_log import PendingReport
 from models.forms import FormDef, FormError, load_forms
 from models.outbox import OutboxFile, Outgoing, OutMessage, enqueue
 from models.roster.order import by_name
+from models.roster.phones import Callee, phones_for
 from models.roster.strangers import prune_strangers
 from models.roster.tables import District, Person, School
 from models.rounds import Round
@@ -509,6 +510,8 @@ class Ticker:
         contacts = await reminders.school_contacts(session, [s.id for s in schools])
         # The officer phones the schools where nobody could be told: listed apart.
         told = {sid for sid, people in contacts.items() if any(p.reachable for p in people)}
+        # With the numbers: the officer may call their own district's schools.
+        callee = {s.id: Callee(s.name, phones_for(s, contacts.get(s.id, []))) for s in schools}
         records = []
         for district_id, late in sorted(by_district.items()):
             people = officers.get(district_id, [])
@@ -524,8 +527,8 @@ class Ticker:
                             titles=titles,
                             period=round_.period,
                             deadline=round_.deadline,
-                            schools=[s.name for s in late if s.id in told],
-                            unreached=[s.name for s in late if s.id not in told],
+                            schools=[callee[s.id] for s in late if s.id in told],
+                            unreached=[callee[s.id] for s in late if s.id not in told],
                             tz=self.tz,
                         ),
                     ),

@@ -9,8 +9,10 @@ from datetime import datetime, tzinfo
 from html import escape
 
 from models.roster.order import school_key
+from models.roster.phones import phones_for
 from models.roster.roster_file import DistrictSummary, RosterEntry
 from models.roster.tables import District, Person, School
+from texts.contacts import phones_text, with_phones
 from texts.i18n import Gettext, colon
 from texts.labels import role_label, stage_label
 from texts.when import show
@@ -114,14 +116,16 @@ def people_text(
 
 
 def school_line(entry: RosterEntry, _: Gettext) -> str:
-    """A school in a list: code, name, stage, closed or not, its principal."""
+    """A school in a list: code, name, stage, closed or not, its principal, its numbers
+    (the /schools screens are staff's only)."""
     principal = entry.principal
     who = person_text(principal) if principal else _("no principal yet")
     closed = "" if entry.school.active else " · " + _("inactive")
-    return (
+    line = (
         f"<code>{escape(entry.school.code)}</code> {escape(entry.school.name)} · "
         f"{stage_label(entry.school.stage, _)}{closed} · {who}"
     )
+    return with_phones(_, line, phones_for(entry.school, entry.contacts))
 
 
 def school_card(entry: RosterEntry, _: Gettext) -> str:
@@ -143,6 +147,9 @@ def school_card(entry: RosterEntry, _: Gettext) -> str:
                 people=", ".join(person_text(p) for p in entry.deputies)
             )
         )
+    phones = phones_text(_, phones_for(school, entry.contacts))
+    if phones:
+        lines.append(phones)
     return "\n".join(lines)
 
 
@@ -156,7 +163,8 @@ def missing_principals_text(_: Gettext, entries: Sequence[RosterEntry], total: i
         if entry.district.name != current:
             current = entry.district.name
             lines.append(f"<b>{escape(current)}</b>")
-        lines.append(f"  <code>{escape(entry.school.code)}</code> {escape(entry.school.name)}")
+        line = f"  <code>{escape(entry.school.code)}</code> {escape(entry.school.name)}"
+        lines.append(with_phones(_, line, phones_for(entry.school, entry.contacts)))
     return "\n".join(lines)
 
 

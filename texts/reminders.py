@@ -14,13 +14,16 @@ from html import escape
 
 from models.followup.reminders import PendingReport, SlotKind
 from models.outbox import Button, OutMessage
+from models.roster.phones import Callee
 from models.rounds.periods import period_label
 from texts.callbacks import OpenReport
+from texts.contacts import callee_line, fitting
 from texts.i18n import Gettext, gettext_for, ngettext_for
 from texts.when import show
 
 MAX_TEXT = 4096
 MAX_LISTED_SCHOOLS = 60
+LISTED_BUDGET = 1700
 
 
 def start_callback(round_id: int) -> str:
@@ -131,9 +134,9 @@ def escalation_message(
     titles: Mapping[str, str],
     period: str,
     deadline: datetime,
-    schools: Sequence[str],
+    schools: Sequence[str | Callee],
     tz: tzinfo,
-    unreached: Sequence[str] = (),
+    unreached: Sequence[str | Callee] = (),
 ) -> OutMessage:
     """To a district officer: the schools of their district that missed a deadline; those
     whose principal or deputy was sent the overdue notice (`schools`), and apart from them
@@ -168,10 +171,14 @@ def escalation_message(
     return OutMessage(text="\n".join(lines))
 
 
-def _listed(names: Sequence[str], _: Gettext) -> list[str]:
-    lines = [f"• {escape(name)}" for name in names[:MAX_LISTED_SCHOOLS]]
-    if len(names) > MAX_LISTED_SCHOOLS:
-        lines.append(_("… and {count} more").format(count=len(names) - MAX_LISTED_SCHOOLS))
+def _listed(names: Sequence[str | Callee], _: Gettext) -> list[str]:
+    """'• name', with the school's numbers when the caller read them (a district
+    officer's list of their own schools)."""
+    lines = [callee_line(_, name) for name in names[:MAX_LISTED_SCHOOLS]]
+    # Two lists share one message: each keeps to LISTED_BUDGET characters.
+    lines = lines[: fitting(lines, LISTED_BUDGET)]
+    if len(names) > len(lines):
+        lines.append(_("… and {count} more").format(count=len(names) - len(lines)))
     return lines
 
 

@@ -19,12 +19,14 @@ from html import escape
 from config.settings import Settings
 from models.forms import FormDef
 from models.outbox import Button, OutMessage
+from models.roster.phones import phones_for
 from models.roster.tables import Person, School
 from models.rounds import Round
 from models.rounds.actions import Refusal, Refused
 from models.rounds.announce import MessageFor, Opened, StaffMessageFor, Told
 from models.rounds.periods import period_label
 from texts.callbacks import OpenReport, ShowRound
+from texts.contacts import with_phones
 from texts.i18n import Gettext, gettext_for, language_of, ngettext_for, people, plural_for
 from texts.when import show
 
@@ -215,7 +217,11 @@ def unconnected_text(schools: Sequence[School], _: Gettext, limit: int = 10) -> 
             count=len(schools)
         )
     ]
-    lines += [f"• {escape(s.code)} {escape(s.name)}" for s in schools[:limit]]
+    # Staff's screen (the round wizard): the roster's numbers, to call them instead.
+    lines += [
+        with_phones(_, f"• {escape(s.code)} {escape(s.name)}", phones_for(s, []))
+        for s in schools[:limit]
+    ]
     if len(schools) > limit:
         lines.append(_("… and {count} more").format(count=len(schools) - limit))
     return "\n".join(lines)

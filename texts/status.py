@@ -15,12 +15,17 @@ from typing import TypeVar
 
 from models.followup.completeness import Counts, SchoolStatus
 from models.followup.remind_now import PRESS_WINDOW_MINUTES, RemindPlan, RemindResult
+from models.roster.phones import Callee
 from models.roster.tables import Role
+from texts.contacts import callee_line, fitting, with_phones
 from texts.i18n import Gettext, colon, paren
 from texts.labels import status_label
 from texts.when import show
 
 MAX_SCHOOL_LINES = 60
+# The missing list's share of a Telegram message (4,096 characters with the round's head
+# and the "… and more" line); a line with two phone numbers is some 90 characters.
+MISSING_BUDGET = 3400
 T = TypeVar("T")
 
 
@@ -61,7 +66,8 @@ def round_text(
 
 
 def school_line(_: Gettext, language: str, s: SchoolStatus) -> str:
-    """A missing school, where it stands and its principals (marked when unreachable)."""
+    """A missing school, where it stands, its principals (marked when unreachable) and
+    its numbers (the callers show this list to staff and the district's officers only)."""
     principals = [c for c in s.contacts if c.role is Role.PRINCIPAL]
     if principals:
         names = "、".join(
@@ -69,7 +75,8 @@ def school_line(_: Gettext, language: str, s: SchoolStatus) -> str:
         )
     else:
         names = _("no principal registered")
-    return "• " + colon(_, paren(_, escape(s.name), status_label(s.status, language)), names)
+    line = "• " + colon(_, paren(_, escape(s.name), status_label(s.status, language)), names)
+    return with_phones(_, line, s.phones())
 
 
 def capped(
@@ -84,16 +91,19 @@ def capped(
 
 
 def missing_text(_: Gettext, language: str, missing: Sequence[SchoolStatus]) -> str:
-    """A district's missing schools, the first MAX_SCHOOL_LINES of them."""
+    """A district's missing schools, the first MAX_SCHOOL_LINES of them, or fewer when
+    their lines (with the phones) would not fit in MISSING_BUDGET characters."""
     if not missing:
         return _("Every school of this district has reported. 🎉")
+    lines = [school_line(_, language, s) for s in missing[:MAX_SCHOOL_LINES]]
     return capped(
         _("<b>Missing schools</b> ({count}):").format(count=len(missing)),
         missing,
         lambda s: school_line(_, language, s),
-        MAX_SCHOOL_LINES,
+        fitting(lines, MISSING_BUDGET),
         _("… and {count} more: /export has the full list."),
     )
+
 
 
 Ngettext = Callable[[str, str, int], str]
@@ -143,14 +153,17 @@ def nobody_to_remind(_: Gettext, ngettext: Ngettext, plan: RemindPlan) -> str:
     )
 
 
-def _nobody_text(_: Gettext, ngettext: Ngettext, nobody: Sequence[str]) -> str:
-    return _names(_, ngettext(
+def _nobody_text(_: Gettext, ngettext: Ngettext, nobody: Sequence[Callee]) -> str:
+    header = ngettext(
         "{count} school cannot be reminded: nobody there is connected to the bot (or they "
         "blocked it). Please phone it:",
         "{count} schools cannot be reminded: nobody there is connected to the bot (or they "
         "blocked it). Please phone them:",
         len(nobody),
-    ).format(count=len(nobody)), nobody)
+    ).format(count=len(nobody))
+    return capped(
+        header, nobody, lambda c: callee_line(_, c), MAX_REMIND_LINES, _("… and {count} more")
+    )
 
 
 def reminded_text(_: Gettext, ngettext: Ngettext, result: RemindResult, *, overdue: bool) -> str:

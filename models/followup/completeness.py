@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from models.base import utcnow
 from models.roster.order import natural_key, school_key
+from models.roster.phones import Phones, combine
 from models.roster.tables import District, Person, Role, School
 from models.rounds import WORKING, Answer, Round, RoundSchool, Submission
 from models.rounds.lifecycle import recent_rounds
@@ -151,6 +152,7 @@ class Contact:
     name: str
     role: Role
     reachable: bool
+    phone: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,10 +165,20 @@ class SchoolStatus:
     stage: str
     status: Status
     contacts: list[Contact] = field(default_factory=list)
+    school_phone: str | None = None
+    roster_principal_phone: str | None = None
+    """The roster's (校长电话); `phones` prefers the principal's own (/phone)."""
 
     @property
     def principal_names(self) -> list[str]:
         return [c.name for c in self.contacts if c.role is Role.PRINCIPAL]
+
+    def phones(self, contacts: Sequence[Contact] | None = None) -> Phones:
+        """The school's number and its principal's (their own before the roster's);
+        `contacts` when they were read apart (with_contacts=False)."""
+        people = self.contacts if contacts is None else contacts
+        own = (c.phone for c in people if c.role is Role.PRINCIPAL)
+        return combine(self.school_phone, self.roster_principal_phone, own)
 
 
 class RoundNotFound(LookupError):
@@ -325,6 +337,8 @@ async def school_statuses(
             District.name,
             School.stage,
             code,
+            School.phone,
+            School.principal_phone,
         )
         .select_from(RoundSchool)
         .join(School, School.id == RoundSchool.school_id)
@@ -338,8 +352,9 @@ async def school_statuses(
     if only_missing:
         query = query.where(code >= 2)
     schools = [
-        SchoolStatus(sid, scode, sname, did, dname, stage, _ORDER[status])
-        for sid, scode, sname, did, dname, stage, status in (await session.execute(query)).all()
+        SchoolStatus(sid, scode, sname, did, dname, stage, _ORDER[status], [], phone, principal)
+        for sid, scode, sname, did, dname, stage, status, phone, principal
+        in (await session.execute(query)).all()
     ]
     schools.sort(key=lambda s: school_key(s.district, s.name, s.code))
     if with_contacts and schools:
@@ -366,11 +381,14 @@ async def school_contacts(
                 Person.name,
                 Person.role,
                 Person.reachable,
+                Person.phone,
             )
             .where(Person.school_id.in_(chunk), Person.role.in_(roles))
             .order_by(Person.school_id, Person.role.desc(), Person.name)
         )
-        for school_id, pid, tg, name, role, reachable in rows.all():
+        for school_id, pid, tg, name, role, reachable, phone in rows.all():
             assert school_id is not None
-            out.setdefault(school_id, []).append(Contact(pid, tg, name, Role(role), reachable))
+            out.setdefault(school_id, []).append(
+                Contact(pid, tg, name, Role(role), reachable, phone)
+            )
     return out

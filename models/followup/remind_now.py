@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from models import audit
 from models.followup.completeness import SchoolStatus
 from models.outbox import Delivery, Outgoing, OutMessage, enqueue
+from models.roster.phones import Callee
 from models.roster.tables import Person
 from models.rounds import Round
 
@@ -42,9 +43,9 @@ class RemindResult:
     """The schools (names) where at least one person was reminded by this tap."""
     already: tuple[str, ...] = ()
     """The schools whose reachable people were all reminded minutes ago: not again."""
-    nobody: tuple[str, ...] = ()
+    nobody: tuple[Callee, ...] = ()
     """The schools where nobody can be reminded (nobody connected, or all blocked the
-    bot): the ones staff must phone."""
+    bot), with their numbers: the ones staff must phone."""
 
 
 @dataclass(frozen=True)
@@ -54,8 +55,8 @@ class RemindPlan:
     schools: int
     people: int
     """Reachable principals and deputies of those schools."""
-    nobody: tuple[str, ...]
-    """The schools where nobody can be reminded."""
+    nobody: tuple[Callee, ...]
+    """The schools where nobody can be reminded, with their numbers."""
 
 
 def _reachable(school: SchoolStatus) -> list[int]:
@@ -68,7 +69,7 @@ def plan_of(schools: Sequence[SchoolStatus]) -> RemindPlan:
     return RemindPlan(
         schools=len(schools),
         people=sum(len(_reachable(s)) for s in schools),
-        nobody=tuple(s.name for s in schools if not _reachable(s)),
+        nobody=tuple(Callee(s.name, s.phones()) for s in schools if not _reachable(s)),
     )
 
 

@@ -2,7 +2,8 @@
 
 A roster file is CSV or XLSX with one school a row and the columns code, name, district
 and stage (English or the Chinese headers bureaus use: 学校代码, 学校名称, 学区 or 乡镇,
-学段), optionally active (在用). Importing upserts by code: a file with any bad row
+学段), optionally active (在用), the school's phone (学校电话) and its principal's
+(校长电话; models/roster/phones.py reads them). Importing upserts by code: a file with any bad row
 changes nothing, so a bureau never ends up with half a roster.
 """
 
@@ -10,7 +11,6 @@ from __future__ import annotations
 
 import csv
 import io
-import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -25,61 +25,22 @@ from models.base import utcnow
 from models.cells import typed
 from models.roster.order import natural_key, school_key
 from models.roster.people import contacts_of
+from models.roster.phones import MAX_PHONE, normalise
+from models.roster.roster_words import (
+    FALSE_WORDS,
+    HEADER_HINTS,
+    HEADER_LOOKUP,
+    HEADER_SEARCH_ROWS,
+    REQUIRED,
+    TRUE_WORDS,
+    header_key,
+)
+from models.roster.roster_words import parse_stage as parse_stage  # its callers import it here
 from models.roster.tables import District, Person, Role, School, Stage
 
 MAX_CODE = 40
 MAX_NAME = 200
 MAX_DISTRICT = 100
-
-# Header spellings seen in bureau spreadsheets, compared after _header_key().
-HEADERS: dict[str, tuple[str, ...]] = {
-    "code": ("code", "schoolcode", "school_code", "学校代码", "学校编码", "代码", "编码",
-             "学校标识码", "学校编号", "编号"),
-    "name": ("name", "schoolname", "school_name", "学校名称", "学校", "名称", "校名"),
-    "district": ("district", "学区", "乡镇", "学区/乡镇", "乡镇/学区", "学区(乡镇)",
-                 "乡镇(学区)", "所属学区", "所属乡镇", "片区", "学区乡镇", "乡镇学区"),
-    "stage": ("stage", "学段", "办学类型", "学校类型", "类型"),
-    "active": ("active", "在用", "是否在用", "状态", "办学状态"),
-}
-REQUIRED = ("code", "name", "district", "stage")
-HEADER_SEARCH_ROWS = 10
-HEADER_HINTS = {"code": "学校代码", "name": "学校名称", "district": "学区 / 乡镇", "stage": "学段"}
-
-# Stage words as bureaus write them; English codes and labels are accepted too.
-STAGE_WORDS: dict[Stage, tuple[str, ...]] = {
-    Stage.KINDERGARTEN: ("幼儿园", "学前", "学前教育", "幼儿园/学前"),
-    Stage.PRIMARY: ("小学", "完全小学", "中心小学", "完小", "小学校"),
-    Stage.JUNIOR: ("初中", "初级中学", "初中学校", "junior secondary", "junior high"),
-    Stage.SENIOR: ("高中", "高级中学", "普通高中", "senior secondary", "senior high"),
-    Stage.NINE_YEAR: ("九年一贯制", "九年一贯制学校", "九年制", "nine year"),
-    Stage.COMPLETE_SECONDARY: ("完全中学", "完中", "complete secondary school"),
-    Stage.VOCATIONAL: ("职业学校", "职校", "职高", "职业高中", "中职", "中等职业学校",
-                       "职业中学", "职中", "vocational school"),
-    Stage.TEACHING_POINT: ("教学点", "teaching point"),
-}
-TRUE_WORDS = {"1", "yes", "y", "true", "是", "在用", "正常", "开办", "active", "open"}
-FALSE_WORDS = {"0", "no", "n", "false", "否", "停办", "撤并", "已撤并", "关闭", "closed",
-               "inactive"}
-
-
-def _header_key(value: str) -> str:
-    value = value.strip().lower().replace("（", "(").replace("）", ")").replace("*", "")
-    return re.sub(r"\s+", "", value)
-
-
-def _stage_key(value: str) -> str:
-    return re.sub(r"[\s\-_]+", " ", value.strip().lower())
-
-
-_HEADER_LOOKUP = {_header_key(alias): key for key, aliases in HEADERS.items() for alias in aliases}
-_STAGE_LOOKUP: dict[str, Stage] = {}
-for _stage, _words in STAGE_WORDS.items():
-    for _word in (_stage.value, *_words):
-        _STAGE_LOOKUP[_stage_key(_word)] = _stage
-
-
-def parse_stage(value: str) -> Stage | None:
-    return _STAGE_LOOKUP.get(_stage_key(value))
 
 
 class RosterFileError(Exception):
@@ -94,6 +55,10 @@ class RosterRow:
     district: str
     stage: Stage
     active: bool | None  # None: the file has no active column; leave the flag alone
+    # Normalised numbers (学校电话, 校长电话); None: no column or an empty cell, so the
+    # stored number stays (a blank cell never erases a number).
+    phone: str | None = None
+    principal_phone: str | None = None
 
 
 @dataclass(frozen=True)
@@ -181,7 +146,7 @@ def _header(values: list[str], number: int) -> dict[str, int] | None:
     that names at least two known columns."""
     found: dict[str, int] = {}
     for index, header in enumerate(values):
-        key = _HEADER_LOOKUP.get(_header_key(header))
+        key = HEADER_LOOKUP.get(header_key(header))
         if key and key not in found:
             found[key] = index
     if len(found) < 2:
@@ -234,6 +199,19 @@ def _read_active(text: str, reasons: list[str]) -> bool | None:
     return None
 
 
+def _read_phone(text: str, label: str, reasons: list[str]) -> str | None:
+    """The cell's number, normalised; None when the cell is empty."""
+    if not text:
+        return None
+    phone = normalise(text) if len(text) <= MAX_PHONE * 2 else None
+    if phone is None:
+        reasons.append(
+            f"cannot read {label} {text!r} (a mobile such as 13812345678, or a landline "
+            "with its area code such as 0731-84123456)"
+        )
+    return phone
+
+
 def _check_row(
     number: int, values: list[str], columns: dict[str, int], seen: dict[str, int]
 ) -> RosterRow | Problem:
@@ -245,12 +223,14 @@ def _check_row(
     reasons = _text_problems(code, name, district, seen)
     stage = _read_stage(get("stage"), reasons)
     active = _read_active(get("active"), reasons) if "active" in columns else None
+    phone = _read_phone(get("phone"), "phone", reasons)
+    principal_phone = _read_phone(get("principal_phone"), "principal phone", reasons)
     if code and code not in seen:
         seen[code] = number
     if reasons:
         return Problem(number, "; ".join(reasons))
     assert stage is not None
-    return RosterRow(number, code, name, district, stage, active)
+    return RosterRow(number, code, name, district, stage, active, phone, principal_phone)
 
 
 def parse_roster(lines: Iterable[tuple[int, list[str]]]) -> ParsedRoster:
@@ -310,8 +290,9 @@ class ImportResult:
     not_in_file: int = 0
 
 
-# A school as stored: (id, name, district id, stage, active), by code.
-_Stored = tuple[int, str, int, str, bool]
+# A school as stored: (id, name, district id, stage, active, phone, principal's phone),
+# by code.
+_Stored = tuple[int, str, int, str, bool, str | None, str | None]
 
 
 async def _district_ids(session: AsyncSession) -> dict[str, int]:
@@ -320,11 +301,13 @@ async def _district_ids(session: AsyncSession) -> dict[str, int]:
 
 async def _stored_schools(session: AsyncSession) -> dict[str, _Stored]:
     query = select(
-        School.id, School.code, School.name, School.district_id, School.stage, School.active
+        School.id, School.code, School.name, School.district_id, School.stage, School.active,
+        School.phone, School.principal_phone,
     )
     return {
-        code: (id_, name, district_id, stage, active)
-        for id_, code, name, district_id, stage, active in await session.execute(query)
+        code: (id_, name, district_id, stage, active, phone, principal_phone)
+        for id_, code, name, district_id, stage, active, phone, principal_phone
+        in await session.execute(query)
     }
 
 
@@ -335,6 +318,8 @@ def _new_school(row: RosterRow, district_id: int | None, now: datetime) -> dict[
         "district_id": district_id,
         "stage": row.stage.value,
         "active": True if row.active is None else row.active,
+        "phone": row.phone,
+        "principal_phone": row.principal_phone,
         "created_at": now,
         "updated_at": now,
     }
@@ -344,7 +329,7 @@ def _changes(
     row: RosterRow, stored: _Stored, district_id: int | None, district_names: dict[int, str]
 ) -> tuple[tuple[str, str, str], ...]:
     """(field, old, new) of every field the row changes."""
-    _id, name, old_district, stage, active = stored
+    _id, name, old_district, stage, active, phone, principal_phone = stored
     new_active = active if row.active is None else row.active
     fields: list[tuple[str, str, str]] = []
     if name != row.name:
@@ -355,6 +340,10 @@ def _changes(
         fields.append(("stage", stage, row.stage.value))
     if active != new_active:
         fields.append(("active", str(active).lower(), str(new_active).lower()))
+    for label, old, new in (("phone", phone, row.phone),
+                            ("principal_phone", principal_phone, row.principal_phone)):
+        if new is not None and new != old:
+            fields.append((label, old or "", new))
     return tuple(fields)
 
 
@@ -388,6 +377,9 @@ def _plan(
                 "district_id": district_id,
                 "stage": row.stage.value,
                 "active": found[4] if row.active is None else row.active,
+                "phone": found[5] if row.phone is None else row.phone,
+                "principal_phone": found[6] if row.principal_phone is None
+                else row.principal_phone,
                 "updated_at": now,
             }
         )

@@ -65,6 +65,10 @@ class School(Base):
     stage: Mapped[str] = mapped_column(String(30))
     # Closing a school keeps its submissions; it just stops being expected in new rounds.
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # From the roster (学校电话, 校长电话), normalised by models/roster/phones.py; shown
+    # to staff and the district's officers only. The principal's own /phone wins.
+    phone: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    principal_phone: Mapped[str | None] = mapped_column(String(32), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
 
@@ -103,6 +107,8 @@ class Person(Base):
     )
     # False once Telegram says the person blocked the bot; shown to staff as unreachable.
     reachable: Mapped[bool] = mapped_column(Boolean, default=True)
+    # The number the person gave (/phone or a shared contact), normalised; optional.
+    phone: Mapped[str | None] = mapped_column(String(32), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
 

@@ -108,6 +108,18 @@ class FakeUser:
             payload["caption"] = caption
         return self._user_message(payload)
 
+    async def send_contact(
+        self, phone_number: str, *, user_id: int | None = None, first_name: str | None = None
+    ) -> int:
+        """Share a contact, as Telegram's request_contact button does: by default the
+        user's own (its user_id is theirs); another user_id is a forwarded card."""
+        contact: JSONDict = {
+            "phone_number": phone_number,
+            "first_name": first_name or self.first_name,
+            "user_id": self.id if user_id is None else user_id,
+        }
+        return self._user_message({"contact": contact})
+
     def _resolve(self, message: SentMessage | int) -> SentMessage:
         message_id = message if isinstance(message, int) else message.message_id
         if isinstance(message, SentMessage) and message.chat_id != self.chat_id:
