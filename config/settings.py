@@ -289,6 +289,13 @@ class RoundsSettings(Section):
     unlock_hours: int = Field(72, ge=1, le=24 * 60)
 
 
+class ReviewSettings(Section):
+    # District review (rounds opened with --review district): hours a submission may wait
+    # in a district officer's queue before the officers (or, where the district has none,
+    # the bureau's staff) are reminded once; 0 = never.
+    remind_after_hours: int = Field(24, ge=0, le=24 * 30)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="HUIBAO_", env_nested_delimiter="__", extra="forbid"
@@ -311,6 +318,7 @@ class Settings(BaseSettings):
     # Made when the settings are: a relative folder is resolved against the folder then.
     forms: FormsSettings = Field(default_factory=FormsSettings)
     rounds: RoundsSettings = RoundsSettings()
+    review: ReviewSettings = ReviewSettings()
 
     @classmethod
     def settings_customise_sources(

@@ -56,6 +56,7 @@ from handlers import (
     onboarding,
     private,
     report,
+    review,
     rounds,
     start,
     status,
@@ -83,7 +84,10 @@ the first match wins, so ROOMS' order is the order of the buttons' prefixes too.
 
 # --- the rooms, in the order their handlers are added ----------------------------------------
 
-ROOMS = (start, errors, menu, onboarding, admin, report, rounds, notices, status, export, inbox)
+ROOMS = (
+    start, errors, menu, onboarding, admin, report, rounds, notices, status, export, inbox,
+    review,
+)
 """Each has register(app) (and may have on_startup(app), run by bot/app.py's post_init).
 start and errors first: /start, /help and the error handler exist before any room's; the
 rounds' catch-all prefixes ("rd:", "rt") come after the report's buttons and before the
@@ -99,6 +103,7 @@ class Doing(Enum):
     ROUND_SETUP = "setting up a round"
     JOINING = "no role yet: joining with an invitation code"
     NOTHING = "nothing waits for a message"
+    REVIEWING = "typing the comment of a district review's return"
 
 
 Route = Callable[[Update, HuibaoContext, Rendered | None], Awaitable[None]]
@@ -129,6 +134,7 @@ MESSAGE_ROUTES: Mapping[Doing, Route] = MappingProxyType(
         Doing.ROUND_SETUP: _reads_itself(rounds.on_text),
         Doing.JOINING: _reads_itself(onboarding.typed_text),
         Doing.NOTHING: _reads_itself(fallback.on_unexpected),
+        Doing.REVIEWING: _reads_itself(review.on_message),
     }
 )
 
@@ -143,6 +149,8 @@ async def doing(
         return Doing.REPORT
     if conversation == Kind.ASK.value:
         return Doing.ASKING
+    if conversation == Kind.REVIEW.value:
+        return Doing.REVIEWING
     if role.is_staff and await draft_waits():
         return Doing.NOTICE_DRAFT
     if conversation == KIND_ROUND:
