@@ -140,6 +140,8 @@ class RoundSetup:
     stages: list[str] = field(default_factory=list)
     round_id: int = 0
     """The round a new deadline or an unlock is for (stored as "round")."""
+    review: bool = False
+    """District review toggled on in the confirmation (models/review)."""
 
     @classmethod
     def from_json(cls, text: str | None) -> Self:
@@ -158,6 +160,7 @@ class RoundSetup:
             districts=[int(d) for d in raw.get("districts", [])],
             stages=[str(s) for s in raw.get("stages", [])],
             round_id=int(raw.get("round") or 0),
+            review=raw.get("review") is True,
         )
 
     def to_json(self) -> str:
@@ -170,6 +173,7 @@ class RoundSetup:
             "districts": self.districts,
             "stages": self.stages,
             "round": self.round_id or None,
+            "review": True if self.review else None,
         })
 
 
