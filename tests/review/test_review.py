@@ -5,15 +5,25 @@ officer of another district can neither see nor act on it, forged buttons includ
 
 from __future__ import annotations
 
+import io
+
+from openpyxl import load_workbook
 from sqlalchemy import select
 
+from models.base import utcnow
 from models.review import ReviewStatus, SubmissionReview
 from models.review.rules import enable
 from models.roster.tables import AuditLog, Person, Role
 from models.rounds import Revision, Round, Submission, SubmissionStatus
+from models.rounds.answers import save_answers
+from models.rounds.submissions import get_or_create_submission
+from outputs.workbook import workbook_bytes
 from tests.double import FakeUser, SentMessage
 from tests.report.conftest import County
+from tests.report.roster import staffing
 from tests.report.test_revisions import open_from_list, prefilled
+from tests.report.test_round_service import GOOD
+from tests.sheets import table_rows
 from texts.callbacks import ApproveReview, OpenReview, ReturnReview
 
 OFFICER_ID, OTHER_OFFICER_ID = 8001, 8002
@@ -112,6 +122,38 @@ async def test_returned_resubmitted_approved_and_shown_in_the_workbook(county: C
             .order_by(AuditLog.id))).scalars())
     assert reasons == ["", COMMENT]
     assert actions == ["review.arrived", "review.return", "review.arrived", "review.approve"]
+    await officer_returns_s002_and_the_workbook_shows_both(county, round_, officer)
+
+
+async def officer_returns_s002_and_the_workbook_shows_both(
+    county: County, round_: Round, officer: FakeUser
+) -> None:
+    """The bureau's workbook: S001 approved, S002 returned with its comment, per school and
+    per district."""
+    s002 = county.user("principal:S002")
+    async with county.sessionmaker() as session, session.begin():
+        sub = await get_or_create_submission(
+            session, round_, county.roster.schools["S002"].id, now=utcnow())
+        await save_answers(session, sub.id, staffing(), GOOD, by=None, now=utcnow())
+    await submit(s002, round_.id)
+    case = await open_queue(officer, "城关中学")
+    await officer.press(case, "↩️ 退回")
+    await officer.wait_for("请输入给城关中学的意见")
+    await officer.send("请补充新招聘教师。")
+    await officer.wait_for("已将报表连同意见退回城关中学")
+
+    settings = county.app.bot_data["services"].settings
+    async with county.sessionmaker() as session:
+        data, _result = await workbook_bytes(session, round_.id, "zh_CN", settings)
+    book = load_workbook(io.BytesIO(data))
+    rows = table_rows(book, "审核")
+    assert rows[0] == ("学校代码", "学校", "学区", "审核", "修订版本", "审核时间", "退回意见")
+    by_code = {row[0]: row[3:] for row in rows[1:]}
+    assert by_code["S001"][:2] == ("已通过", 2)
+    assert by_code["S002"][0] == "已退回" and by_code["S002"][3] == "请补充新招聘教师。"
+    assert by_code["S003"] == (None, None, None, None)
+    assert table_rows(book, "各学区审核情况") == [
+        ("学区", "待审核", "已通过", "已退回"), ("城关学区", 0, 1, 1), ("河西学区", 0, 0, 0)]
 
 
 async def test_another_districts_officer_neither_sees_nor_acts(county: County) -> None:
