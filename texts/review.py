@@ -193,3 +193,19 @@ def district_line(_: Gettext, district: str, counts: dict[ReviewStatus, int]) ->
         district=escape(district), approved=counts.get(ReviewStatus.APPROVED, 0),
         awaiting=counts.get(ReviewStatus.AWAITING, 0),
         returned=counts.get(ReviewStatus.RETURNED, 0))
+
+
+def review_section(_: Gettext, rows: Sequence[tuple[str, dict[ReviewStatus, int]]]) -> str:
+    """The summary's and /status's district review lines, a district a line."""
+    return "\n".join(["<b>" + _("District review") + "</b>",
+                      *(district_line(_, district, counts) for district, counts in rows)])
+
+
+def school_lines(_: Gettext, states: Sequence[tuple[str, ReviewStatus]]) -> str:
+    """A district's schools and where their reports stand in review."""
+    lines = ["<b>" + _("District review") + "</b>"]
+    lines.extend(_("{school}: {state}").format(school=escape(name), state=status_label(_, state))
+                 for name, state in states)
+    if not states:
+        lines.append(_("No report has been submitted for review yet."))
+    return "\n".join(lines)

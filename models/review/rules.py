@@ -291,10 +291,11 @@ async def statuses(session: AsyncSession, round_id: int) -> dict[int, ReviewStat
 
 
 async def district_counts(
-    session: AsyncSession, round_id: int
+    session: AsyncSession, round_id: int, district_id: int | None = None
 ) -> list[tuple[str, dict[ReviewStatus, int]]]:
-    """Per district of the round: how many are approved, awaiting, returned."""
-    rows = await session.execute(
+    """Per district of the round (or the one district): how many are approved, awaiting,
+    returned."""
+    query = (
         select(District.name, SubmissionReview.status, func.count(SubmissionReview.id))
         .join(School, School.id == SubmissionReview.school_id)
         .join(District, District.id == School.district_id)
@@ -302,10 +303,26 @@ async def district_counts(
         .group_by(District.name, SubmissionReview.status)
         .order_by(District.name)
     )
+    if district_id is not None:
+        query = query.where(School.district_id == district_id)
+    rows = await session.execute(query)
     out: dict[str, dict[ReviewStatus, int]] = {}
     for district, status, count in rows.all():
         out.setdefault(district, {})[ReviewStatus(status)] = int(count)
     return list(out.items())
+
+
+async def school_states(
+    session: AsyncSession, round_id: int, district_id: int
+) -> list[tuple[str, ReviewStatus]]:
+    """The review state of each school of the district that submitted, by school name."""
+    rows = await session.execute(
+        select(School.name, SubmissionReview.status)
+        .join(School, School.id == SubmissionReview.school_id)
+        .where(SubmissionReview.round_id == round_id, School.district_id == district_id)
+        .order_by(School.name)
+    )
+    return [(name, ReviewStatus(status)) for name, status in rows.all()]
 
 
 # --- the reminder ---------------------------------------------------------------------------
