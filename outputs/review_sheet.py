@@ -30,7 +30,7 @@ async def review_sheets(
     reviews = {r.school_id: r for r in (await session.execute(
         select(SubmissionReview).where(SubmissionReview.round_id == round_id)
     )).scalars()}
-    columns = [*school_columns(_), (_("Review"), 14), (_("Revision"), 8),
+    columns = [*school_columns(_), (_("Review state"), 14), (_("Revision"), 8),
                (_("Decided at"), 17), (_("Comment of the return"), 50.0)]
     rows: list[list[Cell]] = []
     per_district: dict[str, Counter[ReviewStatus]] = {}
@@ -46,7 +46,7 @@ async def review_sheets(
             local(review.decided_at, tz) if review else None,
             review.comment if review and state is ReviewStatus.RETURNED else None,
         ])
-    write_table(book, _("Review"), columns, rows, freeze_cols=2)
+    write_table(book, _("District review"), columns, rows, freeze_cols=2)
     write_table(book, _("Review by district"), [
         (_("District"), 14), *((status_label(_, state), 12.0) for state in ReviewStatus),
     ], ([district, *(counts[state] for state in ReviewStatus)]

@@ -146,8 +146,8 @@ async def officer_returns_s002_and_the_workbook_shows_both(
     async with county.sessionmaker() as session:
         data, _result = await workbook_bytes(session, round_.id, "zh_CN", settings)
     book = load_workbook(io.BytesIO(data))
-    rows = table_rows(book, "审核")
-    assert rows[0] == ("学校代码", "学校", "学区", "审核", "修订版本", "审核时间", "退回意见")
+    rows = table_rows(book, "学区审核")
+    assert rows[0] == ("学校代码", "学校", "学区", "审核状态", "修订版本", "审核时间", "退回意见")
     by_code = {row[0]: row[3:] for row in rows[1:]}
     assert by_code["S001"][:2] == ("已通过", 2)
     assert by_code["S002"][0] == "已退回" and by_code["S002"][3] == "请补充新招聘教师。"
