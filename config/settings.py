@@ -296,6 +296,11 @@ class FilesSettings(Section):
     # PostgreSQL only: a folder to keep the files in (named by their SHA-256) instead of
     # the database. Empty: in the database. SQLite keeps them in its file always.
     dir: str = ""
+class ReviewSettings(Section):
+    # District review (rounds opened with --review district): hours a submission may wait
+    # in a district officer's queue before the officers (or, where the district has none,
+    # the bureau's staff) are reminded once; 0 = never.
+    remind_after_hours: int = Field(24, ge=0, le=24 * 30)
 
 
 class Settings(BaseSettings):
@@ -321,6 +326,7 @@ class Settings(BaseSettings):
     forms: FormsSettings = Field(default_factory=FormsSettings)
     rounds: RoundsSettings = RoundsSettings()
     files: FilesSettings = FilesSettings()
+    review: ReviewSettings = ReviewSettings()
 
     @classmethod
     def settings_customise_sources(

@@ -58,6 +58,7 @@ from handlers import (
     phone,
     private,
     report,
+    review,
     rounds,
     start,
     status,
@@ -86,8 +87,10 @@ the first match wins, so ROOMS' order is the order of the buttons' prefixes too.
 
 # --- the rooms, in the order their handlers are added ----------------------------------------
 
-ROOMS = (start, errors, menu, onboarding, admin, report, rounds, notices, status, export, inbox,
-         phone)
+ROOMS = (
+    start, errors, menu, onboarding, admin, report, rounds, notices, status, export, inbox,
+    phone, review,
+)
 """Each has register(app) (and may have on_startup(app), run by bot/app.py's post_init).
 start and errors first: /start, /help and the error handler exist before any room's; the
 rounds' catch-all prefixes ("rd:", "rt") come after the report's buttons and before the
@@ -104,6 +107,7 @@ class Doing(Enum):
     JOINING = "no role yet: joining with an invitation code"
     NOTHING = "nothing waits for a message"
     REPORT_FILE = "sending a file to a report (a form's file question)"
+    REVIEWING = "typing the comment of a district review's return"
 
 
 Route = Callable[[Update, HuibaoContext, Rendered | None], Awaitable[None]]
@@ -135,6 +139,7 @@ MESSAGE_ROUTES: Mapping[Doing, Route] = MappingProxyType(
         Doing.JOINING: _reads_itself(onboarding.typed_text),
         Doing.NOTHING: _reads_itself(fallback.on_unexpected),
         Doing.REPORT_FILE: _reads_itself(report_file),
+        Doing.REVIEWING: _reads_itself(review.on_message),
     }
 )
 
@@ -149,6 +154,8 @@ async def doing(
         return Doing.REPORT
     if conversation == Kind.ASK.value:
         return Doing.ASKING
+    if conversation == Kind.REVIEW.value:
+        return Doing.REVIEWING
     if role.is_staff and await draft_waits():
         return Doing.NOTICE_DRAFT
     if conversation == KIND_ROUND:

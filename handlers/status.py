@@ -37,10 +37,12 @@ from models.followup.remind_now import plan_of, remind_now
 from models.followup.reminders import PendingReport, form_titles, pending_reports
 from models.forms import FormError
 from models.outbox import OutMessage
+from models.review import rules as review_rules
 from models.roster.tables import Person, Role
 from models.rounds import Round
 from models.rounds.locks import accepting
 from models.rounds.periods import period_label
+from texts import review as review_texts
 from texts import status as status_texts
 from texts.callbacks import (
     Callback,
@@ -51,7 +53,7 @@ from texts.callbacks import (
     StatusRound,
     StatusRounds,
 )
-from texts.i18n import N_, language_of, ngettext_for, short
+from texts.i18n import N_, Gettext, language_of, ngettext_for, short
 from texts.reminders import remind_now_message
 from texts.status import format_percent
 from texts.when import show
@@ -168,6 +170,7 @@ async def _show_round(
         _, title, rnd.deadline, context.services.settings.bureau.tz, c.total,
         language=who.language, now=context.now(),
     )
+    text += await review_words_for(session, _, rnd.id)
     text += "\n\n" + _("Choose a district to see its missing schools:")
     rows: Rows = []
     for d in sorted(c.districts, key=lambda d: (d.counts.reporting_rate or 0, d.name)):
@@ -198,6 +201,7 @@ async def _show_district(
         language=who.language, now=context.now(),
     )
     text += "\n\n" + status_texts.missing_text(_, who.language, missing)
+    text += await review_words_for(session, _, rnd.id, district_id)
     rows: Rows = []
     if missing and accepting(rnd, context.now()):
         rows.append([(_("🔔 Remind these now"), RemindDistrict(rnd.id, district_id).pack())])
@@ -209,6 +213,19 @@ async def _show_district(
 # --- /status buttons ---------------------------------------------------------------------
 
 StatusButton = StatusRounds | StatusRound | StatusDistrict | RemindDistrict | ConfirmRemind
+
+
+async def review_words_for(
+    session: AsyncSession, _: Gettext, round_id: int, district_id: int | None = None
+) -> str:
+    """A round with district review: per district (the bureau), or per school (a district)."""
+    if not await review_rules.is_reviewed(session, round_id):
+        return ""
+    if district_id is None:
+        rows = await review_rules.district_counts(session, round_id)
+        return "\n\n" + review_texts.review_section(_, rows)
+    states = await review_rules.school_states(session, round_id, district_id)
+    return "\n\n" + review_texts.school_lines(_, states)
 
 
 async def status_button(update: Update, context: HuibaoContext, button: StatusButton) -> None:

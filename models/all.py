@@ -6,6 +6,7 @@ import models.followup.reminders.reminder_log
 import models.inbox
 import models.notices
 import models.outbox.tables
+import models.review
 import models.roster.invites
 import models.roster.tables
 import models.rounds

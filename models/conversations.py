@@ -30,6 +30,8 @@ class Kind(StrEnum):
     """A staff member's round set-up (or a new deadline, or a school to unlock)."""
     ASK = "ask"
     """Writing to the inbox: a school's question, or staff's answer to one (models/inbox)."""
+    REVIEW = "review"
+    """A reviewer typing the comment of a return (models/review)."""
 
     @classmethod
     def of(cls, stored: str | None) -> Kind | None:
@@ -138,6 +140,8 @@ class RoundSetup:
     stages: list[str] = field(default_factory=list)
     round_id: int = 0
     """The round a new deadline or an unlock is for (stored as "round")."""
+    review: bool = False
+    """District review toggled on in the confirmation (models/review)."""
 
     @classmethod
     def from_json(cls, text: str | None) -> Self:
@@ -156,6 +160,7 @@ class RoundSetup:
             districts=[int(d) for d in raw.get("districts", [])],
             stages=[str(s) for s in raw.get("stages", [])],
             round_id=int(raw.get("round") or 0),
+            review=raw.get("review") is True,
         )
 
     def to_json(self) -> str:
@@ -168,6 +173,7 @@ class RoundSetup:
             "districts": self.districts,
             "stages": self.stages,
             "round": self.round_id or None,
+            "review": True if self.review else None,
         })
 
 
@@ -209,7 +215,30 @@ class Asking:
                       "file": list(self.offered_file) if self.offered_file else None})
 
 
-State = ReportTalk | RoundSetup | Asking
+# --- a district review's return ------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Reviewing:
+    """The state of a review conversation (kind REVIEW): the next message is the comment
+    returning review `review_id`, shown at `revision`."""
+
+    review_id: int = 0
+    revision: int = 0
+
+    @classmethod
+    def from_json(cls, text: str | None) -> Self:
+        raw = _load(text)
+        try:
+            return cls(int(raw.get("review") or 0), int(raw.get("revision") or 0))
+        except (TypeError, ValueError):
+            return cls()
+
+    def to_json(self) -> str:
+        return _dump({"review": self.review_id or None, "revision": self.revision or None})
+
+
+State = ReportTalk | RoundSetup | Asking | Reviewing
 
 
 # --- the store ---------------------------------------------------------------------------------
@@ -300,3 +329,9 @@ async def asking(session: AsyncSession, person_id: int) -> Asking | None:
     """The person's inbox conversation; None when they are in no inbox conversation."""
     text = await _state_of(session, person_id, Kind.ASK)
     return None if text is None else Asking.from_json(text)
+
+
+async def reviewing(session: AsyncSession, person_id: int) -> Reviewing | None:
+    """The person's review conversation; None when they are in none."""
+    text = await _state_of(session, person_id, Kind.REVIEW)
+    return None if text is None else Reviewing.from_json(text)

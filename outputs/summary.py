@@ -26,6 +26,7 @@ from models.followup.flags import Flag, FlagKind
 from models.followup.keytotals import KeyTotals
 from models.forms import FormDef, KeyTotalResult
 from models.forms.parsing import COUNTERS
+from models.review.rules import district_counts, is_reviewed
 from models.roster.order import natural_key
 from models.rounds import Round
 from outputs.charts import figures_charts
@@ -33,6 +34,7 @@ from outputs.round_figures import round_figures, round_title, stage_target
 from outputs.workbook import workbook_bytes
 from texts.i18n import Gettext, colon, gettext_for, paren, schools, short
 from texts.labels import flag_reason, form_stage_label
+from texts.review import review_section
 from texts.status import capped, counts_line, format_percent
 from texts.when import show
 
@@ -85,6 +87,7 @@ async def build_summary(
         title,
         settings.summary.flag_change_percent,
     )
+    text = await _with_review(session, round_id, district_id, language, text)
     _title, charts = await figures_charts(figures, language)
     workbook, result = await workbook_bytes(
         session,
@@ -145,6 +148,17 @@ def _flag_line(form: FormDef, f: Flag, language: str, change_percent: int) -> st
         reason=escape(flag_reason(f, language, change_percent)),
     )
     return "• " + colon(_, paren(_, escape(f.school_name), escape(f.district)), what)
+
+
+async def _with_review(
+    session: AsyncSession, round_id: int, district_id: int | None, language: str, text: str
+) -> str:
+    """A round with district review: where each district's reports stand."""
+    if not await is_reviewed(session, round_id):
+        return text
+    _ = gettext_for(language)
+    rows = await district_counts(session, round_id, district_id)
+    return _fit(_, text + "\n\n" + review_section(_, rows))
 
 
 def summary_text(

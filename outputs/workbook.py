@@ -44,6 +44,7 @@ from models.forms import FormDef, KeyTotalDef, KeyTotalResult
 from models.rounds import Round
 from models.rounds.periods import period_label
 from outputs.data_sheets import data_sheets
+from outputs.review_sheet import review_sheets
 from outputs.revisions_sheet import revisions_sheet
 from outputs.round_figures import RoundFigures, round_figures, round_title, stage_target
 from outputs.workbook_cells import label, number, school_columns, write_table
@@ -122,6 +123,7 @@ async def write_workbook(
         await _missing_sheet(session, book, _, language, statuses)
         await revisions_sheet(session, book, _, language, tz, form, rnd.id, district_id)
         _flags_sheet(book, _, language, form, figures.flags)
+        await review_sheets(session, book, _, tz, rnd.id, statuses)
     filename = export_filename(form, rnd, language, figures.district_name)
     return ExportResult(filename, len(statuses), submitted)
 

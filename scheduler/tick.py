@@ -56,7 +56,7 @@ from models.rounds.schedules import (
     occurrence_recorded,
 )
 from outputs.summary import build_summary
-from scheduler import inbox_reminders, notice_reminders
+from scheduler import inbox_reminders, notice_reminders, review_reminders
 from texts.i18n import language_of
 from texts.reminders import (
     escalation_message,
@@ -87,6 +87,7 @@ class TickResult:
     summaries: int = 0
     notice_reminders: int = 0
     inbox_reminders: int = 0
+    review_reminders: int = 0
     missed: list[str] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
 
@@ -94,7 +95,7 @@ class TickResult:
     def sent_anything(self) -> bool:
         return bool(
             self.opened or self.reminders or self.escalations or self.summaries
-            or self.notice_reminders or self.inbox_reminders
+            or self.notice_reminders or self.inbox_reminders or self.review_reminders
         )
 
 
@@ -159,12 +160,16 @@ class Ticker:
             result.inbox_reminders = await inbox_reminders.send_due(
                 self.settings, self.sessionmaker, now
             )
+            result.review_reminders = await review_reminders.send_due(
+                self.settings, self.sessionmaker, now
+            )
             await self._prune_strangers(now)
             for kind, amount in (("reminder", result.reminders),
                                  ("escalation", result.escalations),
                                  ("summary", result.summaries),
                                  ("notice_reminder", result.notice_reminders),
-                                 ("inbox_reminder", result.inbox_reminders)):
+                                 ("inbox_reminder", result.inbox_reminders),
+                                 ("review_reminder", result.review_reminders)):
                 metrics.count_tick(kind, amount)
             if result.sent_anything or result.missed:
                 log.info(

@@ -674,3 +674,39 @@ class SendOffered(Callback, prefix="ib:s"):
 @dataclass(frozen=True)
 class CancelAsking(Callback, prefix="ib:x"):
     """Leave the inbox conversation without sending anything."""
+
+# --- district review (handlers/review.py) ---
+
+
+@dataclass(frozen=True)
+class ReviewList(Callback, prefix="rv:l"):
+    """/review as a button: what waits for the presser's decision."""
+
+
+@dataclass(frozen=True)
+class OpenReview(Callback, prefix="rv:o"):
+    review_id: RowId
+
+
+@dataclass(frozen=True)
+class ApproveReview(Callback, prefix="rv:a"):
+    """Names the revision shown, so a newer one cannot be approved unseen."""
+
+    review_id: RowId
+    revision: int
+
+
+@dataclass(frozen=True)
+class ReturnReview(Callback, prefix="rv:r"):
+    review_id: RowId
+    revision: int
+
+
+@dataclass(frozen=True)
+class CancelReview(Callback, prefix="rv:x"):
+    """Leave the return's comment without returning anything."""
+
+
+@dataclass(frozen=True)
+class ReviewToggle(Callback, prefix="rd:rv"):
+    """The round set-up's district review toggle (handlers/rounds/wizard.py)."""

@@ -131,6 +131,7 @@ def _open_request(settings: Settings, args: argparse.Namespace) -> OpenRequest:
         districts=args.districts,
         stages=stage_codes(args.stages),
         school_codes=args.schools,
+        review=args.review == "district",
     )
 
 
@@ -153,6 +154,9 @@ def _rounds_open(settings: Settings, args: argparse.Namespace) -> int:
         f"round {round_.id} opened: {form.code} v{form.version} for {round_.period}, "
         f"deadline {_show(round_.deadline, settings)}, {opened.schools} school(s)"
     )
+    if request.review:
+        print("district review: each submission waits for the district officers "
+              "(/review); the bureau approves where a district has none")
     if opened.told is not None:
         print(
             f"announcement queued for {opened.told.people} people at {opened.told.schools} "
@@ -301,6 +305,8 @@ def add_commands(sub: Any) -> None:
     open_.add_argument("--grace", type=int, default=None, metavar="MINUTES")
     open_.add_argument("--lock-at", default=None, metavar="DATETIME")
     open_.add_argument("--no-announce", action="store_true", help="do not tell the schools")
+    open_.add_argument("--review", choices=["district"], default=None,
+                       help="each submission waits for the district officers' approval")
     open_.set_defaults(func=_rounds_open)
     rsub.add_parser("list", help="every round with its counts").set_defaults(func=_rounds_list)
     close = rsub.add_parser("close", help="close a round early")

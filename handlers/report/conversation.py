@@ -81,7 +81,9 @@ async def retrying(services: Services, step: Callable[[AsyncSession], Awaitable[
     for attempt in range(1, ATTEMPTS + 1):
         try:
             async with services.transaction() as session:
-                return await step(session)
+                result = await step(session)
+            services.wake_outbox()  # a step may have queued messages (a report to review)
+            return result
         except DraftMoved as moved:
             log.info(
                 "draft moved meanwhile, step done again",

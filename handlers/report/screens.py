@@ -42,6 +42,7 @@ from models.rounds.submissions import (
     save_step,
     touch_submission,
 )
+from texts import review as review_words
 from texts.callbacks import ReviseReport
 from texts.i18n import Gettext, paren
 from transport.context import Services
@@ -118,8 +119,16 @@ def render_review(ctx: Ctx, before: list[str] | None = None) -> Rendered:
             revising=ctx.current_revision > 0,
         ),
         ctx._,
-        before or (),
+        [*_returned_banner(ctx), *(before or ())],
     )
+
+
+def _returned_banner(ctx: Ctx) -> list[str]:
+    """A report the district returned shows the comment at the top, until resubmitted."""
+    comment = ctx.draft.other.get("returned")
+    if not isinstance(comment, str) or not comment:
+        return []
+    return [review_words.returned_banner(ctx._, comment), ""]
 
 
 def render_position(

@@ -17,6 +17,7 @@ from handlers.report.screens import (
     whom_to_ask,
 )
 from handlers.report_view import REVIEW, Rendered
+from handlers.review import report_arrived
 from models.conversations import ReportTalk
 from models.forms import (
     RuleResult,
@@ -98,6 +99,7 @@ async def submit_report(
         point(ctx, ReportTalk(awaiting="reason", then="submit"))
         return None, Rendered(_("Please type in one line why you are revising this report.")), None
     leave(ctx)
+    await report_arrived(session, services, submission)  # district review, if the round has it
     tz = services.settings.bureau.tz
     log.info(
         "report submitted",

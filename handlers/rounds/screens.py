@@ -19,6 +19,7 @@ from models.conversations import RoundSetup
 from models.followup.reminders import school_contacts, unsubmitted_school_ids
 from models.forms import STAGES, FormDef
 from models.outbox import Requeued, count_unreached, purpose_of_round
+from models.review import rules as review_rules
 from models.roster.tables import District, School
 from models.rounds import Round
 from models.rounds.announce import Told
@@ -27,6 +28,7 @@ from models.rounds.locks import EntryState, accepting, entry_state, lock_time
 from models.rounds.periods import month_period, period_label, term_code, week_period
 from models.rounds.submissions import ReportStatus, submission_statuses
 from models.rounds.versions import round_form
+from texts import review as review_words
 from texts.callbacks import (
     AskClose,
     BackToRound,
@@ -42,6 +44,7 @@ from texts.callbacks import (
     NewRound,
     OpenRound,
     RetryRound,
+    ReviewToggle,
     RoundDistrictTick,
     RoundList,
     RoundStageTick,
@@ -175,6 +178,7 @@ async def round_view(
         else _("Entry closed: {time}").format(time=closes),
         _("Schools expected: {count}").format(count=len(statuses)),
         _counts_line(counts, _),
+        *await _review_lines(session, round_, _),
     ]
     rows = _round_rows(round_, state, _)
     # Messages about the round that failed for good or were refused (blocked the bot).
@@ -185,6 +189,17 @@ async def round_view(
         rows.append([button(label, RetryRound(round_.id))])
     rows.append([button(_("⬅ All rounds"), RoundList())])
     return Rendered("\n".join(lines), InlineKeyboardMarkup(rows))
+
+
+async def _review_lines(session: AsyncSession, round_: Round, _: Gettext) -> list[str]:
+    """A round with district review: who reviews, and where each district stands."""
+    if not await review_rules.is_reviewed(session, round_.id):
+        return []
+    lines = review_words.round_review_lines(
+        _, await review_rules.districts_without_officer(session, round_.id))
+    lines.extend(review_words.district_line(_, district, counts)
+                 for district, counts in await review_rules.district_counts(session, round_.id))
+    return lines
 
 
 def unreached_line(unreached: Requeued, _: Gettext) -> str:
@@ -476,5 +491,8 @@ async def confirm_screen(
             _("Their principals and deputies are told at once."),
         ]
     )
-    rows = [[button(_("✅ Open the round"), OpenRound())], cancel_row(_)]
+    rows = [
+        [button(review_words.review_toggle(_, state.review), ReviewToggle())],
+        [button(_("✅ Open the round"), OpenRound())], cancel_row(_),
+    ]
     return Rendered(text, InlineKeyboardMarkup(rows))

@@ -42,6 +42,7 @@ from texts.callbacks import (
     ChooseForm,
     ChoosePeriod,
     OpenRound,
+    ReviewToggle,
     RoundDistrictTick,
     RoundStageTick,
     SchoolsChosen,
@@ -213,6 +214,16 @@ async def open_confirmed(
     return await open_from_chat(session, services, who, state, origin)
 
 
+async def toggle_review(
+    session: AsyncSession, services: Services, who: Who, state: State, button: ReviewToggle,
+    origin: Origin,
+) -> Outcome:
+    """District review on or off: the confirmation changes in place."""
+    state.review = not state.review
+    await save_wizard(session, who.person.id, state, now=services.now())
+    return screen(await screens.confirm_screen(session, services, who, state), in_place=True)
+
+
 # --- ✅ open the round -------------------------------------------------------------------------
 
 
@@ -288,6 +299,7 @@ async def open_from_chat(
         districts=state.districts or None,
         stages=state.stages or None,
         created_by=who.person.id,
+        review=state.review,
     )
     owner = BatchOwner(who.person.id, who.language, batch_title(who.language),
                        details_callback=lambda round_id: ShowRound(round_id).pack())
@@ -432,5 +444,6 @@ SETUP_BUTTONS: tuple[tuple[type[Callback], Any, Callback], ...] = (
     (RoundStageTick, setup_button(tick_stage, at=SetupStep.AUDIENCE), RoundStageTick(0)),
     (SchoolsChosen, setup_button(schools_chosen, at=SetupStep.AUDIENCE), SchoolsChosen()),
     (OpenRound, setup_button(open_confirmed, at=SetupStep.CONFIRM), OpenRound()),
+    (ReviewToggle, setup_button(toggle_review, at=SetupStep.CONFIRM), ReviewToggle()),
 )
 """(kind, handler, example) of the set-up's buttons."""

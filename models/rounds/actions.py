@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from models.audit import record
 from models.forms import FormDef
 from models.outbox import Requeued, purpose_of_round, requeue_failed
+from models.review import rules as review_rules
 from models.roster.tables import School
 from models.rounds import Round, RoundStatus, lifecycle
 from models.rounds.announce import (
@@ -89,6 +90,8 @@ class OpenRequest:
     stages: Collection[str] | None = None
     school_codes: Collection[str] | None = None
     created_by: int | None = None
+    review: bool = False
+    """District review: each submission waits for the district officers (models/review)."""
 
 
 @dataclass(frozen=True)
@@ -126,6 +129,8 @@ async def open_round(
         )
     except RoundError as err:
         return _refused(err)
+    if request.review:
+        await review_rules.enable(session, round_.id, actor_id=request.created_by, now=now)
     schools = len(await expected_school_ids(session, round_.id))
     if announcement is None:
         return Opened(round_, schools, None)
