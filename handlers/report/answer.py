@@ -133,6 +133,7 @@ async def answer_text(session: AsyncSession, services: Services, ctx: Ctx, text:
         return await add_or_finish(session, ctx, step, yes)
     f = step.field
     assert f is not None
+    ctx.defer_answer = True  # the answer is written with the conversation (sync_conversation)
     parsed = parse_answer(f, text)
     if isinstance(parsed, ParseError):
         return Rendered(

@@ -28,14 +28,16 @@ from models.forms import (
 from models.roster.tables import Person, Role, School
 from models.rounds import (
     WORKING,
+    Answer,
     Conversation,
     Round,
     RoundSchool,
     Submission,
     versions,
 )
-from models.rounds.answers import answer_rows, answers_from_rows
+from models.rounds.answers import answers_from_rows
 from models.rounds.draft_state import DraftState
+from models.rounds.step_write import AnswerWrite
 from texts.i18n import Gettext, Stated, gettext_for, language_of
 from transport.context import Services
 
@@ -113,6 +115,11 @@ class Ctx:
     conv_stored: tuple[Kind | None, int | None, ReportTalk] = (None, None, ReportTalk())
     """The conversation as stored (kind, submission, state): the step writes it once at
     the end, and only if it changed."""
+    defer_answer: bool = False
+    """A typed answer's step: its one answer is written with the conversation at the end
+    (sync_conversation), in one statement on PostgreSQL (models/rounds/step_write.py)."""
+    pending: AnswerWrite | None = None
+    """The answer and draft columns save_position left for sync_conversation to write."""
 
     @property
     def allowed(self) -> bool:
@@ -147,10 +154,10 @@ class Ctx:
 
 # The hot path's query is Core over the tables (not ORM entities): it returns plain rows
 # and skips the ORM's per-statement bookkeeping, which costs more than the query itself.
-_PT, _CT, _ST, _RT, _RST, _SCT = (
-    m.__table__ for m in (Person, Conversation, Submission, Round, RoundSchool, School)
+_PT, _CT, _ST, _RT, _RST, _SCT, _AT = (
+    m.__table__ for m in (Person, Conversation, Submission, Round, RoundSchool, School, Answer)
 )
-_P, _C, _S, _R, _RS, _SC = (t.c for t in (_PT, _CT, _ST, _RT, _RST, _SCT))
+_P, _C, _S, _R, _RS, _SC, _A = (t.c for t in (_PT, _CT, _ST, _RT, _RST, _SCT, _AT))
 _CTX_COLUMNS = (
     _P.id,
     _P.role,
@@ -185,30 +192,41 @@ _CTX_COLUMNS = (
     _SC.stage,
     _SC.district_id,
 )
+_ANSWER_COLUMNS = (_A.field, _A.item, _A.value_int, _A.value_dec, _A.value_text, _A.value_date)
+_CTX_WIDTH = len(_CTX_COLUMNS)
 
 
-def _ctx_query(pointed: bool) -> Any:
+def _ctx_query(pointed: bool, with_answers: bool) -> Any:
     """The person and their submission: the one their conversation points at (`pointed`),
-    or the one given as the `sid` parameter. Built once: bound parameters, not values."""
+    or the one given as the `sid` parameter. Built once: bound parameters, not values.
+
+    `with_answers`: the draft's working answers come in the same trip to the database,
+    one row each (the person's columns repeated on every row; a draft without answers
+    gives one row with the answer's columns empty)."""
     sub_on = _S.id == (_C.submission_id if pointed else bindparam("sid"))
-    return (
-        select(*_CTX_COLUMNS)
-        .select_from(
-            _PT
-            .outerjoin(_CT, _C.person_id == _P.id)
-            .outerjoin(_ST, sub_on)
-            .outerjoin(_RT, _R.id == _S.round_id)
-            .outerjoin(
-                _RST,
-                and_(_RS.round_id == _S.round_id, _RS.school_id == _S.school_id),
-            )
-            .outerjoin(_SCT, _SC.id == _S.school_id)
+    joined = (
+        _PT
+        .outerjoin(_CT, _C.person_id == _P.id)
+        .outerjoin(_ST, sub_on)
+        .outerjoin(_RT, _R.id == _S.round_id)
+        .outerjoin(
+            _RST,
+            and_(_RS.round_id == _S.round_id, _RS.school_id == _S.school_id),
         )
-        .where(_P.telegram_id == bindparam("tid"))
+        .outerjoin(_SCT, _SC.id == _S.school_id)
     )
+    columns: tuple[Any, ...] = _CTX_COLUMNS
+    if with_answers:
+        joined = joined.outerjoin(_AT, and_(_A.submission_id == _S.id, _A.revision == WORKING))
+        columns += _ANSWER_COLUMNS
+    return select(*columns).select_from(joined).where(_P.telegram_id == bindparam("tid"))
 
 
-_CTX_POINTED, _CTX_GIVEN = _ctx_query(True), _ctx_query(False)
+_CTX_QUERIES = {
+    (pointed, answers): _ctx_query(pointed, answers)
+    for pointed in (True, False)
+    for answers in (True, False)
+}
 
 
 async def load_ctx(
@@ -223,13 +241,14 @@ async def load_ctx(
     `submission_id`); None for someone who never talked to the bot."""
     user = update.effective_user
     assert user is not None
-    if submission_id is None:
-        found = await session.execute(_CTX_POINTED, {"tid": user.id})
-    else:
-        found = await session.execute(_CTX_GIVEN, {"tid": user.id, "sid": submission_id})
-    row = found.first()
-    if row is None:
+    query = _CTX_QUERIES[(submission_id is None, with_answers)]
+    params: dict[str, int] = {"tid": user.id}
+    if submission_id is not None:
+        params["sid"] = submission_id
+    rows = (await session.execute(query, params)).all()
+    if not rows:
         return None
+    row = rows[0][:_CTX_WIDTH]
     (
         pid, role, pschool, plang, tlang, name, username, reachable,
         ckind, cstate, csub,
@@ -266,8 +285,8 @@ async def load_ctx(
     ctx.context = {"stage": stage, "district": district}
     if with_answers and ctx.allowed:
         ctx.form = await versions.form_version(session, fcode, fver)
-        rows = await answer_rows(session, sid, WORKING)
-        ctx.answers = answers_from_rows(ctx.form, rows)
+        answers = (r[_CTX_WIDTH:] for r in rows)
+        ctx.answers = answers_from_rows(ctx.form, (a for a in answers if a[0] is not None))
     return ctx
 
 

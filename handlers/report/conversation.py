@@ -20,6 +20,7 @@ from models.conversations import (
 )
 from models.conversations import conversation_kind as get_conversation_kind
 from models.rounds.errors import DraftMoved
+from models.rounds.step_write import TalkWrite, write_answer
 from transport.context import Services
 
 __all__ = [
@@ -58,6 +59,9 @@ async def sync_conversation(session: AsyncSession, ctx: Ctx) -> None:
         ctx.talk = replace(ctx.talk, at=ctx.shown)
     kind, sub, talk = ctx.conv_kind, ctx.conv_sub_id, ctx.talk
     stored_kind, stored_sub, stored_talk = ctx.conv_stored
+    if ctx.pending is not None:
+        await _write_answer(session, ctx, talk)
+        return
     if (kind, sub) == (stored_kind, stored_sub):
         # Another kind's state (a round set-up's) is not the step's to write.
         if kind is Kind.REPORT and talk != stored_talk:
@@ -67,6 +71,24 @@ async def sync_conversation(session: AsyncSession, ctx: Ctx) -> None:
     else:
         await set_conversation(session, ctx.person_id, kind, sub, talk, now=ctx.now)
     ctx.conv_stored = (kind, sub, talk)
+
+
+async def _write_answer(session: AsyncSession, ctx: Ctx, talk: ReportTalk) -> None:
+    """The answer save_position left, with the conversation's new state when only its
+    state changed (the common step); a conversation that changed more is written after."""
+    assert ctx.pending is not None and ctx.form is not None
+    pending, ctx.pending = ctx.pending, None
+    kind, sub = ctx.conv_kind, ctx.conv_sub_id
+    stored_kind, stored_sub, stored_talk = ctx.conv_stored
+    same = (kind, sub) == (stored_kind, stored_sub)
+    with_talk = same and kind is Kind.REPORT and talk != stored_talk
+    await write_answer(
+        session, ctx.form, pending, TalkWrite(ctx.person_id, talk) if with_talk else None
+    )
+    if with_talk or same:
+        ctx.conv_stored = (kind, sub, talk)
+    else:
+        await sync_conversation(session, ctx)
 
 
 ATTEMPTS = 5

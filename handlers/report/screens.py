@@ -38,6 +38,7 @@ from models.rounds import (
 from models.rounds.locks import lock_time
 from models.rounds.periods import period_label
 from models.rounds.revisions import revisions_of
+from models.rounds.step_write import AnswerWrite
 from models.rounds.submissions import (
     save_step,
     touch_submission,
@@ -174,6 +175,16 @@ async def save_position(
         )
         return
     assert ctx.form is not None
+    if ctx.defer_answer and not replace and len(changes) == 1:
+        ((key, value),) = changes.items()
+        if value is not None:
+            # Written by sync_conversation with the conversation (one statement on
+            # PostgreSQL); a draft that moved meanwhile raises DraftMoved there.
+            ctx.pending = AnswerWrite(
+                ctx.sub_id, ctx.version, columns, key, value, ctx.person_id, now
+            )
+            ctx.version += 1
+            return
     ctx.version = await save_step(
         session,
         ctx.sub_id,
