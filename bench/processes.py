@@ -264,7 +264,7 @@ def main() -> None:
     parser.add_argument("--principals", type=int, default=200)
     parser.add_argument("--questions", type=int, default=30)
     parser.add_argument("--processes", default="1,2", help="comma-separated process counts")
-    parser.add_argument("--max-connections", type=int, default=100,
+    parser.add_argument("--max-connections", type=int, default=40,
                         help="telegram.webhook.max_connections (Telegram allows 1-100)")
     raise SystemExit(asyncio.run(async_main(parser.parse_args())))
 

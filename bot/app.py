@@ -103,8 +103,12 @@ async def open_chat_turns(app: HuibaoApp, settings: Settings) -> None:
     if (settings.telegram.mode != "webhook" or is_sqlite(settings.database.url)
             or not isinstance(processor, PerChatUpdateProcessor)):
         return
-    # Telegram never posts more than max_connections updates at once to all processes.
-    turns = ChatTurns(settings.database.url, settings.telegram.webhook.max_connections)
+    # No more lock connections than updates Telegram posts at once, nor than the engine's
+    # pool can serve transactions to (pool_size + overflow): beyond that updates would
+    # only wait for the database, and PostgreSQL's max_connections (100 by default) is
+    # shared by every process.
+    size = min(settings.telegram.webhook.max_connections, 2 * settings.database.pool_size)
+    turns = ChatTurns(settings.database.url, size)
     await turns.open()
     processor.turns = turns
 
