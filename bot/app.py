@@ -20,6 +20,7 @@ from telegram.ext import (
 )
 from telegram.request import BaseRequest
 
+from bot import webhook
 from bot.lifecycle import (
     load_form_folder,
     start_delivery,
@@ -32,7 +33,7 @@ from bot.lifecycle import (
 from config.logs import add_secret
 from config.settings import Settings
 from handlers import routing
-from models.db import create_engine, create_sessionmaker, transaction
+from models.db import ChatTurns, create_engine, create_sessionmaker, is_sqlite, transaction
 from models.roster.people import ensure_admins
 from models.secrets import WEBHOOK_SECRET, shared_secret
 from texts.commands import BASE_COMMANDS
@@ -58,6 +59,8 @@ class PerChatUpdateProcessor(BaseUpdateProcessor):
         super().__init__(max_concurrent_updates)
         self._locks: dict[int, asyncio.Lock] = {}
         self._users: dict[int, int] = {}
+        # Across processes too: PostgreSQL's per-chat lock, set in webhook mode (post_init).
+        self.turns: ChatTurns | None = None
 
     async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
         chat = update.effective_chat if isinstance(update, Update) else None
@@ -68,7 +71,7 @@ class PerChatUpdateProcessor(BaseUpdateProcessor):
         self._users[chat.id] = self._users.get(chat.id, 0) + 1
         try:
             async with lock:
-                await coroutine
+                await self._in_turn(chat.id, coroutine)
         finally:
             self._users[chat.id] -= 1
             if self._users[chat.id] == 0:
@@ -76,11 +79,38 @@ class PerChatUpdateProcessor(BaseUpdateProcessor):
                 del self._users[chat.id]
                 self._locks.pop(chat.id, None)
 
+    async def _in_turn(self, chat_id: int, coroutine: Awaitable[Any]) -> None:
+        if self.turns is None:
+            await coroutine
+            return
+        async with self.turns.turn(chat_id):
+            await coroutine
+
     async def initialize(self) -> None:
         pass
 
     async def shutdown(self) -> None:
-        pass
+        # After the Application stopped: no update is being handled any more.
+        if self.turns is not None:
+            await self.turns.close()
+            self.turns = None
+
+
+async def open_chat_turns(app: HuibaoApp, settings: Settings) -> None:
+    """Several processes may serve one webhook only on PostgreSQL (SQLite's file is held
+    by one, bot/cli): there each update also waits for its chat's turn."""
+    processor = app.update_processor
+    if (settings.telegram.mode != "webhook" or is_sqlite(settings.database.url)
+            or not isinstance(processor, PerChatUpdateProcessor)):
+        return
+    # No more lock connections than updates Telegram posts at once, nor than the engine's
+    # pool can serve transactions to (pool_size + overflow): beyond that updates would
+    # only wait for the database, and PostgreSQL's max_connections (100 by default) is
+    # shared by every process.
+    size = min(settings.telegram.webhook.max_connections, 2 * settings.database.pool_size)
+    turns = ChatTurns(settings.database.url, size)
+    await turns.open()
+    processor.turns = turns
 
 
 def _logged(callback: Callable[..., Awaitable[Any]], name: str) -> Callable[..., Awaitable[Any]]:
@@ -159,6 +189,7 @@ def build_application(
         if made:
             log.info("admins from settings", extra={"telegram_ids": made})
         await set_base_commands(app)
+        await open_chat_turns(app, settings)
         await start_delivery(app, services)
         await routing.on_startup(app)
         await start_scheduler(app, services)
@@ -260,16 +291,9 @@ def _serve(app: HuibaoApp, settings: Settings) -> None:
                 "and updates would cross the network unencrypted",
                 extra={"url": hook.url},
             )
-        # PTB checks X-Telegram-Bot-Api-Secret-Token on every request and answers 403,
-        # without handling the update, when it is missing or different.
-        app.run_webhook(
-            listen=hook.listen,
-            port=hook.port,
-            url_path=hook.path,
-            webhook_url=hook.url.rstrip("/") + "/" + hook.path if hook.url else None,
-            secret_token=secret,
-            allowed_updates=Update.ALL_TYPES,
-        )
+        # Our server, not PTB's: it checks X-Telegram-Bot-Api-Secret-Token (403 without
+        # handling anything) and acknowledges an update only once it has been handled.
+        asyncio.run(webhook.serve(app, hook, secret))
     else:
         app.run_polling(
             allowed_updates=Update.ALL_TYPES,

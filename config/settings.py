@@ -41,6 +41,9 @@ class WebhookSettings(Section):
     path: str = "telegram"
     # Empty: made once and kept in the database (bot/app.py webhook_secret).
     secret_token: str = ""
+    # How many updates Telegram posts at once (setWebhook max_connections, 1-100), in
+    # all for every process behind the address; one chat's updates never overlap.
+    max_connections: int = Field(40, ge=1, le=100)
 
     @field_validator("secret_token")
     @classmethod

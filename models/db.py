@@ -141,3 +141,89 @@ async def transaction(
     """One unit of work: committed on success, rolled back on any error."""
     async with sessionmaker() as session, session.begin():
         yield session
+
+
+# The first key of every per-chat lock ("HUIB"): PostgreSQL keeps two-key advisory locks
+# apart from one-key ones, so these never meet the scheduler's (scheduler.lock_id).
+CHAT_LOCK_SPACE = 0x48554942
+# A chat whose lock is held longer than this (a frozen process) fails the update with an
+# error; Telegram posts it again later.
+CHAT_LOCK_TIMEOUT = "30s"
+
+
+def chat_lock_key(chat_id: int) -> int:
+    """The chat id folded into a signed 32-bit key; two chats sharing one only wait."""
+    return (chat_id + 2**31) % 2**32 - 2**31
+
+
+class ChatTurns:
+    """One chat's updates one at a time across processes (PostgreSQL, webhook mode).
+
+    A session-level advisory lock per chat, `pg_advisory_lock(CHAT_LOCK_SPACE, chat)`,
+    held on a connection of its own for as long as the update is handled. It is held
+    outside any transaction: the handler calls the Bot API while holding it (never inside
+    a transaction, models/txguard.py), and its own transactions use the engine's pool, so
+    the two pools cannot starve each other. A process that dies closes the connection and
+    PostgreSQL frees its locks at once; asyncpg's pool frees any left on release
+    (pg_advisory_unlock_all), which is how it is given back."""
+
+    def __init__(self, url: str, size: int) -> None:
+        self.dsn = make_url(url).set(drivername="postgresql").render_as_string(
+            hide_password=False
+        )
+        self.size = size
+        self._pool: Any = None
+
+    async def open(self) -> None:
+        import asyncpg  # only PostgreSQL in webhook mode needs it
+
+        self._pool = await asyncpg.create_pool(
+            self.dsn,
+            min_size=1,
+            max_size=self.size,
+            server_settings={"lock_timeout": CHAT_LOCK_TIMEOUT},
+        )
+
+    async def close(self) -> None:
+        if self._pool is not None:
+            await self._pool.close()
+            self._pool = None
+
+    @asynccontextmanager
+    async def turn(self, chat_id: int) -> AsyncIterator[None]:
+        async with self._pool.acquire() as connection:
+            await connection.execute(
+                "SELECT pg_advisory_lock($1, $2)", CHAT_LOCK_SPACE, chat_lock_key(chat_id)
+            )
+            yield
+        # No unlock of our own: giving the connection back to the pool runs asyncpg's
+        # reset, which starts with pg_advisory_unlock_all() (one round trip, not two).
+
+
+class SqliteInUse(Exception):
+    """Another process serves this SQLite file."""
+
+
+def hold_sqlite_file(url: str) -> int | None:
+    """Take `<database>.lock` for as long as this process lives; SqliteInUse if taken.
+
+    SQLite is one process by design (models/db.py queues writers inside a process), so a
+    second `huibao run` on the same file is refused rather than left to fight over it;
+    the CLI beside the bot does not take it. The kernel frees the lock when the process
+    ends, however it ends (even SIGKILL). Returns the lock's file descriptor, or None for
+    PostgreSQL and in-memory databases."""
+    import fcntl
+
+    if not is_sqlite(url):
+        return None
+    path = make_url(url).database
+    if not path or path == ":memory:" or path.startswith("file:"):
+        return None
+    lock = f"{path}.lock"
+    fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        raise SqliteInUse(lock) from None
+    return fd

@@ -47,6 +47,7 @@ def _run(settings: Settings, args: argparse.Namespace) -> int:
     if settings.telegram.mode == "webhook" and not settings.telegram.webhook.url:
         raise CliError("telegram.webhook.url must be set when telegram.mode is webhook")
     _refuse_a_new_empty_database(settings, args.config)
+    _hold_the_sqlite_file(settings)
     setup_logging(settings.logging.level, settings.logging.format, [settings.telegram.token])
     logging.getLogger("huibao.cli").info("where the data is", extra=data_paths(settings))
     try:
@@ -83,6 +84,22 @@ def _refuse_a_new_empty_database(settings: Settings, config: Path | None) -> Non
             "the folder of your config.toml (or pass --config), or start a new one "
             "there with `huibao db upgrade` (or `huibao demo-data` to try it)"
         )
+
+
+def _hold_the_sqlite_file(settings: Settings) -> None:
+    """One `huibao run` per SQLite file: a second would fight the first for the file's
+    one writer and both would answer the same polling updates. Held until the process
+    ends (the descriptor is left open on purpose)."""
+    from models.db import SqliteInUse, hold_sqlite_file
+
+    try:
+        hold_sqlite_file(settings.database.url)
+    except SqliteInUse as exc:
+        raise CliError(
+            f"another huibao run is already serving this SQLite database (it holds {exc}): "
+            "stop it first; several processes need PostgreSQL "
+            "(docs/operations/several-processes.md)"
+        ) from None
 
 
 def _first_line(exc: BaseException) -> str:

@@ -56,3 +56,27 @@ def test_systemd_accepts_the_unit_and_would_refuse_a_broken_one(tmp_path: Path) 
     assert accepted.returncode == 0, accepted.stderr
     broken = _verify(unit.replace("ExecStart=/", "ExecStart=relative/"), tmp_path)
     assert broken.returncode != 0
+
+
+def test_an_instance_file_with_the_shared_one_is_valid_webhook_settings() -> None:
+    lines = (DEPLOY / "instance.env.example").read_text(encoding="utf-8").splitlines()
+    instance = dict(line.split("=", 1) for line in lines if line and not line.startswith("#"))
+    settings = load_settings(environ={**env_example(), **instance})
+    assert settings.telegram.mode == "webhook"
+    assert settings.database.url.startswith("postgresql+asyncpg://")
+    assert str(settings.telegram.webhook.port) in settings.delivery.journal_path
+
+
+@pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="no systemd-analyze here")
+def test_systemd_accepts_the_instance_template(tmp_path: Path) -> None:
+    unit = (DEPLOY / "huibao@.service").read_text(encoding="utf-8")
+    unit = unit.replace("/etc/huibao/instance-%i.env", "/dev/null")
+    path = tmp_path / "huibao@.service"
+    path.write_text(unit.replace("/srv/huibao/.venv/bin/huibao", str(
+        Path(sys.executable).with_name("huibao"))).replace("/etc/huibao/huibao.env", "/dev/null"),
+        encoding="utf-8")
+    instance = tmp_path / "huibao@8443.service"
+    instance.symlink_to(path)
+    checked = subprocess.run(["systemd-analyze", "verify", str(instance)], capture_output=True,
+                             text=True, timeout=60, check=False)
+    assert checked.returncode == 0, checked.stderr
