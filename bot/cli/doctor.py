@@ -104,7 +104,11 @@ async def check_scheduler(engine: AsyncEngine, settings: Settings) -> Finding:
         holder = (await connection.execute(text(
             "SELECT a.pid, coalesce(host(a.client_addr), 'local') FROM pg_locks l "
             "JOIN pg_stat_activity a ON a.pid = l.pid "
-            "WHERE l.locktype = 'advisory' AND l.granted AND l.objid = :key"
+            # objsubid 1: the one-key lock (a chat's turn uses two keys); this database only,
+            # since other bureaus' databases on the same server have a leader of their own.
+            "WHERE l.locktype = 'advisory' AND l.granted AND l.objid = :key "
+            "AND l.objsubid = 1 "
+            "AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())"
         ), {"key": settings.scheduler.leader_lock_id})).first()
     if holder is None:
         return Finding("scheduler", False, "no process holds the scheduler lock",
