@@ -27,8 +27,9 @@ from telegram.warnings import PTBUserWarning
 from config.settings import DeliverySettings
 from models.outbox import OutboxFile, OutMessage
 from scheduler.journal import Entry, Journal
+from transport.http import JSON_BODY
 from transport.limiter import HuibaoRateLimiter, OutboxCall, retry_after_seconds
-from transport.markup import keyboard_markup
+from transport.markup import keyboard_json, keyboard_markup
 
 log = logging.getLogger("huibao.delivery")
 
@@ -196,7 +197,11 @@ class Sender:
         if message.parse_mode:
             kwargs["parse_mode"] = message.parse_mode
         if message.keyboard:
-            kwargs["reply_markup"] = keyboard_markup(message.keyboard)
+            # Plain JSON for text (sent through do_api_request), telegram objects for files.
+            plain = message.kind == "text"
+            kwargs["reply_markup"] = (
+                keyboard_json(message.keyboard) if plain else keyboard_markup(message.keyboard)
+            )
         if message.reply_to_message_id:
             kwargs["reply_parameters"] = ReplyParameters(
                 message.reply_to_message_id, allow_sending_without_reply=True
@@ -238,12 +243,16 @@ class Sender:
             kwargs["parse_mode"] = self._parse_mode
         rate_limit_args = kwargs.pop("rate_limit_args", None)
         api_kwargs = {"text": text, **kwargs}
-        if isinstance(self.bot, ExtBot):
-            result = await self.bot.do_api_request(
-                "sendMessage", api_kwargs=api_kwargs, rate_limit_args=rate_limit_args
-            )
-        else:
-            result = await self.bot.do_api_request("sendMessage", api_kwargs=api_kwargs)
+        json_body = JSON_BODY.set(True)
+        try:
+            if isinstance(self.bot, ExtBot):
+                result = await self.bot.do_api_request(
+                    "sendMessage", api_kwargs=api_kwargs, rate_limit_args=rate_limit_args
+                )
+            else:
+                result = await self.bot.do_api_request("sendMessage", api_kwargs=api_kwargs)
+        finally:
+            JSON_BODY.reset(json_body)
         try:
             return int(result["message_id"])
         except (TypeError, KeyError, ValueError) as exc:

@@ -122,6 +122,28 @@ class Pacer:
                 slot = None  # paused: queue again when the pause is over
             await asyncio.sleep(wait)
 
+    def _wait_beside(self, now: float, *, spaced: bool) -> float:
+        wait = max(self.hold.until - now, self._window_wait(now))
+        return max(wait, self._next - now) if spaced else wait
+
+
+async def ready_together(own: Pacer, shared: Pacer) -> None:
+    """A send that keeps to two pacers at once (a reply to a user when broadcasts are
+    paid: the free rate, and the bot's whole rate). It leaves when both allow it and is
+    recorded in both at that moment; were it to wait for one and then the other, the time
+    spent on the second would bunch sends the first had spaced. In `shared` it takes a
+    place between the slots reserved there (whose holders then check the window again);
+    these are few, the replies to users."""
+    while True:
+        now = time.monotonic()
+        wait = max(own._wait_beside(now, spaced=True), shared._wait_beside(now, spaced=False))
+        if wait <= 0:
+            own._next = now + own.interval
+            own._left.append(now)
+            shared._left.append(now)
+            return
+        await asyncio.sleep(wait)
+
 
 class HuibaoRateLimiter(AIORateLimiter):
     """AIORateLimiter whose overall limit is a Pacer, shared by handlers and the outbox.
@@ -165,10 +187,14 @@ class HuibaoRateLimiter(AIORateLimiter):
         pacer, paid = self.pacer, self.paid
 
         async def paced(*call_args: Any, **call_kwargs: Any) -> Any:
-            if chat and not (allow_paid_broadcast and paid is not None):
+            if not chat:
+                pass
+            elif paid is None:
                 await pacer.ready()
-            if chat and paid is not None:
+            elif allow_paid_broadcast:
                 await paid.ready()
+            else:
+                await ready_together(pacer, paid)
             try:
                 return await callback(*call_args, **call_kwargs)
             except RetryAfter as exc:
