@@ -43,8 +43,10 @@ class OutboxCall:
 
 # A send leaves only when the send `rate` places before it left more than a second plus
 # this long ago: the time from here to Telegram's door varies a little from request to
-# request, and Telegram counts at its door.
-WINDOW_MARGIN = 0.03
+# request, and Telegram counts at its door. 45 ms: on a loaded two-core machine 30 ms was
+# not always enough (31 in one second at the double, bench/notices_broadcast.py), and at
+# 30 a second it still leaves 95.7 % of the cap (the issue asks for at least 95 %).
+WINDOW_MARGIN = 0.045
 
 
 class Hold:
@@ -82,6 +84,8 @@ class Pacer:
         # really left (monotonic), oldest first.
         self._slots: deque[float] = deque(maxlen=self.per_second)
         self._left: deque[float] = deque(maxlen=self.per_second)
+        # Set to a list to keep every departure time (bench/notices_broadcast.py).
+        self.departures: list[float] | None = None
 
     @property
     def paused_for(self) -> float:
@@ -117,6 +121,8 @@ class Pacer:
                 if wait <= 0:
                     # Checked and recorded with no await in between: nothing slips in.
                     self._left.append(now)
+                    if self.departures is not None:
+                        self.departures.append(now)
                     return
             else:
                 slot = None  # paused: queue again when the pause is over
@@ -141,6 +147,8 @@ async def ready_together(own: Pacer, shared: Pacer) -> None:
             own._next = now + own.interval
             own._left.append(now)
             shared._left.append(now)
+            if shared.departures is not None:
+                shared.departures.append(now)
             return
         await asyncio.sleep(wait)
 
