@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import sys
 import tempfile
@@ -181,6 +182,12 @@ async def phase(db: str, count: int, limiter: bool, settings: DeliverySettings) 
                     ).all()
                 )
         await engine.dispose()
+    if os.environ.get("BENCH_DUMP"):
+        # The double's clock and the limiter's, to look at a busy second closely.
+        Path(os.environ["BENCH_DUMP"]).write_text(  # noqa: ASYNC240 - after the run
+            json.dumps({"double": [m.timestamp for m in sends],
+                        "limiter": pacer.departures if pacer else []})
+        )
     received = Counter(m.chat_id for m in sends)
     expected = set(roster.telegram_ids)
     lost = len(expected - set(received))
