@@ -129,6 +129,10 @@ class InvitesSettings(Section):
     wrong_code_window_minutes: int = Field(10, ge=1, le=24 * 60)
 
 
+# Telegram's free limit: messages per second to different chats without paid broadcasts.
+FREE_MESSAGES_PER_SECOND = 30.0
+
+
 class DeliverySettings(Section):
     """The outbox worker that sends notices, reminders and summaries (DESIGN principle 3)."""
 
@@ -391,11 +395,26 @@ def load_settings(path: Path | None = None, *, environ: dict[str, str] | None = 
         if saved is not None:
             os.environ.clear()
             os.environ.update(saved)
+    _refuse_unpaid_speed(settings, f"{path}" if path.exists() else "settings")
     if path.exists():
         # Relative paths in a settings file are relative to that file, so `huibao` finds
         # the same database from whatever directory it is started in.
         anchor_paths(settings, path.resolve().parent)
     return settings
+
+
+def _refuse_unpaid_speed(settings: Settings, source: str) -> None:
+    """Above Telegram's free 30 a second only paid broadcasts are allowed: a faster rate
+    without them would meet "Too Many Requests" all through every broadcast."""
+    delivery = settings.delivery
+    paid = delivery.allow_paid_broadcast
+    if delivery.messages_per_second > FREE_MESSAGES_PER_SECOND and not paid:
+        raise ConfigError(
+            f"{source}: delivery.messages_per_second: {delivery.messages_per_second:g} is above "
+            f"Telegram's free limit of {FREE_MESSAGES_PER_SECOND:g} a second; set "
+            "delivery.allow_paid_broadcast = true (Telegram then charges Stars for every "
+            "message sent above the free limit) or lower the rate"
+        )
 
 
 SQLITE_PREFIX = "sqlite+aiosqlite:///"

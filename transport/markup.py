@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from models.outbox import Button
@@ -19,3 +21,19 @@ def keyboard_markup(rows: tuple[tuple[Button, ...], ...]) -> InlineKeyboardMarku
             for row in rows
         ]
     )
+
+
+def keyboard_json(rows: tuple[tuple[Button, ...], ...]) -> dict[str, Any]:
+    """The same keyboard as plain JSON (what keyboard_markup's to_dict() gives), for the
+    outbox's sends, which skip building and serialising telegram objects."""
+    return {
+        "inline_keyboard": [
+            [
+                {"text": b.text, "url": b.url}
+                if b.url
+                else {"text": b.text, "callback_data": b.callback_data}
+                for b in row
+            ]
+            for row in rows
+        ]
+    }

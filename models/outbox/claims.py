@@ -34,17 +34,20 @@ async def claim(
 ) -> list[Delivery]:
     """Take up to `limit` due deliveries for this worker, oldest due first.
 
-    PostgreSQL: SELECT ... FOR UPDATE SKIP LOCKED, then UPDATE ... RETURNING, so concurrent
-    workers never take the same row and never wait for each other. SQLite (one writer at a
+    PostgreSQL: one UPDATE ... RETURNING over a SELECT ... FOR UPDATE SKIP LOCKED (one
+    round trip), so concurrent workers never take the same row and never wait for each
+    other. SQLite (one writer at a
     time): the same SELECT, then an UPDATE ... RETURNING that re-checks each row is still
     due, which is atomic. Rows found `sending` after their lease expired were in flight when
     a worker died; they count in `in_doubt`, are flagged `resumed_in_doubt`, and are sent
     again.
     """
     order = (Delivery.next_attempt_at, Delivery.id)
-    candidates = select(Delivery.id, Delivery.status).where(_due(now)).order_by(*order).limit(limit)
     if dialect_of(session) == "postgresql":
-        candidates = candidates.with_for_update(skip_locked=True)
+        return await _claim_postgresql(
+            session, limit, now, token=token, lease_seconds=lease_seconds
+        )
+    candidates = select(Delivery.id, Delivery.status).where(_due(now)).order_by(*order).limit(limit)
     found = (await session.execute(candidates)).all()
     if not found:
         # Nothing due: no UPDATE, so an idle worker takes no write lock on SQLite.
@@ -56,19 +59,52 @@ async def claim(
     statement = (
         update(Delivery)
         .where(chosen)
-        .values(
-            status=Status.CLAIMED.value,
-            claim_token=token,
-            lease_until=now + timedelta(seconds=lease_seconds),
-            in_doubt=Delivery.in_doubt
-            + case((Delivery.status == Status.SENDING.value, 1), else_=0),
-        )
+        .values(**_claimed(now, token, lease_seconds))
         .returning(Delivery)
         .execution_options(synchronize_session=False, populate_existing=True)
     )
     rows = list((await session.execute(statement)).scalars().all())
     for row in rows:
         row.resumed_in_doubt = row.id in doubtful
+    rows.sort(key=lambda row: (row.next_attempt_at, row.id))
+    return rows
+
+
+def _claimed(now: datetime, token: str, lease_seconds: float) -> dict[str, Any]:
+    return {
+        "status": Status.CLAIMED.value,
+        "claim_token": token,
+        "lease_until": now + timedelta(seconds=lease_seconds),
+        "in_doubt": Delivery.in_doubt
+        + case((Delivery.status == Status.SENDING.value, 1), else_=0),
+    }
+
+
+async def _claim_postgresql(
+    session: AsyncSession, limit: int, now: datetime, *, token: str, lease_seconds: float
+) -> list[Delivery]:
+    """One statement, one round trip: the due rows locked with SKIP LOCKED in a CTE, updated
+    from it, returned with the status each had before (`sending`: resumed in doubt)."""
+    order = (Delivery.next_attempt_at, Delivery.id)
+    due = (
+        select(Delivery.id, Delivery.status)
+        .where(_due(now))
+        .order_by(*order)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+        .cte("due")
+    )
+    statement = (
+        update(Delivery)
+        .where(Delivery.id == due.c.id)
+        .values(**_claimed(now, token, lease_seconds))
+        .returning(Delivery, due.c.status)
+        .execution_options(synchronize_session=False, populate_existing=True)
+    )
+    rows: list[Delivery] = []
+    for row, before in (await session.execute(statement)).all():
+        row.resumed_in_doubt = before == Status.SENDING.value
+        rows.append(row)
     rows.sort(key=lambda row: (row.next_attempt_at, row.id))
     return rows
 

@@ -52,6 +52,7 @@ async def test_sigkill_three_times_loses_nothing(
                 tg,
                 # Quick enough for a test, slow enough that the kills land mid-broadcast.
                 HUIBAO_DELIVERY__MESSAGES_PER_SECOND="150",
+                HUIBAO_DELIVERY__ALLOW_PAID_BROADCAST="true",
                 HUIBAO_DELIVERY__POLL_SECONDS="0.2",
                 # A killed worker's rows are taken over when its lease ends.
                 HUIBAO_DELIVERY__LEASE_SECONDS="3",
