@@ -39,7 +39,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from bot.console import Console, FileSaver, prepare_identity
+from bot.console import Console, prepare_identity
+from bot.console_transport import FileSaver
 from config.settings import (
     DatabaseSettings,
     DeliverySettings,
