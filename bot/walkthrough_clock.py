@@ -15,10 +15,8 @@ from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any
 
+# How far the clock moves per line typed.
 STEP = timedelta(seconds=30)
-
-
-# --- the fixed clock and codes ----------------------------------------------------------
 
 
 class Clock:
