@@ -46,13 +46,7 @@ from models.outbox import Delivery
 from scheduler.delivery_outcomes import OUTAGE_AFTER as OUTAGE_AFTER
 from scheduler.delivery_outcomes import Held, OutcomeRecording, WorkerStats
 from scheduler.delivery_progress import update_progress
-from scheduler.delivery_send import (
-    InFlight,
-    LeaseLost,
-    Noted,
-    Outcome,
-    Sender,
-)
+from scheduler.delivery_send import InFlight, LeaseLost, Noted, Outcome, Sender
 from scheduler.delivery_writer import GroupWriter, Sending
 from scheduler.journal import Journal
 from transport.http import ON_RESPONSE

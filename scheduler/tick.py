@@ -42,18 +42,12 @@ from models.roster.order import by_name
 from models.roster.phones import Callee, phones_for
 from models.roster.strangers import prune_strangers
 from models.roster.tables import Person, School
-from models.rounds.schedules import (
-    active_schedules,
-    next_opening,
-)
+from models.rounds.schedules import active_schedules, next_opening
 from scheduler import inbox_reminders, notice_reminders, review_reminders
 from scheduler.tick_base import TickResult, district_names
 from scheduler.tick_openings import ScheduleOpenings
 from scheduler.tick_summaries import Summaries
-from texts.reminders import (
-    escalation_message,
-    reminder_message,
-)
+from texts.reminders import escalation_message, reminder_message
 from texts.rounds import announcement
 from transport import metrics
 

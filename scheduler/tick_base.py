@@ -17,11 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from config.settings import Settings
-from models.followup.reminders import (
-    Policy,
-    QuietHours,
-    Slot,
-)
+from models.followup.reminders import Policy, QuietHours, Slot
 from models.roster.tables import District, Person
 from models.rounds import Round
 from texts.i18n import language_of

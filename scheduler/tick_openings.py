@@ -15,9 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from models.db import transaction
 from models.followup import reminders
-from models.followup.reminders import (
-    Policy,
-)
+from models.followup.reminders import Policy
 from models.forms import FormDef, FormError, load_forms
 from models.rounds import Round
 from models.rounds.announce import tell_staff_opened

@@ -12,20 +12,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from models.db import transaction
 from models.followup import reminders
-from models.followup.reminders import (
-    ClaimedSlot,
-    Slot,
-    SlotOutcome,
-)
+from models.followup.reminders import ClaimedSlot, Slot, SlotOutcome
 from models.outbox import OutboxFile, Outgoing, OutMessage, enqueue
 from models.roster.tables import Person
 from models.rounds import Round
 from outputs.summary import build_summary
 from scheduler.tick_base import TickerBase, TickResult, district_names
-from texts.reminders import (
-    summary_header,
-    summary_messages,
-)
+from texts.reminders import summary_header, summary_messages
 
 log = logging.getLogger("huibao.scheduler")
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
