@@ -16,6 +16,9 @@ answer, ASCII punctuation next to Chinese in the bot's Chinese text, a button la
 short with "…", and in English a count of one with a plural noun ("1 schools"). The walk
 prints them and lists them in DIR/README.md; tests/e2e/test_walkthrough.py asserts there
 are none and that the transcripts in the repository are up to date.
+
+The flows themselves are in bot/walkthrough_flows.py, the fixed clock and codes in
+bot/walkthrough_clock.py.
 """
 
 from __future__ import annotations
@@ -25,21 +28,20 @@ import asyncio
 import contextlib
 import io
 import logging
-import random
 import re
-import secrets
 import shutil
 import sys
 import tempfile
 import zipfile
-from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 from urllib.parse import quote
 
-from bot.console import Console, FileSaver, prepare_identity
+from bot.console import Console, prepare_identity
+from bot.console_transport import FileSaver
+from bot.walkthrough_clock import Clock, fixed_codes, frozen
+from bot.walkthrough_flows import FIRST_CODE, FLOWS, Chat, Flow, Line, Say, Shell, Tap, Wait
 from config.settings import (
     DatabaseSettings,
     DeliverySettings,
@@ -52,184 +54,7 @@ LANGUAGES = ("zh_CN", "en")
 DEFAULT_DIR = Path(__file__).resolve().parent.parent / "docs" / "transcripts"
 # Monday 7 December 2026, 10:00 in Beijing: a working morning, outside quiet hours.
 START = datetime(2026, 12, 7, 2, 0, tzinfo=UTC)
-STEP = timedelta(seconds=30)
 CODE_SEED = 11
-
-# --- what is walked ----------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Say:
-    """Text a person types that differs by language (a notice, a period)."""
-
-    zh_CN: str
-    en: str
-
-    def text(self, language: str) -> str:
-        return self.zh_CN if language == "zh_CN" else self.en
-
-
-@dataclass(frozen=True)
-class Tap:
-    """Press the first button of the latest message whose label contains `label`.
-
-    The transcript shows the number pressed, as a person types it; the walk finds it by
-    its words so that it presses the same button when buttons are added or reordered.
-    When there is no such button the transcript says so, the walk goes on, and the checks
-    report it (unless `optional`: a button another feature may add)."""
-
-    label: str | Say
-    optional: bool = False
-
-
-@dataclass(frozen=True)
-class Wait:
-    """Time passes to `until` (UTC) and the scheduler ticks once, as the running bot would."""
-
-    until: datetime
-
-
-Line = str | Say | Tap | Wait
-
-
-@dataclass(frozen=True)
-class Shell:
-    """A `huibao` command typed in a terminal."""
-
-    args: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class Chat:
-    """One `huibao console` run: who you are and what you type."""
-
-    who: str
-    lines: tuple[Line, ...]
-
-
-@dataclass(frozen=True)
-class Flow:
-    name: str
-    title: str
-    steps: tuple[Shell | Chat, ...]
-
-
-# A demo code as `demo-data` prints it; the walk types the first one printed.
-FIRST_CODE = "{code}"
-
-# The staffing form's answers from question 2 on, as typed: a backslash sends a number as
-# text while buttons are shown (docs/try-it.md's "\\35").
-_ANSWERS = (
-    "\\57", "48", "\\3", "30", "12", "\\3", "\\4", "\\2", "\\1", "\\1", "\\0", "\\1",
-    "\\0", "\\0", "\\1",
-)
-_STAFFING = Say("编制与师资配备", "Staffing")
-_TRAINING = Say("教师培训", "Teacher training")
-# In Chinese the subjects are buttons; in English they are numbered text, pressed by number.
-_IT = Tap(Say("信息技术", "13"))
-_CONFIRM = Tap(Say("确认", "Confirm"), optional=True)
-_NOTICE_TITLE = Say("关于教师培训学时登记的通知", "Teacher training hours")
-_NOTICE = Say(
-    "各校：请于12月20日前完成2026年度教师培训学时登记，逾期系统将关闭。",
-    "To all schools: please record this year's teacher training hours by 20 December; "
-    "the system closes after that.",
-)
-
-_WHY = Say(
-    "本校有 3 名教师正在参加学历提升，明年毕业。",
-    "Three of our teachers are studying for a higher degree and finish next year.",
-)
-
-FLOWS: tuple[Flow, ...] = (
-    Flow(
-        "admin",
-        "The demo county, as the bureau's administrator",
-        (
-            Shell(("demo-data",)),
-            Chat("admin", ("/menu", "2", "3", "/people", "/invite 3611230002", "1",
-                           Tap(Say("确认", "Confirm")), "/help")),
-        ),
-    ),
-    Flow(
-        "onboarding",
-        "A principal joins with an invitation code",
-        (Chat("newcomer", ("你好", FIRST_CODE, "1", "/menu", "/help")),),
-    ),
-    Flow(
-        "report",
-        "A principal fills in a report, stops, and goes on in a later run",
-        (
-            Shell(
-                (
-                    "rounds", "open", "--form", "staffing", "--period", "2026",
-                    "--deadline", "12-31 17:00", "--no-announce",
-                )
-            ),
-            Chat("principal:3611230016", ("/report", "1", "62")),
-            Chat(
-                "principal:3611230016",
-                (
-                    "/report", "1", *_ANSWERS, _IT, Tap("✓"), Tap(Say("提交", "Submit")), _WHY,
-                    # Issue 11, item 1: what a principal types when nothing is asked.
-                    "85", "你好，请问报表怎么填？", "/foo", "/menu",
-                ),
-            ),
-        ),
-    ),
-    Flow(
-        "round",
-        "Staff open a round in chat",
-        (
-            Chat(
-                "staff",
-                (
-                    "/round", Tap("➕"), Tap(_TRAINING), "1", Tap(Say("7 天后", "in 7 days")),
-                    Tap("西山乡"), Tap(Say("初中", "Junior")), Tap("➡"), Tap("✅"), "/round",
-                ),
-            ),
-        ),
-    ),
-    Flow(
-        "status",
-        "Staff follow the rounds with /status and remind late schools",
-        (
-            Chat(
-                "staff",
-                (
-                    # "Remind now" asks first when someone can be reached.
-                    "/status", Tap(_STAFFING), Tap("西山乡"), Tap("🔔"), _CONFIRM,
-                    "/status", Tap(_TRAINING), Tap("西山乡"), Tap("🔔"), _CONFIRM,
-                ),
-            ),
-        ),
-    ),
-    Flow(
-        "export",
-        "Staff export a round's workbook",
-        (Chat("staff", ("/export", Tap(_STAFFING), Tap("📊", optional=True))),),
-    ),
-    Flow(
-        "deadline",
-        "At the deadline: the summary staff receive, with its charts and workbook",
-        # The staffing round ends 2026-12-31 17:00 in Beijing (09:00 UTC).
-        (
-            Chat(
-                "staff",
-                (Wait(datetime(2026, 12, 31, 9, 0, tzinfo=UTC)), "/status", Tap(_TRAINING)),
-            ),
-        ),
-    ),
-    Flow(
-        "notices",
-        "Staff send a notice; a principal reads it",
-        (
-            Chat("staff", ("/notice", _NOTICE_TITLE, _NOTICE, "1", "1", "1", "1", "1", "1",
-                           "/notices", "1")),
-            Chat("principal:3611230016", ("/notices", "1", "1", "1")),
-        ),
-    ),
-)
-
 
 # --- a walk, as it is recorded -----------------------------------------------------------
 
@@ -290,100 +115,6 @@ class Finding:
 
     def __str__(self) -> str:
         return f"{self.flow}.{self.language}: {self.kind}: {self.after()}: {self.text}"
-
-
-# --- the fixed clock and codes ----------------------------------------------------------
-
-
-class Clock:
-    def __init__(self, start: datetime) -> None:
-        self.now = start
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def tick(self) -> None:
-        self.now += STEP
-
-
-_OURS = ("models", "texts", "outputs", "handlers", "scheduler", "transport", "config", "bot")
-
-
-@contextlib.contextmanager
-def frozen(clock: Clock) -> Iterator[None]:
-    """Every `utcnow` of ours (module attributes and column defaults) reads `clock`.
-
-    The core takes `now` from its callers, but the CLI, the outbox's worker and the
-    tables' defaults read `models.base.utcnow`; one clock for all keeps the walk's times
-    and its order of deliveries the same on every run."""
-    # Everything the bot imports is loaded before the swap, so nothing keeps the walk's
-    # clock once it is over (transport.context's Services takes utcnow as a default).
-    import bot.app  # noqa: F401
-    import models.all  # noqa: F401  (every table, for the column defaults)
-    from models import base
-
-    real = base.utcnow
-    patched = _swap_modules(real, clock)
-    defaults = _swap_defaults(base.Base.metadata, real, clock)
-    try:
-        yield
-    finally:
-        for module in patched:
-            module.utcnow = real
-        for default, arg in defaults:
-            default.arg = arg
-        _swap_modules(clock, real)
-
-
-def _swap_modules(old: Any, new: Any) -> list[Any]:
-    swapped: list[Any] = []
-    for name, module in list(sys.modules.items()):
-        if name.split(".")[0] in _OURS and getattr(module, "utcnow", None) is old:
-            setattr(module, "utcnow", new)  # noqa: B010  (a module attribute mypy cannot see)
-            swapped.append(module)
-    return swapped
-
-
-def _swap_defaults(metadata: Any, real: Any, clock: Clock) -> list[tuple[Any, Any]]:
-    swapped = []
-    for table in metadata.tables.values():
-        for column in table.columns:
-            for default in (column.default, column.onupdate):
-                arg = getattr(default, "arg", None)
-                if callable(arg) and getattr(arg, "__wrapped__", None) is real:
-                    swapped.append((default, arg))
-                    default.arg = lambda _context: clock()
-    return swapped
-
-
-class _SeededSecrets:
-    """`secrets` for one module of ours, whose `choice` draws from a seeded generator."""
-
-    def __init__(self, seed: int) -> None:
-        self._random = random.Random(seed)
-
-    def choice(self, sequence: str) -> str:
-        return self._random.choice(sequence)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(secrets, name)
-
-
-@contextlib.contextmanager
-def fixed_codes(seed: int) -> Iterator[None]:
-    """Invitation codes and receipt numbers from seeded generators, so the transcripts
-    keep the same ones on every run."""
-    from models.roster import invites
-    from models.rounds import revisions
-
-    modules: list[Any] = [invites, revisions]
-    for number, module in enumerate(modules):
-        module.secrets = _SeededSecrets(seed + number)
-    try:
-        yield
-    finally:
-        for module in modules:
-            module.secrets = secrets
 
 
 # --- walking -----------------------------------------------------------------------------

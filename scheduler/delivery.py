@@ -19,6 +19,9 @@ One worker runs inside each bot process (started by bot/lifecycle.py). It
 * keeps its leases alive while it holds rows, and gives back unsent rows when stopped;
 * edits each batch's progress message at most every delivery.progress_seconds, and when a
   batch is finished enqueues the final report to its owner (through the outbox, once).
+
+What it records of each answer (sent, retried, paused, failed, blocked) and the outage
+count live in scheduler/delivery_outcomes.py, the worker's other half.
 """
 
 from __future__ import annotations
@@ -27,12 +30,10 @@ import asyncio
 import contextlib
 import functools
 import logging
-import random
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -42,18 +43,12 @@ from config.settings import DeliverySettings
 from models import outbox
 from models.base import utcnow
 from models.outbox import Delivery
+from scheduler.delivery_outcomes import OUTAGE_AFTER as OUTAGE_AFTER
+from scheduler.delivery_outcomes import Held, OutcomeRecording, WorkerStats
 from scheduler.delivery_progress import update_progress
-from scheduler.delivery_send import (
-    InFlight,
-    LeaseLost,
-    Noted,
-    Outcome,
-    Sender,
-    store_file_id,
-)
-from scheduler.delivery_writer import GroupWriter, Op, Sending
-from scheduler.journal import Entry, Journal
-from transport import metrics
+from scheduler.delivery_send import InFlight, LeaseLost, Noted, Outcome, Sender
+from scheduler.delivery_writer import GroupWriter, Sending
+from scheduler.journal import Journal
 from transport.http import ON_RESPONSE
 
 log = logging.getLogger("huibao.delivery")
@@ -62,40 +57,8 @@ log = logging.getLogger("huibao.delivery")
 # renewal must have failed, and another worker may take them over at any moment.
 LEASE_MARGIN = 2.0
 
-# Sends in a row that find Telegram unreachable (network errors, 5xx) before the worker
-# pauses as a whole and probes with one send at a time.
-OUTAGE_AFTER = 3
 
-
-@dataclass
-class _Held:
-    row: Delivery
-    token: str
-    lease_until: datetime
-    given_back: bool = False
-
-
-@dataclass
-class WorkerStats:
-    """What this worker has done since it started, for logs, the bench and the tests."""
-
-    sent: int = 0
-    failed: int = 0
-    blocked: int = 0
-    retried: int = 0
-    retry_after: int = 0
-    resent_in_doubt: int = 0
-    # Sends that timed out or lost their connection after the request went out.
-    in_doubt: int = 0
-    outage_pauses: int = 0
-    # The writer: transactions, writes merged into them, time spent in them.
-    commits: int = 0
-    committed_ops: int = 0
-    commit_seconds: float = 0.0
-    started: float = field(default_factory=time.monotonic)
-
-
-class DeliveryWorker:
+class DeliveryWorker(OutcomeRecording):
     def __init__(
         self,
         bot: Bot,
@@ -114,8 +77,8 @@ class DeliveryWorker:
         self.journal = journal
         self.stats = WorkerStats()
         self._claims = 0
-        self._queue: asyncio.Queue[_Held] = asyncio.Queue()
-        self._held: dict[int, _Held] = {}
+        self._queue: asyncio.Queue[Held] = asyncio.Queue()
+        self._held: dict[int, Held] = {}
         self.writer = GroupWriter(sessionmaker, self.stats)
         self.sender = Sender(bot, sessionmaker, settings, self._record_file_id)
         self.inflight: InFlight = self.sender.inflight
@@ -246,19 +209,6 @@ class DeliveryWorker:
                 log.info("deliveries given back", extra={"count": released})
         self._held.clear()
 
-    # -- writing ----------------------------------------------------------------------------
-
-    async def _write(self, op: Op | Sending | outbox.SentItem) -> Any:
-        return await self.writer.write(op)
-
-    async def _record(self, op: Op | outbox.SentItem, what: str, delivery_id: int) -> Any:
-        return await self.writer.record(op, what, delivery_id, self.settings.lease_seconds)
-
-    async def _record_file_id(self, blob_id: int, file_id: str) -> Any:
-        return await self._record(
-            lambda s: store_file_id(s, blob_id, file_id), "file_id", blob_id
-        )
-
     # -- claiming -------------------------------------------------------------------------
 
     def _low_water(self) -> int:
@@ -296,7 +246,7 @@ class DeliveryWorker:
         )
         until = now + timedelta(seconds=lease)
         for row in rows:
-            held = _Held(row, token, until)
+            held = Held(row, token, until)
             self._held[row.id] = held
             self._queue.put_nowait(held)
         return rows
@@ -349,7 +299,7 @@ class DeliveryWorker:
                 if self._queue.qsize() < self._low_water():
                     self._space.set()
 
-    async def _deliver(self, held: _Held) -> None:
+    async def _deliver(self, held: Held) -> None:
         row = held.row
         if row.resumed_in_doubt:
             self.stats.resent_in_doubt += 1
@@ -370,19 +320,7 @@ class DeliveryWorker:
             if not await self._sent_part(held, part + 1, message_id, final, noted):
                 return
 
-    async def _record_sent_earlier(self, held: _Held) -> None:
-        """Every part went out before (a resumed row): only the record is missing."""
-        row, part = held.row, held.row.parts_sent
-        await self._record(
-            lambda s: outbox.mark_sent(
-                s, row.id, held.token, parts_sent=part,
-                message_id=row.telegram_message_id or 0, now=utcnow(),
-            ),
-            "sent",
-            row.id,
-        )
-
-    async def _send_part(self, held: _Held, part: int, noted: Noted) -> int | None:
+    async def _send_part(self, held: Held, part: int, noted: Noted) -> int | None:
         """Send one part; None when it was not sent (given back, lost or failed)."""
         row = held.row
         async with self._turn():
@@ -403,37 +341,6 @@ class DeliveryWorker:
                 return None
             finally:
                 ON_RESPONSE.reset(context_token)
-
-    async def _sent_part(
-        self, held: _Held, done: int, message_id: int, final: bool, noted: Noted
-    ) -> bool:
-        """Record a part Telegram has; False when the row was taken over meanwhile."""
-        row, token = held.row, held.token
-        if self.journal is not None and not noted.written:
-            # Telegram has it: say so before anything else can go wrong (journal.py).
-            # (Usually already done by the HTTP client the moment the answer arrived.)
-            self.journal.record(Entry(row.id, token, done, message_id, final))
-        if final:
-            ok = await self._record(
-                outbox.SentItem(row.id, token, done, message_id), "sent", row.id
-            )
-            self.stats.sent += 1
-            metrics.DELIVERIES.labels("sent").inc()
-        else:
-            ok = await self._record(
-                functools.partial(
-                    outbox.mark_part_sent, delivery_id=row.id, token=token,
-                    parts_sent=done, message_id=message_id,
-                ),
-                "part",
-                row.id,
-            )
-        if self.journal is not None and ok is not None:
-            self.journal.committed()
-        if ok is False:
-            log.warning("delivery taken over while sending", extra={"delivery_id": row.id})
-            return False
-        return True
 
     @contextlib.asynccontextmanager
     async def _turn(self) -> AsyncIterator[None]:
@@ -463,123 +370,7 @@ class DeliveryWorker:
             if probing:
                 self._probe.release()
 
-    def _reachable(self) -> None:
-        if self._outage:
-            log.warning("Telegram reachable again: sending resumes")
-        self._unreachable = 0
-        self._outage = 0
-
-    def _unreachable_send(self) -> None:
-        """A send found Telegram unreachable; after a few in a row, pause everything."""
-        self._unreachable += 1
-        if self._unreachable < OUTAGE_AFTER or time.monotonic() < self._pause_until:
-            return  # not yet an outage, or already paused (sends that were in flight)
-        self._outage += 1
-        self.stats.outage_pauses += 1
-        pause = min(
-            self.settings.backoff_max_seconds,
-            self.settings.backoff_seconds * 2 ** (self._outage - 1),
-        )
-        self._pause_until = max(self._pause_until, time.monotonic() + pause)
-        log.warning(
-            "Telegram unreachable: all sends pause, then one tries",
-            extra={"seconds": round(pause, 2), "failures_in_a_row": self._unreachable},
-        )
-
-    def _gives_up(self, row: Delivery, now: datetime) -> str | None:
-        """Why a row that failed again is not retried any more (None: it is)."""
-        since = row.failing_since or now
-        if (now - since).total_seconds() >= self.settings.retry_for:
-            return f"gave up after retrying for {self.settings.retry_for:g} s"
-        if self.settings.max_attempts and row.attempts + 1 >= self.settings.max_attempts:
-            return f"gave up after {row.attempts + 1} tries"
-        return None
-
-    async def _failed(self, held: _Held, outcome: Outcome) -> None:
-        row, token = held.row, held.token
-        now = utcnow()
-        extra = {"delivery_id": row.id, "chat_id": row.chat_id, "error": outcome.error}
-        if outcome.in_doubt:
-            self.stats.in_doubt += 1
-            metrics.DELIVERIES.labels("in_doubt").inc()
-        if outcome.kind == "transient":
-            self._unreachable_send()
-            given_up = self._gives_up(row, now)
-            if given_up is not None:
-                outcome = Outcome(
-                    "failed", f"{outcome.error} ({given_up})", in_doubt=outcome.in_doubt
-                )
-            elif self._outage:
-                await self._wait_for_telegram(held, outcome, now)
-                return
-        else:
-            self._reachable()
-        if outcome.kind == "retry_after":
-            self.stats.retry_after += 1
-            metrics.RETRY_AFTER.inc()
-            # Telegram asks the bot to slow down: every sender of this worker waits.
-            self._pause_until = max(self._pause_until, time.monotonic() + outcome.retry_after)
-            at = now + timedelta(seconds=outcome.retry_after)
-            log.info("Telegram asked to wait", extra={**extra, "seconds": outcome.retry_after})
-            await self._record(
-                lambda s: outbox.reschedule(
-                    s, row.id, token, at=at, error=outcome.error, count_attempt=False
-                ),
-                "retry_after",
-                row.id,
-            )
-        elif outcome.kind == "transient":
-            self.stats.retried += 1
-            metrics.DELIVERIES.labels("retried").inc()
-            delay = min(
-                self.settings.backoff_max_seconds,
-                self.settings.backoff_seconds * 2**row.attempts,
-            ) * random.uniform(0.8, 1.2)
-            at = now + timedelta(seconds=delay)
-            log.info("delivery will be retried", extra={**extra, "seconds": round(delay, 2)})
-            await self._record(
-                lambda s: outbox.reschedule(
-                    s, row.id, token, at=at, error=outcome.error,
-                    in_doubt=outcome.in_doubt, failing_since=now,
-                ),
-                "retry",
-                row.id,
-            )
-        else:
-            blocked = outcome.kind == "blocked"
-            if blocked:
-                self.stats.blocked += 1
-                metrics.DELIVERIES.labels("blocked").inc()
-                log.info("recipient blocked the bot", extra=extra)
-            else:
-                self.stats.failed += 1
-                metrics.DELIVERIES.labels("failed").inc()
-                log.warning("delivery failed", extra=extra)
-            await self._record(
-                lambda s: outbox.mark_failed(
-                    s, row.id, token, error=outcome.error, blocked=blocked,
-                    in_doubt=outcome.in_doubt,
-                ),
-                "blocked" if blocked else "failed",
-                row.id,
-            )
-
-    async def _wait_for_telegram(self, held: _Held, outcome: Outcome, now: datetime) -> None:
-        """Telegram is unreachable: the row waits for the pause to end, no try used up
-        (its retry budget still runs from its first failure)."""
-        row = held.row
-        self.stats.retried += 1
-        at = now + timedelta(seconds=max(0.0, self._pause_until - time.monotonic()))
-        await self._record(
-            lambda s: outbox.reschedule(
-                s, row.id, held.token, at=at, error=outcome.error, count_attempt=False,
-                in_doubt=outcome.in_doubt, failing_since=now,
-            ),
-            "outage",
-            row.id,
-        )
-
-    def _marker(self, held: _Held) -> Callable[[], Awaitable[None]]:
+    def _marker(self, held: Held) -> Callable[[], Awaitable[None]]:
         async def mark_sending() -> None:
             try:
                 ours = await self._write(Sending(held.row.id, held.token))

@@ -25,7 +25,8 @@ from apscheduler.jobstores.base import JobLookupError
 from models.base import utcnow
 from models.db import is_sqlite
 from scheduler.leader import Leader
-from scheduler.tick import Ticker, TickResult
+from scheduler.tick import Ticker
+from scheduler.tick_base import TickResult
 from transport import metrics
 from transport.context import HuibaoApp, HuibaoContext, Services
 

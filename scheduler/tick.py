@@ -5,6 +5,10 @@ never depends on what a process remembers: jobs only decide when it runs. Whatev
 sends goes into the outbox in the same transaction as the once-only records
 (`round_slots`, `reminder_log`, `schedule_occurrences`), so running it twice, after a
 restart or in two processes at once, sends each reminder once.
+
+Its parts: recurring rounds in scheduler/tick_openings.py, summaries in
+scheduler/tick_summaries.py, what they share in scheduler/tick_base.py; notices', inbox
+and review reminders in scheduler/notice_reminders.py and its neighbours.
 """
 
 from __future__ import annotations
@@ -13,7 +17,6 @@ import asyncio
 import logging
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 
@@ -29,79 +32,32 @@ from models.followup.reminders import (
     Policy,
     QuietHours,
     Recipients,
-    Slot,
     SlotKind,
     SlotOutcome,
 )
 from models.followup.reminders.reminder_log import PendingReport
-from models.forms import FormDef, FormError, load_forms
-from models.outbox import OutboxFile, Outgoing, OutMessage, enqueue
+from models.forms import FormError
+from models.outbox import Outgoing, OutMessage, enqueue
 from models.roster.order import by_name
 from models.roster.phones import Callee, phones_for
 from models.roster.strangers import prune_strangers
-from models.roster.tables import District, Person, School
-from models.rounds import Round
-from models.rounds.announce import tell_staff_opened
-from models.rounds.errors import DuplicateRound, RoundError
-from models.rounds.lifecycle import open_round
-from models.rounds.schedules import (
-    Occurrence,
-    OccurrenceOutcome,
-    Schedule,
-    ScheduleOccurrence,
-    active_schedules,
-    claim_occurrence,
-    latest_occurrence,
-    next_opening,
-    occurrence_recorded,
-)
-from outputs.summary import build_summary
+from models.roster.tables import Person, School
+from models.rounds.schedules import active_schedules, next_opening
 from scheduler import inbox_reminders, notice_reminders, review_reminders
-from texts.i18n import language_of
-from texts.reminders import (
-    escalation_message,
-    reminder_message,
-    summary_header,
-    summary_messages,
-)
-from texts.rounds import announcement, schedule_opened_for
+from scheduler.tick_base import TickResult, district_names
+from scheduler.tick_openings import ScheduleOpenings
+from scheduler.tick_summaries import Summaries
+from texts.reminders import escalation_message, reminder_message
+from texts.rounds import announcement
 from transport import metrics
 
 log = logging.getLogger("huibao.scheduler")
 
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 # Strangers are pruned at night (bureau time), PRUNE_BATCH at a time, at most
 # PRUNE_BATCH x PRUNE_BATCHES a night; the rest wait for the next night.
 PRUNE_AT = time(3, 0)
 PRUNE_BATCH = 10
 PRUNE_BATCHES = 100
-
-
-@dataclass
-class TickResult:
-    """What one tick did (for logs and tests)."""
-
-    opened: list[str] = field(default_factory=list)
-    reminders: int = 0
-    escalations: int = 0
-    summaries: int = 0
-    notice_reminders: int = 0
-    inbox_reminders: int = 0
-    review_reminders: int = 0
-    missed: list[str] = field(default_factory=list)
-    failed: list[str] = field(default_factory=list)
-
-    @property
-    def sent_anything(self) -> bool:
-        return bool(
-            self.opened or self.reminders or self.escalations or self.summaries
-            or self.notice_reminders or self.inbox_reminders or self.review_reminders
-        )
-
-
-async def district_names(session: AsyncSession, ids: Sequence[int]) -> dict[int, str]:
-    rows = await session.execute(select(District.id, District.name).where(District.id.in_(ids)))
-    return {district_id: name for district_id, name in rows.all()}
 
 
 def policy_defaults(settings: Settings) -> Policy:
@@ -113,7 +69,7 @@ def quiet_hours(settings: Settings) -> QuietHours:
     return QuietHours(start=q.start, end=q.end, enabled=q.enabled)
 
 
-class Ticker:
+class Ticker(ScheduleOpenings, Summaries):
     def __init__(
         self,
         settings: Settings,
@@ -205,167 +161,7 @@ class Ticker:
         if removed:
             log.info("strangers pruned", extra={"count": removed})
 
-    def _log_missed(
-        self, missed: Sequence[tuple[Round, Slot]], now: datetime, result: TickResult
-    ) -> None:
-        for round_, slot in missed:
-            result.missed.append(f"round {round_.id} {slot.key}")
-            log.warning(
-                "slot missed: skipped",
-                extra={
-                    "round_id": round_.id,
-                    "slot": slot.key,
-                    "due": slot.send_at.isoformat(),
-                    "late_hours": round((now - slot.send_at).total_seconds() / 3600, 2),
-                    "grace_hours": self.settings.reminders.misfire_grace_hours,
-                },
-            )
-
-    # --- recurring rounds --------------------------------------------------------------
-
-    async def _open_schedules(self, now: datetime, result: TickResult) -> None:
-        async with transaction(self.sessionmaker) as session:
-            schedules = await active_schedules(session)
-            todo = []
-            for schedule in schedules:
-                occurrence = latest_occurrence(schedule, now, self.tz)
-                if occurrence is None:
-                    continue
-                if not await occurrence_recorded(session, schedule.id, occurrence.period):
-                    todo.append((schedule, occurrence))
-        if not todo:
-            return
-        forms = self._forms()
-        for schedule, occurrence in todo:
-            async with transaction(self.sessionmaker) as session:
-                claimed = await claim_occurrence(session, schedule, occurrence, now)
-                if claimed is not None:
-                    await self._open_occurrence(
-                        session, schedule, occurrence, claimed, forms, now, result
-                    )
-
-    async def _open_occurrence(
-        self,
-        session: AsyncSession,
-        schedule: Schedule,
-        occurrence: Occurrence,
-        claimed: ScheduleOccurrence,
-        forms: dict[str, FormDef] | str,
-        now: datetime,
-        result: TickResult,
-    ) -> None:
-        """Open the round of an occurrence just claimed, or record why not."""
-        name = f"{schedule.form_code} {occurrence.period}"
-        if occurrence.deadline <= now:
-            claimed.outcome = OccurrenceOutcome.MISSED.value
-            claimed.detail = "the deadline passed before the round could open"
-            result.missed.append(f"schedule {schedule.id} {occurrence.period}")
-            log.warning(
-                "schedule occurrence missed",
-                extra={"schedule_id": schedule.id, "period": occurrence.period},
-            )
-            return
-        form = forms.get(schedule.form_code) if isinstance(forms, dict) else None
-        if form is None:
-            claimed.outcome = OccurrenceOutcome.FAILED.value
-            claimed.detail = (
-                forms if isinstance(forms, str) else f"no form {schedule.form_code!r}"
-            )
-            result.failed.append(name)
-            log.error(
-                "schedule could not open its round",
-                extra={"schedule_id": schedule.id, "detail": claimed.detail},
-            )
-            return
-        existing = (
-            await session.execute(
-                select(Round.id).where(
-                    Round.form_code == form.code, Round.period == occurrence.period
-                )
-            )
-        ).scalar_one_or_none()
-        if existing is not None:
-            # Staff opened this period by hand; the schedule leaves it be.
-            claimed.outcome = OccurrenceOutcome.EXISTS.value
-            claimed.round_id = existing
-            return
-        try:
-            async with session.begin_nested():
-                round_ = await self._open(session, schedule, form, occurrence, now)
-        except DuplicateRound as error:
-            # Opened by hand under another spelling of the period (2026 秋季学期).
-            claimed.outcome = OccurrenceOutcome.EXISTS.value
-            claimed.round_id = error.round_id
-            return
-        except RoundError as error:
-            claimed.outcome = OccurrenceOutcome.FAILED.value
-            claimed.detail = str(error)
-            result.failed.append(name)
-            log.error(
-                "schedule could not open its round",
-                extra={"schedule_id": schedule.id, "detail": str(error)},
-            )
-            return
-        claimed.round_id = round_.id
-        await self._tell_staff(session, schedule, round_)
-        result.opened.append(f"{name} → round {round_.id}")
-        log.info(
-            "round opened by schedule",
-            extra={
-                "schedule_id": schedule.id,
-                "round_id": round_.id,
-                "period": occurrence.period,
-            },
-        )
-
-    async def _tell_staff(self, session: AsyncSession, schedule: Schedule, round_: Round) -> None:
-        """Staff learn of the opening in its transaction, so that a round never opens
-        unseen: the schedule's maker, or every staff member (models.rounds.announce)."""
-        try:
-            announced = Policy.from_mapping(schedule.policy_overrides, self.defaults).on_open
-        except ValueError:  # read as the reminders read it (load_policies)
-            announced = self.defaults.on_open
-        await tell_staff_opened(
-            session, round_, schedule.created_by, announced, schedule_opened_for(self.settings)
-        )
-
-    def _forms(self) -> dict[str, FormDef] | str:
-        """The latest version of each form, or why they cannot be read."""
-        try:
-            registry = load_forms(self.forms_dir or Path(self.settings.forms.directory))
-        except FormError as error:
-            return str(error).splitlines()[0]
-        return {form.code: form for form in registry.latest()}
-
-    async def _open(
-        self,
-        session: AsyncSession,
-        schedule: Schedule,
-        form: FormDef,
-        occurrence: Occurrence,
-        now: datetime,
-    ) -> Round:
-        audience = schedule.audience_filter
-        round_ = await open_round(
-            session,
-            form=form,
-            period=occurrence.period,
-            deadline=occurrence.deadline,
-            grace_minutes=occurrence.grace_minutes,
-            lock_at=occurrence.lock_at,
-            districts=audience.get("districts") or None,
-            stages=audience.get("stages") or None,
-            now=now,
-        )
-        await reminders.set_round_policy(
-            session, round_.id, schedule.policy_overrides, schedule_id=schedule.id
-        )
-        return round_
-
     # --- reminders and escalations -----------------------------------------------------
-
-    def _language(self, person: Person) -> str:
-        return language_of(person, self.settings.bureau.default_language)
 
     async def _remind(
         self,
@@ -547,80 +343,6 @@ class Ticker:
             ]
         return records
 
-    # --- summaries ---------------------------------------------------------------------
-
-    async def _summary(self, round_: Round, slot: Slot, now: datetime, result: TickResult) -> None:
-        """One summary slot in a transaction of its own: building charts and workbooks
-        can fail, and a failure must hold back neither reminders nor other summaries. A
-        failed one is tried again each tick until the misfire grace runs out."""
-        try:
-            async with transaction(self.sessionmaker) as session:
-                plan = await reminders.claim_slots(
-                    session, [(round_, slot)], now=now, misfire_grace=self.misfire_grace
-                )
-                self._log_missed(plan.missed, now, result)
-                for claim in plan.claimed:
-                    sent = await self._send_summary(session, claim, now)
-                    result.summaries += sent
-                    if not sent:
-                        await reminders.mark_slot(session, round_.id, slot.key, SlotOutcome.NOTHING)
-        except Exception:
-            result.failed.append(f"round {round_.id} {slot.key}")
-            log.exception(
-                "summary failed; will retry", extra={"round_id": round_.id, "slot": slot.key}
-            )
-
-    async def _send_summary(self, session: AsyncSession, claim: ClaimedSlot, now: datetime) -> int:
-        round_ = claim.round
-        district_ids = await reminders.round_district_ids(session, round_.id)
-        officers = await reminders.district_officers(session, district_ids)
-        recipients: list[tuple[Person, int | None]] = [
-            (person, None) for person in await reminders.staff_members(session)
-        ]
-        recipients += [(p, d) for d in district_ids for p in officers.get(d, [])]
-        if not recipients:
-            return 0
-        names = await district_names(session, district_ids)
-        titles = (await reminders.form_titles(session, [round_]))[round_.id]
-        built: dict[tuple[str, int | None], tuple[OutMessage, ...]] = {}
-        items = []
-        for person, district_id in recipients:
-            language = self._language(person)
-            key = (language, district_id)
-            if key not in built:
-                summary = await build_summary(
-                    session, round_.id, language, district_id, now, settings=self.settings
-                )
-                charts = [
-                    await store_file(session, f"chart-{n + 1}.png", "image/png", png)
-                    for n, png in enumerate(summary.chart_pngs)
-                ]
-                workbook = (
-                    await store_file(session, summary.filename, XLSX, summary.workbook)
-                    if summary.workbook
-                    else None
-                )
-                header = summary_header(
-                    language=language,
-                    at_deadline=reminders.is_deadline_summary(claim.slot),
-                    titles=titles,
-                    period=round_.period,
-                    deadline=round_.deadline,
-                    now=now,
-                    tz=self.tz,
-                    district=names.get(district_id) if district_id is not None else None,
-                )
-                built[key] = summary_messages(
-                    language=language,
-                    header=header,
-                    text_html=summary.text_html,
-                    chart_ids=charts,
-                    workbook_id=workbook,
-                    filename=summary.filename,
-                )
-            items.append(Outgoing(person.telegram_id, person.id, built[key]))
-        return await enqueue(session, f"summary:{round_.id}:{claim.slot.key}", items)
-
     # --- what is coming ----------------------------------------------------------------
 
     async def upcoming(self, now: datetime, horizon: timedelta) -> list[tuple[str, datetime]]:
@@ -641,11 +363,3 @@ class Ticker:
                 if at is not None and at <= now + horizon:
                     out.append((f"schedule:{schedule.id}:{at.date().isoformat()}", at))
         return out
-
-
-async def store_file(session: AsyncSession, name: str, mime_type: str, content: bytes) -> int:
-    """Keep a file for the outbox to upload once (later sends reuse Telegram's file id)."""
-    row = OutboxFile(name=name, mime_type=mime_type, content=content)
-    session.add(row)
-    await session.flush()
-    return row.id

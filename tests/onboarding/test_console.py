@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.console import FileSaver
+from bot.console_transport import FileSaver
 from tests.conftest import settings_env
 from tests.e2e.proc import child_env, huibao_command
 

@@ -1,7 +1,7 @@
 """No module builds callback data by hand: every button's data is a kind's `pack()` in
-texts/callbacks.py, so each prefix is written once and every press is decoded by the same
-codec. A literal such as f"rp:o:{id}" elsewhere would send data that the codec's checks
-never saw, and would break silently when a kind changes."""
+texts/callbacks.py (declared in texts/callback_kinds/), so each prefix is written once and
+every press is decoded by the same codec. A literal such as f"rp:o:{id}" elsewhere would
+send data that the codec's checks never saw, and would break silently when a kind changes."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from texts.callbacks import KINDS, SEPARATOR
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = ("bot", "config", "handlers", "models", "outputs", "scheduler", "texts", "transport")
 CODEC = {ROOT / "texts" / "callbacks.py", ROOT / "texts" / "callback_codec.py"}
+KINDS_DIR = ROOT / "texts" / "callback_kinds"  # the kinds, one module per room
 # "rp", "rd", "st", "nd", ...: the first part of every prefix, the families of buttons.
 FAMILIES = {prefix.split(SEPARATOR)[0] for prefix in KINDS}
 
@@ -21,7 +22,7 @@ FAMILIES = {prefix.split(SEPARATOR)[0] for prefix in KINDS}
 def sources() -> Iterator[Path]:
     for package in PACKAGES:
         for path in sorted((ROOT / package).rglob("*.py")):
-            if path not in CODEC and "migrations" not in path.parts:
+            if path not in CODEC and path.parent != KINDS_DIR and "migrations" not in path.parts:
                 yield path
 
 
