@@ -11,4 +11,5 @@ import models.roster.invites
 import models.roster.tables
 import models.rounds
 import models.rounds.schedules
+import models.rounds.tallies  # round_tallies, round_tally_states
 import models.secrets  # noqa: F401

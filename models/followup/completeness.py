@@ -234,15 +234,39 @@ async def round_completeness(
     """
     now = now or utcnow()
     rnd = await get_round(session, round_id)
-    await analytic(session)
     cutoff = cutoff_of(rnd)
-    code = _status_code(cutoff, now).label("code")
+    counts = await _tallied(session, rnd, district_id, now)
+    if counts is None:
+        counts = await aggregated_counts(session, rnd, district_id, now)
+    names = await district_names(session, counts)
+    districts = [DistrictCounts(d_id, names.get(d_id, str(d_id)), c) for d_id, c in counts.items()]
+    districts.sort(key=lambda d: natural_key(d.name))
+    total = sum((d.counts for d in districts), Counts())
+    return Completeness(round_id, now, cutoff, total, districts)
+
+
+async def _tallied(
+    session: AsyncSession, rnd: Round, district_id: int | None, now: datetime
+) -> dict[int, Counts] | None:
+    # Imported here: the tallies' reader builds this module's Counts.
+    from models.followup.tallied import counts_by_district
+
+    return await counts_by_district(session, rnd, district_id, now)
+
+
+async def aggregated_counts(
+    session: AsyncSession, rnd: Round, district_id: int | None, now: datetime
+) -> dict[int, Counts]:
+    """Each district's counts added up from the submissions and answers (the tallies
+    do not hold: see models/rounds/tallies.py)."""
+    await analytic(session)
+    code = _status_code(cutoff_of(rnd), now).label("code")
     query = (
         select(School.district_id, code, func.count().label("n"))
         .select_from(RoundSchool)
         .join(School, School.id == RoundSchool.school_id)
         .outerjoin(Submission, submission_of_expected())
-        .where(RoundSchool.round_id == round_id)
+        .where(RoundSchool.round_id == rnd.id)
         .group_by(School.district_id, code)
     )
     if district_id is not None:
@@ -250,14 +274,7 @@ async def round_completeness(
     per_district: dict[int, dict[int, int]] = {}
     for d_id, status, n in (await session.execute(query)).all():
         per_district.setdefault(d_id, {})[status] = n
-    names = await district_names(session, per_district)
-    districts = [
-        DistrictCounts(d_id, names.get(d_id, str(d_id)), _counts(by_status))
-        for d_id, by_status in per_district.items()
-    ]
-    districts.sort(key=lambda d: natural_key(d.name))
-    total = sum((d.counts for d in districts), Counts())
-    return Completeness(round_id, now, cutoff, total, districts)
+    return {d_id: _counts(by_status) for d_id, by_status in per_district.items()}
 
 
 async def district_names(session: AsyncSession, ids: Iterable[int]) -> dict[int, str]:
@@ -281,8 +298,15 @@ async def rounds_overview(
     rounds = await recent_rounds(session, now, limit)
     if not rounds:
         return []
-    await analytic(session)
-    counts = await _counts_of_rounds(session, rounds, district_id, now)
+    counts: dict[int, Counts] = {}
+    for r in rounds:
+        kept = await _tallied(session, r, district_id, now)
+        if kept is not None:
+            counts[r.id] = sum(kept.values(), Counts())
+    rest = [r for r in rounds if r.id not in counts]
+    if rest:
+        await analytic(session)
+        counts.update(await _counts_of_rounds(session, rest, district_id, now))
     return [RoundOverview(r, counts.get(r.id, Counts())) for r in rounds]
 
 

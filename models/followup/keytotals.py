@@ -20,7 +20,7 @@ falls back to the forms engine in Python over the same rows: slower, same result
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any
@@ -132,9 +132,9 @@ def _result(kt: KeyTotalDef, overall: _Acc, buckets: dict[str, _Acc]) -> KeyTota
 # --- the query -------------------------------------------------------------------------
 
 
-def _scope(round_id: int, district_id: int | None) -> Any:
+def _scope(round_id: int, district_id: int | None, submission_id: int | None = None) -> Any:
     """Latest submitted revisions of the round's expected schools (optionally one
-    district's): one row per submission."""
+    district's, or one submission's): one row per submission."""
     q = (
         select(Submission.id, Submission.school_id, Submission.current_revision)
         .join(
@@ -150,6 +150,8 @@ def _scope(round_id: int, district_id: int | None) -> Any:
         q = q.join(School, School.id == Submission.school_id).where(
             School.district_id == district_id
         )
+    if submission_id is not None:
+        q = q.where(Submission.id == submission_id)
     return q
 
 
@@ -188,13 +190,26 @@ def _aggregates(parts: _Parts) -> list[ColumnElement[Any]]:
     return columns
 
 
-async def sql_key_totals(
-    session: AsyncSession, form: FormDef, round_id: int, district_id: int | None = None
-) -> KeyTotals:
-    """Key totals in one SQL statement; Unsupported if the form needs the Python path."""
+@dataclass(frozen=True)
+class Grouped:
+    """The key totals' grouped rows: (district, *by values, *aggregates) per row."""
+
+    totals: Sequence[KeyTotalDef]
+    parts: _Parts
+    by_names: list[str]
+    rows: Sequence[Row[Any]]
+
+
+async def grouped_key_totals(
+    session: AsyncSession,
+    form: FormDef,
+    round_id: int,
+    district_id: int | None = None,
+    submission_id: int | None = None,
+) -> Grouped:
+    """The key totals' GROUP BY (district, by values); Unsupported if the form needs the
+    Python path. With submission_id, that one school's share (the tallies' delta)."""
     totals = form.key_totals
-    if not totals:
-        return KeyTotals({})
     await analytic(session)
     dialect = session.get_bind().dialect.name
     needs = Needs()
@@ -204,7 +219,7 @@ async def sql_key_totals(
     _refs(dry, totals)
     for b in by_names:
         dry.name(b)
-    pivot = _pivot(needs, round_id, district_id)
+    pivot = _pivot(needs, _scope(round_id, district_id, submission_id).subquery("s"))
     comp = Compiler(form, dialect, needs, pivot, _school_context)
     parts = _refs(comp, totals)
     by_exprs = [comp.name(b).expr for b in by_names]
@@ -215,7 +230,62 @@ async def sql_key_totals(
         .group_by(School.district_id, *by_exprs)
     )
     rows = (await session.execute(query)).all()
-    return _fold(totals, parts, by_names, rows)
+    return Grouped(totals, parts, by_names, rows)
+
+
+async def sql_key_totals(
+    session: AsyncSession, form: FormDef, round_id: int, district_id: int | None = None
+) -> KeyTotals:
+    """Key totals in one SQL statement; Unsupported if the form needs the Python path."""
+    if not form.key_totals:
+        return KeyTotals({})
+    g = await grouped_key_totals(session, form, round_id, district_id)
+    return _fold(g.totals, g.parts, g.by_names, g.rows)
+
+
+def shares(g: Grouped) -> Iterator[tuple[int, str, str | None, tuple[Number, Number, int]]]:
+    """Each grouped row's (district, key total code, `by` value, (sum, denominator,
+    schools)), as _fold adds them up: the unit the tallies keep."""
+    for row in g.rows:
+        by_values = dict(zip(g.by_names, row[1 : 1 + len(g.by_names)], strict=True))
+        pos = 1 + len(g.by_names)
+        for kt, (num, den) in zip(g.totals, g.parts, strict=True):
+            width = 2 if den is None else 3
+            found = _sums(row[pos : pos + width], num, den)
+            pos += width
+            if found is None:
+                continue
+            key = by_values.get(kt.by) if kt.by else None
+            yield row[0], kt.code, key if isinstance(key, str) else None, found
+
+
+def from_sums(
+    totals: Sequence[KeyTotalDef],
+    sums: Iterable[tuple[int, str, str | None, tuple[Number, Number, int]]],
+    present: Iterable[int],
+) -> KeyTotals:
+    """Key totals from kept shares (district, code, `by` value or None for the
+    district's own total, sums): what the tallies read back. `present`: the districts
+    with a submitted school, listed even when none has a value (as _fold does)."""
+    index = {kt.code: i for i, kt in enumerate(totals)}
+    overall = [_Acc() for _ in totals]
+    districts: dict[int, list[_Acc]] = {d: [_Acc() for _ in totals] for d in present}
+    buckets: list[dict[str, _Acc]] = [{} for _ in totals]
+    for district, code, key, (num, den, schools) in sums:
+        i = index.get(code)
+        if i is None or not schools:
+            continue
+        if key is None:
+            overall[i].add(num, den, schools)
+            districts.setdefault(district, [_Acc() for _ in totals])[i].add(num, den, schools)
+        else:
+            buckets[i].setdefault(key, _Acc()).add(num, den, schools)
+    result = {kt.code: _result(kt, overall[i], buckets[i]) for i, kt in enumerate(totals)}
+    per_district = {
+        d: {kt.code: _result(kt, accs[i], {}) for i, kt in enumerate(totals)}
+        for d, accs in districts.items()
+    }
+    return KeyTotals(result, per_district, in_sql=True)
 
 
 def _fold(
@@ -272,9 +342,8 @@ def _ref(c: Compiler, ref: str | None) -> Sql:
     return value
 
 
-def _pivot(needs: Needs, round_id: int, district_id: int | None) -> Subquery:
-    """One row per submission with the needed answers as columns."""
-    scope = _scope(round_id, district_id).subquery("s")
+def _pivot(needs: Needs, scope: Subquery) -> Subquery:
+    """One row per submission of `scope` with the needed answers as columns."""
     cols: list[ColumnElement[Any]] = []
     codes: set[str] = set()
     for code, kind in needs.fields.items():
@@ -475,7 +544,14 @@ async def python_key_totals(
 async def key_totals(
     session: AsyncSession, form: FormDef, round_id: int, district_id: int | None = None
 ) -> KeyTotals:
-    """The round's key totals, overall, by district and by the key total's `by`."""
+    """The round's key totals, overall, by district and by the key total's `by`: from
+    the round's tallies when they keep them, else added up from the answers."""
+    # Imported here: the tallies' reader builds this module's KeyTotals.
+    from models.followup.tallied import key_totals as tallied_key_totals
+
+    kept = await tallied_key_totals(session, form, round_id, district_id)
+    if kept is not None:
+        return kept
     try:
         return await sql_key_totals(session, form, round_id, district_id)
     except Unsupported:

@@ -37,6 +37,7 @@ from models.roster.roster_words import (
 )
 from models.roster.roster_words import parse_stage as parse_stage  # its callers import it here
 from models.roster.tables import District, Person, Role, School, Stage
+from models.rounds.tallies import forget_moved
 
 MAX_CODE = 40
 MAX_NAME = 200
@@ -416,10 +417,10 @@ async def import_roster(
     if updates:
         # ORM bulk UPDATE by primary key: one executemany, not a statement per school.
         await session.execute(update(School), updates)
+        await forget_moved(session, {s[0]: s[2] for s in existing.values()}, updates)
     if inserts or updates or wanted:
         record(
-            session, "roster.import", actor_id=actor_id,
-            source=source,
+            session, "roster.import", actor_id=actor_id, source=source,
             added=len(result.added),
             updated=len(result.updated),
             unchanged=result.unchanged,

@@ -37,6 +37,7 @@ from models.rounds.inserts import insert_for
 from models.rounds.locks import accepting
 from models.rounds.periods import canonical_period
 from models.rounds.tables import Round, RoundSchool, RoundStatus
+from models.rounds.tallies import recount_statuses
 from models.rounds.versions import store_form_version
 
 DEFAULT_UNLOCK_HOURS = 72
@@ -269,6 +270,7 @@ async def extend_round(
     reopened = round_.status == RoundStatus.CLOSED.value
     round_.status = RoundStatus.OPEN.value
     round_.closed_at = None
+    await recount_statuses(session, round_, now)  # on time and late, by the new deadline
     record(
         session, "round.extend", round_.id, actor_id=by,
         old=old.isoformat(),

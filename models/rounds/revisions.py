@@ -51,6 +51,7 @@ from models.rounds.tables import (
     Submission,
     SubmissionStatus,
 )
+from models.rounds.tallies import Tallying
 
 _REFERENCE_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford: no I, L, O, U
 
@@ -129,6 +130,9 @@ async def submit(
     number = submission.current_revision + 1
     reason = reason.strip()
     _refuse_unless_ready(form, answers, context, confirmed_warnings, number > 1 and not reason)
+    # The round's tallies change in this same transaction (models/rounds/tallies.py).
+    tally = Tallying(session, round_, form, submission)
+    await tally.before()
     revision = Revision(
         submission_id=submission.id,
         number=number,
@@ -151,6 +155,7 @@ async def submit(
     )
     _mark_submitted(submission, round_school, number, now)
     await session.flush()
+    await tally.after(now)
     return revision
 
 
