@@ -18,7 +18,9 @@ from sqlalchemy.engine import Connection
 
 from models.db import create_engine, create_private_sqlite_file, is_sqlite
 
-MIGRATIONS = Path(__file__).parent / "migrations"
+# Alembic's folder sits beside the packages, as Alembic lays it out: migrations are frozen
+# history that must not share code with the models they once described.
+MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 
 
 def alembic_config(url: str) -> Config:

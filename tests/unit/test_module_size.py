@@ -20,7 +20,7 @@ def tracked_modules() -> list[Path]:
     paths = [Path(name) for name in listed.split("\0") if name]
     return [
         path for path in paths
-        if path.parts[0] != "tests" and "migrations" not in path.parts[:2]
+        if path.parts[0] != "tests" and path.parts[0] != "migrations"
         and (ROOT / path).exists()
     ]
 
