@@ -79,10 +79,6 @@ class Transcript:
     # Buttons the script meant to press and did not find: the flow changed under it.
     astray: list[str] = field(default_factory=list)
 
-    @property
-    def name(self) -> str:
-        return f"{self.flow.name}.{self.language}"
-
     def markdown(self) -> str:
         note = (
             "Written by `.venv/bin/python -m bot.walkthrough` (see [Try it](../try-it.md)); "
@@ -98,6 +94,10 @@ class Transcript:
         head = [f"# {self.flow.title} ({self.language})", "", note, "", "```console"]
         body = [line.rstrip() for text in self.lines for line in text.splitlines() or [""]]
         return "\n".join([*head, *body, "```", ""])
+
+    @property
+    def name(self) -> str:
+        return f"{self.flow.name}.{self.language}"
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import re
 import tomllib
-from datetime import time
+from datetime import datetime, time
 from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -23,6 +23,8 @@ from pydantic_settings import (
     PydanticBaseSettingsSource,
     SettingsConfigDict,
 )
+
+from models.clock import after_quiet_hours
 
 LANGUAGES = ("zh_CN", "en")
 DEFAULT_CONFIG = Path("config.toml")
@@ -346,6 +348,13 @@ class Settings(BaseSettings):
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         # The file's values arrive as init arguments; the environment overrides them.
         return env_settings, init_settings
+
+    def quiet_until(self, now: datetime) -> datetime:
+        """`now`, or the end of the bureau's quiet hours when `now` falls in them: when an
+        automatic reminder due now may go out."""
+        quiet = self.quiet_hours
+        return after_quiet_hours(now, self.bureau.tz, quiet.start, quiet.end,
+                                 enabled=quiet.enabled)
 
 
 class ConfigError(Exception):

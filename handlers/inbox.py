@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import Update
 
 from handlers import menu
-from handlers.admin.screen import Rows, Screen, home_row, show
+from handlers.admin.screen import Rows, Screen, act_and_show, home_row, show
 from handlers.context import Who, unit
 from models.conversations import Asking, Kind, asking, clear_conversation, set_conversation
 from models.inbox.threads import (
@@ -314,14 +314,12 @@ async def answer_button(update: Update, context: HuibaoContext, button: AnswerQu
 async def _take_answer(
     update: Update, context: HuibaoContext, question_id: int, text: str
 ) -> None:
-    services = context.services
-    async with unit(update, context) as (session, who):
+    async def answer(session: AsyncSession, who: Who) -> Screen | None:
         if not text:
-            screen: Screen | None = Screen(words.empty_question(who._))
-        else:
-            screen = await _answered(session, services, who, question_id, text, context)
-    services.wake_outbox()
-    await (show(update, screen) if screen else menu.stale(update, who))
+            return Screen(words.empty_question(who._))
+        return await _answered(session, context.services, who, question_id, text, context)
+
+    await act_and_show(update, context, answer)
 
 
 async def _answered(
@@ -372,11 +370,8 @@ async def colleague_button(
 
 
 async def hand_over_button(update: Update, context: HuibaoContext, button: HandOver) -> None:
-    services = context.services
-    async with unit(update, context) as (session, who):
-        screen = await _handed(session, context, who, button)
-    services.wake_outbox()
-    await (show(update, screen) if screen else menu.stale(update, who))
+    await act_and_show(update, context,
+                       lambda session, who: _handed(session, context, who, button))
 
 
 async def _handed(

@@ -29,6 +29,7 @@ from models.forms import (
     Value,
     format_value,
 )
+from models.rounds.tables import Revision
 from texts import files as file_texts
 from texts.callbacks import (
     AskDiscard,
@@ -331,10 +332,7 @@ def receipt(
     form: FormDef,
     period: str,
     lang: str,
-    number: int,
-    reference: str,
-    submitted_at: datetime,
-    on_time: bool,
+    revision: Revision,
     until: datetime | None,
     tz: ZoneInfo,
     _: Gettext,
@@ -344,18 +342,19 @@ def receipt(
     """The receipt. `until`: the last moment the school may still revise (the round's
     lock, or the end of a staff unlock); None when it no longer may, and `closed` then
     says so and whom to ask."""
+    submitted_at = revision.submitted_at
     lines = [
         "✅ "
         + _("Submitted: {form} ({period})").format(
             form=escape(form.title.get(lang)), period=escape(period)
         ),
         _("Revision {number}, received {time}").format(
-            number=number, time=local(submitted_at, tz, lang, submitted_at)
+            number=revision.number, time=local(submitted_at, tz, lang, submitted_at)
         ),
-        _("Reference number: <code>{reference}</code>").format(reference=reference),
+        _("Reference number: <code>{reference}</code>").format(reference=revision.reference),
         *file_texts.receipt_lines(_, [escape(f) for f in files]),
     ]
-    if not on_time:
+    if not revision.on_time:
         lines.append(_("Received after the deadline."))
     if until is not None:
         lines.append(

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import Update
 
 from handlers import menu
-from handlers.admin.screen import Rows, Screen, home_row, show
+from handlers.admin.screen import Rows, Screen, act_and_show, home_row, show
 from handlers.context import Who, unit
 from handlers.report_view import answer_line, answered_steps, computed_lines
 from models.conversations import (
@@ -173,11 +173,8 @@ def _warnings(case: Case) -> list[tuple[str, str]]:
 
 
 async def approve_button(update: Update, context: HuibaoContext, button: ApproveReview) -> None:
-    services = context.services
-    async with unit(update, context) as (session, who):
-        screen = await _approved(session, services, who, button)
-    services.wake_outbox()
-    await (show(update, screen) if screen else menu.stale(update, who))
+    await act_and_show(update, context,
+                       lambda session, who: _approved(session, context.services, who, button))
 
 
 async def _approved(
@@ -247,20 +244,18 @@ async def on_message(update: Update, context: HuibaoContext) -> None:
     message = update.effective_message
     if message is None:
         return
-    services = context.services
     comment = (message.text or "").strip()
-    async with unit(update, context) as (session, who):
+
+    async def give_back(session: AsyncSession, who: Who) -> Screen | None:
         state = await reviewing(session, who.person.id)
         if not comment or len(comment) > words.COMMENT_LENGTH:
-            screen: Screen | None = Screen(words.bad_comment(who._),
-                                           [[(who._("Cancel"), CancelReview().pack())]])
-        elif state is None:
-            screen = None
-        else:
-            await clear_conversation(session, who.person.id)
-            screen = await _returned(session, services, who, state, comment)
-    services.wake_outbox()
-    await (show(update, screen) if screen else menu.stale(update, who))
+            return Screen(words.bad_comment(who._), [[(who._("Cancel"), CancelReview().pack())]])
+        if state is None:
+            return None
+        await clear_conversation(session, who.person.id)
+        return await _returned(session, context.services, who, state, comment)
+
+    await act_and_show(update, context, give_back)
 
 
 async def _returned(

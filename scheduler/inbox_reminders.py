@@ -15,7 +15,6 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from config.settings import Settings
-from models.clock import after_quiet_hours
 from models.db import transaction
 from models.inbox.tables import Question
 from models.inbox.threads import answerers, due_reminders
@@ -33,9 +32,9 @@ async def send_due(
     settings: Settings, sessionmaker: async_sessionmaker[AsyncSession], now: datetime
 ) -> int:
     """Enqueue the reminder of every question due one; returns how many people get one."""
-    bureau, quiet = settings.bureau, settings.quiet_hours
+    bureau = settings.bureau
     days = settings.inbox.remind_after_working_days
-    if after_quiet_hours(now, bureau.tz, quiet.start, quiet.end, enabled=quiet.enabled) > now:
+    if settings.quiet_until(now) > now:
         return 0  # the next tick after the night sends it
     total = 0
     async with transaction(sessionmaker) as session:

@@ -14,7 +14,6 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from config.settings import Settings
-from models.clock import after_quiet_hours
 from models.db import transaction
 from models.notices.sending import enqueue_reminders
 from models.notices.tables import Notice
@@ -40,13 +39,12 @@ async def send_due(
     settings: Settings, sessionmaker: async_sessionmaker[AsyncSession], now: datetime
 ) -> int:
     """Enqueue every automatic reminder that is due; returns how many people get one."""
-    bureau, quiet = settings.bureau, settings.quiet_hours
+    bureau = settings.bureau
     render = ReminderRenderer(bureau.name, bureau.default_language, bureau.tz, bureau.name_en)
     total = 0
     async with transaction(sessionmaker) as session:
         for notice in await due_notices(session, now):
-            allowed = after_quiet_hours(now, bureau.tz, quiet.start, quiet.end,
-                                        enabled=quiet.enabled)
+            allowed = settings.quiet_until(now)
             if allowed > now:
                 # Due late (the bot was down) into the night: wait for the morning.
                 notice.auto_reminder_due = allowed

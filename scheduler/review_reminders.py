@@ -16,7 +16,6 @@ from datetime import datetime, timedelta
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from config.settings import Settings
-from models.clock import after_quiet_hours
 from models.db import transaction
 from models.outbox import Outgoing, OutMessage, enqueue
 from models.outbox.messages import Button
@@ -33,11 +32,10 @@ async def send_due(
     settings: Settings, sessionmaker: async_sessionmaker[AsyncSession], now: datetime
 ) -> int:
     """Enqueue the reminders due; returns how many people get one."""
-    bureau, quiet = settings.bureau, settings.quiet_hours
     hours = settings.review.remind_after_hours
     if hours <= 0:
         return 0
-    if after_quiet_hours(now, bureau.tz, quiet.start, quiet.end, enabled=quiet.enabled) > now:
+    if settings.quiet_until(now) > now:
         return 0  # the next tick after the night sends it
     total = 0
     async with transaction(sessionmaker) as session:

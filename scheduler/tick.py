@@ -255,10 +255,10 @@ class Ticker(ScheduleOpenings, Summaries):
                 forms = []  # an unreadable form version: the reminder names it by its code
                 break
         if not forms:
-            return self._reminder(school, {c.slot.kind for c in claims}, reports, titles, now)
+            return self._reminder({c.slot.kind for c in claims}, reports, titles, now)
         announced = {round_.id for _form, round_ in forms}
         others = [r for r in reports if r.round.id not in announced]
-        remind = self._reminder(school, other_kinds, others, titles, now)
+        remind = self._reminder(other_kinds, others, titles, now)
 
         def messages(person: Person) -> tuple[OutMessage, ...]:
             language = self._language(person)
@@ -271,23 +271,13 @@ class Ticker(ScheduleOpenings, Summaries):
         return messages
 
     def _reminder(
-        self,
-        school: School,
-        kinds: set[SlotKind],
-        reports: Sequence[PendingReport],
-        titles: Mapping[int, Mapping[str, str]],
-        now: datetime,
+        self, kinds: set[SlotKind], reports: Sequence[PendingReport],
+        titles: Mapping[int, Mapping[str, str]], now: datetime,
     ) -> Callable[[Person], tuple[OutMessage, ...]]:
         """The one reminder listing every report the school owes."""
         return lambda person: (
-            reminder_message(
-                language=self._language(person),
-                kinds=kinds,
-                reports=reports,
-                titles=titles,
-                tz=self.tz,
-                now=now,
-            ),
+            reminder_message(language=self._language(person), kinds=kinds, reports=reports,
+                             titles=titles, tz=self.tz, now=now),
         )
 
     async def _escalate(

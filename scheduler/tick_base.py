@@ -28,15 +28,18 @@ log = logging.getLogger("huibao.scheduler")
 class TickResult:
     """What one tick did (for logs and tests)."""
 
+    # A round's life: openings, reminders, overdue escalations, deadline summaries.
     opened: list[str] = field(default_factory=list)
     reminders: int = 0
     escalations: int = 0
     summaries: int = 0
+    # Slots skipped because they were due longer ago than the misfire grace, and failures.
+    missed: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+    # The reminders of the other capabilities.
     notice_reminders: int = 0
     inbox_reminders: int = 0
     review_reminders: int = 0
-    missed: list[str] = field(default_factory=list)
-    failed: list[str] = field(default_factory=list)
 
     @property
     def sent_anything(self) -> bool:
@@ -68,15 +71,11 @@ class TickerBase:
     def _log_missed(
         self, missed: Sequence[tuple[Round, Slot]], now: datetime, result: TickResult
     ) -> None:
+        grace_hours = self.settings.reminders.misfire_grace_hours
         for round_, slot in missed:
             result.missed.append(f"round {round_.id} {slot.key}")
-            log.warning(
-                "slot missed: skipped",
-                extra={
-                    "round_id": round_.id,
-                    "slot": slot.key,
-                    "due": slot.send_at.isoformat(),
-                    "late_hours": round((now - slot.send_at).total_seconds() / 3600, 2),
-                    "grace_hours": self.settings.reminders.misfire_grace_hours,
-                },
-            )
+            late_hours = round((now - slot.send_at).total_seconds() / 3600, 2)
+            log.warning("slot missed: skipped", extra={
+                "round_id": round_.id, "slot": slot.key, "due": slot.send_at.isoformat(),
+                "late_hours": late_hours, "grace_hours": grace_hours,
+            })

@@ -21,6 +21,7 @@ from sqlalchemy import select
 from bot.cli import CliError
 from bot.cli.printing import print_requeued
 from bot.cli.stages import stage_codes
+from bot.cli.subcommands import add_command, retry_command
 from config.settings import Settings
 from models.notices.sending import NewNotice, Sender
 from models.notices.titles import TITLE_MAX, clean_title
@@ -77,18 +78,8 @@ def add_commands(subparsers: Any) -> None:
                         help="show Telegram's own error text for those not reached")
     status.set_defaults(func=_status)
 
-    retry = sub.add_parser(
-        "retry",
-        help="send a notice again to those it did not reach (failed or blocked)",
-        description=(
-            "Put the notice's failed deliveries (and its reminders') back in the queue with "
-            "a fresh retry budget; the running bot sends them. Those who blocked the bot are "
-            "tried too: if they have unblocked it they get the notice, if not they are "
-            "listed as blocked again. Nobody who already got it is sent it again."
-        ),
-    )
-    retry.add_argument("notice_id", type=int)
-    retry.set_defaults(func=_retry)
+    add_command(sub, retry_command("a notice", "the notice's failed deliveries (and its "
+                                   "reminders')", "notice_id", _retry))
 
 
 def _read_text(path: Path) -> str:

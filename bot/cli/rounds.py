@@ -32,6 +32,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.cli import CliError
 from bot.cli.printing import print_requeued
 from bot.cli.stages import stage_codes
+from bot.cli.subcommands import add_command, retry_command
 from config.settings import Settings
 from models.forms import FormDef, FormError, check_forms, load_forms
 
@@ -322,16 +323,6 @@ def add_commands(sub: Any) -> None:
     unlock.add_argument("--school", required=True, metavar="CODE")
     unlock.add_argument("--hours", type=int, default=None)
     unlock.set_defaults(func=_rounds_unlock)
-    retry = rsub.add_parser(
-        "retry",
-        help="send again what did not reach its recipients (failed or blocked)",
-        description=(
-            "Put the round's failed deliveries (announcement, extensions, closing, reminders, "
-            "escalations, summaries, 'remind now') back in the queue with a fresh retry "
-            "budget; the running bot sends them. Those who blocked the bot are tried too: if "
-            "they have unblocked it they get the message, if not they are listed as blocked "
-            "again. Nobody who already got a message is sent it again."
-        ),
-    )
-    retry.add_argument("round", type=int)
-    retry.set_defaults(func=_rounds_retry)
+    add_command(rsub, retry_command(
+        "what a round sent", "the round's failed deliveries (announcement, extensions, "
+        "closing, reminders, escalations, summaries, 'remind now')", "round", _rounds_retry))

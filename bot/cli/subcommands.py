@@ -51,3 +51,24 @@ def add_group(
     actions = group.add_subparsers(dest=dest, metavar="ACTION", required=True)
     for command in commands:
         add_command(actions, command)
+
+
+# What `notices retry` and `rounds retry` promise alike.
+RETRY_PROMISE = (
+    "back in the queue with a fresh retry budget; the running bot sends them. Those who "
+    "blocked the bot are tried too: if they have unblocked it they get the message, if not "
+    "they are listed as blocked again. Nobody who already got a message is sent it again."
+)
+
+
+def retry_command(what: str, deliveries: str, argument: str, run: Command) -> SubCommand:
+    """`huibao notices retry ID` and `huibao rounds retry ID`: `deliveries` names what is
+    put back in the queue, `argument` the id's name."""
+
+    def arguments(parser: argparse.ArgumentParser) -> None:
+        parser.add_argument(argument, type=int)
+
+    return SubCommand(
+        "retry", f"send {what} again to those it did not reach (failed or blocked)", run,
+        arguments, {"description": f"Put {deliveries} {RETRY_PROMISE}"},
+    )

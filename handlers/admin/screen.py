@@ -107,3 +107,16 @@ async def command_screen(update: Update, who: Who, screen: Screen | None) -> Non
         await menu.refuse(update, menu.refusal(who, menu.STAFF))
         return
     await show(update, screen)
+
+
+async def act_and_show(
+    update: Update,
+    context: HuibaoContext,
+    act: Callable[[AsyncSession, Who], Awaitable[Screen | None]],
+) -> None:
+    """One unit of work that may queue messages: commit, wake the outbox so they leave now
+    rather than at its next poll, then show the screen (None: the button was stale)."""
+    async with unit(update, context) as (session, who):
+        screen = await act(session, who)
+    context.services.wake_outbox()
+    await (show(update, screen) if screen else menu.stale(update, who))

@@ -304,12 +304,10 @@ def refusal(err: ParseError, step: Step, lang: str, _: Gettext) -> str:
     if kind in ("below_min", "above_max"):
         return _out_of_range(err, f, label, lang, _)
     if kind == "too_many_decimals":
-        count = int(str(p.get("decimals")))
-        return n_(
-            "“{label}” takes at most {count} decimal place.",
-            "“{label}” takes at most {count} decimal places.",
-            count,
-        ).format(label=label, count=count)
+        places = int(str(p.get("decimals")))
+        text = n_("“{label}” takes at most {count} decimal place.",
+                  "“{label}” takes at most {count} decimal places.", places)
+        return text.format(label=label, count=places)
     if kind == "too_few_choices":
         return _("“{label}”: please choose at least {count}.").format(
             label=label, count=p.get("min")
@@ -319,12 +317,10 @@ def refusal(err: ParseError, step: Step, lang: str, _: Gettext) -> str:
             label=label, count=p.get("max")
         )
     if kind == "too_long":
-        count = int(str(p.get("max_length")))
-        return n_(
-            "“{label}” takes at most {count} character; that is {length}.",
-            "“{label}” takes at most {count} characters; that is {length}.",
-            count,
-        ).format(label=label, count=count, length=p.get("length"))
+        most = int(str(p.get("max_length")))
+        text = n_("“{label}” takes at most {count} character; that is {length}.",
+                  "“{label}” takes at most {count} characters; that is {length}.", most)
+        return text.format(label=label, count=most, length=p.get("length"))
     if kind == "wrong_unit":
         unit = escape(f.unit.get(lang)) if f.unit else ""
         return _("“{given}” is not the unit of “{label}” ({unit}).").format(

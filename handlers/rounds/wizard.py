@@ -9,7 +9,7 @@ database on every update.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from html import escape
 from typing import Any, TypeVar
@@ -65,6 +65,7 @@ log = logging.getLogger("huibao.rounds")
 
 State = RoundSetup
 K = TypeVar("K", bound=Callback)
+T = TypeVar("T")
 Step = Callable[[AsyncSession, Services, Who, State, K, Origin], Awaitable[Outcome]]
 
 
@@ -141,10 +142,16 @@ async def choose_period(
     session: AsyncSession, services: Services, who: Who, state: State, button: ChoosePeriod,
     origin: Origin,
 ) -> Outcome:
-    suggestions = state.suggestions
-    if not button.index < len(suggestions):
+    period = shown(state.suggestions, button.index)
+    if period is None:
         return refused(invalid_button(who._))
-    return screen(await chosen_period(session, services, who, state, suggestions[button.index]))
+    return screen(await chosen_period(session, services, who, state, period))
+
+
+def shown(options: Sequence[T], index: int) -> T | None:
+    """The option a button names by its place on the screen; None for a place the screen
+    never had (a forged or stale button)."""
+    return options[index] if 0 <= index < len(options) else None
 
 
 async def chosen_deadline(
@@ -180,11 +187,11 @@ async def tick_stage(
     session: AsyncSession, services: Services, who: Who, state: State, button: RoundStageTick,
     origin: Origin,
 ) -> Outcome:
-    codes = screens.STAGE_CODES
-    if not button.index < len(codes):
+    stage = shown(screens.STAGE_CODES, button.index)
+    if stage is None:
         return refused(invalid_button(who._))
-    ticked = set(state.stages) ^ {codes[button.index]}
-    state.stages = [s for s in codes if s in ticked]
+    ticked = set(state.stages) ^ {stage}
+    state.stages = [s for s in screens.STAGE_CODES if s in ticked]
     return await _ticked(session, services, who, state)
 
 
