@@ -116,14 +116,8 @@ def _unique(folder: Path, name: str, taken: list[Path]) -> str:
 class ConsoleTransport(BaseRequest):
     """Answers the Bot API in memory and reports what the bot "sent" through `output`."""
 
-    def __init__(
-        self,
-        *,
-        bot_username: str,
-        user_chat_id: int,
-        output: Callable[[str], None],
-        files: FileSaver | None = None,
-    ) -> None:
+    def __init__(self, *, bot_username: str, user_chat_id: int,
+                 output: Callable[[str], None], files: FileSaver | None = None) -> None:
         self.bot_user = User(
             CONSOLE_BOT_ID, "Huibao", is_bot=True, username=bot_username
         ).to_dict()

@@ -118,14 +118,8 @@ async def invite_command(update: Update, context: HuibaoContext) -> None:
 
 
 async def _create(
-    session: AsyncSession,
-    who: Who,
-    context: HuibaoContext,
-    role: Role,
-    *,
-    school: School | None = None,
-    district: District | None = None,
-    replace: bool = False,
+    session: AsyncSession, who: Who, context: HuibaoContext, role: Role, *,
+    school: School | None = None, district: District | None = None, replace: bool = False,
 ) -> tuple[CreatedInvite | None, str]:
     settings = context.services.settings
     try:

@@ -117,17 +117,9 @@ async def submit_report(
         closed = "🔒 " + _(
             "Entry for this report is now closed. If something must still be changed, {ask}"
         ).format(ask=await whom_to_ask(session, services, ctx))
-    text = view.receipt(
-        form=ctx.form,
-        period=period_label(ctx.round.period, ctx.lang),
-        lang=ctx.lang,
-        revision=revision,
-        until=until,
-        closed=closed,
-        tz=tz,
-        _=_,
-        files=submitted_files(ctx),
-    )
+    period = period_label(ctx.round.period, ctx.lang)
+    text = view.receipt(form=ctx.form, period=period, lang=ctx.lang, revision=revision,
+                        until=until, closed=closed, tz=tz, _=_, files=submitted_files(ctx))
     return None, Rendered(text), None
 
 

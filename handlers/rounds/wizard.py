@@ -166,8 +166,6 @@ async def choose_deadline(
     session: AsyncSession, services: Services, who: Who, state: State, button: ChooseDeadline,
     origin: Origin,
 ) -> Outcome:
-    if button.days not in screens.DEADLINE_DAYS:
-        return refused(invalid_button(who._))
     deadline = screens.deadline_in(button.days, services)
     return screen(await chosen_deadline(session, services, who, state, deadline))
 
@@ -187,10 +185,7 @@ async def tick_stage(
     session: AsyncSession, services: Services, who: Who, state: State, button: RoundStageTick,
     origin: Origin,
 ) -> Outcome:
-    stage = shown(screens.STAGE_CODES, button.index)
-    if stage is None:
-        return refused(invalid_button(who._))
-    ticked = set(state.stages) ^ {stage}
+    ticked = set(state.stages) ^ {screens.STAGE_CODES[button.index]}
     state.stages = [s for s in screens.STAGE_CODES if s in ticked]
     return await _ticked(session, services, who, state)
 
@@ -443,12 +438,22 @@ def _form_exists(services: Services, button: ChooseForm) -> bool:
     return button.form_code in services.forms
 
 
+def _deadline_offered(services: Services, button: ChooseDeadline) -> bool:
+    return button.days in screens.DEADLINE_DAYS
+
+
+def _stage_offered(services: Services, button: RoundStageTick) -> bool:
+    return shown(screens.STAGE_CODES, button.index) is not None
+
+
 SETUP_BUTTONS: tuple[tuple[type[Callback], Any, Callback], ...] = (
     (ChooseForm, setup_button(choose_form, known=_form_exists), ChooseForm("staffing")),
     (ChoosePeriod, setup_button(choose_period, at=SetupStep.PERIOD), ChoosePeriod(0)),
-    (ChooseDeadline, setup_button(choose_deadline, at=SetupStep.DEADLINE), ChooseDeadline(7)),
+    (ChooseDeadline, setup_button(choose_deadline, at=SetupStep.DEADLINE, known=_deadline_offered),
+     ChooseDeadline(7)),
     (RoundDistrictTick, setup_button(tick_district, at=SetupStep.AUDIENCE), RoundDistrictTick(1)),
-    (RoundStageTick, setup_button(tick_stage, at=SetupStep.AUDIENCE), RoundStageTick(0)),
+    (RoundStageTick, setup_button(tick_stage, at=SetupStep.AUDIENCE, known=_stage_offered),
+     RoundStageTick(0)),
     (SchoolsChosen, setup_button(schools_chosen, at=SetupStep.AUDIENCE), SchoolsChosen()),
     (OpenRound, setup_button(open_confirmed, at=SetupStep.CONFIRM), OpenRound()),
     (ReviewToggle, setup_button(toggle_review, at=SetupStep.CONFIRM), ReviewToggle()),
