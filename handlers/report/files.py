@@ -49,6 +49,16 @@ class Attachment:
     size: int | None
 
 
+@dataclass(frozen=True, slots=True)
+class Wanted:
+    """A file the draft's current question may take: which question, and its field."""
+
+    key: AnswerKey
+    field: FieldDef
+    lang: str
+    file_mb: int
+
+
 def attachment_of(message: Message) -> Attachment | None:
     doc = message.document
     if doc is not None:
@@ -60,16 +70,6 @@ def attachment_of(message: Message) -> Attachment | None:
         return Attachment(largest.file_id, f"photo-{message.message_id}.jpg", "image/jpeg",
                           largest.file_size)
     return None
-
-
-@dataclass(frozen=True, slots=True)
-class Wanted:
-    """A file the draft's current question may take: which question, and its field."""
-
-    key: AnswerKey
-    field: FieldDef
-    lang: str
-    file_mb: int
 
 
 async def on_file(update: Update, context: HuibaoContext) -> None:
