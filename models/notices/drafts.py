@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 
 from models.clock import after_quiet_hours
 from models.notices.audiences import Audience, AudienceKind, Resolved
-from models.notices.sending import NewNotice
+from models.notices.sending import Attachment, NewNotice
 from models.notices.tables import NoticeDraft
 from models.notices.titles import TITLE_MAX, clean_title
 from models.roster.tables import Stage
@@ -308,15 +308,16 @@ def notice_from_draft(draft: NoticeDraft, author_id: int) -> NewNotice | None:
     audience = Audience.from_json(draft.audience)
     if audience is None or draft.text is None or draft.title is None:
         return None
-    attachment = draft.attachment_kind if draft.attachment_kind in ("document", "photo") else None
+    attachment = (
+        Attachment(draft.attachment_kind, draft.attachment_name, draft.attachment_file_id)
+        if draft.attachment_kind in ("document", "photo") else None
+    )
     return NewNotice(
         text=draft.text,
         title=draft.title,
         audience=audience,
         requires_ack=bool(draft.requires_ack),
         author_id=author_id,
-        attachment_kind=attachment,
-        attachment_file_id=draft.attachment_file_id if attachment else None,
-        attachment_name=draft.attachment_name if attachment else None,
+        attachment=attachment,
         scheduled_at=draft.scheduled_at if draft.send_mode == "at" else None,
     )
