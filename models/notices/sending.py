@@ -55,7 +55,7 @@ class Attachment:
 class NewNotice:
     text: str
     audience: Audience
-    requires_ack: bool
+    requires_ack: bool = True  # as a Notice's column
     # Empty: the first line of the text, cut at a boundary (models/notices/titles.py).
     title: str = ""
     author_id: int | None = None
