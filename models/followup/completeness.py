@@ -62,7 +62,7 @@ class Status(enum.StrEnum):
 
     @property
     def submitted(self) -> bool:
-        return self in (Status.ON_TIME, Status.LATE)
+        return self is Status.ON_TIME or self is Status.LATE
 
 
 def percent(part: int, whole: int) -> Decimal | None:
