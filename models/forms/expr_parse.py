@@ -8,6 +8,7 @@ surfaces as FormError. The type check and the closures are in expr_compile.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Literal, TypeAlias
@@ -127,7 +128,10 @@ class Attr:
 
 
 @dataclass(frozen=True, slots=True)
-class Neg:
+class Unary:
+    """A prefix operator: `-a` or `not a` (a leading `+` leaves no node)."""
+
+    op: Literal["-", "not"]
     operand: Node
 
 
@@ -155,11 +159,6 @@ class Logic:
 
 
 @dataclass(frozen=True, slots=True)
-class Not:
-    operand: Node
-
-
-@dataclass(frozen=True, slots=True)
 class Call:
     func: str
     args: tuple[Node, ...]
@@ -174,11 +173,10 @@ Node: TypeAlias = (
     | ListLit
     | Name
     | Attr
-    | Neg
+    | Unary
     | Chain
     | Compare
     | Logic
-    | Not
     | Call
 )
 
@@ -229,26 +227,30 @@ class _Parser:
         return node
 
     def or_expr(self) -> Node:
-        operands = [self.and_expr()]
-        while self.at("or"):
-            self.take()
-            operands.append(self.and_expr())
-        return operands[0] if len(operands) == 1 else Logic("or", tuple(operands))
+        return self._logic("or", self.and_expr)
 
     def and_expr(self) -> Node:
-        operands = [self.not_expr()]
-        while self.at("and"):
+        return self._logic("and", self.not_expr)
+
+    def _logic(self, op: Literal["and", "or"], operand: Callable[[], Node]) -> Node:
+        """Operands joined by `op`, kept in one flat node; a lone operand is itself."""
+        operands = [operand()]
+        while self.at(op):
             self.take()
-            operands.append(self.not_expr())
-        return operands[0] if len(operands) == 1 else Logic("and", tuple(operands))
+            operands.append(operand())
+        return operands[0] if len(operands) == 1 else Logic(op, tuple(operands))
+
+    def _prefixed(self, operand: Callable[[], Node]) -> Node:
+        """The operand after a prefix operator (taken here), one level deeper."""
+        self.take()
+        self.enter()
+        node = operand()
+        self.depth -= 1
+        return node
 
     def not_expr(self) -> Node:
         if self.at("not"):
-            self.take()
-            self.enter()
-            operand = self.not_expr()
-            self.depth -= 1
-            return Not(operand)
+            return Unary("not", self._prefixed(self.not_expr))
         return self.comparison()
 
     def _compare_op(self) -> str | None:
@@ -277,29 +279,25 @@ class _Parser:
         return Compare(op, left, right)
 
     def additive(self) -> Node:
-        first = self.term()
-        rest: list[tuple[str, Node]] = []
-        while self.peek().kind == "op" and self.peek().text in "+-":
-            op = self.take().text
-            rest.append((op, self.term()))
-        return Chain("add", first, tuple(rest)) if rest else first
+        return self._chain("add", "+-", self.term)
 
     def term(self) -> Node:
-        first = self.unary()
+        return self._chain("mul", "*/", self.unary)
+
+    def _chain(self, kind: Literal["add", "mul"], ops: str, operand: Callable[[], Node]) -> Node:
+        """Operands joined by any of `ops` (one character each), kept in one flat node."""
+        first = operand()
         rest: list[tuple[str, Node]] = []
-        while self.peek().kind == "op" and self.peek().text in "*/":
+        while self.peek().kind == "op" and self.peek().text in ops:
             op = self.take().text
-            rest.append((op, self.unary()))
-        return Chain("mul", first, tuple(rest)) if rest else first
+            rest.append((op, operand()))
+        return Chain(kind, first, tuple(rest)) if rest else first
 
     def unary(self) -> Node:
         tok = self.peek()
         if tok.kind == "op" and tok.text in "+-":
-            self.take()
-            self.enter()
-            operand = self.unary()
-            self.depth -= 1
-            return Neg(operand) if tok.text == "-" else operand
+            operand = self._prefixed(self.unary)
+            return Unary("-", operand) if tok.text == "-" else operand
         return self.primary()
 
     def primary(self) -> Node:
