@@ -138,14 +138,6 @@ class Completeness:
 
 
 @dataclass(frozen=True, slots=True)
-class RoundOverview:
-    """A line of the round list: the round and its completeness in the viewer's scope."""
-
-    round: Round
-    counts: Counts
-
-
-@dataclass(frozen=True, slots=True)
 class Contact:
     person_id: int
     telegram_id: int
@@ -283,6 +275,14 @@ async def district_names(session: AsyncSession, ids: Iterable[int]) -> dict[int,
         return {}
     rows = await session.execute(select(District.id, District.name).where(District.id.in_(wanted)))
     return {i: n for i, n in rows.all()}
+
+
+@dataclass(frozen=True, slots=True)
+class RoundOverview:
+    """A line of the round list: the round and its completeness in the viewer's scope."""
+
+    round: Round
+    counts: Counts
 
 
 async def rounds_overview(

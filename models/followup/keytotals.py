@@ -330,7 +330,7 @@ def _ref(c: Compiler, ref: str | None) -> Sql:
     assert ref is not None
     if "." in ref:
         group, fcode = ref.split(".", 1)
-        return c.group_agg("sum", Attr(group, fcode, 0))
+        return c.group_agg("sum", Attr(group, fcode))
     value = c.name(ref)
     if not value.numeric:
         raise Unsupported(f"key total of a non-number {ref}")

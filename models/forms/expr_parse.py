@@ -98,13 +98,13 @@ class Str:
 
 
 @dataclass(frozen=True, slots=True)
-class BoolLit:
-    value: bool
+class Missing:
+    """The literal `missing`: no value (e.g. no target for this stage)."""
 
 
 @dataclass(frozen=True, slots=True)
-class Missing:
-    """The literal `missing`: no value (e.g. no target for this stage)."""
+class BoolLit:
+    value: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,7 +115,6 @@ class ListLit:
 @dataclass(frozen=True, slots=True)
 class Name:
     name: str
-    pos: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,7 +123,6 @@ class Attr:
 
     group: str
     field: str
-    pos: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,7 +160,6 @@ class Logic:
 class Call:
     func: str
     args: tuple[Node, ...]
-    pos: int
 
 
 Node: TypeAlias = (
@@ -339,14 +336,14 @@ class _Parser:
             raise FormError(f"unexpected {_show(tok)} at position {tok.pos}")
         if self.at("("):
             self.take()
-            return Call(tok.text, self.items(")"), tok.pos)
+            return Call(tok.text, self.items(")"))
         if self.at("."):
             self.take()
             attr = self.take()
             if attr.kind != "name":
                 raise FormError(f"expected a field name after '{tok.text}.' at position {attr.pos}")
-            return Attr(tok.text, attr.text, tok.pos)
-        return Name(tok.text, tok.pos)
+            return Attr(tok.text, attr.text)
+        return Name(tok.text)
 
 
 def _show(tok: Token) -> str:
