@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import BigInteger, DateTime, Integer, MetaData
 from sqlalchemy.engine import Dialect
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.types import TypeDecorator
 
@@ -56,3 +57,13 @@ def utcnow() -> datetime:
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+RowT = TypeVar("RowT", bound=Base)
+
+
+async def inserted(session: AsyncSession, row: RowT) -> RowT:
+    """`row` added to the session and flushed, so that its id and defaults can be read."""
+    session.add(row)
+    await session.flush()
+    return row

@@ -23,7 +23,7 @@ from bot.cli.printing import print_requeued
 from bot.cli.stages import stage_codes
 from bot.cli.subcommands import add_command, retry_command
 from config.settings import Settings
-from models.notices.sending import NewNotice, Sender
+from models.notices.sending import Attachment, NewNotice, Sender
 from models.notices.titles import TITLE_MAX, clean_title
 from texts.i18n import gettext_for
 from texts.notices.compose import cli_refusal
@@ -251,9 +251,9 @@ async def _send_async(
                 text=text,
                 audience=await _audience(session, args),
                 requires_ack=not args.no_ack,
-                attachment_kind=attachment[2] if attachment else None,
-                attachment_name=attachment[0] if attachment else None,
-                attachment_blob_id=await _store_file(session, attachment),
+                attachment=Attachment(
+                    attachment[2], attachment[0], blob_id=await _store_file(session, attachment)
+                ) if attachment else None,
                 scheduled_at=scheduled,
             )
             created = await send_notice(session, new, _sender(settings), utcnow())

@@ -62,7 +62,7 @@ class Status(enum.StrEnum):
 
     @property
     def submitted(self) -> bool:
-        return self in (Status.ON_TIME, Status.LATE)
+        return self is Status.ON_TIME or self is Status.LATE
 
 
 def percent(part: int, whole: int) -> Decimal | None:
@@ -135,14 +135,6 @@ class Completeness:
     def overdue(self) -> bool:
         """True once the deadline (with grace) has passed: the missing are now late."""
         return self.as_of > self.cutoff
-
-
-@dataclass(frozen=True, slots=True)
-class RoundOverview:
-    """A line of the round list: the round and its completeness in the viewer's scope."""
-
-    round: Round
-    counts: Counts
 
 
 @dataclass(frozen=True, slots=True)
@@ -283,6 +275,14 @@ async def district_names(session: AsyncSession, ids: Iterable[int]) -> dict[int,
         return {}
     rows = await session.execute(select(District.id, District.name).where(District.id.in_(wanted)))
     return {i: n for i, n in rows.all()}
+
+
+@dataclass(frozen=True, slots=True)
+class RoundOverview:
+    """A line of the round list: the round and its completeness in the viewer's scope."""
+
+    round: Round
+    counts: Counts
 
 
 async def rounds_overview(

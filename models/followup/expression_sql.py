@@ -192,9 +192,11 @@ class Compiler:
         if isinstance(node, syntax.Attr):
             # A bare group column only makes sense inside sum/min/max/count.
             raise Unsupported("group column outside an aggregate")
-        if isinstance(node, syntax.Neg):
-            neg = self.node(node.operand)
-            return Sql(-neg.expr, neg.kind)
+        if isinstance(node, syntax.Unary):
+            operand = self.node(node.operand)
+            if node.op == "-":
+                return Sql(-operand.expr, operand.kind)
+            return Sql(not_(operand.expr), "bool")
         if isinstance(node, syntax.Chain):
             return self.chain(node)
         if isinstance(node, syntax.Compare):
@@ -202,8 +204,6 @@ class Compiler:
         if isinstance(node, syntax.Logic):
             parts = [self.node(o).expr for o in node.operands]
             return Sql(and_(*parts) if node.op == "and" else or_(*parts), "bool")
-        if isinstance(node, syntax.Not):
-            return Sql(not_(self.node(node.operand).expr), "bool")
         if isinstance(node, syntax.Call):
             return self.call(node)
         raise Unsupported(f"cannot translate {type(node).__name__}")

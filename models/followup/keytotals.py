@@ -57,6 +57,7 @@ from models.forms.expr import Attr
 from models.forms.expr_values import DECIMAL_CONTEXT
 from models.roster.tables import School
 from models.rounds import Answer, Round, RoundSchool, Submission
+from models.rounds.tables import submission_of_expected
 from models.rounds.versions import round_form as stored_form
 
 # --- the form of a round ---------------------------------------------------------------
@@ -137,13 +138,7 @@ def _scope(round_id: int, district_id: int | None, submission_id: int | None = N
     district's, or one submission's): one row per submission."""
     q = (
         select(Submission.id, Submission.school_id, Submission.current_revision)
-        .join(
-            RoundSchool,
-            and_(
-                RoundSchool.round_id == Submission.round_id,
-                RoundSchool.school_id == Submission.school_id,
-            ),
-        )
+        .join(RoundSchool, submission_of_expected())
         .where(Submission.round_id == round_id, Submission.current_revision > 0)
     )
     if district_id is not None:
@@ -335,7 +330,7 @@ def _ref(c: Compiler, ref: str | None) -> Sql:
     assert ref is not None
     if "." in ref:
         group, fcode = ref.split(".", 1)
-        return c.group_agg("sum", Attr(group, fcode, 0))
+        return c.group_agg("sum", Attr(group, fcode))
     value = c.name(ref)
     if not value.numeric:
         raise Unsupported(f"key total of a non-number {ref}")

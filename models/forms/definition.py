@@ -182,11 +182,12 @@ class GroupDef:
 
 @dataclass(frozen=True, slots=True)
 class ComputedDef:
+    # No defaults: the loader always gives both (None: no unit; rounded to 2 places to be read).
     code: str
     label: Text
     expr: Expr
-    unit: Text | None = None
-    decimals: int | None = None
+    unit: Text | None
+    decimals: int | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -201,13 +202,15 @@ class KeyTotalDef:
     code: str
     label: Text
     aggregate: Aggregate
-    of: str | None = None
-    numerator: str | None = None
-    denominator: str | None = None
-    scale: Decimal = Decimal(1)
     decimals: int = 1
     by: str | None = None
     unit: Text | None = None
+    # "sum":
+    of: str | None = None
+    # "ratio":
+    numerator: str | None = None
+    denominator: str | None = None
+    scale: Decimal = Decimal(1)
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,11 +23,10 @@ from models.forms.expr_parse import (
     Logic,
     Missing,
     Name,
-    Neg,
     Node,
-    Not,
     Num,
     Str,
+    Unary,
     parse,
 )
 from models.forms.expr_values import (
@@ -109,13 +108,11 @@ class _Compiler:
     def compile_missing(self, node: Missing) -> Compiled:
         return (lambda env: None), ANY
 
-    def compile_neg(self, node: Neg) -> Compiled:
+    def compile_unary(self, node: Unary) -> Compiled:
         fn, t = self.compile(node.operand)
-        self.want(t, NUMBER, "`-`")
-        return _on_number(fn, operator.neg, DECIMAL_CONTEXT.minus), NUMBER
-
-    def compile_not(self, node: Not) -> Compiled:
-        fn, t = self.compile(node.operand)
+        if node.op == "-":
+            self.want(t, NUMBER, "`-`")
+            return _on_number(fn, operator.neg, DECIMAL_CONTEXT.minus), NUMBER
         self.want(t, BOOL, "`not`")
 
         def not_(env: Env) -> Result:
@@ -478,11 +475,10 @@ _NODE_COMPILERS: dict[type, Callable[[_Compiler, Any], Compiled]] = {
     ListLit: _Compiler.compile_list,
     Name: _Compiler.compile_name,
     Attr: _Compiler.compile_attr,
-    Neg: _Compiler.compile_neg,
+    Unary: _Compiler.compile_unary,
     Chain: _Compiler.compile_chain,
     Compare: _Compiler.compile_compare,
     Logic: _Compiler.compile_logic,
-    Not: _Compiler.compile_not,
     Call: _Compiler.compile_call,
 }
 

@@ -8,6 +8,7 @@ surfaces as FormError. The type check and the closures are in expr_compile.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Literal, TypeAlias
@@ -97,13 +98,13 @@ class Str:
 
 
 @dataclass(frozen=True, slots=True)
-class BoolLit:
-    value: bool
+class Missing:
+    """The literal `missing`: no value (e.g. no target for this stage)."""
 
 
 @dataclass(frozen=True, slots=True)
-class Missing:
-    """The literal `missing`: no value (e.g. no target for this stage)."""
+class BoolLit:
+    value: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,7 +115,6 @@ class ListLit:
 @dataclass(frozen=True, slots=True)
 class Name:
     name: str
-    pos: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,11 +123,13 @@ class Attr:
 
     group: str
     field: str
-    pos: int
 
 
 @dataclass(frozen=True, slots=True)
-class Neg:
+class Unary:
+    """A prefix operator: `-a` or `not a` (a leading `+` leaves no node)."""
+
+    op: Literal["-", "not"]
     operand: Node
 
 
@@ -155,15 +157,9 @@ class Logic:
 
 
 @dataclass(frozen=True, slots=True)
-class Not:
-    operand: Node
-
-
-@dataclass(frozen=True, slots=True)
 class Call:
     func: str
     args: tuple[Node, ...]
-    pos: int
 
 
 Node: TypeAlias = (
@@ -174,11 +170,10 @@ Node: TypeAlias = (
     | ListLit
     | Name
     | Attr
-    | Neg
+    | Unary
     | Chain
     | Compare
     | Logic
-    | Not
     | Call
 )
 
@@ -229,26 +224,30 @@ class _Parser:
         return node
 
     def or_expr(self) -> Node:
-        operands = [self.and_expr()]
-        while self.at("or"):
-            self.take()
-            operands.append(self.and_expr())
-        return operands[0] if len(operands) == 1 else Logic("or", tuple(operands))
+        return self._logic("or", self.and_expr)
 
     def and_expr(self) -> Node:
-        operands = [self.not_expr()]
-        while self.at("and"):
+        return self._logic("and", self.not_expr)
+
+    def _logic(self, op: Literal["and", "or"], operand: Callable[[], Node]) -> Node:
+        """Operands joined by `op`, kept in one flat node; a lone operand is itself."""
+        operands = [operand()]
+        while self.at(op):
             self.take()
-            operands.append(self.not_expr())
-        return operands[0] if len(operands) == 1 else Logic("and", tuple(operands))
+            operands.append(operand())
+        return operands[0] if len(operands) == 1 else Logic(op, tuple(operands))
+
+    def _prefixed(self, operand: Callable[[], Node]) -> Node:
+        """The operand after a prefix operator (taken here), one level deeper."""
+        self.take()
+        self.enter()
+        node = operand()
+        self.depth -= 1
+        return node
 
     def not_expr(self) -> Node:
         if self.at("not"):
-            self.take()
-            self.enter()
-            operand = self.not_expr()
-            self.depth -= 1
-            return Not(operand)
+            return Unary("not", self._prefixed(self.not_expr))
         return self.comparison()
 
     def _compare_op(self) -> str | None:
@@ -277,29 +276,25 @@ class _Parser:
         return Compare(op, left, right)
 
     def additive(self) -> Node:
-        first = self.term()
-        rest: list[tuple[str, Node]] = []
-        while self.peek().kind == "op" and self.peek().text in "+-":
-            op = self.take().text
-            rest.append((op, self.term()))
-        return Chain("add", first, tuple(rest)) if rest else first
+        return self._chain("add", "+-", self.term)
 
     def term(self) -> Node:
-        first = self.unary()
+        return self._chain("mul", "*/", self.unary)
+
+    def _chain(self, kind: Literal["add", "mul"], ops: str, operand: Callable[[], Node]) -> Node:
+        """Operands joined by any of `ops` (one character each), kept in one flat node."""
+        first = operand()
         rest: list[tuple[str, Node]] = []
-        while self.peek().kind == "op" and self.peek().text in "*/":
+        while self.peek().kind == "op" and self.peek().text in ops:
             op = self.take().text
-            rest.append((op, self.unary()))
-        return Chain("mul", first, tuple(rest)) if rest else first
+            rest.append((op, operand()))
+        return Chain(kind, first, tuple(rest)) if rest else first
 
     def unary(self) -> Node:
         tok = self.peek()
         if tok.kind == "op" and tok.text in "+-":
-            self.take()
-            self.enter()
-            operand = self.unary()
-            self.depth -= 1
-            return Neg(operand) if tok.text == "-" else operand
+            operand = self._prefixed(self.unary)
+            return Unary("-", operand) if tok.text == "-" else operand
         return self.primary()
 
     def primary(self) -> Node:
@@ -341,14 +336,14 @@ class _Parser:
             raise FormError(f"unexpected {_show(tok)} at position {tok.pos}")
         if self.at("("):
             self.take()
-            return Call(tok.text, self.items(")"), tok.pos)
+            return Call(tok.text, self.items(")"))
         if self.at("."):
             self.take()
             attr = self.take()
             if attr.kind != "name":
                 raise FormError(f"expected a field name after '{tok.text}.' at position {attr.pos}")
-            return Attr(tok.text, attr.text, tok.pos)
-        return Name(tok.text, tok.pos)
+            return Attr(tok.text, attr.text)
+        return Name(tok.text)
 
 
 def _show(tok: Token) -> str:

@@ -7,27 +7,29 @@ without a query for the file itself (the report's hot path reads one row per ste
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 from models.forms.definition import Value
-
-SEPARATOR = "|"
 
 
 @dataclass(frozen=True, slots=True)
 class FileAnswer:
+    # Between the three parts; the name comes last, so that it may hold one too.
+    SEPARATOR: ClassVar[str] = "|"
+
     file_id: int
     size: int
     name: str
 
     def encode(self) -> str:
-        return f"{self.file_id}{SEPARATOR}{self.size}{SEPARATOR}{self.name}"
+        return self.SEPARATOR.join((str(self.file_id), str(self.size), self.name))
 
     @classmethod
     def decode(cls, value: Value | None) -> FileAnswer | None:
         """The file an answer names; None when the value is not a file's answer."""
         if not isinstance(value, str):
             return None
-        parts = value.split(SEPARATOR, 2)
+        parts = value.split(cls.SEPARATOR, 2)
         if len(parts) != 3 or not parts[0].isdigit() or not parts[1].isdigit():
             return None
         return cls(int(parts[0]), int(parts[1]), parts[2])

@@ -18,6 +18,7 @@ from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from models.audit import record
+from models.base import inserted
 from models.inbox.tables import Question, QuestionMessage, ThreadStatus
 from models.roster.tables import District, Person, Role, School
 
@@ -35,6 +36,10 @@ class Attachment:
     kind: str  # "photo" or "document"
     file_id: str
     name: str | None = None
+
+    def columns(self) -> dict[str, str | None]:
+        """The QuestionMessage columns it fills."""
+        return {"file_kind": self.kind, "file_id": self.file_id, "file_name": self.name}
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,15 +177,10 @@ async def _add_line(
     session: AsyncSession, question: Question, person: Person, from_school: bool, text: str,
     attachment: Attachment | None, now: datetime,
 ) -> QuestionMessage:
-    line = QuestionMessage(
+    return await inserted(session, QuestionMessage(
         question_id=question.id, author_id=person.id, from_school=from_school, text=text,
-        file_kind=attachment.kind if attachment else None,
-        file_id=attachment.file_id if attachment else None,
-        file_name=attachment.name if attachment else None, created_at=now,
-    )
-    session.add(line)
-    await session.flush()
-    return line
+        created_at=now, **(attachment.columns() if attachment else {}),
+    ))
 
 
 # --- reading ------------------------------------------------------------------------------

@@ -97,16 +97,18 @@ class DistrictCount:
 
 @dataclass
 class NoticeStats:
+    # The recipients, and who of them acknowledged...
     total: int = 0
+    acknowledged: int = 0
+    by_district: list[DistrictCount] = field(default_factory=list)
+    not_acknowledged: list[RecipientState] = field(default_factory=list)
+    # ...and where their deliveries stand.
     delivered: int = 0
     blocked: int = 0
     failed: int = 0
     waiting: int = 0
-    acknowledged: int = 0
     # Recipients whose message may have arrived twice (models/outbox/, Delivery.in_doubt).
     in_doubt: int = 0
-    by_district: list[DistrictCount] = field(default_factory=list)
-    not_acknowledged: list[RecipientState] = field(default_factory=list)
 
 
 async def notice_stats(session: AsyncSession, notice: Notice) -> NoticeStats:

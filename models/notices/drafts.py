@@ -8,14 +8,14 @@ saves it) and says what to show next as an `Outcome`; none reads the database or
 from __future__ import annotations
 
 import enum
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from models.clock import after_quiet_hours
 from models.notices.audiences import Audience, AudienceKind, Resolved
-from models.notices.sending import NewNotice
+from models.notices.sending import Attachment, NewNotice
 from models.notices.tables import NoticeDraft
 from models.notices.titles import TITLE_MAX, clean_title
 from models.roster.tables import Stage
@@ -71,22 +71,21 @@ class Outcome(enum.Enum):
     TOO_FAR = "too_far"
 
 
+# The steps in the order they are asked, each with what says the draft still lacks its answer.
+_ASKED: tuple[tuple[str, Callable[[NoticeDraft], bool]], ...] = (
+    (STEP_TITLE, lambda d: d.title is None),
+    (STEP_TEXT, lambda d: d.text is None),
+    (STEP_ATTACHMENT, lambda d: d.attachment_kind is None),
+    (STEP_AUDIENCE, lambda d: d.audience is None),
+    (STEP_ACK, lambda d: d.requires_ack is None),
+    (STEP_WHEN, lambda d: d.send_mode is None),
+    (STEP_TIME, lambda d: d.send_mode == "at" and d.scheduled_at is None),
+)
+
+
 def next_step(draft: NoticeDraft) -> str:
-    if draft.title is None:
-        return STEP_TITLE
-    if draft.text is None:
-        return STEP_TEXT
-    if draft.attachment_kind is None:
-        return STEP_ATTACHMENT
-    if draft.audience is None:
-        return STEP_AUDIENCE
-    if draft.requires_ack is None:
-        return STEP_ACK
-    if draft.send_mode is None:
-        return STEP_WHEN
-    if draft.send_mode == "at" and draft.scheduled_at is None:
-        return STEP_TIME
-    return STEP_PREVIEW
+    """The first step whose answer the draft lacks; the preview once it lacks none."""
+    return next((step for step, lacking in _ASKED if lacking(draft)), STEP_PREVIEW)
 
 
 def changed(draft: NoticeDraft, now: datetime, step: str | None = None) -> Outcome:
@@ -308,15 +307,16 @@ def notice_from_draft(draft: NoticeDraft, author_id: int) -> NewNotice | None:
     audience = Audience.from_json(draft.audience)
     if audience is None or draft.text is None or draft.title is None:
         return None
-    attachment = draft.attachment_kind if draft.attachment_kind in ("document", "photo") else None
+    attachment = (
+        Attachment(draft.attachment_kind, draft.attachment_name, draft.attachment_file_id)
+        if draft.attachment_kind in ("document", "photo") else None
+    )
     return NewNotice(
         text=draft.text,
         title=draft.title,
         audience=audience,
         requires_ack=bool(draft.requires_ack),
         author_id=author_id,
-        attachment_kind=attachment,
-        attachment_file_id=draft.attachment_file_id if attachment else None,
-        attachment_name=draft.attachment_name if attachment else None,
+        attachment=attachment,
         scheduled_at=draft.scheduled_at if draft.send_mode == "at" else None,
     )

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Protocol
 
@@ -36,18 +36,31 @@ from models.roster.tables import Person
 
 
 @dataclass(frozen=True)
+class Attachment:
+    """The file sent with a notice: its four `attachment_*` columns, which go together."""
+
+    kind: str  # "document" or "photo"
+    name: str | None = None
+    # A file Telegram already has (sent in the chat)...
+    file_id: str | None = None
+    # ...or one uploaded from the command line, kept until Telegram gives it a file_id.
+    blob_id: int | None = None
+
+    def columns(self) -> dict[str, object]:
+        """The Notice columns it fills: each field under its `attachment_` name."""
+        return {f"attachment_{key}": value for key, value in asdict(self).items()}
+
+
+@dataclass(frozen=True)
 class NewNotice:
     text: str
     audience: Audience
-    requires_ack: bool
-    author_id: int | None = None
-    attachment_kind: str | None = None
-    attachment_file_id: str | None = None
-    attachment_name: str | None = None
-    attachment_blob_id: int | None = None
-    scheduled_at: datetime | None = None
+    requires_ack: bool = True  # as a Notice's column
     # Empty: the first line of the text, cut at a boundary (models/notices/titles.py).
     title: str = ""
+    author_id: int | None = None
+    attachment: Attachment | None = None
+    scheduled_at: datetime | None = None
 
 
 class Render(Protocol):
@@ -93,10 +106,6 @@ async def create_notice(
         author_id=new.author_id,
         title=new.title or derived_title(new.text),
         text=new.text,
-        attachment_kind=new.attachment_kind,
-        attachment_file_id=new.attachment_file_id,
-        attachment_name=new.attachment_name,
-        attachment_blob_id=new.attachment_blob_id,
         requires_ack=new.requires_ack,
         audience=new.audience.to_json(),
         excluded_schools=[s.code for s in resolved.excluded],
@@ -104,6 +113,7 @@ async def create_notice(
         created_at=now,
         sent_at=sent_at,
         reminders_sent=0,
+        **(new.attachment.columns() if new.attachment else {}),
     )
     session.add(notice)
     await session.flush()

@@ -9,7 +9,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from models.base import utcnow
+from models.base import inserted, utcnow
 from models.outbox.messages import Outgoing
 from models.outbox.tables import PURPOSE_LENGTH, DeliveryBatch, Status, deliveries_table
 
@@ -80,14 +80,11 @@ async def create_batch(
     language: str = "zh_CN",
     details_callback: str | None = None,
 ) -> DeliveryBatch:
-    batch = DeliveryBatch(
+    return await inserted(session, DeliveryBatch(
         kind=kind,
         ref_id=ref_id,
         title=title[:300],
         owner_id=owner_id,
         language=language,
         details_callback=details_callback,
-    )
-    session.add(batch)
-    await session.flush()
-    return batch
+    ))

@@ -447,7 +447,7 @@ async def redeem_offer(
     nonce: str,
     person: Person,
     *,
-    now: datetime | None = None,
+    now: datetime,
     ttl: timedelta = OFFER_TTL,
 ) -> Check:
     """Confirm: redeem the invite of the presser's own latest offer if `nonce` is its nonce.
@@ -456,7 +456,6 @@ async def redeem_offer(
     `ttl`) is STALE and changes nothing, not even the presser's own offer. The offer is
     used up by a conditional DELETE, so of two presses of one button exactly one goes on.
     """
-    now = now or utcnow()
     offer = await session.get(InviteOffer, person.id)
     if (
         offer is None

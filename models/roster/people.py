@@ -11,7 +11,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from models.audit import record
-from models.base import utcnow
+from models.base import inserted, utcnow
 from models.roster.tables import Person, Role, School
 
 # How stale a stranger's last-seen time (people.updated_at) may get: at most one write a
@@ -43,12 +43,11 @@ async def touch_person(
     now = now or utcnow()
     person = await get_person(session, telegram_id)
     if person is None:
-        person = Person(telegram_id=telegram_id, name=name, username=username,
-                        telegram_language=telegram_language, role=Role.NONE.value,
-                        created_at=now, updated_at=now)
-        session.add(person)
-        await session.flush()
-        return person
+        return await inserted(session, Person(
+            telegram_id=telegram_id, name=name, username=username,
+            telegram_language=telegram_language, role=Role.NONE.value,
+            created_at=now, updated_at=now,
+        ))
     if person.role == Role.NONE.value and person.updated_at < now - SEEN_RESOLUTION:
         person.updated_at = now
     if (person.name, person.username, person.telegram_language) != (

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -93,6 +94,11 @@ class OpenRequest:
     review: bool = False
     """District review: each submission waits for the district officers (models/review)."""
 
+    def round_arguments(self) -> dict[str, Any]:
+        """lifecycle.open_round's keyword arguments: every field but `review`, which is the
+        review's business, not the round's."""
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "review"}
+
 
 @dataclass(frozen=True)
 class Opened:
@@ -114,19 +120,7 @@ async def open_round(
     """Open the round and, with an announcement, queue it for every principal and deputy
     of the expected schools in the same transaction (the running bot sends it)."""
     try:
-        round_ = await lifecycle.open_round(
-            session,
-            form=request.form,
-            period=request.period,
-            deadline=request.deadline,
-            grace_minutes=request.grace_minutes,
-            lock_at=request.lock_at,
-            districts=request.districts,
-            stages=request.stages,
-            school_codes=request.school_codes,
-            created_by=request.created_by,
-            now=now,
-        )
+        round_ = await lifecycle.open_round(session, **request.round_arguments(), now=now)
     except RoundError as err:
         return _refused(err)
     if request.review:

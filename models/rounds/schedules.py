@@ -34,7 +34,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
-from models.base import Base, UTCDateTime, utcnow
+from models.base import Base, UTCDateTime, inserted, utcnow
 from models.rounds.inserts import claim_row
 from models.rounds.periods import TERM_CODE, month_period, week_period, year_period
 
@@ -406,7 +406,7 @@ async def add_schedule(
     if lock_days is not None and lock_days < 0:
         raise ScheduleError("the lock cannot come before the deadline")
     audience = {k: v for k, v in (("districts", list(districts)), ("stages", list(stages))) if v}
-    schedule = Schedule(
+    return await inserted(session, Schedule(
         form_code=form_code,
         kind=kind_.value,
         params=json.dumps(checked, sort_keys=True),
@@ -420,10 +420,7 @@ async def add_schedule(
         starts_on=starts_on,
         active=True,
         created_by=created_by,
-    )
-    session.add(schedule)
-    await session.flush()
-    return schedule
+    ))
 
 
 def _checked_deadline_days(

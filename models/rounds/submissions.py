@@ -37,7 +37,14 @@ from models.rounds.answers import replace_working_answers, save_answers
 from models.rounds.errors import DraftMoved
 from models.rounds.inserts import insert_for
 from models.rounds.locks import LOCKED_LISTED, grace_end, is_locked, is_unlocked, lock_time
-from models.rounds.tables import Round, RoundSchool, RoundStatus, Submission, SubmissionStatus
+from models.rounds.tables import (
+    Round,
+    RoundSchool,
+    RoundStatus,
+    Submission,
+    SubmissionStatus,
+    submission_of_expected,
+)
 
 
 class ReportStatus(enum.StrEnum):
@@ -173,13 +180,7 @@ async def submission_statuses(
     rows = (
         await session.execute(
             select(RoundSchool.school_id, Submission)
-            .outerjoin(
-                Submission,
-                and_(
-                    Submission.round_id == RoundSchool.round_id,
-                    Submission.school_id == RoundSchool.school_id,
-                ),
-            )
+            .outerjoin(Submission, submission_of_expected())
             .where(RoundSchool.round_id == round_.id)
         )
     ).all()

@@ -12,6 +12,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from models.notices import Audience, AudienceKind, Created, NewNotice, create_notice
+from models.notices.sending import Attachment
 from models.roster.tables import District, Person, Role, School, Stage
 from texts.notices.messages import renderer
 
@@ -122,9 +123,9 @@ async def post_notice(
             requires_ack=requires_ack,
             author_id=author.id if author else None,
             scheduled_at=scheduled_at,
-            attachment_kind="document" if blob_id else None,
-            attachment_blob_id=blob_id,
-            attachment_name=attachment_name,
+            attachment=(
+                Attachment("document", attachment_name, blob_id=blob_id) if blob_id else None
+            ),
         ),
         renderer("青山县教育局", "zh_CN"),
         title=lambda notice: f"Notice #{notice.id}: {notice.title}",
