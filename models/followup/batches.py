@@ -22,7 +22,7 @@ from models.roster.tables import District, School
 Districts = int | Sequence[int] | None
 """The districts a read is limited to: one, several (a batch), or None for all."""
 
-BATCH_SCHOOLS = 10_000
+BATCH_SCHOOLS = 25_000
 """About how many schools a batch holds: few enough that one batch's rows are tens of
 MB, enough that a 200,000-school round takes 20 batches (each query a few more)."""
 

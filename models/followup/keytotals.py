@@ -148,7 +148,10 @@ def _scope(round_id: int, district_id: Districts, submission_id: int | None = No
         .where(Submission.round_id == round_id, Submission.current_revision > 0)
     )
     if district_id is not None:
-        q = q.join(School, School.id == Submission.school_id).where(in_districts(district_id))
+        # A subquery rather than a join: SQLite then reads the district's schools by
+        # their index and their submissions by (round, school), instead of every
+        # submission of the round once per district batch (models.followup.batches).
+        q = q.where(Submission.school_id.in_(select(School.id).where(in_districts(district_id))))
     if submission_id is not None:
         q = q.where(Submission.id == submission_id)
     return q
