@@ -4,6 +4,7 @@ and one more sheet per repeatable group, one row per item."""
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -12,13 +13,23 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import and_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from models.followup.batches import in_districts
 from models.followup.completeness import SchoolStatus, Status
 from models.followup.keytotals import SchoolValues, latest_values
 from models.forms import ComputedDef, FieldDef, FormDef, FormError, GroupDef, computed
+from models.roster.tables import School
 from models.rounds import Revision, Submission
 from outputs.revisions_sheet import confirmed_warnings_text
-from outputs.workbook_cells import Column, cell, label, local, school_columns, write_table
-from outputs.xlsx import Cell, Workbook
+from outputs.workbook_cells import (
+    Batch,
+    Column,
+    cell,
+    label,
+    local,
+    open_table,
+    school_columns,
+)
+from outputs.xlsx import Cell, Sheet, Workbook
 from texts.i18n import short
 from texts.labels import form_stage_label, status_label
 
@@ -60,40 +71,52 @@ def _top(form: FormDef) -> list[FieldDef]:
     return [f for f in form.fields if f.group is None]
 
 
-async def data_sheets(
-    session: AsyncSession,
-    book: Workbook,
-    _: Any,
-    language: str,
-    tz: ZoneInfo,
-    form: FormDef,
-    round_id: int,
-    statuses: Sequence[SchoolStatus],
-    district_id: int | None,
-) -> int:
-    """Write the Data sheet and the group sheets; returns how many schools' figures
-    the Data sheet shows."""
-    figures = await _figures(session, form, round_id, district_id, language)
-    revisions = await _shown_revisions(session, round_id)
-    times = {school_id: (rev, first, last) for school_id, rev, first, last, _w in revisions}
-    warned = {
-        school_id: text
-        for school_id, *_times, raw in revisions
-        if (text := confirmed_warnings_text(raw, language)) is not None
-    }
-    fields: list[FieldDef | ComputedDef] = [*_top(form), *form.computed]
-    rows = _data_rows(statuses, figures.cells, times, warned, tz, language, len(fields))
-    write_table(book, _("Data"), _data_columns(_, language, fields), rows, freeze_cols=2)
-    for g in form.groups:
-        _group_sheet(book, _, language, g, statuses, figures.items)
-    return sum(1 for s in statuses if s.status.submitted and s.school_id in figures.cells)
+class DataSheets:
+    """The Data sheet and one sheet per repeatable group, open side by side and written
+    a batch of districts at a time (only one batch's figures are held)."""
+
+    def __init__(
+        self, stack: ExitStack, book: Workbook, _: Any, language: str, tz: ZoneInfo,
+        form: FormDef, round_id: int,
+    ) -> None:  # fmt: skip
+        self.form, self.language, self.tz, self.round_id = form, language, tz, round_id
+        self.fields: list[FieldDef | ComputedDef] = [*_top(form), *form.computed]
+        columns = _data_columns(_, language, self.fields)
+        self.data = open_table(stack, book, _("Data"), columns, freeze_cols=2)
+        self.groups: list[tuple[GroupDef, Sheet]] = []
+        for g in form.groups:
+            name = g.label.get(short(language))
+            self.groups.append((g, open_table(stack, book, name, _group_columns(_, g, language))))
+        self.submitted = 0
+        """How many schools' figures the Data sheet shows."""
+
+    async def add(self, session: AsyncSession, batch: Batch) -> None:
+        """The rows of the batch's schools."""
+        form, language, statuses = self.form, self.language, batch.statuses
+        figures = await _figures(session, form, self.round_id, batch.districts, language)
+        revisions = await _shown_revisions(session, self.round_id, batch.districts)
+        times = {school_id: (rev, first, last) for school_id, rev, first, last, _w in revisions}
+        warned = {
+            school_id: text
+            for school_id, *_times, raw in revisions
+            if (text := confirmed_warnings_text(raw, language)) is not None
+        }
+        width = len(self.fields)
+        for row in _data_rows(statuses, figures.cells, times, warned, self.tz, language, width):
+            self.data.row(row)
+        for g, sheet in self.groups:
+            for row in _group_rows(g, statuses, figures.items):
+                sheet.row(row)
+        self.submitted += sum(
+            1 for s in statuses if s.status.submitted and s.school_id in figures.cells
+        )
 
 
 async def _figures(
-    session: AsyncSession, form: FormDef, round_id: int, district_id: int | None, language: str
+    session: AsyncSession, form: FormDef, round_id: int, districts: list[int], language: str
 ) -> _Figures:
     figures = _Figures(form, language)
-    returns = latest_values(session, form, round_id, district_id)
+    returns = latest_values(session, form, round_id, districts)
     while True:
         try:
             r = await anext(returns)
@@ -107,9 +130,12 @@ async def _figures(
     return figures
 
 
-async def _shown_revisions(session: AsyncSession, round_id: int) -> list[Any]:
-    """Each submitted school's revision shown: its number, its times, and the warnings
-    it was confirmed past with the principal's comment."""
+async def _shown_revisions(
+    session: AsyncSession, round_id: int, districts: list[int]
+) -> list[Any]:
+    """Each submitted school's revision shown (of the schools in `districts`): its
+    number, its times, and the warnings it was confirmed past with the principal's
+    comment."""
     result = await session.execute(
         select(
             Submission.school_id,
@@ -125,7 +151,12 @@ async def _shown_revisions(session: AsyncSession, round_id: int) -> list[Any]:
                 Revision.number == Submission.current_revision,
             ),
         )
-        .where(Submission.round_id == round_id, Submission.current_revision > 0)
+        .join(School, School.id == Submission.school_id)
+        .where(
+            Submission.round_id == round_id,
+            Submission.current_revision > 0,
+            in_districts(districts),
+        )
     )
     return list(result.all())
 
@@ -176,23 +207,22 @@ def _data_rows(
         ]
 
 
-def _group_sheet(
-    book: Workbook,
-    _: Any,
-    language: str,
-    g: GroupDef,
-    statuses: Sequence[SchoolStatus],
-    items: dict[int, dict[str, list[list[Cell]]]],
-) -> None:
-    columns = [
+def _group_columns(_: Any, g: GroupDef, language: str) -> list[Column]:
+    return [
         *school_columns(_),
         (_("Item"), 6),
         *((label(f.label, language, f.unit), 14.0) for f in g.fields),
     ]
-    rows = (
+
+
+def _group_rows(
+    g: GroupDef,
+    statuses: Sequence[SchoolStatus],
+    items: dict[int, dict[str, list[list[Cell]]]],
+) -> Iterator[list[Cell]]:
+    return (
         [s.code, s.name, s.district, i, *item]
         for s in statuses
         if s.status.submitted
         for i, item in enumerate(items.get(s.school_id, {}).get(g.code, []), 1)
     )
-    write_table(book, g.label.get(short(language)), columns, rows)

@@ -4,18 +4,20 @@ changed, and the warnings confirmed with the principal's comment."""
 from __future__ import annotations
 
 import json
+from contextlib import ExitStack
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from models.followup.batches import Districts, in_districts
 from models.followup.keytotals import raw_value
 from models.forms import FormDef
 from models.roster.order import school_key
 from models.roster.tables import District, Person, School
 from models.rounds import Answer, Revision, Submission
-from outputs.workbook_cells import list_separator, local, school_columns, write_table
+from outputs.workbook_cells import list_separator, local, open_table, school_columns
 from outputs.xlsx import Workbook
 from texts.i18n import gettext_for, short
 
@@ -23,50 +25,53 @@ RevisionKey = tuple[int, int]
 """(submission id, revision number)"""
 
 
-async def revisions_sheet(
-    session: AsyncSession,
-    book: Workbook,
-    _: Any,
-    language: str,
-    tz: ZoneInfo,
-    form: FormDef,
-    round_id: int,
-    district_id: int | None,
-) -> None:
-    rows = await _revisions(session, round_id, district_id)
-    changed = await changed_fields(session, form, round_id, district_id, language)
-    columns = [
-        *school_columns(_),
-        (_("Revision"), 8),
-        (_("Submitted at"), 17),
-        (_("On time"), 8),
-        (_("Submitted by"), 12),
-        (_("Reason for the revision"), 30),
-        (_("Receipt number"), 14),
-        (_("Fields changed"), 40),
-        (_("Warnings confirmed / comment"), 50),
-    ]
-    yes, no = _("yes"), _("no")
-    cells = (
-        [
-            code,
-            name,
-            district,
-            number,
-            local(at, tz),
-            yes if on_time else no,
-            by,
-            reason or None,
-            ref,
-            changed.get((sub_id, number)),
-            confirmed_warnings_text(warned, language),
+class RevisionsSheet:
+    """The Revisions sheet, written a batch of districts at a time (only one batch's
+    revisions are held)."""
+
+    def __init__(
+        self, stack: ExitStack, book: Workbook, _: Any, language: str, tz: ZoneInfo,
+        form: FormDef, round_id: int,
+    ) -> None:  # fmt: skip
+        self.language, self.tz, self.form, self.round_id = language, tz, form, round_id
+        columns = [
+            *school_columns(_),
+            (_("Revision"), 8),
+            (_("Submitted at"), 17),
+            (_("On time"), 8),
+            (_("Submitted by"), 12),
+            (_("Reason for the revision"), 30),
+            (_("Receipt number"), 14),
+            (_("Fields changed"), 40),
+            (_("Warnings confirmed / comment"), 50),
         ]
-        for code, name, district, sub_id, number, at, on_time, by, reason, ref, warned in rows
-    )
-    write_table(book, _("Revisions"), columns, cells)
+        self.sheet = open_table(stack, book, _("Revisions"), columns)
+        self.yes, self.no = _("yes"), _("no")
+
+    async def add(self, session: AsyncSession, districts: list[int]) -> None:
+        """The revisions of the schools in `districts`, in reading order."""
+        language, tz = self.language, self.tz
+        rows = await _revisions(session, self.round_id, districts)
+        changed = await changed_fields(session, self.form, self.round_id, districts, language)
+        for code, name, district, sub_id, number, at, on_time, by, reason, ref, warned in rows:
+            self.sheet.row(
+                [
+                    code,
+                    name,
+                    district,
+                    number,
+                    local(at, tz),
+                    self.yes if on_time else self.no,
+                    by,
+                    reason or None,
+                    ref,
+                    changed.get((sub_id, number)),
+                    confirmed_warnings_text(warned, language),
+                ]
+            )
 
 
-async def _revisions(session: AsyncSession, round_id: int, district_id: int | None) -> list[Any]:
+async def _revisions(session: AsyncSession, round_id: int, district_id: Districts) -> list[Any]:
     query = (
         select(
             School.code,
@@ -89,7 +94,7 @@ async def _revisions(session: AsyncSession, round_id: int, district_id: int | No
         .order_by(District.name, School.code, Revision.number)
     )
     if district_id is not None:
-        query = query.where(School.district_id == district_id)
+        query = query.where(in_districts(district_id))
     rows = list((await session.execute(query)).all())
     # Schools in reading order (models.roster.order); a school's revisions in turn.
     rows.sort(key=lambda r: (school_key(r[2], r[1], r[0]), r[4]))
@@ -132,7 +137,7 @@ def _add_once(texts: list[str], text: str) -> None:
 
 
 async def changed_fields(
-    session: AsyncSession, form: FormDef, round_id: int, district_id: int | None, language: str
+    session: AsyncSession, form: FormDef, round_id: int, district_id: Districts, language: str
 ) -> dict[RevisionKey, str]:
     """For each revision after the first: the labels of the fields it changed."""
     query = (
@@ -156,7 +161,7 @@ async def changed_fields(
     )
     if district_id is not None:
         query = query.join(School, School.id == Submission.school_id).where(
-            School.district_id == district_id
+            in_districts(district_id)
         )
     by_rev: dict[RevisionKey, dict[tuple[str, int], object]] = {}
     for sid, rev, code, item, vi, vd, vt, vdate in (await session.execute(query)).all():

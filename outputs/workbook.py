@@ -23,6 +23,7 @@ from __future__ import annotations
 import io
 import re
 from collections.abc import Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import datetime
 from typing import IO, Any
@@ -31,8 +32,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from config.settings import Settings
 from models.base import utcnow
+from models.followup.batches import district_batches
 from models.followup.completeness import (
     Completeness,
+    Contact,
     Counts,
     SchoolStatus,
     school_contacts,
@@ -43,11 +46,11 @@ from models.followup.keytotals import KeyTotals
 from models.forms import FormDef, KeyTotalDef, KeyTotalResult
 from models.rounds import Round
 from models.rounds.periods import period_label
-from outputs.data_sheets import data_sheets
-from outputs.review_sheet import review_sheets
-from outputs.revisions_sheet import revisions_sheet
+from outputs.data_sheets import DataSheets
+from outputs.review_sheet import ReviewSheets
+from outputs.revisions_sheet import RevisionsSheet
 from outputs.round_figures import RoundFigures, round_figures, round_title, stage_target
-from outputs.workbook_cells import label, number, school_columns, write_table
+from outputs.workbook_cells import Batch, label, number, open_table, school_columns, write_table
 from outputs.xlsx import (
     ONE_DECIMAL,
     PLAIN,
@@ -100,7 +103,6 @@ async def write_workbook(
     completeness, totals and flags may be passed when the caller (a summary) has
     them already; they are computed otherwise."""
     _ = gettext_for(language)
-    tz = settings.bureau.tz
     now = now or utcnow()
     figures = await round_figures(
         session,
@@ -113,19 +115,44 @@ async def write_workbook(
         flags=flags,
     )
     rnd, form = figures.rnd, figures.form
-    statuses = await school_statuses(session, round_id, district_id, now, with_contacts=False)
     heading = _heading(_, language, settings, figures, now)
     with Workbook(target, language, heading) as book:
         _summary_sheet(book, _, language, figures)
-        submitted = await data_sheets(
-            session, book, _, language, tz, form, rnd.id, statuses, district_id
+        schools, submitted = await _school_sheets(
+            session, book, _, language, settings, figures, district_id, now
         )
-        await _missing_sheet(session, book, _, language, statuses)
-        await revisions_sheet(session, book, _, language, tz, form, rnd.id, district_id)
-        _flags_sheet(book, _, language, form, figures.flags)
-        await review_sheets(session, book, _, tz, rnd.id, statuses)
     filename = export_filename(form, rnd, language, figures.district_name)
-    return ExportResult(filename, len(statuses), submitted)
+    return ExportResult(filename, schools, submitted)
+
+
+async def _school_sheets(
+    session: AsyncSession, book: Workbook, _: Any, language: str, settings: Settings,
+    figures: RoundFigures, district_id: int | None, now: datetime,
+) -> tuple[int, int]:  # fmt: skip
+    """The sheets after the summary, open side by side in their order and written a
+    batch of districts at a time (models.followup.batches), so that a 200,000-school
+    round holds one batch's statuses, figures and revisions at once. Returns the
+    schools expected and those whose figures the Data sheet shows."""
+    tz, rnd, form = settings.bureau.tz, figures.rnd, figures.form
+    schools = 0
+    with ExitStack() as stack:
+        data = DataSheets(stack, book, _, language, tz, form, rnd.id)
+        missing = _MissingSheet(stack, book, _, language)
+        revisions = RevisionsSheet(stack, book, _, language, tz, form, rnd.id)
+        _flags_sheet(book, _, language, form, figures.flags)
+        review = await ReviewSheets.open(session, stack, book, _, tz, rnd.id)
+        for districts in await district_batches(session, district_id):
+            statuses = await school_statuses(session, rnd.id, districts, now, with_contacts=False)
+            batch = Batch(districts, statuses)
+            await data.add(session, batch)
+            await missing.add(session, statuses)
+            await revisions.add(session, districts)
+            if review is not None:
+                await review.add(session, batch)
+            schools += len(statuses)
+        if review is not None:
+            review.finish()
+    return schools, data.submitted
 
 
 async def workbook_bytes(
@@ -250,51 +277,55 @@ def _breakdowns(sheet: Sheet, _: Any, language: str, form: FormDef, totals: KeyT
 # --- Missing ---------------------------------------------------------------------------
 
 
-async def _missing_sheet(
-    session: AsyncSession,
-    book: Workbook,
-    _: Any,
-    language: str,
-    statuses: Sequence[SchoolStatus],
-) -> None:
-    missing = [s for s in statuses if not s.status.submitted]
-    contacts = await school_contacts(session, [s.school_id for s in missing])
-    columns = [
-        *school_columns(_),
-        (_("Stage"), 12),
-        (_("Status"), 10),
-        (_("Principal"), 14),
-        (_("Reachable on Telegram"), 18),
-        (_("Deputies and data clerks"), 24),
-        # Only staff and the district's officers get a workbook (handlers/export.py).
-        (_("School phone"), 16),
-        (_("Principal's phone"), 16),
-    ]
-    yes, no, none = _("yes"), _("no (blocked the bot)"), _("nobody registered")
-    blocked = _("{name} (blocked the bot)")
-    rows = []
-    for s in missing:
-        people = contacts.get(s.school_id, [])
+class _MissingSheet:
+    """The schools that have not submitted, with who to call: a batch at a time."""
+
+    def __init__(self, stack: ExitStack, book: Workbook, _: Any, language: str) -> None:
+        columns = [
+            *school_columns(_),
+            (_("Stage"), 12),
+            (_("Status"), 10),
+            (_("Principal"), 14),
+            (_("Reachable on Telegram"), 18),
+            (_("Deputies and data clerks"), 24),
+            # Only staff and the district's officers get a workbook (handlers/export.py).
+            (_("School phone"), 16),
+            (_("Principal's phone"), 16),
+        ]
+        self.sheet = open_table(stack, book, _("Missing"), columns)
+        self.language = language
+        self.yes, self.no, self.none = _("yes"), _("no (blocked the bot)"), _("nobody registered")
+        self.blocked = _("{name} (blocked the bot)")
+
+    async def add(self, session: AsyncSession, statuses: Sequence[SchoolStatus]) -> None:
+        missing = [s for s in statuses if not s.status.submitted]
+        contacts = await school_contacts(session, [s.school_id for s in missing])
+        for s in missing:
+            self.sheet.row(self._row(s, contacts.get(s.school_id, [])))
+
+    def _row(self, s: SchoolStatus, people: Sequence[Contact]) -> list[Cell]:
+        language = self.language
         principals = [p for p in people if p.role.value == "principal"]
         deputies = [p for p in people if p.role.value != "principal"]
-        reach = (yes if any(p.reachable for p in principals) else no) if principals else none
+        reach = self.none
+        if principals:
+            reach = self.yes if any(p.reachable for p in principals) else self.no
         phones = s.phones(people)
-        rows.append(
-            [
-                s.code,
-                s.name,
-                s.district,
-                form_stage_label(s.stage, language),
-                status_label(s.status, language),
-                "、".join(p.name for p in principals) or None,
-                reach,
-                "、".join(p.name if p.reachable else blocked.format(name=p.name) for p in deputies)
-                or None,
-                phones.school,
-                phones.principal,
-            ]
-        )
-    write_table(book, _("Missing"), columns, rows)
+        return [
+            s.code,
+            s.name,
+            s.district,
+            form_stage_label(s.stage, language),
+            status_label(s.status, language),
+            "、".join(p.name for p in principals) or None,
+            reach,
+            "、".join(
+                p.name if p.reachable else self.blocked.format(name=p.name) for p in deputies
+            )
+            or None,
+            phones.school,
+            phones.principal,
+        ]
 
 
 # --- Flagged ---------------------------------------------------------------------------

@@ -4,19 +4,31 @@ table of columns (header and width together, so the two cannot drift apart)."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
+from contextlib import ExitStack
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from models.followup.completeness import SchoolStatus
 from models.forms import ComputedDef, FieldDef, Value, show_file
-from outputs.xlsx import HEADER_HEIGHT, Cell, Workbook
+from outputs.xlsx import HEADER_HEIGHT, Cell, Sheet, Workbook
 from texts.i18n import short
 
 __all__ = ["HEADER_HEIGHT"]
 
 Column = tuple[str, float]
 """A column of a sheet: its header and its width (in characters)."""
+
+
+@dataclass(frozen=True)
+class Batch:
+    """A run of districts (models.followup.batches) and their expected schools with
+    their status, in reading order: what the per-school sheets write at one time."""
+
+    districts: list[int]
+    statuses: list[SchoolStatus]
 
 
 def school_columns(_: Callable[[str], str]) -> list[Column]:
@@ -32,10 +44,21 @@ def write_table(
     freeze_cols: int = 0,
 ) -> None:
     """A sheet of the heading, one header row (frozen, filtered) and the rows under it."""
-    with book.sheet(name, [w for _h, w in columns], freeze_cols=freeze_cols) as sheet:
-        sheet.table([h for h, _w in columns])
+    with ExitStack() as stack:
+        sheet = open_table(stack, book, name, columns, freeze_cols)
         for row in rows:
             sheet.row(row)
+
+
+def open_table(
+    stack: ExitStack, book: Workbook, name: str, columns: Sequence[Column], freeze_cols: int = 0
+) -> Sheet:
+    """A sheet of the heading and one header row, whose rows the caller appends; it is
+    finished (print set-up, filter) when `stack` closes. Several sheets may be open at
+    once: the workbook's per-school sheets are written a batch of schools at a time."""
+    sheet = stack.enter_context(book.sheet(name, [w for _h, w in columns], freeze_cols))
+    sheet.table([h for h, _w in columns])
+    return sheet
 
 
 def local(t: datetime | None, tz: ZoneInfo) -> datetime | None:

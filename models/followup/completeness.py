@@ -24,6 +24,7 @@ from sqlalchemy import ColumnElement, Index, and_, case, exists, func, literal, 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from models.base import utcnow
+from models.followup.batches import Districts, in_districts
 from models.roster.order import natural_key, school_key
 from models.roster.phones import Phones, combine
 from models.roster.tables import District, Person, Role, School
@@ -342,12 +343,13 @@ async def _counts_of_rounds(
 
 
 async def school_statuses(
-    session: AsyncSession, round_id: int, district_id: int | None = None,
+    session: AsyncSession, round_id: int, district_id: Districts = None,
     now: datetime | None = None, only_missing: bool = False, with_contacts: bool = True,
 ) -> list[SchoolStatus]:
     """Each expected school with its status (and its principal and deputies), by
     district then name in reading order (models.roster.order). only_missing: the
-    schools that have not submitted."""
+    schools that have not submitted. district_id may also be a batch of districts
+    (models.followup.batches)."""
     now = now or utcnow()
     rnd = await get_round(session, round_id)
     await analytic(session)
@@ -372,7 +374,7 @@ async def school_statuses(
         .order_by(District.name, School.code)
     )
     if district_id is not None:
-        query = query.where(School.district_id == district_id)
+        query = query.where(in_districts(district_id))
     if only_missing:
         query = query.where(code >= 2)
     schools = [

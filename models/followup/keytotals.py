@@ -30,6 +30,7 @@ from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.selectable import Subquery
 
+from models.followup.batches import Districts, in_districts
 from models.followup.completeness import analytic
 from models.followup.expression_sql import (
     FIELD_KINDS,
@@ -133,7 +134,7 @@ def _result(kt: KeyTotalDef, overall: _Acc, buckets: dict[str, _Acc]) -> KeyTota
 # --- the query -------------------------------------------------------------------------
 
 
-def _scope(round_id: int, district_id: int | None, submission_id: int | None = None) -> Any:
+def _scope(round_id: int, district_id: Districts, submission_id: int | None = None) -> Any:
     """Latest submitted revisions of the round's expected schools (optionally one
     district's, or one submission's): one row per submission."""
     q = (
@@ -142,9 +143,10 @@ def _scope(round_id: int, district_id: int | None, submission_id: int | None = N
         .where(Submission.round_id == round_id, Submission.current_revision > 0)
     )
     if district_id is not None:
-        q = q.join(School, School.id == Submission.school_id).where(
-            School.district_id == district_id
-        )
+        # A subquery rather than a join: SQLite then reads the district's schools by
+        # their index and their submissions by (round, school), instead of every
+        # submission of the round once per district batch (models.followup.batches).
+        q = q.where(Submission.school_id.in_(select(School.id).where(in_districts(district_id))))
     if submission_id is not None:
         q = q.where(Submission.id == submission_id)
     return q
@@ -414,7 +416,7 @@ class SchoolReturn:
 async def latest_returns(
     session: AsyncSession,
     round_id: int,
-    district_id: int | None = None,
+    district_id: Districts = None,
     fields: Sequence[str] | None = None,
 ) -> AsyncIterator[SchoolReturn]:
     """Stream each submitted school's latest answers, ordered by submission; memory
@@ -471,7 +473,7 @@ class SchoolValues:
 
 
 async def latest_values(
-    session: AsyncSession, form: FormDef, round_id: int, district_id: int | None = None
+    session: AsyncSession, form: FormDef, round_id: int, district_id: Districts = None
 ) -> AsyncIterator[SchoolValues]:
     """Each submitted school's answers, ordered by submission.
 
