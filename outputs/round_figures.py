@@ -55,13 +55,11 @@ async def round_figures(
     if totals is None:
         totals = await key_totals(session, form, round_id, district_id)
     if flags is None:
+        summary = settings.summary
         flags = await flagged_values(
-            session,
-            rnd,
-            form,
-            district_id,
-            settings.summary.flag_change_percent,
-            settings.summary.flag_unchanged_periods,
+            session, rnd, form, district_id=district_id,
+            change_percent=summary.flag_change_percent,
+            unchanged_periods=summary.flag_unchanged_periods,
         )
     name = await _district_name(session, completeness, district_id)
     return RoundFigures(rnd, form, completeness, totals, flags, name)

@@ -28,11 +28,11 @@ log = logging.getLogger("huibao.scheduler")
 class TickResult:
     """What one tick did (for logs and tests)."""
 
-    # A round's life: openings, reminders, overdue escalations, deadline summaries.
-    opened: list[str] = field(default_factory=list)
+    # A round's life: reminders, overdue escalations, deadline summaries, openings.
     reminders: int = 0
     escalations: int = 0
     summaries: int = 0
+    opened: list[str] = field(default_factory=list)
     # Slots skipped because they were due longer ago than the misfire grace, and failures.
     missed: list[str] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)

@@ -114,10 +114,7 @@ _RawFlag = tuple[FlagKind, int, str, Decimal, Decimal, int]
 
 
 async def flagged_values(
-    session: AsyncSession,
-    rnd: Round,
-    form: FormDef,
-    district_id: int | None = None,
+    session: AsyncSession, rnd: Round, form: FormDef, *, district_id: int | None = None,
     change_percent: int = DEFAULT_CHANGE_PERCENT,
     unchanged_periods: int = DEFAULT_UNCHANGED_PERIODS,
 ) -> list[Flag]:
