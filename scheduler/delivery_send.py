@@ -12,6 +12,7 @@ import json
 import logging
 import math
 import warnings
+from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -99,7 +100,10 @@ class InFlight:
         self.seconds_per_send: float | None = None
         self.peak = 0
         self._count = 0
-        self._changed = asyncio.Condition()
+        # Senders waiting for a place, first come first served. A freed place is handed to
+        # the first of them: waking them all for each send (a Condition's notify_all) was
+        # a dozen task wake-ups per message at 1,000 a second.
+        self._waiters: deque[asyncio.Future[None]] = deque()
 
     def observe(self, seconds: float) -> None:
         if self.rate is None:
@@ -112,17 +116,36 @@ class InFlight:
             known = 0.9 * known + 0.1 * seconds
         self.seconds_per_send = known
         self.limit = max(1, min(self.cap, math.ceil(self.rate * known * 1.5) + 1))
+        self._hand_over()
+
+    def _take(self) -> None:
+        self._count += 1
+        self.peak = max(self.peak, self._count)
+
+    def _hand_over(self) -> None:
+        """Give free places to the first waiters (the place is theirs when they wake)."""
+        while self._waiters and self._count < self.limit:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                self._take()
+                waiter.set_result(None)
 
     async def acquire(self) -> None:
-        async with self._changed:
-            await self._changed.wait_for(lambda: self._count < self.limit)
-            self._count += 1
-            self.peak = max(self.peak, self._count)
+        if not self._waiters and self._count < self.limit:
+            self._take()
+            return
+        waiter = asyncio.get_running_loop().create_future()
+        self._waiters.append(waiter)
+        try:
+            await waiter
+        except asyncio.CancelledError:
+            if waiter.done() and not waiter.cancelled():
+                await self.release()  # handed a place, then cancelled: give it on
+            raise
 
     async def release(self) -> None:
-        async with self._changed:
-            self._count -= 1
-            self._changed.notify_all()
+        self._count -= 1
+        self._hand_over()
 
 
 def may_have_arrived(exc: NetworkError) -> bool:
