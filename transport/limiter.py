@@ -49,15 +49,6 @@ class OutboxCall:
 # 30 a second it still leaves 95.7 % of the cap (the issue asks for at least 95 %).
 WINDOW_MARGIN = 0.045
 
-# How far behind its steady pace a Pacer may fall and still catch up: a send whose slot
-# went by unused (no send was ready, or the process was not running) leaves a gap, and
-# the next sends may go at once until the pace is back, up to this many seconds' worth
-# (10 sends at 1,000 a second, none at the free 30, whose sends are 33 ms apart). At
-# 1,000 a second such gaps of a few ms each, never made up, cost a tenth of the rate on a
-# busy machine. The window check on the times sends really left still keeps every second
-# within the rate.
-CATCH_UP = 0.010
-
 # Sends on the wire (left, not yet answered) are kept to about the rate x WINDOW_MARGIN,
 # or twice the rate x the shortest round trip of the last RTT_WINDOW seconds if that is
 # more (far from Telegram the wire holds rate x round trip). When the other end stops
@@ -82,8 +73,7 @@ class Hold:
 
 class Pacer:
     """Smooth pacing: one send every 1/rate seconds, never more than `rate` in any second
-    (no idle burst: a gap is made up only within CATCH_UP), and a pause after a 429 that
-    every send obeys.
+    (a bucket of one, so no idle burst), and a pause after a 429 that every send obeys.
 
     `ready()` is awaited right before each HTTP request, after everything else a send
     waits for, so a pause that begins while a send waits still stops it. Each caller
@@ -98,8 +88,6 @@ class Pacer:
         self.rate = rate
         self.interval = 1.0 / rate
         self.per_second = max(1, int(rate))
-        # Whole intervals only, so slower paces keep their even spacing.
-        self._catch_up = int(CATCH_UP * rate) * self.interval
         self.hold = hold or Hold()
         self._next = 0.0
         # The last `per_second` slots handed out, and when the last `per_second` sends
@@ -147,7 +135,7 @@ class Pacer:
         self.hold.pause(seconds)
 
     def _reserve(self, now: float) -> float:
-        slot = max(now - self._catch_up, self._next)
+        slot = max(now, self._next)
         if len(self._slots) == self.per_second:
             slot = max(slot, self._slots[0] + 1.0 + WINDOW_MARGIN)
         self._next = slot + self.interval
