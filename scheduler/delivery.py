@@ -42,7 +42,7 @@ from telegram import Bot
 from config.settings import DeliverySettings
 from models import outbox
 from models.base import utcnow
-from models.outbox import Delivery
+from models.outbox import Delivery, OutMessage
 from scheduler.delivery_outcomes import OUTAGE_AFTER as OUTAGE_AFTER
 from scheduler.delivery_outcomes import Held, OutcomeRecording, WorkerStats
 from scheduler.delivery_progress import update_progress
@@ -307,24 +307,26 @@ class DeliveryWorker(OutcomeRecording):
                 "sending again a delivery that was in flight when a worker stopped",
                 extra={"delivery_id": row.id, "purpose": row.purpose, "chat_id": row.chat_id},
             )
-        if row.parts_sent >= len(row.messages):
+        # Parsed once here: the payload's JSON into OutMessages was four parses a send.
+        messages = row.messages
+        if row.parts_sent >= len(messages):
             await self._record_sent_earlier(held)
             return
-        for part in range(row.parts_sent, len(row.messages)):
-            final = part + 1 == len(row.messages)
+        for part in range(row.parts_sent, len(messages)):
+            final = part + 1 == len(messages)
             noted = Noted(self.journal, row.id, held.token, part + 1, final)
-            message_id = await self._send_part(held, part, noted)
+            message_id = await self._send_part(held, messages[part], noted)
             if message_id is None:
                 return
             self._reachable()
             if not await self._sent_part(held, part + 1, message_id, final, noted):
                 return
 
-    async def _send_part(self, held: Held, part: int, noted: Noted) -> int | None:
+    async def _send_part(self, held: Held, message: OutMessage, noted: Noted) -> int | None:
         """Send one part; None when it was not sent (given back, lost or failed)."""
         row = held.row
         async with self._turn():
-            if self._stopping and part == row.parts_sent:
+            if self._stopping and noted.parts_sent - 1 == row.parts_sent:
                 held.given_back = True  # never started: stop() gives it back
                 return None
             if (held.lease_until - utcnow()).total_seconds() < LEASE_MARGIN:
@@ -332,7 +334,7 @@ class DeliveryWorker(OutcomeRecording):
                 return None
             context_token = ON_RESPONSE.set(noted)
             try:
-                return await self.sender.send(row.chat_id, row.messages[part], self._marker(held))
+                return await self.sender.send(row.chat_id, message, self._marker(held))
             except LeaseLost:
                 log.warning("delivery taken over by another worker", extra={"delivery_id": row.id})
                 return None

@@ -17,7 +17,9 @@ from contextvars import ContextVar
 from typing import Any
 
 import aiohttp
+from telegram import Bot
 from telegram.error import NetworkError, TimedOut
+from telegram.ext import ExtBot
 from telegram.request import BaseRequest, RequestData
 
 from models import txguard
@@ -29,10 +31,13 @@ ON_RESPONSE: ContextVar[Callable[[int, bytes], None] | None] = ContextVar(
     "huibao_on_response", default=None
 )
 
-# True while the outbox sends a text message: the request goes as one JSON body
-# (Telegram and the double both read it) rather than a form, whose percent-encoding of
-# Chinese text was the biggest single CPU cost of a send at paid-broadcast rates.
-JSON_BODY: ContextVar[bool] = ContextVar("huibao_json_body", default=False)
+# The serialised JSON body of the request being made (post_json below), else None.
+# Telegram and the double both read a JSON body; a form's percent-encoding of Chinese text
+# was the biggest single CPU cost of a send at paid-broadcast rates, and building PTB's
+# RequestParameters for every field the next one. (PTB's RequestData is final: the body
+# cannot travel as one.)
+JSON_BODY: ContextVar[bytes | None] = ContextVar("huibao_json_body", default=None)
+_JSON_HEADERS = {"Content-Type": "application/json"}
 
 # A file's name goes into the multipart body as browsers and httpx (PTB's own request
 # class) write it: the UTF-8 text as it is inside filename="...", only the quote and
@@ -102,9 +107,13 @@ class AiohttpRequest(BaseRequest):
             raise RuntimeError("This AiohttpRequest is not initialized!")
         txguard.check(url)  # never while this task holds a database transaction open
         data: Any = None
-        json_body: Any = None
         has_files = bool(request_data and request_data.contains_files)
-        if request_data is not None:
+        headers: dict[str, str] | None = None
+        prepared = JSON_BODY.get()
+        if prepared is not None:
+            data = prepared
+            headers = _JSON_HEADERS
+        elif request_data is not None:
             if has_files:
                 form = aiohttp.FormData(quote_fields=False)
                 for name, value in request_data.json_parameters.items():
@@ -114,9 +123,6 @@ class AiohttpRequest(BaseRequest):
                         name, content, filename=form_filename(filename), content_type=mime
                     )
                 data = form
-            elif JSON_BODY.get():
-                data = None
-                json_body = request_data.parameters
             else:
                 data = request_data.json_parameters
         write = _seconds(
@@ -132,7 +138,7 @@ class AiohttpRequest(BaseRequest):
         )
         try:
             async with self._session.request(
-                method, url, data=data, json=json_body, timeout=timeout
+                method, url, data=data, headers=headers, timeout=timeout
             ) as response:
                 body = await response.read()
                 hook = ON_RESPONSE.get()
@@ -145,3 +151,25 @@ class AiohttpRequest(BaseRequest):
             raise NetworkError(f"aiohttp.{type(exc).__name__}: {exc}") from exc
         except asyncio.CancelledError:
             raise
+
+
+async def post_json(
+    bot: Bot, endpoint: str, body: bytes, data: dict[str, Any], rate_limit_args: Any
+) -> Any:
+    """POST a serialised JSON body to a Bot API method through the bot's rate limiter,
+    as ExtBot would (the limiter sees `data`: chat_id, allow_paid_broadcast), but without
+    PTB's per-call argument handling; returns the answer's `result` (or raises PTB's
+    errors). The bot's request must be an AiohttpRequest."""
+    post = bot.request.post
+    args = (f"{bot.base_url}/{endpoint}",)
+    limiter = bot.rate_limiter if isinstance(bot, ExtBot) else None
+    token = JSON_BODY.set(body)
+    try:
+        if limiter is None:
+            return await post(*args)
+        return await limiter.process_request(
+            callback=post, args=args, kwargs={}, endpoint=endpoint, data=data,
+            rate_limit_args=rate_limit_args,
+        )
+    finally:
+        JSON_BODY.reset(token)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
@@ -23,9 +24,11 @@ def keyboard_markup(rows: tuple[tuple[Button, ...], ...]) -> InlineKeyboardMarku
     )
 
 
+@functools.lru_cache(maxsize=256)
 def keyboard_json(rows: tuple[tuple[Button, ...], ...]) -> dict[str, Any]:
     """The same keyboard as plain JSON (what keyboard_markup's to_dict() gives), for the
-    outbox's sends, which skip building and serialising telegram objects."""
+    outbox's sends, which skip building and serialising telegram objects. Kept per
+    keyboard (a broadcast sends one keyboard to every recipient); never to be changed."""
     return {
         "inline_keyboard": [
             [

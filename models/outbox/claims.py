@@ -2,17 +2,31 @@
 
 from __future__ import annotations
 
+import functools
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, func, literal, or_, select, tuple_, update
+from sqlalchemy import (
+    ColumnElement,
+    TextClause,
+    and_,
+    bindparam,
+    case,
+    func,
+    literal,
+    or_,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from models.base import UTCDateTime
 from models.outbox.enqueue import dialect_of
-from models.outbox.tables import ERROR_LENGTH, HELD, Delivery, Status, deliveries_table
+from models.outbox.tables import ERROR_LENGTH, HELD, Delivery, Status
 from models.roster.tables import Person
 
 
@@ -122,22 +136,69 @@ async def mark_sending_many(session: AsyncSession, held: Sequence[tuple[int, str
     """mark_sending for several rows in one statement; returns the ids still ours."""
     if not held:
         return set()
-    table = deliveries_table()
-    statement = table.update().where(_all_held(held), table.c.status.in_(HELD))
-    return await _updated_ids(session, statement.values(status=Status.SENDING.value))
+    rows = [(delivery_id, token, 0, 0) for delivery_id, token in held]
+    return await _update_each(session, rows, _SENDING, None)
 
 
-def _all_held(held: Sequence[tuple[int, str]]) -> Any:
-    """The rows given, as long as each is still held with its claim token."""
-    table = deliveries_table()
-    # id IN (...) as well: SQLite scans the whole table for a row-value IN alone.
-    return and_(table.c.id.in_([delivery_id for delivery_id, _token in held]),
-                tuple_(table.c.id, table.c.claim_token).in_(list(held)))
+async def _update_each(
+    session: AsyncSession,
+    rows: Sequence[tuple[int, str, int, int]],
+    change: tuple[str, str],
+    now: datetime | None,
+) -> set[int]:
+    """Run an UPDATE (`change`: what it sets, and what else each row must be) on every
+    (id, token, parts, message id) row still held with its token; returns the ids updated.
 
-
-async def _updated_ids(session: AsyncSession, statement: Any) -> set[int]:
-    result = await session.execute(statement.returning(deliveries_table().c.id))
+    The rows go as one parameter (a JSON array on SQLite, arrays on PostgreSQL) into a
+    statement whose text never changes: built from SQLAlchemy elements, a bind parameter
+    per row and a statement compiled afresh for each group of writes were the biggest
+    share of the delivery writer's CPU at 1,000 sends a second."""
+    if dialect_of(session) == "postgresql":
+        params: dict[str, Any] = {
+            "ids": [r[0] for r in rows], "tokens": [r[1] for r in rows],
+            "parts": [r[2] for r in rows], "messages": [r[3] for r in rows],
+        }
+        source = _ROWS_POSTGRESQL
+    else:
+        params = {"rows": json.dumps(rows)}
+        source = _ROWS_SQLITE
+    if now is not None:
+        params["sent_at"] = now
+    result = await session.execute(_statement(change, source), params)
     return {row[0] for row in result.all()}
+
+
+# Each row given, as v(i: id, t: claim token, p: parts sent, m: message id).
+_ROWS_SQLITE = (
+    "(SELECT json_extract(value, '$[0]') AS i, json_extract(value, '$[1]') AS t,"
+    " json_extract(value, '$[2]') AS p, json_extract(value, '$[3]') AS m"
+    " FROM json_each(:rows)) AS v"
+)
+_ROWS_POSTGRESQL = (
+    "unnest(CAST(:ids AS BIGINT[]), CAST(:tokens AS VARCHAR[]), CAST(:parts AS INTEGER[]),"
+    " CAST(:messages AS BIGINT[])) AS v(i, t, p, m)"
+)
+_HELD_SQL = ", ".join(f"'{status}'" for status in HELD)
+# (what is set, what else the row must be)
+_SENDING = (f"status = '{Status.SENDING.value}'", f"deliveries.status IN ({_HELD_SQL})")
+_SENT = (
+    f"status = '{Status.SENT.value}', parts_sent = v.p, telegram_message_id = v.m,"
+    " sent_at = :sent_at, lease_until = NULL, claim_token = NULL",
+    "TRUE",
+)
+
+
+@functools.cache
+def _statement(change: tuple[str, str], source: str) -> TextClause:
+    assignments, condition = change
+    statement = text(
+        f"UPDATE deliveries SET {assignments} FROM {source}"
+        f" WHERE deliveries.id = v.i AND deliveries.claim_token = v.t AND {condition}"
+        " RETURNING deliveries.id"
+    )
+    if ":sent_at" in assignments:
+        statement = statement.bindparams(bindparam("sent_at", type_=UTCDateTime()))
+    return statement
 
 
 async def mark_part_sent(
@@ -179,20 +240,8 @@ async def mark_sent_many(
     """mark_sent for several rows in one statement; returns the ids recorded."""
     if not items:
         return set()
-    table = deliveries_table()
-    held = [(item.delivery_id, item.token) for item in items]
-    # One statement for the batch: each row's own part count and message id by CASE on id.
-    sent = table.update().where(_all_held(held)).values(
-        status=Status.SENT.value,
-        parts_sent=case({item.delivery_id: item.parts_sent for item in items}, value=table.c.id),
-        telegram_message_id=case(
-            {item.delivery_id: item.message_id for item in items}, value=table.c.id
-        ),
-        sent_at=now,
-        lease_until=None,
-        claim_token=None,
-    )
-    return await _updated_ids(session, sent)
+    rows = [(i.delivery_id, i.token, i.parts_sent, i.message_id) for i in items]
+    return await _update_each(session, rows, _SENT, now)
 
 
 def _try_ended(error: str, *, count_attempt: bool, in_doubt: bool) -> dict[str, Any]:
