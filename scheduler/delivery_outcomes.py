@@ -46,6 +46,7 @@ class Held:
 class WorkerStats:
     """What this worker has done since it started, for logs, the bench and the tests."""
 
+    started: float = field(default_factory=time.monotonic)
     sent: int = 0
     failed: int = 0
     blocked: int = 0
@@ -59,7 +60,6 @@ class WorkerStats:
     commits: int = 0
     committed_ops: int = 0
     commit_seconds: float = 0.0
-    started: float = field(default_factory=time.monotonic)
 
 
 class OutcomeRecording:
