@@ -19,6 +19,7 @@ from models.conversations import (
     set_conversation,
 )
 from models.conversations import conversation_kind as get_conversation_kind
+from models.outbox import queued_in
 from models.rounds.errors import DraftMoved
 from models.rounds.step_write import TalkWrite, write_answer
 from transport.context import Services
@@ -104,7 +105,8 @@ async def retrying(services: Services, step: Callable[[AsyncSession], Awaitable[
         try:
             async with services.transaction() as session:
                 result = await step(session)
-            services.wake_outbox()  # a step may have queued messages (a report to review)
+            if queued_in(session):  # a report to review: its reviewer is told now
+                services.wake_outbox()
             return result
         except DraftMoved as moved:
             log.info(

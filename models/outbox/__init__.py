@@ -49,6 +49,7 @@ from models.outbox.enqueue import (
     create_batch,
     dialect_of,
     enqueue,
+    queued_in,
 )
 from models.outbox.messages import (
     Button,
@@ -116,6 +117,7 @@ __all__ = [
     "progress",
     "purpose_of_notice",
     "purpose_of_round",
+    "queued_in",
     "release",
     "renew",
     "requeue_failed",

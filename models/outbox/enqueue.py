@@ -14,6 +14,14 @@ from models.outbox.messages import Outgoing
 from models.outbox.tables import PURPOSE_LENGTH, DeliveryBatch, Status, deliveries_table
 
 ENQUEUE_CHUNK = 500
+_QUEUED = "huibao_queued_deliveries"
+
+
+def queued_in(session: AsyncSession) -> bool:
+    """Did this session enqueue a delivery? A caller that wakes the delivery worker after
+    its commit asks first: a wake costs the worker a claim query (two or three round
+    trips), which every report step paid although hardly any step queues a message."""
+    return bool(session.info.get(_QUEUED))
 
 
 def dialect_of(session: AsyncSession) -> str:
@@ -56,6 +64,7 @@ async def enqueue(
     ]
     if not rows:
         return 0
+    session.info[_QUEUED] = True
     table = deliveries_table()
     insert = sqlite_insert if dialect_of(session) == "sqlite" else pg_insert
     statement = (
