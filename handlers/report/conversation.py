@@ -23,6 +23,7 @@ from models.outbox import queued_in
 from models.rounds.errors import DraftMoved
 from models.rounds.step_write import TalkWrite, write_answer
 from transport.context import Services
+from transport.http import send_html
 
 __all__ = [
     "clear_conversation",
@@ -119,4 +120,4 @@ async def retrying(services: Services, step: Callable[[AsyncSession], Awaitable[
 
 
 async def send(message: Message, reply: Rendered) -> None:
-    await message.reply_text(reply.text, reply_markup=reply.markup, do_quote=False)
+    await send_html(message.get_bot(), message.chat_id, reply.text, reply.markup)

@@ -40,6 +40,7 @@ from models.forms.engine import (
     outline,
     remove_item,
     steps,
+    steps_after,
     validate,
 )
 from models.forms.expr import evaluate
@@ -141,6 +142,7 @@ __all__ = [
     "step_after",
     "step_before",
     "steps",
+    "steps_after",
     "to_rows",
     "validate",
 ]

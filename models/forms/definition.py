@@ -236,15 +236,28 @@ class FormDef:
     source: str = ""
     _fields: dict[str, FieldDef] = field(default_factory=dict, compare=False, repr=False)
     _groups: dict[str, GroupDef] = field(default_factory=dict, compare=False, repr=False)
+    _shown_by: set[str] = field(default_factory=set, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         for entry in self.items:
             if isinstance(entry, GroupDef):
                 self._groups[entry.code] = entry
+                self._read_by_show_if(entry.show_if)
                 for f in entry.fields:
                     self._fields[f.code] = f
+                    self._read_by_show_if(f.show_if)
             else:
                 self._fields[entry.code] = entry
+                self._read_by_show_if(entry.show_if)
+
+    def _read_by_show_if(self, expr: Expr | None) -> None:
+        if expr is not None:
+            self._shown_by.update(expr.names, expr.groups, (f for _g, f in expr.group_fields))
+
+    def decides_visibility(self, code: str) -> bool:
+        """Can an answer under `code` (a field's, or a group's item count) change which
+        questions are asked? Yes when a show_if reads it, and for every group."""
+        return code in self._shown_by or code in self._groups
 
     @property
     def fields(self) -> tuple[FieldDef, ...]:

@@ -226,6 +226,21 @@ def steps(
     return _to_steps(_resolve(form, answers, context))
 
 
+def steps_after(
+    form: FormDef,
+    before: list[Step],
+    changed: Iterable[AnswerKey],
+    answers: Mapping[AnswerKey, Value],
+    context: Mapping[str, Value | None],
+) -> list[Step]:
+    """steps() once the `changed` answers have changed, `before` being steps() before:
+    the same list when no show_if reads them and none is a group's (most answers), which
+    spares the report step resolving the form a second time."""
+    if any(form.decides_visibility(code) for code, _item in changed):
+        return steps(form, answers, context)
+    return before
+
+
 @dataclass(frozen=True, slots=True)
 class Outline:
     """How many questions a form asks, as its opening screen says it: its own questions

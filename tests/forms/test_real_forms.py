@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from models.forms import (
     Answers,
+    FieldDef,
     FormDef,
     ParsedValue,
     add_item,
@@ -22,6 +24,7 @@ from models.forms import (
     next_step,
     parse_answer,
     steps,
+    steps_after,
     validate,
 )
 
@@ -451,3 +454,42 @@ def test_training_v2_levels_and_kinds_as_bureaus_name_them() -> None:
     # Codes of version 1 kept where the meaning is the same.
     v1 = load_form(FORMS / "training.toml")
     assert {c.code for c in level.choices} == {c.code for c in v1.field("level").choices}
+
+
+@pytest.mark.parametrize("path", sorted(FORMS.glob("*.toml")), ids=lambda p: p.stem)
+@pytest.mark.parametrize("stage", ["primary", "junior_secondary", "kindergarten"])
+@pytest.mark.parametrize("typed", ["0", "3"])
+def test_the_questions_after_an_answer_are_those_the_form_asks(
+    path: Path, stage: str, typed: str
+) -> None:
+    """The report step reuses the questions it had when an answer cannot change them
+    (steps_after); answering every question of every real form in turn, with a zero or
+    with a count that opens the follow-ups, they are always what steps() gives."""
+    form = load_form(path)
+    context = {"stage": stage, "district": None}
+    answers: Answers = {}
+    visible = steps(form, answers, context)
+    for _turn in range(200):
+        step = next_step(form, answers, context)
+        if step is None:
+            break
+        if step.kind == "add_item":
+            assert step.group is not None
+            changed = dict(finish_group(form, answers, step.group.code))
+        else:
+            assert step.field is not None
+            changed = {step.key: _answer_for(step.field, typed)}
+        answers = {**answers, **changed}
+        after = steps_after(form, visible, changed, answers, context)
+        assert after == steps(form, answers, context), (step.key, typed)
+        visible = after
+    else:
+        pytest.fail("the form never ended")
+
+
+def _answer_for(field: FieldDef, typed: str) -> Any:
+    for text in (typed, "1", "2026-01-01", "是", "说明"):
+        parsed = parse_answer(field, text)
+        if isinstance(parsed, ParsedValue) and parsed.value is not None:
+            return parsed.value
+    raise AssertionError(f"no sample answer for {field.code} ({field.type})")
