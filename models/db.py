@@ -5,12 +5,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
 from sqlalchemy import event, make_url
-from sqlalchemy.exc import MissingGreenlet, OperationalError
+from sqlalchemy.exc import DisconnectionError, MissingGreenlet, OperationalError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -122,11 +123,40 @@ def create_engine(url: str, *, echo: bool = False, pool_size: int = 10) -> Async
         _serialize_sqlite_writers(engine)
         txguard.track(engine)
         return engine
-    engine = create_async_engine(
-        url, echo=echo, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
-    )
+    engine = create_async_engine(url, echo=echo, pool_size=pool_size, max_overflow=pool_size)
+    _ping_after_idle(engine)
     txguard.track(engine)  # no Bot API call while a transaction is open (models/txguard.py)
     return engine
+
+
+IDLE_BEFORE_PING = 2.0
+"""Seconds a pooled PostgreSQL connection may have lain unused before it is tried on
+checkout (a server restarted meanwhile, a firewall that dropped it)."""
+
+
+def _ping_after_idle(engine: AsyncEngine) -> None:
+    """pool_pre_ping, but only for a connection that lay idle: SQLAlchemy's pings every
+    checkout, one more round trip for every report step, while connections in steady use
+    (a few hundred principals answering) are known to be alive. A connection found dead
+    is thrown away and the pool gives out another (DisconnectionError)."""
+    sync = engine.sync_engine
+
+    def checkin(_dbapi: Any, record: Any) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    def checkout(dbapi: Any, record: Any, _proxy: Any) -> None:
+        since = record.info.pop("idle_since", None)
+        if since is None or time.monotonic() - since < IDLE_BEFORE_PING:
+            return
+        try:
+            alive = sync.dialect.do_ping(dbapi)
+        except Exception as exc:
+            raise DisconnectionError(f"an idle connection is gone: {exc}") from exc
+        if not alive:
+            raise DisconnectionError("an idle connection is gone")
+
+    event.listen(sync.pool, "checkin", checkin)
+    event.listen(sync.pool, "checkout", checkout)
 
 
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

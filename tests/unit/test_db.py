@@ -4,13 +4,18 @@ fails, and a rolled-back or abandoned transaction does not hold up the next one.
 from __future__ import annotations
 
 import asyncio
+import os
 from pathlib import Path
 
+import asyncpg
 import pytest
 from sqlalchemy import select, text
 
+from models import db
 from models.db import create_engine, create_sessionmaker, transaction
 from models.roster.tables import District
+from scheduler.leader import asyncpg_dsn
+from tests.conftest import POSTGRES_ENV
 
 
 @pytest.fixture
@@ -74,3 +79,30 @@ async def test_a_rolled_back_or_abandoned_writer_lets_the_next_one_in(sqlite_url
     finally:
         await engine.dispose()
     assert names == ["城关学区"]
+
+
+async def test_a_connection_the_server_dropped_while_idle_is_replaced(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """PostgreSQL restarted (or a firewall dropped the connection) while the bot was
+    quiet: the next step still commits, on a fresh connection, instead of failing."""
+    url = os.environ.get(POSTGRES_ENV)
+    if not url:
+        pytest.skip(f"needs PostgreSQL ({POSTGRES_ENV})")
+    monkeypatch.setattr(db, "IDLE_BEFORE_PING", 0.0)
+    engine = create_engine(url, pool_size=1)
+    sessions = create_sessionmaker(engine)
+    try:
+        async with transaction(sessions) as session:
+            dropped = (await session.execute(text("SELECT pg_backend_pid()"))).scalar_one()
+        admin = await asyncpg.connect(asyncpg_dsn(url))
+        try:
+            await admin.execute("SELECT pg_terminate_backend($1)", dropped)
+        finally:
+            await admin.close()
+        await asyncio.sleep(0.2)
+        async with transaction(sessions) as session:
+            now = (await session.execute(text("SELECT pg_backend_pid()"))).scalar_one()
+        assert now != dropped
+    finally:
+        await engine.dispose()
