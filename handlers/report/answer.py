@@ -42,7 +42,6 @@ from models.forms import (
     parse_answer,
     parse_yes_no,
     steps,
-    steps_after,
     validate,
 )
 from models.rounds import SubmissionStatus
@@ -57,15 +56,13 @@ async def apply_changes(
     ctx: Ctx,
     key: AnswerKey,
     changes: dict[AnswerKey, Value | None],
-    visible: list[Step] | None = None,
 ) -> Rendered:
     """Commit answers for the current question, then show the next one (or the review),
     saying at once if an error rule the answer took part in now fails.
 
     The answers change in memory first and the reply is rendered from them; the writes
     come last, back to back, so that on SQLite the database's one write lock is held for
-    as short a time as possible while a few hundred principals answer at once.
-    `visible`: the questions as they stood before the changes, when the caller has them."""
+    as short a time as possible while a few hundred principals answer at once."""
     assert ctx.form is not None and ctx.sub_id is not None
     form = ctx.form
     for k, v in changes.items():
@@ -77,10 +74,7 @@ async def apply_changes(
     if kt in ctx.skipped:
         ctx.skipped.remove(kt)
     ctx.talk = replace(ctx.talk, ticked=None)  # the question is answered: its ticks are done
-    if visible is None:
-        visible = steps(form, ctx.answers, ctx.context)
-    else:
-        visible = steps_after(form, visible, changes, ctx.answers, ctx.context)
+    visible = steps(form, ctx.answers, ctx.context)
     failing: list[RuleResult] = []
     announced = list(ctx.draft.failing)
     resolved: list[str] = []
@@ -147,7 +141,7 @@ async def answer_text(session: AsyncSession, services: Services, ctx: Ctx, text:
         )
     if parsed.value is None:
         return await skip(session, ctx, step)
-    return await apply_changes(session, ctx, step.key, {step.key: parsed.value}, visible)
+    return await apply_changes(session, ctx, step.key, {step.key: parsed.value})
 
 
 def moved_since_shown(ctx: Ctx, visible: list[Step], step: Step | None) -> str | None:

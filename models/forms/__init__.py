@@ -40,7 +40,6 @@ from models.forms.engine import (
     outline,
     remove_item,
     steps,
-    steps_after,
     validate,
 )
 from models.forms.expr import evaluate
@@ -142,7 +141,6 @@ __all__ = [
     "step_after",
     "step_before",
     "steps",
-    "steps_after",
     "to_rows",
     "validate",
 ]

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
-from typing import TYPE_CHECKING, Literal, TypeAlias
+from typing import TYPE_CHECKING, Any, Literal, TypeAlias
 
 if TYPE_CHECKING:
     from models.forms.expr_values import Expr
@@ -237,6 +237,10 @@ class FormDef:
     _fields: dict[str, FieldDef] = field(default_factory=dict, compare=False, repr=False)
     _groups: dict[str, GroupDef] = field(default_factory=dict, compare=False, repr=False)
     _shown_by: set[str] = field(default_factory=set, compare=False, repr=False)
+    steps_cache: dict[object, list[Any]] = field(
+        default_factory=dict, init=False, compare=False, repr=False
+    )
+    """The questions asked, by what decides them (models/forms/engine.py's steps())."""
 
     def __post_init__(self) -> None:
         for entry in self.items:

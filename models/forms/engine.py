@@ -222,23 +222,38 @@ def _to_steps(state: _State) -> list[Step]:
 def steps(
     form: FormDef, answers: Mapping[AnswerKey, Value], context: Mapping[str, Value | None]
 ) -> list[Step]:
-    """The visible questions in order, given the answers so far."""
-    return _to_steps(_resolve(form, answers, context))
+    """The visible questions in order, given the answers so far.
+
+    Kept per form by what decides them (the answers a show_if reads, the groups' item
+    counts, the context): most answers decide nothing, and resolving a 30-question form
+    twice a step was a tenth of the report step's own work (bench/report_step.py)."""
+    key = _deciding(form, answers, context)
+    found = form.steps_cache.get(key)
+    if found is None:
+        if len(form.steps_cache) >= STEPS_KEPT:
+            form.steps_cache.clear()
+        found = form.steps_cache[key] = _to_steps(_resolve(form, answers, context))
+    return list(found)
 
 
-def steps_after(
-    form: FormDef,
-    before: list[Step],
-    changed: Iterable[AnswerKey],
-    answers: Mapping[AnswerKey, Value],
-    context: Mapping[str, Value | None],
-) -> list[Step]:
-    """steps() once the `changed` answers have changed, `before` being steps() before:
-    the same list when no show_if reads them and none is a group's (most answers), which
-    spares the report step resolving the form a second time."""
-    if any(form.decides_visibility(code) for code, _item in changed):
-        return steps(form, answers, context)
-    return before
+STEPS_KEPT = 512
+"""Question lists kept per form: one per combination of deciding answers seen lately."""
+
+
+def _deciding(
+    form: FormDef, answers: Mapping[AnswerKey, Value], context: Mapping[str, Value | None]
+) -> object:
+    """What the visible questions depend on, as a key (lists made tuples)."""
+    read = tuple(
+        (key, tuple(v) if isinstance(v, list) else v)
+        for key, v in answers.items()
+        if form.decides_visibility(key[0])
+    )
+    return (tuple(sorted(read, key=_by_key)), tuple(context.get(n) for n in form.context))
+
+
+def _by_key(pair: tuple[AnswerKey, object]) -> AnswerKey:
+    return pair[0]
 
 
 @dataclass(frozen=True, slots=True)
