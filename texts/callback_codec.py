@@ -63,9 +63,8 @@ class Callback:
         KINDS[prefix] = cls
 
     def pack(self) -> str:
-        hints = _hints(type(self))
         parts = [
-            self.PREFIX, *(_encode(hints[f.name], getattr(self, f.name)) for f in fields(self))
+            self.PREFIX, *(_encode(shape, getattr(self, name)) for name, shape in _plan(type(self)))
         ]
         while len(parts) > 1 and parts[-1] == "":
             parts.pop()  # optional values left out at the end
@@ -118,6 +117,21 @@ def _hints(kind: type[Callback]) -> dict[str, Any]:
     return hints
 
 
+_PLANS: dict[type[Callback], tuple[tuple[str, Shape | None], ...]] = {}
+
+
+def _plan(kind: type[Callback]) -> tuple[tuple[str, Shape | None], ...]:
+    """Each field's name and shape, in order: what packing needs, kept per kind (a
+    question's keyboard packs a dozen buttons, and reading type hints is slow)."""
+    plan = _PLANS.get(kind)
+    if plan is None:
+        hints = _hints(kind)
+        plan = _PLANS[kind] = tuple(
+            (f.name, _shape_of(_unoptional(hints[f.name])[0])[1]) for f in fields(kind)
+        )
+    return plan
+
+
 def _shape_of(hint: Any) -> tuple[Any, Shape | None]:
     """The plain type of a (non-optional) field and its shape, if it has one."""
     if get_origin(hint) is not Annotated:
@@ -132,13 +146,12 @@ def _unoptional(hint: Any) -> tuple[Any, bool]:
     return hint, False
 
 
-def _encode(hint: Any, value: object) -> str:
+def _encode(shape: Shape | None, value: object) -> str:
     if value is None:
         return ""
     text = str(value)
     if SEPARATOR in text:
         raise ValueError(f"{SEPARATOR!r} inside a callback value: {text!r}")
-    _plain, shape = _shape_of(_unoptional(hint)[0])
     if shape is not None and shape.pattern.fullmatch(text) is None:
         # A button that its own decoder would refuse is a bug where it is built.
         raise ValueError(f"callback value {text!r} is not of the shape {shape.pattern.pattern}")
