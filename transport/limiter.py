@@ -51,6 +51,13 @@ class OutboxCall:
 WIRE_SECONDS = 0.045
 RTT_WINDOW = 10.0
 
+# How far behind the even pace the slots may fall and be made up by sends that leave
+# together. Safe for the cap: the one-second rule (Pacer) holds whatever the spacing.
+# At 1,000 a second a paid broadcast lost about 5 % of its slots in stalls of 20 to
+# 240 ms (a `sending` commit that waited for a claim, a busy event loop); 50 ms' worth is
+# 50 sends at once at 1,000 a second, one or two at 30.
+MAKE_UP = 0.05
+
 
 class Hold:
     """Telegram said "retry after": until when no send of this bot may leave. One Hold is
@@ -136,7 +143,9 @@ class Pacer:
         self.hold.pause(seconds)
 
     def _reserve(self, now: float) -> float:
-        slot = max(now, self._next)
+        # Slots that went by with no send ready (the worker waited for the database, or
+        # the event loop was busy) are made up, up to MAKE_UP seconds' worth at once.
+        slot = max(now - MAKE_UP, self._next)
         self._next = slot + self.interval
         return slot
 
