@@ -46,8 +46,7 @@ class OutboxCall:
 # or twice the rate x the shortest round trip of the last RTT_WINDOW seconds if that is
 # more (far from Telegram the wire holds rate x round trip). The window rule below keeps
 # the cap whatever the wire holds; this keeps down how many a stalled receiver takes at
-# once when it reads again (a stalled Bot API double once took 138 together) and how
-# many rows are in doubt after a crash.
+# once when it reads again (a stalled Bot API double once took 138 together).
 WIRE_SECONDS = 0.045
 RTT_WINDOW = 10.0
 
