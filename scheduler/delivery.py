@@ -59,13 +59,14 @@ log = logging.getLogger("huibao.delivery")
 LEASE_MARGIN = 2.0
 
 
+@functools.cache  # once a process: what a later start finds is not all long-lived
 def freeze_heap() -> None:
     """Leave what the process holds at start-up out of the collector's full passes.
 
     Python's full collection scans every object the process has; with the bot's modules
     loaded that took 100 to 270 ms each on the development machine, and at 1,000 sends a
-    second it came every second or two: the event loop stood still, the rate limiter's
-    slots went by unused (about 7 % of a paid broadcast). Frozen objects are still freed
+    second it came every second or two: the event loop stood still and the rate
+    limiter's slots went by unused. Frozen objects are still freed
     when their last reference goes; only cycles among them are never collected, so
     garbage is collected first."""
     gc.collect()
