@@ -59,16 +59,17 @@ log = logging.getLogger("huibao.delivery")
 LEASE_MARGIN = 2.0
 
 
-@functools.cache  # once a process: what a later start finds is not all long-lived
 def freeze_heap() -> None:
-    """Leave what the process holds at start-up out of the collector's full passes.
+    """Leave what the process holds when a worker starts out of the collector's full passes.
 
     Python's full collection scans every object the process has; with the bot's modules
     loaded that took 100 to 270 ms each on the development machine, and at 1,000 sends a
     second it came every second or two: the event loop stood still and the rate
-    limiter's slots went by unused. Frozen objects are still freed
-    when their last reference goes; only cycles among them are never collected, so
-    garbage is collected first."""
+    limiter's slots went by unused. Frozen objects are still freed when their last
+    reference goes; cycles among them are not, so what an earlier start froze is thawed
+    and the garbage collected before freezing again (a process that starts many workers,
+    the tests, keeps no cycles for ever). One full collection per start."""
+    gc.unfreeze()
     gc.collect()
     gc.freeze()
 
