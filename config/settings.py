@@ -150,7 +150,7 @@ class DeliverySettings(Section):
     backoff_seconds: float = Field(2.0, ge=0, le=3600)
     backoff_max_seconds: float = Field(300.0, ge=0, le=86400)
     batch_size: int = Field(50, ge=1, le=1000)
-    # The most requests in flight; the worker keeps about rate x round trip below it.
+    # The most requests in flight; the worker keeps about 3 x rate x round trip below it.
     concurrency: int = Field(32, ge=1, le=256)
     lease_seconds: float = Field(60.0, ge=1, le=3600)
     poll_seconds: float = Field(1.0, gt=0, le=60)

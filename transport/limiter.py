@@ -42,21 +42,20 @@ class OutboxCall:
     round_trip: float | None = None
 
 
-# A send leaves only when the send `rate` places before it left more than a second plus
-# this long ago: the time from here to Telegram's door varies a little from request to
-# request, and Telegram counts at its door. 45 ms: on a loaded two-core machine 30 ms was
-# not always enough (31 in one second at the double, bench/notices_broadcast.py), and at
-# 30 a second it still leaves 95.7 % of the cap (the issue asks for at least 95 %).
-WINDOW_MARGIN = 0.045
-
-# Sends on the wire (left, not yet answered) are kept to about the rate x WINDOW_MARGIN,
+# Sends on the wire (left, not yet answered) are kept to about the rate x WIRE_SECONDS,
 # or twice the rate x the shortest round trip of the last RTT_WINDOW seconds if that is
-# more (far from Telegram the wire holds rate x round trip). When the other end stops
-# reading for a moment, sends that left evenly arrive there all at once; a stalled Bot
-# API double (a loaded two-core machine) once counted 1,040 in one second that way, with
-# 138 sends on the wire. With few on the wire such a stall bunches no more than the margin
-# can take.
+# more (far from Telegram the wire holds rate x round trip). The window rule below keeps
+# the cap whatever the wire holds; this keeps down how many a stalled receiver takes at
+# once when it reads again (a stalled Bot API double once took 138 together).
+WIRE_SECONDS = 0.045
 RTT_WINDOW = 10.0
+
+# How far behind the even pace the slots may fall and be made up by sends that leave
+# together. Safe for the cap: the one-second rule (Pacer) holds whatever the spacing.
+# At 1,000 a second a paid broadcast lost about 5 % of its slots in stalls of 20 to
+# 240 ms (a `sending` commit that waited for a claim, a busy event loop); 50 ms' worth is
+# 50 sends at once at 1,000 a second, one or two at 30.
+MAKE_UP = 0.05
 
 
 class Hold:
@@ -73,15 +72,22 @@ class Hold:
 
 class Pacer:
     """Smooth pacing: one send every 1/rate seconds, never more than `rate` in any second
-    (a bucket of one, so no idle burst), and a pause after a 429 that every send obeys.
+    at the receiver's door, and a pause after a 429 that every send obeys.
+
+    The one-second rule counts answers, not departures: a send leaves only while fewer
+    than `rate` sends are unanswered or were answered within the last second. Any send
+    that reaches Telegram within a second [s, s + 1) left before s + 1 and is answered
+    after s; when the last of them left, every other one was on the wire or answered
+    less than a second before, so it was counted. However unevenly sends travel (a
+    scheduling delay here, a receiver that stops reading for a moment), no second at the
+    door holds more than `rate`; a margin of time could only make that likely. Close to
+    Telegram it costs the round trip in each second, not a fixed margin.
 
     `ready()` is awaited right before each HTTP request, after everything else a send
     waits for, so a pause that begins while a send waits still stops it. Each caller
     reserves its own slot (one wake-up per send, in the order they came, however many
-    wait: at 1,000/s a shared "next slot" would wake every waiter for every send), and
-    the one-second window is checked once more against the times sends really left, so a
-    late wake-up on a busy machine can bunch sends but never put more than `rate` in any
-    second.
+    wait: at 1,000/s a shared "next slot" would wake every waiter for every send).
+    Every send that passes `ready()` must report its end to `answered()`.
     """
 
     def __init__(self, rate: float, hold: Hold | None = None) -> None:
@@ -90,15 +96,14 @@ class Pacer:
         self.per_second = max(1, int(rate))
         self.hold = hold or Hold()
         self._next = 0.0
-        # The last `per_second` slots handed out, and when the last `per_second` sends
-        # really left (monotonic), oldest first.
-        self._slots: deque[float] = deque(maxlen=self.per_second)
-        self._left: deque[float] = deque(maxlen=self.per_second)
+        # When the sends answered within about the last second were answered (monotonic),
+        # oldest first; older ones are dropped as they are met.
+        self._answers: deque[float] = deque()
         # Set to a list to keep every departure time (bench/notices_broadcast.py).
         self.departures: list[float] | None = None
         # Sends that left and are not answered yet; the shortest answer lately, and when.
         self.on_wire = 0
-        self.wire_floor = max(1, math.ceil(rate * WINDOW_MARGIN))
+        self.wire_floor = max(1, math.ceil(rate * WIRE_SECONDS))
         self._min_rtt: float | None = None
         self._min_rtt_at = 0.0
 
@@ -108,11 +113,14 @@ class Pacer:
         return max(self.wire_floor, math.ceil(2 * self.rate * self._min_rtt) + 1)
 
     def answered(self, seconds: float, *, ok: bool) -> None:
-        """A send that left has its answer (`ok`: a real one, not an error) after `seconds`."""
+        """A send that left has its answer (`ok`: a real one, not an error) after `seconds`.
+
+        Errors count too: a request that failed may still have reached Telegram."""
+        now = time.monotonic()
         self.on_wire -= 1
+        self._answers.append(now)
         if not ok:
             return
-        now = time.monotonic()
         if self._min_rtt is None or seconds <= self._min_rtt or now > self._min_rtt_at + RTT_WINDOW:
             self._min_rtt, self._min_rtt_at = seconds, now
 
@@ -121,7 +129,6 @@ class Pacer:
 
     def _left_now(self, now: float) -> None:
         """Record a departure (called with no await since the checks)."""
-        self._left.append(now)
         self.on_wire += 1
         if self.departures is not None:
             self.departures.append(now)
@@ -135,18 +142,22 @@ class Pacer:
         self.hold.pause(seconds)
 
     def _reserve(self, now: float) -> float:
-        slot = max(now, self._next)
-        if len(self._slots) == self.per_second:
-            slot = max(slot, self._slots[0] + 1.0 + WINDOW_MARGIN)
+        # Slots that went by with no send ready (the worker waited for the database, or
+        # the event loop was busy) are made up, up to MAKE_UP seconds' worth at once.
+        slot = max(now - MAKE_UP, self._next)
         self._next = slot + self.interval
-        self._slots.append(slot)
         return slot
 
     def _window_wait(self, now: float) -> float:
         """How long until one more send keeps every one-second window within the rate."""
-        if len(self._left) < self.per_second:
+        answers = self._answers
+        while answers and answers[0] <= now - 1.0:
+            answers.popleft()
+        if self.on_wire + len(answers) < self.per_second:
             return 0.0
-        return self._left[0] + 1.0 + WINDOW_MARGIN - now
+        if not answers:
+            return self.interval  # all on the wire: wait for answers
+        return answers[0] + 1.0 - now + 1e-6
 
     async def ready(self) -> None:
         slot: float | None = None
@@ -182,7 +193,7 @@ async def ready_together(own: Pacer, shared: Pacer) -> None:
         wait = max(own._wait_beside(now, spaced=True), shared._wait_beside(now, spaced=False))
         if wait <= 0:
             own._next = now + own.interval
-            own._left.append(now)
+            own._left_now(now)
             shared._left_now(now)  # on the wire of the bot's whole rate
             return
         await asyncio.sleep(wait)
@@ -219,8 +230,9 @@ class HuibaoRateLimiter(AIORateLimiter):
         self.hold.pause(seconds)
 
     async def _call(
-        self, wire: Pacer | None, callback: Callable[..., Any], args: Any, kwargs: Any
+        self, left: tuple[Pacer, ...], callback: Callable[..., Any], args: Any, kwargs: Any
     ) -> Any:
+        """The HTTP call of a send that passed the pacers in `left`, which learn its end."""
         started = time.monotonic()
         ok = False
         try:
@@ -231,8 +243,20 @@ class HuibaoRateLimiter(AIORateLimiter):
             self.pause(retry_after_seconds(exc))
             raise
         finally:
-            if wire is not None:
-                wire.answered(time.monotonic() - started, ok=ok)
+            for pacer in left:
+                pacer.answered(time.monotonic() - started, ok=ok)
+
+    async def _admit(self, allow_paid_broadcast: bool) -> tuple[Pacer, ...]:
+        """Wait until a send to a chat may leave; returns the pacers it was counted in."""
+        pacer, paid = self.pacer, self.paid
+        if paid is None:
+            await pacer.ready()
+            return (pacer,)
+        if allow_paid_broadcast:
+            await paid.ready()
+            return (paid,)
+        await ready_together(pacer, paid)
+        return (pacer, paid)
 
     async def _run_request(
         self,
@@ -243,19 +267,11 @@ class HuibaoRateLimiter(AIORateLimiter):
         args: Any,
         kwargs: dict[str, Any],
     ) -> Any:
-        pacer, paid = self.pacer, self.paid
+        paid = self.paid
 
         async def paced(*call_args: Any, **call_kwargs: Any) -> Any:
-            if not chat:
-                return await self._call(None, callback, call_args, call_kwargs)
-            if paid is None:
-                await pacer.ready()
-            elif allow_paid_broadcast:
-                await paid.ready()
-            else:
-                await ready_together(pacer, paid)
-            # Counted on the wire of the bot's whole rate (the paid one when there is one).
-            return await self._call(paid or pacer, callback, call_args, call_kwargs)
+            left = await self._admit(allow_paid_broadcast) if chat else ()
+            return await self._call(left, callback, call_args, call_kwargs)
 
         if allow_paid_broadcast and paid is not None and not group:
             # Paced here, not by PTB's own 1000/s bucket (which lets a second's worth

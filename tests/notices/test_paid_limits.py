@@ -105,9 +105,10 @@ async def test_a_429_stops_paid_and_free_sends_alike(sessionmaker: Sessions) -> 
     during = [sum(1 for t in times if start < t < start + after) for start, after in refusals]
     print(f"\nsends during the retry_after: {during}; in flight at most {worker.inflight.peak}")
     assert all(n <= worker.inflight.peak - 1 for n in during)
-    # (The cap in every second is asserted above, without a 429. Right after the pause
-    # every waiting send resumes at once, and this double, in the test's own event loop,
-    # once stamped 203 in a second at 200/s although the limiter let 200 go: TODO.)
+    # Right after the pause every waiting send resumes at once; the cap still holds at
+    # the double (this double, in the test's own event loop, once stamped 203 in a second
+    # at 200/s when the limiter counted departures with a margin, not answers).
+    assert busiest_second(times) <= RATE
     assert set(received) == set(roster.telegram_ids) | set(direct)
     assert set(received.values()) == {1}
     assert (await statuses(sessionmaker)) == Counter({"sent": RECIPIENTS})
